@@ -1,0 +1,66 @@
+//! The [`Connector`] trait: everything the daemon needs from one vendor account.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::HeaderMap;
+
+use crate::error::{ConnectorError, WebhookError};
+use crate::model::{
+    Catalog, ChangeHint, Comment, NewComment, NewTicket, Ticket, TicketUpdate, Timestamp,
+};
+
+/// An incoming webhook exactly as received: verification works on the raw bytes.
+#[derive(Clone, Debug)]
+pub struct WebhookRequest {
+    pub headers: HeaderMap,
+    /// The raw query string, if any (ConnectWise appends the record id to the URL).
+    pub query: Option<String>,
+    pub body: Bytes,
+}
+
+/// One configured account on one vendor system.
+///
+/// Every call goes through the connection's rate limiter (see [`crate::http`]).
+/// Picklist values are labels; connectors map them to tenant ids.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// Vendor key as used in configuration (`autotask`, `connectwise`, ...).
+    fn vendor(&self) -> &'static str;
+
+    /// Discovers the statuses, priorities and queues/boards the tenant has.
+    async fn discover(&self) -> Result<Catalog, ConnectorError>;
+
+    /// Reads the current state of one ticket. Missing tickets give [`ConnectorError::NotFound`].
+    async fn get_ticket(&self, id: &str) -> Result<Ticket, ConnectorError>;
+
+    /// Finds the ticket the bridge created with this marker, if any (idempotent create).
+    async fn find_by_marker(&self, marker: &str) -> Result<Option<Ticket>, ConnectorError>;
+
+    /// Creates a ticket carrying `new.marker`; returns it as stored.
+    async fn create_ticket(&self, new: &NewTicket) -> Result<Ticket, ConnectorError>;
+
+    /// Writes only the fields present in `update`.
+    async fn update_ticket(&self, id: &str, update: &TicketUpdate) -> Result<(), ConnectorError>;
+
+    /// All comments of a ticket, oldest first, with bridge markers extracted.
+    async fn list_comments(&self, ticket_id: &str) -> Result<Vec<Comment>, ConnectorError>;
+
+    /// Adds a comment with the marker embedded; returns the new comment's id.
+    async fn add_comment(
+        &self,
+        ticket_id: &str,
+        comment: &NewComment,
+    ) -> Result<String, ConnectorError>;
+
+    /// Tickets changed at or after `since` (all pages).
+    async fn changed_since(&self, since: Timestamp) -> Result<Vec<ChangeHint>, ConnectorError>;
+
+    /// Verifies a webhook's signature over the raw bytes and extracts change hints.
+    async fn verify_webhook(
+        &self,
+        request: &WebhookRequest,
+    ) -> Result<Vec<ChangeHint>, WebhookError>;
+
+    /// Registers (or finds already registered) a webhook/callback pointing at `url`.
+    async fn register_webhook(&self, url: &str) -> Result<(), ConnectorError>;
+}

@@ -1,0 +1,92 @@
+//! Per-connection rate limiting: a requests-per-second quota with burst, an
+//! optional hourly budget, and a cap on concurrent calls.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use governor::{DefaultDirectRateLimiter, Quota};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// A connection's limits, as configured.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimits {
+    /// Sustained requests per second.
+    pub requests_per_second: u32,
+    /// Requests allowed at once above the sustained rate.
+    #[serde(default = "default_burst")]
+    pub burst: u32,
+    /// Budget per rolling hour (Autotask: keep it under the tenant's 10,000).
+    #[serde(default)]
+    pub requests_per_hour: Option<u32>,
+    /// Calls in flight at once (Autotask allows 3 per integration and endpoint).
+    pub max_concurrent: u32,
+}
+
+fn default_burst() -> u32 {
+    1
+}
+
+impl RateLimits {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.requests_per_second == 0 {
+            return Err("requests_per_second must be at least 1".into());
+        }
+        if self.burst == 0 {
+            return Err("burst must be at least 1".into());
+        }
+        if self.max_concurrent == 0 {
+            return Err("max_concurrent must be at least 1".into());
+        }
+        if self.requests_per_hour == Some(0) {
+            return Err("requests_per_hour must be at least 1 when set".into());
+        }
+        Ok(())
+    }
+}
+
+/// Shared limiter for one connection; clone freely.
+#[derive(Clone)]
+pub struct RateLimiter {
+    per_second: Arc<DefaultDirectRateLimiter>,
+    per_hour: Option<Arc<DefaultDirectRateLimiter>>,
+    concurrency: Arc<Semaphore>,
+}
+
+/// Held while a request is in flight.
+pub struct Permit {
+    _concurrency: Option<OwnedSemaphorePermit>,
+}
+
+fn non_zero(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN)
+}
+
+impl RateLimiter {
+    pub fn new(limits: &RateLimits) -> Self {
+        let per_second = Quota::per_second(non_zero(limits.requests_per_second))
+            .allow_burst(non_zero(limits.burst));
+        let per_hour = limits
+            .requests_per_hour
+            .map(|n| Arc::new(governor::RateLimiter::direct(Quota::per_hour(non_zero(n)))));
+        Self {
+            per_second: Arc::new(governor::RateLimiter::direct(per_second)),
+            per_hour,
+            concurrency: Arc::new(Semaphore::new(limits.max_concurrent.max(1) as usize)),
+        }
+    }
+
+    /// Waits for a concurrency slot and for both quotas.
+    pub async fn acquire(&self) -> Permit {
+        // The semaphore is never closed; if it were, calls proceed unthrottled by it.
+        let permit = self.concurrency.clone().acquire_owned().await.ok();
+        if let Some(hourly) = &self.per_hour {
+            hourly.until_ready().await;
+        }
+        self.per_second.until_ready().await;
+        Permit {
+            _concurrency: permit,
+        }
+    }
+}

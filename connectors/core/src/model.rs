@@ -1,0 +1,160 @@
+//! The vendor-neutral ticket and comment model the engine works with.
+//!
+//! Picklist values (status, priority, queue/board) are carried as **labels**:
+//! connectors translate labels to the tenant's ids after discovering them, so
+//! mappings never hard-code vendor ids.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A UTC instant, as every vendor reports change times.
+pub type Timestamp = DateTime<Utc>;
+
+/// Who can see a comment on its own system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Visible to the customer / requester (Autotask published to all, ConnectWise discussion).
+    Public,
+    /// Visible to technicians only (Autotask internal, ConnectWise internal analysis).
+    Internal,
+}
+
+impl std::fmt::Display for Visibility {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Visibility::Public => "public",
+            Visibility::Internal => "internal",
+        })
+    }
+}
+
+/// A ticket as read from a vendor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    /// The vendor's primary key, as a string.
+    pub id: String,
+    /// The number people see (`T20261122.0001` in Autotask, the id in ConnectWise).
+    pub number: String,
+    pub title: String,
+    /// `None` where the vendor has no readable description (ConnectWise).
+    pub description: Option<String>,
+    /// Status label.
+    pub status: String,
+    /// Priority label.
+    pub priority: String,
+    /// Queue (Autotask) or board (ConnectWise) label.
+    pub queue: Option<String>,
+    /// Whether the vendor considers the ticket closed.
+    pub closed: bool,
+    /// The bridge's idempotency marker, if the ticket carries one.
+    pub marker: Option<String>,
+    /// Further named fields (user-defined fields, company, ...), by connector-defined name.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    /// The vendor's change watermark.
+    pub updated_at: Timestamp,
+}
+
+/// A note / comment on a ticket.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comment {
+    pub id: String,
+    /// Text with the bridge's marker line removed.
+    pub body: String,
+    pub visibility: Visibility,
+    /// Display name or id of the author, where the vendor says.
+    pub author: Option<String>,
+    pub created_at: Timestamp,
+    /// ConnectWise resolution notes; Autotask has none.
+    #[serde(default)]
+    pub resolution: bool,
+    /// The bridge's marker when the bridge wrote this comment.
+    pub marker: Option<String>,
+}
+
+/// What the bridge asks a vendor to create.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewTicket {
+    pub title: String,
+    pub description: String,
+    pub status: Option<String>,
+    pub priority: Option<String>,
+    /// Idempotency marker the connector stores in its marker field.
+    pub marker: String,
+    /// Where the ticket goes: connector-defined keys such as `board`, `company`, `queue`, `type`.
+    #[serde(default)]
+    pub placement: BTreeMap<String, String>,
+    /// Further named fields to set.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+}
+
+/// A partial update: only `Some` / present fields are written.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TicketUpdate {
+    pub title: Option<String>,
+    pub status: Option<String>,
+    pub priority: Option<String>,
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+}
+
+impl TicketUpdate {
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none()
+            && self.status.is_none()
+            && self.priority.is_none()
+            && self.fields.is_empty()
+    }
+}
+
+/// A comment the bridge writes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewComment {
+    pub body: String,
+    pub visibility: Visibility,
+    /// Idempotency marker, embedded in the text by the connector.
+    pub marker: String,
+    #[serde(default)]
+    pub resolution: bool,
+}
+
+/// A status as discovered on the vendor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusInfo {
+    pub label: String,
+    /// Whether moving to this status closes the ticket.
+    pub closed: bool,
+}
+
+/// The labels a connection accepts, discovered from the vendor.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catalog {
+    pub statuses: Vec<StatusInfo>,
+    pub priorities: Vec<String>,
+    /// Queues (Autotask) or boards (ConnectWise).
+    pub queues: Vec<String>,
+}
+
+impl Catalog {
+    pub fn has_status(&self, label: &str) -> bool {
+        self.statuses.iter().any(|s| s.label == label)
+    }
+    pub fn status_labels(&self) -> Vec<&str> {
+        self.statuses.iter().map(|s| s.label.as_str()).collect()
+    }
+}
+
+/// A hint that a ticket changed: webhook bodies and poll results are hints,
+/// the API is the truth.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeHint {
+    pub ticket_id: String,
+    /// The vendor's change watermark when known (used to skip stale poll hits).
+    pub updated_at: Option<Timestamp>,
+    /// Identifies one delivery so repeated deliveries are processed once.
+    pub dedup_key: String,
+}

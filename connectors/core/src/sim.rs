@@ -1,0 +1,231 @@
+//! What every vendor simulator shares: request logging (so tests can count
+//! writes and measure request rates), a request-rate ceiling answered with
+//! 429 + `Retry-After`, and fault knobs (queued failures, random error rate,
+//! latency). Vendor crates add this as an axum middleware in front of their
+//! routes and supply their own error body shape.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rand::Rng;
+
+/// Builds the vendor's error body for a status and message.
+pub type ErrorBodyFn = fn(status: u16, message: &str) -> serde_json::Value;
+/// Names the API user a request authenticates as (for per-user write counts).
+pub type IdentifyFn = fn(&HeaderMap) -> Option<String>;
+
+/// One request as the simulator saw it.
+#[derive(Clone, Debug)]
+pub struct RequestRecord {
+    pub at: Instant,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub user: Option<String>,
+}
+
+impl RequestRecord {
+    /// A call that changes state (queries, searches and counts are reads even when POSTed).
+    pub fn is_write(&self) -> bool {
+        self.method != "GET"
+            && !self.path.ends_with("/query")
+            && !self.path.ends_with("/search")
+            && !self.path.ends_with("/count")
+    }
+}
+
+#[derive(Default)]
+struct Knobs {
+    latency: Duration,
+    error_rate: f64,
+    fail_next_writes: VecDeque<u16>,
+    rate_limit: Option<(u32, u64)>,
+    window: VecDeque<Instant>,
+    log: Vec<RequestRecord>,
+}
+
+/// Shared control panel of one simulator.
+pub struct SimControl {
+    knobs: Mutex<Knobs>,
+    error_body: ErrorBodyFn,
+    identify: IdentifyFn,
+}
+
+impl SimControl {
+    pub fn new(error_body: ErrorBodyFn, identify: IdentifyFn) -> Arc<Self> {
+        Arc::new(Self {
+            knobs: Mutex::new(Knobs::default()),
+            error_body,
+            identify,
+        })
+    }
+
+    fn knobs(&self) -> MutexGuard<'_, Knobs> {
+        // A panic while holding the lock leaves plain data behind; keep serving.
+        self.knobs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next write requests fail with these statuses, in order.
+    pub fn fail_next_writes(&self, statuses: &[u16]) {
+        self.knobs()
+            .fail_next_writes
+            .extend(statuses.iter().copied());
+    }
+
+    /// Fraction (0..=1) of requests that fail with 503.
+    pub fn set_error_rate(&self, rate: f64) {
+        self.knobs().error_rate = rate.clamp(0.0, 1.0);
+    }
+
+    /// Delay added before every answer.
+    pub fn set_latency(&self, latency: Duration) {
+        self.knobs().latency = latency;
+    }
+
+    /// Above `per_second` requests in any one-second window, answer 429 with
+    /// `Retry-After: retry_after_secs`.
+    pub fn set_rate_limit(&self, per_second: Option<u32>, retry_after_secs: u64) {
+        self.knobs().rate_limit = per_second.map(|n| (n, retry_after_secs));
+    }
+
+    /// Every request seen so far.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.knobs().log.clone()
+    }
+
+    /// Successful write calls made by one API user.
+    pub fn writes_by(&self, user: &str) -> Vec<RequestRecord> {
+        self.knobs()
+            .log
+            .iter()
+            .filter(|r| r.is_write() && r.status < 400 && r.user.as_deref() == Some(user))
+            .cloned()
+            .collect()
+    }
+
+    /// The most requests (by `user`, or all) that arrived within any one-second window.
+    pub fn max_requests_per_second(&self, user: Option<&str>) -> usize {
+        let times: Vec<Instant> = self
+            .knobs()
+            .log
+            .iter()
+            .filter(|r| user.is_none() || r.user.as_deref() == user)
+            .map(|r| r.at)
+            .collect();
+        let mut best = 0;
+        let mut start = 0;
+        for end in 0..times.len() {
+            while times[end].duration_since(times[start]) >= Duration::from_secs(1) {
+                start += 1;
+            }
+            best = best.max(end - start + 1);
+        }
+        best
+    }
+
+    pub fn error_response(&self, status: StatusCode, message: &str) -> Response {
+        let body = (self.error_body)(status.as_u16(), message);
+        (status, axum::Json(body)).into_response()
+    }
+
+    /// Decides, before routing, whether this request is throttled or faulted.
+    fn admit(&self, is_write: bool) -> Result<Duration, (StatusCode, Option<u64>, &'static str)> {
+        let mut k = self.knobs();
+        let now = Instant::now();
+        if let Some((per_second, retry_after)) = k.rate_limit {
+            while k
+                .window
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+            {
+                k.window.pop_front();
+            }
+            if k.window.len() >= per_second as usize {
+                return Err((
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Some(retry_after),
+                    "Too many requests. Please slow down.",
+                ));
+            }
+            k.window.push_back(now);
+        }
+        if is_write {
+            if let Some(code) = k.fail_next_writes.pop_front() {
+                let status =
+                    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                return Err((status, None, "Injected fault"));
+            }
+        }
+        if k.error_rate > 0.0 && rand::rng().random_bool(k.error_rate) {
+            return Err((
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                "Service temporarily unavailable",
+            ));
+        }
+        Ok(k.latency)
+    }
+
+    fn record(&self, record: RequestRecord) {
+        self.knobs().log.push(record);
+    }
+}
+
+/// Axum middleware applying the knobs and logging every request.
+pub async fn middleware(
+    State(control): State<Arc<SimControl>>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    let at = Instant::now();
+    let method = request.method().to_string();
+    let path = request.uri().path().to_string();
+    let user = (control.identify)(request.headers());
+    let mut record = RequestRecord {
+        at,
+        method,
+        path,
+        status: 0,
+        user,
+    };
+    let response = match control.admit(record.is_write()) {
+        Err((status, retry_after, message)) => {
+            let mut response = control.error_response(status, message);
+            if let Some(secs) = retry_after {
+                response
+                    .headers_mut()
+                    .insert("retry-after", HeaderValue::from(secs));
+            }
+            response
+        }
+        Ok(latency) => {
+            if !latency.is_zero() {
+                tokio::time::sleep(latency).await;
+            }
+            next.run(request).await
+        }
+    };
+    record.status = response.status().as_u16();
+    control.record(record);
+    response
+}
+
+/// Posts a webhook body with headers; failures are logged, as a vendor would.
+pub async fn send_webhook(url: String, headers: Vec<(String, String)>, body: Vec<u8>) {
+    let client = reqwest::Client::new();
+    let mut request = client.post(&url).body(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    match request.timeout(Duration::from_secs(5)).send().await {
+        Ok(r) if r.status().is_success() => {}
+        Ok(r) => tracing::warn!(%url, status = r.status().as_u16(), "webhook refused"),
+        Err(e) => tracing::warn!(%url, error = %e, "webhook delivery failed"),
+    }
+}
