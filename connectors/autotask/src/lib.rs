@@ -1,1 +1,21 @@
-//! placeholder
+//! Autotask PSA (REST API v1.0) connector for psa-bridge, and a stateful HTTP
+//! simulator of the same API for tests, demos and benchmarks.
+//!
+//! Vendor facts live in `docs/vendors/autotask.md`; this crate follows them:
+//! zone discovery, `ApiIntegrationCode`/`UserName`/`Secret` headers, picklists
+//! discovered by label, the bridge's marker in a ticket UDF, paged queries
+//! (500 per page, `nextPageUrl` POSTed again), and webhooks signed with
+//! HMAC-SHA1 over Autotask's `\uXXXX`-escaped bodies.
+
+mod client;
+mod connector;
+pub mod escape;
+pub mod hooks;
+mod notes;
+mod picklists;
+mod settings;
+mod tickets;
+mod wire;
+
+pub use client::AutotaskConnector;
+pub use settings::{default_limits, AutotaskSettings};

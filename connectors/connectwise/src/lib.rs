@@ -1,1 +1,23 @@
-//! placeholder
+//! ConnectWise PSA (Manage) for psa-bridge: the REST connector
+//! ([`ConnectWiseConnector`]) and a stateful simulator of its API and
+//! callbacks ([`sim::ConnectWiseSim`]) for tests, demos and benchmarks.
+//!
+//! Vendor facts follow `docs/vendors/connectwise.md`: Basic auth
+//! `company+public:private` plus a `clientId` header, codebase discovery via
+//! `login/companyinfo`, `conditions` filters, JSON-Patch updates, notes with
+//! discussion/internal/resolution flags, and callbacks signed with
+//! `HMAC-SHA256(SHA256(signing_key), body)`.
+
+mod api;
+mod client;
+mod connector;
+mod notes;
+mod settings;
+mod tickets;
+mod webhook;
+
+pub use api::error_message;
+pub use client::ConnectWiseConnector;
+pub use settings::{default_limits, ConnectWiseSettings, DEFAULT_API_VERSION};
+pub use tickets::{truncate_summary, SUMMARY_MAX_CHARS};
+pub use webhook::{key_digest, sign, SIGNATURE_HEADER};

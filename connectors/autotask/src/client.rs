@@ -1,0 +1,289 @@
+//! The connector's plumbing: lazy zone discovery, the rate-limited
+//! [`HttpClient`] for the zone, cached picklists and paged queries.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use psa_connector::http::{HttpClient, HttpSettings};
+use psa_connector::{ConnectorError, RateLimits};
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::{Mutex, OnceCell};
+use url::Url;
+
+use crate::picklists::EntityPicklists;
+use crate::settings::AutotaskSettings;
+use crate::wire::{self, FieldsResponse, ItemResponse, QueryPage};
+
+/// Most pages one query may span before the connector assumes a paging loop.
+const MAX_PAGES: usize = 2_000;
+/// Autotask's page size ceiling.
+pub(crate) const MAX_RECORDS: u32 = 500;
+
+/// One Autotask account.
+pub struct AutotaskConnector {
+    pub(crate) settings: AutotaskSettings,
+    limits: RateLimits,
+    timeout: Duration,
+    http: OnceCell<HttpClient>,
+    ticket_lists: Mutex<Option<Arc<EntityPicklists>>>,
+    note_lists: Mutex<Option<Arc<EntityPicklists>>>,
+}
+
+#[derive(Deserialize)]
+struct ZoneInformation {
+    #[serde(alias = "Url")]
+    url: String,
+}
+
+impl AutotaskConnector {
+    /// Checks the settings; no network traffic happens here.
+    pub fn new(
+        settings: AutotaskSettings,
+        limits: RateLimits,
+        timeout: Duration,
+    ) -> Result<Self, ConnectorError> {
+        limits.validate().map_err(ConnectorError::Config)?;
+        for (name, value) in [
+            ("username", &settings.username),
+            ("secret", &settings.secret),
+            ("integration_code", &settings.integration_code),
+            ("marker_udf", &settings.marker_udf),
+        ] {
+            if value.trim().is_empty() {
+                return Err(ConnectorError::Config(format!("{name} must not be empty")));
+            }
+        }
+        match &settings.api_url {
+            Some(api) => {
+                Url::parse(api).map_err(|e| ConnectorError::Config(format!("api_url: {e}")))?;
+            }
+            None => {
+                Url::parse(&settings.zone_discovery_url)
+                    .map_err(|e| ConnectorError::Config(format!("zone_discovery_url: {e}")))?;
+            }
+        }
+        if settings
+            .webhook_secret
+            .as_ref()
+            .is_some_and(|s| s.is_empty() || s.chars().count() > 64)
+        {
+            return Err(ConnectorError::Config(
+                "webhook_secret must be 1 to 64 characters (Autotask's SecretKey limit)".into(),
+            ));
+        }
+        Ok(Self {
+            settings,
+            limits,
+            timeout,
+            http: OnceCell::new(),
+            ticket_lists: Mutex::new(None),
+            note_lists: Mutex::new(None),
+        })
+    }
+
+    /// The zone's client, discovering the zone on first use.
+    pub(crate) async fn http(&self) -> Result<&HttpClient, ConnectorError> {
+        self.http.get_or_try_init(|| self.build_client()).await
+    }
+
+    async fn build_client(&self) -> Result<HttpClient, ConnectorError> {
+        let root = match &self.settings.api_url {
+            Some(url) => url.clone(),
+            None => self.discover_zone().await?,
+        };
+        let mut base = Url::parse(&root)
+            .map_err(|e| ConnectorError::Config(format!("zone URL {root:?}: {e}")))?;
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        let base = base
+            .join("V1.0/")
+            .map_err(|e| ConnectorError::Config(format!("zone URL {root:?}: {e}")))?;
+        tracing::info!(zone = %base, "autotask zone");
+        HttpClient::new(HttpSettings {
+            base_url: base,
+            default_headers: self.auth_headers()?,
+            limits: self.limits.clone(),
+            timeout: self.timeout,
+            default_retry_after: Duration::from_secs(60),
+            error_message: wire::error_message,
+        })
+    }
+
+    fn auth_headers(&self) -> Result<HeaderMap, ConnectorError> {
+        let mut headers = HeaderMap::new();
+        let mut put = |name: &'static str, value: &str, sensitive: bool| {
+            let mut v = HeaderValue::from_str(value).map_err(|_| {
+                ConnectorError::Config(format!("{name} contains characters a header cannot carry"))
+            })?;
+            v.set_sensitive(sensitive);
+            headers.insert(HeaderName::from_static(name), v);
+            Ok::<(), ConnectorError>(())
+        };
+        put("apiintegrationcode", &self.settings.integration_code, true)?;
+        put("username", &self.settings.username, false)?;
+        put("secret", &self.settings.secret, true)?;
+        if let Some(id) = self.settings.impersonation_resource_id {
+            put("impersonationresourceid", &id.to_string(), false)?;
+        }
+        put("accept", "application/json", false)?;
+        Ok(headers)
+    }
+
+    /// `GET {discovery}v1.0/zoneInformation?user=…` with a plain client (no credentials sent).
+    async fn discover_zone(&self) -> Result<String, ConnectorError> {
+        let mut url = Url::parse(&self.settings.zone_discovery_url)
+            .map_err(|e| ConnectorError::Config(format!("zone_discovery_url: {e}")))?;
+        if !url.path().ends_with('/') {
+            url.set_path(&format!("{}/", url.path()));
+        }
+        let mut url = url
+            .join("v1.0/zoneInformation")
+            .map_err(|e| ConnectorError::Config(format!("zone_discovery_url: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("user", &self.settings.username);
+        let client = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ConnectorError::Config(format!("HTTP client: {e}")))?;
+        let response = client.get(url).send().await.map_err(|e| {
+            if e.is_timeout() {
+                ConnectorError::Timeout
+            } else {
+                ConnectorError::Transport(format!("zone discovery: {e}"))
+            }
+        })?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| ConnectorError::Transport(format!("zone discovery: {e}")))?;
+        if !status.is_success() {
+            return Err(ConnectorError::Http {
+                status: status.as_u16(),
+                message: format!(
+                    "zone discovery for user {:?} failed: {}",
+                    self.settings.username,
+                    wire::error_message(status.as_u16(), &body)
+                ),
+                retry_after: psa_connector::http::parse_retry_after(&headers).or(
+                    (status == http::StatusCode::TOO_MANY_REQUESTS)
+                        .then_some(Duration::from_secs(60)),
+                ),
+            });
+        }
+        let zone: ZoneInformation = serde_json::from_slice(&body).map_err(|e| {
+            ConnectorError::InvalidResponse(format!("zone information: {e}"))
+        })?;
+        Ok(zone.url)
+    }
+
+    /// Sends a request to a path relative to `…/V1.0/`.
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<psa_connector::http::HttpResponse, ConnectorError> {
+        let http = self.http().await?;
+        let url = http.url(path)?;
+        http.send(method, url, body).await
+    }
+
+    /// `GET {path}` returning `{"item": …}`; `null` (or 404) is NotFound.
+    pub(crate) async fn get_item(&self, path: &str, what: &str) -> Result<Value, ConnectorError> {
+        let response = match self.call(Method::GET, path, None).await {
+            Err(ConnectorError::Http { status: 404, .. }) => {
+                return Err(ConnectorError::NotFound(what.to_string()))
+            }
+            other => other?,
+        };
+        let item: ItemResponse = response.json()?;
+        match item.item {
+            None | Some(Value::Null) => Err(ConnectorError::NotFound(what.to_string())),
+            Some(v) => Ok(v),
+        }
+    }
+
+    /// Runs a query (`POST {entity}/query`, or GET for child collections when
+    /// `body` is None) and follows `nextPageUrl` on the same origin.
+    pub(crate) async fn query_all(
+        &self,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Vec<Value>, ConnectorError> {
+        let http = self.http().await?;
+        let mut url = http.url(path)?;
+        let method = if body.is_some() { Method::POST } else { Method::GET };
+        let mut items = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let page: QueryPage = http.send_json(method.clone(), url.clone(), body).await?;
+            items.extend(page.items);
+            let next = page
+                .page_details
+                .and_then(|d| d.next_page_url)
+                .filter(|u| !u.trim().is_empty());
+            match next {
+                None => return Ok(items),
+                Some(next) => {
+                    let next = http.same_origin(&next)?;
+                    if next == url {
+                        return Err(ConnectorError::InvalidResponse(format!(
+                            "nextPageUrl repeats the current page ({})",
+                            next.path()
+                        )));
+                    }
+                    url = next;
+                }
+            }
+        }
+        Err(ConnectorError::InvalidResponse(format!(
+            "query {path} did not end after {MAX_PAGES} pages"
+        )))
+    }
+
+    async fn load_lists(&self, path: &str) -> Result<Arc<EntityPicklists>, ConnectorError> {
+        let response: FieldsResponse = self.call(Method::GET, path, None).await?.json()?;
+        Ok(Arc::new(EntityPicklists::from_response(response)))
+    }
+
+    /// Ticket picklists, cached; `refresh` re-reads them.
+    pub(crate) async fn ticket_lists(
+        &self,
+        refresh: bool,
+    ) -> Result<Arc<EntityPicklists>, ConnectorError> {
+        let mut cached = self.ticket_lists.lock().await;
+        if let (Some(lists), false) = (cached.as_ref(), refresh) {
+            return Ok(lists.clone());
+        }
+        let lists = self.load_lists("Tickets/entityInformation/fields").await?;
+        *cached = Some(lists.clone());
+        Ok(lists)
+    }
+
+    /// Ticket note picklists (noteType, publish), cached.
+    pub(crate) async fn note_lists(&self) -> Result<Arc<EntityPicklists>, ConnectorError> {
+        let mut cached = self.note_lists.lock().await;
+        if let Some(lists) = cached.as_ref() {
+            return Ok(lists.clone());
+        }
+        let lists = self
+            .load_lists("TicketNotes/entityInformation/fields")
+            .await?;
+        *cached = Some(lists.clone());
+        Ok(lists)
+    }
+
+    /// Picklists of another entity (webhook field ids), not cached.
+    pub(crate) async fn entity_lists(
+        &self,
+        entity: &str,
+    ) -> Result<Arc<EntityPicklists>, ConnectorError> {
+        self.load_lists(&format!("{entity}/entityInformation/fields"))
+            .await
+    }
+}

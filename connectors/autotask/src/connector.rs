@@ -1,0 +1,79 @@
+//! The [`Connector`] implementation: thin glue over the ticket, note and
+//! webhook modules.
+
+use async_trait::async_trait;
+use psa_connector::{
+    Catalog, ChangeHint, Comment, Connector, ConnectorError, NewComment, NewTicket, StatusInfo,
+    Ticket, TicketUpdate, Timestamp, WebhookError, WebhookRequest,
+};
+
+use crate::client::AutotaskConnector;
+use crate::picklists::is_closed_status;
+
+#[async_trait]
+impl Connector for AutotaskConnector {
+    fn vendor(&self) -> &'static str {
+        "autotask"
+    }
+
+    async fn discover(&self) -> Result<Catalog, ConnectorError> {
+        let lists = self.ticket_lists(true).await?;
+        let statuses = lists.get("status");
+        let mut catalog = Catalog {
+            statuses: Vec::new(),
+            priorities: lists.get("priority").labels(),
+            queues: lists.get("queueID").labels(),
+        };
+        for label in statuses.labels() {
+            let value = statuses.value(&label).unwrap_or_default().to_string();
+            catalog.statuses.push(StatusInfo {
+                closed: is_closed_status(&value, &label),
+                label,
+            });
+        }
+        Ok(catalog)
+    }
+
+    async fn get_ticket(&self, id: &str) -> Result<Ticket, ConnectorError> {
+        self.read_ticket(id).await
+    }
+
+    async fn find_by_marker(&self, marker: &str) -> Result<Option<Ticket>, ConnectorError> {
+        self.find_marker(marker).await
+    }
+
+    async fn create_ticket(&self, new: &NewTicket) -> Result<Ticket, ConnectorError> {
+        self.create(new).await
+    }
+
+    async fn update_ticket(&self, id: &str, update: &TicketUpdate) -> Result<(), ConnectorError> {
+        self.update(id, update).await
+    }
+
+    async fn list_comments(&self, ticket_id: &str) -> Result<Vec<Comment>, ConnectorError> {
+        self.comments(ticket_id).await
+    }
+
+    async fn add_comment(
+        &self,
+        ticket_id: &str,
+        comment: &NewComment,
+    ) -> Result<String, ConnectorError> {
+        self.add_note(ticket_id, comment).await
+    }
+
+    async fn changed_since(&self, since: Timestamp) -> Result<Vec<ChangeHint>, ConnectorError> {
+        self.changed(since).await
+    }
+
+    async fn verify_webhook(
+        &self,
+        request: &WebhookRequest,
+    ) -> Result<Vec<ChangeHint>, WebhookError> {
+        self.verify(request)
+    }
+
+    async fn register_webhook(&self, url: &str) -> Result<(), ConnectorError> {
+        self.register(url).await
+    }
+}

@@ -1,0 +1,145 @@
+//! Ticket notes as comments: visibility from the `publish` picklist, the
+//! bridge's marker embedded in the description.
+
+use chrono::Utc;
+use http::Method;
+use psa_connector::{marker, Comment, ConnectorError, NewComment, Visibility};
+use serde_json::json;
+
+use crate::client::AutotaskConnector;
+use crate::wire::{self, ItemIdResponse, WireNote};
+
+/// Autotask's limits on note text.
+const MAX_NOTE_DESCRIPTION_CHARS: usize = 32_000;
+const MAX_NOTE_TITLE_CHARS: usize = 50;
+
+/// A note title from the body's first non-empty line (Autotask may require one).
+pub(crate) fn note_title(body: &str) -> String {
+    let line = body.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    if line.is_empty() {
+        return "Note".to_string();
+    }
+    let mut title: String = line.chars().take(MAX_NOTE_TITLE_CHARS).collect();
+    if line.chars().count() > MAX_NOTE_TITLE_CHARS {
+        title = title.chars().take(MAX_NOTE_TITLE_CHARS - 1).collect();
+        title.push('…');
+    }
+    title
+}
+
+fn parse_ticket_id(id: &str) -> Result<i64, ConnectorError> {
+    id.trim()
+        .parse()
+        .map_err(|_| ConnectorError::NotFound(format!("ticket {id:?} (not an Autotask id)")))
+}
+
+impl AutotaskConnector {
+    pub(crate) async fn comments(&self, ticket_id: &str) -> Result<Vec<Comment>, ConnectorError> {
+        let id = parse_ticket_id(ticket_id)?;
+        let items = self.query_all(&format!("Tickets/{id}/Notes"), None).await?;
+        let lists = self.note_lists().await?;
+        let publish = lists.get("publish");
+        let mut comments = Vec::with_capacity(items.len());
+        for item in items {
+            let note: WireNote = wire::from_item("ticket note", item)?;
+            let label = note
+                .publish
+                .and_then(|p| publish.label(&p.to_string()).map(str::to_string))
+                .unwrap_or_default();
+            // Anything not explicitly the public label stays internal (default deny).
+            let visibility = if !label.is_empty() && label == self.settings.public_publish_label {
+                Visibility::Public
+            } else {
+                Visibility::Internal
+            };
+            let (body, found_marker) = marker::extract(note.description.as_deref().unwrap_or(""));
+            let created_at = note
+                .create_date_time
+                .as_deref()
+                .and_then(wire::parse_time)
+                .unwrap_or_else(Utc::now);
+            comments.push(Comment {
+                id: note.id.to_string(),
+                body,
+                visibility,
+                author: note.creator_resource_id.map(|r| r.to_string()),
+                created_at,
+                resolution: false,
+                marker: found_marker,
+            });
+        }
+        comments.sort_by(|a, b| {
+            a.created_at.cmp(&b.created_at).then_with(|| {
+                let n = |c: &Comment| c.id.parse::<i64>().unwrap_or(i64::MAX);
+                n(a).cmp(&n(b))
+            })
+        });
+        Ok(comments)
+    }
+
+    pub(crate) async fn add_note(
+        &self,
+        ticket_id: &str,
+        comment: &NewComment,
+    ) -> Result<String, ConnectorError> {
+        let id = parse_ticket_id(ticket_id)?;
+        let lists = self.note_lists().await?;
+        let kind = |label: &str, kind: &'static str, field: &str| {
+            lists
+                .get(field)
+                .require(kind, label)
+                .and_then(|v| {
+                    v.parse::<i64>().map_err(|_| {
+                        ConnectorError::InvalidResponse(format!("{field} value {v:?} is not an integer"))
+                    })
+                })
+        };
+        let note_type = kind(&self.settings.note_type_label, "note_type", "noteType")?;
+        let publish_label = match comment.visibility {
+            Visibility::Public => &self.settings.public_publish_label,
+            Visibility::Internal => &self.settings.internal_publish_label,
+        };
+        let publish = kind(publish_label, "publish", "publish")?;
+        // Keep the marker whole: shorten the body, never the marker line.
+        let room = MAX_NOTE_DESCRIPTION_CHARS
+            .saturating_sub(marker::embed("", &comment.marker).chars().count() + 1);
+        let body: String = if comment.body.chars().count() > room {
+            tracing::warn!(ticket = id, "note text truncated to Autotask's 32,000 characters");
+            comment.body.chars().take(room).collect()
+        } else {
+            comment.body.clone()
+        };
+        let payload = json!({
+            "ticketID": id,
+            "title": note_title(&body),
+            "description": marker::embed(&body, &comment.marker),
+            "noteType": note_type,
+            "publish": publish,
+        });
+        let created: ItemIdResponse = match self
+            .call(Method::POST, &format!("Tickets/{id}/Notes"), Some(&payload))
+            .await
+        {
+            Err(ConnectorError::Http { status: 404, .. }) => {
+                return Err(ConnectorError::NotFound(format!("ticket {id}")))
+            }
+            other => other?.json()?,
+        };
+        Ok(created.item_id.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles() {
+        assert_eq!(note_title("\n  Hello there \nmore"), "Hello there");
+        assert_eq!(note_title("   "), "Note");
+        let long = "x".repeat(80);
+        let t = note_title(&long);
+        assert_eq!(t.chars().count(), 50);
+        assert!(t.ends_with('…'));
+    }
+}

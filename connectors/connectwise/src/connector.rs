@@ -1,0 +1,64 @@
+//! The [`Connector`] trait implemented for ConnectWise by delegating to the
+//! ticket, note and callback modules.
+
+use async_trait::async_trait;
+use psa_connector::{
+    Catalog, ChangeHint, Comment, Connector, ConnectorError, NewComment, NewTicket, Ticket,
+    TicketUpdate, Timestamp, WebhookError, WebhookRequest,
+};
+
+use crate::client::ConnectWiseConnector;
+
+#[async_trait]
+impl Connector for ConnectWiseConnector {
+    fn vendor(&self) -> &'static str {
+        "connectwise"
+    }
+
+    async fn discover(&self) -> Result<Catalog, ConnectorError> {
+        self.do_discover().await
+    }
+
+    async fn get_ticket(&self, id: &str) -> Result<Ticket, ConnectorError> {
+        self.do_get_ticket(id).await
+    }
+
+    async fn find_by_marker(&self, marker: &str) -> Result<Option<Ticket>, ConnectorError> {
+        self.do_find_by_marker(marker).await
+    }
+
+    async fn create_ticket(&self, new: &NewTicket) -> Result<Ticket, ConnectorError> {
+        self.do_create_ticket(new).await
+    }
+
+    async fn update_ticket(&self, id: &str, update: &TicketUpdate) -> Result<(), ConnectorError> {
+        self.do_update_ticket(id, update).await
+    }
+
+    async fn list_comments(&self, ticket_id: &str) -> Result<Vec<Comment>, ConnectorError> {
+        self.do_list_comments(ticket_id).await
+    }
+
+    async fn add_comment(
+        &self,
+        ticket_id: &str,
+        comment: &NewComment,
+    ) -> Result<String, ConnectorError> {
+        self.do_add_comment(ticket_id, comment).await
+    }
+
+    async fn changed_since(&self, since: Timestamp) -> Result<Vec<ChangeHint>, ConnectorError> {
+        self.do_changed_since(since).await
+    }
+
+    async fn verify_webhook(
+        &self,
+        request: &WebhookRequest,
+    ) -> Result<Vec<ChangeHint>, WebhookError> {
+        self.do_verify_webhook(request).await
+    }
+
+    async fn register_webhook(&self, url: &str) -> Result<(), ConnectorError> {
+        self.do_register_webhook(url).await
+    }
+}

@@ -1,0 +1,314 @@
+//! A stateful HTTP simulator of the ConnectWise PSA REST API (tickets, notes,
+//! boards, statuses, priorities, companies, callbacks) and of its signed
+//! callbacks, for tests, the demo and benchmarks. Human actions (an MSP
+//! engineer in the ConnectWise UI) change state without counting as API writes
+//! and fire callbacks like API changes do.
+
+mod callbacks;
+pub mod conditions;
+mod listing;
+mod notes_api;
+mod routes;
+mod seed;
+mod state;
+mod tickets_api;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use psa_connector::sim::SimControl;
+use tokio::task::JoinHandle;
+
+pub use seed::API_MEMBER;
+use state::{NoteRec, State, TicketRec};
+
+/// Credentials and codebase the simulated tenant accepts.
+#[derive(Clone, Debug)]
+pub struct ConnectWiseSimOptions {
+    pub company_id: String,
+    pub public_key: String,
+    pub private_key: String,
+    pub client_id: String,
+    pub codebase: String,
+}
+
+impl Default for ConnectWiseSimOptions {
+    fn default() -> Self {
+        Self {
+            company_id: "demo".into(),
+            public_key: "demo-public".into(),
+            private_key: "demo-private".into(),
+            client_id: "5f2d7e3c-8a41-4b6e-9c0d-1e2f3a4b5c6d".into(),
+            codebase: "v2025_1/".into(),
+        }
+    }
+}
+
+/// A ticket as the simulator holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimTicket {
+    pub id: i64,
+    pub summary: String,
+    pub initial_description: String,
+    pub board: String,
+    pub status: String,
+    pub priority: String,
+    /// Company identifier.
+    pub company: String,
+    pub external_xref: String,
+    pub closed: bool,
+    pub last_updated: DateTime<Utc>,
+}
+
+/// A ticket note as the simulator holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimNote {
+    pub id: i64,
+    pub text: String,
+    pub discussion: bool,
+    pub internal: bool,
+    pub resolution: bool,
+    pub author: String,
+    pub created: DateTime<Utc>,
+}
+
+/// The note types a person picks in the ConnectWise UI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimNoteKind {
+    /// Discussion: customer visible.
+    Discussion,
+    /// Internal analysis.
+    Internal,
+    Resolution,
+}
+
+/// What the routes and the handle share.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    pub(crate) options: ConnectWiseSimOptions,
+    pub(crate) site_url: String,
+    pub(crate) control: Arc<SimControl>,
+    runtime: tokio::runtime::Handle,
+    deliveries: Mutex<Vec<JoinHandle<()>>>,
+    pub(crate) signing_key: String,
+    pub(crate) key_id: String,
+}
+
+impl Shared {
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A running simulator; stops when shut down or dropped.
+pub struct ConnectWiseSim {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    server: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl ConnectWiseSim {
+    pub async fn start(
+        listener: tokio::net::TcpListener,
+        options: ConnectWiseSimOptions,
+    ) -> std::io::Result<ConnectWiseSim> {
+        let addr = listener.local_addr()?;
+        let mut options = options;
+        options.codebase = format!("{}/", options.codebase.trim_matches('/'));
+        let shared = Arc::new(Shared {
+            state: Mutex::new(seed::seed()),
+            options,
+            site_url: format!("http://{addr}/"),
+            control: SimControl::new(routes::error_body, routes::identify),
+            runtime: tokio::runtime::Handle::current(),
+            deliveries: Mutex::new(Vec::new()),
+            signing_key: uuid::Uuid::new_v4().simple().to_string(),
+            key_id: uuid::Uuid::new_v4().to_string(),
+        });
+        let app = routes::router(shared.clone());
+        let server = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "ConnectWise simulator stopped");
+            }
+        });
+        tracing::info!(%addr, "ConnectWise simulator listening");
+        Ok(ConnectWiseSim {
+            shared,
+            addr,
+            server: Mutex::new(Some(server)),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT/`
+    pub fn site_url(&self) -> String {
+        self.shared.site_url.clone()
+    }
+
+    pub fn options(&self) -> &ConnectWiseSimOptions {
+        &self.shared.options
+    }
+
+    /// Fault knobs, rate ceiling and request log; users are public keys.
+    pub fn control(&self) -> Arc<SimControl> {
+        self.shared.control.clone()
+    }
+
+    pub fn shutdown(&self) {
+        if let Some(server) = self
+            .server
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            server.abort();
+        }
+    }
+
+    fn human_change(&self, ticket_id: i64, member: &str, change: impl FnOnce(&State, &mut TicketRec)) {
+        let mut state = self.shared.state();
+        let Some(mut ticket) = state.tickets.get(&ticket_id).cloned() else {
+            tracing::warn!(ticket_id, "simulated user acted on a missing ticket");
+            return;
+        };
+        change(&state, &mut ticket);
+        ticket.last_updated = state::now();
+        ticket.updated_by = member.to_string();
+        state.tickets.insert(ticket_id, ticket);
+        self.shared.fire(&state, ticket_id, "updated", member);
+    }
+
+    /// An engineer moves a ticket to a status of its board (ignored if unknown).
+    pub fn user_set_status(&self, ticket_id: i64, status: &str) {
+        self.human_change(ticket_id, "jsmith", |state, t| {
+            let found = state.status_by_ref(t.board_id, &serde_json::json!({"name": status}));
+            match found {
+                Some(s) => State::apply_status(t, s, state::now()),
+                None => tracing::warn!(status, "no such status on the ticket's board"),
+            }
+        });
+    }
+
+    pub fn user_set_priority(&self, ticket_id: i64, priority: &str) {
+        self.human_change(ticket_id, "jsmith", |state, t| {
+            match state.priority_by_ref(&serde_json::json!({"name": priority})) {
+                Some(p) => t.priority_id = p.id,
+                None => tracing::warn!(priority, "no such priority"),
+            }
+        });
+    }
+
+    pub fn user_set_summary(&self, ticket_id: i64, summary: &str) {
+        self.human_change(ticket_id, "jsmith", |_, t| {
+            t.summary = summary.chars().take(100).collect();
+        });
+    }
+
+    /// An engineer adds a note; returns its id (0 when the ticket is missing).
+    pub fn user_add_note(&self, ticket_id: i64, text: &str, kind: SimNoteKind, member: &str) -> i64 {
+        let mut state = self.shared.state();
+        if !state.tickets.contains_key(&ticket_id) {
+            tracing::warn!(ticket_id, "simulated user noted a missing ticket");
+            return 0;
+        }
+        let member_id = state.member_by_identifier(member).map(|m| m.id);
+        let id = state.add_note(NoteRec {
+            id: 0,
+            ticket_id,
+            text: text.to_string(),
+            discussion: kind == SimNoteKind::Discussion,
+            internal: kind == SimNoteKind::Internal,
+            resolution: kind == SimNoteKind::Resolution,
+            member_id,
+            created_by: member.to_string(),
+            created: state::now(),
+        });
+        self.shared.fire(&state, ticket_id, "updated", member);
+        id
+    }
+
+    /// An engineer opens a ticket (unknown labels fall back to defaults, with a warning).
+    pub fn user_create_ticket(&self, summary: &str, board: &str, company: &str, priority: &str) -> SimTicket {
+        let mut state = self.shared.state();
+        let rec = tickets_api::new_ticket_record(&mut state, summary, board, company, priority, "jsmith");
+        let id = rec.id;
+        state.tickets.insert(id, rec);
+        self.shared.fire(&state, id, "added", "jsmith");
+        sim_ticket(&state, &state.tickets[&id])
+    }
+
+    pub fn ticket(&self, id: i64) -> Option<SimTicket> {
+        let state = self.shared.state();
+        state.tickets.get(&id).map(|t| sim_ticket(&state, t))
+    }
+
+    pub fn tickets(&self) -> Vec<SimTicket> {
+        let state = self.shared.state();
+        state.tickets.values().map(|t| sim_ticket(&state, t)).collect()
+    }
+
+    pub fn notes(&self, ticket_id: i64) -> Vec<SimNote> {
+        let state = self.shared.state();
+        state
+            .notes
+            .values()
+            .filter(|n| n.ticket_id == ticket_id)
+            .map(|n| SimNote {
+                id: n.id,
+                text: n.text.clone(),
+                discussion: n.discussion,
+                internal: n.internal,
+                resolution: n.resolution,
+                author: n.created_by.clone(),
+                created: n.created,
+            })
+            .collect()
+    }
+
+    /// Turns callback delivery off (polling-only tests) or back on.
+    pub fn set_callbacks_enabled(&self, on: bool) {
+        self.shared.state().callbacks_enabled = on;
+    }
+
+    /// Waits until every callback delivery spawned so far has finished.
+    pub async fn wait_callbacks_idle(&self) {
+        self.shared.wait_idle().await;
+    }
+
+    /// A genuine, signed callback body for a ticket as it is now, exactly as
+    /// the simulator would post it: `(body, x-content-signature)`.
+    pub fn signed_callback(&self, ticket_id: i64, action: &str) -> (Vec<u8>, String) {
+        let state = self.shared.state();
+        self.shared.build_callback(&state, ticket_id, action, "jsmith", 1)
+    }
+
+    /// Where callbacks say the signing key is.
+    pub fn key_url(&self) -> String {
+        self.shared.key_url()
+    }
+}
+
+impl Drop for ConnectWiseSim {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn sim_ticket(state: &State, t: &TicketRec) -> SimTicket {
+    SimTicket {
+        id: t.id,
+        summary: t.summary.clone(),
+        initial_description: t.initial_description.clone(),
+        board: state.board(t.board_id).map(|b| b.name.clone()).unwrap_or_default(),
+        status: state.status(t.status_id).map(|s| s.name.clone()).unwrap_or_default(),
+        priority: state.priority(t.priority_id).map(|p| p.name.clone()).unwrap_or_default(),
+        company: state.company(t.company_id).map(|c| c.identifier.clone()).unwrap_or_default(),
+        external_xref: t.external_xref.clone(),
+        closed: t.closed,
+        last_updated: t.last_updated,
+    }
+}

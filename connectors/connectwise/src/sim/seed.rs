@@ -1,0 +1,74 @@
+//! The simulated tenant's starting data: two boards with their own statuses,
+//! the four standard priorities, two companies and an MSP engineer.
+
+
+use super::state::{Board, Company, Member, Priority, State, Status};
+
+/// Identifier of the API member whose keys the bridge uses.
+pub const API_MEMBER: &str = "bridgeapi";
+
+pub(crate) fn seed() -> State {
+    let mut state = State {
+        next_ticket: 1001,
+        next_note: 5001,
+        next_callback: 1,
+        callbacks_enabled: true,
+        api_member: API_MEMBER.to_string(),
+        ..State::default()
+    };
+    state.boards = vec![
+        Board { id: 1, name: "Co-Managed".into(), inactive: false },
+        Board { id: 2, name: "Help Desk".into(), inactive: false },
+        Board { id: 3, name: "Old Projects".into(), inactive: true },
+    ];
+    let statuses: [(i64, i64, &str, bool, bool, bool); 11] = [
+        // (id, board, name, closed, inactive, default)
+        (11, 1, "New", false, false, true),
+        (12, 1, "In Progress", false, false, false),
+        (13, 1, "Waiting Customer", false, false, false),
+        (14, 1, "Resolved", true, false, false),
+        (15, 1, ">Closed", true, false, false),
+        (16, 1, "Escalated (retired)", false, true, false),
+        (21, 2, "New", false, false, true),
+        (22, 2, "Assigned", false, false, false),
+        (23, 2, "Scheduled", false, false, false),
+        (24, 2, "Completed", true, false, false),
+        (25, 2, ">Closed", true, false, false),
+    ];
+    state.statuses = statuses
+        .iter()
+        .enumerate()
+        .map(|(i, (id, board, name, closed, inactive, default))| Status {
+            id: *id,
+            board_id: *board,
+            name: (*name).into(),
+            sort: i as i64,
+            closed: *closed,
+            inactive: *inactive,
+            default: *default,
+        })
+        .collect();
+    state.priorities = [
+        (7, "Priority 1 - Emergency Response", 1, false),
+        (8, "Priority 2 - Quick Response", 2, false),
+        (4, "Priority 3 - Normal Response", 3, true),
+        (15, "Priority 4 - Schedule Maintenance", 4, false),
+    ]
+    .iter()
+    .map(|(id, name, sort, default)| Priority {
+        id: *id,
+        name: (*name).into(),
+        sort: *sort,
+        default: *default,
+    })
+    .collect();
+    state.companies = vec![
+        Company { id: 250, identifier: "ACME".into(), name: "Acme Corp".into() },
+        Company { id: 251, identifier: "Contoso".into(), name: "Contoso Ltd".into() },
+    ];
+    state.members = vec![
+        Member { id: 148, identifier: "jsmith".into(), name: "John Smith".into() },
+        Member { id: 190, identifier: API_MEMBER.into(), name: "PSA Bridge API".into() },
+    ];
+    state
+}

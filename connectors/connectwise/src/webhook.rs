@@ -1,0 +1,298 @@
+//! Callbacks: verifying an incoming ConnectWise callback (signing key fetched
+//! from an allow-listed `Metadata.key_url`, HMAC-SHA256 over the raw body) and
+//! registering the bridge's callback.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use http::Method;
+use psa_connector::{ChangeHint, ConnectorError, WebhookError, WebhookRequest};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
+use url::Url;
+
+use crate::api::{cw_datetime, CwCallback};
+use crate::client::ConnectWiseConnector;
+
+/// Header carrying `base64(HMAC-SHA256(SHA256(signing_key), body))`.
+pub const SIGNATURE_HEADER: &str = "x-content-signature";
+const KEY_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+const MAX_KEY_BODY: usize = 64 * 1024;
+const MAX_CACHED_KEYS: usize = 256;
+
+/// Fetches and caches callback signing keys (as SHA-256 digests) by URL.
+/// Uses its own plain client: no credentials ever go to a key URL.
+pub(crate) struct KeyFetcher {
+    client: reqwest::Client,
+    cache: Mutex<HashMap<String, [u8; 32]>>,
+    /// `https`, plus the site's own scheme (plain http only for a plain-http site).
+    site_scheme: String,
+}
+
+impl KeyFetcher {
+    pub(crate) fn new(site_scheme: String) -> Result<Self, ConnectorError> {
+        let client = reqwest::Client::builder()
+            .timeout(KEY_FETCH_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ConnectorError::Config(format!("callback key client: {e}")))?;
+        Ok(Self {
+            client,
+            cache: Mutex::new(HashMap::new()),
+            site_scheme,
+        })
+    }
+
+    async fn key(&self, url: &Url) -> Result<[u8; 32], WebhookError> {
+        if let Some(key) = self.cache.lock().await.get(url.as_str()) {
+            return Ok(*key);
+        }
+        let response = self
+            .client
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| WebhookError::Unavailable(format!("signing key fetch failed: {e}")))?;
+        let status = response.status();
+        if matches!(status.as_u16(), 400 | 401 | 403 | 404 | 410) {
+            return Err(WebhookError::Unauthorized(format!(
+                "signing key not found (HTTP {status})"
+            )));
+        }
+        if !status.is_success() {
+            return Err(WebhookError::Unavailable(format!(
+                "signing key endpoint answered HTTP {status}"
+            )));
+        }
+        let mut response = response;
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| WebhookError::Unavailable(format!("signing key read failed: {e}")))?
+        {
+            if body.len() + chunk.len() > MAX_KEY_BODY {
+                return Err(WebhookError::Unavailable("signing key body too large".into()));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        #[derive(Deserialize)]
+        struct KeyBody {
+            signing_key: String,
+        }
+        let parsed: KeyBody = serde_json::from_slice(&body)
+            .map_err(|_| WebhookError::Unavailable("signing key body without signing_key".into()))?;
+        let digest = key_digest(&parsed.signing_key);
+        let mut cache = self.cache.lock().await;
+        if cache.len() >= MAX_CACHED_KEYS {
+            cache.clear();
+        }
+        cache.insert(url.as_str().to_string(), digest);
+        Ok(digest)
+    }
+}
+
+/// The parts of a callback body the bridge uses.
+#[derive(Debug)]
+pub(crate) struct ParsedCallback {
+    pub message_id: Option<String>,
+    pub action: String,
+    pub kind: String,
+    pub id: String,
+    pub entity: Option<Value>,
+    pub key_url: String,
+}
+
+fn malformed(what: &str) -> WebhookError {
+    WebhookError::Malformed(what.to_string())
+}
+
+/// Checks the payload's shape (no network). `Entity` is JSON inside a string.
+pub(crate) fn parse_callback(body: &[u8]) -> Result<ParsedCallback, WebhookError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| malformed(&format!("not JSON: {e}")))?;
+    let obj = value.as_object().ok_or_else(|| malformed("not a JSON object"))?;
+    let text = |name: &str| obj.get(name).and_then(Value::as_str).map(str::to_string);
+    let key_url = obj
+        .get("Metadata")
+        .and_then(|m| m.get("key_url"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| malformed("Metadata.key_url missing"))?
+        .to_string();
+    let id = match obj.get("ID") {
+        Some(Value::Number(n)) if n.as_i64().is_some_and(|n| n > 0) => n.to_string(),
+        Some(Value::String(s)) if s.trim().parse::<i64>().is_ok_and(|n| n > 0) => {
+            s.trim().to_string()
+        }
+        _ => return Err(malformed("ID missing or not a positive integer")),
+    };
+    let kind = text("Type").ok_or_else(|| malformed("Type missing"))?;
+    let action = text("Action").ok_or_else(|| malformed("Action missing"))?;
+    let entity = match obj.get("Entity") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => {
+            let inner: Value = serde_json::from_str(s)
+                .map_err(|e| malformed(&format!("Entity is not JSON: {e}")))?;
+            if !inner.is_object() {
+                return Err(malformed("Entity is not a JSON object"));
+            }
+            Some(inner)
+        }
+        Some(_) => return Err(malformed("Entity must be a JSON-encoded string")),
+    };
+    Ok(ParsedCallback {
+        message_id: text("MessageId").filter(|m| !m.trim().is_empty()),
+        action,
+        kind,
+        id,
+        entity,
+        key_url,
+    })
+}
+
+/// Whether `url` is on an allow-listed host (`host` means default port only).
+pub(crate) fn host_allowed(url: &Url, hosts: &[String]) -> bool {
+    let Some(host) = url.host_str().map(str::to_ascii_lowercase) else {
+        return false;
+    };
+    let with_port = url.port().map(|p| format!("{host}:{p}"));
+    hosts.iter().any(|allowed| match &with_port {
+        Some(hp) => allowed == hp,
+        None => allowed == &host,
+    })
+}
+
+/// `base64(HMAC-SHA256(key, body))`.
+pub fn sign(key_digest: &[u8; 32], body: &[u8]) -> String {
+    // HMAC accepts keys of any length, so this never yields the empty string.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key_digest) else {
+        return String::new();
+    };
+    mac.update(body);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// `SHA256(utf8(signing_key))`, the HMAC key ConnectWise signs with.
+pub fn key_digest(signing_key: &str) -> [u8; 32] {
+    Sha256::digest(signing_key.as_bytes()).into()
+}
+
+impl ConnectWiseConnector {
+    pub(crate) async fn do_verify_webhook(
+        &self,
+        request: &WebhookRequest,
+    ) -> Result<Vec<ChangeHint>, WebhookError> {
+        let parsed = parse_callback(&request.body)?;
+        let signature = request
+            .headers
+            .get(SIGNATURE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| WebhookError::Unauthorized(format!("{SIGNATURE_HEADER} missing")))?;
+        let signature = base64::engine::general_purpose::STANDARD
+            .decode(signature.trim())
+            .map_err(|_| WebhookError::Unauthorized("signature is not base64".into()))?;
+        let key_url = Url::parse(&parsed.key_url)
+            .map_err(|_| WebhookError::Unauthorized("key_url is not a URL".into()))?;
+        let scheme_ok = key_url.scheme() == "https" || key_url.scheme() == self.keys.site_scheme;
+        if !scheme_ok || !host_allowed(&key_url, &self.key_hosts) {
+            tracing::warn!(
+                host = key_url.host_str().unwrap_or(""),
+                "callback key_url on a host not in callback_key_hosts; refused without fetching"
+            );
+            return Err(WebhookError::Unauthorized(
+                "key_url host is not in callback_key_hosts".into(),
+            ));
+        }
+        let key = self.keys.key(&key_url).await?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key)
+            .map_err(|_| WebhookError::Unavailable("bad signing key".into()))?;
+        mac.update(&request.body);
+        mac.verify_slice(&signature)
+            .map_err(|_| WebhookError::Unauthorized("signature does not match".into()))?;
+
+        if !parsed.kind.eq_ignore_ascii_case("ticket") {
+            tracing::debug!(kind = %parsed.kind, "ignoring callback for another record type");
+            return Ok(Vec::new());
+        }
+        let updated_at: Option<DateTime<Utc>> = parsed
+            .entity
+            .as_ref()
+            .and_then(|e| e.pointer("/_info/lastUpdated"))
+            .and_then(Value::as_str)
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|d| d.with_timezone(&Utc));
+        let dedup_key = match &parsed.message_id {
+            Some(id) => format!("connectwise:hook:{id}"),
+            None => format!(
+                "connectwise:hook:{}:{}:{}",
+                parsed.id,
+                parsed.action,
+                updated_at.map(cw_datetime).unwrap_or_default()
+            ),
+        };
+        Ok(vec![ChangeHint {
+            ticket_id: parsed.id,
+            updated_at,
+            dedup_key,
+        }])
+    }
+
+    pub(crate) async fn do_register_webhook(&self, url: &str) -> Result<(), ConnectorError> {
+        let parsed = Url::parse(url)
+            .map_err(|e| ConnectorError::Config(format!("callback url {url:?}: {e}")))?;
+        let target = if parsed.query().is_none() {
+            format!("{}?id=", url.trim_end_matches('?'))
+        } else {
+            format!("{url}&recordId=")
+        };
+        let existing: Vec<CwCallback> = self.get_all("system/callbacks", &[]).await?;
+        if existing.iter().any(|c| c.url == target || c.url == url) {
+            tracing::info!("ConnectWise callback already registered");
+            return Ok(());
+        }
+        let body = json!({
+            "description": "psa-bridge",
+            "url": target,
+            "objectId": 1,
+            "type": "ticket",
+            "level": "owner",
+            "payloadVersion": "3.0.0",
+            "isSelfSuppressedFlag": false,
+        });
+        let api = self.api_url("system/callbacks", &[]).await?;
+        self.http.send(Method::POST, api, Some(&body)).await?;
+        tracing::info!("registered ConnectWise callback");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_list_matches_host_and_port() {
+        let hosts = vec!["api-na.myconnectwise.net".to_string(), "127.0.0.1:8080".to_string()];
+        let ok = |u: &str| host_allowed(&Url::parse(u).unwrap(), &hosts);
+        assert!(ok("https://api-na.myconnectwise.net/x"));
+        assert!(ok("http://127.0.0.1:8080/x"));
+        assert!(!ok("http://127.0.0.1:8081/x"));
+        assert!(!ok("https://api-na.myconnectwise.net:444/x"));
+        assert!(!ok("https://evil.example/x"));
+        assert!(!ok("https://api-na.myconnectwise.net.evil.example/x"));
+    }
+
+    #[test]
+    fn entity_must_be_a_string() {
+        let body = br#"{"Action":"updated","Type":"ticket","ID":5,"Entity":{"id":5},"Metadata":{"key_url":"https://x/k"}}"#;
+        assert!(matches!(parse_callback(body), Err(WebhookError::Malformed(_))));
+        let body = br#"{"Action":"deleted","Type":"ticket","ID":5,"Entity":null,"Metadata":{"key_url":"https://x/k"}}"#;
+        assert!(parse_callback(body).unwrap().entity.is_none());
+    }
+}

@@ -1,0 +1,90 @@
+//! Health, Prometheus metrics and the operator API the CLI uses while the
+//! daemon holds the store: outbox listing and re-queueing, audit reading and
+//! verification. Nothing here returns secrets.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::engine::Engine;
+use crate::report;
+
+static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide Prometheus recorder once.
+pub fn prometheus() -> Option<&'static PrometheusHandle> {
+    PROMETHEUS
+        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .as_ref()
+}
+
+pub fn router(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .route("/admin/outbox", get(outbox))
+        .route("/admin/outbox/{id}/retry", post(retry))
+        .route("/admin/audit", get(audit))
+        .route("/admin/audit/verify", get(verify))
+        .with_state(engine)
+}
+
+async fn metrics(State(engine): State<Arc<Engine>>) -> Response {
+    if let Ok(ops) = engine.store.outbox() {
+        let dead = ops.iter().filter(|o| o.dead.is_some()).count();
+        metrics::gauge!("psa_bridge_outbox_pending").set((ops.len() - dead) as f64);
+        metrics::gauge!("psa_bridge_outbox_dead").set(dead as f64);
+    }
+    if let Ok(items) = engine.store.inbox() {
+        metrics::gauge!("psa_bridge_inbox_pending").set(items.len() as f64);
+    }
+    match prometheus() {
+        Some(handle) => handle.render().into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "metrics recorder unavailable").into_response(),
+    }
+}
+
+fn store_error(e: impl std::fmt::Display) -> Response {
+    (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": e.to_string() }))).into_response()
+}
+
+async fn outbox(State(engine): State<Arc<Engine>>) -> Response {
+    match engine.store.outbox() {
+        Ok(ops) => Json(ops).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+async fn retry(State(engine): State<Arc<Engine>>, Path(id): Path<u64>) -> Response {
+    match engine.requeue(id).await {
+        Ok(Some(op)) => Json(op).into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no outbox operation {id}") }))).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    ticket: String,
+}
+
+async fn audit(State(engine): State<Arc<Engine>>, Query(q): Query<AuditQuery>) -> Response {
+    match report::ticket_history(&engine.store, &q.ticket) {
+        Ok(entries) => Json(entries).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+async fn verify(State(engine): State<Arc<Engine>>) -> Response {
+    match engine.store.verify_audit() {
+        Ok(report) => Json(report::verify_json(&report)).into_response(),
+        Err(e) => store_error(e),
+    }
+}

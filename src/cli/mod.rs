@@ -1,0 +1,174 @@
+//! Command-line interface: `run`, `check`, `outbox`, `audit`, `simulate`, `demo`.
+
+mod access;
+mod check;
+//TMP mod demo;
+mod inspect;
+mod logging;
+//TMP mod simulate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Keeps tickets in sync between PSA and ITSM systems (Autotask, ConnectWise PSA).
+#[derive(Parser)]
+#[command(name = "psa-bridge", version, about, long_about = None)]
+struct Cli {
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value = "human", env = "PSA_BRIDGE_LOG_FORMAT")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon.
+    Run {
+        /// Configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validate the configuration and mappings without starting anything
+    /// (asks each vendor for its statuses and priorities unless --offline).
+    Check {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Skip the checks that ask the vendors.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Inspect and re-queue outbox operations.
+    Outbox {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
+    /// Read or verify the hash-chained audit log.
+    Audit {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// One ticket's history on both sides, as CONNECTION:TICKET (id or number).
+        #[arg(long)]
+        ticket: Option<String>,
+        #[command(subcommand)]
+        command: Option<AuditCommand>,
+    },
+    /// Run a vendor simulator standalone, to try a configuration without a tenant.
+    Simulate {
+        #[arg(value_enum)]
+        vendor: SimVendor,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: std::net::SocketAddr,
+    },
+    /// Play the escalation story on built-in simulators and verify the audit chain.
+    Demo {
+        /// Keep the demo's store in this folder instead of a temporary one.
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// Pending and dead operations.
+    List,
+    /// Dead-lettered operations with the vendor's message.
+    Dead,
+    /// Put a dead-lettered operation back in the queue.
+    Retry { id: u64 },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the whole hash chain and say where it breaks.
+    Verify,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SimVendor {
+    Autotask,
+    Connectwise,
+}
+
+/// Parses arguments, runs the command and turns errors into exit codes.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Run { config } => run(config).await,
+            Command::Check { config, offline } => check::check(&config, offline).await,
+            Command::Outbox { config, command } => match command {
+                OutboxCommand::List => inspect::outbox(&config, false).await,
+                OutboxCommand::Dead => inspect::outbox(&config, true).await,
+                OutboxCommand::Retry { id } => inspect::retry(&config, id).await,
+            },
+            Command::Audit { config, ticket, command } => match (command, ticket) {
+                (Some(AuditCommand::Verify), _) => inspect::verify(&config).await,
+                (None, Some(ticket)) => inspect::history(&config, &ticket).await,
+                (None, None) => Err(anyhow::anyhow!("give --ticket CONNECTION:TICKET or the `verify` subcommand")),
+            },
+            Command::Simulate { .. } => todo!(),
+            Command::Demo { .. } => todo!(),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `run`: start the daemon and serve until Ctrl-C / SIGTERM.
+async fn run(config: PathBuf) -> anyhow::Result<ExitCode> {
+    let loaded = psa_bridge::config::load(&config, &|name| std::env::var(name).ok())?;
+    let listener = tokio::net::TcpListener::bind(loaded.config.daemon.listen).await?;
+    let daemon = psa_bridge::daemon::start(loaded, listener, std::sync::Arc::new(psa_bridge::clock::SystemClock)).await?;
+    println!("psa-bridge listening on http://{}", daemon.addr);
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    daemon.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

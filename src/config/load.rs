@@ -1,0 +1,142 @@
+//! Reading and checking the configuration file and the mapping files it names.
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+use super::error::line_of;
+use super::mapping::Mapping;
+use super::{env, Config, ConfigError, Vendor};
+
+/// A pairing with its mapping file read and checked.
+#[derive(Debug)]
+pub struct LoadedPairing {
+    pub name: String,
+    pub a: String,
+    pub b: String,
+    pub mapping: Mapping,
+    pub mapping_path: PathBuf,
+    /// The mapping file's text, for error positions in later checks.
+    pub mapping_source: String,
+}
+
+/// A configuration that passed every check that needs no network.
+#[derive(Debug)]
+pub struct LoadedConfig {
+    pub path: PathBuf,
+    pub config: Config,
+    pub pairings: Vec<LoadedPairing>,
+    /// `daemon.store_path` resolved against the config file's folder.
+    pub store_path: PathBuf,
+}
+
+/// Parses TOML text into `T`, naming the field and line of the first error.
+pub fn parse_toml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {
+    let deserializer = toml::Deserializer::new(text);
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let line = inner.span().map(|s| line_of(text, s.start));
+        let field = if path == "." { "(top level)".to_string() } else { path };
+        ConfigError::new(file, line, field, inner.message().trim().to_string())
+    })
+}
+
+/// Loads the config file at `path`, substituting environment variables via `lookup`.
+pub fn load(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<LoadedConfig, ConfigError> {
+    let raw = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(path, None, "(file)", format!("cannot read: {e}")))?;
+    let text = env::substitute(path, &raw, lookup)?;
+    let config: Config = parse_toml(path, &text)?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let at = |offset: usize| Some(line_of(&text, offset));
+
+    for (name, conn) in &config.connections {
+        let vendor = *conn.vendor.get_ref();
+        let field = format!("connections.{name}");
+        let (has_at, has_cw) = (conn.autotask.is_some(), conn.connectwise.is_some());
+        let ok = match vendor {
+            Vendor::Autotask => has_at && !has_cw,
+            Vendor::Connectwise => has_cw && !has_at,
+        };
+        if !ok {
+            return Err(ConfigError::new(
+                path,
+                at(conn.vendor.span().start),
+                field,
+                format!(
+                    "vendor = \"{0}\" needs a [connections.{name}.{0}] table and no other vendor's table",
+                    vendor.as_str()
+                ),
+            ));
+        }
+        if let Some(limits) = &conn.limits {
+            limits.validate().map_err(|m| {
+                ConfigError::new(path, at(conn.vendor.span().start), format!("{field}.limits"), m)
+            })?;
+        }
+        if conn.poll_interval_secs == 0 {
+            return Err(ConfigError::new(
+                path,
+                at(conn.vendor.span().start),
+                format!("{field}.poll_interval_secs"),
+                "must be at least 1",
+            ));
+        }
+    }
+    if config.daemon.register_webhooks && config.daemon.public_url.is_none() {
+        return Err(ConfigError::new(
+            path,
+            None,
+            "daemon.register_webhooks",
+            "needs daemon.public_url (the address vendors reach this daemon at)",
+        ));
+    }
+
+    let mut pairings = Vec::new();
+    let known: Vec<&str> = config.connections.keys().map(String::as_str).collect();
+    for (index, p) in config.pairings.iter().enumerate() {
+        let field = format!("pairings[{index}]");
+        let name = p.name.get_ref().clone();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(ConfigError::new(
+                path,
+                at(p.name.span().start),
+                format!("{field}.name"),
+                "use letters, digits, '-' and '_' only",
+            ));
+        }
+        if pairings.iter().any(|q: &LoadedPairing| q.name == name) {
+            return Err(ConfigError::new(path, at(p.name.span().start), format!("{field}.name"), format!("duplicate pairing name {name:?}")));
+        }
+        for (side, conn) in [("a", &p.a), ("b", &p.b)] {
+            if !config.connections.contains_key(conn.get_ref()) {
+                return Err(ConfigError::new(
+                    path,
+                    at(conn.span().start),
+                    format!("{field}.{side}"),
+                    format!("unknown connection {:?}; configured: {}", conn.get_ref(), known.join(", ")),
+                ));
+            }
+        }
+        if p.a.get_ref() == p.b.get_ref() {
+            return Err(ConfigError::new(path, at(p.b.span().start), format!("{field}.b"), "a pairing needs two different connections"));
+        }
+        let mapping_path = base.join(p.mapping.get_ref());
+        let mapping_source = std::fs::read_to_string(&mapping_path).map_err(|e| {
+            ConfigError::new(path, at(p.mapping.span().start), format!("{field}.mapping"), format!("cannot read {}: {e}", mapping_path.display()))
+        })?;
+        let mapping: Mapping = parse_toml(&mapping_path, &mapping_source)?;
+        mapping.validate(&mapping_path, &mapping_source)?;
+        pairings.push(LoadedPairing {
+            name,
+            a: p.a.get_ref().clone(),
+            b: p.b.get_ref().clone(),
+            mapping,
+            mapping_path,
+            mapping_source,
+        });
+    }
+    let store_path = base.join(&config.daemon.store_path);
+    Ok(LoadedConfig { path: path.to_path_buf(), config, pairings, store_path })
+}

@@ -1,0 +1,332 @@
+//! Mapping files: what a pairing syncs and how. Side `a` and side `b` are the
+//! pairing's two connections. See `mappings/*.toml` for documented examples.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use psa_connector::{Catalog, Visibility};
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::error::line_of;
+use super::ConfigError;
+use crate::store::Side;
+
+/// One pairing's mapping file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    pub trigger: Trigger,
+    #[serde(default)]
+    pub create: CreateRule,
+    #[serde(default)]
+    pub write_back: WriteBackRule,
+    #[serde(default)]
+    pub fields: Vec<FieldRule>,
+    #[serde(default)]
+    pub description: DescriptionRule,
+    #[serde(default)]
+    pub comments: CommentRule,
+    #[serde(default)]
+    pub on_close: CloseRules,
+}
+
+/// Which tickets get linked: a ticket on `side` that enters `queue`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    pub side: Side,
+    /// Queue (Autotask) or board (ConnectWise) label.
+    pub queue: Spanned<String>,
+}
+
+/// What the new far-side ticket gets.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRule {
+    /// Connector placement keys (ConnectWise: `board`, `company`; Autotask: `queue`, `company_id`).
+    #[serde(default)]
+    pub placement: BTreeMap<String, String>,
+    /// Title of the new ticket; `{title}` and `{number}` are the source ticket's.
+    #[serde(default = "default_title_template")]
+    pub title_template: String,
+}
+
+fn default_title_template() -> String {
+    "{title}".into()
+}
+
+/// How the source ticket learns where it went.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WriteBackRule {
+    /// Note added to the source ticket; `{number}` is the new ticket's number.
+    pub note: Option<String>,
+    #[serde(default = "internal")]
+    pub note_visibility: Visibility,
+    /// Source-side field receiving the new ticket's number (e.g. `udf:MSP Ticket`).
+    pub field: Option<String>,
+}
+
+impl Default for WriteBackRule {
+    fn default() -> Self {
+        Self { note: None, note_visibility: Visibility::Internal, field: None }
+    }
+}
+
+fn internal() -> Visibility {
+    Visibility::Internal
+}
+
+/// Which way a field or note type flows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Both,
+    AToB,
+    BToA,
+    None,
+}
+
+impl Direction {
+    /// Whether changes on `from` flow to the other side.
+    pub fn allows(self, from: Side) -> bool {
+        matches!(
+            (self, from),
+            (Direction::Both, _) | (Direction::AToB, Side::A) | (Direction::BToA, Side::B)
+        )
+    }
+}
+
+/// One pair of equivalent labels.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValuePair {
+    pub a: Spanned<String>,
+    pub b: Spanned<String>,
+}
+
+/// One synced field.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldRule {
+    /// `title`, `status`, `priority`, or a name of your own with `a_field`/`b_field`.
+    pub name: Spanned<String>,
+    /// Connector field name on side a for custom fields (e.g. `udf:Department`).
+    pub a_field: Option<String>,
+    pub b_field: Option<String>,
+    pub direction: Direction,
+    /// Whose value wins when both sides changed since the last sync.
+    pub owner: Side,
+    /// Label map; required for `status` and `priority`. From b to a, the first matching pair wins.
+    #[serde(default)]
+    pub values: Vec<ValuePair>,
+    /// Truncate values written to side a / b to this many characters.
+    pub max_length_a: Option<usize>,
+    pub max_length_b: Option<usize>,
+}
+
+impl FieldRule {
+    pub fn name(&self) -> &str {
+        self.name.get_ref()
+    }
+
+    /// Translates a value seen on `from` into the other side's value.
+    pub fn translate(&self, from: Side, value: &str) -> Option<String> {
+        let mapped = if self.values.is_empty() {
+            value.to_string()
+        } else {
+            let pair = self.values.iter().find(|p| match from {
+                Side::A => p.a.get_ref() == value,
+                Side::B => p.b.get_ref() == value,
+            })?;
+            match from {
+                Side::A => pair.b.get_ref().clone(),
+                Side::B => pair.a.get_ref().clone(),
+            }
+        };
+        let limit = match from {
+            Side::A => self.max_length_b,
+            Side::B => self.max_length_a,
+        };
+        Some(truncate(&mapped, limit))
+    }
+}
+
+/// Cuts to `limit` characters (not bytes).
+pub fn truncate(value: &str, limit: Option<usize>) -> String {
+    match limit {
+        Some(n) if value.chars().count() > n => value.chars().take(n).collect(),
+        _ => value.to_string(),
+    }
+}
+
+/// What happens to description changes after the link exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DescriptionUpdates {
+    Ignore,
+    InternalNote,
+    PublicNote,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DescriptionRule {
+    /// Copy the description into the created ticket.
+    #[serde(default = "yes")]
+    pub on_create: bool,
+    /// Later description edits on either side become a note on the other.
+    #[serde(default = "default_description_updates")]
+    pub updates: DescriptionUpdates,
+}
+
+impl Default for DescriptionRule {
+    fn default() -> Self {
+        Self { on_create: true, updates: default_description_updates() }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_description_updates() -> DescriptionUpdates {
+    DescriptionUpdates::InternalNote
+}
+
+/// Which notes cross. Internal notes are denied unless `internal` says otherwise,
+/// and always arrive internal.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommentRule {
+    #[serde(default = "both")]
+    pub public: Direction,
+    #[serde(default = "none")]
+    pub internal: Direction,
+    /// First line of a mirrored note; `{author}` and `{system}` are filled in.
+    #[serde(default = "default_author_header")]
+    pub author_header: String,
+}
+
+impl Default for CommentRule {
+    fn default() -> Self {
+        Self { public: Direction::Both, internal: Direction::None, author_header: default_author_header() }
+    }
+}
+
+fn both() -> Direction {
+    Direction::Both
+}
+fn none() -> Direction {
+    Direction::None
+}
+fn default_author_header() -> String {
+    "{author} ({system}) wrote:".into()
+}
+
+/// What happens on the other side when one side closes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseRules {
+    /// When side a closes.
+    pub a: Option<CloseAction>,
+    /// When side b closes.
+    pub b: Option<CloseAction>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseAction {
+    /// Status to set on the other side (unless the status mapping already set one).
+    pub set_status: Option<Spanned<String>>,
+    /// Note to add on the other side.
+    pub note: Option<String>,
+    #[serde(default = "internal")]
+    pub note_visibility: Visibility,
+}
+
+impl CloseRules {
+    pub fn when_closed(&self, side: Side) -> Option<&CloseAction> {
+        match side {
+            Side::A => self.a.as_ref(),
+            Side::B => self.b.as_ref(),
+        }
+    }
+}
+
+const BUILT_IN: [&str; 3] = ["title", "status", "priority"];
+
+impl Mapping {
+    pub fn field(&self, name: &str) -> Option<&FieldRule> {
+        self.fields.iter().find(|f| f.name() == name)
+    }
+
+    /// Checks that need no vendor.
+    pub fn validate(&self, file: &Path, text: &str) -> Result<(), ConfigError> {
+        let line = |offset: usize| Some(line_of(text, offset));
+        let mut seen = Vec::new();
+        for (i, f) in self.fields.iter().enumerate() {
+            let field = format!("fields[{i}].name");
+            let name = f.name();
+            if seen.contains(&name) {
+                return Err(ConfigError::new(file, line(f.name.span().start), field, format!("field {name:?} is mapped twice")));
+            }
+            seen.push(name);
+            let custom = !BUILT_IN.contains(&name);
+            if custom && (f.a_field.is_none() || f.b_field.is_none()) {
+                return Err(ConfigError::new(
+                    file,
+                    line(f.name.span().start),
+                    field,
+                    format!("{name:?} is not one of {}; a custom field needs a_field and b_field", BUILT_IN.join(", ")),
+                ));
+            }
+            if (name == "status" || name == "priority") && f.values.is_empty() {
+                return Err(ConfigError::new(file, line(f.name.span().start), format!("fields[{i}].values"), format!("{name} labels differ per system: give a value map")));
+            }
+        }
+        if self.trigger.queue.get_ref().trim().is_empty() {
+            return Err(ConfigError::new(file, line(self.trigger.queue.span().start), "trigger.queue", "must not be empty"));
+        }
+        Ok(())
+    }
+
+    /// Checks labels against what the vendors really have. `side_catalog` gives each side's catalog.
+    pub fn validate_against(&self, file: &Path, text: &str, a: &Catalog, b: &Catalog) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        let catalog = |side: Side| if side == Side::A { a } else { b };
+        let mut check = |value: &Spanned<String>, field: String, side: Side, kind: &str| {
+            let cat = catalog(side);
+            let (ok, valid) = match kind {
+                "status" => (cat.has_status(value.get_ref()), cat.status_labels().join(", ")),
+                "priority" => (cat.priorities.contains(value.get_ref()), cat.priorities.join(", ")),
+                _ => (cat.queues.contains(value.get_ref()), cat.queues.join(", ")),
+            };
+            if !ok {
+                errors.push(ConfigError::new(
+                    file,
+                    Some(line_of(text, value.span().start)),
+                    field,
+                    format!("side {side} has no {kind} {:?}; it has: {valid}", value.get_ref()),
+                ));
+            }
+        };
+        for (i, f) in self.fields.iter().enumerate() {
+            let kind = f.name();
+            if kind != "status" && kind != "priority" {
+                continue;
+            }
+            for (j, pair) in f.values.iter().enumerate() {
+                check(&pair.a, format!("fields[{i}].values[{j}].a"), Side::A, kind);
+                check(&pair.b, format!("fields[{i}].values[{j}].b"), Side::B, kind);
+            }
+        }
+        check(&self.trigger.queue, "trigger.queue".into(), self.trigger.side, "queue");
+        for side in [Side::A, Side::B] {
+            if let Some(status) = self.on_close.when_closed(side).and_then(|c| c.set_status.as_ref()) {
+                check(status, format!("on_close.{side}.set_status"), side.other(), "status");
+            }
+        }
+        errors
+    }
+}

@@ -1,0 +1,139 @@
+//! The daemon's configuration: one TOML file naming connections, pairings,
+//! mapping files, listen address and store path. [`load`] reads it with
+//! `${ENV_VAR}` substitution, rejects unknown keys and reports every error
+//! with file, line and field.
+
+mod env;
+mod error;
+mod load;
+pub mod mapping;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use psa_autotask::AutotaskSettings;
+use psa_connectwise::ConnectWiseSettings;
+use psa_connector::RateLimits;
+use serde::Deserialize;
+use toml::Spanned;
+
+pub use error::ConfigError;
+pub use load::{load, LoadedConfig, LoadedPairing};
+pub use mapping::Mapping;
+
+/// The whole configuration file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub daemon: DaemonConfig,
+    #[serde(default)]
+    pub connections: BTreeMap<String, ConnectionConfig>,
+    #[serde(default)]
+    pub pairings: Vec<PairingConfig>,
+}
+
+/// `[daemon]`: process-wide settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// Directory of the sled store (relative paths are relative to the config file).
+    pub store_path: PathBuf,
+    /// Address of the webhook receiver and admin endpoints.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// URL the vendors reach this daemon at; needed to register webhooks.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Register webhooks/callbacks with each vendor at start-up (needs `public_url`).
+    #[serde(default)]
+    pub register_webhooks: bool,
+    /// Largest webhook body accepted; larger bodies get 413.
+    #[serde(default = "default_max_webhook_bytes")]
+    pub max_webhook_bytes: usize,
+    /// How often delivery workers look for due operations when not woken.
+    #[serde(default = "default_tick_ms")]
+    pub tick_ms: u64,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_max_webhook_bytes() -> usize {
+    256 * 1024
+}
+fn default_tick_ms() -> u64 {
+    200
+}
+
+/// The vendor of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Vendor {
+    Autotask,
+    Connectwise,
+}
+
+impl Vendor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Vendor::Autotask => "autotask",
+            Vendor::Connectwise => "connectwise",
+        }
+    }
+}
+
+/// `[connections.NAME]`: one account on one vendor system.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionConfig {
+    pub vendor: Spanned<Vendor>,
+    /// Accept webhooks for this connection.
+    #[serde(default = "yes")]
+    pub webhooks: bool,
+    /// Poll for changes (on by default even with webhooks: vendors drop callbacks).
+    #[serde(default = "yes")]
+    pub polling: bool,
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval_secs: u64,
+    /// How far back each poll reaches before the cursor, to catch late writes.
+    #[serde(default = "default_poll_overlap")]
+    pub poll_overlap_secs: u64,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    /// Request limits; the vendor's defaults when omitted.
+    #[serde(default)]
+    pub limits: Option<RateLimits>,
+    /// Settings when `vendor = "autotask"`.
+    #[serde(default)]
+    pub autotask: Option<AutotaskSettings>,
+    /// Settings when `vendor = "connectwise"`.
+    #[serde(default)]
+    pub connectwise: Option<ConnectWiseSettings>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_poll_interval() -> u64 {
+    60
+}
+fn default_poll_overlap() -> u64 {
+    120
+}
+fn default_timeout() -> u64 {
+    30
+}
+
+/// `[[pairings]]`: two connections and the mapping between them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairingConfig {
+    pub name: Spanned<String>,
+    /// Connection on side a (usually the internal team).
+    pub a: Spanned<String>,
+    /// Connection on side b (usually the MSP).
+    pub b: Spanned<String>,
+    /// Mapping file, relative to the config file.
+    pub mapping: Spanned<PathBuf>,
+}

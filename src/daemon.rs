@@ -1,0 +1,122 @@
+//! Wiring the daemon together: store, connectors, planner, delivery workers,
+//! pollers and the HTTP server (webhooks + admin). The listener and the clock
+//! are injected, so tests bind `127.0.0.1:0` and can use a manual clock.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+
+use crate::clock::SharedClock;
+use crate::config::LoadedConfig;
+use crate::engine::{run_planner, Engine};
+use crate::ingest::{router as webhook_router, run_poller, WebhookState};
+use crate::store::{Store, StoreError};
+use crate::{admin, connections, delivery};
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("connector: {0}")]
+    Connector(#[from] psa_connector::ConnectorError),
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A running daemon.
+pub struct Daemon {
+    pub addr: SocketAddr,
+    pub engine: Arc<Engine>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+fn stopped(rx: &watch::Sender<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let mut rx = rx.subscribe();
+    async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+}
+
+/// Starts every part of the daemon on `listener`.
+pub async fn start(loaded: LoadedConfig, listener: TcpListener, clock: SharedClock) -> Result<Daemon, DaemonError> {
+    let addr = listener.local_addr()?;
+    if let Some(parent) = loaded.store_path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let store = Store::open(&loaded.store_path)?;
+    let connections = connections::build_all(&loaded.config.connections)?;
+    let daemon_cfg = &loaded.config.daemon;
+    let tick = Duration::from_millis(daemon_cfg.tick_ms.max(10));
+    let engine = Arc::new(Engine {
+        store,
+        connections,
+        pairings: loaded.pairings,
+        clock,
+        outbox_ready: Arc::new(Notify::new()),
+        inbox_ready: Arc::new(Notify::new()),
+    });
+    let (stop, _) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    tasks.spawn(run_planner(engine.clone(), tick, stopped(&stop)));
+    let mut webhooks = HashSet::new();
+    for (name, conn) in &loaded.config.connections {
+        tasks.spawn(delivery::run_delivery(engine.clone(), name.clone(), tick, stopped(&stop)));
+        if conn.polling {
+            tasks.spawn(run_poller(
+                engine.clone(),
+                name.clone(),
+                Duration::from_secs(conn.poll_interval_secs),
+                Duration::from_secs(conn.poll_overlap_secs),
+                stopped(&stop),
+            ));
+        }
+        if conn.webhooks {
+            webhooks.insert(name.clone());
+        }
+    }
+    let _ = admin::prometheus();
+    let app = webhook_router(
+        WebhookState { engine: engine.clone(), enabled: Arc::new(webhooks.clone()) },
+        daemon_cfg.max_webhook_bytes,
+    )
+    .merge(admin::router(engine.clone()))
+    .layer(tower_http::trace::TraceLayer::new_for_http());
+    let shutdown = stopped(&stop);
+    tasks.spawn(async move {
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+    if daemon_cfg.register_webhooks {
+        let base = daemon_cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        for name in &webhooks {
+            let url = format!("{}/webhooks/{name}", base.trim_end_matches('/'));
+            if let Some(conn) = engine.connection(name) {
+                match conn.connector.register_webhook(&url).await {
+                    Ok(()) => tracing::info!(connection = %name, %url, "webhook registered"),
+                    Err(e) => tracing::warn!(connection = %name, error = %e, "cannot register webhook; polling still covers changes"),
+                }
+            }
+        }
+    }
+    tracing::info!(%addr, "psa-bridge running");
+    Ok(Daemon { addr, engine, stop, tasks })
+}
+
+impl Daemon {
+    /// Stops every task and waits for them.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        if let Err(e) = self.engine.store.flush().await {
+            tracing::error!(error = %e, "final flush failed");
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! Executing one outbox operation against the vendor, idempotently: creates
+//! and comments first look for the bridge's marker and adopt what they find.
+
+use psa_connector::{Connector, ConnectorError, Ticket};
+
+use crate::store::{Action, OutboxOp};
+
+/// What a successful call produced.
+pub enum Delivered {
+    Created(Ticket),
+    Updated,
+    Commented { id: String },
+}
+
+/// Performs `op` on `target_id` (the far ticket; `None` for creates).
+pub async fn apply(connector: &dyn Connector, op: &OutboxOp, target_id: Option<&str>) -> Result<Delivered, ConnectorError> {
+    match &op.action {
+        Action::CreateTicket { ticket, .. } => {
+            if let Some(existing) = connector.find_by_marker(&ticket.marker).await? {
+                tracing::info!(ticket = %existing.id, "found the ticket an earlier attempt created; adopting it");
+                return Ok(Delivered::Created(existing));
+            }
+            Ok(Delivered::Created(connector.create_ticket(ticket).await?))
+        }
+        Action::UpdateTicket { update } => {
+            let id = target_id.ok_or_else(not_linked)?;
+            connector.update_ticket(id, update).await?;
+            Ok(Delivered::Updated)
+        }
+        Action::AddComment { comment, .. } => {
+            let id = target_id.ok_or_else(not_linked)?;
+            let existing = connector.list_comments(id).await?;
+            if let Some(found) = existing.iter().find(|c| c.marker.as_deref() == Some(comment.marker.as_str())) {
+                tracing::info!(comment = %found.id, "found the note an earlier attempt wrote; adopting it");
+                return Ok(Delivered::Commented { id: found.id.clone() });
+            }
+            Ok(Delivered::Commented { id: connector.add_comment(id, comment).await? })
+        }
+    }
+}
+
+fn not_linked() -> ConnectorError {
+    ConnectorError::Config("the target ticket does not exist yet".into())
+}

@@ -1,0 +1,118 @@
+//! One delivery worker per connection. Each round it looks at the outbox,
+//! picks the head operation of every (link, side) queue that is due, and runs
+//! those heads concurrently; the connection's rate limiter (inside the HTTP
+//! client) bounds requests per second and calls in flight. A 429 pauses the
+//! whole connection for the vendor's `Retry-After`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use super::apply::apply;
+use crate::engine::Engine;
+use crate::store::{Action, OutboxOp, Side};
+
+type QueueKey = (u64, Side);
+
+/// The head operation of each ticket queue of `connection` that may run now.
+fn due_heads(engine: &Engine, connection: &str, busy: &HashSet<QueueKey>, now: DateTime<Utc>) -> Vec<(OutboxOp, Option<String>)> {
+    let ops = match engine.store.outbox() {
+        Ok(ops) => ops,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the outbox");
+            return Vec::new();
+        }
+    };
+    let mut heads: BTreeMap<QueueKey, OutboxOp> = BTreeMap::new();
+    for op in ops {
+        if op.connection != connection || op.dead.is_some() {
+            continue;
+        }
+        heads.entry((op.link, op.target)).or_insert(op);
+    }
+    heads
+        .into_iter()
+        .filter(|(key, op)| !busy.contains(key) && op.next_attempt_at <= now)
+        .filter_map(|(_, op)| {
+            let target = match engine.store.link(op.link) {
+                Ok(Some(link)) => link.side(op.target).map(|r| r.id.clone()),
+                _ => None,
+            };
+            let is_create = matches!(op.action, Action::CreateTicket { .. });
+            (is_create || target.is_some()).then_some((op, target))
+        })
+        .collect()
+}
+
+/// Runs the delivery worker for `connection` until `shutdown` resolves.
+pub async fn run_delivery(engine: Arc<Engine>, connection: String, tick: Duration, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let Some(conn) = engine.connection(&connection).cloned() else { return };
+    let mut busy: HashSet<QueueKey> = HashSet::new();
+    let mut running: JoinSet<(QueueKey, Option<DateTime<Utc>>)> = JoinSet::new();
+    let mut paused_until: Option<DateTime<Utc>> = None;
+    loop {
+        let notified = engine.outbox_ready.notified();
+        let now = engine.clock.now();
+        if paused_until.is_none_or(|t| t <= now) {
+            for (op, target) in due_heads(&engine, &connection, &busy, now) {
+                let key = (op.link, op.target);
+                busy.insert(key);
+                let engine = engine.clone();
+                let connector = conn.connector.clone();
+                let span = tracing::info_span!("deliver", connection = %connection, pairing = %op.pairing, link = op.link, op = op.id, ticket = target.as_deref().unwrap_or("-"));
+                running.spawn(
+                    async move {
+                        let result = apply(connector.as_ref(), &op, target.as_deref()).await;
+                        let pause = match result {
+                            Ok(delivered) => {
+                                metrics::counter!("psa_bridge_deliveries_total", "connection" => op.connection.clone(), "outcome" => "delivered").increment(1);
+                                if let Err(e) = engine.record_success(&op, delivered).await {
+                                    tracing::error!(error = %e, "delivered but cannot record it; the marker check will adopt it on retry");
+                                }
+                                None
+                            }
+                            Err(error) => {
+                                tracing::warn!(error = %error, "delivery failed");
+                                let retry_after = match error.retry_action() {
+                                    psa_connector::RetryAction::Retry { after: Some(after) } if error.http_status() == Some(429) => Some(after),
+                                    _ => None,
+                                };
+                                let outcome = if error.is_retryable() { "retry" } else { "dead_letter" };
+                                metrics::counter!("psa_bridge_deliveries_total", "connection" => op.connection.clone(), "outcome" => outcome).increment(1);
+                                if let Err(e) = engine.record_failure(&op, &error).await {
+                                    tracing::error!(error = %e, "cannot record delivery failure");
+                                }
+                                retry_after.and_then(|d| chrono::Duration::from_std(d).ok()).map(|d| engine.clock.now() + d)
+                            }
+                        };
+                        (key, pause)
+                    }
+                    .instrument(span),
+                );
+            }
+        }
+        tokio::select! {
+            _ = &mut shutdown => {
+                running.shutdown().await;
+                return;
+            }
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                if let Ok((key, pause)) = done {
+                    busy.remove(&key);
+                    if let Some(until) = pause {
+                        tracing::info!(connection = %connection, until = %until, "vendor asked us to slow down; pausing deliveries");
+                        paused_until = Some(paused_until.map_or(until, |p| p.max(until)));
+                    }
+                }
+            }
+            _ = notified => {}
+            _ = tokio::time::sleep(tick) => {}
+        }
+    }
+}

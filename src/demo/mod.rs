@@ -1,0 +1,144 @@
+//! The demo environment: both vendor simulators on loopback, a configuration
+//! pointing the daemon at them, and the escalation story ([`story`]) that the
+//! `demo` command narrates and the end-to-end tests replay.
+
+pub mod story;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use psa_autotask::sim::{AutotaskSim, AutotaskSimOptions};
+use psa_connectwise::sim::{ConnectWiseSim, ConnectWiseSimOptions};
+use tokio::net::TcpListener;
+
+/// The example mapping, shipped in the binary so the demo needs no files.
+pub const EXAMPLE_MAPPING: &str = include_str!("../../mappings/autotask-to-connectwise.toml");
+
+/// Autotask API user the bridge uses in the demo.
+pub const AT_USER: &str = "bridge@example.com";
+pub const AT_SECRET: &str = "demo-secret";
+pub const AT_CODE: &str = "DEMOCODE";
+pub const AT_WEBHOOK_SECRET: &str = "demo-webhook-secret";
+
+/// A demo failure: a simulator did not start or the story did not converge.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("simulator: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("timed out after {secs} s waiting for: {what}")]
+    Timeout { what: String, secs: u64 },
+}
+
+/// Knobs of the generated configuration.
+#[derive(Clone, Debug)]
+pub struct DemoOptions {
+    pub webhooks: bool,
+    pub poll_interval_secs: u64,
+    /// `requests_per_second, burst` for both connections (vendor defaults when `None`).
+    pub limits: Option<(u32, u32)>,
+    /// Replaces the example mapping.
+    pub mapping: Option<String>,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        Self { webhooks: true, poll_interval_secs: 2, limits: None, mapping: None }
+    }
+}
+
+/// Both simulators and the files the daemon needs.
+pub struct DemoEnv {
+    pub autotask: AutotaskSim,
+    pub connectwise: ConnectWiseSim,
+    pub dir: PathBuf,
+    pub config_path: PathBuf,
+}
+
+impl DemoEnv {
+    /// Starts both simulators on `127.0.0.1:0` and writes `psa-bridge.toml` into `dir`.
+    pub async fn start(dir: &Path, options: &DemoOptions) -> Result<Self, DemoError> {
+        let autotask = AutotaskSim::start(TcpListener::bind("127.0.0.1:0").await?, AutotaskSimOptions::default()).await?;
+        let connectwise = ConnectWiseSim::start(TcpListener::bind("127.0.0.1:0").await?, ConnectWiseSimOptions::default()).await?;
+        std::fs::create_dir_all(dir)?;
+        let mapping = options.mapping.clone().unwrap_or_else(|| EXAMPLE_MAPPING.to_string());
+        std::fs::write(dir.join("mapping.toml"), mapping)?;
+        let config_path = dir.join("psa-bridge.toml");
+        std::fs::write(&config_path, config_text(&autotask, &connectwise, options))?;
+        Ok(Self { autotask, connectwise, dir: dir.to_path_buf(), config_path })
+    }
+}
+
+/// A configuration for the daemon against the two simulators.
+pub fn config_text(autotask: &AutotaskSim, connectwise: &ConnectWiseSim, options: &DemoOptions) -> String {
+    let cw = ConnectWiseSimOptions::default();
+    let limits = options
+        .limits
+        .map(|(rps, burst)| format!("limits = {{ requests_per_second = {rps}, burst = {burst}, max_concurrent = 3 }}\n"))
+        .unwrap_or_default();
+    format!(
+        r#"[daemon]
+store_path = "store"
+listen = "127.0.0.1:0"
+register_webhooks = {webhooks}
+tick_ms = 50
+
+[connections.autotask]
+vendor = "autotask"
+webhooks = {webhooks}
+poll_interval_secs = {poll}
+poll_overlap_secs = 30
+timeout_secs = 10
+{limits}
+[connections.autotask.autotask]
+zone_discovery_url = "{at_zone}"
+username = "{AT_USER}"
+secret = "{AT_SECRET}"
+integration_code = "{AT_CODE}"
+webhook_secret = "{AT_WEBHOOK_SECRET}"
+
+[connections.connectwise]
+vendor = "connectwise"
+webhooks = {webhooks}
+poll_interval_secs = {poll}
+poll_overlap_secs = 30
+timeout_secs = 10
+{limits}
+[connections.connectwise.connectwise]
+site_url = "{cw_site}"
+company_id = "{company}"
+public_key = "{public}"
+private_key = "{private}"
+client_id = "{client}"
+callback_key_hosts = ["{cw_host}"]
+
+[[pairings]]
+name = "acme"
+a = "autotask"
+b = "connectwise"
+mapping = "mapping.toml"
+"#,
+        webhooks = options.webhooks,
+        poll = options.poll_interval_secs,
+        at_zone = autotask.zone_discovery_url(),
+        cw_site = connectwise.site_url(),
+        cw_host = connectwise.addr(),
+        company = cw.company_id,
+        public = cw.public_key,
+        private = cw.private_key,
+        client = cw.client_id,
+    )
+}
+
+/// Polls `check` until it yields a value or `timeout` passes.
+pub async fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Result<T, DemoError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return Ok(value);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(DemoError::Timeout { what: what.to_string(), secs: timeout.as_secs() });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,113 @@
+//! Writing a plan: one transaction removes the inbox items, stores links,
+//! shadows, outbox operations, comment-map entries, ticket versions and audit
+//! entries; then the store is flushed before anyone is told.
+
+use psa_connector::Timestamp;
+
+use super::{ticket_keys, Engine, Plan};
+use crate::store::{comment_key, link_key, ticket_key, CommentEntry, Link, OutboxOp, StoreError, TreeName, Action};
+
+/// What one inbox item resolved to.
+pub struct Outcome<'a> {
+    /// Inbox items consumed (the item and older notices for the same ticket).
+    pub inbox_ids: Vec<u64>,
+    /// The source ticket's version, so stale poll hits are skipped later.
+    pub version: Option<(&'a str, &'a str, Timestamp)>,
+    pub plans: Vec<Plan>,
+    /// Extra audit line when the item produced no plan (ignored, dropped).
+    pub note: Option<(&'static str, String, Vec<String>)>,
+}
+
+impl Engine {
+    /// Audit keys of both tickets of a link.
+    pub fn link_keys(&self, link: &Link) -> Vec<String> {
+        let mut keys = Vec::new();
+        let Some(pairing) = self.pairing(&link.pairing) else { return keys };
+        for (conn, side) in [(&pairing.a, &link.a), (&pairing.b, &link.b)] {
+            if let Some(r) = side {
+                keys.extend(ticket_keys(conn, &r.id, &r.number));
+            }
+        }
+        keys
+    }
+
+    /// Writes an outcome atomically and flushes. Returns the number of operations written.
+    pub async fn commit(&self, outcome: Outcome<'_>) -> Result<usize, StoreError> {
+        let op_count: usize = outcome.plans.iter().map(|p| p.ops.len()).sum();
+        let mut ids = Vec::with_capacity(op_count);
+        for _ in 0..op_count {
+            ids.push(self.store.next_id()?);
+        }
+        let now = self.clock.now();
+        let keyed: Vec<Vec<String>> = outcome.plans.iter().map(|p| self.link_keys(&p.link)).collect();
+        self.store.transact(|tx| {
+            for id in &outcome.inbox_ids {
+                tx.remove(TreeName::Inbox, &id.to_be_bytes())?;
+            }
+            if let Some((conn, ticket, at)) = &outcome.version {
+                tx.put(TreeName::Versions, &ticket_key(conn, ticket), at)?;
+            }
+            if let Some((kind, message, tickets)) = &outcome.note {
+                tx.audit(now, kind, None, None, tickets.clone(), message.clone(), serde_json::Value::Null)?;
+            }
+            let mut next_id = ids.iter();
+            for (plan, keys) in outcome.plans.iter().zip(&keyed) {
+                let link = &plan.link;
+                tx.put(TreeName::Links, &link.id.to_be_bytes(), link)?;
+                if plan.new_link {
+                    if let Some(r) = link.side(link.origin) {
+                        tx.put(TreeName::LinkIndex, &link_key(&link.pairing, link.origin, &r.id), &link.id)?;
+                    }
+                }
+                tx.put(TreeName::Shadows, &link.id.to_be_bytes(), &plan.shadow)?;
+                let mut op_ids = Vec::new();
+                for planned in &plan.ops {
+                    let id = *next_id.next().ok_or_else(|| StoreError::Aborted("op id pool exhausted".into()))?;
+                    let connection = self
+                        .pairing(&link.pairing)
+                        .map(|p| if planned.target == crate::store::Side::A { p.a.clone() } else { p.b.clone() })
+                        .unwrap_or_default();
+                    let op = OutboxOp {
+                        id,
+                        link: link.id,
+                        pairing: link.pairing.clone(),
+                        target: planned.target,
+                        connection,
+                        action: planned.action.clone(),
+                        fields: planned.fields.clone(),
+                        planned_at: now,
+                        attempts: 0,
+                        next_attempt_at: now,
+                        last_error: None,
+                        dead: None,
+                    };
+                    tx.put(TreeName::Outbox, &id.to_be_bytes(), &op)?;
+                    op_ids.push((id, planned));
+                }
+                for (side, comment_id, entry) in &plan.comments {
+                    let entry = match entry {
+                        CommentEntry::Mirrored { target_id, .. } => {
+                            let op = op_ids
+                                .iter()
+                                .find(|(_, p)| matches!(&p.action, Action::AddComment { source: Some((s, c)), .. } if s == side && c == comment_id))
+                                .map(|(id, _)| *id)
+                                .unwrap_or(0);
+                            CommentEntry::Mirrored { op, target_id: target_id.clone() }
+                        }
+                        other => other.clone(),
+                    };
+                    tx.put(TreeName::Comments, &comment_key(link.id, *side, comment_id), &entry)?;
+                }
+                for line in &plan.audit {
+                    tx.audit(now, line.kind, Some(&link.pairing), Some(link.id), keys.clone(), line.message.clone(), line.detail.clone())?;
+                }
+            }
+            Ok(())
+        })?;
+        self.store.flush().await?;
+        if op_count > 0 {
+            self.outbox_ready.notify_waiters();
+        }
+        Ok(op_count)
+    }
+}

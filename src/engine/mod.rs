@@ -1,0 +1,144 @@
+//! The planner: turns inbox items into outbox operations.
+//!
+//! For each change notice it reads the ticket from the source (the API is the
+//! truth, webhook bodies are hints), finds the pairings and links it belongs
+//! to, and reconciles the link: both sides are diffed against the shadow (the
+//! last agreed state), the mapping decides what flows where, and the outbox
+//! operations, new shadow, comment map entries and audit entries are written
+//! in one store transaction together with the removal of the inbox item.
+
+mod comments;
+mod commit;
+mod observe;
+mod reconcile;
+mod trigger;
+mod worker;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use psa_connector::{Connector, ConnectorError, NewComment, Visibility};
+
+use crate::clock::SharedClock;
+use crate::config::LoadedPairing;
+use crate::store::{Action, CommentEntry, Link, Shadow, Side, Store, StoreError};
+
+pub use observe::observe;
+pub use trigger::write_back_ops;
+pub use worker::run_planner;
+
+/// A planning failure: retried later when the vendor may recover.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{connection}: {source}")]
+    Vendor {
+        connection: String,
+        source: ConnectorError,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl EngineError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            EngineError::Vendor { source, .. } => source.is_retryable(),
+            EngineError::Store(_) => false,
+        }
+    }
+}
+
+/// One connection as the engine sees it.
+#[derive(Clone)]
+pub struct Connection {
+    pub name: String,
+    pub connector: Arc<dyn Connector>,
+}
+
+/// Everything planning and delivery share.
+pub struct Engine {
+    pub store: Store,
+    pub connections: HashMap<String, Connection>,
+    pub pairings: Vec<LoadedPairing>,
+    pub clock: SharedClock,
+    /// Woken when new outbox operations are written.
+    pub outbox_ready: Arc<tokio::sync::Notify>,
+    /// Woken when new inbox items are written.
+    pub inbox_ready: Arc<tokio::sync::Notify>,
+}
+
+/// An operation to write, before it gets an id.
+#[derive(Debug, Clone)]
+pub struct PlannedOp {
+    pub target: Side,
+    pub action: Action,
+    pub fields: Vec<String>,
+}
+
+/// One audit line to write with the plan.
+#[derive(Debug, Clone)]
+pub struct AuditLine {
+    pub kind: &'static str,
+    pub message: String,
+    pub detail: serde_json::Value,
+}
+
+/// Everything one reconciliation decided, written atomically by [`commit`].
+#[derive(Debug)]
+pub struct Plan {
+    pub link: Link,
+    pub new_link: bool,
+    pub shadow: Shadow,
+    pub ops: Vec<PlannedOp>,
+    pub comments: Vec<(Side, String, CommentEntry)>,
+    pub audit: Vec<AuditLine>,
+}
+
+impl Plan {
+    pub fn note(&mut self, kind: &'static str, message: String, detail: serde_json::Value) {
+        self.audit.push(AuditLine { kind, message, detail });
+    }
+
+    /// Adds a comment op to `target`.
+    pub fn add_comment(&mut self, target: Side, body: String, visibility: Visibility, marker: String, resolution: bool, source: Option<(Side, String)>) {
+        self.ops.push(PlannedOp {
+            target,
+            action: Action::AddComment {
+                comment: NewComment { body, visibility, marker, resolution },
+                source,
+            },
+            fields: Vec::new(),
+        });
+    }
+}
+
+impl Engine {
+    pub fn connection(&self, name: &str) -> Option<&Connection> {
+        self.connections.get(name)
+    }
+
+    /// The connection on `side` of a pairing.
+    pub fn side_connection(&self, pairing: &LoadedPairing, side: Side) -> Option<&Connection> {
+        self.connection(match side {
+            Side::A => &pairing.a,
+            Side::B => &pairing.b,
+        })
+    }
+
+    pub fn pairing(&self, name: &str) -> Option<&LoadedPairing> {
+        self.pairings.iter().find(|p| p.name == name)
+    }
+
+    fn vendor_error(connection: &str) -> impl Fn(ConnectorError) -> EngineError + '_ {
+        move |source| EngineError::Vendor { connection: connection.to_string(), source }
+    }
+}
+
+/// `connection:id` and `connection:number` keys for audit lookups.
+pub fn ticket_keys(connection: &str, id: &str, number: &str) -> Vec<String> {
+    let mut keys = vec![format!("{connection}:{id}")];
+    if number != id {
+        keys.push(format!("{connection}:{number}"));
+    }
+    keys
+}

@@ -1,0 +1,76 @@
+//! Writing change hints to the inbox: deduplicated, audited, flushed.
+
+use psa_connector::{ChangeHint, Timestamp};
+use serde_json::json;
+
+use crate::engine::Engine;
+use crate::store::{InboxItem, IntakeSource, StoreError, TreeName};
+
+/// How many hints were new and how many were repeats.
+#[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Enqueued {
+    pub accepted: usize,
+    pub duplicates: usize,
+}
+
+/// Stores `hints` from `connection` in one transaction (with an optional new
+/// poll cursor) and flushes before returning.
+pub async fn enqueue(
+    engine: &Engine,
+    connection: &str,
+    source: IntakeSource,
+    hints: &[ChangeHint],
+    cursor: Option<Timestamp>,
+) -> Result<Enqueued, StoreError> {
+    let now = engine.clock.now();
+    let mut ids = Vec::with_capacity(hints.len());
+    for _ in hints {
+        ids.push(engine.store.next_id()?);
+    }
+    let result = engine.store.transact(|tx| {
+        let mut counts = Enqueued::default();
+        for (hint, id) in hints.iter().zip(&ids) {
+            let dedup = hint.dedup_key.as_bytes();
+            if tx.get::<Timestamp>(TreeName::Dedup, dedup)?.is_some() {
+                counts.duplicates += 1;
+                continue;
+            }
+            tx.put(TreeName::Dedup, dedup, &now)?;
+            let item = InboxItem {
+                id: *id,
+                connection: connection.to_string(),
+                ticket_id: hint.ticket_id.clone(),
+                source,
+                dedup_key: hint.dedup_key.clone(),
+                received_at: now,
+                updated_at: hint.updated_at,
+                attempts: 0,
+                next_attempt_at: None,
+            };
+            tx.put(TreeName::Inbox, &id.to_be_bytes(), &item)?;
+            let how = match source {
+                IntakeSource::Webhook => "webhook",
+                IntakeSource::Poll => "poll",
+            };
+            tx.audit(
+                now,
+                "intake",
+                None,
+                None,
+                vec![format!("{connection}:{}", hint.ticket_id)],
+                format!("{connection} ticket {} changed (via {how})", hint.ticket_id),
+                json!({ "dedup_key": hint.dedup_key, "updated_at": hint.updated_at }),
+            )?;
+            counts.accepted += 1;
+        }
+        if let Some(cursor) = cursor {
+            tx.put(TreeName::Cursors, connection.as_bytes(), &cursor)?;
+        }
+        Ok(counts)
+    })?;
+    engine.store.flush().await?;
+    if result.accepted > 0 {
+        engine.inbox_ready.notify_waiters();
+    }
+    Ok(result)
+}

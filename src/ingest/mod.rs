@@ -1,0 +1,11 @@
+//! Intake: webhook receiver and pollers. Both write change notices durably to
+//! the inbox with a dedup key, flush, and only then acknowledge (2xx) or
+//! advance the poll cursor.
+
+mod enqueue;
+mod poller;
+mod webhook;
+
+pub use enqueue::{enqueue, Enqueued};
+pub use poller::run_poller;
+pub use webhook::{router, WebhookState};

@@ -1,0 +1,20 @@
+//! psa-bridge: keeps tickets in sync between PSA and ITSM systems.
+//!
+//! The flow of one change: [`ingest`] (webhooks, pollers) writes a durable
+//! notice to the inbox; [`engine`] plans it against the shadow and mapping and
+//! writes outbox operations, shadow and [`store`] audit entries in one
+//! transaction; [`delivery`] workers call the vendors through rate-limited
+//! connectors and record outcomes. [`daemon`] wires it together; [`cli`] is the
+//! command line. See `docs/architecture.md`.
+
+pub mod admin;
+pub mod clock;
+pub mod config;
+pub mod connections;
+pub mod daemon;
+//TMP pub mod demo;
+pub mod delivery;
+pub mod engine;
+pub mod ingest;
+pub mod report;
+pub mod store;

@@ -1,0 +1,83 @@
+//! The audit chain's hashing and verification.
+//!
+//! Each entry's hash is SHA-256 over the previous entry's hash and the entry's
+//! own content (everything but `hash`), so altering, removing or reordering
+//! any stored entry breaks the chain from that entry on.
+
+use sha2::{Digest, Sha256};
+
+use super::{decode, AuditEntry, Store, StoreError, TreeName};
+
+/// The `prev_hash` of the first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// SHA-256 (hex) of an entry's content chained to its predecessor.
+pub fn entry_hash(entry: &AuditEntry) -> String {
+    let mut content = entry.clone();
+    content.hash = String::new();
+    // Serialising a struct with fixed field order is deterministic.
+    let bytes = serde_json::to_vec(&content).unwrap_or_default();
+    let mut hasher = Sha256::new();
+    hasher.update(entry.prev_hash.as_bytes());
+    hasher.update(&bytes);
+    hex(&hasher.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Outcome of checking the whole chain.
+#[derive(Debug, PartialEq, Eq)]
+pub enum VerifyReport {
+    Intact { entries: u64 },
+    Broken { seq: u64, reason: String },
+}
+
+impl Store {
+    /// Walks the chain from the first entry and reports the first break.
+    pub fn verify_audit(&self) -> Result<VerifyReport, StoreError> {
+        let mut prev = GENESIS.to_string();
+        let mut expected_seq = 1u64;
+        for kv in self.tree(TreeName::Audit).iter() {
+            let (key, value) = kv?;
+            let key_seq = key
+                .as_ref()
+                .try_into()
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            let entry: AuditEntry = match decode(TreeName::Audit, &key, &value) {
+                Ok(e) => e,
+                Err(e) => {
+                    return Ok(VerifyReport::Broken {
+                        seq: key_seq,
+                        reason: format!("entry is unreadable: {e}"),
+                    })
+                }
+            };
+            if entry.seq != expected_seq || key_seq != expected_seq {
+                return Ok(VerifyReport::Broken {
+                    seq: key_seq,
+                    reason: format!("expected entry #{expected_seq}, found #{}", entry.seq),
+                });
+            }
+            if entry.prev_hash != prev {
+                return Ok(VerifyReport::Broken {
+                    seq: entry.seq,
+                    reason: "previous-hash link does not match the entry before it".into(),
+                });
+            }
+            if entry_hash(&entry) != entry.hash {
+                return Ok(VerifyReport::Broken {
+                    seq: entry.seq,
+                    reason: "content does not match its hash (entry was altered)".into(),
+                });
+            }
+            prev = entry.hash;
+            expected_seq += 1;
+        }
+        Ok(VerifyReport::Intact {
+            entries: expected_seq - 1,
+        })
+    }
+}

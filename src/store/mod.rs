@@ -1,0 +1,230 @@
+//! The durable store on sled 0.34: one tree per kind of record, and
+//! [`Store::transact`] to write records that belong together atomically
+//! across trees. Anything acknowledged to the outside is flushed first
+//! ([`Store::flush`]).
+
+mod audit;
+mod keys;
+pub mod records;
+mod tx;
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+pub use audit::{entry_hash, VerifyReport};
+pub use keys::*;
+pub use records::*;
+pub use tx::Tx;
+
+/// The trees, in the order they are passed to sled transactions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TreeName {
+    Inbox = 0,
+    Outbox,
+    Links,
+    LinkIndex,
+    Shadows,
+    Comments,
+    Cursors,
+    Versions,
+    Dedup,
+    Audit,
+    Meta,
+}
+
+const TREE_NAMES: [&str; 11] = [
+    "inbox",
+    "outbox",
+    "links",
+    "link_index",
+    "shadows",
+    "comments",
+    "cursors",
+    "versions",
+    "dedup",
+    "audit",
+    "meta",
+];
+
+/// A store failure. Disk and corruption errors are not retryable by the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store at {path}: {source}")]
+    Open { path: String, source: sled::Error },
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("store record {key} in {tree} is unreadable: {reason}")]
+    Corrupt {
+        tree: &'static str,
+        key: String,
+        reason: String,
+    },
+    #[error("store transaction aborted: {0}")]
+    Aborted(String),
+}
+
+/// Handle to the open store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    trees: Vec<sled::Tree>,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new().path(path).open().map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let trees = TREE_NAMES
+            .iter()
+            .map(|name| db.open_tree(name))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { db, trees })
+    }
+
+    pub(crate) fn tree(&self, name: TreeName) -> &sled::Tree {
+        &self.trees[name as usize]
+    }
+
+    /// A new unique id (monotonic across restarts).
+    pub fn next_id(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()? + 1)
+    }
+
+    /// Runs `f` as one atomic transaction over all trees. `f` may run more than once.
+    pub fn transact<R>(
+        &self,
+        f: impl Fn(&mut Tx<'_>) -> Result<R, tx::TxError>,
+    ) -> Result<R, StoreError> {
+        use sled::transaction::{TransactionError, Transactional};
+        let result = self.trees.as_slice().transaction(|trees| {
+            let mut tx = Tx::new(trees);
+            f(&mut tx).map_err(tx::TxError::into_sled)
+        });
+        match result {
+            Ok(r) => Ok(r),
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(StoreError::Sled(e)),
+        }
+    }
+
+    /// Makes everything written so far durable. Call before acknowledging.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    pub(crate) fn get<T: DeserializeOwned>(
+        &self,
+        name: TreeName,
+        key: &[u8],
+    ) -> Result<Option<T>, StoreError> {
+        match self.tree(name).get(key)? {
+            None => Ok(None),
+            Some(bytes) => decode(name, key, &bytes).map(Some),
+        }
+    }
+
+    /// All records of a tree (or of a key prefix), in key order.
+    pub(crate) fn scan<T: DeserializeOwned>(
+        &self,
+        name: TreeName,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, T)>, StoreError> {
+        self.tree(name)
+            .scan_prefix(prefix)
+            .map(|kv| {
+                let (k, v) = kv?;
+                let value = decode(name, &k, &v)?;
+                Ok((k.to_vec(), value))
+            })
+            .collect()
+    }
+
+    pub fn inbox(&self) -> Result<Vec<InboxItem>, StoreError> {
+        Ok(self.scan(TreeName::Inbox, b"")?.into_iter().map(|(_, v)| v).collect())
+    }
+
+    pub fn outbox(&self) -> Result<Vec<OutboxOp>, StoreError> {
+        Ok(self.scan(TreeName::Outbox, b"")?.into_iter().map(|(_, v)| v).collect())
+    }
+
+    pub fn outbox_op(&self, id: u64) -> Result<Option<OutboxOp>, StoreError> {
+        self.get(TreeName::Outbox, &id.to_be_bytes())
+    }
+
+    pub fn link(&self, id: u64) -> Result<Option<Link>, StoreError> {
+        self.get(TreeName::Links, &id.to_be_bytes())
+    }
+
+    pub fn links(&self) -> Result<Vec<Link>, StoreError> {
+        Ok(self.scan(TreeName::Links, b"")?.into_iter().map(|(_, v)| v).collect())
+    }
+
+    /// The link holding `ticket_id` on `side` of `pairing`.
+    pub fn link_for(
+        &self,
+        pairing: &str,
+        side: Side,
+        ticket_id: &str,
+    ) -> Result<Option<Link>, StoreError> {
+        let id: Option<u64> = self.get(TreeName::LinkIndex, &link_key(pairing, side, ticket_id))?;
+        match id {
+            Some(id) => self.link(id),
+            None => Ok(None),
+        }
+    }
+
+    pub fn shadow(&self, link: u64) -> Result<Shadow, StoreError> {
+        Ok(self.get(TreeName::Shadows, &link.to_be_bytes())?.unwrap_or_default())
+    }
+
+    pub fn comment_entry(
+        &self,
+        link: u64,
+        side: Side,
+        comment_id: &str,
+    ) -> Result<Option<CommentEntry>, StoreError> {
+        self.get(TreeName::Comments, &comment_key(link, side, comment_id))
+    }
+
+    pub fn cursor(&self, connection: &str) -> Result<Option<psa_connector::Timestamp>, StoreError> {
+        self.get(TreeName::Cursors, connection.as_bytes())
+    }
+
+    /// The newest vendor change stamp the bridge has planned from, per ticket.
+    pub fn version(
+        &self,
+        connection: &str,
+        ticket_id: &str,
+    ) -> Result<Option<psa_connector::Timestamp>, StoreError> {
+        self.get(TreeName::Versions, &ticket_key(connection, ticket_id))
+    }
+
+    pub fn seen_delivery(&self, dedup_key: &str) -> Result<bool, StoreError> {
+        Ok(self.tree(TreeName::Dedup).contains_key(dedup_key.as_bytes())?)
+    }
+
+    pub fn audit_entries(&self) -> Result<Vec<AuditEntry>, StoreError> {
+        Ok(self.scan(TreeName::Audit, b"")?.into_iter().map(|(_, v)| v).collect())
+    }
+
+    /// Raw access for tamper tests and repair tools.
+    pub fn raw_audit_tree(&self) -> &sled::Tree {
+        self.tree(TreeName::Audit)
+    }
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(
+    name: TreeName,
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        tree: TREE_NAMES[name as usize],
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: e.to_string(),
+    })
+}

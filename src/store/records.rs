@@ -1,0 +1,237 @@
+//! The records kept in the store, one type per tree.
+
+use std::collections::BTreeMap;
+
+use psa_connector::{NewComment, NewTicket, TicketUpdate, Timestamp, Visibility};
+use serde::{Deserialize, Serialize};
+
+/// One side of a pairing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    A,
+    B,
+}
+
+impl Side {
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::A => "a",
+            Side::B => "b",
+        }
+    }
+}
+
+impl std::fmt::Display for Side {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a change notice arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IntakeSource {
+    Webhook,
+    Poll,
+}
+
+/// A durable change notice waiting to be planned.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InboxItem {
+    pub id: u64,
+    pub connection: String,
+    pub ticket_id: String,
+    pub source: IntakeSource,
+    pub dedup_key: String,
+    pub received_at: Timestamp,
+    pub updated_at: Option<Timestamp>,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default)]
+    pub next_attempt_at: Option<Timestamp>,
+}
+
+/// A ticket as referenced from the bridge: vendor id and the number people see.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketRef {
+    pub id: String,
+    pub number: String,
+}
+
+/// Two tickets the bridge keeps in sync.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Link {
+    pub id: u64,
+    pub pairing: String,
+    pub a: Option<TicketRef>,
+    pub b: Option<TicketRef>,
+    /// The side whose trigger created the link.
+    pub origin: Side,
+    pub created_at: Timestamp,
+}
+
+impl Link {
+    pub fn side(&self, side: Side) -> Option<&TicketRef> {
+        match side {
+            Side::A => self.a.as_ref(),
+            Side::B => self.b.as_ref(),
+        }
+    }
+    pub fn set_side(&mut self, side: Side, r: TicketRef) {
+        match side {
+            Side::A => self.a = Some(r),
+            Side::B => self.b = Some(r),
+        }
+    }
+    /// The idempotency marker of the far-side ticket this link creates.
+    pub fn marker(&self) -> String {
+        format!("psa-bridge:{}:{}", self.pairing, self.id)
+    }
+}
+
+/// The last state of one side that the bridge knows both sides agreed on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SideState {
+    /// Mapped field values as seen on this side (`title`, `status`, `priority`, custom names).
+    pub values: BTreeMap<String, String>,
+    pub description: Option<String>,
+    pub closed: bool,
+}
+
+/// Shadow of a link: the agreed state of both sides.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Shadow {
+    pub a: SideState,
+    pub b: SideState,
+}
+
+impl Shadow {
+    pub fn side(&self, side: Side) -> &SideState {
+        match side {
+            Side::A => &self.a,
+            Side::B => &self.b,
+        }
+    }
+    pub fn side_mut(&mut self, side: Side) -> &mut SideState {
+        match side {
+            Side::A => &mut self.a,
+            Side::B => &mut self.b,
+        }
+    }
+}
+
+/// What happens after a created ticket is linked: tell the source where it went.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WriteBack {
+    /// Note text; `{number}` becomes the new ticket's number.
+    pub note: Option<String>,
+    pub note_visibility: Visibility,
+    /// Field on the source side that receives the new ticket's number.
+    pub field: Option<String>,
+}
+
+/// The vendor call an outbox operation makes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Action {
+    CreateTicket {
+        ticket: NewTicket,
+        write_back: Option<WriteBack>,
+    },
+    UpdateTicket {
+        update: TicketUpdate,
+    },
+    AddComment {
+        comment: NewComment,
+        /// The comment this mirrors: (side, comment id).
+        source: Option<(Side, String)>,
+    },
+}
+
+impl Action {
+    pub fn describe(&self) -> String {
+        match self {
+            Action::CreateTicket { ticket, .. } => format!("create ticket {:?}", ticket.title),
+            Action::UpdateTicket { update } => {
+                let mut parts = Vec::new();
+                if let Some(t) = &update.title {
+                    parts.push(format!("title={t:?}"));
+                }
+                if let Some(s) = &update.status {
+                    parts.push(format!("status={s:?}"));
+                }
+                if let Some(p) = &update.priority {
+                    parts.push(format!("priority={p:?}"));
+                }
+                for (k, v) in &update.fields {
+                    parts.push(format!("{k}={v:?}"));
+                }
+                format!("update {}", parts.join(", "))
+            }
+            Action::AddComment { comment, .. } => format!("add {} note", comment.visibility),
+        }
+    }
+}
+
+/// Why an operation stopped being retried.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub at: Timestamp,
+    pub status: Option<u16>,
+    /// The vendor's own message.
+    pub message: String,
+}
+
+/// A planned vendor call, durable until delivered or dead-lettered.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutboxOp {
+    pub id: u64,
+    pub link: u64,
+    pub pairing: String,
+    pub target: Side,
+    pub connection: String,
+    pub action: Action,
+    /// Mapped fields this op writes (their far-side values are in flight).
+    pub fields: Vec<String>,
+    pub planned_at: Timestamp,
+    pub attempts: u32,
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<String>,
+    pub dead: Option<DeadLetter>,
+}
+
+/// What the bridge did with one comment it saw.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum CommentEntry {
+    /// Mirrored by outbox op `op`; `target_id` once delivered.
+    Mirrored { op: u64, target_id: Option<String> },
+    /// Not mirrored (visibility rule, direction).
+    Withheld { reason: String },
+    /// Written by the bridge (the far copy of a mirrored comment).
+    Bridge,
+}
+
+/// One entry of the hash-chained audit log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub kind: String,
+    pub pairing: Option<String>,
+    pub link: Option<u64>,
+    /// `connection:id` and `connection:number` keys of the tickets concerned.
+    pub tickets: Vec<String>,
+    /// What happened, in plain words.
+    pub message: String,
+    pub detail: serde_json::Value,
+    pub prev_hash: String,
+    pub hash: String,
+}

@@ -1,0 +1,123 @@
+//! Typed access to the trees inside one sled transaction, including the
+//! hash-chained audit append (the chain head lives in `meta`, so appends
+//! serialise through the transaction).
+
+use psa_connector::Timestamp;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sled::transaction::{ConflictableTransactionError, TransactionalTree, UnabortableTransactionError};
+
+use super::audit::{entry_hash, GENESIS};
+use super::{decode, AuditEntry, StoreError, TreeName};
+
+const AUDIT_HEAD: &[u8] = b"audit_head";
+
+/// Error inside a transaction: a sled conflict (retried) or an abort.
+pub enum TxError {
+    Sled(UnabortableTransactionError),
+    Abort(StoreError),
+}
+
+impl From<UnabortableTransactionError> for TxError {
+    fn from(e: UnabortableTransactionError) -> Self {
+        TxError::Sled(e)
+    }
+}
+
+impl From<StoreError> for TxError {
+    fn from(e: StoreError) -> Self {
+        TxError::Abort(e)
+    }
+}
+
+impl TxError {
+    pub(super) fn into_sled(self) -> ConflictableTransactionError<StoreError> {
+        match self {
+            TxError::Sled(e) => e.into(),
+            TxError::Abort(e) => ConflictableTransactionError::Abort(e),
+        }
+    }
+}
+
+/// The head of the audit chain.
+#[derive(Serialize, serde::Deserialize)]
+struct AuditHead {
+    seq: u64,
+    hash: String,
+}
+
+/// One transaction's view of all trees.
+pub struct Tx<'a> {
+    trees: &'a [TransactionalTree],
+}
+
+impl<'a> Tx<'a> {
+    pub(super) fn new(trees: &'a [TransactionalTree]) -> Self {
+        Self { trees }
+    }
+
+    fn tree(&self, name: TreeName) -> &TransactionalTree {
+        &self.trees[name as usize]
+    }
+
+    pub fn put<T: Serialize>(&self, name: TreeName, key: &[u8], value: &T) -> Result<(), TxError> {
+        let bytes = serde_json::to_vec(value).map_err(|e| {
+            TxError::Abort(StoreError::Aborted(format!("cannot encode record: {e}")))
+        })?;
+        self.tree(name).insert(key, bytes)?;
+        Ok(())
+    }
+
+    pub fn get<T: DeserializeOwned>(&self, name: TreeName, key: &[u8]) -> Result<Option<T>, TxError> {
+        match self.tree(name).get(key)? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(decode(name, key, &bytes)?)),
+        }
+    }
+
+    pub fn remove(&self, name: TreeName, key: &[u8]) -> Result<(), TxError> {
+        self.tree(name).remove(key)?;
+        Ok(())
+    }
+
+    /// Appends an audit entry, chaining it to the previous one.
+    #[allow(clippy::too_many_arguments)]
+    pub fn audit(
+        &self,
+        at: Timestamp,
+        kind: &str,
+        pairing: Option<&str>,
+        link: Option<u64>,
+        tickets: Vec<String>,
+        message: String,
+        detail: serde_json::Value,
+    ) -> Result<(), TxError> {
+        let head: Option<AuditHead> = self.get(TreeName::Meta, AUDIT_HEAD)?;
+        let (seq, prev_hash) = match head {
+            Some(h) => (h.seq + 1, h.hash),
+            None => (1, GENESIS.to_string()),
+        };
+        let mut entry = AuditEntry {
+            seq,
+            at,
+            kind: kind.to_string(),
+            pairing: pairing.map(str::to_string),
+            link,
+            tickets,
+            message,
+            detail,
+            prev_hash,
+            hash: String::new(),
+        };
+        entry.hash = entry_hash(&entry);
+        self.put(TreeName::Audit, &seq.to_be_bytes(), &entry)?;
+        self.put(
+            TreeName::Meta,
+            AUDIT_HEAD,
+            &AuditHead {
+                seq,
+                hash: entry.hash.clone(),
+            },
+        )
+    }
+}
