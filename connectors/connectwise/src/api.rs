@@ -124,7 +124,8 @@ pub(crate) fn quote(value: &str) -> String {
 }
 
 fn ref_label(r: &Option<Reference>) -> Option<String> {
-    r.as_ref().and_then(|r| r.name.clone().or(r.identifier.clone()))
+    r.as_ref()
+        .and_then(|r| r.name.clone().or(r.identifier.clone()))
 }
 
 impl CwTicket {
@@ -180,7 +181,9 @@ impl CwNote {
         Comment {
             id: self.id.to_string(),
             body,
-            visibility: if self.detail_description {
+            // Discussion and resolution notes are what the customer sees in
+            // ConnectWise; internal-analysis notes are not.
+            visibility: if self.detail_description || self.resolution {
                 Visibility::Public
             } else {
                 Visibility::Internal
@@ -261,7 +264,10 @@ mod tests {
             "InvalidObject: ticket object is invalid [too long (summary)]"
         );
         let body = br#"{"error":"ConnectWiseAPI","message":"Too many requests"}"#;
-        assert_eq!(error_message(429, body), "ConnectWiseAPI: Too many requests");
+        assert_eq!(
+            error_message(429, body),
+            "ConnectWiseAPI: Too many requests"
+        );
         assert_eq!(error_message(502, b""), "HTTP 502 without a body");
     }
 

@@ -189,7 +189,11 @@ impl ConnectWiseConnector {
     }
 
     /// Whether a status is a closed one, from the cache only (no call).
-    pub(crate) async fn cached_status_closed(&self, board_id: Option<i64>, status_id: Option<i64>) -> bool {
+    pub(crate) async fn cached_status_closed(
+        &self,
+        board_id: Option<i64>,
+        status_id: Option<i64>,
+    ) -> bool {
         let (Some(board), Some(status)) = (board_id, status_id) else {
             return false;
         };
@@ -201,7 +205,10 @@ impl ConnectWiseConnector {
             .is_some_and(|s| s.closed)
     }
 
-    pub(crate) async fn priorities(&self, refresh: bool) -> Result<Vec<CwPriority>, ConnectorError> {
+    pub(crate) async fn priorities(
+        &self,
+        refresh: bool,
+    ) -> Result<Vec<CwPriority>, ConnectorError> {
         let mut cache = self.priorities.lock().await;
         if let (false, Some(list)) = (refresh, cache.as_ref()) {
             return Ok(list.clone());
@@ -230,7 +237,11 @@ impl ConnectWiseConnector {
     }
 
     /// Status id by label on one board (cache, then one refresh).
-    pub(crate) async fn status_id(&self, board_id: i64, label: &str) -> Result<i64, ConnectorError> {
+    pub(crate) async fn status_id(
+        &self,
+        board_id: i64,
+        label: &str,
+    ) -> Result<i64, ConnectorError> {
         for refresh in [false, true] {
             let statuses = self.statuses(board_id, refresh).await?;
             if let Some(s) = statuses.iter().find(|s| s.name == label && !s.inactive) {
@@ -316,12 +327,20 @@ mod tests {
                 .unwrap(),
         );
         assert_eq!(next_link(&h).as_deref(), Some("https://x/a?page=3"));
-        h.insert(http::header::LINK, r#"<https://x/a?page=1>; rel="first""#.parse().unwrap());
+        h.insert(
+            http::header::LINK,
+            r#"<https://x/a?page=1>; rel="first""#.parse().unwrap(),
+        );
         assert_eq!(next_link(&h), None);
         h.insert(
             http::header::LINK,
-            r#"<https://x/a?fields=id,summary&page=2>; rel="next""#.parse().unwrap(),
+            r#"<https://x/a?fields=id,summary&page=2>; rel="next""#
+                .parse()
+                .unwrap(),
         );
-        assert_eq!(next_link(&h).as_deref(), Some("https://x/a?fields=id,summary&page=2"));
+        assert_eq!(
+            next_link(&h).as_deref(),
+            Some("https://x/a?fields=id,summary&page=2")
+        );
     }
 }

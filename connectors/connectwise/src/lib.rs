@@ -13,11 +13,13 @@ mod client;
 mod connector;
 mod notes;
 mod settings;
+pub mod sim;
 mod tickets;
 mod webhook;
 
 pub use api::error_message;
 pub use client::ConnectWiseConnector;
 pub use settings::{default_limits, ConnectWiseSettings, DEFAULT_API_VERSION};
+pub use sim::{ConnectWiseSim, ConnectWiseSimOptions, SimNote, SimNoteKind, SimTicket};
 pub use tickets::{truncate_summary, SUMMARY_MAX_CHARS};
 pub use webhook::{key_digest, sign, SIGNATURE_HEADER};

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use http::Method;
 use psa_connector::{
-    Catalog, ChangeHint, ConnectorError, NewTicket, StatusInfo, Ticket, TicketUpdate, Timestamp,
+    marker, Catalog, ChangeHint, ConnectorError, NewTicket, StatusInfo, Ticket, TicketUpdate,
+    Timestamp,
 };
 use serde_json::{json, Value};
 
@@ -69,7 +70,10 @@ impl ConnectWiseConnector {
 
     pub(crate) async fn raw_ticket(&self, id: &str) -> Result<CwTicket, ConnectorError> {
         let n = parse_id(id)?;
-        match self.get::<CwTicket>(&format!("service/tickets/{n}"), &[]).await {
+        match self
+            .get::<CwTicket>(&format!("service/tickets/{n}"), &[])
+            .await
+        {
             Err(ConnectorError::Http { status: 404, .. }) => {
                 Err(ConnectorError::NotFound(format!("ticket {n}")))
             }
@@ -96,7 +100,11 @@ impl ConnectWiseConnector {
         found.retain(|t| t.external_xref.as_deref().map(str::trim) == Some(marker));
         found.sort_by_key(|t| t.id);
         if found.len() > 1 {
-            tracing::warn!(marker, count = found.len(), "several tickets carry one marker; adopting the oldest");
+            tracing::warn!(
+                marker,
+                count = found.len(),
+                "several tickets carry one marker; adopting the oldest"
+            );
         }
         match found.into_iter().next() {
             Some(raw) => Ok(Some(self.to_ticket(raw).await)),
@@ -119,7 +127,9 @@ impl ConnectWiseConnector {
             "externalXRef": new.marker,
         });
         if !new.description.trim().is_empty() {
-            body["initialDescription"] = json!(new.description);
+            // ConnectWise turns the initial description into the ticket's first
+            // note; the marker lets the bridge recognise that note as its own.
+            body["initialDescription"] = json!(marker::embed(&new.description, &new.marker));
         }
         if let Some(status) = &new.status {
             body["status"] = json!({"id": self.status_id(board_id, status).await?});
@@ -179,13 +189,23 @@ impl ConnectWiseConnector {
                         ConnectorError::InvalidResponse(format!("ticket {n} has no board id"))
                     })?,
             };
-            ops.push(replace("status", json!({"id": self.status_id(board, status).await?})));
+            ops.push(replace(
+                "status",
+                json!({"id": self.status_id(board, status).await?}),
+            ));
         }
         if let Some(priority) = &update.priority {
-            ops.push(replace("priority", json!({"id": self.priority_id(priority).await?})));
+            ops.push(replace(
+                "priority",
+                json!({"id": self.priority_id(priority).await?}),
+            ));
         }
         let url = self.api_url(&format!("service/tickets/{n}"), &[]).await?;
-        match self.http.send(Method::PATCH, url, Some(&Value::Array(ops))).await {
+        match self
+            .http
+            .send(Method::PATCH, url, Some(&Value::Array(ops)))
+            .await
+        {
             Err(ConnectorError::Http { status: 404, .. }) => {
                 Err(ConnectorError::NotFound(format!("ticket {n}")))
             }
@@ -211,7 +231,10 @@ impl ConnectWiseConnector {
         let mut seen = BTreeMap::new();
         for t in raw {
             // Whole-second watermarks: drop anything the server should not have sent.
-            if t.info.last_updated.is_some_and(|at| at < since - chrono::Duration::seconds(1)) {
+            if t.info
+                .last_updated
+                .is_some_and(|at| at < since - chrono::Duration::seconds(1))
+            {
                 continue;
             }
             seen.insert(t.id, t.info.last_updated);
@@ -264,7 +287,10 @@ mod tests {
 
     #[test]
     fn ids_must_be_numbers() {
-        assert!(matches!(parse_id("12/../x"), Err(ConnectorError::NotFound(_))));
+        assert!(matches!(
+            parse_id("12/../x"),
+            Err(ConnectorError::NotFound(_))
+        ));
         assert_eq!(parse_id(" 42 ").unwrap(), 42);
     }
 }

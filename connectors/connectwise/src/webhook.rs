@@ -77,7 +77,9 @@ impl KeyFetcher {
             .map_err(|e| WebhookError::Unavailable(format!("signing key read failed: {e}")))?
         {
             if body.len() + chunk.len() > MAX_KEY_BODY {
-                return Err(WebhookError::Unavailable("signing key body too large".into()));
+                return Err(WebhookError::Unavailable(
+                    "signing key body too large".into(),
+                ));
             }
             body.extend_from_slice(&chunk);
         }
@@ -85,8 +87,9 @@ impl KeyFetcher {
         struct KeyBody {
             signing_key: String,
         }
-        let parsed: KeyBody = serde_json::from_slice(&body)
-            .map_err(|_| WebhookError::Unavailable("signing key body without signing_key".into()))?;
+        let parsed: KeyBody = serde_json::from_slice(&body).map_err(|_| {
+            WebhookError::Unavailable("signing key body without signing_key".into())
+        })?;
         let digest = key_digest(&parsed.signing_key);
         let mut cache = self.cache.lock().await;
         if cache.len() >= MAX_CACHED_KEYS {
@@ -116,7 +119,9 @@ fn malformed(what: &str) -> WebhookError {
 pub(crate) fn parse_callback(body: &[u8]) -> Result<ParsedCallback, WebhookError> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| malformed(&format!("not JSON: {e}")))?;
-    let obj = value.as_object().ok_or_else(|| malformed("not a JSON object"))?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| malformed("not a JSON object"))?;
     let text = |name: &str| obj.get(name).and_then(Value::as_str).map(str::to_string);
     let key_url = obj
         .get("Metadata")
@@ -278,7 +283,10 @@ mod tests {
 
     #[test]
     fn allow_list_matches_host_and_port() {
-        let hosts = vec!["api-na.myconnectwise.net".to_string(), "127.0.0.1:8080".to_string()];
+        let hosts = vec![
+            "api-na.myconnectwise.net".to_string(),
+            "127.0.0.1:8080".to_string(),
+        ];
         let ok = |u: &str| host_allowed(&Url::parse(u).unwrap(), &hosts);
         assert!(ok("https://api-na.myconnectwise.net/x"));
         assert!(ok("http://127.0.0.1:8080/x"));
@@ -291,7 +299,10 @@ mod tests {
     #[test]
     fn entity_must_be_a_string() {
         let body = br#"{"Action":"updated","Type":"ticket","ID":5,"Entity":{"id":5},"Metadata":{"key_url":"https://x/k"}}"#;
-        assert!(matches!(parse_callback(body), Err(WebhookError::Malformed(_))));
+        assert!(matches!(
+            parse_callback(body),
+            Err(WebhookError::Malformed(_))
+        ));
         let body = br#"{"Action":"deleted","Type":"ticket","ID":5,"Entity":null,"Metadata":{"key_url":"https://x/k"}}"#;
         assert!(parse_callback(body).unwrap().entity.is_none());
     }

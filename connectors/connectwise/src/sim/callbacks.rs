@@ -85,7 +85,13 @@ impl Shared {
     }
 
     /// Sends `action` for `ticket_id` to every active ticket callback.
-    pub(crate) fn fire(self: &Arc<Self>, state: &State, ticket_id: i64, action: &str, member: &str) {
+    pub(crate) fn fire(
+        self: &Arc<Self>,
+        state: &State,
+        ticket_id: i64,
+        action: &str,
+        member: &str,
+    ) {
         if !state.callbacks_enabled {
             return;
         }
@@ -119,9 +125,8 @@ impl Shared {
     /// Waits for every delivery spawned so far (and those they lead to).
     pub(crate) async fn wait_idle(&self) {
         loop {
-            let pending: Vec<_> = std::mem::take(
-                &mut *self.deliveries.lock().unwrap_or_else(|e| e.into_inner()),
-            );
+            let pending: Vec<_> =
+                std::mem::take(&mut *self.deliveries.lock().unwrap_or_else(|e| e.into_inner()));
             if pending.is_empty() {
                 return;
             }

@@ -1,7 +1,7 @@
 //! Unit tests for the conditions parser and evaluator.
 
 use super::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 fn ticket() -> Value {
     json!({
@@ -35,7 +35,10 @@ fn comparisons() {
     assert!(check("id >= 1000 and id < 2000"));
     assert!(!check("id != 1042"));
     assert!(check("board/name=\"Co-Managed\""));
-    assert!(check("board/name = \"co-managed\""), "strings compare case-insensitively");
+    assert!(
+        check("board/name = \"co-managed\""),
+        "strings compare case-insensitively"
+    );
     assert!(check("status/id in (1, 2, 3)"));
     assert!(check("status/id not in (4,5)"));
     assert!(check("closedFlag = false"));
@@ -66,7 +69,9 @@ fn boolean_logic_and_precedence() {
     assert!(check("id = 1 OR id = 1042 AND closedFlag = false"));
     assert!(!check("(id = 1 OR id = 1042) AND closedFlag = true"));
     assert!(check("NOT (id = 1)"));
-    assert!(check("board/name=\"Co-Managed\" AND (status/name=\"New\" OR status/name=\"In Progress\")"));
+    assert!(check(
+        "board/name=\"Co-Managed\" AND (status/name=\"New\" OR status/name=\"In Progress\")"
+    ));
 }
 
 #[test]

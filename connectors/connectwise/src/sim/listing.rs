@@ -5,76 +5,12 @@
 
 use std::cmp::Ordering;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
+pub(crate) use super::api_error::{ApiError, Params};
 use super::conditions;
-
-/// A ConnectWise error answer: `{"code","message","errors":[…]}`.
-#[derive(Debug)]
-pub(crate) struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    pub errors: Vec<Value>,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), errors: Vec::new() }
-    }
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "InvalidObject", message)
-    }
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "NotFound", message)
-    }
-    /// 400 `{resource} object is invalid` with one field error.
-    pub fn invalid(resource: &str, code: &str, field: &str, message: impl Into<String>) -> Self {
-        let mut e = Self::bad_request(format!("{resource} object is invalid"));
-        e.errors.push(json!({"code": code, "message": message.into(), "resource": resource, "field": field}));
-        e
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut body = json!({"code": self.code, "message": self.message});
-        if !self.errors.is_empty() {
-            body["errors"] = Value::Array(self.errors);
-        }
-        (self.status, axum::Json(body)).into_response()
-    }
-}
-
-/// Query parameters, looked up case-insensitively.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Params(pub Vec<(String, String)>);
-
-impl Params {
-    pub fn parse(raw: Option<&str>) -> Self {
-        Self(
-            url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
-    }
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.trim().is_empty())
-    }
-    fn without(&self, names: &[&str]) -> Vec<(String, String)> {
-        self.0
-            .iter()
-            .filter(|(k, _)| !names.iter().any(|n| k.eq_ignore_ascii_case(n)))
-            .cloned()
-            .collect()
-    }
-}
 
 /// A resource's filterable fields (JSON paths with `/`).
 pub(crate) struct Resource {
@@ -85,42 +21,101 @@ pub(crate) struct Resource {
 pub(crate) const TICKET: Resource = Resource {
     name: "ticket",
     fields: &[
-        "id", "summary", "recordType", "board/id", "board/name", "status/id", "status/name",
-        "company/id", "company/identifier", "company/name", "priority/id", "priority/name",
-        "owner/id", "owner/identifier", "owner/name", "type/name", "externalXRef", "closedFlag",
-        "closedDate", "dateEntered", "enteredBy", "_info/lastUpdated", "_info/updatedBy",
-        "_info/dateEntered", "_info/enteredBy",
+        "id",
+        "summary",
+        "recordType",
+        "board/id",
+        "board/name",
+        "status/id",
+        "status/name",
+        "company/id",
+        "company/identifier",
+        "company/name",
+        "priority/id",
+        "priority/name",
+        "owner/id",
+        "owner/identifier",
+        "owner/name",
+        "type/name",
+        "externalXRef",
+        "closedFlag",
+        "closedDate",
+        "dateEntered",
+        "enteredBy",
+        "_info/lastUpdated",
+        "_info/updatedBy",
+        "_info/dateEntered",
+        "_info/enteredBy",
     ],
 };
 pub(crate) const NOTE: Resource = Resource {
     name: "note",
     fields: &[
-        "id", "ticketId", "text", "detailDescriptionFlag", "internalAnalysisFlag",
-        "resolutionFlag", "dateCreated", "createdBy", "internalFlag", "externalFlag",
-        "member/id", "member/identifier", "member/name", "_info/lastUpdated",
+        "id",
+        "ticketId",
+        "text",
+        "detailDescriptionFlag",
+        "internalAnalysisFlag",
+        "resolutionFlag",
+        "dateCreated",
+        "createdBy",
+        "internalFlag",
+        "externalFlag",
+        "member/id",
+        "member/identifier",
+        "member/name",
+        "_info/lastUpdated",
     ],
 };
-pub(crate) const BOARD: Resource = Resource { name: "board", fields: &["id", "name", "inactiveFlag"] };
+pub(crate) const BOARD: Resource = Resource {
+    name: "board",
+    fields: &["id", "name", "inactiveFlag"],
+};
 pub(crate) const STATUS: Resource = Resource {
     name: "status",
-    fields: &["id", "name", "closedStatus", "inactive", "defaultFlag", "sortOrder", "board/id", "board/name"],
+    fields: &[
+        "id",
+        "name",
+        "closedStatus",
+        "inactive",
+        "defaultFlag",
+        "sortOrder",
+        "board/id",
+        "board/name",
+    ],
 };
-pub(crate) const PRIORITY: Resource = Resource { name: "priority", fields: &["id", "name", "sort", "defaultFlag"] };
+pub(crate) const PRIORITY: Resource = Resource {
+    name: "priority",
+    fields: &["id", "name", "sort", "defaultFlag"],
+};
 pub(crate) const COMPANY: Resource = Resource {
     name: "company",
     fields: &["id", "identifier", "name", "deletedFlag", "status/name"],
 };
 pub(crate) const CALLBACK: Resource = Resource {
     name: "callback",
-    fields: &["id", "url", "description", "type", "level", "objectId", "inactiveFlag", "memberId"],
+    fields: &[
+        "id",
+        "url",
+        "description",
+        "type",
+        "level",
+        "objectId",
+        "inactiveFlag",
+        "memberId",
+    ],
 };
 
 impl Resource {
     /// The JSON pointer of a field name (case-insensitive; `lastUpdated` is `_info/lastUpdated`).
     pub fn pointer(&self, field: &str) -> Result<String, ApiError> {
         let field = field.trim();
-        let canonical = if field.eq_ignore_ascii_case("lastUpdated") || field.eq_ignore_ascii_case("updatedBy") {
-            self.fields.iter().find(|f| f.eq_ignore_ascii_case(&format!("_info/{field}")))
+        let canonical = if field.eq_ignore_ascii_case("lastUpdated")
+            || field.eq_ignore_ascii_case("updatedBy")
+        {
+            self.fields
+                .iter()
+                .find(|f| f.eq_ignore_ascii_case(&format!("_info/{field}")))
         } else {
             self.fields.iter().find(|f| f.eq_ignore_ascii_case(field))
         };
@@ -132,8 +127,14 @@ impl Resource {
     }
 
     /// Keeps the items matching `conditions` (when given).
-    pub fn filter(&self, items: Vec<Value>, conditions: Option<&str>) -> Result<Vec<Value>, ApiError> {
-        let Some(text) = conditions else { return Ok(items) };
+    pub fn filter(
+        &self,
+        items: Vec<Value>,
+        conditions: Option<&str>,
+    ) -> Result<Vec<Value>, ApiError> {
+        let Some(text) = conditions else {
+            return Ok(items);
+        };
         let expr = conditions::parse(text)
             .map_err(|e| ApiError::bad_request(format!("Invalid conditions: {e}")))?;
         let mut pointers = std::collections::HashMap::new();
@@ -163,7 +164,11 @@ impl Resource {
                 None => false,
                 Some(d) if d.eq_ignore_ascii_case("asc") => false,
                 Some(d) if d.eq_ignore_ascii_case("desc") => true,
-                Some(other) => return Err(ApiError::bad_request(format!("Invalid orderBy direction '{other}'"))),
+                Some(other) => {
+                    return Err(ApiError::bad_request(format!(
+                        "Invalid orderBy direction '{other}'"
+                    )))
+                }
             };
             keys.push((self.pointer(field)?, desc));
         }
@@ -183,9 +188,10 @@ impl Resource {
 
 fn cmp_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
     match (a, b) {
-        (Some(Value::Number(x)), Some(Value::Number(y))) => {
-            x.as_f64().partial_cmp(&y.as_f64()).unwrap_or(Ordering::Equal)
-        }
+        (Some(Value::Number(x)), Some(Value::Number(y))) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(Ordering::Equal),
         (Some(Value::String(x)), Some(Value::String(y))) => x.to_lowercase().cmp(&y.to_lowercase()),
         (Some(Value::Bool(x)), Some(Value::Bool(y))) => x.cmp(y),
         (None | Some(Value::Null), None | Some(Value::Null)) => Ordering::Equal,
@@ -195,23 +201,33 @@ fn cmp_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
     }
 }
 
-/// Keeps only the `fields=` paths of an item.
-fn project(item: &Value, fields: &[&str]) -> Value {
-    let mut out = Value::Object(Map::new());
-    for field in fields {
-        let parts: Vec<&str> = field.split('/').filter(|p| !p.is_empty()).collect();
-        let Some(value) = item.pointer(&format!("/{}", parts.join("/"))) else { continue };
-        let mut cursor = &mut out;
-        for (i, part) in parts.iter().enumerate() {
-            let Some(obj) = cursor.as_object_mut() else { break };
-            if i == parts.len() - 1 {
-                obj.insert((*part).to_string(), value.clone());
-            } else {
-                cursor = obj.entry((*part).to_string()).or_insert_with(|| Value::Object(Map::new()));
+fn insert_path(out: &mut Map<String, Value>, parts: &[&str], value: Value) {
+    match parts {
+        [] => {}
+        [last] => {
+            out.insert((*last).to_string(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = out
+                .entry((*first).to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(inner) = entry.as_object_mut() {
+                insert_path(inner, rest, value);
             }
         }
     }
-    out
+}
+
+/// Keeps only the `fields=` paths of an item.
+fn project(item: &Value, fields: &[&str]) -> Value {
+    let mut out = Map::new();
+    for field in fields {
+        let parts: Vec<&str> = field.split('/').filter(|p| !p.is_empty()).collect();
+        if let Some(value) = item.pointer(&format!("/{}", parts.join("/"))) {
+            insert_path(&mut out, &parts, value.clone());
+        }
+    }
+    Value::Object(out)
 }
 
 fn link(base: &str, params: Vec<(String, String)>, extra: (&str, String), rel: &str) -> String {
@@ -248,20 +264,33 @@ pub(crate) fn respond(
     let mut links = Vec::new();
     let page: Vec<Value> = if forward_only {
         if params.get("orderBy").is_some() {
-            return Err(ApiError::bad_request("orderBy is not supported with forward-only pagination"));
+            return Err(ApiError::bad_request(
+                "orderBy is not supported with forward-only pagination",
+            ));
         }
         let after = match params.get("pageId") {
             None => 0,
-            Some(s) => s.trim().parse::<i64>().map_err(|_| ApiError::bad_request(format!("Invalid pageId '{s}'")))?,
+            Some(s) => s
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("Invalid pageId '{s}'")))?,
         };
         resource.sort(&mut items, "id asc")?;
         let rest: Vec<Value> = items
             .into_iter()
-            .filter(|v| v.get("id").and_then(Value::as_i64).is_some_and(|id| id > after))
+            .filter(|v| {
+                v.get("id")
+                    .and_then(Value::as_i64)
+                    .is_some_and(|id| id > after)
+            })
             .collect();
         let page: Vec<Value> = rest.iter().take(page_size).cloned().collect();
         if rest.len() > page_size {
-            if let Some(last) = page.last().and_then(|v| v.get("id")).and_then(Value::as_i64) {
+            if let Some(last) = page
+                .last()
+                .and_then(|v| v.get("id"))
+                .and_then(Value::as_i64)
+            {
                 let keep = params.without(&["pageId", "page"]);
                 links.push(link(link_base, keep, ("pageId", last.to_string()), "next"));
             }
@@ -281,18 +310,36 @@ pub(crate) fn respond(
         if last > 1 {
             links.push(link(link_base, keep.clone(), ("page", "1".into()), "first"));
             if page_no > 1 {
-                links.push(link(link_base, keep.clone(), ("page", (page_no - 1).to_string()), "prev"));
+                links.push(link(
+                    link_base,
+                    keep.clone(),
+                    ("page", (page_no - 1).to_string()),
+                    "prev",
+                ));
             }
             if page_no < last {
-                links.push(link(link_base, keep.clone(), ("page", (page_no + 1).to_string()), "next"));
+                links.push(link(
+                    link_base,
+                    keep.clone(),
+                    ("page", (page_no + 1).to_string()),
+                    "next",
+                ));
             }
             links.push(link(link_base, keep, ("page", last.to_string()), "last"));
         }
-        items.into_iter().skip((page_no - 1) * page_size).take(page_size).collect()
+        items
+            .into_iter()
+            .skip((page_no - 1) * page_size)
+            .take(page_size)
+            .collect()
     };
     let page: Vec<Value> = match params.get("fields") {
         Some(f) => {
-            let fields: Vec<&str> = f.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+            let fields: Vec<&str> = f
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
             page.iter().map(|v| project(v, &fields)).collect()
         }
         None => page,
@@ -307,7 +354,11 @@ pub(crate) fn respond(
 }
 
 /// `{"count": N}` of the items matching the conditions.
-pub(crate) fn count(resource: &Resource, items: Vec<Value>, params: &Params) -> Result<Response, ApiError> {
+pub(crate) fn count(
+    resource: &Resource,
+    items: Vec<Value>,
+    params: &Params,
+) -> Result<Response, ApiError> {
     let n = resource.filter(items, params.get("conditions"))?.len();
     Ok(axum::Json(json!({"count": n})).into_response())
 }

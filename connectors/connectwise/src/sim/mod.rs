@@ -4,13 +4,16 @@
 //! engineer in the ConnectWise UI) change state without counting as API writes
 //! and fire callbacks like API changes do.
 
+mod api_error;
 mod callbacks;
+mod callbacks_api;
 pub mod conditions;
 mod listing;
 mod notes_api;
 mod routes;
 mod seed;
 mod state;
+mod ticket_rules;
 mod tickets_api;
 
 use std::net::SocketAddr;
@@ -159,17 +162,17 @@ impl ConnectWiseSim {
     }
 
     pub fn shutdown(&self) {
-        if let Some(server) = self
-            .server
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        if let Some(server) = self.server.lock().unwrap_or_else(|e| e.into_inner()).take() {
             server.abort();
         }
     }
 
-    fn human_change(&self, ticket_id: i64, member: &str, change: impl FnOnce(&State, &mut TicketRec)) {
+    fn human_change(
+        &self,
+        ticket_id: i64,
+        member: &str,
+        change: impl FnOnce(&State, &mut TicketRec),
+    ) {
         let mut state = self.shared.state();
         let Some(mut ticket) = state.tickets.get(&ticket_id).cloned() else {
             tracing::warn!(ticket_id, "simulated user acted on a missing ticket");
@@ -209,7 +212,13 @@ impl ConnectWiseSim {
     }
 
     /// An engineer adds a note; returns its id (0 when the ticket is missing).
-    pub fn user_add_note(&self, ticket_id: i64, text: &str, kind: SimNoteKind, member: &str) -> i64 {
+    pub fn user_add_note(
+        &self,
+        ticket_id: i64,
+        text: &str,
+        kind: SimNoteKind,
+        member: &str,
+    ) -> i64 {
         let mut state = self.shared.state();
         if !state.tickets.contains_key(&ticket_id) {
             tracing::warn!(ticket_id, "simulated user noted a missing ticket");
@@ -232,13 +241,22 @@ impl ConnectWiseSim {
     }
 
     /// An engineer opens a ticket (unknown labels fall back to defaults, with a warning).
-    pub fn user_create_ticket(&self, summary: &str, board: &str, company: &str, priority: &str) -> SimTicket {
+    pub fn user_create_ticket(
+        &self,
+        summary: &str,
+        board: &str,
+        company: &str,
+        priority: &str,
+    ) -> SimTicket {
         let mut state = self.shared.state();
-        let rec = tickets_api::new_ticket_record(&mut state, summary, board, company, priority, "jsmith");
+        let rec = ticket_rules::new_ticket_record(
+            &mut state, summary, board, company, priority, "jsmith",
+        );
         let id = rec.id;
+        let created = sim_ticket(&state, &rec);
         state.tickets.insert(id, rec);
         self.shared.fire(&state, id, "added", "jsmith");
-        sim_ticket(&state, &state.tickets[&id])
+        created
     }
 
     pub fn ticket(&self, id: i64) -> Option<SimTicket> {
@@ -248,7 +266,11 @@ impl ConnectWiseSim {
 
     pub fn tickets(&self) -> Vec<SimTicket> {
         let state = self.shared.state();
-        state.tickets.values().map(|t| sim_ticket(&state, t)).collect()
+        state
+            .tickets
+            .values()
+            .map(|t| sim_ticket(&state, t))
+            .collect()
     }
 
     pub fn notes(&self, ticket_id: i64) -> Vec<SimNote> {
@@ -283,7 +305,8 @@ impl ConnectWiseSim {
     /// the simulator would post it: `(body, x-content-signature)`.
     pub fn signed_callback(&self, ticket_id: i64, action: &str) -> (Vec<u8>, String) {
         let state = self.shared.state();
-        self.shared.build_callback(&state, ticket_id, action, "jsmith", 1)
+        self.shared
+            .build_callback(&state, ticket_id, action, "jsmith", 1)
     }
 
     /// Where callbacks say the signing key is.
@@ -303,10 +326,22 @@ fn sim_ticket(state: &State, t: &TicketRec) -> SimTicket {
         id: t.id,
         summary: t.summary.clone(),
         initial_description: t.initial_description.clone(),
-        board: state.board(t.board_id).map(|b| b.name.clone()).unwrap_or_default(),
-        status: state.status(t.status_id).map(|s| s.name.clone()).unwrap_or_default(),
-        priority: state.priority(t.priority_id).map(|p| p.name.clone()).unwrap_or_default(),
-        company: state.company(t.company_id).map(|c| c.identifier.clone()).unwrap_or_default(),
+        board: state
+            .board(t.board_id)
+            .map(|b| b.name.clone())
+            .unwrap_or_default(),
+        status: state
+            .status(t.status_id)
+            .map(|s| s.name.clone())
+            .unwrap_or_default(),
+        priority: state
+            .priority(t.priority_id)
+            .map(|p| p.name.clone())
+            .unwrap_or_default(),
+        company: state
+            .company(t.company_id)
+            .map(|c| c.identifier.clone())
+            .unwrap_or_default(),
         external_xref: t.external_xref.clone(),
         closed: t.closed,
         last_updated: t.last_updated,

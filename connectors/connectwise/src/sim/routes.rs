@@ -16,8 +16,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use super::listing::{self, ApiError, Params};
-use super::state::CallbackRec;
-use super::{notes_api, tickets_api, Shared};
+use super::{callbacks_api, notes_api, tickets_api, Shared};
 
 pub(crate) type Sim = State<Arc<Shared>>;
 
@@ -43,8 +42,12 @@ pub(crate) fn error_body(status: u16, message: &str) -> Value {
 /// `(company, public key, private key)` from `Authorization: Basic …`.
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String, String)> {
     let value = headers.get("authorization")?.to_str().ok()?;
-    let encoded = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))?;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (user, private) = text.split_once(':')?;
     let (company, public) = user.split_once('+')?;
@@ -59,11 +62,24 @@ pub(crate) fn identify(headers: &HeaderMap) -> Option<String> {
 async fn auth(State(shared): Sim, request: Request<Body>, next: Next) -> Response {
     let o = &shared.options;
     let ok = basic_credentials(request.headers()).is_some_and(|(company, public, private)| {
-        company.eq_ignore_ascii_case(&o.company_id) && public == o.public_key && private == o.private_key
+        company.eq_ignore_ascii_case(&o.company_id)
+            && public == o.public_key
+            && private == o.private_key
     });
     let mut response = if !ok {
-        ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", "Incorrect public/private key or company").into_response()
-    } else if request.headers().get("clientid").and_then(|v| v.to_str().ok()).map(str::trim) != Some(o.client_id.as_str()) {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "Incorrect public/private key or company",
+        )
+        .into_response()
+    } else if request
+        .headers()
+        .get("clientid")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        != Some(o.client_id.as_str())
+    {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "InvalidObject",
@@ -73,54 +89,90 @@ async fn auth(State(shared): Sim, request: Request<Body>, next: Next) -> Respons
     } else {
         next.run(request).await
     };
-    response
-        .headers_mut()
-        .insert("api-current-version", HeaderValue::from_static(CURRENT_VERSION));
+    response.headers_mut().insert(
+        "api-current-version",
+        HeaderValue::from_static(CURRENT_VERSION),
+    );
     response
 }
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
-        .route("/service/tickets", get(tickets_api::list).post(tickets_api::create))
+        .route(
+            "/service/tickets",
+            get(tickets_api::list).post(tickets_api::create),
+        )
         .route("/service/tickets/count", get(tickets_api::count))
-        .route("/service/tickets/search", axum::routing::post(tickets_api::search))
+        .route(
+            "/service/tickets/search",
+            axum::routing::post(tickets_api::search),
+        )
         .route(
             "/service/tickets/{id}",
-            get(tickets_api::get_one).patch(tickets_api::patch).put(tickets_api::put).delete(tickets_api::delete),
+            get(tickets_api::get_one)
+                .patch(tickets_api::patch)
+                .put(tickets_api::put)
+                .delete(tickets_api::delete),
         )
-        .route("/service/tickets/{id}/notes", get(notes_api::list).post(notes_api::create))
+        .route(
+            "/service/tickets/{id}/notes",
+            get(notes_api::list).post(notes_api::create),
+        )
         .route("/service/tickets/{id}/notes/count", get(notes_api::count))
-        .route("/service/tickets/{id}/notes/{note}", get(notes_api::get_one))
+        .route(
+            "/service/tickets/{id}/notes/{note}",
+            get(notes_api::get_one),
+        )
         .route("/service/tickets/{id}/allNotes", get(notes_api::all_notes))
         .route("/service/boards", get(boards))
         .route("/service/boards/{id}/statuses", get(statuses))
         .route("/service/priorities", get(priorities))
         .route("/company/companies", get(companies))
-        .route("/system/callbacks", get(list_callbacks).post(create_callback))
-        .route("/system/callbacks/{id}", get(get_callback).delete(delete_callback))
+        .route(
+            "/system/callbacks",
+            get(callbacks_api::list).post(callbacks_api::create),
+        )
+        .route(
+            "/system/callbacks/{id}",
+            get(callbacks_api::get_one).delete(callbacks_api::delete),
+        )
         .fallback(not_found)
         .layer(from_fn_with_state(shared.clone(), auth));
     let prefix = format!("/{}apis/3.0", shared.options.codebase);
     Router::new()
         .route("/login/companyinfo/{company}", get(company_info))
-        .route("/system/callbackkey/index.rails", get(callback_key))
+        .route(
+            "/system/callbackkey/index.rails",
+            get(callbacks_api::signing_key),
+        )
         .nest(&prefix, api)
         .fallback(not_found)
-        .layer(from_fn_with_state(shared.control.clone(), psa_connector::sim::middleware))
+        .layer(from_fn_with_state(
+            shared.control.clone(),
+            psa_connector::sim::middleware,
+        ))
         .with_state(shared)
 }
 
 async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
-    ApiError::not_found(format!("The requested resource {} was not found", uri.path()))
+    ApiError::not_found(format!(
+        "The requested resource {} was not found",
+        uri.path()
+    ))
 }
 
 pub(crate) fn link_base(shared: &Shared, uri: &OriginalUri) -> String {
-    format!("{}{}", shared.site_url, uri.0.path().trim_start_matches('/'))
+    format!(
+        "{}{}",
+        shared.site_url,
+        uri.0.path().trim_start_matches('/')
+    )
 }
 
 /// Parses a JSON body, answering bad JSON the way CW does (400).
 pub(crate) fn json_body(body: &Bytes) -> Result<Value, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))
 }
 
 async fn company_info(State(shared): Sim, Path(company): Path<String>) -> Response {
@@ -140,22 +192,24 @@ async fn company_info(State(shared): Sim, Path(company): Path<String>) -> Respon
     .into_response()
 }
 
-async fn callback_key(State(shared): Sim, RawQuery(query): RawQuery) -> Response {
-    let params = Params::parse(query.as_deref());
-    let known = params.get("id") == Some(shared.key_id.as_str())
-        && params.get("companyName").is_some_and(|c| c.eq_ignore_ascii_case(&shared.options.company_id));
-    if !known {
-        return ApiError::not_found("Callback key not found").into_response();
-    }
-    axum::Json(json!({"signing_key": shared.signing_key})).into_response()
-}
-
-async fn boards(State(shared): Sim, RawQuery(q): RawQuery, headers: HeaderMap, uri: OriginalUri) -> Result<Response, ApiError> {
+async fn boards(
+    State(shared): Sim,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    uri: OriginalUri,
+) -> Result<Response, ApiError> {
     let items: Vec<Value> = {
         let state = shared.state();
         state.boards.iter().map(|b| state.board_json(b)).collect()
     };
-    listing::respond(&listing::BOARD, items, &Params::parse(q.as_deref()), None, &headers, &link_base(&shared, &uri))
+    listing::respond(
+        &listing::BOARD,
+        items,
+        &Params::parse(q.as_deref()),
+        None,
+        &headers,
+        &link_base(&shared, &uri),
+    )
 }
 
 async fn statuses(
@@ -167,81 +221,72 @@ async fn statuses(
 ) -> Result<Response, ApiError> {
     let items: Vec<Value> = {
         let state = shared.state();
-        let board = id.parse::<i64>().ok().and_then(|id| state.board(id)).ok_or_else(|| ApiError::not_found(format!("Board {id} not found")))?;
-        state.statuses.iter().filter(|s| s.board_id == board.id).map(|s| state.status_json(s)).collect()
+        let board = id
+            .parse::<i64>()
+            .ok()
+            .and_then(|id| state.board(id))
+            .ok_or_else(|| ApiError::not_found(format!("Board {id} not found")))?;
+        state
+            .statuses
+            .iter()
+            .filter(|s| s.board_id == board.id)
+            .map(|s| state.status_json(s))
+            .collect()
     };
-    listing::respond(&listing::STATUS, items, &Params::parse(q.as_deref()), None, &headers, &link_base(&shared, &uri))
+    listing::respond(
+        &listing::STATUS,
+        items,
+        &Params::parse(q.as_deref()),
+        None,
+        &headers,
+        &link_base(&shared, &uri),
+    )
 }
 
-async fn priorities(State(shared): Sim, RawQuery(q): RawQuery, headers: HeaderMap, uri: OriginalUri) -> Result<Response, ApiError> {
+async fn priorities(
+    State(shared): Sim,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    uri: OriginalUri,
+) -> Result<Response, ApiError> {
     let items: Vec<Value> = {
         let state = shared.state();
-        state.priorities.iter().map(|p| state.priority_json(p)).collect()
+        state
+            .priorities
+            .iter()
+            .map(|p| state.priority_json(p))
+            .collect()
     };
-    listing::respond(&listing::PRIORITY, items, &Params::parse(q.as_deref()), None, &headers, &link_base(&shared, &uri))
+    listing::respond(
+        &listing::PRIORITY,
+        items,
+        &Params::parse(q.as_deref()),
+        None,
+        &headers,
+        &link_base(&shared, &uri),
+    )
 }
 
-async fn companies(State(shared): Sim, RawQuery(q): RawQuery, headers: HeaderMap, uri: OriginalUri) -> Result<Response, ApiError> {
+async fn companies(
+    State(shared): Sim,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    uri: OriginalUri,
+) -> Result<Response, ApiError> {
     let items: Vec<Value> = {
         let state = shared.state();
-        state.companies.iter().map(|c| state.company_json(c)).collect()
+        state
+            .companies
+            .iter()
+            .map(|c| state.company_json(c))
+            .collect()
     };
-    listing::respond(&listing::COMPANY, items, &Params::parse(q.as_deref()), None, &headers, &link_base(&shared, &uri))
-}
-
-async fn list_callbacks(State(shared): Sim, RawQuery(q): RawQuery, headers: HeaderMap, uri: OriginalUri) -> Result<Response, ApiError> {
-    let items: Vec<Value> = {
-        let state = shared.state();
-        state.callbacks.values().map(|c| state.callback_json(c)).collect()
-    };
-    listing::respond(&listing::CALLBACK, items, &Params::parse(q.as_deref()), None, &headers, &link_base(&shared, &uri))
-}
-
-async fn get_callback(State(shared): Sim, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let state = shared.state();
-    let cb = id.parse::<i64>().ok().and_then(|id| state.callbacks.get(&id)).ok_or_else(|| ApiError::not_found(format!("Callback {id} not found")))?;
-    Ok(axum::Json(state.callback_json(cb)).into_response())
-}
-
-async fn delete_callback(State(shared): Sim, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let mut state = shared.state();
-    let removed = id.parse::<i64>().ok().and_then(|id| state.callbacks.remove(&id));
-    match removed {
-        Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
-        None => Err(ApiError::not_found(format!("Callback {id} not found"))),
-    }
-}
-
-async fn create_callback(State(shared): Sim, body: Bytes) -> Result<Response, ApiError> {
-    let body = json_body(&body)?;
-    let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-    let missing = |field: &str| ApiError::invalid("callback", "MissingRequiredField", field, format!("The {field} field is required."));
-    let url = text("url").ok_or_else(|| missing("url"))?;
-    if !matches!(url::Url::parse(&url).map(|u| u.scheme().to_string()).as_deref(), Ok("http" | "https")) {
-        return Err(ApiError::invalid("callback", "InvalidField", "url", "The url must be an absolute http(s) URL."));
-    }
-    let kind = text("type").ok_or_else(|| missing("type"))?;
-    let level = text("level").ok_or_else(|| missing("level"))?;
-    let object_id = body.get("objectId").and_then(Value::as_i64).ok_or_else(|| missing("objectId"))?;
-    let mut state = shared.state();
-    if state.callbacks.values().any(|c| c.url == url && c.kind.eq_ignore_ascii_case(&kind) && c.level.eq_ignore_ascii_case(&level)) {
-        return Err(ApiError::invalid("callback", "ObjectExists", "url", "A callback with this url, type and level already exists."));
-    }
-    let member_id = state.member_by_identifier(&state.api_member.clone()).map(|m| m.id).unwrap_or(0);
-    let rec = CallbackRec {
-        id: state.next_callback,
-        description: text("description").unwrap_or_default(),
-        url,
-        object_id,
-        kind,
-        level,
-        member_id,
-        payload_version: text("payloadVersion").unwrap_or_else(|| "3.0.0".into()),
-        inactive: body.get("inactiveFlag").and_then(Value::as_bool).unwrap_or(false),
-        self_suppressed: body.get("isSelfSuppressedFlag").and_then(Value::as_bool).unwrap_or(false),
-    };
-    state.next_callback += 1;
-    let json = state.callback_json(&rec);
-    state.callbacks.insert(rec.id, rec);
-    Ok((StatusCode::CREATED, axum::Json(json)).into_response())
+    listing::respond(
+        &listing::COMPANY,
+        items,
+        &Params::parse(q.as_deref()),
+        None,
+        &headers,
+        &link_base(&shared, &uri),
+    )
 }

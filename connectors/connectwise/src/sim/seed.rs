@@ -1,7 +1,6 @@
 //! The simulated tenant's starting data: two boards with their own statuses,
 //! the four standard priorities, two companies and an MSP engineer.
 
-
 use super::state::{Board, Company, Member, Priority, State, Status};
 
 /// Identifier of the API member whose keys the bridge uses.
@@ -17,9 +16,21 @@ pub(crate) fn seed() -> State {
         ..State::default()
     };
     state.boards = vec![
-        Board { id: 1, name: "Co-Managed".into(), inactive: false },
-        Board { id: 2, name: "Help Desk".into(), inactive: false },
-        Board { id: 3, name: "Old Projects".into(), inactive: true },
+        Board {
+            id: 1,
+            name: "Co-Managed".into(),
+            inactive: false,
+        },
+        Board {
+            id: 2,
+            name: "Help Desk".into(),
+            inactive: false,
+        },
+        Board {
+            id: 3,
+            name: "Old Projects".into(),
+            inactive: true,
+        },
     ];
     let statuses: [(i64, i64, &str, bool, bool, bool); 11] = [
         // (id, board, name, closed, inactive, default)
@@ -63,12 +74,28 @@ pub(crate) fn seed() -> State {
     })
     .collect();
     state.companies = vec![
-        Company { id: 250, identifier: "ACME".into(), name: "Acme Corp".into() },
-        Company { id: 251, identifier: "Contoso".into(), name: "Contoso Ltd".into() },
+        Company {
+            id: 250,
+            identifier: "ACME".into(),
+            name: "Acme Corp".into(),
+        },
+        Company {
+            id: 251,
+            identifier: "Contoso".into(),
+            name: "Contoso Ltd".into(),
+        },
     ];
     state.members = vec![
-        Member { id: 148, identifier: "jsmith".into(), name: "John Smith".into() },
-        Member { id: 190, identifier: API_MEMBER.into(), name: "PSA Bridge API".into() },
+        Member {
+            id: 148,
+            identifier: "jsmith".into(),
+            name: "John Smith".into(),
+        },
+        Member {
+            id: 190,
+            identifier: API_MEMBER.into(),
+            name: "PSA Bridge API".into(),
+        },
     ];
     state
 }

@@ -134,9 +134,15 @@ impl State {
         self.boards.iter().find(|b| b.id == id)
     }
     pub fn board_by_ref(&self, r: &Value) -> Option<&Board> {
-        match (r.get("id").and_then(Value::as_i64), r.get("name").and_then(Value::as_str)) {
+        match (
+            r.get("id").and_then(Value::as_i64),
+            r.get("name").and_then(Value::as_str),
+        ) {
             (Some(id), _) => self.board(id),
-            (None, Some(name)) => self.boards.iter().find(|b| b.name.eq_ignore_ascii_case(name)),
+            (None, Some(name)) => self
+                .boards
+                .iter()
+                .find(|b| b.name.eq_ignore_ascii_case(name)),
             _ => None,
         }
     }
@@ -146,7 +152,10 @@ impl State {
     /// A status of `board_id` by reference `{id}` or `{name}`.
     pub fn status_by_ref(&self, board_id: i64, r: &Value) -> Option<&Status> {
         let on_board = |s: &&Status| s.board_id == board_id;
-        match (r.get("id").and_then(Value::as_i64), r.get("name").and_then(Value::as_str)) {
+        match (
+            r.get("id").and_then(Value::as_i64),
+            r.get("name").and_then(Value::as_str),
+        ) {
             (Some(id), _) => self.statuses.iter().filter(on_board).find(|s| s.id == id),
             (None, Some(name)) => self
                 .statuses
@@ -157,7 +166,10 @@ impl State {
         }
     }
     pub fn default_status(&self, board_id: i64) -> Option<&Status> {
-        let mut on_board = self.statuses.iter().filter(|s| s.board_id == board_id && !s.inactive);
+        let mut on_board = self
+            .statuses
+            .iter()
+            .filter(|s| s.board_id == board_id && !s.inactive);
         self.statuses
             .iter()
             .find(|s| s.board_id == board_id && s.default)
@@ -167,20 +179,32 @@ impl State {
         self.priorities.iter().find(|p| p.id == id)
     }
     pub fn priority_by_ref(&self, r: &Value) -> Option<&Priority> {
-        match (r.get("id").and_then(Value::as_i64), r.get("name").and_then(Value::as_str)) {
+        match (
+            r.get("id").and_then(Value::as_i64),
+            r.get("name").and_then(Value::as_str),
+        ) {
             (Some(id), _) => self.priority(id),
-            (None, Some(name)) => self.priorities.iter().find(|p| p.name.eq_ignore_ascii_case(name)),
+            (None, Some(name)) => self
+                .priorities
+                .iter()
+                .find(|p| p.name.eq_ignore_ascii_case(name)),
             _ => None,
         }
     }
     pub fn default_priority(&self) -> Option<&Priority> {
-        self.priorities.iter().find(|p| p.default).or(self.priorities.first())
+        self.priorities
+            .iter()
+            .find(|p| p.default)
+            .or(self.priorities.first())
     }
     pub fn company(&self, id: i64) -> Option<&Company> {
         self.companies.iter().find(|c| c.id == id)
     }
     pub fn company_by_ref(&self, r: &Value) -> Option<&Company> {
-        match (r.get("id").and_then(Value::as_i64), r.get("identifier").and_then(Value::as_str)) {
+        match (
+            r.get("id").and_then(Value::as_i64),
+            r.get("identifier").and_then(Value::as_str),
+        ) {
             (Some(id), _) => self.company(id),
             (None, Some(ident)) => self
                 .companies
@@ -193,10 +217,15 @@ impl State {
         self.members.iter().find(|m| m.id == id)
     }
     pub fn member_by_identifier(&self, ident: &str) -> Option<&Member> {
-        self.members.iter().find(|m| m.identifier.eq_ignore_ascii_case(ident))
+        self.members
+            .iter()
+            .find(|m| m.identifier.eq_ignore_ascii_case(ident))
     }
     pub fn member_by_ref(&self, r: &Value) -> Option<&Member> {
-        match (r.get("id").and_then(Value::as_i64), r.get("identifier").and_then(Value::as_str)) {
+        match (
+            r.get("id").and_then(Value::as_i64),
+            r.get("identifier").and_then(Value::as_str),
+        ) {
             (Some(id), _) => self.member(id),
             (None, Some(ident)) => self.member_by_identifier(ident),
             _ => None,
@@ -209,7 +238,10 @@ impl State {
     }
 
     pub fn status_json(&self, s: &Status) -> Value {
-        let board = self.board(s.board_id).map(|b| b.name.clone()).unwrap_or_default();
+        let board = self
+            .board(s.board_id)
+            .map(|b| b.name.clone())
+            .unwrap_or_default();
         json!({"id": s.id, "name": s.name, "board": {"id": s.board_id, "name": board},
                "sortOrder": s.sort, "displayOnBoard": true, "inactive": s.inactive,
                "closedStatus": s.closed, "defaultFlag": s.default,

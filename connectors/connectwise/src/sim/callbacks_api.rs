@@ -1,0 +1,152 @@
+//! Callback registration routes (`/system/callbacks`) and the signing-key
+//! endpoint (`/system/callbackkey/index.rails`, no auth) that `key_url` names.
+
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use super::listing::{self, ApiError, Params};
+use super::routes::{json_body, link_base, Sim};
+use super::state::CallbackRec;
+
+pub(crate) async fn signing_key(State(shared): Sim, RawQuery(query): RawQuery) -> Response {
+    let params = Params::parse(query.as_deref());
+    let known = params.get("id") == Some(shared.key_id.as_str())
+        && params
+            .get("companyName")
+            .is_some_and(|c| c.eq_ignore_ascii_case(&shared.options.company_id));
+    if !known {
+        return ApiError::not_found("Callback key not found").into_response();
+    }
+    axum::Json(json!({"signing_key": shared.signing_key})).into_response()
+}
+
+pub(crate) async fn list(
+    State(shared): Sim,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    uri: OriginalUri,
+) -> Result<Response, ApiError> {
+    let items: Vec<Value> = {
+        let state = shared.state();
+        state
+            .callbacks
+            .values()
+            .map(|c| state.callback_json(c))
+            .collect()
+    };
+    listing::respond(
+        &listing::CALLBACK,
+        items,
+        &Params::parse(q.as_deref()),
+        None,
+        &headers,
+        &link_base(&shared, &uri),
+    )
+}
+
+pub(crate) async fn get_one(
+    State(shared): Sim,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let state = shared.state();
+    let cb = id
+        .parse::<i64>()
+        .ok()
+        .and_then(|id| state.callbacks.get(&id))
+        .ok_or_else(|| ApiError::not_found(format!("Callback {id} not found")))?;
+    Ok(axum::Json(state.callback_json(cb)).into_response())
+}
+
+pub(crate) async fn delete(
+    State(shared): Sim,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let mut state = shared.state();
+    let removed = id
+        .parse::<i64>()
+        .ok()
+        .and_then(|id| state.callbacks.remove(&id));
+    match removed {
+        Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        None => Err(ApiError::not_found(format!("Callback {id} not found"))),
+    }
+}
+
+pub(crate) async fn create(State(shared): Sim, body: Bytes) -> Result<Response, ApiError> {
+    let body = json_body(&body)?;
+    let text = |name: &str| {
+        body.get(name)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let missing = |field: &str| {
+        ApiError::invalid(
+            "callback",
+            "MissingRequiredField",
+            field,
+            format!("The {field} field is required."),
+        )
+    };
+    let url = text("url").ok_or_else(|| missing("url"))?;
+    if !matches!(
+        url::Url::parse(&url)
+            .map(|u| u.scheme().to_string())
+            .as_deref(),
+        Ok("http" | "https")
+    ) {
+        return Err(ApiError::invalid(
+            "callback",
+            "InvalidField",
+            "url",
+            "The url must be an absolute http(s) URL.",
+        ));
+    }
+    let kind = text("type").ok_or_else(|| missing("type"))?;
+    let level = text("level").ok_or_else(|| missing("level"))?;
+    let object_id = body
+        .get("objectId")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| missing("objectId"))?;
+    let mut state = shared.state();
+    if state.callbacks.values().any(|c| {
+        c.url == url && c.kind.eq_ignore_ascii_case(&kind) && c.level.eq_ignore_ascii_case(&level)
+    }) {
+        return Err(ApiError::invalid(
+            "callback",
+            "ObjectExists",
+            "url",
+            "A callback with this url, type and level already exists.",
+        ));
+    }
+    let member_id = state
+        .member_by_identifier(&state.api_member.clone())
+        .map(|m| m.id)
+        .unwrap_or(0);
+    let rec = CallbackRec {
+        id: state.next_callback,
+        description: text("description").unwrap_or_default(),
+        url,
+        object_id,
+        kind,
+        level,
+        member_id,
+        payload_version: text("payloadVersion").unwrap_or_else(|| "3.0.0".into()),
+        inactive: body
+            .get("inactiveFlag")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        self_suppressed: body
+            .get("isSelfSuppressedFlag")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    };
+    state.next_callback += 1;
+    let json = state.callback_json(&rec);
+    state.callbacks.insert(rec.id, rec);
+    Ok((StatusCode::CREATED, axum::Json(json)).into_response())
+}
