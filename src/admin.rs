@@ -47,12 +47,20 @@ async fn metrics(State(engine): State<Arc<Engine>>) -> Response {
     }
     match prometheus() {
         Some(handle) => handle.render().into_response(),
-        None => (StatusCode::SERVICE_UNAVAILABLE, "metrics recorder unavailable").into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics recorder unavailable",
+        )
+            .into_response(),
     }
 }
 
 fn store_error(e: impl std::fmt::Display) -> Response {
-    (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": e.to_string() }))).into_response()
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(json!({ "error": e.to_string() })),
+    )
+        .into_response()
 }
 
 async fn outbox(State(engine): State<Arc<Engine>>) -> Response {
@@ -65,7 +73,11 @@ async fn outbox(State(engine): State<Arc<Engine>>) -> Response {
 async fn retry(State(engine): State<Arc<Engine>>, Path(id): Path<u64>) -> Response {
     match engine.requeue(id).await {
         Ok(Some(op)) => Json(op).into_response(),
-        Ok(None) => (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no outbox operation {id}") }))).into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": format!("no outbox operation {id}") })),
+        )
+            .into_response(),
         Err(e) => store_error(e),
     }
 }

@@ -10,30 +10,56 @@ use crate::config::{ConnectionConfig, Vendor};
 use crate::engine::Connection;
 
 /// Builds the connector of one connection (no network is touched).
-pub fn build_connector(name: &str, config: &ConnectionConfig) -> Result<Arc<dyn Connector>, ConnectorError> {
+pub fn build_connector(
+    name: &str,
+    config: &ConnectionConfig,
+) -> Result<Arc<dyn Connector>, ConnectorError> {
     let timeout = Duration::from_secs(config.timeout_secs);
-    let missing = || ConnectorError::Config(format!("connection {name}: missing [connections.{name}.{}]", config.vendor.get_ref().as_str()));
+    let missing = || {
+        ConnectorError::Config(format!(
+            "connection {name}: missing [connections.{name}.{}]",
+            config.vendor.get_ref().as_str()
+        ))
+    };
     Ok(match config.vendor.get_ref() {
         Vendor::Autotask => {
             let settings = config.autotask.clone().ok_or_else(missing)?;
-            let limits = config.limits.clone().unwrap_or_else(psa_autotask::default_limits);
-            Arc::new(psa_autotask::AutotaskConnector::new(settings, limits, timeout)?)
+            let limits = config
+                .limits
+                .clone()
+                .unwrap_or_else(psa_autotask::default_limits);
+            Arc::new(psa_autotask::AutotaskConnector::new(
+                settings, limits, timeout,
+            )?)
         }
         Vendor::Connectwise => {
             let settings = config.connectwise.clone().ok_or_else(missing)?;
-            let limits = config.limits.clone().unwrap_or_else(psa_connectwise::default_limits);
-            Arc::new(psa_connectwise::ConnectWiseConnector::new(settings, limits, timeout)?)
+            let limits = config
+                .limits
+                .clone()
+                .unwrap_or_else(psa_connectwise::default_limits);
+            Arc::new(psa_connectwise::ConnectWiseConnector::new(
+                settings, limits, timeout,
+            )?)
         }
     })
 }
 
 /// All connections of a configuration, by name.
-pub fn build_all(connections: &std::collections::BTreeMap<String, ConnectionConfig>) -> Result<HashMap<String, Connection>, ConnectorError> {
+pub fn build_all(
+    connections: &std::collections::BTreeMap<String, ConnectionConfig>,
+) -> Result<HashMap<String, Connection>, ConnectorError> {
     connections
         .iter()
         .map(|(name, config)| {
             let connector = build_connector(name, config)?;
-            Ok((name.clone(), Connection { name: name.clone(), connector }))
+            Ok((
+                name.clone(),
+                Connection {
+                    name: name.clone(),
+                    connector,
+                },
+            ))
         })
         .collect()
 }

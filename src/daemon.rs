@@ -45,7 +45,11 @@ fn stopped(rx: &watch::Sender<bool>) -> impl std::future::Future<Output = ()> + 
 }
 
 /// Starts every part of the daemon on `listener`.
-pub async fn start(loaded: LoadedConfig, listener: TcpListener, clock: SharedClock) -> Result<Daemon, DaemonError> {
+pub async fn start(
+    loaded: LoadedConfig,
+    listener: TcpListener,
+    clock: SharedClock,
+) -> Result<Daemon, DaemonError> {
     let addr = listener.local_addr()?;
     if let Some(parent) = loaded.store_path.parent() {
         std::fs::create_dir_all(parent)?;
@@ -67,7 +71,12 @@ pub async fn start(loaded: LoadedConfig, listener: TcpListener, clock: SharedClo
     tasks.spawn(run_planner(engine.clone(), tick, stopped(&stop)));
     let mut webhooks = HashSet::new();
     for (name, conn) in &loaded.config.connections {
-        tasks.spawn(delivery::run_delivery(engine.clone(), name.clone(), tick, stopped(&stop)));
+        tasks.spawn(delivery::run_delivery(
+            engine.clone(),
+            name.clone(),
+            tick,
+            stopped(&stop),
+        ));
         if conn.polling {
             tasks.spawn(run_poller(
                 engine.clone(),
@@ -83,31 +92,47 @@ pub async fn start(loaded: LoadedConfig, listener: TcpListener, clock: SharedClo
     }
     let _ = admin::prometheus();
     let app = webhook_router(
-        WebhookState { engine: engine.clone(), enabled: Arc::new(webhooks.clone()) },
+        WebhookState {
+            engine: engine.clone(),
+            enabled: Arc::new(webhooks.clone()),
+        },
         daemon_cfg.max_webhook_bytes,
     )
     .merge(admin::router(engine.clone()))
     .layer(tower_http::trace::TraceLayer::new_for_http());
     let shutdown = stopped(&stop);
     tasks.spawn(async move {
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
             tracing::error!(error = %e, "HTTP server stopped");
         }
     });
     if daemon_cfg.register_webhooks {
-        let base = daemon_cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        let base = daemon_cfg
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
         for name in &webhooks {
             let url = format!("{}/webhooks/{name}", base.trim_end_matches('/'));
             if let Some(conn) = engine.connection(name) {
                 match conn.connector.register_webhook(&url).await {
                     Ok(()) => tracing::info!(connection = %name, %url, "webhook registered"),
-                    Err(e) => tracing::warn!(connection = %name, error = %e, "cannot register webhook; polling still covers changes"),
+                    Err(e) => {
+                        tracing::warn!(connection = %name, error = %e, "cannot register webhook; polling still covers changes")
+                    }
                 }
             }
         }
     }
     tracing::info!(%addr, "psa-bridge running");
-    Ok(Daemon { addr, engine, stop, tasks })
+    Ok(Daemon {
+        addr,
+        engine,
+        stop,
+        tasks,
+    })
 }
 
 impl Daemon {

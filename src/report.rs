@@ -26,7 +26,9 @@ pub fn ticket_history(store: &Store, ticket: &str) -> Result<Vec<AuditEntry>, St
     }
     Ok(entries
         .into_iter()
-        .filter(|e| e.link.is_some_and(|l| links.contains(&l)) || e.tickets.iter().any(|t| keys.contains(t)))
+        .filter(|e| {
+            e.link.is_some_and(|l| links.contains(&l)) || e.tickets.iter().any(|t| keys.contains(t))
+        })
         .collect())
 }
 
@@ -34,7 +36,13 @@ pub fn ticket_history(store: &Store, ticket: &str) -> Result<Vec<AuditEntry>, St
 pub fn render_history(entries: &[AuditEntry]) -> String {
     let mut out = String::new();
     for e in entries {
-        out.push_str(&format!("#{:<5} {} {:<13} {}\n", e.seq, e.at.format("%Y-%m-%d %H:%M:%S"), e.kind, e.message));
+        out.push_str(&format!(
+            "#{:<5} {} {:<13} {}\n",
+            e.seq,
+            e.at.format("%Y-%m-%d %H:%M:%S"),
+            e.kind,
+            e.message
+        ));
     }
     out
 }
@@ -42,6 +50,8 @@ pub fn render_history(entries: &[AuditEntry]) -> String {
 pub fn verify_json(report: &VerifyReport) -> serde_json::Value {
     match report {
         VerifyReport::Intact { entries } => json!({ "intact": true, "entries": entries }),
-        VerifyReport::Broken { seq, reason } => json!({ "intact": false, "entry": seq, "reason": reason }),
+        VerifyReport::Broken { seq, reason } => {
+            json!({ "intact": false, "entry": seq, "reason": reason })
+        }
     }
 }

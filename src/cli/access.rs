@@ -14,19 +14,25 @@ use tokio::sync::Notify;
 
 pub enum Access {
     Local(Arc<Engine>),
-    Remote { base: String, client: reqwest::Client },
+    Remote {
+        base: String,
+        client: reqwest::Client,
+    },
 }
 
 /// Loads the config without needing secrets (inspection never calls vendors).
 pub fn load_for_inspection(config: &Path) -> anyhow::Result<LoadedConfig> {
-    Ok(load(config, &|name| Some(std::env::var(name).unwrap_or_default()))?)
+    Ok(load(config, &|name| {
+        Some(std::env::var(name).unwrap_or_default())
+    })?)
 }
 
 pub async fn connect(config: &Path) -> anyhow::Result<Access> {
     let loaded = load_for_inspection(config)?;
     match Store::open(&loaded.store_path) {
         Ok(store) => {
-            let connections = psa_bridge::connections::build_all(&loaded.config.connections).unwrap_or_else(|_| HashMap::new());
+            let connections = psa_bridge::connections::build_all(&loaded.config.connections)
+                .unwrap_or_else(|_| HashMap::new());
             Ok(Access::Local(Arc::new(Engine {
                 store,
                 connections,
@@ -39,22 +45,38 @@ pub async fn connect(config: &Path) -> anyhow::Result<Access> {
         Err(open_error) => {
             let base = format!("http://{}", loaded.config.daemon.listen);
             let client = reqwest::Client::new();
-            let alive = client.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success());
+            let alive = client
+                .get(format!("{base}/healthz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
             if alive {
                 Ok(Access::Remote { base, client })
             } else {
-                Err(open_error).with_context(|| "cannot open the store, and no daemon answers at daemon.listen")
+                Err(open_error).with_context(|| {
+                    "cannot open the store, and no daemon answers at daemon.listen"
+                })
             }
         }
     }
 }
 
 impl Access {
-    pub async fn get_json<T: serde::de::DeserializeOwned>(client: &reqwest::Client, url: String) -> anyhow::Result<T> {
-        let response = client.get(&url).send().await.with_context(|| format!("GET {url}"))?;
+    pub async fn get_json<T: serde::de::DeserializeOwned>(
+        client: &reqwest::Client,
+        url: String,
+    ) -> anyhow::Result<T> {
+        let response = client
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
         let status = response.status();
         if !status.is_success() {
-            anyhow::bail!("daemon answered {status}: {}", response.text().await.unwrap_or_default());
+            anyhow::bail!(
+                "daemon answered {status}: {}",
+                response.text().await.unwrap_or_default()
+            );
         }
         Ok(response.json().await?)
     }

@@ -4,7 +4,6 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-
 pub async fn check(config: &Path, offline: bool) -> anyhow::Result<ExitCode> {
     let loaded = match psa_bridge::config::load(config, &|name| std::env::var(name).ok()) {
         Ok(l) => l,
@@ -14,7 +13,11 @@ pub async fn check(config: &Path, offline: bool) -> anyhow::Result<ExitCode> {
         }
     };
     if offline {
-        println!("{}: configuration and {} mapping(s) are valid (vendors not asked)", config.display(), loaded.pairings.len());
+        println!(
+            "{}: configuration and {} mapping(s) are valid (vendors not asked)",
+            config.display(),
+            loaded.pairings.len()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let connections = psa_bridge::connections::build_all(&loaded.config.connections)?;
@@ -26,18 +29,30 @@ pub async fn check(config: &Path, offline: bool) -> anyhow::Result<ExitCode> {
                 catalogs.insert(name.clone(), catalog);
             }
             Ok(Err(e)) => {
-                eprintln!("{}: connections.{name}: cannot read statuses and priorities: {e}", config.display());
+                eprintln!(
+                    "{}: connections.{name}: cannot read statuses and priorities: {e}",
+                    config.display()
+                );
                 failed = true;
             }
             Err(_) => {
-                eprintln!("{}: connections.{name}: the vendor did not answer within 30 s", config.display());
+                eprintln!(
+                    "{}: connections.{name}: the vendor did not answer within 30 s",
+                    config.display()
+                );
                 failed = true;
             }
         }
     }
     for pairing in &loaded.pairings {
-        let (Some(a), Some(b)) = (catalogs.get(&pairing.a), catalogs.get(&pairing.b)) else { continue };
-        for error in pairing.mapping.validate_against(&pairing.mapping_path, &pairing.mapping_source, a, b) {
+        let (Some(a), Some(b)) = (catalogs.get(&pairing.a), catalogs.get(&pairing.b)) else {
+            continue;
+        };
+        for error in
+            pairing
+                .mapping
+                .validate_against(&pairing.mapping_path, &pairing.mapping_source, a, b)
+        {
             eprintln!("{error}");
             failed = true;
         }
@@ -45,6 +60,10 @@ pub async fn check(config: &Path, offline: bool) -> anyhow::Result<ExitCode> {
     if failed {
         return Ok(ExitCode::from(1));
     }
-    println!("{}: configuration and {} mapping(s) are valid; every label exists on its vendor", config.display(), loaded.pairings.len());
+    println!(
+        "{}: configuration and {} mapping(s) are valid; every label exists on its vendor",
+        config.display(),
+        loaded.pairings.len()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -15,11 +15,20 @@ pub async fn demo(store: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let temp = tempfile::tempdir()?;
     let dir = store.unwrap_or_else(|| temp.path().to_path_buf());
     let env = DemoEnv::start(&dir, &DemoOptions::default()).await?;
-    println!("psa-bridge demo: Autotask simulator at {}, ConnectWise simulator at {}", env.autotask.addr(), env.connectwise.addr());
+    println!(
+        "psa-bridge demo: Autotask simulator at {}, ConnectWise simulator at {}",
+        env.autotask.addr(),
+        env.connectwise.addr()
+    );
     let loaded = psa_bridge::config::load(&env.config_path, &|name| std::env::var(name).ok())?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let daemon = psa_bridge::daemon::start(loaded, listener, Arc::new(psa_bridge::clock::SystemClock)).await?;
-    println!("psa-bridge daemon listening on http://{} (webhooks registered with both simulators)\n", daemon.addr);
+    let daemon =
+        psa_bridge::daemon::start(loaded, listener, Arc::new(psa_bridge::clock::SystemClock))
+            .await?;
+    println!(
+        "psa-bridge daemon listening on http://{} (webhooks registered with both simulators)\n",
+        daemon.addr
+    );
 
     let mut story = Story::new(&env, Duration::from_secs(30), true);
     let played = story.play().await;
@@ -30,10 +39,20 @@ pub async fn demo(store: Option<PathBuf>) -> anyhow::Result<ExitCode> {
 
     println!();
     let at_writes = env.autotask.control().writes_by(AT_USER).len();
-    let cw_writes = env.connectwise.control().writes_by(&psa_connectwise::sim::ConnectWiseSimOptions::default().public_key).len();
+    let cw_writes = env
+        .connectwise
+        .control()
+        .writes_by(&psa_connectwise::sim::ConnectWiseSimOptions::default().public_key)
+        .len();
     println!("Writes by the bridge: {at_writes} to Autotask, {cw_writes} to ConnectWise.");
-    let history = report::ticket_history(&daemon.engine.store, &format!("autotask:{}", story.autotask_number))?;
-    println!("\nAudit trail of autotask:{} (both sides):", story.autotask_number);
+    let history = report::ticket_history(
+        &daemon.engine.store,
+        &format!("autotask:{}", story.autotask_number),
+    )?;
+    println!(
+        "\nAudit trail of autotask:{} (both sides):",
+        story.autotask_number
+    );
     print!("{}", report::render_history(&history));
     let verdict = daemon.engine.store.verify_audit()?;
     daemon.shutdown().await;

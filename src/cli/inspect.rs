@@ -9,24 +9,52 @@ use psa_bridge::store::{AuditEntry, OutboxOp};
 use super::access::{connect, Access};
 
 fn print_ops(ops: &[OutboxOp], dead_only: bool) {
-    let shown: Vec<&OutboxOp> = ops.iter().filter(|o| !dead_only || o.dead.is_some()).collect();
+    let shown: Vec<&OutboxOp> = ops
+        .iter()
+        .filter(|o| !dead_only || o.dead.is_some())
+        .collect();
     if shown.is_empty() {
-        println!("{}", if dead_only { "no dead letters" } else { "outbox is empty" });
+        println!(
+            "{}",
+            if dead_only {
+                "no dead letters"
+            } else {
+                "outbox is empty"
+            }
+        );
         return;
     }
     for op in shown {
         let state = match &op.dead {
-            Some(d) => format!("DEAD ({}): {}", d.status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()), d.message),
-            None => format!("pending, attempt {} at {}", op.attempts + 1, op.next_attempt_at.to_rfc3339()),
+            Some(d) => format!(
+                "DEAD ({}): {}",
+                d.status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                d.message
+            ),
+            None => format!(
+                "pending, attempt {} at {}",
+                op.attempts + 1,
+                op.next_attempt_at.to_rfc3339()
+            ),
         };
-        println!("{:<6} {:<12} link {:<5} {:<40} {state}", op.id, op.connection, op.link, op.action.describe());
+        println!(
+            "{:<6} {:<12} link {:<5} {:<40} {state}",
+            op.id,
+            op.connection,
+            op.link,
+            op.action.describe()
+        );
     }
 }
 
 pub async fn outbox(config: &Path, dead_only: bool) -> anyhow::Result<ExitCode> {
     let ops: Vec<OutboxOp> = match connect(config).await? {
         Access::Local(engine) => engine.store.outbox()?,
-        Access::Remote { base, client } => Access::get_json(&client, format!("{base}/admin/outbox")).await?,
+        Access::Remote { base, client } => {
+            Access::get_json(&client, format!("{base}/admin/outbox")).await?
+        }
     };
     print_ops(&ops, dead_only);
     Ok(ExitCode::SUCCESS)
@@ -36,7 +64,10 @@ pub async fn retry(config: &Path, id: u64) -> anyhow::Result<ExitCode> {
     let op: Option<OutboxOp> = match connect(config).await? {
         Access::Local(engine) => engine.requeue(id).await?,
         Access::Remote { base, client } => {
-            let response = client.post(format!("{base}/admin/outbox/{id}/retry")).send().await?;
+            let response = client
+                .post(format!("{base}/admin/outbox/{id}/retry"))
+                .send()
+                .await?;
             if response.status() == reqwest::StatusCode::NOT_FOUND {
                 None
             } else if response.status().is_success() {
@@ -77,20 +108,32 @@ pub async fn history(config: &Path, ticket: &str) -> anyhow::Result<ExitCode> {
 pub async fn verify(config: &Path) -> anyhow::Result<ExitCode> {
     let verdict = match connect(config).await? {
         Access::Local(engine) => report::verify_json(&engine.store.verify_audit()?),
-        Access::Remote { base, client } => Access::get_json::<serde_json::Value>(&client, format!("{base}/admin/audit/verify")).await?,
+        Access::Remote { base, client } => {
+            Access::get_json::<serde_json::Value>(&client, format!("{base}/admin/audit/verify"))
+                .await?
+        }
     };
     if verdict["intact"].as_bool() == Some(true) {
         println!("audit chain intact: {} entries", verdict["entries"]);
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("audit chain BROKEN at entry #{}: {}", verdict["entry"], verdict["reason"].as_str().unwrap_or("?"));
+        println!(
+            "audit chain BROKEN at entry #{}: {}",
+            verdict["entry"],
+            verdict["reason"].as_str().unwrap_or("?")
+        );
         Ok(ExitCode::from(1))
     }
 }
 
 fn url_escape(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.:".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.:".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
-

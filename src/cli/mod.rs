@@ -2,10 +2,10 @@
 
 mod access;
 mod check;
-//TMP mod demo;
+mod demo;
 mod inspect;
 mod logging;
-//TMP mod simulate;
+mod simulate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,7 +17,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(name = "psa-bridge", version, about, long_about = None)]
 struct Cli {
     /// Log format.
-    #[arg(long, global = true, value_enum, default_value = "human", env = "PSA_BRIDGE_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "human",
+        env = "PSA_BRIDGE_LOG_FORMAT"
+    )]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
@@ -48,14 +54,14 @@ enum Command {
     },
     /// Inspect and re-queue outbox operations.
     Outbox {
-        #[arg(long, short)]
+        #[arg(long, short, global = true)]
         config: PathBuf,
         #[command(subcommand)]
         command: OutboxCommand,
     },
     /// Read or verify the hash-chained audit log.
     Audit {
-        #[arg(long, short)]
+        #[arg(long, short, global = true)]
         config: PathBuf,
         /// One ticket's history on both sides, as CONNECTION:TICKET (id or number).
         #[arg(long)]
@@ -105,7 +111,10 @@ enum SimVendor {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -121,13 +130,19 @@ pub fn main() -> ExitCode {
                 OutboxCommand::Dead => inspect::outbox(&config, true).await,
                 OutboxCommand::Retry { id } => inspect::retry(&config, id).await,
             },
-            Command::Audit { config, ticket, command } => match (command, ticket) {
+            Command::Audit {
+                config,
+                ticket,
+                command,
+            } => match (command, ticket) {
                 (Some(AuditCommand::Verify), _) => inspect::verify(&config).await,
                 (None, Some(ticket)) => inspect::history(&config, &ticket).await,
-                (None, None) => Err(anyhow::anyhow!("give --ticket CONNECTION:TICKET or the `verify` subcommand")),
+                (None, None) => Err(anyhow::anyhow!(
+                    "give --ticket CONNECTION:TICKET or the `verify` subcommand"
+                )),
             },
-            Command::Simulate { .. } => todo!(),
-            Command::Demo { .. } => todo!(),
+            Command::Simulate { vendor, listen } => simulate::simulate(vendor, listen).await,
+            Command::Demo { store } => demo::demo(store).await,
         }
     });
     match result {
@@ -143,7 +158,12 @@ pub fn main() -> ExitCode {
 async fn run(config: PathBuf) -> anyhow::Result<ExitCode> {
     let loaded = psa_bridge::config::load(&config, &|name| std::env::var(name).ok())?;
     let listener = tokio::net::TcpListener::bind(loaded.config.daemon.listen).await?;
-    let daemon = psa_bridge::daemon::start(loaded, listener, std::sync::Arc::new(psa_bridge::clock::SystemClock)).await?;
+    let daemon = psa_bridge::daemon::start(
+        loaded,
+        listener,
+        std::sync::Arc::new(psa_bridge::clock::SystemClock),
+    )
+    .await?;
     println!("psa-bridge listening on http://{}", daemon.addr);
     shutdown_signal().await;
     tracing::info!("shutting down");

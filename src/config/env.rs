@@ -16,7 +16,10 @@ pub fn substitute(
     for (index, line) in text.split_inclusive('\n').enumerate() {
         let trimmed = line.trim_start();
         if trimmed.starts_with('[') {
-            table = trimmed.trim_end().trim_matches(|c| c == '[' || c == ']').to_string();
+            table = trimmed
+                .trim_end()
+                .trim_matches(|c| c == '[' || c == ']')
+                .to_string();
         }
         if trimmed.starts_with('#') {
             out.push_str(line);
@@ -34,7 +37,12 @@ pub fn substitute(
             let field = field_name(&table, line);
             let after = &rest[pos + 2..];
             let Some(end) = after.find('}') else {
-                return Err(ConfigError::new(file, Some(index + 1), field, "unterminated ${...}"));
+                return Err(ConfigError::new(
+                    file,
+                    Some(index + 1),
+                    field,
+                    "unterminated ${...}",
+                ));
             };
             let name = &after[..end];
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -104,8 +112,12 @@ mod tests {
 
     #[test]
     fn missing_variable_names_line_and_field() {
-        let err = substitute(Path::new("c.toml"), "[connections.at.autotask]\n\nsecret = \"${NOPE}\"\n", &vars)
-            .unwrap_err();
+        let err = substitute(
+            Path::new("c.toml"),
+            "[connections.at.autotask]\n\nsecret = \"${NOPE}\"\n",
+            &vars,
+        )
+        .unwrap_err();
         assert_eq!(err.line, Some(3));
         assert_eq!(err.field, "connections.at.autotask.secret");
         assert!(err.to_string().contains("NOPE is not set"), "{err}");
@@ -113,7 +125,12 @@ mod tests {
 
     #[test]
     fn comments_and_escapes_are_left_alone() {
-        let out = substitute(Path::new("c.toml"), "# ${NOPE}\na = \"$${LITERAL}\"\n", &vars).unwrap();
+        let out = substitute(
+            Path::new("c.toml"),
+            "# ${NOPE}\na = \"$${LITERAL}\"\n",
+            &vars,
+        )
+        .unwrap();
         assert_eq!(out, "# ${NOPE}\na = \"${LITERAL}\"\n");
     }
 }

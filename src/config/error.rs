@@ -13,7 +13,12 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub fn new(file: &Path, line: Option<usize>, field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        file: &Path,
+        line: Option<usize>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             file: file.to_path_buf(),
             line,

@@ -37,13 +37,20 @@ pub fn parse_toml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Con
         let path = e.path().to_string();
         let inner = e.into_inner();
         let line = inner.span().map(|s| line_of(text, s.start));
-        let field = if path == "." { "(top level)".to_string() } else { path };
+        let field = if path == "." {
+            "(top level)".to_string()
+        } else {
+            path
+        };
         ConfigError::new(file, line, field, inner.message().trim().to_string())
     })
 }
 
 /// Loads the config file at `path`, substituting environment variables via `lookup`.
-pub fn load(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<LoadedConfig, ConfigError> {
+pub fn load(
+    path: &Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<LoadedConfig, ConfigError> {
     let raw = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new(path, None, "(file)", format!("cannot read: {e}")))?;
     let text = env::substitute(path, &raw, lookup)?;
@@ -72,7 +79,12 @@ pub fn load(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Load
         }
         if let Some(limits) = &conn.limits {
             limits.validate().map_err(|m| {
-                ConfigError::new(path, at(conn.vendor.span().start), format!("{field}.limits"), m)
+                ConfigError::new(
+                    path,
+                    at(conn.vendor.span().start),
+                    format!("{field}.limits"),
+                    m,
+                )
             })?;
         }
         if conn.poll_interval_secs == 0 {
@@ -98,7 +110,11 @@ pub fn load(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Load
     for (index, p) in config.pairings.iter().enumerate() {
         let field = format!("pairings[{index}]");
         let name = p.name.get_ref().clone();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(ConfigError::new(
                 path,
                 at(p.name.span().start),
@@ -107,7 +123,12 @@ pub fn load(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Load
             ));
         }
         if pairings.iter().any(|q: &LoadedPairing| q.name == name) {
-            return Err(ConfigError::new(path, at(p.name.span().start), format!("{field}.name"), format!("duplicate pairing name {name:?}")));
+            return Err(ConfigError::new(
+                path,
+                at(p.name.span().start),
+                format!("{field}.name"),
+                format!("duplicate pairing name {name:?}"),
+            ));
         }
         for (side, conn) in [("a", &p.a), ("b", &p.b)] {
             if !config.connections.contains_key(conn.get_ref()) {
@@ -115,16 +136,30 @@ pub fn load(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Load
                     path,
                     at(conn.span().start),
                     format!("{field}.{side}"),
-                    format!("unknown connection {:?}; configured: {}", conn.get_ref(), known.join(", ")),
+                    format!(
+                        "unknown connection {:?}; configured: {}",
+                        conn.get_ref(),
+                        known.join(", ")
+                    ),
                 ));
             }
         }
         if p.a.get_ref() == p.b.get_ref() {
-            return Err(ConfigError::new(path, at(p.b.span().start), format!("{field}.b"), "a pairing needs two different connections"));
+            return Err(ConfigError::new(
+                path,
+                at(p.b.span().start),
+                format!("{field}.b"),
+                "a pairing needs two different connections",
+            ));
         }
         let mapping_path = base.join(p.mapping.get_ref());
         let mapping_source = std::fs::read_to_string(&mapping_path).map_err(|e| {
-            ConfigError::new(path, at(p.mapping.span().start), format!("{field}.mapping"), format!("cannot read {}: {e}", mapping_path.display()))
+            ConfigError::new(
+                path,
+                at(p.mapping.span().start),
+                format!("{field}.mapping"),
+                format!("cannot read {}: {e}", mapping_path.display()),
+            )
         })?;
         let mapping: Mapping = parse_toml(&mapping_path, &mapping_source)?;
         mapping.validate(&mapping_path, &mapping_source)?;
@@ -138,5 +173,10 @@ pub fn load(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Load
         });
     }
     let store_path = base.join(&config.daemon.store_path);
-    Ok(LoadedConfig { path: path.to_path_buf(), config, pairings, store_path })
+    Ok(LoadedConfig {
+        path: path.to_path_buf(),
+        config,
+        pairings,
+        store_path,
+    })
 }

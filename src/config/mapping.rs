@@ -70,7 +70,11 @@ pub struct WriteBackRule {
 
 impl Default for WriteBackRule {
     fn default() -> Self {
-        Self { note: None, note_visibility: Visibility::Internal, field: None }
+        Self {
+            note: None,
+            note_visibility: Visibility::Internal,
+            field: None,
+        }
     }
 }
 
@@ -183,7 +187,10 @@ pub struct DescriptionRule {
 
 impl Default for DescriptionRule {
     fn default() -> Self {
-        Self { on_create: true, updates: default_description_updates() }
+        Self {
+            on_create: true,
+            updates: default_description_updates(),
+        }
     }
 }
 
@@ -210,7 +217,11 @@ pub struct CommentRule {
 
 impl Default for CommentRule {
     fn default() -> Self {
-        Self { public: Direction::Both, internal: Direction::None, author_header: default_author_header() }
+        Self {
+            public: Direction::Both,
+            internal: Direction::None,
+            author_header: default_author_header(),
+        }
     }
 }
 
@@ -269,7 +280,12 @@ impl Mapping {
             let field = format!("fields[{i}].name");
             let name = f.name();
             if seen.contains(&name) {
-                return Err(ConfigError::new(file, line(f.name.span().start), field, format!("field {name:?} is mapped twice")));
+                return Err(ConfigError::new(
+                    file,
+                    line(f.name.span().start),
+                    field,
+                    format!("field {name:?} is mapped twice"),
+                ));
             }
             seen.push(name);
             let custom = !BUILT_IN.contains(&name);
@@ -278,28 +294,53 @@ impl Mapping {
                     file,
                     line(f.name.span().start),
                     field,
-                    format!("{name:?} is not one of {}; a custom field needs a_field and b_field", BUILT_IN.join(", ")),
+                    format!(
+                        "{name:?} is not one of {}; a custom field needs a_field and b_field",
+                        BUILT_IN.join(", ")
+                    ),
                 ));
             }
             if (name == "status" || name == "priority") && f.values.is_empty() {
-                return Err(ConfigError::new(file, line(f.name.span().start), format!("fields[{i}].values"), format!("{name} labels differ per system: give a value map")));
+                return Err(ConfigError::new(
+                    file,
+                    line(f.name.span().start),
+                    format!("fields[{i}].values"),
+                    format!("{name} labels differ per system: give a value map"),
+                ));
             }
         }
         if self.trigger.queue.get_ref().trim().is_empty() {
-            return Err(ConfigError::new(file, line(self.trigger.queue.span().start), "trigger.queue", "must not be empty"));
+            return Err(ConfigError::new(
+                file,
+                line(self.trigger.queue.span().start),
+                "trigger.queue",
+                "must not be empty",
+            ));
         }
         Ok(())
     }
 
     /// Checks labels against what the vendors really have. `side_catalog` gives each side's catalog.
-    pub fn validate_against(&self, file: &Path, text: &str, a: &Catalog, b: &Catalog) -> Vec<ConfigError> {
+    pub fn validate_against(
+        &self,
+        file: &Path,
+        text: &str,
+        a: &Catalog,
+        b: &Catalog,
+    ) -> Vec<ConfigError> {
         let mut errors = Vec::new();
         let catalog = |side: Side| if side == Side::A { a } else { b };
         let mut check = |value: &Spanned<String>, field: String, side: Side, kind: &str| {
             let cat = catalog(side);
             let (ok, valid) = match kind {
-                "status" => (cat.has_status(value.get_ref()), cat.status_labels().join(", ")),
-                "priority" => (cat.priorities.contains(value.get_ref()), cat.priorities.join(", ")),
+                "status" => (
+                    cat.has_status(value.get_ref()),
+                    cat.status_labels().join(", "),
+                ),
+                "priority" => (
+                    cat.priorities.contains(value.get_ref()),
+                    cat.priorities.join(", "),
+                ),
                 _ => (cat.queues.contains(value.get_ref()), cat.queues.join(", ")),
             };
             if !ok {
@@ -307,7 +348,10 @@ impl Mapping {
                     file,
                     Some(line_of(text, value.span().start)),
                     field,
-                    format!("side {side} has no {kind} {:?}; it has: {valid}", value.get_ref()),
+                    format!(
+                        "side {side} has no {kind} {:?}; it has: {valid}",
+                        value.get_ref()
+                    ),
                 ));
             }
         };
@@ -321,10 +365,24 @@ impl Mapping {
                 check(&pair.b, format!("fields[{i}].values[{j}].b"), Side::B, kind);
             }
         }
-        check(&self.trigger.queue, "trigger.queue".into(), self.trigger.side, "queue");
+        check(
+            &self.trigger.queue,
+            "trigger.queue".into(),
+            self.trigger.side,
+            "queue",
+        );
         for side in [Side::A, Side::B] {
-            if let Some(status) = self.on_close.when_closed(side).and_then(|c| c.set_status.as_ref()) {
-                check(status, format!("on_close.{side}.set_status"), side.other(), "status");
+            if let Some(status) = self
+                .on_close
+                .when_closed(side)
+                .and_then(|c| c.set_status.as_ref())
+            {
+                check(
+                    status,
+                    format!("on_close.{side}.set_status"),
+                    side.other(),
+                    "status",
+                );
             }
         }
         errors

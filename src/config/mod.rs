@@ -13,8 +13,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use psa_autotask::AutotaskSettings;
-use psa_connectwise::ConnectWiseSettings;
 use psa_connector::RateLimits;
+use psa_connectwise::ConnectWiseSettings;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -137,3 +137,6 @@ pub struct PairingConfig {
     /// Mapping file, relative to the config file.
     pub mapping: Spanned<PathBuf>,
 }
+
+#[cfg(test)]
+mod tests;

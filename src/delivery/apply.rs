@@ -13,7 +13,11 @@ pub enum Delivered {
 }
 
 /// Performs `op` on `target_id` (the far ticket; `None` for creates).
-pub async fn apply(connector: &dyn Connector, op: &OutboxOp, target_id: Option<&str>) -> Result<Delivered, ConnectorError> {
+pub async fn apply(
+    connector: &dyn Connector,
+    op: &OutboxOp,
+    target_id: Option<&str>,
+) -> Result<Delivered, ConnectorError> {
     match &op.action {
         Action::CreateTicket { ticket, .. } => {
             if let Some(existing) = connector.find_by_marker(&ticket.marker).await? {
@@ -30,11 +34,18 @@ pub async fn apply(connector: &dyn Connector, op: &OutboxOp, target_id: Option<&
         Action::AddComment { comment, .. } => {
             let id = target_id.ok_or_else(not_linked)?;
             let existing = connector.list_comments(id).await?;
-            if let Some(found) = existing.iter().find(|c| c.marker.as_deref() == Some(comment.marker.as_str())) {
+            if let Some(found) = existing
+                .iter()
+                .find(|c| c.marker.as_deref() == Some(comment.marker.as_str()))
+            {
                 tracing::info!(comment = %found.id, "found the note an earlier attempt wrote; adopting it");
-                return Ok(Delivered::Commented { id: found.id.clone() });
+                return Ok(Delivered::Commented {
+                    id: found.id.clone(),
+                });
             }
-            Ok(Delivered::Commented { id: connector.add_comment(id, comment).await? })
+            Ok(Delivered::Commented {
+                id: connector.add_comment(id, comment).await?,
+            })
         }
     }
 }

@@ -9,21 +9,32 @@ use super::apply::Delivered;
 use super::schedule::{retry_delay, MAX_ATTEMPTS};
 use crate::engine::{observe, Engine};
 use crate::store::{
-    comment_key, link_key, Action, CommentEntry, DeadLetter, OutboxOp, StoreError, TicketRef, TreeName,
+    comment_key, link_key, Action, CommentEntry, DeadLetter, OutboxOp, StoreError, TicketRef,
+    TreeName,
 };
 
 impl Engine {
     /// Records a successful delivery.
-    pub async fn record_success(&self, op: &OutboxOp, delivered: Delivered) -> Result<(), StoreError> {
+    pub async fn record_success(
+        &self,
+        op: &OutboxOp,
+        delivered: Delivered,
+    ) -> Result<(), StoreError> {
         let now = self.clock.now();
-        let mut link = self.store.link(op.link)?.ok_or_else(|| StoreError::Aborted(format!("link {} vanished", op.link)))?;
+        let mut link = self
+            .store
+            .link(op.link)?
+            .ok_or_else(|| StoreError::Aborted(format!("link {} vanished", op.link)))?;
         let mut shadow = self.store.shadow(op.link)?;
         let mut follow_ups = Vec::new();
         let mut created_ref = None;
         let message;
         match &delivered {
             Delivered::Created(ticket) => {
-                let r = TicketRef { id: ticket.id.clone(), number: ticket.number.clone() };
+                let r = TicketRef {
+                    id: ticket.id.clone(),
+                    number: ticket.number.clone(),
+                };
                 link.set_side(op.target, r.clone());
                 created_ref = Some(r);
                 if let Some(pairing) = self.pairing(&op.pairing) {
@@ -44,13 +55,27 @@ impl Engine {
                     side.description = observed.description;
                     side.closed = observed.closed;
                 }
-                if let Action::CreateTicket { write_back: Some(wb), ticket: new } = &op.action {
-                    follow_ups = crate::engine::write_back_ops(wb, op.target.other(), &new.marker, &ticket.number);
+                if let Action::CreateTicket {
+                    write_back: Some(wb),
+                    ticket: new,
+                } = &op.action
+                {
+                    follow_ups = crate::engine::write_back_ops(
+                        wb,
+                        op.target.other(),
+                        &new.marker,
+                        &ticket.number,
+                    );
                 }
-                message = format!("{}: created ticket {} ({:?})", op.connection, ticket.number, ticket.title);
+                message = format!(
+                    "{}: created ticket {} ({:?})",
+                    op.connection, ticket.number, ticket.title
+                );
             }
             Delivered::Updated => message = format!("{}: {}", op.connection, op.action.describe()),
-            Delivered::Commented { id } => message = format!("{}: {} (note {id})", op.connection, op.action.describe()),
+            Delivered::Commented { id } => {
+                message = format!("{}: {} (note {id})", op.connection, op.action.describe())
+            }
         }
         let mut ids = Vec::new();
         for _ in &follow_ups {
@@ -62,13 +87,30 @@ impl Engine {
             tx.put(TreeName::Links, &link.id.to_be_bytes(), &link)?;
             tx.put(TreeName::Shadows, &link.id.to_be_bytes(), &shadow)?;
             if let Some(r) = &created_ref {
-                tx.put(TreeName::LinkIndex, &link_key(&link.pairing, op.target, &r.id), &link.id)?;
+                tx.put(
+                    TreeName::LinkIndex,
+                    &link_key(&link.pairing, op.target, &r.id),
+                    &link.id,
+                )?;
             }
-            if let (Delivered::Commented { id }, Action::AddComment { source, .. }) = (&delivered, &op.action) {
-                tx.put(TreeName::Comments, &comment_key(link.id, op.target, id), &CommentEntry::Bridge)?;
+            if let (Delivered::Commented { id }, Action::AddComment { source, .. }) =
+                (&delivered, &op.action)
+            {
+                tx.put(
+                    TreeName::Comments,
+                    &comment_key(link.id, op.target, id),
+                    &CommentEntry::Bridge,
+                )?;
                 if let Some((side, source_id)) = source {
-                    let entry = CommentEntry::Mirrored { op: op.id, target_id: Some(id.clone()) };
-                    tx.put(TreeName::Comments, &comment_key(link.id, *side, source_id), &entry)?;
+                    let entry = CommentEntry::Mirrored {
+                        op: op.id,
+                        target_id: Some(id.clone()),
+                    };
+                    tx.put(
+                        TreeName::Comments,
+                        &comment_key(link.id, *side, source_id),
+                        &entry,
+                    )?;
                 }
             }
             for (planned, id) in follow_ups.iter().zip(&ids) {
@@ -79,7 +121,13 @@ impl Engine {
                     target: planned.target,
                     connection: self
                         .pairing(&link.pairing)
-                        .map(|p| if planned.target == crate::store::Side::A { p.a.clone() } else { p.b.clone() })
+                        .map(|p| {
+                            if planned.target == crate::store::Side::A {
+                                p.a.clone()
+                            } else {
+                                p.b.clone()
+                            }
+                        })
                         .unwrap_or_default(),
                     action: planned.action.clone(),
                     fields: planned.fields.clone(),
@@ -90,9 +138,29 @@ impl Engine {
                     dead: None,
                 };
                 tx.put(TreeName::Outbox, &id.to_be_bytes(), &follow)?;
-                tx.audit(now, "planned", Some(&link.pairing), Some(link.id), keys.clone(), format!("side {}: {} (write-back)", planned.target, planned.action.describe()), json!({}))?;
+                tx.audit(
+                    now,
+                    "planned",
+                    Some(&link.pairing),
+                    Some(link.id),
+                    keys.clone(),
+                    format!(
+                        "side {}: {} (write-back)",
+                        planned.target,
+                        planned.action.describe()
+                    ),
+                    json!({}),
+                )?;
             }
-            tx.audit(now, "delivered", Some(&link.pairing), Some(link.id), keys.clone(), message.clone(), json!({ "op": op.id, "attempts": op.attempts + 1 }))
+            tx.audit(
+                now,
+                "delivered",
+                Some(&link.pairing),
+                Some(link.id),
+                keys.clone(),
+                message.clone(),
+                json!({ "op": op.id, "attempts": op.attempts + 1 }),
+            )
         })?;
         self.store.flush().await?;
         if !follow_ups.is_empty() {
@@ -102,7 +170,11 @@ impl Engine {
     }
 
     /// Records a failed attempt: schedules a retry or dead-letters the operation.
-    pub async fn record_failure(&self, op: &OutboxOp, error: &ConnectorError) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+    pub async fn record_failure(
+        &self,
+        op: &OutboxOp,
+        error: &ConnectorError,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
         let now = self.clock.now();
         let mut updated = op.clone();
         updated.attempts += 1;
@@ -115,17 +187,46 @@ impl Engine {
                 Some(updated.next_attempt_at)
             }
             _ => {
-                updated.dead = Some(DeadLetter { at: now, status: error.http_status(), message: error.to_string() });
+                updated.dead = Some(DeadLetter {
+                    at: now,
+                    status: error.http_status(),
+                    message: error.to_string(),
+                });
                 None
             }
         };
         let (kind, message) = match retry_at {
-            Some(at) => ("retry", format!("{}: {} failed ({error}); attempt {} at {}", op.connection, op.action.describe(), updated.attempts + 1, at.to_rfc3339())),
-            None => ("dead_letter", format!("{}: {} dead-lettered after {} attempt(s): {error}", op.connection, op.action.describe(), updated.attempts)),
+            Some(at) => (
+                "retry",
+                format!(
+                    "{}: {} failed ({error}); attempt {} at {}",
+                    op.connection,
+                    op.action.describe(),
+                    updated.attempts + 1,
+                    at.to_rfc3339()
+                ),
+            ),
+            None => (
+                "dead_letter",
+                format!(
+                    "{}: {} dead-lettered after {} attempt(s): {error}",
+                    op.connection,
+                    op.action.describe(),
+                    updated.attempts
+                ),
+            ),
         };
         self.store.transact(|tx| {
             tx.put(TreeName::Outbox, &op.id.to_be_bytes(), &updated)?;
-            tx.audit(now, kind, Some(&op.pairing), Some(op.link), keys.clone(), message.clone(), json!({ "op": op.id, "status": error.http_status() }))
+            tx.audit(
+                now,
+                kind,
+                Some(&op.pairing),
+                Some(op.link),
+                keys.clone(),
+                message.clone(),
+                json!({ "op": op.id, "status": error.http_status() }),
+            )
         })?;
         self.store.flush().await?;
         Ok(retry_at)
@@ -133,7 +234,9 @@ impl Engine {
 
     /// Puts a dead-lettered operation back in the queue (`outbox retry ID`).
     pub async fn requeue(&self, id: u64) -> Result<Option<OutboxOp>, StoreError> {
-        let Some(mut op) = self.store.outbox_op(id)? else { return Ok(None) };
+        let Some(mut op) = self.store.outbox_op(id)? else {
+            return Ok(None);
+        };
         let now = self.clock.now();
         op.dead = None;
         op.attempts = 0;
@@ -144,11 +247,21 @@ impl Engine {
         };
         self.store.transact(|tx| {
             tx.put(TreeName::Outbox, &id.to_be_bytes(), &op)?;
-            tx.audit(now, "requeued", Some(&op.pairing), Some(op.link), keys.clone(), format!("operation {id} re-queued by an operator: {}", op.action.describe()), json!({ "op": id }))
+            tx.audit(
+                now,
+                "requeued",
+                Some(&op.pairing),
+                Some(op.link),
+                keys.clone(),
+                format!(
+                    "operation {id} re-queued by an operator: {}",
+                    op.action.describe()
+                ),
+                json!({ "op": id }),
+            )
         })?;
         self.store.flush().await?;
         self.outbox_ready.notify_waiters();
         Ok(Some(op))
     }
 }
-

@@ -33,6 +33,9 @@ mod tests {
         assert_eq!(retry_delay(2, None), chrono::Duration::seconds(2));
         assert_eq!(retry_delay(3, None), chrono::Duration::seconds(4));
         assert_eq!(retry_delay(30, None), chrono::Duration::seconds(600));
-        assert_eq!(retry_delay(1, Some(Duration::from_secs(30))), chrono::Duration::seconds(30));
+        assert_eq!(
+            retry_delay(1, Some(Duration::from_secs(30))),
+            chrono::Duration::seconds(30)
+        );
     }
 }

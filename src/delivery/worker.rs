@@ -20,7 +20,12 @@ use crate::store::{Action, OutboxOp, Side};
 type QueueKey = (u64, Side);
 
 /// The head operation of each ticket queue of `connection` that may run now.
-fn due_heads(engine: &Engine, connection: &str, busy: &HashSet<QueueKey>, now: DateTime<Utc>) -> Vec<(OutboxOp, Option<String>)> {
+fn due_heads(
+    engine: &Engine,
+    connection: &str,
+    busy: &HashSet<QueueKey>,
+    now: DateTime<Utc>,
+) -> Vec<(OutboxOp, Option<String>)> {
     let ops = match engine.store.outbox() {
         Ok(ops) => ops,
         Err(e) => {
@@ -50,9 +55,16 @@ fn due_heads(engine: &Engine, connection: &str, busy: &HashSet<QueueKey>, now: D
 }
 
 /// Runs the delivery worker for `connection` until `shutdown` resolves.
-pub async fn run_delivery(engine: Arc<Engine>, connection: String, tick: Duration, shutdown: impl Future<Output = ()>) {
+pub async fn run_delivery(
+    engine: Arc<Engine>,
+    connection: String,
+    tick: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
-    let Some(conn) = engine.connection(&connection).cloned() else { return };
+    let Some(conn) = engine.connection(&connection).cloned() else {
+        return;
+    };
     let mut busy: HashSet<QueueKey> = HashSet::new();
     let mut running: JoinSet<(QueueKey, Option<DateTime<Utc>>)> = JoinSet::new();
     let mut paused_until: Option<DateTime<Utc>> = None;

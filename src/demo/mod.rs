@@ -42,7 +42,12 @@ pub struct DemoOptions {
 
 impl Default for DemoOptions {
     fn default() -> Self {
-        Self { webhooks: true, poll_interval_secs: 2, limits: None, mapping: None }
+        Self {
+            webhooks: true,
+            poll_interval_secs: 2,
+            limits: None,
+            mapping: None,
+        }
     }
 }
 
@@ -57,23 +62,47 @@ pub struct DemoEnv {
 impl DemoEnv {
     /// Starts both simulators on `127.0.0.1:0` and writes `psa-bridge.toml` into `dir`.
     pub async fn start(dir: &Path, options: &DemoOptions) -> Result<Self, DemoError> {
-        let autotask = AutotaskSim::start(TcpListener::bind("127.0.0.1:0").await?, AutotaskSimOptions::default()).await?;
-        let connectwise = ConnectWiseSim::start(TcpListener::bind("127.0.0.1:0").await?, ConnectWiseSimOptions::default()).await?;
+        let autotask = AutotaskSim::start(
+            TcpListener::bind("127.0.0.1:0").await?,
+            AutotaskSimOptions::default(),
+        )
+        .await?;
+        let connectwise = ConnectWiseSim::start(
+            TcpListener::bind("127.0.0.1:0").await?,
+            ConnectWiseSimOptions::default(),
+        )
+        .await?;
         std::fs::create_dir_all(dir)?;
-        let mapping = options.mapping.clone().unwrap_or_else(|| EXAMPLE_MAPPING.to_string());
+        let mapping = options
+            .mapping
+            .clone()
+            .unwrap_or_else(|| EXAMPLE_MAPPING.to_string());
         std::fs::write(dir.join("mapping.toml"), mapping)?;
         let config_path = dir.join("psa-bridge.toml");
         std::fs::write(&config_path, config_text(&autotask, &connectwise, options))?;
-        Ok(Self { autotask, connectwise, dir: dir.to_path_buf(), config_path })
+        Ok(Self {
+            autotask,
+            connectwise,
+            dir: dir.to_path_buf(),
+            config_path,
+        })
     }
 }
 
 /// A configuration for the daemon against the two simulators.
-pub fn config_text(autotask: &AutotaskSim, connectwise: &ConnectWiseSim, options: &DemoOptions) -> String {
+pub fn config_text(
+    autotask: &AutotaskSim,
+    connectwise: &ConnectWiseSim,
+    options: &DemoOptions,
+) -> String {
     let cw = ConnectWiseSimOptions::default();
     let limits = options
         .limits
-        .map(|(rps, burst)| format!("limits = {{ requests_per_second = {rps}, burst = {burst}, max_concurrent = 3 }}\n"))
+        .map(|(rps, burst)| {
+            format!(
+                "limits = {{ requests_per_second = {rps}, burst = {burst}, max_concurrent = 3 }}\n"
+            )
+        })
         .unwrap_or_default();
     format!(
         r#"[daemon]
@@ -130,14 +159,21 @@ mapping = "mapping.toml"
 }
 
 /// Polls `check` until it yields a value or `timeout` passes.
-pub async fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Result<T, DemoError> {
+pub async fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> Result<T, DemoError> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         if let Some(value) = check() {
             return Ok(value);
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(DemoError::Timeout { what: what.to_string(), secs: timeout.as_secs() });
+            return Err(DemoError::Timeout {
+                what: what.to_string(),
+                secs: timeout.as_secs(),
+            });
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

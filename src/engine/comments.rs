@@ -28,11 +28,16 @@ impl Engine {
         let mut sorted: Vec<&Comment> = comments.iter().collect();
         sorted.sort_by_key(|c| c.created_at);
         for comment in sorted {
-            if self.store.comment_entry(plan.link.id, side, &comment.id)?.is_some() {
+            if self
+                .store
+                .comment_entry(plan.link.id, side, &comment.id)?
+                .is_some()
+            {
                 continue;
             }
             if comment.marker.is_some() {
-                plan.comments.push((side, comment.id.clone(), CommentEntry::Bridge));
+                plan.comments
+                    .push((side, comment.id.clone(), CommentEntry::Bridge));
                 continue;
             }
             let direction = match comment.visibility {
@@ -40,17 +45,24 @@ impl Engine {
                 Visibility::Internal => rules.internal,
             };
             if !direction.allows(side) {
-                let reason = format!("{} note; no rule lets it cross from {conn} to {other_conn}", comment.visibility);
+                let reason = format!(
+                    "{} note; no rule lets it cross from {conn} to {other_conn}",
+                    comment.visibility
+                );
                 plan.note(
                     "note_withheld",
                     format!("{conn} note {} kept on its side ({reason})", comment.id),
                     json!({ "side": side, "comment": comment.id, "visibility": comment.visibility }),
                 );
-                plan.comments.push((side, comment.id.clone(), CommentEntry::Withheld { reason }));
+                plan.comments
+                    .push((side, comment.id.clone(), CommentEntry::Withheld { reason }));
                 continue;
             }
             let author = comment.author.clone().unwrap_or_else(|| "Someone".into());
-            let header = rules.author_header.replace("{author}", &author).replace("{system}", conn);
+            let header = rules
+                .author_header
+                .replace("{author}", &author)
+                .replace("{system}", conn);
             let marker = format!("{}:{}:{side}:{}", pairing.name, plan.link.id, comment.id);
             let target = side.other();
             plan.add_comment(
@@ -63,11 +75,21 @@ impl Engine {
             );
             plan.note(
                 "note_planned",
-                format!("{conn} {} note {} by {author} → {other_conn} as a {} note", comment.visibility, comment.id, comment.visibility),
+                format!(
+                    "{conn} {} note {} by {author} → {other_conn} as a {} note",
+                    comment.visibility, comment.id, comment.visibility
+                ),
                 json!({ "side": side, "comment": comment.id, "visibility": comment.visibility }),
             );
             // The op id is filled in at commit time.
-            plan.comments.push((side, comment.id.clone(), CommentEntry::Mirrored { op: 0, target_id: None }));
+            plan.comments.push((
+                side,
+                comment.id.clone(),
+                CommentEntry::Mirrored {
+                    op: 0,
+                    target_id: None,
+                },
+            ));
         }
         Ok(())
     }

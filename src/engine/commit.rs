@@ -5,7 +5,9 @@
 use psa_connector::Timestamp;
 
 use super::{ticket_keys, Engine, Plan};
-use crate::store::{comment_key, link_key, ticket_key, CommentEntry, Link, OutboxOp, StoreError, TreeName, Action};
+use crate::store::{
+    comment_key, link_key, ticket_key, Action, CommentEntry, Link, OutboxOp, StoreError, TreeName,
+};
 
 /// What one inbox item resolved to.
 pub struct Outcome<'a> {
@@ -22,7 +24,9 @@ impl Engine {
     /// Audit keys of both tickets of a link.
     pub fn link_keys(&self, link: &Link) -> Vec<String> {
         let mut keys = Vec::new();
-        let Some(pairing) = self.pairing(&link.pairing) else { return keys };
+        let Some(pairing) = self.pairing(&link.pairing) else {
+            return keys;
+        };
         for (conn, side) in [(&pairing.a, &link.a), (&pairing.b, &link.b)] {
             if let Some(r) = side {
                 keys.extend(ticket_keys(conn, &r.id, &r.number));
@@ -39,7 +43,11 @@ impl Engine {
             ids.push(self.store.next_id()?);
         }
         let now = self.clock.now();
-        let keyed: Vec<Vec<String>> = outcome.plans.iter().map(|p| self.link_keys(&p.link)).collect();
+        let keyed: Vec<Vec<String>> = outcome
+            .plans
+            .iter()
+            .map(|p| self.link_keys(&p.link))
+            .collect();
         self.store.transact(|tx| {
             for id in &outcome.inbox_ids {
                 tx.remove(TreeName::Inbox, &id.to_be_bytes())?;

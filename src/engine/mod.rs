@@ -96,15 +96,32 @@ pub struct Plan {
 
 impl Plan {
     pub fn note(&mut self, kind: &'static str, message: String, detail: serde_json::Value) {
-        self.audit.push(AuditLine { kind, message, detail });
+        self.audit.push(AuditLine {
+            kind,
+            message,
+            detail,
+        });
     }
 
     /// Adds a comment op to `target`.
-    pub fn add_comment(&mut self, target: Side, body: String, visibility: Visibility, marker: String, resolution: bool, source: Option<(Side, String)>) {
+    pub fn add_comment(
+        &mut self,
+        target: Side,
+        body: String,
+        visibility: Visibility,
+        marker: String,
+        resolution: bool,
+        source: Option<(Side, String)>,
+    ) {
         self.ops.push(PlannedOp {
             target,
             action: Action::AddComment {
-                comment: NewComment { body, visibility, marker, resolution },
+                comment: NewComment {
+                    body,
+                    visibility,
+                    marker,
+                    resolution,
+                },
                 source,
             },
             fields: Vec::new(),
@@ -130,7 +147,10 @@ impl Engine {
     }
 
     fn vendor_error(connection: &str) -> impl Fn(ConnectorError) -> EngineError + '_ {
-        move |source| EngineError::Vendor { connection: connection.to_string(), source }
+        move |source| EngineError::Vendor {
+            connection: connection.to_string(),
+            source,
+        }
     }
 }
 

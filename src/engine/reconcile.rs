@@ -64,7 +64,13 @@ impl Engine {
         };
         let now_a = sides.a.as_ref().map(|t| observe(mapping, Side::A, t));
         let now_b = sides.b.as_ref().map(|t| observe(mapping, Side::B, t));
-        let now = |side: Side| if side == Side::A { now_a.as_ref() } else { now_b.as_ref() };
+        let now = |side: Side| {
+            if side == Side::A {
+                now_a.as_ref()
+            } else {
+                now_b.as_ref()
+            }
+        };
         let mut updates: BTreeMap<Side, (TicketUpdate, Vec<String>)> = BTreeMap::new();
 
         for rule in &mapping.fields {
@@ -73,7 +79,9 @@ impl Engine {
             let old = |side: Side| shadow.side(side).values.get(name).cloned();
             let changed = |side: Side| {
                 let current = value(side);
-                current.is_some() && current != old(side) && !pending.contains(&(side, name.to_string()))
+                current.is_some()
+                    && current != old(side)
+                    && !pending.contains(&(side, name.to_string()))
             };
             let (a_changed, b_changed) = (changed(Side::A), changed(Side::B));
             let winner = match (a_changed, b_changed) {
@@ -81,7 +89,10 @@ impl Engine {
                 (true, false) => Side::A,
                 (false, true) => Side::B,
                 (true, true) => {
-                    let (a, b) = (value(Side::A).unwrap_or_default(), value(Side::B).unwrap_or_default());
+                    let (a, b) = (
+                        value(Side::A).unwrap_or_default(),
+                        value(Side::B).unwrap_or_default(),
+                    );
                     if rule.translate(Side::A, &a).as_deref() == Some(b.as_str()) {
                         shadow.a.values.insert(name.into(), a);
                         shadow.b.values.insert(name.into(), b);
@@ -101,7 +112,10 @@ impl Engine {
                 }
             };
             let current = value(winner).unwrap_or_default();
-            shadow.side_mut(winner).values.insert(name.into(), current.clone());
+            shadow
+                .side_mut(winner)
+                .values
+                .insert(name.into(), current.clone());
             if !rule.direction.allows(winner) {
                 continue;
             }
@@ -125,7 +139,11 @@ impl Engine {
                 "status" => entry.0.status = Some(mapped.clone()),
                 "priority" => entry.0.priority = Some(mapped.clone()),
                 _ => {
-                    let field = if target == Side::A { &rule.a_field } else { &rule.b_field };
+                    let field = if target == Side::A {
+                        &rule.a_field
+                    } else {
+                        &rule.b_field
+                    };
                     if let Some(f) = field {
                         entry.0.fields.insert(f.clone(), mapped.clone());
                     }
@@ -137,8 +155,21 @@ impl Engine {
 
         for side in [Side::A, Side::B] {
             let Some(state) = now(side) else { continue };
-            self.plan_close(pairing, side, state.closed, &mut shadow, &mut updates, &mut plan);
-            self.plan_description(pairing, side, state.description.as_deref(), &mut shadow, &mut plan);
+            self.plan_close(
+                pairing,
+                side,
+                state.closed,
+                &mut shadow,
+                &mut updates,
+                &mut plan,
+            );
+            self.plan_description(
+                pairing,
+                side,
+                state.description.as_deref(),
+                &mut shadow,
+                &mut plan,
+            );
         }
 
         for (target, (update, fields)) in updates {
@@ -151,7 +182,11 @@ impl Engine {
                 format!("side {target}: {}", action.describe()),
                 json!({ "target": target, "fields": fields }),
             );
-            plan.ops.push(PlannedOp { target, action, fields });
+            plan.ops.push(PlannedOp {
+                target,
+                action,
+                fields,
+            });
         }
         plan.shadow = shadow;
         Ok(plan)
@@ -172,8 +207,14 @@ impl Engine {
         if !closed_now || was_closed {
             return;
         }
-        plan.note("closed", format!("side {side} closed"), json!({ "side": side }));
-        let Some(rule) = pairing.mapping.on_close.when_closed(side) else { return };
+        plan.note(
+            "closed",
+            format!("side {side} closed"),
+            json!({ "side": side }),
+        );
+        let Some(rule) = pairing.mapping.on_close.when_closed(side) else {
+            return;
+        };
         let other = side.other();
         if plan.link.side(other).is_none() {
             return;
@@ -181,15 +222,33 @@ impl Engine {
         if let Some(status) = &rule.set_status {
             let entry = updates.entry(other).or_default();
             let other_closed = shadow.side(other).closed;
-            if entry.0.status.is_none() && !other_closed && shadow.side(other).values.get("status") != Some(status.get_ref()) {
+            if entry.0.status.is_none()
+                && !other_closed
+                && shadow.side(other).values.get("status") != Some(status.get_ref())
+            {
                 entry.0.status = Some(status.get_ref().clone());
                 entry.1.push("status".into());
-                shadow.side_mut(other).values.insert("status".into(), status.get_ref().clone());
+                shadow
+                    .side_mut(other)
+                    .values
+                    .insert("status".into(), status.get_ref().clone());
             }
         }
         if let Some(note) = &rule.note {
-            let marker = format!("{}:{}:close:{side}:{}", pairing.name, plan.link.id, self.clock.now().timestamp());
-            plan.add_comment(other, note.clone(), rule.note_visibility, marker, false, None);
+            let marker = format!(
+                "{}:{}:close:{side}:{}",
+                pairing.name,
+                plan.link.id,
+                self.clock.now().timestamp()
+            );
+            plan.add_comment(
+                other,
+                note.clone(),
+                rule.note_visibility,
+                marker,
+                false,
+                None,
+            );
         }
     }
 
@@ -206,7 +265,7 @@ impl Engine {
         let previous = shadow.side(side).description.clone();
         shadow.side_mut(side).description = Some(current.to_string());
         let Some(previous) = previous else { return };
-        if previous == current || plan.link.side(side.other()).is_none() && plan.link.origin == side.other() {
+        if previous == current {
             return;
         }
         let visibility = match pairing.mapping.description.updates {
@@ -214,8 +273,17 @@ impl Engine {
             DescriptionUpdates::InternalNote => psa_connector::Visibility::Internal,
             DescriptionUpdates::PublicNote => psa_connector::Visibility::Public,
         };
-        let conn = if side == Side::A { &pairing.a } else { &pairing.b };
-        let marker = format!("{}:{}:desc:{side}:{}", pairing.name, plan.link.id, self.clock.now().timestamp());
+        let conn = if side == Side::A {
+            &pairing.a
+        } else {
+            &pairing.b
+        };
+        let marker = format!(
+            "{}:{}:desc:{side}:{}",
+            pairing.name,
+            plan.link.id,
+            self.clock.now().timestamp()
+        );
         plan.add_comment(
             side.other(),
             format!("Description updated in {conn}:\n{current}"),
@@ -224,6 +292,13 @@ impl Engine {
             false,
             None,
         );
-        plan.note("planned", format!("side {}: description change as a {visibility} note", side.other()), json!({}));
+        plan.note(
+            "planned",
+            format!(
+                "side {}: description change as a {visibility} note",
+                side.other()
+            ),
+            json!({}),
+        );
     }
 }

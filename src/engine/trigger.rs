@@ -39,7 +39,13 @@ impl Engine {
             created_at: now,
         };
         let mut link = link;
-        link.set_side(side, TicketRef { id: ticket.id.clone(), number: ticket.number.clone() });
+        link.set_side(
+            side,
+            TicketRef {
+                id: ticket.id.clone(),
+                number: ticket.number.clone(),
+            },
+        );
 
         let source_state = observe(mapping, side, ticket);
         let mut target_state = source_state.clone();
@@ -64,23 +70,37 @@ impl Engine {
         };
         let mut fields = Vec::new();
         for rule in &mapping.fields {
-            let Some(value) = source_state.values.get(rule.name()) else { continue };
-            let Some(mapped) = rule.translate(side, value) else { continue };
+            let Some(value) = source_state.values.get(rule.name()) else {
+                continue;
+            };
+            let Some(mapped) = rule.translate(side, value) else {
+                continue;
+            };
             if !rule.direction.allows(side) {
                 continue;
             }
             match rule.name() {
                 "title" => {
-                    let limit = if target == Side::B { rule.max_length_b } else { rule.max_length_a };
+                    let limit = if target == Side::B {
+                        rule.max_length_b
+                    } else {
+                        rule.max_length_a
+                    };
                     create.title = truncate(&create.title, limit);
-                    target_state.values.insert("title".into(), create.title.clone());
+                    target_state
+                        .values
+                        .insert("title".into(), create.title.clone());
                     fields.push("title".to_string());
                     continue;
                 }
                 "status" => create.status = Some(mapped.clone()),
                 "priority" => create.priority = Some(mapped.clone()),
                 _ => {
-                    let field = if target == Side::B { &rule.b_field } else { &rule.a_field };
+                    let field = if target == Side::B {
+                        &rule.b_field
+                    } else {
+                        &rule.a_field
+                    };
                     if let Some(f) = field {
                         create.fields.insert(f.clone(), mapped.clone());
                     }
@@ -105,7 +125,10 @@ impl Engine {
             shadow,
             ops: vec![PlannedOp {
                 target,
-                action: Action::CreateTicket { ticket: create.clone(), write_back },
+                action: Action::CreateTicket {
+                    ticket: create.clone(),
+                    write_back,
+                },
                 fields,
             }],
             comments: Vec::new(),
@@ -126,7 +149,12 @@ impl Engine {
 }
 
 /// The follow-up operations once the created ticket's number is known.
-pub fn write_back_ops(write_back: &WriteBack, source: Side, marker: &str, number: &str) -> Vec<PlannedOp> {
+pub fn write_back_ops(
+    write_back: &WriteBack,
+    source: Side,
+    marker: &str,
+    number: &str,
+) -> Vec<PlannedOp> {
     let mut ops = Vec::new();
     if let Some(note) = &write_back.note {
         ops.push(PlannedOp {
@@ -146,8 +174,11 @@ pub fn write_back_ops(write_back: &WriteBack, source: Side, marker: &str, number
     if let Some(field) = &write_back.field {
         let mut update = TicketUpdate::default();
         update.fields.insert(field.clone(), number.to_string());
-        ops.push(PlannedOp { target: source, action: Action::UpdateTicket { update }, fields: Vec::new() });
+        ops.push(PlannedOp {
+            target: source,
+            action: Action::UpdateTicket { update },
+            fields: Vec::new(),
+        });
     }
     ops
 }
-

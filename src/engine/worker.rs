@@ -18,7 +18,11 @@ use crate::store::{InboxItem, Link, Side, TreeName};
 
 impl Engine {
     /// Plans every pairing `ticket` takes part in.
-    async fn plan_ticket(&self, connection: &str, ticket: &Ticket) -> Result<Vec<Plan>, EngineError> {
+    async fn plan_ticket(
+        &self,
+        connection: &str,
+        ticket: &Ticket,
+    ) -> Result<Vec<Plan>, EngineError> {
         let mut plans = Vec::new();
         for pairing in &self.pairings {
             let side = if pairing.a == connection {
@@ -33,8 +37,14 @@ impl Engine {
             } else if triggers(pairing, side, ticket) {
                 let link_id = self.store.next_id()?;
                 let mut plan = self.plan_escalation(pairing, side, connection, ticket, link_id);
-                let conn = self.connection(connection).ok_or_else(|| missing(connection))?;
-                let comments = conn.connector.list_comments(&ticket.id).await.map_err(Engine::vendor_error(connection))?;
+                let conn = self
+                    .connection(connection)
+                    .ok_or_else(|| missing(connection))?;
+                let comments = conn
+                    .connector
+                    .list_comments(&ticket.id)
+                    .await
+                    .map_err(Engine::vendor_error(connection))?;
                 self.plan_comments(pairing, side, &comments, &mut plan)?;
                 plans.push(plan);
             }
@@ -43,14 +53,27 @@ impl Engine {
     }
 
     /// Reads the other side of a link and plans it.
-    async fn reconcile(&self, pairing: &LoadedPairing, link: Link, known_side: Side, known: &Ticket) -> Result<Plan, EngineError> {
+    async fn reconcile(
+        &self,
+        pairing: &LoadedPairing,
+        link: Link,
+        known_side: Side,
+        known: &Ticket,
+    ) -> Result<Plan, EngineError> {
         let mut sides = Sides { a: None, b: None };
         for side in [Side::A, Side::B] {
             let ticket = if side == known_side {
                 Some(known.clone())
             } else if let Some(r) = link.side(side) {
-                let conn = self.side_connection(pairing, side).ok_or_else(|| missing(side.as_str()))?;
-                Some(conn.connector.get_ticket(&r.id).await.map_err(Engine::vendor_error(&conn.name))?)
+                let conn = self
+                    .side_connection(pairing, side)
+                    .ok_or_else(|| missing(side.as_str()))?;
+                Some(
+                    conn.connector
+                        .get_ticket(&r.id)
+                        .await
+                        .map_err(Engine::vendor_error(&conn.name))?,
+                )
             } else {
                 None
             };
@@ -61,30 +84,69 @@ impl Engine {
         }
         let mut plan = self.plan_link(pairing, link, &sides)?;
         for side in [Side::A, Side::B] {
-            let Some(ticket) = sides.get(side) else { continue };
-            let conn = self.side_connection(pairing, side).ok_or_else(|| missing(side.as_str()))?;
-            let comments = conn.connector.list_comments(&ticket.id).await.map_err(Engine::vendor_error(&conn.name))?;
+            let Some(ticket) = sides.get(side) else {
+                continue;
+            };
+            let conn = self
+                .side_connection(pairing, side)
+                .ok_or_else(|| missing(side.as_str()))?;
+            let comments = conn
+                .connector
+                .list_comments(&ticket.id)
+                .await
+                .map_err(Engine::vendor_error(&conn.name))?;
             self.plan_comments(pairing, side, &comments, &mut plan)?;
         }
         Ok(plan)
     }
 
     /// Plans and commits one inbox item (and older items for the same ticket).
-    pub async fn process(&self, item: &InboxItem, same_ticket: Vec<u64>) -> Result<usize, EngineError> {
+    pub async fn process(
+        &self,
+        item: &InboxItem,
+        same_ticket: Vec<u64>,
+    ) -> Result<usize, EngineError> {
         let mut inbox_ids = same_ticket;
         inbox_ids.push(item.id);
-        let conn = self.connection(&item.connection).ok_or_else(|| missing(&item.connection))?;
+        let conn = self
+            .connection(&item.connection)
+            .ok_or_else(|| missing(&item.connection))?;
         let ticket = match conn.connector.get_ticket(&item.ticket_id).await {
             Ok(t) => t,
             Err(ConnectorError::NotFound(_)) => {
-                let note = Some(("ignored", format!("{} ticket {} no longer exists; notice dropped", item.connection, item.ticket_id), vec![format!("{}:{}", item.connection, item.ticket_id)]));
-                return Ok(self.commit(Outcome { inbox_ids, version: None, plans: Vec::new(), note }).await?);
+                let note = Some((
+                    "ignored",
+                    format!(
+                        "{} ticket {} no longer exists; notice dropped",
+                        item.connection, item.ticket_id
+                    ),
+                    vec![format!("{}:{}", item.connection, item.ticket_id)],
+                ));
+                return Ok(self
+                    .commit(Outcome {
+                        inbox_ids,
+                        version: None,
+                        plans: Vec::new(),
+                        note,
+                    })
+                    .await?);
             }
             Err(e) => return Err(Engine::vendor_error(&item.connection)(e)),
         };
         let plans = self.plan_ticket(&item.connection, &ticket).await?;
-        let version = Some((item.connection.as_str(), ticket.id.as_str(), ticket.updated_at));
-        Ok(self.commit(Outcome { inbox_ids, version, plans, note: None }).await?)
+        let version = Some((
+            item.connection.as_str(),
+            ticket.id.as_str(),
+            ticket.updated_at,
+        ));
+        Ok(self
+            .commit(Outcome {
+                inbox_ids,
+                version,
+                plans,
+                note: None,
+            })
+            .await?)
     }
 }
 
@@ -124,12 +186,18 @@ pub async fn run_planner(engine: Arc<Engine>, tick: Duration, shutdown: impl Fut
 fn next_due(engine: &Engine) -> Result<Option<(InboxItem, Vec<u64>)>, crate::store::StoreError> {
     let now = engine.clock.now();
     let items = engine.store.inbox()?;
-    let Some(item) = items.iter().find(|i| i.next_attempt_at.is_none_or(|t| t <= now)).cloned() else {
+    let Some(item) = items
+        .iter()
+        .find(|i| i.next_attempt_at.is_none_or(|t| t <= now))
+        .cloned()
+    else {
         return Ok(None);
     };
     let older = items
         .iter()
-        .filter(|i| i.id != item.id && i.connection == item.connection && i.ticket_id == item.ticket_id)
+        .filter(|i| {
+            i.id != item.id && i.connection == item.connection && i.ticket_id == item.ticket_id
+        })
         .map(|i| i.id)
         .collect();
     Ok(Some((item, older)))
@@ -143,14 +211,27 @@ async fn handle_failure(engine: &Engine, item: &InboxItem, error: EngineError) {
         let mut retry = item.clone();
         retry.attempts += 1;
         retry.next_attempt_at = Some(now + retry_delay(retry.attempts, None));
-        engine.store.transact(|tx| tx.put(TreeName::Inbox, &key, &retry))
+        engine
+            .store
+            .transact(|tx| tx.put(TreeName::Inbox, &key, &retry))
     } else {
         tracing::error!(connection = %item.connection, ticket = %item.ticket_id, error = %error, "planning failed permanently; notice dropped");
-        let message = format!("notice for {} ticket {} dropped: {error}", item.connection, item.ticket_id);
+        let message = format!(
+            "notice for {} ticket {} dropped: {error}",
+            item.connection, item.ticket_id
+        );
         let tickets = vec![format!("{}:{}", item.connection, item.ticket_id)];
         engine.store.transact(|tx| {
             tx.remove(TreeName::Inbox, &key)?;
-            tx.audit(now, "plan_failed", None, None, tickets.clone(), message.clone(), serde_json::Value::Null)
+            tx.audit(
+                now,
+                "plan_failed",
+                None,
+                None,
+                tickets.clone(),
+                message.clone(),
+                serde_json::Value::Null,
+            )
         })
     };
     if let Err(e) = result {

@@ -49,11 +49,19 @@ async fn receive(
     let outcome = |o: &'static str| {
         metrics::counter!("psa_bridge_webhooks_total", "connection" => connection.clone(), "outcome" => o).increment(1);
     };
-    let Some(conn) = state.engine.connection(&connection).filter(|_| state.enabled.contains(&connection)) else {
+    let Some(conn) = state
+        .engine
+        .connection(&connection)
+        .filter(|_| state.enabled.contains(&connection))
+    else {
         outcome("unknown_connection");
         return answer(StatusCode::NOT_FOUND, "no such connection accepts webhooks");
     };
-    let request = WebhookRequest { headers, query, body };
+    let request = WebhookRequest {
+        headers,
+        query,
+        body,
+    };
     let hints = match conn.connector.verify_webhook(&request).await {
         Ok(hints) => hints,
         Err(e) => {
@@ -63,7 +71,15 @@ async fn receive(
             return answer(status, &e.to_string());
         }
     };
-    match enqueue(&state.engine, &connection, IntakeSource::Webhook, &hints, None).await {
+    match enqueue(
+        &state.engine,
+        &connection,
+        IntakeSource::Webhook,
+        &hints,
+        None,
+    )
+    .await
+    {
         Ok(counts) => {
             outcome("accepted");
             tracing::info!(connection = %connection, accepted = counts.accepted, duplicates = counts.duplicates, "webhook stored");
@@ -72,7 +88,10 @@ async fn receive(
         Err(e) => {
             tracing::error!(connection = %connection, error = %e, "cannot store webhook");
             outcome("store_failed");
-            answer(StatusCode::SERVICE_UNAVAILABLE, "cannot store the notice right now; retry")
+            answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "cannot store the notice right now; retry",
+            )
         }
     }
 }

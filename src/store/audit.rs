@@ -41,11 +41,7 @@ impl Store {
         let mut expected_seq = 1u64;
         for kv in self.tree(TreeName::Audit).iter() {
             let (key, value) = kv?;
-            let key_seq = key
-                .as_ref()
-                .try_into()
-                .map(u64::from_be_bytes)
-                .unwrap_or(0);
+            let key_seq = key.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
             let entry: AuditEntry = match decode(TreeName::Audit, &key, &value) {
                 Ok(e) => e,
                 Err(e) => {
@@ -75,6 +71,20 @@ impl Store {
             }
             prev = entry.hash;
             expected_seq += 1;
+        }
+        let head: Option<(u64, String)> = self
+            .get::<serde_json::Value>(TreeName::Meta, b"audit_head")?
+            .and_then(|h| Some((h["seq"].as_u64()?, h["hash"].as_str()?.to_string())));
+        if let Some((seq, hash)) = head {
+            if seq != expected_seq - 1 || hash != prev {
+                return Ok(VerifyReport::Broken {
+                    seq,
+                    reason: format!(
+                        "the chain ends at #{} but its head says #{seq}: entries were removed",
+                        expected_seq - 1
+                    ),
+                });
+            }
         }
         Ok(VerifyReport::Intact {
             entries: expected_seq - 1,

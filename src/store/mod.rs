@@ -73,10 +73,13 @@ pub struct Store {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new().path(path).open().map_err(|source| StoreError::Open {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let db = sled::Config::new()
+            .path(path)
+            .open()
+            .map_err(|source| StoreError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
         let trees = TREE_NAMES
             .iter()
             .map(|name| db.open_tree(name))
@@ -144,11 +147,19 @@ impl Store {
     }
 
     pub fn inbox(&self) -> Result<Vec<InboxItem>, StoreError> {
-        Ok(self.scan(TreeName::Inbox, b"")?.into_iter().map(|(_, v)| v).collect())
+        Ok(self
+            .scan(TreeName::Inbox, b"")?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
     }
 
     pub fn outbox(&self) -> Result<Vec<OutboxOp>, StoreError> {
-        Ok(self.scan(TreeName::Outbox, b"")?.into_iter().map(|(_, v)| v).collect())
+        Ok(self
+            .scan(TreeName::Outbox, b"")?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
     }
 
     pub fn outbox_op(&self, id: u64) -> Result<Option<OutboxOp>, StoreError> {
@@ -160,7 +171,11 @@ impl Store {
     }
 
     pub fn links(&self) -> Result<Vec<Link>, StoreError> {
-        Ok(self.scan(TreeName::Links, b"")?.into_iter().map(|(_, v)| v).collect())
+        Ok(self
+            .scan(TreeName::Links, b"")?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
     }
 
     /// The link holding `ticket_id` on `side` of `pairing`.
@@ -178,7 +193,9 @@ impl Store {
     }
 
     pub fn shadow(&self, link: u64) -> Result<Shadow, StoreError> {
-        Ok(self.get(TreeName::Shadows, &link.to_be_bytes())?.unwrap_or_default())
+        Ok(self
+            .get(TreeName::Shadows, &link.to_be_bytes())?
+            .unwrap_or_default())
     }
 
     pub fn comment_entry(
@@ -204,11 +221,17 @@ impl Store {
     }
 
     pub fn seen_delivery(&self, dedup_key: &str) -> Result<bool, StoreError> {
-        Ok(self.tree(TreeName::Dedup).contains_key(dedup_key.as_bytes())?)
+        Ok(self
+            .tree(TreeName::Dedup)
+            .contains_key(dedup_key.as_bytes())?)
     }
 
     pub fn audit_entries(&self) -> Result<Vec<AuditEntry>, StoreError> {
-        Ok(self.scan(TreeName::Audit, b"")?.into_iter().map(|(_, v)| v).collect())
+        Ok(self
+            .scan(TreeName::Audit, b"")?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
     }
 
     /// Raw access for tamper tests and repair tools.

@@ -5,7 +5,9 @@
 use psa_connector::Timestamp;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sled::transaction::{ConflictableTransactionError, TransactionalTree, UnabortableTransactionError};
+use sled::transaction::{
+    ConflictableTransactionError, TransactionalTree, UnabortableTransactionError,
+};
 
 use super::audit::{entry_hash, GENESIS};
 use super::{decode, AuditEntry, StoreError, TreeName};
@@ -68,7 +70,11 @@ impl<'a> Tx<'a> {
         Ok(())
     }
 
-    pub fn get<T: DeserializeOwned>(&self, name: TreeName, key: &[u8]) -> Result<Option<T>, TxError> {
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        name: TreeName,
+        key: &[u8],
+    ) -> Result<Option<T>, TxError> {
         match self.tree(name).get(key)? {
             None => Ok(None),
             Some(bytes) => Ok(Some(decode(name, key, &bytes)?)),

@@ -44,7 +44,7 @@ impl RequestRecord {
 struct Knobs {
     latency: Duration,
     error_rate: f64,
-    fail_next_writes: VecDeque<u16>,
+    fail_next_writes: VecDeque<(u16, Option<u64>)>,
     rate_limit: Option<(u32, u64)>,
     window: VecDeque<Instant>,
     log: Vec<RequestRecord>,
@@ -75,7 +75,14 @@ impl SimControl {
     pub fn fail_next_writes(&self, statuses: &[u16]) {
         self.knobs()
             .fail_next_writes
-            .extend(statuses.iter().copied());
+            .extend(statuses.iter().map(|s| (*s, None)));
+    }
+
+    /// The next write fails with `status` and a `Retry-After: retry_after_secs` header.
+    pub fn fail_next_write_with_retry_after(&self, status: u16, retry_after_secs: u64) {
+        self.knobs()
+            .fail_next_writes
+            .push_back((status, Some(retry_after_secs)));
     }
 
     /// Fraction (0..=1) of requests that fail with 503.
@@ -111,6 +118,11 @@ impl SimControl {
 
     /// The most requests (by `user`, or all) that arrived within any one-second window.
     pub fn max_requests_per_second(&self, user: Option<&str>) -> usize {
+        self.max_requests_in_window(user, Duration::from_secs(1))
+    }
+
+    /// The most requests (by `user`, or all) that arrived within any `window`.
+    pub fn max_requests_in_window(&self, user: Option<&str>, window: Duration) -> usize {
         let times: Vec<Instant> = self
             .knobs()
             .log
@@ -121,7 +133,7 @@ impl SimControl {
         let mut best = 0;
         let mut start = 0;
         for end in 0..times.len() {
-            while times[end].duration_since(times[start]) >= Duration::from_secs(1) {
+            while times[end].duration_since(times[start]) >= window {
                 start += 1;
             }
             best = best.max(end - start + 1);
@@ -135,7 +147,10 @@ impl SimControl {
     }
 
     /// Decides, before routing, whether this request is throttled or faulted.
-    fn admit(&self, is_write: bool) -> Result<Duration, (StatusCode, Option<u64>, &'static str)> {
+    fn admit(
+        &self,
+        is_write: bool,
+    ) -> Result<Duration, (StatusCode, Option<u64>, &'static str)> {
         let mut k = self.knobs();
         let now = Instant::now();
         if let Some((per_second, retry_after)) = k.rate_limit {
@@ -156,10 +171,10 @@ impl SimControl {
             k.window.push_back(now);
         }
         if is_write {
-            if let Some(code) = k.fail_next_writes.pop_front() {
+            if let Some((code, retry_after)) = k.fail_next_writes.pop_front() {
                 let status =
                     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                return Err((status, None, "Injected fault"));
+                return Err((status, retry_after, "Injected fault"));
             }
         }
         if k.error_rate > 0.0 && rand::rng().random_bool(k.error_rate) {

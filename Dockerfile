@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# Multi-stage build of the psa-bridge daemon.
+#   docker build -t psa-bridge .
+#   docker run -v psa-bridge-data:/var/lib/psa-bridge -v $PWD/config:/etc/psa-bridge:ro \
+#     -p 8080:8080 psa-bridge run --config /etc/psa-bridge/psa-bridge.toml
+# In the config, set daemon.listen = "0.0.0.0:8080" and
+# daemon.store_path = "/var/lib/psa-bridge/store".
+
+FROM rust:1-slim-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked --bin psa-bridge
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates tini \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /var/lib/psa-bridge --shell /usr/sbin/nologin psa-bridge \
+ && mkdir -p /var/lib/psa-bridge /etc/psa-bridge \
+ && chown psa-bridge:psa-bridge /var/lib/psa-bridge
+COPY --from=build /src/target/release/psa-bridge /usr/local/bin/psa-bridge
+COPY --from=build /src/psa-bridge.example.toml /etc/psa-bridge/psa-bridge.example.toml
+COPY --from=build /src/mappings /etc/psa-bridge/mappings
+USER psa-bridge
+WORKDIR /var/lib/psa-bridge
+VOLUME ["/var/lib/psa-bridge"]
+EXPOSE 8080
+# Health: GET /healthz on the listen address (probe it from your orchestrator).
+ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/psa-bridge"]
+CMD ["run", "--config", "/etc/psa-bridge/psa-bridge.toml"]

@@ -1,0 +1,165 @@
+//! Configuration loading: every error names file, line and field.
+
+use std::path::{Path, PathBuf};
+
+use super::load;
+
+const MAPPING: &str = include_str!("../../mappings/autotask-to-connectwise.toml");
+
+fn example_env(name: &str) -> Option<String> {
+    Some(format!("value-of-{name}"))
+}
+
+fn write(dir: &Path, config: &str, mapping: &str) -> PathBuf {
+    std::fs::create_dir_all(dir.join("mappings")).unwrap();
+    std::fs::write(dir.join("mappings/autotask-to-connectwise.toml"), mapping).unwrap();
+    let path = dir.join("bridge.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+fn example() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/psa-bridge.example.toml"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn example_config_and_mapping_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), &example(), MAPPING);
+    let loaded = load(&path, &example_env).unwrap();
+    assert_eq!(loaded.pairings.len(), 1);
+    assert_eq!(loaded.pairings[0].mapping.fields.len(), 3);
+    assert!(loaded.store_path.starts_with(dir.path()));
+    let at = loaded.config.connections["internal-autotask"]
+        .autotask
+        .as_ref()
+        .unwrap();
+    assert_eq!(at.secret, "value-of-AUTOTASK_SECRET");
+}
+
+#[test]
+fn unknown_key_names_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = example().replace("tick_ms = 200", "tick_ms = 200\ncolour = \"blue\"");
+    let path = write(dir.path(), &text, MAPPING);
+    let err = load(&path, &example_env).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.starts_with(&path.display().to_string()), "{msg}");
+    assert!(msg.contains("unknown field `colour`"), "{msg}");
+    let line = text.lines().position(|l| l.starts_with("colour")).unwrap() + 1;
+    assert_eq!(err.line, Some(line), "{msg}");
+    assert_eq!(err.field, "daemon.colour", "{msg}");
+}
+
+#[test]
+fn unknown_key_in_vendor_settings_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = example().replace(
+        "marker_udf = \"PSA Bridge Ref\"",
+        "marker_udf = \"PSA Bridge Ref\"\npasword = \"x\"",
+    );
+    let path = write(dir.path(), &text, MAPPING);
+    let err = load(&path, &example_env).unwrap_err();
+    assert!(err.to_string().contains("pasword"), "{err}");
+    assert!(err.field.contains("internal-autotask"), "{err}");
+    assert!(err.line.is_some());
+}
+
+#[test]
+fn missing_secret_variable_names_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), &example(), MAPPING);
+    let env = |name: &str| (name != "CW_PRIVATE_KEY").then(|| "x".to_string());
+    let err = load(&path, &env).unwrap_err();
+    assert_eq!(
+        err.field,
+        "connections.msp-connectwise.connectwise.private_key"
+    );
+    assert!(
+        err.to_string().contains("CW_PRIVATE_KEY is not set"),
+        "{err}"
+    );
+    let line = example()
+        .lines()
+        .position(|l| l.contains("${CW_PRIVATE_KEY}"))
+        .unwrap()
+        + 1;
+    assert_eq!(err.line, Some(line));
+}
+
+#[test]
+fn unknown_vendor_lists_the_valid_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = example().replace("vendor = \"connectwise\"", "vendor = \"halopsa\"");
+    let path = write(dir.path(), &text, MAPPING);
+    let err = load(&path, &example_env).unwrap_err().to_string();
+    assert!(
+        err.contains("autotask") && err.contains("connectwise"),
+        "{err}"
+    );
+}
+
+#[test]
+fn pairing_with_unknown_connection_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = example().replace("b = \"msp-connectwise\"", "b = \"msp-cw\"");
+    let path = write(dir.path(), &text, MAPPING);
+    let err = load(&path, &example_env).unwrap_err();
+    assert_eq!(err.field, "pairings[0].b");
+    assert!(
+        err.to_string()
+            .contains("configured: internal-autotask, msp-connectwise"),
+        "{err}"
+    );
+}
+
+#[test]
+fn mapping_errors_name_the_mapping_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = MAPPING.replace("owner = \"b\"", "owner = \"msp\"");
+    let path = write(dir.path(), &example(), &bad);
+    let err = load(&path, &example_env).unwrap_err();
+    assert!(
+        err.file.ends_with("mappings/autotask-to-connectwise.toml"),
+        "{err}"
+    );
+    assert!(err.field.contains("fields[1].owner"), "{err}");
+    assert!(err.line.is_some());
+
+    let no_values = MAPPING.replace(
+        "name = \"priority\"",
+        "name = \"priority\"\nvalues = []\n# ",
+    );
+    let path = write(dir.path(), &example(), &no_values);
+    let err = load(&path, &example_env).unwrap_err().to_string();
+    assert!(
+        err.contains("duplicate key") || err.contains("value map"),
+        "{err}"
+    );
+}
+
+#[test]
+fn hostile_config_text_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    for text in [
+        "\u{0}\u{1}garbage",
+        "[daemon",
+        "[daemon]\nstore_path = 5",
+        &"[".repeat(10_000),
+        "a = \"${UNTERMINATED",
+    ] {
+        let path = write(dir.path(), text, MAPPING);
+        assert!(load(&path, &example_env).is_err(), "{text:?}");
+    }
+    let huge = format!(
+        "[daemon]\nstore_path = \"{}\"\nbogus = 1\n",
+        "x".repeat(1_000_000)
+    );
+    let path = write(dir.path(), &huge, MAPPING);
+    let err = load(&path, &example_env).unwrap_err();
+    assert_eq!(err.line, Some(3));
+}

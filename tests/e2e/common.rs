@@ -1,0 +1,126 @@
+//! The daemon as a child process, and helpers shared by the end-to-end tests.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use psa_bridge::demo::{DemoEnv, DemoOptions, AT_USER};
+use psa_connectwise::sim::ConnectWiseSimOptions;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_psa-bridge");
+pub const STEP: Duration = Duration::from_secs(30);
+
+/// A running `psa-bridge run` process.
+pub struct Bridge {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Bridge {
+    /// Starts the daemon on `config` and waits until it listens.
+    pub async fn spawn(config: &Path) -> Bridge {
+        let dir = config.parent().unwrap();
+        let log_index = std::fs::read_dir(dir).unwrap().count();
+        let log = std::fs::File::create(dir.join(format!("daemon-{log_index}.log"))).unwrap();
+        let mut child = Command::new(BIN)
+            .args(["run", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "info,psa_bridge=debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn psa-bridge");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = tokio::time::timeout(STEP, async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(url) = line.strip_prefix("psa-bridge listening on http://") {
+                    return url.trim().parse::<SocketAddr>().unwrap();
+                }
+            }
+            panic!(
+                "psa-bridge exited before listening; see the daemon log in {}",
+                dir.display()
+            );
+        })
+        .await
+        .expect("psa-bridge did not start in time");
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Bridge { child, addr }
+    }
+
+    /// SIGKILL: no shutdown, no flush.
+    pub async fn kill(mut self) {
+        self.child.start_kill().unwrap();
+        let _ = self.child.wait().await;
+    }
+
+    /// Graceful stop (SIGTERM) and wait.
+    pub async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .arg(pid.to_string())
+                .status();
+        }
+        let _ = tokio::time::timeout(STEP, self.child.wait()).await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+/// Runs a CLI command to completion.
+pub async fn cli(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("run psa-bridge")
+}
+
+pub fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Simulators plus a generated config in a fresh temp dir.
+pub async fn env(options: DemoOptions) -> (tempfile::TempDir, DemoEnv) {
+    let dir = tempfile::tempdir().unwrap();
+    let env = DemoEnv::start(dir.path(), &options).await.unwrap();
+    (dir, env)
+}
+
+/// Successful writes the bridge made to (Autotask, ConnectWise).
+pub fn writes(env: &DemoEnv) -> (usize, usize) {
+    let cw_user = ConnectWiseSimOptions::default().public_key;
+    (
+        env.autotask.control().writes_by(AT_USER).len(),
+        env.connectwise.control().writes_by(&cw_user).len(),
+    )
+}
+
+/// Waits until in-flight webhooks are delivered and the daemon has had time to
+/// plan and deliver what they caused, then returns the write counts. Settling
+/// is judged by the counts staying unchanged across two poll intervals.
+pub async fn settled_writes(env: &DemoEnv, quiet: Duration) -> (usize, usize) {
+    let mut last = writes(env);
+    loop {
+        env.autotask.wait_webhooks_idle().await;
+        env.connectwise.wait_callbacks_idle().await;
+        tokio::time::sleep(quiet).await;
+        let now = writes(env);
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}

@@ -1,0 +1,117 @@
+//! SIGKILL in the middle of the story: after restart the same end state, no
+//! duplicate ticket or note, nothing acknowledged lost.
+
+use std::time::Duration;
+
+use psa_bridge::demo::story::Story;
+use psa_bridge::demo::{wait_for, DemoOptions};
+
+use crate::common::{env, Bridge, STEP};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_daemon_resumes_without_duplicates() {
+    let (_dir, env) = env(DemoOptions {
+        poll_interval_secs: 1,
+        ..Default::default()
+    })
+    .await;
+    // Slow vendors keep operations in flight when the kill lands.
+    env.connectwise
+        .control()
+        .set_latency(Duration::from_millis(150));
+    env.autotask
+        .control()
+        .set_latency(Duration::from_millis(150));
+    let bridge = Bridge::spawn(&env.config_path).await;
+
+    // Kill right after the escalation webhook was acknowledged.
+    let t = env.autotask.user_create_ticket(
+        "Server room too hot",
+        "AC unit failed at HQ.",
+        "Level I Support",
+        "High",
+    );
+    env.autotask.user_set_queue(t.id, "Escalate to MSP");
+    env.autotask.wait_webhooks_idle().await;
+    bridge.kill().await;
+    let bridge = Bridge::spawn(&env.config_path).await;
+    let cw_id: i64 = wait_for("the escalation after restart", STEP, || {
+        env.autotask
+            .ticket(t.id)?
+            .udfs
+            .get("MSP Ticket")
+            .filter(|v| !v.is_empty())?
+            .parse()
+            .ok()
+    })
+    .await
+    .unwrap();
+
+    // Kill while the MSP's changes are being delivered.
+    env.connectwise.user_set_status(cw_id, "In Progress");
+    env.connectwise.user_add_note(
+        cw_id,
+        "On my way with a portable AC.",
+        psa_connectwise::sim::SimNoteKind::Discussion,
+        "jsmith",
+    );
+    env.connectwise.wait_callbacks_idle().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    bridge.kill().await;
+    let bridge = Bridge::spawn(&env.config_path).await;
+
+    let mut story = Story::new(&env, STEP, false);
+    story.autotask_id = t.id;
+    story.autotask_number = t.number.clone();
+    story.connectwise_id = cw_id;
+    wait_for("the MSP's note in Autotask", STEP, || {
+        (env.autotask.ticket(t.id)?.status == "In Progress"
+            && env
+                .autotask
+                .notes(t.id)
+                .iter()
+                .any(|n| n.text.contains("portable AC")))
+        .then_some(())
+    })
+    .await
+    .unwrap();
+    story.tech_replies().await.unwrap();
+    bridge.kill().await;
+    let bridge = Bridge::spawn(&env.config_path).await;
+    story.msp_resolves().await.unwrap();
+    crate::common::settled_writes(&env, Duration::from_secs(2)).await;
+
+    assert_eq!(env.connectwise.tickets().len(), 1, "no duplicate ticket");
+    let at_notes = env.autotask.notes(t.id);
+    for text in [
+        "portable AC",
+        "expired VPN certificate",
+        "Escalated to the MSP",
+    ] {
+        assert_eq!(
+            at_notes.iter().filter(|n| n.text.contains(text)).count(),
+            1,
+            "{text} in {at_notes:?}"
+        );
+    }
+    let cw_notes = env.connectwise.notes(cw_id);
+    assert_eq!(
+        cw_notes
+            .iter()
+            .filter(|n| n.text.contains("on site until"))
+            .count(),
+        1,
+        "{cw_notes:?}"
+    );
+    assert_eq!(env.autotask.ticket(t.id).unwrap().status, "Complete");
+    assert!(env.connectwise.ticket(cw_id).unwrap().closed);
+    bridge.stop().await;
+    let verify = crate::common::cli(&[
+        "audit",
+        "verify",
+        "--config",
+        env.config_path.to_str().unwrap(),
+    ])
+    .await;
+    assert!(verify.status.success(), "{}", crate::common::text(&verify));
+}

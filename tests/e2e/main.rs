@@ -1,0 +1,13 @@
+//! End-to-end tests: the real `psa-bridge` binary against the Autotask and
+//! ConnectWise simulators, over HTTP on loopback. One test binary, one module
+//! per concern.
+
+mod audit;
+mod check;
+mod common;
+mod crash;
+mod rate;
+mod retries;
+mod story;
+mod visibility;
+mod webhooks;

@@ -1,0 +1,67 @@
+//! Rate limits: the simulators never see more requests per second from the
+//! bridge than the configured rate plus burst.
+
+use std::time::Duration;
+
+use psa_bridge::demo::{wait_for, DemoOptions, AT_USER};
+use psa_connectwise::sim::ConnectWiseSimOptions;
+
+use crate::common::{env, Bridge};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_stay_within_the_configured_rate() {
+    let (rate, burst) = (4u32, 2u32);
+    let (_dir, env) = env(DemoOptions {
+        poll_interval_secs: 1,
+        limits: Some((rate, burst)),
+        ..Default::default()
+    })
+    .await;
+    let bridge = Bridge::spawn(&env.config_path).await;
+    let tickets: Vec<i64> = (0..6)
+        .map(|i| {
+            let t = env.autotask.user_create_ticket(
+                &format!("Laptop {i} will not boot"),
+                "Blue screen.",
+                "Level I Support",
+                "Low",
+            );
+            env.autotask.user_set_queue(t.id, "Escalate to MSP");
+            t.id
+        })
+        .collect();
+    wait_for("all six escalations", Duration::from_secs(90), || {
+        tickets
+            .iter()
+            .all(|id| {
+                env.autotask
+                    .ticket(*id)
+                    .is_some_and(|t| t.udfs.get("MSP Ticket").is_some_and(|v| !v.is_empty()))
+            })
+            .then_some(())
+    })
+    .await
+    .unwrap();
+    // The limiter spaces requests as they leave the bridge; arrival times jitter
+    // by a few milliseconds on loopback, so the window is shortened by 20 ms.
+    let window = Duration::from_millis(980);
+    let at = env
+        .autotask
+        .control()
+        .max_requests_in_window(Some(AT_USER), window);
+    let cw = env
+        .connectwise
+        .control()
+        .max_requests_in_window(Some(&ConnectWiseSimOptions::default().public_key), window);
+    println!("busiest second: autotask {at}, connectwise {cw} (limit {rate}/s + burst {burst})");
+    assert!(
+        at <= (rate + burst) as usize,
+        "autotask saw {at} requests in one second"
+    );
+    assert!(
+        cw <= (rate + burst) as usize,
+        "connectwise saw {cw} requests in one second"
+    );
+    assert!(at >= 2 && cw >= 2, "the limiter was exercised");
+    bridge.stop().await;
+}

@@ -1,0 +1,153 @@
+//! Delivery failures: transient errors are retried on the stored schedule,
+//! `Retry-After` is honoured (checked with a manual clock), permanent errors
+//! become dead letters that the CLI lists and re-queues.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use psa_bridge::clock::ManualClock;
+use psa_bridge::demo::{wait_for, DemoOptions};
+
+use crate::common::{cli, env, text, Bridge, STEP};
+
+fn escalate(env: &psa_bridge::demo::DemoEnv) -> i64 {
+    let t = env.autotask.user_create_ticket(
+        "Email bouncing",
+        "All mail to contoso.com bounces.",
+        "Level I Support",
+        "Medium",
+    );
+    env.autotask.user_set_queue(t.id, "Escalate to MSP");
+    t.id
+}
+
+fn ticket_posts(env: &psa_bridge::demo::DemoEnv) -> usize {
+    env.connectwise
+        .control()
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/service/tickets"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_errors_are_retried_and_delivered_once() {
+    let (_dir, env) = env(DemoOptions::default()).await;
+    let bridge = Bridge::spawn(&env.config_path).await;
+    env.connectwise.control().fail_next_writes(&[503, 503]);
+    escalate(&env);
+    wait_for("the ConnectWise ticket", STEP, || {
+        (!env.connectwise.tickets().is_empty()).then_some(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(ticket_posts(&env), 3, "two 503s, then the create");
+    assert_eq!(env.connectwise.tickets().len(), 1);
+    bridge.stop().await;
+    let audit = cli(&[
+        "audit",
+        "--config",
+        env.config_path.to_str().unwrap(),
+        "--ticket",
+        "connectwise:1",
+    ])
+    .await;
+    let out = text(&audit);
+    assert_eq!(out.matches(" retry ").count(), 2, "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_waited_for_on_a_manual_clock() {
+    let (_dir, env) = env(DemoOptions {
+        poll_interval_secs: 60,
+        ..Default::default()
+    })
+    .await;
+    let start = Utc::now();
+    let clock = ManualClock::new(start);
+    let loaded = psa_bridge::config::load(&env.config_path, &|_| None).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let daemon = psa_bridge::daemon::start(loaded, listener, Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    env.connectwise
+        .control()
+        .fail_next_write_with_retry_after(429, 30);
+    escalate(&env);
+    let op = wait_for("the throttled create to be rescheduled", STEP, || {
+        daemon
+            .engine
+            .store
+            .outbox()
+            .ok()?
+            .into_iter()
+            .find(|op| op.attempts == 1)
+    })
+    .await
+    .unwrap();
+    assert!(
+        op.next_attempt_at >= start + chrono::Duration::seconds(30),
+        "{op:?}"
+    );
+    assert_eq!(ticket_posts(&env), 1);
+    // Real time passes, the manual clock does not: no retry may happen.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(ticket_posts(&env), 1, "retried before Retry-After elapsed");
+    clock.advance(chrono::Duration::seconds(29));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        ticket_posts(&env),
+        1,
+        "retried 1 s before Retry-After elapsed"
+    );
+    clock.advance(chrono::Duration::seconds(2));
+    wait_for("the create after Retry-After", STEP, || {
+        (!env.connectwise.tickets().is_empty()).then_some(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(ticket_posts(&env), 2);
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permanent_errors_dead_letter_and_retry_requeues() {
+    let (_dir, env) = env(DemoOptions::default()).await;
+    let config = env.config_path.to_str().unwrap().to_string();
+    let bridge = Bridge::spawn(&env.config_path).await;
+    env.connectwise.control().fail_next_writes(&[400]);
+    escalate(&env);
+    // The CLI reaches the running daemon through its admin API.
+    let deadline = tokio::time::Instant::now() + STEP;
+    let listing = loop {
+        let out = text(&cli(&["outbox", "dead", "--config", &config]).await);
+        if out.contains("DEAD") {
+            break out;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no dead letter: {out}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(listing.contains("DEAD (400)"), "{listing}");
+    assert!(
+        listing.contains("Injected fault"),
+        "the vendor's message is kept: {listing}"
+    );
+    assert!(env.connectwise.tickets().is_empty());
+    let id = listing.split_whitespace().next().unwrap().to_string();
+    let requeued = cli(&["outbox", "retry", &id, "--config", &config]).await;
+    assert!(requeued.status.success(), "{}", text(&requeued));
+    wait_for("the re-queued create", STEP, || {
+        (!env.connectwise.tickets().is_empty()).then_some(())
+    })
+    .await
+    .unwrap();
+    let empty = text(&cli(&["outbox", "dead", "--config", &config]).await);
+    assert!(empty.contains("no dead letters"), "{empty}");
+    let missing = cli(&["outbox", "retry", "999999", "--config", &config]).await;
+    assert_eq!(missing.status.code(), Some(1));
+    bridge.stop().await;
+}

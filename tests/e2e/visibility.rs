@@ -1,0 +1,87 @@
+//! Internal notes: denied by default; where a rule allows them they arrive
+//! internal, never customer-visible.
+
+use std::time::Duration;
+
+use psa_bridge::demo::story::Story;
+use psa_bridge::demo::{wait_for, DemoOptions, EXAMPLE_MAPPING};
+use psa_connectwise::sim::SimNoteKind;
+
+use crate::common::{env, settled_writes, Bridge, STEP};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn internal_notes_cross_only_where_allowed_and_stay_internal() {
+    // MSP internal notes may reach the internal team; the team's internal notes may not reach the MSP.
+    let mapping = EXAMPLE_MAPPING.replace("internal = \"none\"", "internal = \"b_to_a\"");
+    assert_ne!(mapping, EXAMPLE_MAPPING);
+    let (_dir, env) = env(DemoOptions {
+        mapping: Some(mapping),
+        ..Default::default()
+    })
+    .await;
+    let bridge = Bridge::spawn(&env.config_path).await;
+    let mut story = Story::new(&env, STEP, false);
+    story.escalate().await.unwrap();
+
+    env.connectwise.user_add_note(
+        story.connectwise_id,
+        "Suspect the ISP; internal only.",
+        SimNoteKind::Internal,
+        "jsmith",
+    );
+    let note = wait_for("the allowed internal note", STEP, || {
+        env.autotask
+            .notes(story.autotask_id)
+            .into_iter()
+            .find(|n| n.text.contains("Suspect the ISP"))
+    })
+    .await
+    .unwrap();
+    assert!(
+        note.internal,
+        "an internal note must arrive internal: {note:?}"
+    );
+
+    env.autotask.user_add_note(
+        story.autotask_id,
+        "Budget owner is cranky; do not share.",
+        true,
+        "Tina Tech",
+    );
+    env.autotask.user_add_note(
+        story.autotask_id,
+        "Public: we rebooted the router.",
+        false,
+        "Tina Tech",
+    );
+    wait_for("the public note", STEP, || {
+        env.connectwise
+            .notes(story.connectwise_id)
+            .into_iter()
+            .find(|n| n.text.contains("rebooted the router"))
+    })
+    .await
+    .unwrap();
+    settled_writes(&env, Duration::from_secs(3)).await;
+    let cw_notes = env.connectwise.notes(story.connectwise_id);
+    assert!(
+        !cw_notes.iter().any(|n| n.text.contains("cranky")),
+        "denied internal note crossed: {cw_notes:?}"
+    );
+    let public = cw_notes
+        .iter()
+        .find(|n| n.text.contains("rebooted the router"))
+        .unwrap();
+    assert!(public.discussion && !public.internal);
+    bridge.stop().await;
+    let history = crate::common::cli(&[
+        "audit",
+        "--config",
+        env.config_path.to_str().unwrap(),
+        "--ticket",
+        &format!("autotask:{}", story.autotask_number),
+    ])
+    .await;
+    let out = crate::common::text(&history);
+    assert!(out.contains("note_withheld"), "{out}");
+}

@@ -1,0 +1,194 @@
+//! The webhook receiver through the real daemon: signatures, malformed and
+//! oversized bodies, unknown connections and repeated deliveries.
+
+use psa_bridge::demo::{DemoOptions, AT_WEBHOOK_SECRET};
+use serde_json::{json, Value};
+
+use crate::common::{env, Bridge};
+
+fn autotask_payload(ticket_id: i64, sequence: u64) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "Action": "Update",
+        "Guid": "5a0c1b7e-9d1e-4d55-a0b4-2f1c3d4e5f60",
+        "EntityType": "Ticket",
+        "Id": ticket_id,
+        "Fields": { "TicketNumber": "T20261125.0999", "Status": "8" },
+        "EventTime": "2026-11-25T14:57:50Z",
+        "SequenceNumber": sequence,
+        "PersonID": 30691780
+    }))
+    .unwrap()
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: Vec<u8>,
+    signature: Option<&str>,
+) -> reqwest::Response {
+    let mut request = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(sig) = signature {
+        request = request.header("X-Hook-Signature", sig);
+    }
+    request.send().await.unwrap()
+}
+
+async fn intake_count(client: &reqwest::Client, bridge: &Bridge, ticket: &str) -> usize {
+    let entries: Vec<Value> = client
+        .get(bridge.url(&format!("/admin/audit?ticket={ticket}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    entries.iter().filter(|e| e["kind"] == "intake").count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autotask_webhook_signatures_and_bad_input() {
+    let (_dir, env) = env(DemoOptions {
+        poll_interval_secs: 60,
+        ..Default::default()
+    })
+    .await;
+    let bridge = Bridge::spawn(&env.config_path).await;
+    let client = reqwest::Client::new();
+    let url = bridge.url("/webhooks/autotask");
+
+    // Wrong and missing signatures: 401, nothing stored.
+    let body = autotask_payload(900001, 1);
+    let wrong = psa_autotask::hooks::sign("not-the-secret", &body);
+    assert_eq!(
+        post(&client, &url, body.clone(), Some(&wrong))
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(post(&client, &url, body.clone(), None).await.status(), 401);
+    assert_eq!(
+        post(&client, &url, body.clone(), Some("sha1="))
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        post(&client, &url, body.clone(), Some("garbage"))
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(intake_count(&client, &bridge, "autotask:900001").await, 0);
+
+    // A signature over different bytes (re-serialised JSON) is refused.
+    let mut tampered = body.clone();
+    tampered.push(b' ');
+    let sig_of_original = psa_autotask::hooks::sign(AT_WEBHOOK_SECRET, &body);
+    assert_eq!(
+        post(&client, &url, tampered, Some(&sig_of_original))
+            .await
+            .status(),
+        401
+    );
+
+    // Valid: accepted once; the same delivery again is a duplicate.
+    let sig = psa_autotask::hooks::sign(AT_WEBHOOK_SECRET, &body);
+    let first = post(&client, &url, body.clone(), Some(&sig)).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.json::<Value>().await.unwrap()["accepted"], 1);
+    let again = post(&client, &url, body.clone(), Some(&sig)).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.json::<Value>().await.unwrap()["duplicates"], 1);
+    assert_eq!(intake_count(&client, &bridge, "autotask:900001").await, 1);
+
+    // Malformed but correctly signed: 400.
+    for bad in [
+        &b"{not json"[..],
+        b"[]",
+        b"{\"Action\":\"Update\"}",
+        b"\xff\xfe",
+    ] {
+        let sig = psa_autotask::hooks::sign(AT_WEBHOOK_SECRET, bad);
+        let status = post(&client, &url, bad.to_vec(), Some(&sig)).await.status();
+        assert_eq!(status, 400, "{:?}", String::from_utf8_lossy(bad));
+    }
+
+    // Oversized: 413, whatever the signature.
+    let huge = vec![b' '; 300 * 1024];
+    let sig = psa_autotask::hooks::sign(AT_WEBHOOK_SECRET, &huge);
+    assert_eq!(post(&client, &url, huge, Some(&sig)).await.status(), 413);
+
+    // Unknown connection: 404.
+    let sig = psa_autotask::hooks::sign(AT_WEBHOOK_SECRET, &body);
+    assert_eq!(
+        post(&client, &bridge.url("/webhooks/nope"), body, Some(&sig))
+            .await
+            .status(),
+        404
+    );
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connectwise_callbacks_verify_against_the_allowed_key_host() {
+    let (_dir, env) = env(DemoOptions {
+        poll_interval_secs: 60,
+        ..Default::default()
+    })
+    .await;
+    let bridge = Bridge::spawn(&env.config_path).await;
+    let client = reqwest::Client::new();
+    let url = bridge.url("/webhooks/connectwise?id=");
+    let ticket = env.connectwise.user_create_ticket(
+        "Disk full",
+        "Co-Managed",
+        "ACME",
+        "Priority 3 - Normal Response",
+    );
+
+    let (body, signature) = env.connectwise.signed_callback(ticket.id, "updated");
+    let send = |body: Vec<u8>, sig: Option<String>| {
+        let mut r = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(s) = sig {
+            r = r.header("x-content-signature", s);
+        }
+        r.send()
+    };
+    assert_eq!(send(body.clone(), None).await.unwrap().status(), 401);
+    let mut tampered = body.clone();
+    tampered.insert(1, b' ');
+    assert_eq!(
+        send(tampered, Some(signature.clone()))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        send(body.clone(), Some(signature.clone()))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // A key_url on a host that is not allowed is never fetched: 401.
+    let mut forged: Value = serde_json::from_slice(&body).unwrap();
+    forged["Metadata"]["key_url"] = json!("http://203.0.113.9/system/callbackkey/index.rails?id=x");
+    let forged = serde_json::to_vec(&forged).unwrap();
+    assert_eq!(send(forged, Some(signature)).await.unwrap().status(), 401);
+    assert_eq!(
+        send(b"{}".to_vec(), Some("x".into()))
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    bridge.stop().await;
+}
