@@ -29,9 +29,17 @@ pub enum DaemonError {
     Io(#[from] std::io::Error),
 }
 
+/// Where a running daemon records its bound address: beside the store.
+pub fn address_file(store_path: &std::path::Path) -> std::path::PathBuf {
+    let mut name = store_path.as_os_str().to_owned();
+    name.push(".addr");
+    std::path::PathBuf::from(name)
+}
+
 /// A running daemon.
 pub struct Daemon {
     pub addr: SocketAddr,
+    store_path: std::path::PathBuf,
     pub engine: Arc<Engine>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
@@ -126,9 +134,14 @@ pub async fn start(
             }
         }
     }
+    // Lets `outbox` / `audit` find the admin API when the port was chosen by the OS.
+    if let Err(e) = std::fs::write(address_file(&loaded.store_path), addr.to_string()) {
+        tracing::warn!(error = %e, "cannot write the address file");
+    }
     tracing::info!(%addr, "psa-bridge running");
     Ok(Daemon {
         addr,
+        store_path: loaded.store_path.clone(),
         engine,
         stop,
         tasks,
@@ -143,5 +156,6 @@ impl Daemon {
         if let Err(e) = self.engine.store.flush().await {
             tracing::error!(error = %e, "final flush failed");
         }
+        let _ = std::fs::remove_file(address_file(&self.store_path));
     }
 }

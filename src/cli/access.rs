@@ -43,7 +43,12 @@ pub async fn connect(config: &Path) -> anyhow::Result<Access> {
             })))
         }
         Err(open_error) => {
-            let base = format!("http://{}", loaded.config.daemon.listen);
+            let recorded =
+                std::fs::read_to_string(psa_bridge::daemon::address_file(&loaded.store_path)).ok();
+            let addr = recorded
+                .map(|a| a.trim().to_string())
+                .unwrap_or_else(|| loaded.config.daemon.listen.to_string());
+            let base = format!("http://{addr}");
             let client = reqwest::Client::new();
             let alive = client
                 .get(format!("{base}/healthz"))

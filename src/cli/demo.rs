@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use psa_bridge::demo::story::Story;
-use psa_bridge::demo::{DemoEnv, DemoOptions, AT_USER};
+use psa_bridge::demo::{DemoEnv, DemoOptions};
 use psa_bridge::report;
 use psa_bridge::store::VerifyReport;
 
@@ -38,13 +38,8 @@ pub async fn demo(store: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     println!();
-    let at_writes = env.autotask.control().writes_by(AT_USER).len();
-    let cw_writes = env
-        .connectwise
-        .control()
-        .writes_by(&psa_connectwise::sim::ConnectWiseSimOptions::default().public_key)
-        .len();
-    println!("Writes by the bridge: {at_writes} to Autotask, {cw_writes} to ConnectWise.");
+    let (at_writes, cw_writes) = env.ticket_writes();
+    println!("Ticket and note writes by the bridge: {at_writes} to Autotask, {cw_writes} to ConnectWise (no echoes).");
     let history = report::ticket_history(
         &daemon.engine.store,
         &format!("autotask:{}", story.autotask_number),

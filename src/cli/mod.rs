@@ -54,15 +54,17 @@ enum Command {
     },
     /// Inspect and re-queue outbox operations.
     Outbox {
-        #[arg(long, short, global = true)]
-        config: PathBuf,
+        /// Configuration file (also from PSA_BRIDGE_CONFIG).
+        #[arg(long, short, global = true, env = "PSA_BRIDGE_CONFIG")]
+        config: Option<PathBuf>,
         #[command(subcommand)]
         command: OutboxCommand,
     },
     /// Read or verify the hash-chained audit log.
     Audit {
-        #[arg(long, short, global = true)]
-        config: PathBuf,
+        /// Configuration file (also from PSA_BRIDGE_CONFIG).
+        #[arg(long, short, global = true, env = "PSA_BRIDGE_CONFIG")]
+        config: Option<PathBuf>,
         /// One ticket's history on both sides, as CONNECTION:TICKET (id or number).
         #[arg(long)]
         ticket: Option<String>,
@@ -125,22 +127,28 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Run { config } => run(config).await,
             Command::Check { config, offline } => check::check(&config, offline).await,
-            Command::Outbox { config, command } => match command {
-                OutboxCommand::List => inspect::outbox(&config, false).await,
-                OutboxCommand::Dead => inspect::outbox(&config, true).await,
-                OutboxCommand::Retry { id } => inspect::retry(&config, id).await,
-            },
+            Command::Outbox { config, command } => {
+                let config = required(config)?;
+                match command {
+                    OutboxCommand::List => inspect::outbox(&config, false).await,
+                    OutboxCommand::Dead => inspect::outbox(&config, true).await,
+                    OutboxCommand::Retry { id } => inspect::retry(&config, id).await,
+                }
+            }
             Command::Audit {
                 config,
                 ticket,
                 command,
-            } => match (command, ticket) {
-                (Some(AuditCommand::Verify), _) => inspect::verify(&config).await,
-                (None, Some(ticket)) => inspect::history(&config, &ticket).await,
-                (None, None) => Err(anyhow::anyhow!(
-                    "give --ticket CONNECTION:TICKET or the `verify` subcommand"
-                )),
-            },
+            } => {
+                let config = required(config)?;
+                match (command, ticket) {
+                    (Some(AuditCommand::Verify), _) => inspect::verify(&config).await,
+                    (None, Some(ticket)) => inspect::history(&config, &ticket).await,
+                    (None, None) => Err(anyhow::anyhow!(
+                        "give --ticket CONNECTION:TICKET or the `verify` subcommand"
+                    )),
+                }
+            }
             Command::Simulate { vendor, listen } => simulate::simulate(vendor, listen).await,
             Command::Demo { store } => demo::demo(store).await,
         }
@@ -152,6 +160,10 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn required(config: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    config.ok_or_else(|| anyhow::anyhow!("give --config FILE (or set PSA_BRIDGE_CONFIG)"))
 }
 
 /// `run`: start the daemon and serve until Ctrl-C / SIGTERM.

@@ -96,15 +96,6 @@ pub fn load(
             ));
         }
     }
-    if config.daemon.register_webhooks && config.daemon.public_url.is_none() {
-        return Err(ConfigError::new(
-            path,
-            None,
-            "daemon.register_webhooks",
-            "needs daemon.public_url (the address vendors reach this daemon at)",
-        ));
-    }
-
     let mut pairings = Vec::new();
     let known: Vec<&str> = config.connections.keys().map(String::as_str).collect();
     for (index, p) in config.pairings.iter().enumerate() {

@@ -42,7 +42,8 @@ pub struct DaemonConfig {
     /// Address of the webhook receiver and admin endpoints.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// URL the vendors reach this daemon at; needed to register webhooks.
+    /// URL the vendors reach this daemon at, used to register webhooks;
+    /// defaults to `http://` + the bound listen address (fine on loopback only).
     #[serde(default)]
     pub public_url: Option<String>,
     /// Register webhooks/callbacks with each vendor at start-up (needs `public_url`).

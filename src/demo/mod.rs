@@ -89,6 +89,32 @@ impl DemoEnv {
     }
 }
 
+impl DemoEnv {
+    /// Successful ticket and note writes by the bridge's API users to
+    /// (Autotask, ConnectWise); webhook registration is not counted.
+    pub fn ticket_writes(&self) -> (usize, usize) {
+        let cw_user = ConnectWiseSimOptions::default().public_key;
+        let tickets = |r: &&psa_connector::sim::RequestRecord| {
+            r.path.to_ascii_lowercase().contains("/tickets")
+        };
+        let at = self
+            .autotask
+            .control()
+            .writes_by(AT_USER)
+            .iter()
+            .filter(tickets)
+            .count();
+        let cw = self
+            .connectwise
+            .control()
+            .writes_by(&cw_user)
+            .iter()
+            .filter(tickets)
+            .count();
+        (at, cw)
+    }
+}
+
 /// A configuration for the daemon against the two simulators.
 pub fn config_text(
     autotask: &AutotaskSim,

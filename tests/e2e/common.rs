@@ -1,12 +1,11 @@
 //! The daemon as a child process, and helpers shared by the end-to-end tests.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use psa_bridge::demo::{DemoEnv, DemoOptions, AT_USER};
-use psa_connectwise::sim::ConnectWiseSimOptions;
+use psa_bridge::demo::{DemoEnv, DemoOptions};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -99,13 +98,9 @@ pub async fn env(options: DemoOptions) -> (tempfile::TempDir, DemoEnv) {
     (dir, env)
 }
 
-/// Successful writes the bridge made to (Autotask, ConnectWise).
+/// Ticket and note writes the bridge made to (Autotask, ConnectWise).
 pub fn writes(env: &DemoEnv) -> (usize, usize) {
-    let cw_user = ConnectWiseSimOptions::default().public_key;
-    (
-        env.autotask.control().writes_by(AT_USER).len(),
-        env.connectwise.control().writes_by(&cw_user).len(),
-    )
+    env.ticket_writes()
 }
 
 /// Waits until in-flight webhooks are delivered and the daemon has had time to

@@ -50,7 +50,7 @@ async fn transient_errors_are_retried_and_delivered_once() {
         "--config",
         env.config_path.to_str().unwrap(),
         "--ticket",
-        "connectwise:1",
+        &format!("connectwise:{}", env.connectwise.tickets()[0].id),
     ])
     .await;
     let out = text(&audit);

@@ -170,15 +170,13 @@ impl AutotaskConnector {
                     self.settings.username,
                     wire::error_message(status.as_u16(), &body)
                 ),
-                retry_after: psa_connector::http::parse_retry_after(&headers).or(
-                    (status == http::StatusCode::TOO_MANY_REQUESTS)
-                        .then_some(Duration::from_secs(60)),
-                ),
+                retry_after: psa_connector::http::parse_retry_after(&headers)
+                    .or((status == http::StatusCode::TOO_MANY_REQUESTS)
+                        .then_some(Duration::from_secs(60))),
             });
         }
-        let zone: ZoneInformation = serde_json::from_slice(&body).map_err(|e| {
-            ConnectorError::InvalidResponse(format!("zone information: {e}"))
-        })?;
+        let zone: ZoneInformation = serde_json::from_slice(&body)
+            .map_err(|e| ConnectorError::InvalidResponse(format!("zone information: {e}")))?;
         Ok(zone.url)
     }
 
@@ -218,7 +216,11 @@ impl AutotaskConnector {
     ) -> Result<Vec<Value>, ConnectorError> {
         let http = self.http().await?;
         let mut url = http.url(path)?;
-        let method = if body.is_some() { Method::POST } else { Method::GET };
+        let method = if body.is_some() {
+            Method::POST
+        } else {
+            Method::GET
+        };
         let mut items = Vec::new();
         for _ in 0..MAX_PAGES {
             let page: QueryPage = http.send_json(method.clone(), url.clone(), body).await?;
@@ -276,6 +278,26 @@ impl AutotaskConnector {
             .await?;
         *cached = Some(lists.clone());
         Ok(lists)
+    }
+
+    /// The marker UDF must exist, or idempotent creates cannot work.
+    pub(crate) async fn check_marker_udf(&self) -> Result<(), ConnectorError> {
+        let response: FieldsResponse = self
+            .call(
+                Method::GET,
+                "Tickets/entityInformation/userDefinedFields",
+                None,
+            )
+            .await?
+            .json()?;
+        let name = &self.settings.marker_udf;
+        if response.fields.iter().any(|f| &f.name == name) {
+            return Ok(());
+        }
+        Err(ConnectorError::Config(format!(
+            "the ticket user-defined field {name:?} (marker_udf) does not exist in this Autotask tenant; \
+             create it as a text UDF on Tickets or set marker_udf to an existing one"
+        )))
     }
 
     /// Picklists of another entity (webhook field ids), not cached.

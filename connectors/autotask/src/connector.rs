@@ -17,6 +17,7 @@ impl Connector for AutotaskConnector {
     }
 
     async fn discover(&self) -> Result<Catalog, ConnectorError> {
+        self.check_marker_udf().await?;
         let lists = self.ticket_lists(true).await?;
         let statuses = lists.get("status");
         let mut catalog = Catalog {

@@ -49,7 +49,9 @@ fn write_value(out: &mut String, value: &Value) {
 fn write_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
-        let escape = matches!(c, '&' | '<' | '>' | '\'' | '"' | '\\' | '+') || !c.is_ascii() || c.is_ascii_control();
+        let escape = matches!(c, '&' | '<' | '>' | '\'' | '"' | '\\' | '+')
+            || !c.is_ascii()
+            || c.is_ascii_control();
         if escape {
             let mut units = [0u16; 2];
             for unit in c.encode_utf16(&mut units) {

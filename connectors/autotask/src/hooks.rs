@@ -65,10 +65,9 @@ pub(crate) fn check_signature(secret: &str, request: &WebhookRequest) -> Result<
         .ok_or_else(|| WebhookError::Unauthorized("X-Hook-Signature header missing".into()))?
         .to_str()
         .map_err(|_| WebhookError::Unauthorized("X-Hook-Signature is not text".into()))?;
-    let given = header
-        .trim()
-        .strip_prefix("sha1=")
-        .ok_or_else(|| WebhookError::Unauthorized("X-Hook-Signature is not sha1=<base64>".into()))?;
+    let given = header.trim().strip_prefix("sha1=").ok_or_else(|| {
+        WebhookError::Unauthorized("X-Hook-Signature is not sha1=<base64>".into())
+    })?;
     let given = base64::engine::general_purpose::STANDARD
         .decode(given)
         .map_err(|_| WebhookError::Unauthorized("X-Hook-Signature is not base64".into()))?;
@@ -79,7 +78,9 @@ pub(crate) fn check_signature(secret: &str, request: &WebhookRequest) -> Result<
     if expected.as_slice().ct_eq(&given).into() {
         Ok(())
     } else {
-        Err(WebhookError::Unauthorized("X-Hook-Signature does not match the body".into()))
+        Err(WebhookError::Unauthorized(
+            "X-Hook-Signature does not match the body".into(),
+        ))
     }
 }
 
@@ -88,7 +89,9 @@ pub(crate) fn hints_from_payload(body: &[u8]) -> Result<Vec<ChangeHint>, Webhook
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| WebhookError::Malformed(format!("not JSON: {e}")))?;
     let Value::Object(map) = value else {
-        return Err(WebhookError::Malformed("payload is not a JSON object".into()));
+        return Err(WebhookError::Malformed(
+            "payload is not a JSON object".into(),
+        ));
     };
     let action = scalar(get_ci(&map, "Action"))
         .ok_or_else(|| WebhookError::Malformed("Action is missing".into()))?;
@@ -99,7 +102,10 @@ pub(crate) fn hints_from_payload(body: &[u8]) -> Result<Vec<ChangeHint>, Webhook
     let sequence = scalar(get_ci(&map, "SequenceNumber")).unwrap_or_default();
     let event_time = scalar(get_ci(&map, "EventTime")).unwrap_or_default();
     if action.eq_ignore_ascii_case("Deactivated") {
-        tracing::warn!(guid, "Autotask deactivated a webhook; polling still covers changes");
+        tracing::warn!(
+            guid,
+            "Autotask deactivated a webhook; polling still covers changes"
+        );
         return Ok(Vec::new());
     }
     let ticket_id = if entity.eq_ignore_ascii_case("Ticket") {
@@ -107,11 +113,18 @@ pub(crate) fn hints_from_payload(body: &[u8]) -> Result<Vec<ChangeHint>, Webhook
     } else if entity.eq_ignore_ascii_case("TicketNote") {
         let fields = match get_ci(&map, "Fields") {
             Some(Value::Object(f)) => f,
-            _ => return Err(WebhookError::Malformed("TicketNote payload without Fields".into())),
+            _ => {
+                return Err(WebhookError::Malformed(
+                    "TicketNote payload without Fields".into(),
+                ))
+            }
         };
         id_of(get_ci(fields, "TicketID"), "Fields.TicketID")?
     } else {
-        tracing::debug!(entity, "ignoring webhook for an entity the bridge does not sync");
+        tracing::debug!(
+            entity,
+            "ignoring webhook for an entity the bridge does not sync"
+        );
         return Ok(Vec::new());
     };
     Ok(vec![ChangeHint {
@@ -134,11 +147,21 @@ impl AutotaskConnector {
 
     pub(crate) async fn register(&self, url: &str) -> Result<(), ConnectorError> {
         let secret = self.settings.webhook_secret.clone().ok_or_else(|| {
-            ConnectorError::Config("webhook_secret is required to register Autotask webhooks".into())
+            ConnectorError::Config(
+                "webhook_secret is required to register Autotask webhooks".into(),
+            )
         })?;
-        url::Url::parse(url).map_err(|e| ConnectorError::Config(format!("webhook URL {url:?}: {e}")))?;
-        self.register_one("TicketWebhooks", "TicketWebhookFields", url, &secret, TICKET_SUBSCRIBED, TICKET_ALWAYS)
-            .await?;
+        url::Url::parse(url)
+            .map_err(|e| ConnectorError::Config(format!("webhook URL {url:?}: {e}")))?;
+        self.register_one(
+            "TicketWebhooks",
+            "TicketWebhookFields",
+            url,
+            &secret,
+            TICKET_SUBSCRIBED,
+            TICKET_ALWAYS,
+        )
+        .await?;
         self.register_one(
             "TicketNoteWebhooks",
             "TicketNoteWebhookFields",
@@ -163,11 +186,14 @@ impl AutotaskConnector {
             "filter": [{"op": "eq", "field": "webhookUrl", "value": url}],
             "MaxRecords": MAX_RECORDS,
         });
-        let existing = self.query_all(&format!("{entity}/query"), Some(&query)).await?;
+        let existing = self
+            .query_all(&format!("{entity}/query"), Some(&query))
+            .await?;
         let existing_id = existing.iter().find_map(|w| {
             let w = w.as_object()?;
             let same = get_ci(w, "webhookUrl").and_then(Value::as_str) == Some(url);
-            same.then(|| get_ci(w, "id").and_then(Value::as_i64)).flatten()
+            same.then(|| get_ci(w, "id").and_then(Value::as_i64))
+                .flatten()
         });
         let webhook_id = match existing_id {
             Some(id) => {
@@ -198,10 +224,8 @@ impl AutotaskConnector {
                     "DeactivationUrl": url,
                     "SendThresholdExceededNotification": false,
                 });
-                let created: ItemIdResponse = self
-                    .call(Method::POST, entity, Some(&body))
-                    .await?
-                    .json()?;
+                let created: ItemIdResponse =
+                    self.call(Method::POST, entity, Some(&body)).await?.json()?;
                 created.item_id
             }
         };
@@ -211,19 +235,29 @@ impl AutotaskConnector {
         wanted.extend(always.iter().map(|f| (*f, false)));
         for (name, subscribe) in wanted {
             let Some(field_id) = field_ids.value(name) else {
-                tracing::warn!(entity, field = name, "Autotask offers no webhook field by this name");
+                tracing::warn!(
+                    entity,
+                    field = name,
+                    "Autotask offers no webhook field by this name"
+                );
                 continue;
             };
             let field_id: i64 = field_id.parse().map_err(|_| {
-                ConnectorError::InvalidResponse(format!("webhook fieldID {field_id:?} is not an integer"))
+                ConnectorError::InvalidResponse(format!(
+                    "webhook fieldID {field_id:?} is not an integer"
+                ))
             })?;
             let body = json!({
                 "FieldID": field_id,
                 "IsSubscribedField": subscribe,
                 "IsDisplayAlwaysField": !subscribe,
             });
-            self.call(Method::POST, &format!("{entity}/{webhook_id}/Fields"), Some(&body))
-                .await?;
+            self.call(
+                Method::POST,
+                &format!("{entity}/{webhook_id}/Fields"),
+                Some(&body),
+            )
+            .await?;
         }
         if let Some(resource) = self.settings.webhook_excluded_resource_id {
             let body = json!({"ResourceID": resource});

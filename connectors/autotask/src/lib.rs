@@ -19,3 +19,6 @@ mod wire;
 
 pub use client::AutotaskConnector;
 pub use settings::{default_limits, AutotaskSettings};
+pub mod sim;
+
+pub use sim::{AutotaskSim, AutotaskSimOptions, SimApiUser, SimNote, SimTicket};

@@ -15,7 +15,11 @@ const MAX_NOTE_TITLE_CHARS: usize = 50;
 
 /// A note title from the body's first non-empty line (Autotask may require one).
 pub(crate) fn note_title(body: &str) -> String {
-    let line = body.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let line = body
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     if line.is_empty() {
         return "Note".to_string();
     }
@@ -85,14 +89,13 @@ impl AutotaskConnector {
         let id = parse_ticket_id(ticket_id)?;
         let lists = self.note_lists().await?;
         let kind = |label: &str, kind: &'static str, field: &str| {
-            lists
-                .get(field)
-                .require(kind, label)
-                .and_then(|v| {
-                    v.parse::<i64>().map_err(|_| {
-                        ConnectorError::InvalidResponse(format!("{field} value {v:?} is not an integer"))
-                    })
+            lists.get(field).require(kind, label).and_then(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    ConnectorError::InvalidResponse(format!(
+                        "{field} value {v:?} is not an integer"
+                    ))
                 })
+            })
         };
         let note_type = kind(&self.settings.note_type_label, "note_type", "noteType")?;
         let publish_label = match comment.visibility {
@@ -104,7 +107,10 @@ impl AutotaskConnector {
         let room = MAX_NOTE_DESCRIPTION_CHARS
             .saturating_sub(marker::embed("", &comment.marker).chars().count() + 1);
         let body: String = if comment.body.chars().count() > room {
-            tracing::warn!(ticket = id, "note text truncated to Autotask's 32,000 characters");
+            tracing::warn!(
+                ticket = id,
+                "note text truncated to Autotask's 32,000 characters"
+            );
             comment.body.chars().take(room).collect()
         } else {
             comment.body.clone()

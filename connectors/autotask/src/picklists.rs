@@ -118,7 +118,11 @@ mod tests {
         let status = lists().get("Status");
         assert_eq!(status.value("complete"), Some("5"));
         assert_eq!(status.label("6"), Some("Old"));
-        assert_eq!(status.value("Old"), None, "inactive labels are not writable");
+        assert_eq!(
+            status.value("Old"),
+            None,
+            "inactive labels are not writable"
+        );
         assert_eq!(status.default_value(), Some("1"));
         match status.require("status", "Nope") {
             Err(ConnectorError::UnknownValue { valid, .. }) => assert_eq!(valid, "New, Complete"),

@@ -35,10 +35,9 @@ fn parse_int(key: &str, value: &str) -> Result<i64, ConnectorError> {
 
 /// Converts a picklist value (a string in entityInformation) to the integer tickets carry.
 fn pick_int(value: &str, kind: &str) -> Result<Value, ConnectorError> {
-    value
-        .parse::<i64>()
-        .map(Value::from)
-        .map_err(|_| ConnectorError::InvalidResponse(format!("{kind} value {value:?} is not an integer")))
+    value.parse::<i64>().map(Value::from).map_err(|_| {
+        ConnectorError::InvalidResponse(format!("{kind} value {value:?} is not an integer"))
+    })
 }
 
 impl AutotaskConnector {
@@ -214,7 +213,10 @@ impl AutotaskConnector {
                     body.insert("assignedResourceID".into(), parse_int(key, value)?.into());
                 }
                 "assigned_resource_role_id" => {
-                    body.insert("assignedResourceRoleID".into(), parse_int(key, value)?.into());
+                    body.insert(
+                        "assignedResourceRoleID".into(),
+                        parse_int(key, value)?.into(),
+                    );
                 }
                 other => {
                     return Err(ConnectorError::Config(format!(
@@ -237,7 +239,11 @@ impl AutotaskConnector {
         self.read_ticket(&created.item_id.to_string()).await
     }
 
-    pub(crate) async fn update(&self, id: &str, update: &TicketUpdate) -> Result<(), ConnectorError> {
+    pub(crate) async fn update(
+        &self,
+        id: &str,
+        update: &TicketUpdate,
+    ) -> Result<(), ConnectorError> {
         let numeric: i64 = id
             .trim()
             .parse()
@@ -245,17 +251,29 @@ impl AutotaskConnector {
         let mut body = Map::new();
         body.insert("id".into(), numeric.into());
         if let Some(title) = &update.title {
-            body.insert("title".into(), truncate(title, MAX_TITLE_CHARS, "title").into());
+            body.insert(
+                "title".into(),
+                truncate(title, MAX_TITLE_CHARS, "title").into(),
+            );
         }
         if let Some(status) = &update.status {
-            body.insert("status".into(), self.pick("status", "status", status).await?);
+            body.insert(
+                "status".into(),
+                self.pick("status", "status", status).await?,
+            );
         }
         if let Some(priority) = &update.priority {
-            body.insert("priority".into(), self.pick("priority", "priority", priority).await?);
+            body.insert(
+                "priority".into(),
+                self.pick("priority", "priority", priority).await?,
+            );
         }
         let mut udfs = Vec::new();
         if let Some(queue) = self.udf_entries(&update.fields, true, &mut udfs)? {
-            body.insert("queueID".into(), self.pick("queueID", "queue", &queue).await?);
+            body.insert(
+                "queueID".into(),
+                self.pick("queueID", "queue", &queue).await?,
+            );
         }
         if !udfs.is_empty() {
             body.insert("userDefinedFields".into(), Value::Array(udfs));
@@ -291,12 +309,19 @@ impl AutotaskConnector {
         found.retain(|t| t.marker.as_deref() == Some(marker));
         found.sort_by_key(|t| t.id.parse::<i64>().unwrap_or(i64::MAX));
         if found.len() > 1 {
-            tracing::warn!(marker, count = found.len(), "several Autotask tickets carry one marker; using the oldest");
+            tracing::warn!(
+                marker,
+                count = found.len(),
+                "several Autotask tickets carry one marker; using the oldest"
+            );
         }
         Ok(found.into_iter().next())
     }
 
-    pub(crate) async fn changed(&self, since: Timestamp) -> Result<Vec<ChangeHint>, ConnectorError> {
+    pub(crate) async fn changed(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<ChangeHint>, ConnectorError> {
         let since_text = since.to_rfc3339_opts(SecondsFormat::Millis, true);
         let body = json!({
             "filter": [{"op": "gte", "field": "lastTrackedModificationDateTime", "value": since_text}],

@@ -95,7 +95,11 @@ pub(crate) struct WireTicket {
     pub queue_id: Option<i64>,
     #[serde(default, rename = "companyID", alias = "CompanyID")]
     pub company_id: Option<i64>,
-    #[serde(default, rename = "lastTrackedModificationDateTime", alias = "LastTrackedModificationDateTime")]
+    #[serde(
+        default,
+        rename = "lastTrackedModificationDateTime",
+        alias = "LastTrackedModificationDateTime"
+    )]
     pub last_tracked: Option<String>,
     #[serde(default, rename = "lastActivityDate", alias = "LastActivityDate")]
     pub last_activity: Option<String>,
@@ -215,11 +219,11 @@ mod tests {
             "a; b; m"
         );
         assert_eq!(error_message(401, b""), "HTTP 401 without a message");
-        assert_eq!(error_message(502, b"<html>bad gateway"), "<html>bad gateway");
         assert_eq!(
-            error_message(400, br#"{"errors":[{"message":"x"}]}"#),
-            "x"
+            error_message(502, b"<html>bad gateway"),
+            "<html>bad gateway"
         );
+        assert_eq!(error_message(400, br#"{"errors":[{"message":"x"}]}"#), "x");
     }
 
     #[test]

@@ -147,10 +147,7 @@ impl SimControl {
     }
 
     /// Decides, before routing, whether this request is throttled or faulted.
-    fn admit(
-        &self,
-        is_write: bool,
-    ) -> Result<Duration, (StatusCode, Option<u64>, &'static str)> {
+    fn admit(&self, is_write: bool) -> Result<Duration, (StatusCode, Option<u64>, &'static str)> {
         let mut k = self.knobs();
         let now = Instant::now();
         if let Some((per_second, retry_after)) = k.rate_limit {

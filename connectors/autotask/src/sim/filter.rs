@@ -63,7 +63,10 @@ pub(crate) enum Filter {
 }
 
 /// Parses a filter array; `known(field, udf)` says whether a field exists.
-pub(crate) fn parse(value: &Value, known: &dyn Fn(&str, bool) -> bool) -> Result<Vec<Filter>, String> {
+pub(crate) fn parse(
+    value: &Value,
+    known: &dyn Fn(&str, bool) -> bool,
+) -> Result<Vec<Filter>, String> {
     let Value::Array(items) = value else {
         return Err("The filter must be an array of conditions.".into());
     };
@@ -81,7 +84,9 @@ fn parse_one(value: &Value, known: &dyn Fn(&str, bool) -> bool) -> Result<Filter
         let items = get_ci(map, "items")
             .ok_or_else(|| format!("The '{op_text}' filter group needs 'items'."))?;
         let Value::Array(items) = items else {
-            return Err(format!("The '{op_text}' filter group needs an array of 'items'."));
+            return Err(format!(
+                "The '{op_text}' filter group needs an array of 'items'."
+            ));
         };
         let items = items
             .iter()
@@ -116,12 +121,20 @@ fn parse_one(value: &Value, known: &dyn Fn(&str, bool) -> bool) -> Result<Filter
         Op::In | Op::NotIn if !value.is_array() => {
             return Err(format!("The '{op_text}' operator needs an array value."))
         }
+        Op::In | Op::NotIn => {}
         _ if value.is_null() || value.is_array() || value.is_object() => {
-            return Err(format!("The '{op_text}' condition on {field} needs a scalar value."))
+            return Err(format!(
+                "The '{op_text}' condition on {field} needs a scalar value."
+            ))
         }
         _ => {}
     }
-    Ok(Filter::Cond { op, field, value, udf })
+    Ok(Filter::Cond {
+        op,
+        field,
+        value,
+        udf,
+    })
 }
 
 /// Whether an item passes every top-level condition (they are ANDed).
@@ -133,9 +146,18 @@ fn matches(filter: &Filter, item: &Map<String, Value>) -> bool {
     match filter {
         Filter::Group { all: true, items } => items.iter().all(|f| matches(f, item)),
         Filter::Group { all: false, items } => items.iter().any(|f| matches(f, item)),
-        Filter::Cond { op, field, value, udf } => {
-            let actual = if *udf { udf_value(item, field) } else { get_ci(item, field).cloned() }
-                .filter(|v| !v.is_null());
+        Filter::Cond {
+            op,
+            field,
+            value,
+            udf,
+        } => {
+            let actual = if *udf {
+                udf_value(item, field)
+            } else {
+                get_ci(item, field).cloned()
+            }
+            .filter(|v| !v.is_null());
             eval(*op, actual.as_ref(), value)
         }
     }
@@ -148,7 +170,9 @@ fn udf_value(item: &Map<String, Value>, name: &str) -> Option<Value> {
     udfs.iter().find_map(|u| {
         let u = u.as_object()?;
         let n = get_ci(u, "name")?.as_str()?;
-        n.eq_ignore_ascii_case(name).then(|| get_ci(u, "value").cloned()).flatten()
+        n.eq_ignore_ascii_case(name)
+            .then(|| get_ci(u, "value").cloned())
+            .flatten()
     })
 }
 
@@ -271,32 +295,58 @@ mod tests {
     #[test]
     fn scalar_operators() {
         assert!(check(json!([{"op": "eq", "field": "status", "value": 8}])));
-        assert!(check(json!([{"op": "eq", "field": "Status", "value": "8"}])));
-        assert!(check(json!([{"op": "noteq", "field": "status", "value": 5}])));
+        assert!(check(
+            json!([{"op": "eq", "field": "Status", "value": "8"}])
+        ));
+        assert!(check(
+            json!([{"op": "noteq", "field": "status", "value": 5}])
+        ));
         assert!(check(json!([{"op": "gt", "field": "id", "value": 41}])));
         assert!(!check(json!([{"op": "lt", "field": "id", "value": 42}])));
         assert!(check(json!([{"op": "lte", "field": "id", "value": 42}])));
-        assert!(check(json!([{"op": "eq", "field": "title", "value": "vpn down at site b"}])));
-        assert!(check(json!([{"op": "beginsWith", "field": "title", "value": "vpn"}])));
-        assert!(check(json!([{"op": "endsWith", "field": "title", "value": "site B"}])));
-        assert!(check(json!([{"op": "contains", "field": "title", "value": "DOWN"}])));
-        assert!(check(json!([{"op": "eq", "field": "isActive", "value": "true"}])));
+        assert!(check(
+            json!([{"op": "eq", "field": "title", "value": "vpn down at site b"}])
+        ));
+        assert!(check(
+            json!([{"op": "beginsWith", "field": "title", "value": "vpn"}])
+        ));
+        assert!(check(
+            json!([{"op": "endsWith", "field": "title", "value": "site B"}])
+        ));
+        assert!(check(
+            json!([{"op": "contains", "field": "title", "value": "DOWN"}])
+        ));
+        assert!(check(
+            json!([{"op": "eq", "field": "isActive", "value": "true"}])
+        ));
     }
 
     #[test]
     fn dates_compare_chronologically() {
-        assert!(check(json!([{"op": "gte", "field": "lastTrackedModificationDateTime", "value": "2026-11-25T10:00:00.500Z"}])));
-        assert!(check(json!([{"op": "gt", "field": "lastTrackedModificationDateTime", "value": "2026-11-25T11:00:00+02:00"}])));
-        assert!(!check(json!([{"op": "gt", "field": "lastTrackedModificationDateTime", "value": "2026-11-25T10:00:01"}])));
-        assert!(check(json!([{"op": "lt", "field": "lastTrackedModificationDateTime", "value": "2026-11-26"}])));
+        assert!(check(
+            json!([{"op": "gte", "field": "lastTrackedModificationDateTime", "value": "2026-11-25T10:00:00.500Z"}])
+        ));
+        assert!(check(
+            json!([{"op": "gt", "field": "lastTrackedModificationDateTime", "value": "2026-11-25T11:00:00+02:00"}])
+        ));
+        assert!(!check(
+            json!([{"op": "gt", "field": "lastTrackedModificationDateTime", "value": "2026-11-25T10:00:01"}])
+        ));
+        assert!(check(
+            json!([{"op": "lt", "field": "lastTrackedModificationDateTime", "value": "2026-11-26"}])
+        ));
     }
 
     #[test]
     fn existence_sets_groups_and_udfs() {
         assert!(check(json!([{"op": "exist", "field": "title"}])));
         assert!(check(json!([{"op": "notExist", "field": "queueID"}])));
-        assert!(check(json!([{"op": "in", "field": "status", "value": [1, 8]}])));
-        assert!(check(json!([{"op": "notIn", "field": "status", "value": [1, 5]}])));
+        assert!(check(
+            json!([{"op": "in", "field": "status", "value": [1, 8]}])
+        ));
+        assert!(check(
+            json!([{"op": "notIn", "field": "status", "value": [1, 5]}])
+        ));
         assert!(check(json!([{"op": "or", "items": [
             {"op": "eq", "field": "status", "value": 1},
             {"op": "and", "items": [{"op": "eq", "field": "id", "value": 42}, {"op": "exist", "field": "title"}]}
@@ -304,9 +354,15 @@ mod tests {
         assert!(!check(json!([{"op": "and", "items": [
             {"op": "eq", "field": "status", "value": 8}, {"op": "eq", "field": "id", "value": 1}
         ]}])));
-        assert!(check(json!([{"op": "eq", "field": "PSA Bridge Ref", "value": "op-1", "udf": true}])));
-        assert!(check(json!([{"op": "notExist", "field": "MSP Ticket", "udf": true}])));
-        assert!(!check(json!([{"op": "eq", "field": "MSP Ticket", "value": "x", "udf": true}])));
+        assert!(check(
+            json!([{"op": "eq", "field": "PSA Bridge Ref", "value": "op-1", "udf": true}])
+        ));
+        assert!(check(
+            json!([{"op": "notExist", "field": "MSP Ticket", "udf": true}])
+        ));
+        assert!(!check(
+            json!([{"op": "eq", "field": "MSP Ticket", "value": "x", "udf": true}])
+        ));
     }
 
     #[test]

@@ -70,10 +70,14 @@ pub(crate) fn tenant() -> Tenant {
         (2, "Internal Project Team"),
         (4, "Internal & Co-Managed"),
     ]);
-    let companies = [(0, "Northwind MSP"), (174, "Contoso Ltd"), (175, "Fabrikam Inc")]
-        .into_iter()
-        .map(|(id, name)| (id, name.to_string()))
-        .collect();
+    let companies = [
+        (0, "Northwind MSP"),
+        (174, "Contoso Ltd"),
+        (175, "Fabrikam Inc"),
+    ]
+    .into_iter()
+    .map(|(id, name)| (id, name.to_string()))
+    .collect();
     let resources = [
         (4, "Autotask Administrator"),
         DEFAULT_HUMAN,

@@ -32,7 +32,9 @@ impl PickValue {
 }
 
 pub(crate) fn label_of(list: &[PickValue], value: i64) -> Option<&str> {
-    list.iter().find(|p| p.value == value).map(|p| p.label.as_str())
+    list.iter()
+        .find(|p| p.value == value)
+        .map(|p| p.label.as_str())
 }
 
 pub(crate) fn value_of(list: &[PickValue], label: &str) -> Option<i64> {
@@ -179,7 +181,9 @@ pub(crate) fn fmt_time(t: &DateTime<Utc>) -> String {
 }
 
 fn opt_time(t: &Option<DateTime<Utc>>) -> Value {
-    t.as_ref().map(|t| Value::from(fmt_time(t))).unwrap_or(Value::Null)
+    t.as_ref()
+        .map(|t| Value::from(fmt_time(t)))
+        .unwrap_or(Value::Null)
 }
 
 /// (name, dataType, required, read-only, picklist)
@@ -203,7 +207,13 @@ pub(crate) const TICKET_FIELDS: &[FieldMeta] = &[
     ("createDate", "datetime", false, true, false),
     ("creatorResourceID", "integer", false, true, false),
     ("lastActivityDate", "datetime", false, true, false),
-    ("lastTrackedModificationDateTime", "datetime", false, true, false),
+    (
+        "lastTrackedModificationDateTime",
+        "datetime",
+        false,
+        true,
+        false,
+    ),
     ("completedDate", "datetime", false, true, false),
 ];
 
@@ -232,7 +242,13 @@ pub(crate) const HOOK_FIELDS: &[FieldMeta] = &[
     ("isSubscribedToDeleteEvents", "boolean", false, false, false),
     ("notificationEmailAddress", "string", false, false, false),
     ("ownerResourceID", "integer", false, true, false),
-    ("sendThresholdExceededNotification", "boolean", false, false, false),
+    (
+        "sendThresholdExceededNotification",
+        "boolean",
+        false,
+        false,
+        false,
+    ),
     ("webhookGUID", "string", false, true, false),
 ];
 
@@ -253,7 +269,10 @@ pub(crate) fn hook_field_name(kind: HookKind, id: i64) -> Option<&'static str> {
         HookKind::Ticket => TICKET_FIELDS,
         HookKind::Note => NOTE_FIELDS,
     };
-    usize::try_from(id - 1).ok().and_then(|i| fields.get(i)).map(|f| f.0)
+    usize::try_from(id - 1)
+        .ok()
+        .and_then(|i| fields.get(i))
+        .map(|f| f.0)
 }
 
 pub(crate) fn ticket_json(t: &TicketRec, tenant: &Tenant) -> Value {
@@ -323,7 +342,10 @@ pub(crate) fn hook_json(h: &HookRec) -> Value {
 }
 
 /// `entityInformation/fields` for an entity.
-pub(crate) fn fields_json(fields: &[FieldMeta], picklist: impl Fn(&str) -> Vec<PickValue>) -> Value {
+pub(crate) fn fields_json(
+    fields: &[FieldMeta],
+    picklist: impl Fn(&str) -> Vec<PickValue>,
+) -> Value {
     let list: Vec<Value> = fields
         .iter()
         .map(|(name, data_type, required, read_only, is_pick)| {

@@ -1,0 +1,388 @@
+//! Simulated TicketWebhooks / TicketNoteWebhooks: registration (with Fields,
+//! ExcludedResources and UdfFields children) and the events a change raises,
+//! serialised with Autotask's escaping and signed over exactly those bytes.
+
+use chrono::SecondsFormat;
+use serde_json::{json, Map, Value};
+
+use super::state::{
+    fields_json, get_ci, hook_field_id, hook_field_name, hook_json, note_json, now_ms, ticket_json,
+    Data, HookField, HookKind, HookRec, PickValue, NOTE_FIELDS, TICKET_FIELDS,
+};
+use super::ApiError;
+use crate::escape::to_autotask_json;
+
+/// A webhook delivery waiting to be sent (after the state lock is released).
+#[derive(Clone, Debug)]
+pub(crate) struct Outgoing {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+fn pascal(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+        None => String::new(),
+    }
+}
+
+fn as_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(if *b { "True" } else { "False" }.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn bool_of(body: &Map<String, Value>, key: &str, default: bool) -> Result<bool, ApiError> {
+    match get_ci(body, key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(ApiError::invalid(format!(
+            "Could not convert {other} to a boolean. Path '{key}'."
+        ))),
+    }
+}
+
+fn str_of(body: &Map<String, Value>, key: &str) -> Option<String> {
+    get_ci(body, key)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+fn int_of(body: &Map<String, Value>, key: &str) -> Option<i64> {
+    match get_ci(body, key)? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// `{Kind}WebhookFields/entityInformation/fields`: the fieldID picklist names the entity's fields.
+pub(crate) fn hook_fields_entity(kind: HookKind) -> Value {
+    let fields: &[super::state::FieldMeta] = &[
+        ("id", "long", true, true, false),
+        ("webhookID", "integer", true, false, false),
+        ("fieldID", "integer", true, false, true),
+        ("isSubscribedField", "boolean", true, false, false),
+        ("isDisplayAlwaysField", "boolean", true, false, false),
+    ];
+    let entity = match kind {
+        HookKind::Ticket => TICKET_FIELDS,
+        HookKind::Note => NOTE_FIELDS,
+    };
+    fields_json(fields, |_| {
+        entity
+            .iter()
+            .filter_map(|f| hook_field_id(kind, f.0).map(|id| PickValue::new(id, f.0)))
+            .collect()
+    })
+}
+
+impl Data {
+    pub(crate) fn create_hook(
+        &mut self,
+        kind: HookKind,
+        body: &Map<String, Value>,
+        owner: i64,
+    ) -> Result<i64, ApiError> {
+        let mut missing = Vec::new();
+        for key in [
+            "Name",
+            "WebhookUrl",
+            "DeactivationUrl",
+            "SecretKey",
+            "IsActive",
+        ] {
+            if get_ci(body, key).is_none_or(Value::is_null) {
+                missing.push(key);
+            }
+        }
+        if !missing.is_empty() {
+            return Err(ApiError::invalid(format!(
+                "Missing required field(s): {}.",
+                missing.join(", ")
+            )));
+        }
+        let secret = str_of(body, "SecretKey").unwrap_or_default();
+        if secret.is_empty() || secret.chars().count() > 64 {
+            return Err(ApiError::invalid(
+                "SecretKey must be between 1 and 64 characters.",
+            ));
+        }
+        let url = str_of(body, "WebhookUrl").unwrap_or_default();
+        let deactivation_url = str_of(body, "DeactivationUrl").unwrap_or_default();
+        for (key, value) in [("WebhookUrl", &url), ("DeactivationUrl", &deactivation_url)] {
+            if url::Url::parse(value).is_err() {
+                return Err(ApiError::invalid(format!("{key} is not a valid URL.")));
+            }
+        }
+        self.next_hook += 1;
+        let id = self.next_hook;
+        self.hooks.insert(
+            id,
+            HookRec {
+                id,
+                kind,
+                guid: uuid::Uuid::new_v4().to_string(),
+                name: str_of(body, "Name").unwrap_or_default(),
+                url,
+                deactivation_url,
+                secret,
+                active: bool_of(body, "IsActive", true)?,
+                on_create: bool_of(body, "IsSubscribedToCreateEvents", false)?,
+                on_update: bool_of(body, "IsSubscribedToUpdateEvents", false)?,
+                on_delete: bool_of(body, "IsSubscribedToDeleteEvents", false)?,
+                owner_resource_id: owner,
+                notification_email: str_of(body, "NotificationEmailAddress"),
+                threshold_notification: bool_of(body, "SendThresholdExceededNotification", false)?,
+                fields: Vec::new(),
+                excluded: Vec::new(),
+                udf_fields: Vec::new(),
+                sequence: 0,
+            },
+        );
+        Ok(id)
+    }
+
+    fn hook_mut(&mut self, kind: HookKind, id: i64) -> Result<&mut HookRec, ApiError> {
+        self.hooks
+            .get_mut(&id)
+            .filter(|h| h.kind == kind)
+            .ok_or_else(|| ApiError::not_found(format!("Webhook with id {id} was not found.")))
+    }
+
+    /// `PATCH /{Kind}Webhooks`: IsActive and the subscriptions.
+    pub(crate) fn update_hook(
+        &mut self,
+        kind: HookKind,
+        body: &Map<String, Value>,
+    ) -> Result<i64, ApiError> {
+        let id = int_of(body, "id")
+            .ok_or_else(|| ApiError::invalid("The id of the entity to update is required."))?;
+        let hook = self.hook_mut(kind, id)?;
+        hook.active = bool_of(body, "IsActive", hook.active)?;
+        hook.on_create = bool_of(body, "IsSubscribedToCreateEvents", hook.on_create)?;
+        hook.on_update = bool_of(body, "IsSubscribedToUpdateEvents", hook.on_update)?;
+        hook.on_delete = bool_of(body, "IsSubscribedToDeleteEvents", hook.on_delete)?;
+        if let Some(url) = str_of(body, "WebhookUrl") {
+            hook.url = url;
+        }
+        Ok(id)
+    }
+
+    pub(crate) fn delete_hook(&mut self, kind: HookKind, id: i64) -> Result<i64, ApiError> {
+        self.hook_mut(kind, id)?;
+        self.hooks.remove(&id);
+        Ok(id)
+    }
+
+    pub(crate) fn add_hook_child(
+        &mut self,
+        kind: HookKind,
+        hook_id: i64,
+        child: &str,
+        body: &Map<String, Value>,
+    ) -> Result<i64, ApiError> {
+        self.next_child += 1;
+        let child_id = self.next_child;
+        let udf_count = self.tenant.udfs.len() as i64;
+        let resources_known = |r: i64| self.tenant.resources.contains_key(&r);
+        let resource = int_of(body, "ResourceID");
+        let resource_ok = resource.is_some_and(resources_known);
+        let hook = self.hook_mut(kind, hook_id)?;
+        match child {
+            "fields" => {
+                let field_id = int_of(body, "FieldID")
+                    .filter(|f| hook_field_name(kind, *f).is_some())
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "FieldID is missing or not a valid field of this webhook's entity.",
+                        )
+                    })?;
+                if hook.fields.iter().any(|f| f.field_id == field_id) {
+                    return Err(ApiError::invalid(format!(
+                        "Field {field_id} is already part of this webhook."
+                    )));
+                }
+                hook.fields.push(HookField {
+                    id: child_id,
+                    field_id,
+                    subscribed: bool_of(body, "IsSubscribedField", false)?,
+                    always: bool_of(body, "IsDisplayAlwaysField", false)?,
+                });
+            }
+            "excludedresources" => {
+                let resource = resource.filter(|_| resource_ok).ok_or_else(|| {
+                    ApiError::invalid("ResourceID is missing or not a valid Resource.")
+                })?;
+                hook.excluded.push((child_id, resource));
+            }
+            _ => {
+                let udf = int_of(body, "UdfFieldID")
+                    .filter(|u| (1..=udf_count).contains(u))
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "UdfFieldID is missing or not a valid user-defined field.",
+                        )
+                    })?;
+                hook.udf_fields.push((
+                    child_id,
+                    udf,
+                    bool_of(body, "IsSubscribedField", false)?,
+                    bool_of(body, "IsDisplayAlwaysField", false)?,
+                ));
+            }
+        }
+        Ok(child_id)
+    }
+
+    pub(crate) fn hook_children(&self, kind: HookKind, hook_id: i64, child: &str) -> Vec<Value> {
+        let Some(hook) = self.hooks.get(&hook_id).filter(|h| h.kind == kind) else {
+            return Vec::new();
+        };
+        match child {
+            "fields" => hook
+                .fields
+                .iter()
+                .map(|f| json!({"id": f.id, "webhookID": hook.id, "fieldID": f.field_id, "isSubscribedField": f.subscribed, "isDisplayAlwaysField": f.always}))
+                .collect(),
+            "excludedresources" => hook
+                .excluded
+                .iter()
+                .map(|(id, r)| json!({"id": id, "webhookID": hook.id, "resourceID": r}))
+                .collect(),
+            _ => hook
+                .udf_fields
+                .iter()
+                .map(|(id, u, s, a)| json!({"id": id, "webhookID": hook.id, "udfFieldID": u, "isSubscribedField": s, "isDisplayAlwaysField": a}))
+                .collect(),
+        }
+    }
+
+    pub(crate) fn hooks_json(&self, kind: HookKind) -> Vec<Value> {
+        self.hooks
+            .values()
+            .filter(|h| h.kind == kind)
+            .map(hook_json)
+            .collect()
+    }
+
+    /// Events for a ticket change; `changed` is empty for creation.
+    pub(crate) fn ticket_events(
+        &mut self,
+        id: i64,
+        action: &str,
+        changed: &[&str],
+        author: i64,
+    ) -> Vec<Outgoing> {
+        let Some(ticket) = self.tickets.get(&id) else {
+            return Vec::new();
+        };
+        let item = ticket_json(ticket, &self.tenant);
+        self.events(
+            HookKind::Ticket,
+            "Ticket",
+            id,
+            &item,
+            action,
+            changed,
+            author,
+        )
+    }
+
+    pub(crate) fn note_events(&mut self, note_id: i64, author: i64) -> Vec<Outgoing> {
+        let Some(note) = self.notes.get(&note_id) else {
+            return Vec::new();
+        };
+        let item = note_json(note);
+        self.events(
+            HookKind::Note,
+            "TicketNote",
+            note_id,
+            &item,
+            "Create",
+            &[],
+            author,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn events(
+        &mut self,
+        kind: HookKind,
+        entity: &str,
+        id: i64,
+        item: &Value,
+        action: &str,
+        changed: &[&str],
+        author: i64,
+    ) -> Vec<Outgoing> {
+        if !self.webhooks_enabled {
+            return Vec::new();
+        }
+        let create = changed.is_empty();
+        let mut out = Vec::new();
+        for hook in self.hooks.values_mut().filter(|h| h.kind == kind) {
+            let wanted = if create {
+                hook.on_create
+            } else {
+                hook.on_update
+            };
+            if !hook.active
+                || !wanted
+                || !hook.is_ready()
+                || hook.excluded.iter().any(|e| e.1 == author)
+            {
+                continue;
+            }
+            let mut fields = Map::new();
+            let mut hit = false;
+            for f in &hook.fields {
+                let Some(name) = hook_field_name(kind, f.field_id) else {
+                    continue;
+                };
+                let relevant = create || changed.contains(&name);
+                if f.subscribed && relevant {
+                    hit = true;
+                }
+                if (f.subscribed && relevant) || f.always {
+                    if let Some(v) = item.get(name).and_then(as_text) {
+                        fields.insert(pascal(name), Value::String(v));
+                    }
+                }
+            }
+            if !hit {
+                continue;
+            }
+            hook.sequence += 1;
+            let payload = json!({
+                "Action": action,
+                "Guid": hook.guid,
+                "EntityType": entity,
+                "Id": id,
+                "Fields": fields,
+                "EventTime": now_ms().to_rfc3339_opts(SecondsFormat::Millis, true),
+                "SequenceNumber": hook.sequence,
+                "PersonID": author,
+            });
+            let body = to_autotask_json(&payload).into_bytes();
+            let signature = crate::hooks::sign(&hook.secret, &body);
+            out.push(Outgoing {
+                url: hook.url.clone(),
+                headers: vec![
+                    (
+                        "Content-Type".into(),
+                        "application/json; charset=utf-8".into(),
+                    ),
+                    ("X-Hook-Signature".into(), signature),
+                ],
+                body,
+            });
+        }
+        out
+    }
+}

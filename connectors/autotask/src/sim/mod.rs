@@ -1,0 +1,334 @@
+//! A stateful HTTP simulator of the Autotask REST API (zone discovery,
+//! tickets, notes, picklists, UDFs, queries with paging, ticket and note
+//! webhooks) following `docs/vendors/autotask.md`, behind the shared
+//! [`SimControl`] middleware (fault knobs, 429 ceiling, request log).
+//!
+//! Human actions (`user_*`) change the tenant as a person in the Autotask UI
+//! would: they are not API calls, but they fire webhooks.
+
+mod filter;
+mod hook_routes;
+mod hooks;
+mod human;
+mod notes;
+mod query;
+mod routes;
+mod seed;
+mod state;
+mod tickets;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::http::{HeaderMap, Method};
+use chrono::{DateTime, Utc};
+use psa_connector::sim::{middleware, send_webhook, SimControl};
+use serde_json::{json, Value};
+use tokio::task::JoinHandle;
+
+use hooks::Outgoing;
+use state::{label_of, value_of, Data, TicketRec};
+
+/// One API user the simulator accepts.
+#[derive(Clone, Debug)]
+pub struct SimApiUser {
+    pub username: String,
+    pub secret: String,
+    pub integration_code: String,
+    /// The API user's resource id (creator of what it writes).
+    pub resource_id: i64,
+}
+
+/// How to start a simulator.
+#[derive(Clone, Debug)]
+pub struct AutotaskSimOptions {
+    pub api_users: Vec<SimApiUser>,
+    /// Seed picklists, queues, companies, resources and UDFs.
+    pub seed: bool,
+}
+
+impl Default for AutotaskSimOptions {
+    fn default() -> Self {
+        Self {
+            api_users: vec![SimApiUser {
+                username: "bridge@example.com".into(),
+                secret: "demo-secret".into(),
+                integration_code: "DEMOCODE".into(),
+                resource_id: 29682940,
+            }],
+            seed: true,
+        }
+    }
+}
+
+/// A ticket as the simulator holds it (labels, not ids).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimTicket {
+    pub id: i64,
+    pub number: String,
+    pub title: String,
+    pub description: String,
+    pub status: String,
+    pub priority: String,
+    pub queue: String,
+    pub udfs: BTreeMap<String, String>,
+    pub last_modified: DateTime<Utc>,
+}
+
+/// A note as the simulator holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimNote {
+    pub id: i64,
+    pub text: String,
+    pub internal: bool,
+    /// Resource name (API users are resources named after their user name).
+    pub author: String,
+    pub created: DateTime<Utc>,
+}
+
+/// An API error answer: status and message for `{"errors":[…]}`.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    pub status: u16,
+    pub message: String,
+}
+
+impl ApiError {
+    /// Validation failures: Autotask answers them with 500.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self {
+            status: 500,
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            status: 400,
+            message: message.into(),
+        }
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self {
+            status: 404,
+            message: message.into(),
+        }
+    }
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self {
+            status: 401,
+            message: message.into(),
+        }
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self {
+            status: 403,
+            message: message.into(),
+        }
+    }
+    pub fn method(method: &Method) -> Self {
+        Self {
+            status: 405,
+            message: format!("The requested resource does not support http method '{method}'."),
+        }
+    }
+}
+
+/// State shared by the server and the handle.
+pub(crate) struct Shared {
+    data: Mutex<Data>,
+    control: Arc<SimControl>,
+    origin: String,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Data> {
+        self.data.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn deliver(&self, events: Vec<Outgoing>) {
+        if events.is_empty() {
+            return;
+        }
+        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        tasks.retain(|t| !t.is_finished());
+        for e in events {
+            tasks.push(self.runtime.spawn(send_webhook(e.url, e.headers, e.body)));
+        }
+    }
+}
+
+fn error_body(_status: u16, message: &str) -> Value {
+    json!({ "errors": [message] })
+}
+
+fn identify(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("username")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// A running simulator; stops when dropped.
+pub struct AutotaskSim {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    server: JoinHandle<()>,
+}
+
+impl AutotaskSim {
+    /// Serves on `listener` until dropped or shut down.
+    pub async fn start(
+        listener: tokio::net::TcpListener,
+        options: AutotaskSimOptions,
+    ) -> std::io::Result<AutotaskSim> {
+        let addr = listener.local_addr()?;
+        let mut data = Data {
+            webhooks_enabled: true,
+            next_ticket: 1000,
+            next_note: 30_000,
+            next_hook: 100,
+            next_child: 500,
+            ..Data::default()
+        };
+        if options.seed {
+            data.tenant = seed::tenant();
+        }
+        for user in &options.api_users {
+            data.tenant
+                .resources
+                .insert(user.resource_id, user.username.clone());
+        }
+        data.api_users = options.api_users;
+        let control = SimControl::new(error_body, identify);
+        let shared = Arc::new(Shared {
+            data: Mutex::new(data),
+            control: control.clone(),
+            origin: format!("http://{addr}"),
+            tasks: Mutex::new(Vec::new()),
+            runtime: tokio::runtime::Handle::current(),
+        });
+        let router = axum::Router::new()
+            .fallback(routes::dispatch)
+            .with_state(shared.clone())
+            .layer(axum::middleware::from_fn_with_state(control, middleware));
+        let server = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::warn!(error = %e, "autotask simulator stopped");
+            }
+        });
+        Ok(AutotaskSim {
+            shared,
+            addr,
+            server,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The discovery root to configure as `zone_discovery_url`.
+    pub fn zone_discovery_url(&self) -> String {
+        format!("{}/atservicesrest/", self.shared.origin)
+    }
+
+    /// The zone REST root to configure as `api_url`.
+    pub fn api_url(&self) -> String {
+        format!("{}/ATServicesRest/", self.shared.origin)
+    }
+
+    pub fn control(&self) -> Arc<SimControl> {
+        self.shared.control.clone()
+    }
+
+    pub fn shutdown(&self) {
+        self.server.abort();
+    }
+
+    fn sim_ticket(data: &Data, t: &TicketRec) -> SimTicket {
+        let tn = &data.tenant;
+        SimTicket {
+            id: t.id,
+            number: t.number.clone(),
+            title: t.title.clone(),
+            description: t.description.clone().unwrap_or_default(),
+            status: label_of(&tn.statuses, t.status)
+                .unwrap_or_default()
+                .to_string(),
+            priority: label_of(&tn.priorities, t.priority)
+                .unwrap_or_default()
+                .to_string(),
+            queue: t
+                .queue_id
+                .and_then(|q| label_of(&tn.queues, q))
+                .unwrap_or_default()
+                .to_string(),
+            udfs: t.udfs.clone(),
+            last_modified: t.last_tracked,
+        }
+    }
+
+    pub fn ticket(&self, id: i64) -> Option<SimTicket> {
+        let data = self.shared.lock();
+        data.tickets.get(&id).map(|t| Self::sim_ticket(&data, t))
+    }
+
+    pub fn tickets(&self) -> Vec<SimTicket> {
+        let data = self.shared.lock();
+        data.tickets
+            .values()
+            .map(|t| Self::sim_ticket(&data, t))
+            .collect()
+    }
+
+    pub fn notes(&self, ticket_id: i64) -> Vec<SimNote> {
+        let data = self.shared.lock();
+        let public = value_of(&data.tenant.publishes, "All Autotask Users");
+        data.notes
+            .values()
+            .filter(|n| n.ticket_id == ticket_id)
+            .map(|n| SimNote {
+                id: n.id,
+                text: n.description.clone(),
+                internal: Some(n.publish) != public,
+                author: data
+                    .tenant
+                    .resources
+                    .get(&n.creator_resource_id)
+                    .cloned()
+                    .unwrap_or_else(|| n.creator_resource_id.to_string()),
+                created: n.created,
+            })
+            .collect()
+    }
+
+    /// When off, no webhooks are sent (polling-only tests).
+    pub fn set_webhooks_enabled(&self, on: bool) {
+        self.shared.lock().webhooks_enabled = on;
+    }
+
+    /// Waits until every webhook delivery started so far has finished.
+    pub async fn wait_webhooks_idle(&self) {
+        loop {
+            let pending: Vec<JoinHandle<()>> = {
+                let mut tasks = self.shared.tasks.lock().unwrap_or_else(|e| e.into_inner());
+                std::mem::take(&mut *tasks)
+            };
+            if pending.is_empty() {
+                return;
+            }
+            for task in pending {
+                let _ = task.await;
+            }
+        }
+    }
+}
+
+impl Drop for AutotaskSim {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}

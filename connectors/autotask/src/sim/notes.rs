@@ -1,0 +1,115 @@
+//! Simulated ticket notes: `POST /Tickets/{id}/Notes` validation and storage.
+
+use serde_json::{Map, Value};
+
+use super::hooks::Outgoing;
+use super::state::{get_ci, now_ms, Data, NoteRec};
+use super::ApiError;
+
+const MAX_DESCRIPTION: usize = 32_000;
+const MAX_TITLE: usize = 250;
+
+fn int(body: &Map<String, Value>, key: &str) -> Result<Option<i64>, ApiError> {
+    match get_ci(body, key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid(format!("Error converting value {n}. Path '{key}'."))),
+        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| {
+            ApiError::invalid(format!(
+                "Could not convert string to integer: {s}. Path '{key}'."
+            ))
+        }),
+        Some(other) => Err(ApiError::invalid(format!(
+            "Unexpected value {other} for '{key}'."
+        ))),
+    }
+}
+
+impl Data {
+    /// Creates a note. Adding a note also bumps the ticket's lastActivityDate
+    /// and lastTrackedModificationDateTime: the first is what Autotask does;
+    /// the second is a simulator choice (unconfirmed for the real API) so that
+    /// polling on lastTrackedModificationDateTime sees new notes.
+    pub(crate) fn create_note(
+        &mut self,
+        ticket_id: i64,
+        body: &Map<String, Value>,
+        author: i64,
+    ) -> Result<(i64, Vec<Outgoing>), ApiError> {
+        if !self.tickets.contains_key(&ticket_id) {
+            return Err(ApiError::not_found(format!(
+                "Ticket with id {ticket_id} was not found."
+            )));
+        }
+        if let Some(given) = int(body, "ticketID")? {
+            if given != ticket_id {
+                return Err(ApiError::invalid(
+                    "The ticketID in the body does not match the parent id in the URL.",
+                ));
+            }
+        }
+        let description = match get_ci(body, "description") {
+            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+            _ => return Err(ApiError::invalid("Missing required field(s): description.")),
+        };
+        if description.chars().count() > MAX_DESCRIPTION {
+            return Err(ApiError::invalid(format!(
+                "The value for field description exceeds the maximum length of {MAX_DESCRIPTION} characters."
+            )));
+        }
+        let title = match get_ci(body, "title") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.chars().count() > MAX_TITLE => {
+                return Err(ApiError::invalid(format!(
+                    "The value for field title exceeds the maximum length of {MAX_TITLE} characters."
+                )))
+            }
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => Some(other.to_string()),
+        };
+        let note_type = int(body, "noteType")?
+            .ok_or_else(|| ApiError::invalid("Missing required field(s): noteType."))?;
+        if !self
+            .tenant
+            .note_types
+            .iter()
+            .any(|p| p.active && p.value == note_type)
+        {
+            return Err(ApiError::invalid(format!(
+                "Value {note_type} is not a valid picklist value for field noteType."
+            )));
+        }
+        let publish = int(body, "publish")?
+            .ok_or_else(|| ApiError::invalid("Missing required field(s): publish."))?;
+        if !self
+            .tenant
+            .publishes
+            .iter()
+            .any(|p| p.active && p.value == publish)
+        {
+            return Err(ApiError::invalid(format!(
+                "Value {publish} is not a valid picklist value for field publish."
+            )));
+        }
+        self.next_note += 1;
+        let id = self.next_note;
+        self.notes.insert(
+            id,
+            NoteRec {
+                id,
+                ticket_id,
+                title,
+                description,
+                note_type,
+                publish,
+                created: now_ms(),
+                creator_resource_id: author,
+            },
+        );
+        let mut events = self.note_events(id, author);
+        events.extend(self.touch_ticket(ticket_id, author));
+        Ok((id, events))
+    }
+}
