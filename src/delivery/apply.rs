@@ -7,7 +7,7 @@ use crate::store::{Action, OutboxOp};
 
 /// What a successful call produced.
 pub enum Delivered {
-    Created(Ticket),
+    Created(Box<Ticket>),
     Updated,
     Commented { id: String },
 }
@@ -22,9 +22,11 @@ pub async fn apply(
         Action::CreateTicket { ticket, .. } => {
             if let Some(existing) = connector.find_by_marker(&ticket.marker).await? {
                 tracing::info!(ticket = %existing.id, "found the ticket an earlier attempt created; adopting it");
-                return Ok(Delivered::Created(existing));
+                return Ok(Delivered::Created(Box::new(existing)));
             }
-            Ok(Delivered::Created(connector.create_ticket(ticket).await?))
+            Ok(Delivered::Created(Box::new(
+                connector.create_ticket(ticket).await?,
+            )))
         }
         Action::UpdateTicket { update } => {
             let id = target_id.ok_or_else(not_linked)?;

@@ -35,7 +35,7 @@ async fn audit_history_and_tamper_detection() {
         assert!(out.contains(expected), "history lacks {expected}: {out}");
     }
     assert!(
-        out.contains(&format!("autotask")) && out.contains("connectwise"),
+        out.contains("autotask") && out.contains("connectwise"),
         "both sides: {out}"
     );
 
