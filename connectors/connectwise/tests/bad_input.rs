@@ -153,9 +153,10 @@ async fn summaries_over_100_chars_are_truncated() {
     assert_eq!(created.title.chars().count(), 100);
     assert_eq!(created.status, "New", "board default status");
     let id: i64 = created.id.parse().unwrap();
+    // Newlines come back as spaces; the marker line identifies the bridge's initial note.
     assert_eq!(
         sim.ticket(id).unwrap().initial_description,
-        "line one line two"
+        "line one line two [psa-bridge:trunc-1]"
     );
     connector
         .update_ticket(
