@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use crate::clock::SharedClock;
 use crate::config::LoadedConfig;
 use crate::engine::{run_planner, Engine};
-use crate::ingest::{router as webhook_router, run_poller, WebhookState};
+use crate::ingest::{router as webhook_router, run_poller, run_pruner, WebhookState};
 use crate::store::{Store, StoreError};
 use crate::{admin, connections, delivery};
 
@@ -77,6 +77,7 @@ pub async fn start(
     let (stop, _) = watch::channel(false);
     let mut tasks = JoinSet::new();
     tasks.spawn(run_planner(engine.clone(), tick, stopped(&stop)));
+    tasks.spawn(run_pruner(engine.clone(), stopped(&stop)));
     let mut webhooks = HashSet::new();
     for (name, conn) in &loaded.config.connections {
         tasks.spawn(delivery::run_delivery(

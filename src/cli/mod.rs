@@ -78,6 +78,8 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: std::net::SocketAddr,
+        #[command(flatten)]
+        faults: simulate::Faults,
     },
     /// Play the escalation story on built-in simulators and verify the audit chain.
     Demo {
@@ -149,7 +151,11 @@ pub fn main() -> ExitCode {
                     )),
                 }
             }
-            Command::Simulate { vendor, listen } => simulate::simulate(vendor, listen).await,
+            Command::Simulate {
+                vendor,
+                listen,
+                faults,
+            } => simulate::simulate(vendor, listen, faults).await,
             Command::Demo { store } => demo::demo(store).await,
         }
     });

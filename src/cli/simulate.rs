@@ -1,32 +1,84 @@
-//! `simulate`: one vendor simulator standalone, with the credentials to use.
+//! `simulate`: one vendor simulator standalone, with the credentials to use
+//! and optional fault knobs.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use psa_autotask::sim::{AutotaskSim, AutotaskSimOptions};
-use psa_bridge::demo::{AT_CODE, AT_SECRET, AT_USER};
+use psa_bridge::demo::{AT_CODE, AT_SECRET, AT_USER, AT_WEBHOOK_SECRET};
+use psa_connector::sim::SimControl;
 use psa_connectwise::sim::{ConnectWiseSim, ConnectWiseSimOptions};
 
 use super::SimVendor;
 
-pub async fn simulate(vendor: SimVendor, listen: SocketAddr) -> anyhow::Result<ExitCode> {
+/// Fault knobs of a standalone simulator.
+#[derive(clap::Args)]
+pub struct Faults {
+    /// Answer 429 with Retry-After above this many requests per second.
+    #[arg(long)]
+    rate_limit: Option<u32>,
+    /// Retry-After (seconds) sent with those 429s.
+    #[arg(long, default_value_t = 5)]
+    retry_after: u64,
+    /// Fraction of requests (0 to 1) answered 503.
+    #[arg(long, default_value_t = 0.0)]
+    error_rate: f64,
+    /// Delay added to every answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+}
+
+impl Faults {
+    fn apply(&self, control: &Arc<SimControl>) {
+        control.set_rate_limit(self.rate_limit, self.retry_after);
+        control.set_error_rate(self.error_rate);
+        control.set_latency(Duration::from_millis(self.latency_ms));
+    }
+}
+
+pub async fn simulate(
+    vendor: SimVendor,
+    listen: SocketAddr,
+    faults: Faults,
+) -> anyhow::Result<ExitCode> {
+    if !(0.0..=1.0).contains(&faults.error_rate) {
+        anyhow::bail!(
+            "--error-rate must be between 0 and 1, got {}",
+            faults.error_rate
+        );
+    }
     let listener = tokio::net::TcpListener::bind(listen).await?;
     match vendor {
         SimVendor::Autotask => {
             let sim = AutotaskSim::start(listener, AutotaskSimOptions::default()).await?;
-            println!("Autotask simulator on http://{}", sim.addr());
-            println!("  zone_discovery_url = \"{}\"", sim.zone_discovery_url());
-            println!("  username = \"{AT_USER}\"  secret = \"{AT_SECRET}\"  integration_code = \"{AT_CODE}\"");
+            faults.apply(&sim.control());
+            println!(
+                "Autotask simulator on http://{}  (Ctrl-C stops it)",
+                sim.addr()
+            );
+            println!("[connections.NAME.autotask]");
+            println!("zone_discovery_url = \"{}\"", sim.zone_discovery_url());
+            println!("username = \"{AT_USER}\"\nsecret = \"{AT_SECRET}\"\nintegration_code = \"{AT_CODE}\"\nwebhook_secret = \"{AT_WEBHOOK_SECRET}\"");
             tokio::signal::ctrl_c().await?;
             sim.shutdown();
         }
         SimVendor::Connectwise => {
             let sim = ConnectWiseSim::start(listener, ConnectWiseSimOptions::default()).await?;
+            faults.apply(&sim.control());
             let o = ConnectWiseSimOptions::default();
-            println!("ConnectWise simulator on http://{}", sim.addr());
-            println!("  site_url = \"{}\"", sim.site_url());
-            println!("  company_id = \"{}\"  public_key = \"{}\"  private_key = \"{}\"  client_id = \"{}\"", o.company_id, o.public_key, o.private_key, o.client_id);
-            println!("  callback_key_hosts = [\"{}\"]", sim.addr());
+            println!(
+                "ConnectWise simulator on http://{}  (Ctrl-C stops it)",
+                sim.addr()
+            );
+            println!("[connections.NAME.connectwise]");
+            println!("site_url = \"{}\"", sim.site_url());
+            println!(
+                "company_id = \"{}\"\npublic_key = \"{}\"\nprivate_key = \"{}\"\nclient_id = \"{}\"",
+                o.company_id, o.public_key, o.private_key, o.client_id
+            );
+            println!("callback_key_hosts = [\"{}\"]", sim.addr());
             tokio::signal::ctrl_c().await?;
             sim.shutdown();
         }

@@ -4,8 +4,10 @@
 
 mod enqueue;
 mod poller;
+mod prune;
 mod webhook;
 
 pub use enqueue::{enqueue, Enqueued};
 pub use poller::run_poller;
+pub use prune::{prune_dedup, run_pruner, DEDUP_RETENTION};
 pub use webhook::{router, WebhookState};

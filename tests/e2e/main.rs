@@ -5,9 +5,11 @@
 mod audit;
 mod check;
 mod common;
+mod conflict;
 mod crash;
 mod rate;
 mod retries;
+mod simulate;
 mod story;
 mod visibility;
 mod webhooks;

@@ -1,0 +1,67 @@
+//! `psa-bridge simulate`: each simulator runs standalone and answers like the vendor.
+
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::common::{BIN, STEP};
+
+async fn start(vendor: &str) -> (tokio::process::Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["simulate", vendor, "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = tokio::time::timeout(STEP, async {
+        loop {
+            let line = lines.next_line().await.unwrap().expect("simulator exited");
+            if let Some(rest) = line.split("simulator on ").nth(1) {
+                return rest.split_whitespace().next().unwrap().to_string();
+            }
+        }
+    })
+    .await
+    .unwrap();
+    (child, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulators_run_standalone() {
+    let client = reqwest::Client::new();
+    let (_at, url) = start("autotask").await;
+    let zone: serde_json::Value = client
+        .get(format!(
+            "{url}/atservicesrest/v1.0/zoneInformation?user=bridge@example.com"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        zone["url"].as_str().unwrap().contains("/ATServicesRest/"),
+        "{zone}"
+    );
+    let unauthenticated = client
+        .get(format!("{url}/ATServicesRest/V1.0/Tickets/1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+
+    let (_cw, url) = start("connectwise").await;
+    let info: serde_json::Value = client
+        .get(format!("{url}/login/companyinfo/demo"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(info["Codebase"].as_str().unwrap().ends_with('/'), "{info}");
+}
