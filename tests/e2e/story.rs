@@ -105,7 +105,42 @@ async fn play_and_count(options: DemoOptions) {
             .count(),
         1
     );
+    assert_no_secrets(&env, &bridge).await;
     bridge.stop().await;
+}
+
+/// Secrets never appear in the daemon's logs, metrics or admin API.
+async fn assert_no_secrets(env: &psa_bridge::demo::DemoEnv, bridge: &Bridge) {
+    let cw = psa_connectwise::sim::ConnectWiseSimOptions::default();
+    let secrets = [
+        psa_bridge::demo::AT_SECRET,
+        psa_bridge::demo::AT_WEBHOOK_SECRET,
+        cw.private_key.as_str(),
+    ];
+    let mut seen = String::new();
+    for path in ["/metrics", "/admin/outbox", "/admin/audit/verify"] {
+        seen.push_str(
+            &reqwest::get(bridge.url(path))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        );
+    }
+    for entry in std::fs::read_dir(&env.dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "log") {
+            seen.push_str(&std::fs::read_to_string(path).unwrap());
+        }
+    }
+    assert!(
+        seen.contains("psa_bridge_deliveries_total"),
+        "metrics are exported"
+    );
+    for secret in secrets {
+        assert!(!seen.contains(secret), "secret {secret:?} leaked");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
