@@ -163,3 +163,71 @@ fn hostile_config_text_is_an_error_not_a_panic() {
     let err = load(&path, &example_env).unwrap_err();
     assert_eq!(err.line, Some(3));
 }
+
+#[test]
+fn value_maps_translate_both_ways_and_truncate() {
+    use crate::config::mapping::{truncate, Direction, Mapping};
+    use crate::store::Side;
+    let mapping: Mapping = toml::from_str(MAPPING).unwrap();
+    let status = mapping.field("status").unwrap();
+    assert_eq!(
+        status.translate(Side::A, "Complete").as_deref(),
+        Some(">Closed")
+    );
+    assert_eq!(
+        status.translate(Side::B, "Resolved").as_deref(),
+        Some("Complete")
+    );
+    assert_eq!(
+        status.translate(Side::B, ">Closed").as_deref(),
+        Some("Complete")
+    );
+    assert_eq!(status.translate(Side::A, "Unmapped"), None);
+    let title = mapping.field("title").unwrap();
+    let long = "é".repeat(150);
+    assert_eq!(
+        title.translate(Side::A, &long).unwrap().chars().count(),
+        100
+    );
+    assert_eq!(
+        title.translate(Side::B, &long).unwrap().chars().count(),
+        150
+    );
+    assert_eq!(truncate("abc", Some(2)), "ab");
+    assert!(Direction::Both.allows(Side::A) && Direction::Both.allows(Side::B));
+    assert!(Direction::AToB.allows(Side::A) && !Direction::AToB.allows(Side::B));
+    assert!(!Direction::None.allows(Side::A));
+    assert_eq!(
+        mapping.comments.internal,
+        Direction::None,
+        "internal notes are denied by default"
+    );
+}
+
+#[test]
+fn mapping_defaults_deny_internal_notes() {
+    let minimal: super::Mapping =
+        toml::from_str("[trigger]\nside = \"a\"\nqueue = \"Escalate\"\n").unwrap();
+    assert_eq!(minimal.comments.internal, super::mapping::Direction::None);
+    assert_eq!(minimal.comments.public, super::mapping::Direction::Both);
+}
+
+#[test]
+fn hostile_mapping_text_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let long_label = format!(
+        "[trigger]\nside = \"a\"\nqueue = \"{}\"\nbogus = 1\n",
+        "q".repeat(1_000_000)
+    );
+    for text in [
+        "",
+        "\u{0}",
+        "[trigger]\nside = \"c\"\nqueue = \"x\"",
+        "[[fields]]\nname = 5",
+        long_label.as_str(),
+    ] {
+        let path = write(dir.path(), &example(), text);
+        let err = load(&path, &example_env).unwrap_err();
+        assert!(err.file.ends_with("autotask-to-connectwise.toml"), "{err}");
+    }
+}

@@ -91,3 +91,108 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with_entries(n: usize) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s")).unwrap();
+        for i in 0..n {
+            store
+                .transact(|tx| {
+                    tx.audit(
+                        chrono::Utc::now(),
+                        "test",
+                        None,
+                        None,
+                        vec![format!("c:{i}")],
+                        format!("entry {i}"),
+                        serde_json::Value::Null,
+                    )
+                })
+                .unwrap();
+        }
+        (dir, store)
+    }
+
+    #[test]
+    fn intact_chain_verifies() {
+        let (_d, store) = store_with_entries(5);
+        assert_eq!(
+            store.verify_audit().unwrap(),
+            VerifyReport::Intact { entries: 5 }
+        );
+        let entries = store.audit_entries().unwrap();
+        assert_eq!(entries[0].prev_hash, GENESIS);
+        assert_eq!(entries[3].prev_hash, entries[2].hash);
+    }
+
+    #[test]
+    fn altered_removed_or_truncated_entries_are_named() {
+        let (_d, store) = store_with_entries(5);
+        let tree = store.raw_audit_tree();
+        let key = 3u64.to_be_bytes();
+        let mut entry: AuditEntry =
+            serde_json::from_slice(&tree.get(key).unwrap().unwrap()).unwrap();
+        entry.message = "rewritten".into();
+        tree.insert(key, serde_json::to_vec(&entry).unwrap())
+            .unwrap();
+        assert!(matches!(
+            store.verify_audit().unwrap(),
+            VerifyReport::Broken { seq: 3, .. }
+        ));
+
+        let (_d, store) = store_with_entries(5);
+        store.raw_audit_tree().remove(2u64.to_be_bytes()).unwrap();
+        assert!(matches!(
+            store.verify_audit().unwrap(),
+            VerifyReport::Broken { seq: 3, .. }
+        ));
+
+        let (_d, store) = store_with_entries(5);
+        store.raw_audit_tree().remove(5u64.to_be_bytes()).unwrap();
+        assert!(matches!(
+            store.verify_audit().unwrap(),
+            VerifyReport::Broken { seq: 5, .. }
+        ));
+
+        let (_d, store) = store_with_entries(2);
+        store
+            .raw_audit_tree()
+            .insert(1u64.to_be_bytes(), b"not json".to_vec())
+            .unwrap();
+        assert!(matches!(
+            store.verify_audit().unwrap(),
+            VerifyReport::Broken { seq: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn aborted_transactions_write_nothing() {
+        let (_d, store) = store_with_entries(1);
+        let result: Result<(), StoreError> = store.transact(|tx| {
+            tx.audit(
+                chrono::Utc::now(),
+                "test",
+                None,
+                None,
+                vec![],
+                "lost".into(),
+                serde_json::Value::Null,
+            )?;
+            tx.put(TreeName::Cursors, b"c", &1u64)?;
+            Err(crate::store::tx::TxError::Abort(StoreError::Aborted(
+                "no".into(),
+            )))
+        });
+        assert!(result.is_err());
+        assert_eq!(store.audit_entries().unwrap().len(), 1);
+        assert!(store.tree(TreeName::Cursors).get(b"c").unwrap().is_none());
+        assert_eq!(
+            store.verify_audit().unwrap(),
+            VerifyReport::Intact { entries: 1 }
+        );
+    }
+}
