@@ -13,6 +13,7 @@ use tokio::sync::{Mutex, OnceCell};
 use url::Url;
 
 use crate::picklists::EntityPicklists;
+use crate::resources::ResourceNames;
 use crate::settings::AutotaskSettings;
 use crate::wire::{self, FieldsResponse, ItemResponse, QueryPage};
 
@@ -29,6 +30,8 @@ pub struct AutotaskConnector {
     http: OnceCell<HttpClient>,
     ticket_lists: Mutex<Option<Arc<EntityPicklists>>>,
     note_lists: Mutex<Option<Arc<EntityPicklists>>>,
+    /// Note authors' names by resource id.
+    pub(crate) resource_names: ResourceNames,
 }
 
 #[derive(Deserialize)]
@@ -80,6 +83,7 @@ impl AutotaskConnector {
             http: OnceCell::new(),
             ticket_lists: Mutex::new(None),
             note_lists: Mutex::new(None),
+            resource_names: ResourceNames::default(),
         })
     }
 

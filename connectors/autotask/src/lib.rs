@@ -4,8 +4,9 @@
 //! Vendor facts live in `docs/vendors/autotask.md`; this crate follows them:
 //! zone discovery, `ApiIntegrationCode`/`UserName`/`Secret` headers, picklists
 //! discovered by label, the bridge's marker in a ticket UDF, paged queries
-//! (500 per page, `nextPageUrl` POSTed again), and webhooks signed with
-//! HMAC-SHA1 over Autotask's `\uXXXX`-escaped bodies.
+//! (500 per page, `nextPageUrl` POSTed again), note authors' names from
+//! `Resources/{id}` (cached), and webhooks signed with HMAC-SHA1 over
+//! Autotask's `\uXXXX`-escaped bodies.
 
 mod client;
 mod connector;
@@ -13,6 +14,7 @@ pub mod escape;
 pub mod hooks;
 mod notes;
 mod picklists;
+mod resources;
 mod settings;
 mod tickets;
 mod wire;

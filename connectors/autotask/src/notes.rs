@@ -57,6 +57,7 @@ impl AutotaskConnector {
                 Visibility::Internal
             };
             let (body, found_marker) = marker::extract(note.description.as_deref().unwrap_or(""));
+            let author = self.note_author(&note).await;
             let created_at = note
                 .create_date_time
                 .as_deref()
@@ -66,7 +67,7 @@ impl AutotaskConnector {
                 id: note.id.to_string(),
                 body,
                 visibility,
-                author: note.creator_resource_id.map(|r| r.to_string()),
+                author,
                 created_at,
                 resolution: false,
                 marker: found_marker,

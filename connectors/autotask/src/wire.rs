@@ -128,8 +128,25 @@ pub(crate) struct WireNote {
     pub publish: Option<i64>,
     #[serde(default, rename = "creatorResourceID", alias = "CreatorResourceID")]
     pub creator_resource_id: Option<i64>,
+    /// Set when a contact wrote the note (client portal, e-mail). Not in the
+    /// Swagger file; the live API is reported to send it.
+    #[serde(default, rename = "createdByContactID", alias = "CreatedByContactID")]
+    pub created_by_contact_id: Option<i64>,
     #[serde(default, rename = "createDateTime", alias = "CreateDateTime")]
     pub create_date_time: Option<String>,
+}
+
+/// The parts of a resource (a person or API user) the connector reads.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireResource {
+    #[serde(default, rename = "firstName", alias = "FirstName")]
+    pub first_name: Option<String>,
+    #[serde(default, rename = "lastName", alias = "LastName")]
+    pub last_name: Option<String>,
+    #[serde(default, rename = "userName", alias = "UserName")]
+    pub user_name: Option<String>,
+    #[serde(default, alias = "Email")]
+    pub email: Option<String>,
 }
 
 /// Reads one query item or `item` into a typed value.

@@ -8,6 +8,7 @@ use chrono::Utc;
 use serde_json::{json, Map};
 
 use super::hooks::Outgoing;
+use super::resources::ResourceRec;
 use super::state::{value_of, Data};
 use super::{seed, ApiError, AutotaskSim, SimTicket};
 
@@ -17,7 +18,7 @@ impl AutotaskSim {
             .tenant
             .resources
             .iter()
-            .find(|(_, n)| n.eq_ignore_ascii_case(name))
+            .find(|(_, r)| r.display_name().eq_ignore_ascii_case(name))
         {
             return *id;
         }
@@ -29,7 +30,7 @@ impl AutotaskSim {
             .copied()
             .unwrap_or(29_682_000)
             + 1;
-        data.tenant.resources.insert(id, name.to_string());
+        data.tenant.resources.insert(id, ResourceRec::person(name));
         id
     }
 

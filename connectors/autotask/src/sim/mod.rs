@@ -1,6 +1,6 @@
 //! A stateful HTTP simulator of the Autotask REST API (zone discovery,
-//! tickets, notes, picklists, UDFs, queries with paging, ticket and note
-//! webhooks) following `docs/vendors/autotask.md`, behind the shared
+//! tickets, notes, resources, picklists, UDFs, queries with paging, ticket
+//! and note webhooks) following `docs/vendors/autotask.md`, behind the shared
 //! [`SimControl`] middleware (fault knobs, 429 ceiling, request log).
 //!
 //! Human actions (`user_*`) change the tenant as a person in the Autotask UI
@@ -12,6 +12,7 @@ mod hooks;
 mod human;
 mod notes;
 mod query;
+mod resources;
 mod routes;
 mod seed;
 mod state;
@@ -28,6 +29,7 @@ use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
 use hooks::Outgoing;
+use resources::ResourceRec;
 use state::{label_of, value_of, Data, TicketRec};
 
 /// One API user the simulator accepts.
@@ -199,7 +201,7 @@ impl AutotaskSim {
         for user in &options.api_users {
             data.tenant
                 .resources
-                .insert(user.resource_id, user.username.clone());
+                .insert(user.resource_id, ResourceRec::api_user(&user.username));
         }
         data.api_users = options.api_users;
         let control = SimControl::new(error_body, identify);
@@ -298,7 +300,7 @@ impl AutotaskSim {
                     .tenant
                     .resources
                     .get(&n.creator_resource_id)
-                    .cloned()
+                    .map(ResourceRec::display_name)
                     .unwrap_or_else(|| n.creator_resource_id.to_string()),
                 created: n.created,
             })

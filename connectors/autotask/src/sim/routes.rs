@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 use super::hook_routes::hooks;
 use super::hooks::hook_fields_entity;
 use super::query::{self, param};
+use super::resources;
 use super::state::{
     fields_json, note_json, ticket_json, Data, FieldMeta, HookKind, PickValue, NOTE_FIELDS,
     TICKET_FIELDS,
@@ -251,6 +252,7 @@ fn route(shared: &Shared, lower: &[&str], req: &Request) -> Reply {
         }
         ["ticketwebhooks", rest @ ..] => hooks(shared, HookKind::Ticket, rest, req),
         ["ticketnotewebhooks", rest @ ..] => hooks(shared, HookKind::Note, rest, req),
+        ["resources", rest @ ..] => resources::route(shared, rest, req),
         _ if known_path(lower) => Err(ApiError::method(m)),
         _ => Err(ApiError::not_found(format!(
             "No HTTP resource was found that matches the request URI '{}'.",
@@ -267,6 +269,7 @@ fn known_path(lower: &[&str]) -> bool {
                 | "ticketnotes"
                 | "ticketwebhooks"
                 | "ticketnotewebhooks"
+                | "resources"
                 | "thresholdinformation")
         )
     )

@@ -2,6 +2,7 @@
 //! tenants show them: statuses 1/5/7/8…, priorities 1–4, queue ids like
 //! 29682833, company 0 = the MSP itself).
 
+use super::resources::ResourceRec;
 use super::state::{PickValue, Tenant};
 
 /// Resource id of the human technician used by `user_*` actions by default.
@@ -85,7 +86,7 @@ pub(crate) fn tenant() -> Tenant {
         (29682903, "Dana Dispatcher"),
     ]
     .into_iter()
-    .map(|(id, name)| (id, name.to_string()))
+    .map(|(id, name)| (id, ResourceRec::person(name)))
     .collect();
     Tenant {
         statuses,

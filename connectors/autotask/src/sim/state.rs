@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
+use super::resources::ResourceRec;
 use super::SimApiUser;
 
 /// One picklist entry.
@@ -54,8 +55,8 @@ pub(crate) struct Tenant {
     pub note_types: Vec<PickValue>,
     pub publishes: Vec<PickValue>,
     pub companies: BTreeMap<i64, String>,
-    /// Resources by id → display name (API users included).
-    pub resources: BTreeMap<i64, String>,
+    /// Resources by id (API users included).
+    pub resources: BTreeMap<i64, ResourceRec>,
     /// Ticket UDF names.
     pub udfs: Vec<String>,
 }
