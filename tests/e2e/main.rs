@@ -7,6 +7,7 @@ mod check;
 mod common;
 mod conflict;
 mod crash;
+mod edits;
 mod rate;
 mod retries;
 mod simulate;

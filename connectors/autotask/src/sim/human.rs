@@ -110,6 +110,15 @@ impl AutotaskSim {
     pub fn user_set_queue(&self, ticket_id: i64, queue: &str) {
         self.user_set(ticket_id, "queueID", queue);
     }
+    /// A person rewrites the ticket's title and description.
+    pub fn user_set_text(&self, ticket_id: i64, title: &str, description: &str) {
+        self.act(|data, author| {
+            let body = json!({ "id": ticket_id, "title": title, "description": description });
+            let (_, events) =
+                data.update_ticket(body.as_object().unwrap_or(&Map::new()), author, false)?;
+            Ok(events)
+        });
+    }
 
     /// A person adds a note; returns its id (0 when the ticket does not exist).
     pub fn user_add_note(&self, ticket_id: i64, text: &str, internal: bool, author: &str) -> i64 {
