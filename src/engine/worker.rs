@@ -162,17 +162,23 @@ pub async fn run_planner(engine: Arc<Engine>, tick: Duration, shutdown: impl Fut
     tokio::pin!(shutdown);
     loop {
         let notified = engine.inbox_ready.notified();
-        match next_due(&engine) {
-            Ok(Some((item, older))) => {
-                let span = tracing::info_span!("plan", connection = %item.connection, ticket = %item.ticket_id);
-                let result = engine.process(&item, older).instrument(span).await;
-                if let Err(e) = result {
-                    handle_failure(&engine, &item, e).await;
-                }
-                continue;
+        let batch = due_batch(&engine).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read the inbox");
+            Vec::new()
+        });
+        let worked = !batch.is_empty();
+        for (item, same_ticket) in batch {
+            let span = tracing::info_span!("plan", connection = %item.connection, ticket = %item.ticket_id);
+            if let Err(e) = engine
+                .process(&item, same_ticket.clone())
+                .instrument(span)
+                .await
+            {
+                handle_failure(&engine, &item, &same_ticket, e).await;
             }
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "cannot read the inbox"),
+        }
+        if worked {
+            continue;
         }
         tokio::select! {
             _ = &mut shutdown => return,
@@ -182,38 +188,66 @@ pub async fn run_planner(engine: Arc<Engine>, tick: Duration, shutdown: impl Fut
     }
 }
 
-/// The oldest due item, plus older-or-equal items for the same ticket to coalesce.
-fn next_due(engine: &Engine) -> Result<Option<(InboxItem, Vec<u64>)>, crate::store::StoreError> {
+/// Every ticket with a due notice, oldest first, each with the ids of the other
+/// notices for the same ticket (one plan reads the current state for all of them).
+fn due_batch(engine: &Engine) -> Result<Vec<(InboxItem, Vec<u64>)>, crate::store::StoreError> {
     let now = engine.clock.now();
-    let items = engine.store.inbox()?;
-    let Some(item) = items
-        .iter()
-        .find(|i| i.next_attempt_at.is_none_or(|t| t <= now))
-        .cloned()
-    else {
-        return Ok(None);
-    };
-    let older = items
-        .iter()
-        .filter(|i| {
-            i.id != item.id && i.connection == item.connection && i.ticket_id == item.ticket_id
-        })
-        .map(|i| i.id)
-        .collect();
-    Ok(Some((item, older)))
+    let mut groups: Vec<(InboxItem, Vec<u64>)> = Vec::new();
+    let mut index: std::collections::HashMap<(String, String), usize> =
+        std::collections::HashMap::new();
+    let mut waiting = Vec::new();
+    for item in engine.store.inbox()? {
+        let key = (item.connection.clone(), item.ticket_id.clone());
+        if let Some(&at) = index.get(&key) {
+            groups[at].1.push(item.id);
+        } else if item.next_attempt_at.is_none_or(|t| t <= now) {
+            index.insert(key, groups.len());
+            groups.push((item, Vec::new()));
+        } else {
+            waiting.push(item);
+        }
+    }
+    // Notices waiting for a retry ride along with a due notice for the same ticket.
+    for item in waiting {
+        if let Some(&at) = index.get(&(item.connection.clone(), item.ticket_id.clone())) {
+            groups[at].1.push(item.id);
+        }
+    }
+    Ok(groups)
 }
 
-async fn handle_failure(engine: &Engine, item: &InboxItem, error: EngineError) {
+/// Reschedules (or, when permanent, drops) a notice that could not be planned.
+/// Other notices for the same ticket are folded into it: one later plan covers them.
+async fn handle_failure(
+    engine: &Engine,
+    item: &InboxItem,
+    same_ticket: &[u64],
+    error: EngineError,
+) {
     let now = engine.clock.now();
     let key = item.id.to_be_bytes();
+    let drop_redundant = |tx: &mut crate::store::Tx<'_>| -> Result<(), crate::store::TxError> {
+        for id in same_ticket {
+            tx.remove(TreeName::Inbox, &id.to_be_bytes())?;
+        }
+        Ok(())
+    };
     let result = if error.is_retryable() {
         tracing::warn!(connection = %item.connection, ticket = %item.ticket_id, error = %error, "planning failed; will retry");
         let mut retry = item.clone();
         retry.attempts += 1;
-        retry.next_attempt_at = Some(now + retry_delay(retry.attempts, None));
-        engine
-            .store
-            .transact(|tx| tx.put(TreeName::Inbox, &key, &retry))
+        let after = match &error {
+            EngineError::Vendor { source, .. } => match source.retry_action() {
+                psa_connector::RetryAction::Retry { after } => after,
+                psa_connector::RetryAction::DontRetry => None,
+            },
+            EngineError::Store(_) => None,
+        };
+        retry.next_attempt_at = Some(now + retry_delay(retry.attempts, after));
+        engine.store.transact(|tx| {
+            drop_redundant(tx)?;
+            tx.put(TreeName::Inbox, &key, &retry)
+        })
     } else {
         tracing::error!(connection = %item.connection, ticket = %item.ticket_id, error = %error, "planning failed permanently; notice dropped");
         let message = format!(
@@ -222,6 +256,7 @@ async fn handle_failure(engine: &Engine, item: &InboxItem, error: EngineError) {
         );
         let tickets = vec![format!("{}:{}", item.connection, item.ticket_id)];
         engine.store.transact(|tx| {
+            drop_redundant(tx)?;
             tx.remove(TreeName::Inbox, &key)?;
             tx.audit(
                 now,

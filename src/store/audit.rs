@@ -183,7 +183,7 @@ mod tests {
                 serde_json::Value::Null,
             )?;
             tx.put(TreeName::Cursors, b"c", &1u64)?;
-            Err(crate::store::tx::TxError::Abort(StoreError::Aborted(
+            Err(crate::store::TxError::Abort(StoreError::Aborted(
                 "no".into(),
             )))
         });

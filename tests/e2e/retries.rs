@@ -151,3 +151,27 @@ async fn permanent_errors_dead_letter_and_retry_requeues() {
     assert_eq!(missing.status.code(), Some(1));
     bridge.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planning_waits_out_a_vendor_outage() {
+    let (_dir, env) = env(DemoOptions {
+        poll_interval_secs: 60,
+        ..Default::default()
+    })
+    .await;
+    let bridge = Bridge::spawn(&env.config_path).await;
+    // Autotask answers every API call with 503: the webhook is stored, planning cannot read the ticket.
+    env.autotask.control().set_error_rate(1.0);
+    escalate(&env);
+    env.autotask.wait_webhooks_idle().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(env.connectwise.tickets().is_empty());
+    env.autotask.control().set_error_rate(0.0);
+    wait_for("the escalation after the outage", STEP, || {
+        (!env.connectwise.tickets().is_empty()).then_some(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(env.connectwise.tickets().len(), 1);
+    bridge.stop().await;
+}
