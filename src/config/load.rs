@@ -20,6 +20,16 @@ pub struct LoadedPairing {
     pub mapping_source: String,
 }
 
+impl LoadedPairing {
+    /// The connection on `side`.
+    pub fn connection(&self, side: crate::store::Side) -> &str {
+        match side {
+            crate::store::Side::A => &self.a,
+            crate::store::Side::B => &self.b,
+        }
+    }
+}
+
 /// A configuration that passed every check that needs no network.
 #[derive(Debug)]
 pub struct LoadedConfig {

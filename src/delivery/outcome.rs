@@ -114,29 +114,7 @@ impl Engine {
                 }
             }
             for (planned, id) in follow_ups.iter().zip(&ids) {
-                let follow = OutboxOp {
-                    id: *id,
-                    link: link.id,
-                    pairing: link.pairing.clone(),
-                    target: planned.target,
-                    connection: self
-                        .pairing(&link.pairing)
-                        .map(|p| {
-                            if planned.target == crate::store::Side::A {
-                                p.a.clone()
-                            } else {
-                                p.b.clone()
-                            }
-                        })
-                        .unwrap_or_default(),
-                    action: planned.action.clone(),
-                    fields: planned.fields.clone(),
-                    planned_at: now,
-                    attempts: 0,
-                    next_attempt_at: now,
-                    last_error: None,
-                    dead: None,
-                };
+                let follow = self.new_op(*id, &link, planned, now);
                 tx.put(TreeName::Outbox, &id.to_be_bytes(), &follow)?;
                 tx.audit(
                     now,

@@ -80,6 +80,7 @@ pub async fn run_delivery(
                 let span = tracing::info_span!("deliver", connection = %connection, pairing = %op.pairing, link = op.link, op = op.id, ticket = target.as_deref().unwrap_or("-"));
                 running.spawn(
                     async move {
+                        tracing::debug!(action = %op.action.describe(), attempt = op.attempts + 1, "delivering");
                         let result = apply(connector.as_ref(), &op, target.as_deref()).await;
                         let pause = match result {
                             Ok(delivered) => {

@@ -21,10 +21,7 @@ impl Engine {
         plan: &mut Plan,
     ) -> Result<(), EngineError> {
         let rules = &pairing.mapping.comments;
-        let (conn, other_conn) = match side {
-            Side::A => (&pairing.a, &pairing.b),
-            Side::B => (&pairing.b, &pairing.a),
-        };
+        let (conn, other_conn) = (pairing.connection(side), pairing.connection(side.other()));
         let mut sorted: Vec<&Comment> = comments.iter().collect();
         sorted.sort_by_key(|c| c.created_at);
         for comment in sorted {

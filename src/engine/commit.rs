@@ -4,7 +4,7 @@
 
 use psa_connector::Timestamp;
 
-use super::{ticket_keys, Engine, Plan};
+use super::{ticket_keys, Engine, Plan, PlannedOp};
 use crate::store::{
     comment_key, link_key, ticket_key, Action, CommentEntry, Link, OutboxOp, StoreError, TreeName,
 };
@@ -33,6 +33,28 @@ impl Engine {
             }
         }
         keys
+    }
+
+    /// A fresh outbox record for `planned`, due now.
+    pub fn new_op(&self, id: u64, link: &Link, planned: &PlannedOp, now: Timestamp) -> OutboxOp {
+        let connection = self
+            .pairing(&link.pairing)
+            .map(|p| p.connection(planned.target).to_string())
+            .unwrap_or_default();
+        OutboxOp {
+            id,
+            link: link.id,
+            pairing: link.pairing.clone(),
+            target: planned.target,
+            connection,
+            action: planned.action.clone(),
+            fields: planned.fields.clone(),
+            planned_at: now,
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            dead: None,
+        }
     }
 
     /// Writes an outcome atomically and flushes. Returns the number of operations written.
@@ -71,24 +93,7 @@ impl Engine {
                 let mut op_ids = Vec::new();
                 for planned in &plan.ops {
                     let id = *next_id.next().ok_or_else(|| StoreError::Aborted("op id pool exhausted".into()))?;
-                    let connection = self
-                        .pairing(&link.pairing)
-                        .map(|p| if planned.target == crate::store::Side::A { p.a.clone() } else { p.b.clone() })
-                        .unwrap_or_default();
-                    let op = OutboxOp {
-                        id,
-                        link: link.id,
-                        pairing: link.pairing.clone(),
-                        target: planned.target,
-                        connection,
-                        action: planned.action.clone(),
-                        fields: planned.fields.clone(),
-                        planned_at: now,
-                        attempts: 0,
-                        next_attempt_at: now,
-                        last_error: None,
-                        dead: None,
-                    };
+                    let op = self.new_op(id, link, planned, now);
                     tx.put(TreeName::Outbox, &id.to_be_bytes(), &op)?;
                     op_ids.push((id, planned));
                 }

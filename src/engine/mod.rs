@@ -136,10 +136,7 @@ impl Engine {
 
     /// The connection on `side` of a pairing.
     pub fn side_connection(&self, pairing: &LoadedPairing, side: Side) -> Option<&Connection> {
-        self.connection(match side {
-            Side::A => &pairing.a,
-            Side::B => &pairing.b,
-        })
+        self.connection(pairing.connection(side))
     }
 
     pub fn pairing(&self, name: &str) -> Option<&LoadedPairing> {

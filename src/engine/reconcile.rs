@@ -273,11 +273,7 @@ impl Engine {
             DescriptionUpdates::InternalNote => psa_connector::Visibility::Internal,
             DescriptionUpdates::PublicNote => psa_connector::Visibility::Public,
         };
-        let conn = if side == Side::A {
-            &pairing.a
-        } else {
-            &pairing.b
-        };
+        let conn = pairing.connection(side);
         let marker = format!(
             "{}:{}:desc:{side}:{}",
             pairing.name,

@@ -91,11 +91,24 @@ pub fn text(output: &Output) -> String {
     )
 }
 
+/// A test's temporary folder; kept (with the daemon logs) when the test fails.
+pub struct TestDir(Option<tempfile::TempDir>);
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Some(dir) = self.0.take() {
+                eprintln!("test failed; daemon logs and store kept in {}", dir.keep().display());
+            }
+        }
+    }
+}
+
 /// Simulators plus a generated config in a fresh temp dir.
-pub async fn env(options: DemoOptions) -> (tempfile::TempDir, DemoEnv) {
+pub async fn env(options: DemoOptions) -> (TestDir, DemoEnv) {
     let dir = tempfile::tempdir().unwrap();
     let env = DemoEnv::start(dir.path(), &options).await.unwrap();
-    (dir, env)
+    (TestDir(Some(dir)), env)
 }
 
 /// Ticket and note writes the bridge made to (Autotask, ConnectWise).

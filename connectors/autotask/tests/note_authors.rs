@@ -85,19 +85,8 @@ async fn human_notes_show_names_and_lookups_are_cached() {
 async fn simulator_serves_resources() {
     let sim = common::sim().await;
     let base = sim.api_url();
-    let http = reqwest::Client::new();
-    let authed = |rb: reqwest::RequestBuilder| {
-        rb.header("ApiIntegrationCode", "DEMOCODE")
-            .header("UserName", "bridge@example.com")
-            .header("Secret", "demo-secret")
-    };
-    let tina: Value = authed(http.get(format!("{base}V1.0/Resources/29682885")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let http = common::api_client();
+    let tina: Value = common::fetch(http.get(format!("{base}V1.0/Resources/29682885"))).await;
     assert_eq!(tina["item"]["id"], 29682885);
     assert_eq!(tina["item"]["firstName"], "Tina");
     assert_eq!(tina["item"]["lastName"], "Tech");
@@ -105,41 +94,29 @@ async fn simulator_serves_resources() {
     assert!(tina["item"]["userName"].is_string());
     assert!(tina["item"]["email"].is_string());
 
-    let unknown: Value = authed(http.get(format!("{base}v1.0/resources/12345")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let unknown: Value = common::fetch(http.get(format!("{base}v1.0/resources/12345"))).await;
     assert_eq!(unknown, json!({"item": null}));
 
-    let anonymous = http
+    let anonymous = reqwest::Client::new()
         .get(format!("{base}V1.0/Resources/29682885"))
         .send()
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 401);
 
-    let found: Value = authed(http.post(format!("{base}V1.0/Resources/query")))
-        .json(&json!({"filter": [{"op": "eq", "field": "lastName", "value": "tech"}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found: Value = common::fetch(
+        http.post(format!("{base}V1.0/Resources/query"))
+            .json(&json!({"filter": [{"op": "eq", "field": "lastName", "value": "tech"}]})),
+    )
+    .await;
     let items = found["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["firstName"], "Tina");
-    let count: Value = authed(http.post(format!("{base}V1.0/Resources/query/count")))
-        .json(&json!({"filter": [{"op": "exist", "field": "id"}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let count: Value = common::fetch(
+        http.post(format!("{base}V1.0/Resources/query/count"))
+            .json(&json!({"filter": [{"op": "exist", "field": "id"}]})),
+    )
+    .await;
     assert_eq!(
         count["queryCount"], 5,
         "four seeded people and the API user"

@@ -7,17 +7,6 @@ use chrono::Utc;
 use psa_connector::Connector;
 use serde_json::{json, Value};
 
-fn client() -> reqwest::Client {
-    let mut h = reqwest::header::HeaderMap::new();
-    h.insert("ApiIntegrationCode", "DEMOCODE".parse().unwrap());
-    h.insert("UserName", "bridge@example.com".parse().unwrap());
-    h.insert("Secret", "demo-secret".parse().unwrap());
-    reqwest::Client::builder()
-        .default_headers(h)
-        .build()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn paging_counts_and_search() {
     let sim = common::sim().await;
@@ -30,28 +19,20 @@ async fn paging_counts_and_search() {
     let hints = c.changed_since(before).await.unwrap();
     assert_eq!(hints.len(), 1100, "all three pages are followed");
 
-    let http = client();
+    let http = common::api_client();
     let base = sim.api_url();
     let body = json!({"filter": [{"op": "beginsWith", "field": "title", "value": "ticket 10"}], "MaxRecords": 500});
-    let count: Value = http
-        .post(format!("{base}V1.0/Tickets/query/count"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let count: Value = common::fetch(
+        http.post(format!("{base}V1.0/Tickets/query/count"))
+            .json(&body),
+    )
+    .await;
     assert_eq!(count["queryCount"], 111); // "Ticket 10", "Ticket 100".."Ticket 109", "Ticket 1000".."Ticket 1099"
-    let page: Value = http
-        .post(format!("{base}V1.0/Tickets/query"))
-        .json(&json!({"filter": [{"op": "exist", "field": "id"}], "MaxRecords": 400}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = common::fetch(
+        http.post(format!("{base}V1.0/Tickets/query"))
+            .json(&json!({"filter": [{"op": "exist", "field": "id"}], "MaxRecords": 400})),
+    )
+    .await;
     assert_eq!(page["items"].as_array().unwrap().len(), 400);
     let next = page["pageDetails"]["nextPageUrl"]
         .as_str()
@@ -67,14 +48,8 @@ async fn paging_counts_and_search() {
     let search =
         urlencoding::encode(r#"{"filter":[{"op":"eq","field":"title","value":"Ticket 7"}]}"#)
             .into_owned();
-    let found: Value = http
-        .get(format!("{base}v1.0/tickets/query?search={search}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found: Value =
+        common::fetch(http.get(format!("{base}v1.0/tickets/query?search={search}"))).await;
     assert_eq!(found["items"].as_array().unwrap().len(), 1);
     assert_eq!(found["items"][0]["title"], "Ticket 7");
     assert!(found["items"][0]["ticketNumber"]
@@ -86,7 +61,7 @@ async fn paging_counts_and_search() {
 #[tokio::test]
 async fn validation_and_auth_answers() {
     let sim = common::sim().await;
-    let http = client();
+    let http = common::api_client();
     let base = sim.api_url();
     let r = reqwest::get(format!("{base}V1.0/Tickets/1")).await.unwrap();
     assert_eq!(r.status(), 401);
@@ -111,23 +86,9 @@ async fn validation_and_auth_answers() {
     assert_eq!(r.status(), 500);
     let r = http.post(format!("{base}V1.0/Tickets")).json(&json!({"title": "ok", "companyID": 0, "status": 1, "priority": 2, "queueID": 29682833})).send().await.unwrap();
     let id = r.json::<Value>().await.unwrap()["itemId"].as_i64().unwrap();
-    let item: Value = http
-        .get(format!("{base}V1.0/Tickets/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let item: Value = common::fetch(http.get(format!("{base}V1.0/Tickets/{id}"))).await;
     assert_eq!(item["item"]["queueID"], 29682833);
-    let missing: Value = http
-        .get(format!("{base}V1.0/Tickets/424242"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let missing: Value = common::fetch(http.get(format!("{base}V1.0/Tickets/424242"))).await;
     assert!(missing["item"].is_null());
     let bad_filter = http
         .post(format!("{base}V1.0/Tickets/query"))
@@ -150,14 +111,8 @@ async fn validation_and_auth_answers() {
     .await
     .unwrap();
     assert_eq!(zone.status(), 500);
-    let threshold: Value = http
-        .get(format!("{base}V1.0/ThresholdInformation"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let threshold: Value =
+        common::fetch(http.get(format!("{base}V1.0/ThresholdInformation"))).await;
     assert_eq!(threshold["externalRequestThreshold"], 10000);
     assert!(threshold["currentTimeframeRequestCount"].as_u64().unwrap() > 0);
     let note = http

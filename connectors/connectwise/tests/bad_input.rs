@@ -26,6 +26,22 @@ async fn counting_listener() -> (u16, Arc<AtomicUsize>) {
     (port, count)
 }
 
+/// A ticket for `(board, company)` with no status or priority given.
+fn new_ticket(title: &str, description: &str, marker: &str, place: (&str, &str)) -> NewTicket {
+    NewTicket {
+        title: title.into(),
+        description: description.into(),
+        status: None,
+        priority: None,
+        marker: marker.into(),
+        placement: BTreeMap::from([
+            ("board".into(), place.0.into()),
+            ("company".into(), place.1.into()),
+        ]),
+        fields: BTreeMap::new(),
+    }
+}
+
 fn with_key_url(body: &[u8], key_url: &str) -> Vec<u8> {
     let mut v: Value = serde_json::from_slice(body).unwrap();
     v["Metadata"]["key_url"] = Value::from(key_url);
@@ -136,18 +152,12 @@ async fn summaries_over_100_chars_are_truncated() {
     let connector = common::connector(&sim);
     let long = "Ü".repeat(150);
     let created = connector
-        .create_ticket(&NewTicket {
-            title: long.clone(),
-            description: "line one\r\nline two".into(),
-            status: None,
-            priority: None,
-            marker: "trunc-1".into(),
-            placement: BTreeMap::from([
-                ("board".into(), "Co-Managed".into()),
-                ("company".into(), "ACME".into()),
-            ]),
-            fields: BTreeMap::new(),
-        })
+        .create_ticket(&new_ticket(
+            &long,
+            "line one\r\nline two",
+            "trunc-1",
+            ("Co-Managed", "ACME"),
+        ))
         .await
         .unwrap();
     assert_eq!(created.title.chars().count(), 100);
@@ -176,18 +186,7 @@ async fn vendor_400_is_permanent_with_the_vendor_message() {
     let sim = common::start_sim().await;
     let connector = common::connector(&sim);
     let err = connector
-        .create_ticket(&NewTicket {
-            title: "t".into(),
-            description: String::new(),
-            status: None,
-            priority: None,
-            marker: "m-400".into(),
-            placement: BTreeMap::from([
-                ("board".into(), "Co-Managed".into()),
-                ("company".into(), "NOPE".into()),
-            ]),
-            fields: BTreeMap::new(),
-        })
+        .create_ticket(&new_ticket("t", "", "m-400", ("Co-Managed", "NOPE")))
         .await
         .unwrap_err();
     match &err {
@@ -203,18 +202,7 @@ async fn vendor_400_is_permanent_with_the_vendor_message() {
     }
     assert!(!err.is_retryable());
     let bad_board = connector
-        .create_ticket(&NewTicket {
-            title: "t".into(),
-            description: String::new(),
-            status: None,
-            priority: None,
-            marker: "m-400b".into(),
-            placement: BTreeMap::from([
-                ("board".into(), "Nope".into()),
-                ("company".into(), "ACME".into()),
-            ]),
-            fields: BTreeMap::new(),
-        })
+        .create_ticket(&new_ticket("t", "", "m-400b", ("Nope", "ACME")))
         .await;
     assert!(
         matches!(

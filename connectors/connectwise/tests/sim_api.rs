@@ -18,14 +18,8 @@ const P3: &str = "Priority 3 - Normal Response";
 async fn discovery_and_auth() {
     let sim = common::start_sim().await;
     let plain = reqwest::Client::new();
-    let info: Value = plain
-        .get(format!("{}login/companyinfo/demo", sim.site_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info: Value =
+        common::fetch(plain.get(format!("{}login/companyinfo/demo", sim.site_url()))).await;
     assert_eq!(info["Codebase"], "v2025_1/");
     let unknown = plain
         .get(format!("{}login/companyinfo/nobody", sim.site_url()))
@@ -127,28 +121,19 @@ async fn conditions_order_paging_and_fields() {
     assert_eq!(body["errors"][0]["code"], "InvalidField");
     assert_eq!(get("conditions=id%3D%3D").await.status(), 400);
 
-    let count: Value = client
-        .get(format!(
-            "{}?conditions=summary%20like%20%22Ticket%201*%22",
-            common::api(&sim, "service/tickets/count")
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let count: Value = common::fetch(client.get(format!(
+        "{}?conditions=summary%20like%20%22Ticket%201*%22",
+        common::api(&sim, "service/tickets/count")
+    )))
+    .await;
     assert_eq!(count["count"], 11); // 1, 10..19
 
-    let found: Vec<Value> = client
-        .post(common::api(&sim, "service/tickets/search"))
-        .json(&json!({"conditions": "summary = \"Ticket 7\" OR summary = \"Ticket 8\""}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found: Vec<Value> = common::fetch(
+        client
+            .post(common::api(&sim, "service/tickets/search"))
+            .json(&json!({"conditions": "summary = \"Ticket 7\" OR summary = \"Ticket 8\""})),
+    )
+    .await;
     assert_eq!(found.len(), 2);
 
     // Forward-only paging.
@@ -282,8 +267,8 @@ async fn notes_flags_and_flattened_newlines() {
     assert!(comments[1].resolution);
     assert_eq!(
         comments[2].visibility,
-        Visibility::Internal,
-        "a resolution-only note is not customer visible"
+        Visibility::Public,
+        "resolution notes are what the customer is told: public"
     );
     assert_eq!(comments[2].author.as_deref(), Some("John Smith"));
 
@@ -334,14 +319,8 @@ async fn callbacks_are_delivered_signed_and_verified() {
     let hook = format!("http://{addr}/hooks/cw");
     connector.register_webhook(&hook).await.unwrap();
     connector.register_webhook(&hook).await.unwrap();
-    let list: Vec<Value> = common::raw_client(&sim)
-        .get(common::api(&sim, "system/callbacks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Vec<Value> =
+        common::fetch(common::raw_client(&sim).get(common::api(&sim, "system/callbacks"))).await;
     assert_eq!(list.len(), 1, "registering twice keeps one callback");
     assert_eq!(list[0]["url"], format!("{hook}?id="));
 

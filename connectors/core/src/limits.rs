@@ -59,6 +59,16 @@ pub struct Permit {
     _concurrency: Option<OwnedSemaphorePermit>,
 }
 
+/// Waits until `limiter` grants one request, sleeping on tokio's timer
+/// (governor's own `until_ready` parks on a separate futures-timer thread).
+async fn wait_for_quota(limiter: &DefaultDirectRateLimiter) {
+    use governor::clock::Clock;
+    while let Err(not_until) = limiter.check() {
+        let wait = not_until.wait_time_from(limiter.clock().now());
+        tokio::time::sleep(wait.max(std::time::Duration::from_millis(1))).await;
+    }
+}
+
 fn non_zero(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN)
 }
@@ -82,9 +92,9 @@ impl RateLimiter {
         // The semaphore is never closed; if it were, calls proceed unthrottled by it.
         let permit = self.concurrency.clone().acquire_owned().await.ok();
         if let Some(hourly) = &self.per_hour {
-            hourly.until_ready().await;
+            wait_for_quota(hourly).await;
         }
-        self.per_second.until_ready().await;
+        wait_for_quota(&self.per_second).await;
         Permit {
             _concurrency: permit,
         }

@@ -4,8 +4,7 @@
 use axum::http::Method;
 use serde_json::json;
 
-use super::query;
-use super::routes::{body_object, meta_known, ok, parse_id, run_query, Reply, Request};
+use super::routes::{body_object, list_all, meta_known, ok, parse_id, run_query, Reply, Request};
 use super::state::{fields_json, hook_json, HookKind, HOOK_FIELDS};
 use super::{ApiError, Shared};
 
@@ -53,14 +52,7 @@ pub(crate) fn hooks(shared: &Shared, kind: HookKind, lower: &[&str], req: &Reque
             let id = parse_id(id)?;
             if m == Method::GET {
                 let items = shared.lock().hook_children(kind, id, child);
-                let base = format!("{}{}", shared.origin, req.path);
-                return ok(query::page(
-                    items,
-                    query::PAGE_MAX,
-                    &[],
-                    &req.params,
-                    &base,
-                )?);
+                return list_all(shared, req, items);
             }
             if m != Method::POST {
                 return Err(ApiError::method(m));

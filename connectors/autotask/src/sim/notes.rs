@@ -3,7 +3,8 @@
 use serde_json::{Map, Value};
 
 use super::hooks::Outgoing;
-use super::state::{get_ci, now_ms, Data, NoteRec};
+use super::state::{get_ci, now_ms, Data, NoteRec, PickValue};
+use super::tickets::check_pick;
 use super::ApiError;
 
 const MAX_DESCRIPTION: usize = 32_000;
@@ -69,30 +70,13 @@ impl Data {
             Some(Value::String(s)) => Some(s.clone()),
             Some(other) => Some(other.to_string()),
         };
-        let note_type = int(body, "noteType")?
-            .ok_or_else(|| ApiError::invalid("Missing required field(s): noteType."))?;
-        if !self
-            .tenant
-            .note_types
-            .iter()
-            .any(|p| p.active && p.value == note_type)
-        {
-            return Err(ApiError::invalid(format!(
-                "Value {note_type} is not a valid picklist value for field noteType."
-            )));
-        }
-        let publish = int(body, "publish")?
-            .ok_or_else(|| ApiError::invalid("Missing required field(s): publish."))?;
-        if !self
-            .tenant
-            .publishes
-            .iter()
-            .any(|p| p.active && p.value == publish)
-        {
-            return Err(ApiError::invalid(format!(
-                "Value {publish} is not a valid picklist value for field publish."
-            )));
-        }
+        let required_pick = |field: &str, list: &[PickValue]| {
+            let value = int(body, field)?
+                .ok_or_else(|| ApiError::invalid(format!("Missing required field(s): {field}.")))?;
+            check_pick(list, field, value).map(|()| value)
+        };
+        let note_type = required_pick("noteType", &self.tenant.note_types)?;
+        let publish = required_pick("publish", &self.tenant.publishes)?;
         self.next_note += 1;
         let id = self.next_note;
         self.notes.insert(

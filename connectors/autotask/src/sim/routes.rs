@@ -163,6 +163,18 @@ pub(crate) fn meta_known(fields: &'static [FieldMeta]) -> impl Fn(&str, bool) ->
     move |field: &str, udf: bool| !udf && fields.iter().any(|f| f.0.eq_ignore_ascii_case(field))
 }
 
+/// A collection read with a plain GET: paged at the maximum page size.
+pub(crate) fn list_all(shared: &Shared, req: &Request, items: Vec<Value>) -> Reply {
+    let base = format!("{}{}", shared.origin, req.path);
+    ok(query::page(
+        items,
+        query::PAGE_MAX,
+        &[],
+        &req.params,
+        &base,
+    )?)
+}
+
 /// Runs a query (POST body or GET `search=`) over `items`, sorted by id.
 pub(crate) fn run_query(
     shared: &Shared,
@@ -357,14 +369,7 @@ fn tickets(shared: &Shared, lower: &[&str], req: &Request) -> Reply {
                 .filter(|n| n.ticket_id == id)
                 .map(note_json)
                 .collect();
-            let base = format!("{}{}", shared.origin, req.path);
-            ok(query::page(
-                items,
-                query::PAGE_MAX,
-                &[],
-                &req.params,
-                &base,
-            )?)
+            list_all(shared, req, items)
         }
         [id, "notes", note] if m == Method::GET => {
             let (id, note) = (parse_id(id)?, parse_id(note)?);

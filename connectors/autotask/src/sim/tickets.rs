@@ -2,12 +2,14 @@
 //! fields, picklists, queue-or-resource), ticket numbers, change tracking and
 //! the webhook events each change raises.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::filter::date;
 use super::hooks::Outgoing;
-use super::state::{get_ci, now_ms, value_of, Data, TicketRec, TICKET_FIELDS};
+use super::state::{get_ci, now_ms, value_of, Data, PickValue, TicketRec, TICKET_FIELDS};
 use super::ApiError;
 
 const MAX_TITLE: usize = 255;
@@ -59,17 +61,61 @@ fn time(body: &Map<String, Value>, key: &str) -> Result<Option<Option<DateTime<U
     }
 }
 
+/// 500 unless `value` is an active value of the picklist of `field`.
+pub(crate) fn check_pick(list: &[PickValue], field: &str, value: i64) -> Result<(), ApiError> {
+    if list.iter().any(|p| p.value == value && p.active) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "Value {value} is not a valid picklist value for field {field}."
+        )))
+    }
+}
+
+/// 500 unless `id` names one of `entities` (a company, a resource).
+fn check_exists<V>(
+    entities: &BTreeMap<i64, V>,
+    field: &str,
+    entity: &str,
+    id: i64,
+) -> Result<(), ApiError> {
+    if entities.contains_key(&id) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "Invalid {field}: no {entity} with id {id} exists."
+        )))
+    }
+}
+
+/// The fields a ticket must have: on `POST` and on a whole-record `PUT`.
+const REQUIRED: [&str; 4] = ["companyID", "title", "status", "priority"];
+
+fn check_required(body: &Map<String, Value>) -> Result<(), ApiError> {
+    let missing: Vec<&str> = REQUIRED
+        .into_iter()
+        .filter(|k| get_ci(body, k).is_none_or(Value::is_null))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "Missing required field(s): {}.",
+            missing.join(", ")
+        )))
+    }
+}
+
+/// The value of a field that may be left out but not set to null.
+fn not_null<T>(field: &str, value: Option<T>) -> Result<T, ApiError> {
+    value.ok_or_else(|| ApiError::invalid(format!("The field {field} cannot be null.")))
+}
+
 impl Data {
     fn check_pick(&self, field: &str, value: Option<i64>) -> Result<(), ApiError> {
-        let (Some(value), Some(list)) = (value, self.tenant.ticket_list(field)) else {
-            return Ok(());
-        };
-        if list.iter().any(|p| p.value == value && p.active) {
-            Ok(())
-        } else {
-            Err(ApiError::invalid(format!(
-                "Value {value} is not a valid picklist value for field {field}."
-            )))
+        match (value, self.tenant.ticket_list(field)) {
+            (Some(value), Some(list)) => check_pick(list, field, value),
+            _ => Ok(()),
         }
     }
 
@@ -88,9 +134,7 @@ impl Data {
         }
         for (field, slot) in [("status", &mut t.status), ("priority", &mut t.priority)] {
             if let Some(v) = int(body, field)? {
-                let v = v.ok_or_else(|| {
-                    ApiError::invalid(format!("The field {field} cannot be null."))
-                })?;
+                let v = not_null(field, v)?;
                 self.check_pick(field, Some(v))?;
                 *slot = v;
             }
@@ -106,22 +150,16 @@ impl Data {
             }
         }
         if let Some(v) = int(body, "companyID")? {
-            let v = v.ok_or_else(|| ApiError::invalid("The field companyID cannot be null."))?;
-            if !self.tenant.companies.contains_key(&v) {
-                return Err(ApiError::invalid(format!(
-                    "Invalid companyID: no Company with id {v} exists."
-                )));
-            }
+            let v = not_null("companyID", v)?;
+            check_exists(&self.tenant.companies, "companyID", "Company", v)?;
             t.company_id = v;
         }
         if let Some(v) = int(body, "contactID")? {
             t.contact_id = v;
         }
         if let Some(v) = int(body, "assignedResourceID")? {
-            if let Some(r) = v.filter(|r| !self.tenant.resources.contains_key(r)) {
-                return Err(ApiError::invalid(format!(
-                    "Invalid assignedResourceID: no Resource with id {r} exists."
-                )));
+            if let Some(r) = v {
+                check_exists(&self.tenant.resources, "assignedResourceID", "Resource", r)?;
             }
             t.assigned_resource_id = v;
         }
@@ -226,16 +264,7 @@ impl Data {
         body: &Map<String, Value>,
         author: i64,
     ) -> Result<(i64, Vec<Outgoing>), ApiError> {
-        let missing: Vec<&str> = ["companyID", "title", "status", "priority"]
-            .into_iter()
-            .filter(|k| get_ci(body, k).is_none_or(Value::is_null))
-            .collect();
-        if !missing.is_empty() {
-            return Err(ApiError::invalid(format!(
-                "Missing required field(s): {}.",
-                missing.join(", ")
-            )));
-        }
+        check_required(body)?;
         let now = now_ms();
         let mut t = TicketRec {
             id: 0,
@@ -298,22 +327,11 @@ impl Data {
         };
         let mut t = current.clone();
         if full {
-            let missing: Vec<&str> = ["companyID", "title", "status", "priority"]
-                .into_iter()
-                .filter(|k| get_ci(body, k).is_none_or(Value::is_null))
-                .collect();
-            if !missing.is_empty() {
-                return Err(ApiError::invalid(format!(
-                    "Missing required field(s): {}.",
-                    missing.join(", ")
-                )));
-            }
+            check_required(body)?;
             let writable = TICKET_FIELDS.iter().filter(|f| !f.3).map(|f| f.0);
             let mut cleared = body.clone();
             for name in writable {
-                if get_ci(body, name).is_none()
-                    && !matches!(name, "title" | "status" | "priority" | "companyID")
-                {
+                if get_ci(body, name).is_none() && !REQUIRED.contains(&name) {
                     cleared.insert(name.to_string(), Value::Null);
                 }
             }

@@ -1,4 +1,5 @@
-//! Shared test helpers: a simulator on loopback and a connector pointed at it.
+//! Shared test helpers: a simulator on loopback, a connector or a raw API
+//! client pointed at it, and canned fakes of Autotask.
 #![allow(dead_code)]
 
 use std::time::Duration;
@@ -34,6 +35,23 @@ pub fn fast_limits() -> RateLimits {
 
 pub fn connector(settings: AutotaskSettings) -> AutotaskConnector {
     AutotaskConnector::new(settings, fast_limits(), Duration::from_secs(5)).unwrap()
+}
+
+/// A raw API client that sends the sim's API-user credentials.
+pub fn api_client() -> reqwest::Client {
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert("ApiIntegrationCode", "DEMOCODE".parse().unwrap());
+    h.insert("UserName", "bridge@example.com".parse().unwrap());
+    h.insert("Secret", "demo-secret".parse().unwrap());
+    reqwest::Client::builder()
+        .default_headers(h)
+        .build()
+        .unwrap()
+}
+
+/// Sends a request and reads its JSON answer.
+pub async fn fetch<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> T {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 /// A hostile or canned Autotask: answers each request whose lower-cased path

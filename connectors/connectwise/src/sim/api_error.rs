@@ -39,6 +39,19 @@ impl ApiError {
     }
 }
 
+/// Looks `{what} {id}` up by the number in the path: 404 when the path holds
+/// no number or nothing has that id.
+pub(crate) fn find<T>(
+    what: &str,
+    id: &str,
+    lookup: impl FnOnce(i64) -> Option<T>,
+) -> Result<T, ApiError> {
+    id.parse::<i64>()
+        .ok()
+        .and_then(lookup)
+        .ok_or_else(|| ApiError::not_found(format!("{what} {id} not found")))
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = json!({"code": self.code, "message": self.message});

@@ -1,18 +1,18 @@
 //! Callback registration routes (`/system/callbacks`) and the signing-key
 //! endpoint (`/system/callbackkey/index.rails`, no auth) that `key_url` names.
 
-use axum::body::Bytes;
-use axum::extract::{OriginalUri, Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
+use super::api_error::find;
+use super::extract::{JsonBody, Listing};
 use super::listing::{self, ApiError, Params};
-use super::routes::{json_body, link_base, Sim};
+use super::routes::Sim;
 use super::state::CallbackRec;
 
-pub(crate) async fn signing_key(State(shared): Sim, RawQuery(query): RawQuery) -> Response {
-    let params = Params::parse(query.as_deref());
+pub(crate) async fn signing_key(State(shared): Sim, params: Params) -> Response {
     let known = params.get("id") == Some(shared.key_id.as_str())
         && params
             .get("companyName")
@@ -23,28 +23,14 @@ pub(crate) async fn signing_key(State(shared): Sim, RawQuery(query): RawQuery) -
     axum::Json(json!({"signing_key": shared.signing_key})).into_response()
 }
 
-pub(crate) async fn list(
-    State(shared): Sim,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    uri: OriginalUri,
-) -> Result<Response, ApiError> {
-    let items: Vec<Value> = {
-        let state = shared.state();
-        state
-            .callbacks
-            .values()
-            .map(|c| state.callback_json(c))
-            .collect()
-    };
-    listing::respond(
-        &listing::CALLBACK,
-        items,
-        &Params::parse(q.as_deref()),
-        None,
-        &headers,
-        &link_base(&shared, &uri),
-    )
+pub(crate) async fn list(State(shared): Sim, list: Listing) -> Result<Response, ApiError> {
+    let state = shared.state();
+    let items = state
+        .callbacks
+        .values()
+        .map(|c| state.callback_json(c))
+        .collect();
+    list.respond(&listing::CALLBACK, items)
 }
 
 pub(crate) async fn get_one(
@@ -52,11 +38,7 @@ pub(crate) async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let state = shared.state();
-    let cb = id
-        .parse::<i64>()
-        .ok()
-        .and_then(|id| state.callbacks.get(&id))
-        .ok_or_else(|| ApiError::not_found(format!("Callback {id} not found")))?;
+    let cb = find("Callback", &id, |n| state.callbacks.get(&n))?;
     Ok(axum::Json(state.callback_json(cb)).into_response())
 }
 
@@ -64,19 +46,14 @@ pub(crate) async fn delete(
     State(shared): Sim,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let mut state = shared.state();
-    let removed = id
-        .parse::<i64>()
-        .ok()
-        .and_then(|id| state.callbacks.remove(&id));
-    match removed {
-        Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
-        None => Err(ApiError::not_found(format!("Callback {id} not found"))),
-    }
+    find("Callback", &id, |n| shared.state().callbacks.remove(&n))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub(crate) async fn create(State(shared): Sim, body: Bytes) -> Result<Response, ApiError> {
-    let body = json_body(&body)?;
+pub(crate) async fn create(
+    State(shared): Sim,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
     let text = |name: &str| {
         body.get(name)
             .and_then(Value::as_str)

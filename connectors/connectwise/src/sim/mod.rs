@@ -8,6 +8,7 @@ mod api_error;
 mod callbacks;
 mod callbacks_api;
 pub mod conditions;
+mod extract;
 mod listing;
 mod notes_api;
 mod routes;
@@ -24,7 +25,7 @@ use psa_connector::sim::SimControl;
 use tokio::task::JoinHandle;
 
 pub use seed::API_MEMBER;
-use state::{NoteRec, State, TicketRec};
+use state::{State, TicketRec};
 
 /// Credentials and codebase the simulated tenant accepts.
 #[derive(Clone, Debug)]
@@ -224,18 +225,12 @@ impl ConnectWiseSim {
             tracing::warn!(ticket_id, "simulated user noted a missing ticket");
             return 0;
         }
-        let member_id = state.member_by_identifier(member).map(|m| m.id);
-        let id = state.add_note(NoteRec {
-            id: 0,
-            ticket_id,
-            text: text.to_string(),
-            discussion: kind == SimNoteKind::Discussion,
-            internal: kind == SimNoteKind::Internal,
-            resolution: kind == SimNoteKind::Resolution,
-            member_id,
-            created_by: member.to_string(),
-            created: state::now(),
-        });
+        let flags = (
+            kind == SimNoteKind::Discussion,
+            kind == SimNoteKind::Internal,
+            kind == SimNoteKind::Resolution,
+        );
+        let id = state.add_note(ticket_id, text, flags, member, state::now());
         self.shared.fire(&state, ticket_id, "updated", member);
         id
     }

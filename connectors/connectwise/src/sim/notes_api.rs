@@ -2,25 +2,20 @@
 //! create, with ConnectWise's flags (discussion, internal analysis,
 //! resolution) and newlines flattened to spaces as the guide warns.
 
-use axum::body::Bytes;
-use axum::extract::{OriginalUri, Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use super::extract::{Actor, JsonBody, Listing, TicketId};
 use super::listing::{self, ApiError, Params};
-use super::routes::{identify, json_body, link_base, Sim};
-use super::state::{self, NoteRec};
+use super::routes::Sim;
+use super::state;
 use super::Shared;
 
-fn ticket_notes(shared: &Shared, id: &str) -> Result<Vec<Value>, ApiError> {
-    let n = id
-        .parse::<i64>()
-        .map_err(|_| ApiError::not_found(format!("Ticket {id} not found")))?;
+fn ticket_notes(shared: &Shared, n: i64) -> Result<Vec<Value>, ApiError> {
     let state = shared.state();
-    if !state.tickets.contains_key(&n) {
-        return Err(ApiError::not_found(format!("Ticket {n} not found")));
-    }
+    state.ticket(n)?;
     Ok(state
         .notes
         .values()
@@ -31,83 +26,57 @@ fn ticket_notes(shared: &Shared, id: &str) -> Result<Vec<Value>, ApiError> {
 
 pub(crate) async fn list(
     State(shared): Sim,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    uri: OriginalUri,
+    TicketId(n): TicketId,
+    list: Listing,
 ) -> Result<Response, ApiError> {
-    let items = ticket_notes(&shared, &id)?;
-    listing::respond(
-        &listing::NOTE,
-        items,
-        &Params::parse(q.as_deref()),
-        None,
-        &headers,
-        &link_base(&shared, &uri),
-    )
+    list.respond(&listing::NOTE, ticket_notes(&shared, n)?)
 }
 
 /// `allNotes`: the ticket's notes with their note type.
 pub(crate) async fn all_notes(
     State(shared): Sim,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    uri: OriginalUri,
+    TicketId(n): TicketId,
+    list: Listing,
 ) -> Result<Response, ApiError> {
-    let items = ticket_notes(&shared, &id)?
+    let items = ticket_notes(&shared, n)?
         .into_iter()
         .map(|mut n| {
             n["noteType"] = Value::from("TicketNote");
             n
         })
         .collect();
-    listing::respond(
-        &listing::NOTE,
-        items,
-        &Params::parse(q.as_deref()),
-        None,
-        &headers,
-        &link_base(&shared, &uri),
-    )
+    list.respond(&listing::NOTE, items)
 }
 
 pub(crate) async fn count(
     State(shared): Sim,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
+    TicketId(n): TicketId,
+    params: Params,
 ) -> Result<Response, ApiError> {
-    listing::count(
-        &listing::NOTE,
-        ticket_notes(&shared, &id)?,
-        &Params::parse(q.as_deref()),
-    )
+    listing::count(&listing::NOTE, ticket_notes(&shared, n)?, &params)
 }
 
 pub(crate) async fn get_one(
     State(shared): Sim,
-    Path((id, note)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
+    TicketId(n): TicketId,
+    Path((_, note)): Path<(String, String)>,
+    params: Params,
 ) -> Result<Response, ApiError> {
-    let items = ticket_notes(&shared, &id)?;
+    let items = ticket_notes(&shared, n)?;
     let wanted = note.parse::<i64>().ok();
     let found = items
         .into_iter()
         .find(|n| n.get("id").and_then(Value::as_i64) == wanted && wanted.is_some())
         .ok_or_else(|| ApiError::not_found(format!("Note {note} not found")))?;
-    Ok(listing::single(found, &Params::parse(q.as_deref())))
+    Ok(listing::single(found, &params))
 }
 
 pub(crate) async fn create(
     State(shared): Sim,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    TicketId(n): TicketId,
+    Actor(member): Actor,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let n = id
-        .parse::<i64>()
-        .map_err(|_| ApiError::not_found(format!("Ticket {id} not found")))?;
-    let body = json_body(&body)?;
     let text = body
         .get("text")
         .and_then(Value::as_str)
@@ -121,12 +90,12 @@ pub(crate) async fn create(
             )
         })?;
     let flag = |name: &str| body.get(name).and_then(Value::as_bool).unwrap_or(false);
-    let (discussion, internal, resolution) = (
+    let flags = (
         flag("detailDescriptionFlag"),
         flag("internalAnalysisFlag"),
         flag("resolutionFlag"),
     );
-    if !(discussion || internal || resolution) {
+    if flags == (false, false, false) {
         return Err(ApiError::invalid(
             "note",
             "InvalidField",
@@ -135,26 +104,8 @@ pub(crate) async fn create(
         ));
     }
     let mut state = shared.state();
-    if !state.tickets.contains_key(&n) {
-        return Err(ApiError::not_found(format!("Ticket {n} not found")));
-    }
-    let member = match identify(&headers) {
-        Some(p) if p == shared.options.public_key => state.api_member.clone(),
-        Some(p) => p,
-        None => "unknown".into(),
-    };
-    let member_id = state.member_by_identifier(&member).map(|m| m.id);
-    let note_id = state.add_note(NoteRec {
-        id: 0,
-        ticket_id: n,
-        text: text.to_string(),
-        discussion,
-        internal,
-        resolution,
-        member_id,
-        created_by: member.clone(),
-        created: state::now(),
-    });
+    state.ticket(n)?;
+    let note_id = state.add_note(n, text, flags, &member, state::now());
     shared.fire(&state, n, "updated", &member);
     let json = state
         .notes

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
-use axum::extract::{OriginalUri, Path, RawQuery, Request, State};
+use axum::body::Body;
+use axum::extract::{OriginalUri, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
@@ -15,7 +15,9 @@ use axum::Router;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::listing::{self, ApiError, Params};
+use super::api_error::find;
+use super::extract::Listing;
+use super::listing::{self, ApiError};
 use super::{callbacks_api, notes_api, tickets_api, Shared};
 
 pub(crate) type Sim = State<Arc<Shared>>;
@@ -161,20 +163,6 @@ async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
     ))
 }
 
-pub(crate) fn link_base(shared: &Shared, uri: &OriginalUri) -> String {
-    format!(
-        "{}{}",
-        shared.site_url,
-        uri.0.path().trim_start_matches('/')
-    )
-}
-
-/// Parses a JSON body, answering bad JSON the way CW does (400).
-pub(crate) fn json_body(body: &Bytes) -> Result<Value, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))
-}
-
 async fn company_info(State(shared): Sim, Path(company): Path<String>) -> Response {
     if !company.eq_ignore_ascii_case(&shared.options.company_id) {
         return ApiError::not_found(format!("Company {company} was not found")).into_response();
@@ -192,101 +180,44 @@ async fn company_info(State(shared): Sim, Path(company): Path<String>) -> Respon
     .into_response()
 }
 
-async fn boards(
-    State(shared): Sim,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    uri: OriginalUri,
-) -> Result<Response, ApiError> {
-    let items: Vec<Value> = {
-        let state = shared.state();
-        state.boards.iter().map(|b| state.board_json(b)).collect()
-    };
-    listing::respond(
-        &listing::BOARD,
-        items,
-        &Params::parse(q.as_deref()),
-        None,
-        &headers,
-        &link_base(&shared, &uri),
-    )
+async fn boards(State(shared): Sim, list: Listing) -> Result<Response, ApiError> {
+    let state = shared.state();
+    let items = state.boards.iter().map(|b| state.board_json(b)).collect();
+    list.respond(&listing::BOARD, items)
 }
 
 async fn statuses(
     State(shared): Sim,
     Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    uri: OriginalUri,
+    list: Listing,
 ) -> Result<Response, ApiError> {
-    let items: Vec<Value> = {
-        let state = shared.state();
-        let board = id
-            .parse::<i64>()
-            .ok()
-            .and_then(|id| state.board(id))
-            .ok_or_else(|| ApiError::not_found(format!("Board {id} not found")))?;
-        state
-            .statuses
-            .iter()
-            .filter(|s| s.board_id == board.id)
-            .map(|s| state.status_json(s))
-            .collect()
-    };
-    listing::respond(
-        &listing::STATUS,
-        items,
-        &Params::parse(q.as_deref()),
-        None,
-        &headers,
-        &link_base(&shared, &uri),
-    )
+    let state = shared.state();
+    let board = find("Board", &id, |n| state.board(n))?;
+    let items = state
+        .statuses
+        .iter()
+        .filter(|s| s.board_id == board.id)
+        .map(|s| state.status_json(s))
+        .collect();
+    list.respond(&listing::STATUS, items)
 }
 
-async fn priorities(
-    State(shared): Sim,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    uri: OriginalUri,
-) -> Result<Response, ApiError> {
-    let items: Vec<Value> = {
-        let state = shared.state();
-        state
-            .priorities
-            .iter()
-            .map(|p| state.priority_json(p))
-            .collect()
-    };
-    listing::respond(
-        &listing::PRIORITY,
-        items,
-        &Params::parse(q.as_deref()),
-        None,
-        &headers,
-        &link_base(&shared, &uri),
-    )
+async fn priorities(State(shared): Sim, list: Listing) -> Result<Response, ApiError> {
+    let state = shared.state();
+    let items = state
+        .priorities
+        .iter()
+        .map(|p| state.priority_json(p))
+        .collect();
+    list.respond(&listing::PRIORITY, items)
 }
 
-async fn companies(
-    State(shared): Sim,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    uri: OriginalUri,
-) -> Result<Response, ApiError> {
-    let items: Vec<Value> = {
-        let state = shared.state();
-        state
-            .companies
-            .iter()
-            .map(|c| state.company_json(c))
-            .collect()
-    };
-    listing::respond(
-        &listing::COMPANY,
-        items,
-        &Params::parse(q.as_deref()),
-        None,
-        &headers,
-        &link_base(&shared, &uri),
-    )
+async fn companies(State(shared): Sim, list: Listing) -> Result<Response, ApiError> {
+    let state = shared.state();
+    let items = state
+        .companies
+        .iter()
+        .map(|c| state.company_json(c))
+        .collect();
+    list.respond(&listing::COMPANY, items)
 }

@@ -344,15 +344,32 @@ impl State {
         t.closed = status.closed;
     }
 
-    /// Adds a note and touches its ticket; returns the note id.
-    pub fn add_note(&mut self, mut note: NoteRec) -> i64 {
-        note.id = self.next_note;
+    /// Adds a note by `member` (an identifier) with its `(discussion,
+    /// internal, resolution)` flags and touches its ticket; returns the note id.
+    pub fn add_note(
+        &mut self,
+        ticket_id: i64,
+        text: &str,
+        (discussion, internal, resolution): (bool, bool, bool),
+        member: &str,
+        created: DateTime<Utc>,
+    ) -> i64 {
+        let id = self.next_note;
         self.next_note += 1;
-        note.text = flatten_text(&note.text);
-        let id = note.id;
-        if let Some(t) = self.tickets.get_mut(&note.ticket_id) {
-            t.last_updated = note.created;
-            t.updated_by = note.created_by.clone();
+        let note = NoteRec {
+            id,
+            ticket_id,
+            text: flatten_text(text),
+            discussion,
+            internal,
+            resolution,
+            member_id: self.member_by_identifier(member).map(|m| m.id),
+            created_by: member.to_string(),
+            created,
+        };
+        if let Some(t) = self.tickets.get_mut(&ticket_id) {
+            t.last_updated = created;
+            t.updated_by = member.to_string();
         }
         self.notes.insert(id, note);
         id

@@ -33,6 +33,15 @@ pub(crate) fn check_summary(summary: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+impl Data {
+    /// Ticket `n`, or the 404 ConnectWise answers for it.
+    pub(crate) fn ticket(&self, n: i64) -> Result<&TicketRec, ApiError> {
+        self.tickets
+            .get(&n)
+            .ok_or_else(|| ApiError::not_found(format!("Ticket {n} not found")))
+    }
+}
+
 pub(crate) fn not_found_ref(field: &str, what: &str, r: &Value) -> ApiError {
     ApiError::invalid("ticket", "NotFound", field, format!("{what} {r} not found"))
 }

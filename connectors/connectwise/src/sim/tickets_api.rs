@@ -4,15 +4,15 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{OriginalUri, Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use super::extract::{Actor, JsonBody, Listing, TicketId};
 use super::listing::{self, ApiError, Params};
-use super::routes::{identify, json_body, link_base, Sim};
-use super::state::{self, NoteRec, State as Data};
+use super::routes::Sim;
+use super::state::{self, State as Data};
 use super::ticket_rules::{apply_op, from_body, resolve_status};
 use super::Shared;
 
@@ -25,104 +25,59 @@ fn all_tickets(shared: &Shared) -> Vec<Value> {
         .collect()
 }
 
-fn ticket_id(id: &str) -> Result<i64, ApiError> {
-    id.parse::<i64>()
-        .map_err(|_| ApiError::not_found(format!("Ticket {id} not found")))
+/// Whether a write asks not to fire callbacks (`skipCallback`).
+fn skips_callback(body: &Value) -> bool {
+    body.get("skipCallback")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
 }
 
-/// The member a request acts as (the API member for valid keys).
-fn actor(shared: &Shared, headers: &HeaderMap) -> String {
-    match identify(headers) {
-        Some(p) if p == shared.options.public_key => shared.state().api_member.clone(),
-        Some(p) => p,
-        None => "unknown".into(),
-    }
+pub(crate) async fn list(State(shared): Sim, list: Listing) -> Result<Response, ApiError> {
+    list.respond(&listing::TICKET, all_tickets(&shared))
 }
 
-pub(crate) async fn list(
-    State(shared): Sim,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    uri: OriginalUri,
-) -> Result<Response, ApiError> {
-    let items = all_tickets(&shared);
-    listing::respond(
-        &listing::TICKET,
-        items,
-        &Params::parse(q.as_deref()),
-        None,
-        &headers,
-        &link_base(&shared, &uri),
-    )
-}
-
-pub(crate) async fn count(State(shared): Sim, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
-    listing::count(
-        &listing::TICKET,
-        all_tickets(&shared),
-        &Params::parse(q.as_deref()),
-    )
+pub(crate) async fn count(State(shared): Sim, params: Params) -> Result<Response, ApiError> {
+    listing::count(&listing::TICKET, all_tickets(&shared), &params)
 }
 
 /// `POST /service/tickets/search {"conditions": "…"}`: a read with a long filter.
 pub(crate) async fn search(
     State(shared): Sim,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    uri: OriginalUri,
-    body: Bytes,
+    mut list: Listing,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let body = json_body(&body)?;
-    let conditions = body
-        .get("conditions")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let mut params = Params::parse(q.as_deref());
+    let conditions = body.get("conditions").and_then(Value::as_str);
     if let Some(order) = body.get("orderBy").and_then(Value::as_str) {
-        params.0.push(("orderBy".into(), order.into()));
+        list.params.0.push(("orderBy".into(), order.into()));
     }
-    listing::respond(
-        &listing::TICKET,
-        all_tickets(&shared),
-        &params,
-        conditions.as_deref(),
-        &headers,
-        &link_base(&shared, &uri),
-    )
+    list.respond_where(&listing::TICKET, all_tickets(&shared), conditions)
 }
 
 pub(crate) async fn get_one(
     State(shared): Sim,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
+    TicketId(n): TicketId,
+    params: Params,
 ) -> Result<Response, ApiError> {
-    let n = ticket_id(&id)?;
     let state = shared.state();
-    let t = state
-        .tickets
-        .get(&n)
-        .ok_or_else(|| ApiError::not_found(format!("Ticket {n} not found")))?;
     Ok(listing::single(
-        state.ticket_json(t),
-        &Params::parse(q.as_deref()),
+        state.ticket_json(state.ticket(n)?),
+        &params,
     ))
 }
 
 pub(crate) async fn create(
     State(shared): Sim,
-    headers: HeaderMap,
-    body: Bytes,
+    Actor(member): Actor,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let body = json_body(&body)?;
-    let member = actor(&shared, &headers);
     let mut state = shared.state();
     let mut t = from_body(&state, &body, None, &member)?;
     state.next_ticket += 1;
     let id = t.id;
-    for (field, discussion, internal, resolution) in [
-        ("initialDescription", true, false, false),
-        ("initialInternalAnalysis", false, true, false),
-        ("initialResolution", false, false, true),
+    for (field, flags) in [
+        ("initialDescription", (true, false, false)),
+        ("initialInternalAnalysis", (false, true, false)),
+        ("initialResolution", (false, false, true)),
     ] {
         let Some(text) = body
             .get(field)
@@ -134,27 +89,12 @@ pub(crate) async fn create(
         if field == "initialDescription" {
             t.initial_description = state::flatten_text(text);
         }
-        let member_id = state.member_by_identifier(&member).map(|m| m.id);
         state.tickets.insert(id, t.clone());
-        state.add_note(NoteRec {
-            id: 0,
-            ticket_id: id,
-            text: text.to_string(),
-            discussion,
-            internal,
-            resolution,
-            member_id,
-            created_by: member.clone(),
-            created: t.last_updated,
-        });
+        state.add_note(id, text, flags, &member, t.last_updated);
     }
     let json = state.ticket_json(&t);
     state.tickets.insert(id, t);
-    if !body
-        .get("skipCallback")
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-    {
+    if !skips_callback(&body) {
         shared.fire(&state, id, "added", &member);
     }
     Ok((StatusCode::CREATED, axum::Json(json)).into_response())
@@ -162,19 +102,12 @@ pub(crate) async fn create(
 
 pub(crate) async fn put(
     State(shared): Sim,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    TicketId(n): TicketId,
+    Actor(member): Actor,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let n = ticket_id(&id)?;
-    let body = json_body(&body)?;
-    let member = actor(&shared, &headers);
     let mut state = shared.state();
-    let base = state
-        .tickets
-        .get(&n)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found(format!("Ticket {n} not found")))?;
+    let base = state.ticket(n)?.clone();
     let t = from_body(&state, &body, Some(&base), &member)?;
     state.tickets.insert(n, t);
     commit(&shared, &state, n, &member, &body)
@@ -187,38 +120,23 @@ fn commit(
     member: &str,
     body: &Value,
 ) -> Result<Response, ApiError> {
-    if !body
-        .get("skipCallback")
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-    {
+    if !skips_callback(body) {
         shared.fire(state, n, "updated", member);
     }
-    let t = state
-        .tickets
-        .get(&n)
-        .ok_or_else(|| ApiError::not_found(format!("Ticket {n} not found")))?;
-    Ok(axum::Json(state.ticket_json(t)).into_response())
+    Ok(axum::Json(state.ticket_json(state.ticket(n)?)).into_response())
 }
 
 pub(crate) async fn patch(
     State(shared): Sim,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    TicketId(n): TicketId,
+    Actor(member): Actor,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let n = ticket_id(&id)?;
-    let body = json_body(&body)?;
     let ops = body
         .as_array()
         .ok_or_else(|| ApiError::bad_request("A PATCH body must be a JSON array of operations"))?;
-    let member = actor(&shared, &headers);
     let mut state = shared.state();
-    let mut t = state
-        .tickets
-        .get(&n)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found(format!("Ticket {n} not found")))?;
+    let mut t = state.ticket(n)?.clone();
     let old_board = t.board_id;
     let mut new_status = None;
     for op in ops {
@@ -241,16 +159,12 @@ pub(crate) async fn patch(
 
 pub(crate) async fn delete(
     State(shared): Sim,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    TicketId(n): TicketId,
+    Actor(member): Actor,
 ) -> Result<Response, ApiError> {
-    let n = ticket_id(&id)?;
-    let member = actor(&shared, &headers);
     let mut state = shared.state();
-    state
-        .tickets
-        .remove(&n)
-        .ok_or_else(|| ApiError::not_found(format!("Ticket {n} not found")))?;
+    state.ticket(n)?;
+    state.tickets.remove(&n);
     state.notes.retain(|_, note| note.ticket_id != n);
     shared.fire(&state, n, "deleted", &member);
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -74,6 +74,11 @@ pub fn raw_client(sim: &ConnectWiseSim) -> reqwest::Client {
         .unwrap()
 }
 
+/// Sends a request and reads its JSON answer.
+pub async fn fetch<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> T {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 pub fn api(sim: &ConnectWiseSim, path: &str) -> String {
     format!(
         "{}{}apis/3.0/{}",
