@@ -9,8 +9,8 @@ use super::apply::Delivered;
 use super::schedule::{retry_delay, MAX_ATTEMPTS};
 use crate::engine::{observe, Engine};
 use crate::store::{
-    comment_key, link_key, Action, CommentEntry, DeadLetter, OutboxOp, StoreError, TicketRef,
-    TreeName,
+    comment_key, link_key, Action, CommentEntry, DeadLetter, Link, OutboxOp, Shadow, StoreError,
+    TicketRef, TreeName,
 };
 
 impl Engine {
@@ -21,13 +21,9 @@ impl Engine {
         delivered: Delivered,
     ) -> Result<(), StoreError> {
         let now = self.clock.now();
-        let mut link = self
-            .store
-            .link(op.link)?
-            .ok_or_else(|| StoreError::Aborted(format!("link {} vanished", op.link)))?;
-        let mut shadow = self.store.shadow(op.link)?;
         let mut follow_ups = Vec::new();
         let mut created_ref = None;
+        let mut created_state: Option<crate::store::SideState> = None;
         let message;
         match &delivered {
             Delivered::Created(ticket) => {
@@ -35,7 +31,6 @@ impl Engine {
                     id: ticket.id.clone(),
                     number: ticket.number.clone(),
                 };
-                link.set_side(op.target, r.clone());
                 created_ref = Some(r);
                 if let Some(pairing) = self.pairing(&op.pairing) {
                     let pending: Vec<String> = self
@@ -45,15 +40,10 @@ impl Engine {
                         .filter(|o| o.link == op.link && o.id != op.id && o.target == op.target)
                         .flat_map(|o| o.fields)
                         .collect();
-                    let observed = observe(&pairing.mapping, op.target, ticket);
-                    let side = shadow.side_mut(op.target);
-                    for (field, value) in observed.values {
-                        if !pending.contains(&field) {
-                            side.values.insert(field, value);
-                        }
-                    }
-                    side.description = observed.description;
-                    side.closed = observed.closed;
+                    let mut observed = observe(&pairing.mapping, op.target, ticket);
+                    // Fields still being written keep their expected value.
+                    observed.values.retain(|field, _| !pending.contains(field));
+                    created_state = Some(observed);
                 }
                 if let Action::CreateTicket {
                     write_back: Some(wb),
@@ -81,11 +71,25 @@ impl Engine {
         for _ in &follow_ups {
             ids.push(self.store.next_id()?);
         }
-        let keys = self.link_keys(&link);
         self.store.transact(|tx| {
+            let key = op.link.to_be_bytes();
+            let mut link: Link = tx
+                .get(TreeName::Links, &key)?
+                .ok_or_else(|| StoreError::Aborted(format!("link {} vanished", op.link)))?;
             tx.remove(TreeName::Outbox, &op.id.to_be_bytes())?;
-            tx.put(TreeName::Links, &link.id.to_be_bytes(), &link)?;
-            tx.put(TreeName::Shadows, &link.id.to_be_bytes(), &shadow)?;
+            if let Some(r) = &created_ref {
+                link.set_side(op.target, r.clone());
+                tx.put(TreeName::Links, &key, &link)?;
+            }
+            if let Some(state) = &created_state {
+                let mut shadow: Shadow = tx.get(TreeName::Shadows, &key)?.unwrap_or_default();
+                let side = shadow.side_mut(op.target);
+                side.values.extend(state.values.clone());
+                side.description = state.description.clone();
+                side.closed = state.closed;
+                tx.put(TreeName::Shadows, &key, &shadow)?;
+            }
+            let keys = self.link_keys(&link);
             if let Some(r) = &created_ref {
                 tx.put(
                     TreeName::LinkIndex,

@@ -72,7 +72,9 @@ pub async fn run_delivery(
         let notified = engine.outbox_ready.notified();
         let now = engine.clock.now();
         if paused_until.is_none_or(|t| t <= now) {
-            for (op, target) in due_heads(&engine, &connection, &busy, now) {
+            let heads = due_heads(&engine, &connection, &busy, now);
+            tracing::trace!(connection = %connection, due = heads.len(), busy = busy.len(), running = running.len(), "delivery round");
+            for (op, target) in heads {
                 let key = (op.link, op.target);
                 busy.insert(key);
                 let engine = engine.clone();

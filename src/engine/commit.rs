@@ -6,7 +6,8 @@ use psa_connector::Timestamp;
 
 use super::{ticket_keys, Engine, Plan, PlannedOp};
 use crate::store::{
-    comment_key, link_key, ticket_key, Action, CommentEntry, Link, OutboxOp, StoreError, TreeName,
+    comment_key, link_key, ticket_key, Action, CommentEntry, Link, OutboxOp, Shadow, StoreError,
+    TreeName,
 };
 
 /// What one inbox item resolved to.
@@ -83,12 +84,20 @@ impl Engine {
             let mut next_id = ids.iter();
             for (plan, keys) in outcome.plans.iter().zip(&keyed) {
                 let link = &plan.link;
-                tx.put(TreeName::Links, &link.id.to_be_bytes(), link)?;
+                let key = link.id.to_be_bytes();
                 if plan.new_link {
+                    tx.put(TreeName::Links, &key, link)?;
                     if let Some(r) = link.side(link.origin) {
                         tx.put(TreeName::LinkIndex, &link_key(&link.pairing, link.origin, &r.id), &link.id)?;
                     }
+                } else {
+                    let stored_link: Option<Link> = tx.get(TreeName::Links, &key)?;
+                    let stored_shadow: Option<Shadow> = tx.get(TreeName::Shadows, &key)?;
+                    if stored_link.as_ref() != Some(link) || stored_shadow.unwrap_or_default() != plan.base_shadow {
+                        return Err(StoreError::Conflict(format!("link {} changed while planning", link.id)).into());
+                    }
                 }
+
                 tx.put(TreeName::Shadows, &link.id.to_be_bytes(), &plan.shadow)?;
                 let mut op_ids = Vec::new();
                 for planned in &plan.ops {

@@ -43,6 +43,7 @@ impl EngineError {
     pub fn is_retryable(&self) -> bool {
         match self {
             EngineError::Vendor { source, .. } => source.is_retryable(),
+            EngineError::Store(StoreError::Conflict(_)) => true,
             EngineError::Store(_) => false,
         }
     }
@@ -88,6 +89,9 @@ pub struct AuditLine {
 pub struct Plan {
     pub link: Link,
     pub new_link: bool,
+    /// The shadow the plan was computed from; the commit refuses to write if
+    /// the stored shadow or link changed meanwhile (a delivery recorded).
+    pub base_shadow: Shadow,
     pub shadow: Shadow,
     pub ops: Vec<PlannedOp>,
     pub comments: Vec<(Side, String, CommentEntry)>,

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::{observe, Engine, EngineError, Plan, PlannedOp};
 use crate::config::mapping::DescriptionUpdates;
 use crate::config::LoadedPairing;
-use crate::store::{Action, Link, Side};
+use crate::store::{Action, Link, OutboxOp, Side};
 
 /// Current tickets of a link's sides (`None` where not yet created).
 pub struct Sides {
@@ -32,15 +32,15 @@ impl Sides {
     }
 }
 
-/// Fields with a write still in the outbox, per target side.
-pub fn in_flight(engine: &Engine, link: u64) -> Result<HashSet<(Side, String)>, EngineError> {
-    Ok(engine
-        .store
-        .outbox()?
-        .into_iter()
+/// Fields with a write still in the outbox, per target side. The outbox must
+/// be read *before* the tickets are fetched: an operation delivered after the
+/// fetch would otherwise make the fetched (stale) value look like a change.
+pub fn in_flight(outbox: &[OutboxOp], link: u64) -> HashSet<(Side, String)> {
+    outbox
+        .iter()
         .filter(|op| op.link == link)
-        .flat_map(|op| op.fields.into_iter().map(move |f| (op.target, f)))
-        .collect())
+        .flat_map(|op| op.fields.iter().map(move |f| (op.target, f.clone())))
+        .collect()
 }
 
 impl Engine {
@@ -50,13 +50,15 @@ impl Engine {
         pairing: &LoadedPairing,
         link: Link,
         sides: &Sides,
+        outbox_before_fetch: &[OutboxOp],
     ) -> Result<Plan, EngineError> {
         let mapping = &pairing.mapping;
-        let pending = in_flight(self, link.id)?;
+        let pending = in_flight(outbox_before_fetch, link.id);
         let mut shadow = self.store.shadow(link.id)?;
         let mut plan = Plan {
             link: link.clone(),
             new_link: false,
+            base_shadow: shadow.clone(),
             shadow: shadow.clone(),
             ops: Vec::new(),
             comments: Vec::new(),

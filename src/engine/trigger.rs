@@ -122,6 +122,7 @@ impl Engine {
         let mut plan = Plan {
             link,
             new_link: true,
+            base_shadow: Shadow::default(),
             shadow,
             ops: vec![PlannedOp {
                 target,

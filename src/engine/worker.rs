@@ -14,7 +14,7 @@ use super::trigger::triggers;
 use super::{Engine, EngineError, Plan};
 use crate::config::LoadedPairing;
 use crate::delivery::retry_delay;
-use crate::store::{InboxItem, Link, Side, TreeName};
+use crate::store::{InboxItem, Link, OutboxOp, Side, StoreError, TreeName};
 
 impl Engine {
     /// Plans every pairing `ticket` takes part in.
@@ -22,6 +22,7 @@ impl Engine {
         &self,
         connection: &str,
         ticket: &Ticket,
+        outbox_before_fetch: &[OutboxOp],
     ) -> Result<Vec<Plan>, EngineError> {
         let mut plans = Vec::new();
         for pairing in &self.pairings {
@@ -33,7 +34,10 @@ impl Engine {
                 continue;
             };
             if let Some(link) = self.store.link_for(&pairing.name, side, &ticket.id)? {
-                plans.push(self.reconcile(pairing, link, side, ticket).await?);
+                plans.push(
+                    self.reconcile(pairing, link, side, ticket, outbox_before_fetch)
+                        .await?,
+                );
             } else if triggers(pairing, side, ticket) {
                 let link_id = self.store.next_id()?;
                 let mut plan = self.plan_escalation(pairing, side, connection, ticket, link_id);
@@ -59,6 +63,7 @@ impl Engine {
         link: Link,
         known_side: Side,
         known: &Ticket,
+        outbox_before_fetch: &[OutboxOp],
     ) -> Result<Plan, EngineError> {
         let mut sides = Sides { a: None, b: None };
         for side in [Side::A, Side::B] {
@@ -82,7 +87,7 @@ impl Engine {
                 Side::B => sides.b = ticket,
             }
         }
-        let mut plan = self.plan_link(pairing, link, &sides)?;
+        let mut plan = self.plan_link(pairing, link, &sides, outbox_before_fetch)?;
         for side in [Side::A, Side::B] {
             let Some(ticket) = sides.get(side) else {
                 continue;
@@ -111,6 +116,7 @@ impl Engine {
         let conn = self
             .connection(&item.connection)
             .ok_or_else(|| missing(&item.connection))?;
+        let outbox = self.store.outbox()?;
         let ticket = match conn.connector.get_ticket(&item.ticket_id).await {
             Ok(t) => t,
             Err(ConnectorError::NotFound(_)) => {
@@ -133,7 +139,7 @@ impl Engine {
             }
             Err(e) => return Err(Engine::vendor_error(&item.connection)(e)),
         };
-        let plans = self.plan_ticket(&item.connection, &ticket).await?;
+        let plans = self.plan_ticket(&item.connection, &ticket, &outbox).await?;
         let version = Some((
             item.connection.as_str(),
             ticket.id.as_str(),
@@ -149,6 +155,10 @@ impl Engine {
             .await?)
     }
 }
+
+/// How often one notice is planned again after concurrent changes before it
+/// goes through the ordinary retry schedule.
+const MAX_REPLANS: u32 = 5;
 
 fn missing(name: &str) -> EngineError {
     EngineError::Vendor {
@@ -169,12 +179,24 @@ pub async fn run_planner(engine: Arc<Engine>, tick: Duration, shutdown: impl Fut
         let worked = !batch.is_empty();
         for (item, same_ticket) in batch {
             let span = tracing::info_span!("plan", connection = %item.connection, ticket = %item.ticket_id);
-            if let Err(e) = engine
-                .process(&item, same_ticket.clone())
-                .instrument(span)
-                .await
-            {
-                handle_failure(&engine, &item, &same_ticket, e).await;
+            for attempt in 1.. {
+                match engine
+                    .process(&item, same_ticket.clone())
+                    .instrument(span.clone())
+                    .await
+                {
+                    Ok(_) => break,
+                    // A delivery changed the link while we planned: plan again from the new state.
+                    Err(EngineError::Store(StoreError::Conflict(reason)))
+                        if attempt < MAX_REPLANS =>
+                    {
+                        tracing::debug!(%reason, attempt, "planning again");
+                    }
+                    Err(e) => {
+                        handle_failure(&engine, &item, &same_ticket, e).await;
+                        break;
+                    }
+                }
             }
         }
         if worked {

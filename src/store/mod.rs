@@ -62,6 +62,9 @@ pub enum StoreError {
     },
     #[error("store transaction aborted: {0}")]
     Aborted(String),
+    /// What a plan was based on changed before it could be written; plan again.
+    #[error("concurrent change: {0}")]
+    Conflict(String),
 }
 
 /// Handle to the open store; cheap to clone.

@@ -27,7 +27,10 @@ impl Bridge {
         let mut child = Command::new(BIN)
             .args(["run", "--config"])
             .arg(config)
-            .env("RUST_LOG", "info,psa_bridge=debug")
+            .env(
+                "RUST_LOG",
+                "info,psa_bridge=debug,psa_bridge::delivery=trace",
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .kill_on_drop(true)
@@ -98,7 +101,10 @@ impl Drop for TestDir {
     fn drop(&mut self) {
         if std::thread::panicking() {
             if let Some(dir) = self.0.take() {
-                eprintln!("test failed; daemon logs and store kept in {}", dir.keep().display());
+                eprintln!(
+                    "test failed; daemon logs and store kept in {}",
+                    dir.keep().display()
+                );
             }
         }
     }
