@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use psa_bridge::demo::story::Story;
+use psa_bridge::demo::story::{Story, EXPECTED_WRITES};
 use psa_bridge::demo::{DemoEnv, DemoOptions};
 use psa_bridge::report;
 use psa_bridge::store::VerifyReport;
@@ -38,22 +38,39 @@ pub async fn demo(store: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     println!();
-    let (at_writes, cw_writes) = env.ticket_writes();
-    println!("Ticket and note writes by the bridge: {at_writes} to Autotask, {cw_writes} to ConnectWise (no echoes).");
+    let writes = env.ticket_writes();
+    let echo_free = writes == EXPECTED_WRITES;
+    println!(
+        "Ticket and note writes by the bridge: {} to Autotask, {} to ConnectWise ({}).",
+        writes.0,
+        writes.1,
+        if echo_free {
+            "exactly the story's changes, no echoes"
+        } else {
+            "UNEXPECTED: the story needs 7 and 3"
+        }
+    );
     let history = report::ticket_history(
         &daemon.engine.store,
         &format!("autotask:{}", story.autotask_number),
     )?;
+    let (intake, decisions): (Vec<_>, Vec<_>) =
+        history.into_iter().partition(|e| e.kind == "intake");
     println!(
-        "\nAudit trail of autotask:{} (both sides):",
-        story.autotask_number
+        "\nAudit trail of autotask:{} on both sides ({} change notices not shown; `psa-bridge audit --ticket` shows all):",
+        story.autotask_number,
+        intake.len()
     );
-    print!("{}", report::render_history(&history));
+    print!("{}", report::render_history(&decisions));
     let verdict = daemon.engine.store.verify_audit()?;
     daemon.shutdown().await;
 
     if let Err(e) = played {
         eprintln!("\ndemo failed: {e}");
+        return Ok(ExitCode::FAILURE);
+    }
+    if !echo_free {
+        eprintln!("\ndemo failed: the bridge wrote {writes:?}, expected {EXPECTED_WRITES:?}");
         return Ok(ExitCode::FAILURE);
     }
     match verdict {

@@ -9,6 +9,13 @@ use psa_connectwise::sim::SimNoteKind;
 
 use super::{wait_for, DemoEnv, DemoError};
 
+/// Ticket and note writes the whole story needs from the bridge, as
+/// (Autotask, ConnectWise). Autotask: write-back note and field, the MSP's
+/// status and note, the resolution note, status Complete and the close-rule
+/// note. ConnectWise: the ticket, the tech's reply and the priority. Anything
+/// more is an echo or a duplicate.
+pub const EXPECTED_WRITES: (usize, usize) = (7, 3);
+
 /// The two tickets of the story once linked.
 pub struct Story<'a> {
     pub env: &'a DemoEnv,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use psa_bridge::demo::story::Story;
+use psa_bridge::demo::story::{Story, EXPECTED_WRITES};
 use psa_bridge::demo::DemoOptions;
 
 use crate::common::{env, settled_writes, Bridge, STEP};
