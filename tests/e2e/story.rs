@@ -72,7 +72,7 @@ async fn play_and_count(options: DemoOptions) {
     // Autotask: resolution note, status Complete, the close-rule note.
     assert_eq!(
         settled_writes(&env, quiet).await,
-        (7, 3),
+        EXPECTED_WRITES,
         "after resolution"
     );
     let at = env.autotask.ticket(story.autotask_id).unwrap();
