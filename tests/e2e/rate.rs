@@ -17,6 +17,13 @@ async fn requests_stay_within_the_configured_rate() {
         ..Default::default()
     })
     .await;
+    // Slow answers keep calls overlapping, so the concurrency cap is exercised too.
+    env.autotask
+        .control()
+        .set_latency(Duration::from_millis(120));
+    env.connectwise
+        .control()
+        .set_latency(Duration::from_millis(120));
     let bridge = Bridge::spawn(&env.config_path).await;
     let tickets: Vec<i64> = (0..6)
         .map(|i| {
@@ -63,5 +70,63 @@ async fn requests_stay_within_the_configured_rate() {
         "connectwise saw {cw} requests in one second"
     );
     assert!(at >= 2 && cw >= 2, "the limiter was exercised");
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_in_flight_stay_within_the_cap() {
+    let (_dir, env) = env(DemoOptions {
+        poll_interval_secs: 1,
+        limits: Some((100, 100)),
+        ..Default::default()
+    })
+    .await;
+    env.autotask
+        .control()
+        .set_latency(Duration::from_millis(200));
+    env.connectwise
+        .control()
+        .set_latency(Duration::from_millis(200));
+    let bridge = Bridge::spawn(&env.config_path).await;
+    let tickets: Vec<i64> = (0..8)
+        .map(|i| {
+            let t = env.autotask.user_create_ticket(
+                &format!("Printer {i} jammed"),
+                "Paper everywhere.",
+                "Level I Support",
+                "Low",
+            );
+            env.autotask.user_set_queue(t.id, "Escalate to MSP");
+            t.id
+        })
+        .collect();
+    wait_for("all eight escalations", Duration::from_secs(90), || {
+        tickets
+            .iter()
+            .all(|id| {
+                env.autotask
+                    .ticket(*id)
+                    .is_some_and(|t| t.udfs.get("MSP Ticket").is_some_and(|v| !v.is_empty()))
+            })
+            .then_some(())
+    })
+    .await
+    .unwrap();
+    let at = env.autotask.control().most_in_flight(AT_USER);
+    let cw = env
+        .connectwise
+        .control()
+        .most_in_flight(&ConnectWiseSimOptions::default().public_key);
+    println!("most calls in flight: autotask {at}, connectwise {cw} (cap 3)");
+    assert!(at <= 3 && cw <= 3, "autotask {at}, connectwise {cw}");
+    assert!(cw >= 2, "deliveries ran in parallel across tickets");
+    let refused = env
+        .autotask
+        .control()
+        .requests()
+        .iter()
+        .filter(|r| r.status == 429)
+        .count();
+    assert_eq!(refused, 0, "Autotask's thread threshold was hit");
     bridge.stop().await;
 }

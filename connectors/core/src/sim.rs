@@ -4,7 +4,7 @@
 //! latency). Vendor crates add this as an axum middleware in front of their
 //! routes and supply their own error body shape.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -48,6 +48,10 @@ struct Knobs {
     rate_limit: Option<(u32, u64)>,
     window: VecDeque<Instant>,
     log: Vec<RequestRecord>,
+    /// Calls in flight per API user, the most seen, and the ceiling (with its message).
+    in_flight: HashMap<Option<String>, usize>,
+    most_in_flight: HashMap<Option<String>, usize>,
+    concurrency_limit: Option<(usize, &'static str)>,
 }
 
 /// Shared control panel of one simulator.
@@ -99,6 +103,42 @@ impl SimControl {
     /// `Retry-After: retry_after_secs`.
     pub fn set_rate_limit(&self, per_second: Option<u32>, retry_after_secs: u64) {
         self.knobs().rate_limit = per_second.map(|n| (n, retry_after_secs));
+    }
+
+    /// Above `limit` calls in flight from one API user, answer 429 with `message`
+    /// (Autotask: "The Autotask API thread threshold of 3 threads has been exceeded").
+    pub fn set_concurrency_limit(&self, limit: Option<usize>, message: &'static str) {
+        self.knobs().concurrency_limit = limit.map(|l| (l, message));
+    }
+
+    /// The most calls one API user had in flight at once.
+    pub fn most_in_flight(&self, user: &str) -> usize {
+        self.knobs()
+            .most_in_flight
+            .get(&Some(user.to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Counts a call in flight; returns the ceiling's message when it is exceeded.
+    fn enter(&self, user: &Option<String>) -> Option<&'static str> {
+        let mut k = self.knobs();
+        let now = {
+            let n = k.in_flight.entry(user.clone()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let most = k.most_in_flight.entry(user.clone()).or_insert(0);
+        *most = (*most).max(now);
+        k.concurrency_limit
+            .filter(|(limit, _)| now > *limit)
+            .map(|(_, message)| message)
+    }
+
+    fn leave(&self, user: &Option<String>) {
+        if let Some(n) = self.knobs().in_flight.get_mut(user) {
+            *n = n.saturating_sub(1);
+        }
     }
 
     /// Every request seen so far.
@@ -189,6 +229,15 @@ impl SimControl {
     }
 }
 
+/// Ends a call's in-flight count however the request ends (also when dropped).
+struct InFlight<'a>(&'a SimControl, Option<String>);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.leave(&self.1);
+    }
+}
+
 /// Axum middleware applying the knobs and logging every request.
 pub async fn middleware(
     State(control): State<Arc<SimControl>>,
@@ -206,7 +255,13 @@ pub async fn middleware(
         status: 0,
         user,
     };
-    let response = match control.admit(record.is_write()) {
+    let over_limit = control.enter(&record.user);
+    let _in_flight = InFlight(&control, record.user.clone());
+    let admitted = match over_limit {
+        Some(message) => Err((StatusCode::TOO_MANY_REQUESTS, None, message)),
+        None => control.admit(record.is_write()),
+    };
+    let response = match admitted {
         Err((status, retry_after, message)) => {
             let mut response = control.error_response(status, message);
             if let Some(secs) = retry_after {

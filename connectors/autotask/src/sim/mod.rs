@@ -42,6 +42,10 @@ pub struct SimApiUser {
     pub resource_id: i64,
 }
 
+/// Autotask's answer when an integration runs more than 3 calls at once.
+pub const THREAD_LIMIT_MESSAGE: &str =
+    "The Autotask API thread threshold of 3 threads has been exceeded";
+
 /// How to start a simulator.
 #[derive(Clone, Debug)]
 pub struct AutotaskSimOptions {
@@ -205,6 +209,9 @@ impl AutotaskSim {
         }
         data.api_users = options.api_users;
         let control = SimControl::new(error_body, identify);
+        // Autotask allows 3 concurrent calls per integration and endpoint; the
+        // simulator applies it per API user, which is stricter.
+        control.set_concurrency_limit(Some(3), THREAD_LIMIT_MESSAGE);
         let shared = Arc::new(Shared {
             data: Mutex::new(data),
             control: control.clone(),
