@@ -14,17 +14,21 @@
 //!    has its own ticket id (none exists in the simulator) and SequenceNumber,
 //!    so nothing is deduplicated or coalesced, and planning each notice costs
 //!    one 404 fetch. The planner runs meanwhile, as in production; how long it
-//!    then takes to empty the inbox is printed too. A webhook that gets no
-//!    answer within 10 s is counted as unanswered; if any is, the daemon is
-//!    stuck, the bench says so and exits 1 instead of hanging.
+//!    then takes to empty the inbox is printed too.
 //! 2. **End-to-end sync latency.** For `BENCH_TICKETS` tickets, one at a
 //!    time, a technician creates an Autotask ticket and moves it to "Escalate
 //!    to MSP" (as in `Story::escalate`); the clock starts at the move and
 //!    stops when the ConnectWise ticket exists, then when the Autotask
 //!    write-back (the "MSP Ticket" UDF and the internal note) is there. Then,
 //!    again one at a time, each linked ticket's priority is raised in Autotask
-//!    and timed until ConnectWise shows it. Simulator state is polled every
-//!    5 ms, so these figures carry up to 5 ms of observation granularity.
+//!    and timed until ConnectWise shows it. Simulator state is checked at
+//!    once and then every 5 ms, so a figure is an upper bound: a sync done
+//!    before the first re-check reads as about 6 ms (Tokio sleeps round up).
+//!
+//! A stuck daemon makes the bench exit 1 with a message instead of hanging:
+//! a webhook without an answer within 10 s aborts it, and so does a watchdog
+//! thread when the Tokio runtime runs nothing for 15 s (a store call can
+//! block every worker thread, and then no timeout on the runtime fires).
 //!
 //! The bridge's own rate limiter is set to 1000 requests/s with a burst of
 //! 1000 on both connections (at most 3 calls in flight: the demo config's
@@ -49,6 +53,8 @@ const REPRODUCE: &str = "cargo bench --bench throughput";
 const WARMUP: usize = 64;
 /// A webhook without an answer after this long counts as unanswered.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Abort when the Tokio runtime has not run a task for this long.
+const STALL_LIMIT: Duration = Duration::from_secs(15);
 /// How long the planner may take to empty the inbox.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(90);
 /// Simulator state polling interval while waiting for a sync.
@@ -130,6 +136,7 @@ async fn main() {
 
     let started = Instant::now();
     let temp = tempfile::tempdir().expect("temp dir");
+    spawn_watchdog(temp.path().to_path_buf());
     let (env, daemon) = start(temp.path()).await;
 
     if !webhook_intake(&daemon, &sizes).await {
@@ -142,6 +149,38 @@ async fn main() {
 
     daemon.shutdown().await;
     println!("\ntotal run time: {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// Ends the process (exit 1) when the runtime stops making progress. A stuck
+/// daemon can block every worker thread inside a synchronous store call, and
+/// then no timeout on the runtime fires; this watchdog is a plain thread.
+fn spawn_watchdog(temp_dir: std::path::PathBuf) {
+    let beats = Arc::new(AtomicUsize::new(0));
+    let counter = beats.clone();
+    tokio::spawn(async move {
+        loop {
+            counter.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    std::thread::spawn(move || {
+        let (mut seen, mut since) = (0, Instant::now());
+        loop {
+            std::thread::sleep(Duration::from_millis(500));
+            let now = beats.load(Ordering::Relaxed);
+            if now != seen {
+                (seen, since) = (now, Instant::now());
+            } else if since.elapsed() >= STALL_LIMIT {
+                println!(
+                    "\nABORTED: the Tokio runtime ran nothing for {} s (every worker thread is \
+                     blocked, e.g. inside a store call); the figures above are all there is",
+                    STALL_LIMIT.as_secs()
+                );
+                let _ = std::fs::remove_dir_all(&temp_dir);
+                std::process::exit(1);
+            }
+        }
+    });
 }
 
 /// Both simulators and the daemon, configured as the demo does.
@@ -186,20 +225,19 @@ async fn webhook_intake(daemon: &Daemon, sizes: &Sizes) -> bool {
         .timeout(ANSWER_TIMEOUT)
         .build()
         .expect("HTTP client");
+    println!(
+        "webhook intake: {} signed Autotask webhooks (distinct non-existent tickets), concurrency {}",
+        sizes.webhooks, sizes.concurrency
+    );
     let warmup = post_all(&client, &url, signed_bodies(0, WARMUP), sizes.concurrency).await;
     if warmup.unanswered == 0 {
         wait_inbox_empty(daemon).await;
     }
 
-    let begin = Instant::now();
     let bodies = signed_bodies(WARMUP, sizes.webhooks);
+    let begin = Instant::now();
     let mut answers = post_all(&client, &url, bodies, sizes.concurrency).await;
     let elapsed = begin.elapsed();
-
-    println!(
-        "webhook intake: {} signed Autotask webhooks (distinct non-existent tickets), concurrency {}",
-        sizes.webhooks, sizes.concurrency
-    );
     let stuck = warmup.unanswered + answers.unanswered;
     if stuck > 0 || answers.refused > 0 {
         println!(

@@ -30,7 +30,7 @@ impl Engine {
         let mapping = &pairing.mapping;
         let target = side.other();
         let now = self.clock.now();
-        let link = Link {
+        let mut link = Link {
             id: link_id,
             pairing: pairing.name.clone(),
             a: None,
@@ -38,7 +38,6 @@ impl Engine {
             origin: side,
             created_at: now,
         };
-        let mut link = link;
         link.set_side(
             side,
             TicketRef {

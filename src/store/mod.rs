@@ -117,8 +117,17 @@ impl Store {
     }
 
     /// Makes everything written so far durable. Call before acknowledging.
+    ///
+    /// Not sled's `flush_async`: it waits on sled's own IO thread pool and
+    /// locks up when more than about seven flushes are pending at once
+    /// (spacejam/sled#1308, #1241; `benches/throughput.rs` hit it with eight
+    /// concurrent webhooks). A blocking flush on tokio's blocking pool gives
+    /// the same guarantee without that pool.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Aborted(format!("flush task failed: {e}")))??;
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! The webhook receiver through the real daemon: signatures, malformed and
 //! oversized bodies, unknown connections and repeated deliveries.
 
+use futures::StreamExt;
 use psa_bridge::demo::{DemoOptions, AT_WEBHOOK_SECRET};
 use serde_json::{json, Value};
 
@@ -190,5 +191,38 @@ async fn connectwise_callbacks_verify_against_the_allowed_key_host() {
             .status(),
         400
     );
+    bridge.stop().await;
+}
+
+/// Many webhooks at once are all stored and acknowledged (sled's
+/// `flush_async` locks up with more than ~7 concurrent flushes; the store
+/// must not use it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_webhooks_are_all_acknowledged() {
+    let (_dir, env) = env(DemoOptions {
+        poll_interval_secs: 60,
+        ..Default::default()
+    })
+    .await;
+    let bridge = Bridge::spawn(&env.config_path).await;
+    let client = reqwest::Client::new();
+    let url = bridge.url("/webhooks/autotask");
+    let sends = (0..96u64).map(|i| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let body = autotask_payload(950_000 + i as i64, i);
+            let sig = psa_autotask::hooks::sign(AT_WEBHOOK_SECRET, &body);
+            post(&client, &url, body, Some(&sig)).await.status()
+        }
+    });
+    let statuses: Vec<_> = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        futures::stream::iter(sends)
+            .buffer_unordered(16)
+            .collect::<Vec<_>>(),
+    )
+    .await
+    .expect("the daemon stopped answering webhooks");
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     bridge.stop().await;
 }
