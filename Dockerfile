@@ -3,8 +3,10 @@
 #   docker build -t psa-bridge .
 #   docker run -v psa-bridge-data:/var/lib/psa-bridge -v $PWD/config:/etc/psa-bridge:ro \
 #     -p 8080:8080 psa-bridge run --config /etc/psa-bridge/psa-bridge.toml
-# In the config, set daemon.listen = "0.0.0.0:8080" and
-# daemon.store_path = "/var/lib/psa-bridge/store".
+# In the config, set daemon.listen = "0.0.0.0:8080" (webhooks) and
+# daemon.store_path = "/var/lib/psa-bridge/store". The admin API
+# (daemon.admin_listen, default 127.0.0.1:9180) stays inside the container
+# unless you bind it elsewhere and publish it on a private network.
 
 FROM rust:1-slim-bookworm AS build
 WORKDIR /src

@@ -196,11 +196,11 @@ async fn start(dir: &std::path::Path) -> (DemoEnv, Daemon) {
         .expect("start simulators");
     let loaded = psa_bridge::config::load(&env.config_path, &|name| std::env::var(name).ok())
         .expect("load the generated config");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let listeners = psa_bridge::daemon::Listeners::bind(&loaded.config.daemon)
         .await
         .expect("bind the daemon");
     let daemon =
-        psa_bridge::daemon::start(loaded, listener, Arc::new(psa_bridge::clock::SystemClock))
+        psa_bridge::daemon::start(loaded, listeners, Arc::new(psa_bridge::clock::SystemClock))
             .await
             .expect("start the daemon");
     (env, daemon)

@@ -1,6 +1,8 @@
-//! Health, Prometheus metrics and the operator API the CLI uses while the
-//! daemon holds the store: outbox listing and re-queueing, audit reading and
-//! verification. Nothing here returns secrets.
+//! The admin listener (`daemon.admin_listen`, loopback by default): health,
+//! Prometheus metrics and the operator API the CLI uses while the daemon holds
+//! the store: outbox listing and re-queueing, audit reading and verification.
+//! It is a separate socket from the public webhook receiver because it shows
+//! ticket contents; nothing here returns secrets.
 
 use std::sync::{Arc, OnceLock};
 

@@ -29,16 +29,53 @@ pub enum DaemonError {
     Io(#[from] std::io::Error),
 }
 
-/// Where a running daemon records its bound address: beside the store.
+/// Serves `app` on `listener` until `shutdown` resolves.
+fn serve(
+    tasks: &mut JoinSet<()>,
+    listener: TcpListener,
+    app: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
+    tasks.spawn(async move {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+}
+
+/// Where a running daemon records its admin address: beside the store.
 pub fn address_file(store_path: &std::path::Path) -> std::path::PathBuf {
     let mut name = store_path.as_os_str().to_owned();
     name.push(".addr");
     std::path::PathBuf::from(name)
 }
 
+/// The two sockets the daemon serves: public webhooks, private admin API.
+pub struct Listeners {
+    pub webhooks: TcpListener,
+    pub admin: TcpListener,
+}
+
+impl Listeners {
+    /// Binds `daemon.listen` and `daemon.admin_listen`.
+    pub async fn bind(config: &crate::config::DaemonConfig) -> std::io::Result<Self> {
+        Ok(Self {
+            webhooks: TcpListener::bind(config.listen).await?,
+            admin: TcpListener::bind(config.admin_listen).await?,
+        })
+    }
+}
+
 /// A running daemon.
 pub struct Daemon {
+    /// Where webhooks are received.
     pub addr: SocketAddr,
+    /// Where the admin API and metrics are served.
+    pub admin_addr: SocketAddr,
     store_path: std::path::PathBuf,
     pub engine: Arc<Engine>,
     stop: watch::Sender<bool>,
@@ -55,10 +92,11 @@ fn stopped(rx: &watch::Sender<bool>) -> impl std::future::Future<Output = ()> + 
 /// Starts every part of the daemon on `listener`.
 pub async fn start(
     loaded: LoadedConfig,
-    listener: TcpListener,
+    listeners: Listeners,
     clock: SharedClock,
 ) -> Result<Daemon, DaemonError> {
-    let addr = listener.local_addr()?;
+    let addr = listeners.webhooks.local_addr()?;
+    let admin_addr = listeners.admin.local_addr()?;
     if let Some(parent) = loaded.store_path.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -100,24 +138,21 @@ pub async fn start(
         }
     }
     let _ = admin::prometheus();
-    let app = webhook_router(
+    let public = webhook_router(
         WebhookState {
             engine: engine.clone(),
             enabled: Arc::new(webhooks.clone()),
         },
         daemon_cfg.max_webhook_bytes,
     )
-    .merge(admin::router(engine.clone()))
-    .layer(tower_http::trace::TraceLayer::new_for_http());
-    let shutdown = stopped(&stop);
-    tasks.spawn(async move {
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %e, "HTTP server stopped");
-        }
-    });
+    .route("/healthz", axum::routing::get(|| async { "ok" }));
+    serve(&mut tasks, listeners.webhooks, public, stopped(&stop));
+    serve(
+        &mut tasks,
+        listeners.admin,
+        admin::router(engine.clone()),
+        stopped(&stop),
+    );
     if daemon_cfg.register_webhooks {
         let base = daemon_cfg
             .public_url
@@ -136,12 +171,13 @@ pub async fn start(
         }
     }
     // Lets `outbox` / `audit` find the admin API when the port was chosen by the OS.
-    if let Err(e) = std::fs::write(address_file(&loaded.store_path), addr.to_string()) {
+    if let Err(e) = std::fs::write(address_file(&loaded.store_path), admin_addr.to_string()) {
         tracing::warn!(error = %e, "cannot write the address file");
     }
-    tracing::info!(%addr, "psa-bridge running");
+    tracing::info!(%addr, %admin_addr, "psa-bridge running");
     Ok(Daemon {
         addr,
+        admin_addr,
         store_path: loaded.store_path.clone(),
         engine,
         stop,

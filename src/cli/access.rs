@@ -47,7 +47,7 @@ pub async fn connect(config: &Path) -> anyhow::Result<Access> {
                 std::fs::read_to_string(psa_bridge::daemon::address_file(&loaded.store_path)).ok();
             let addr = recorded
                 .map(|a| a.trim().to_string())
-                .unwrap_or_else(|| loaded.config.daemon.listen.to_string());
+                .unwrap_or_else(|| loaded.config.daemon.admin_listen.to_string());
             let base = format!("http://{addr}");
             let client = reqwest::Client::new();
             let alive = client
@@ -59,7 +59,7 @@ pub async fn connect(config: &Path) -> anyhow::Result<Access> {
                 Ok(Access::Remote { base, client })
             } else {
                 Err(open_error).with_context(|| {
-                    "cannot open the store, and no daemon answers at daemon.listen"
+                    "cannot open the store, and no daemon answers at daemon.admin_listen"
                 })
             }
         }

@@ -21,9 +21,9 @@ pub async fn demo(store: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         env.connectwise.addr()
     );
     let loaded = psa_bridge::config::load(&env.config_path, &|name| std::env::var(name).ok())?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let listeners = psa_bridge::daemon::Listeners::bind(&loaded.config.daemon).await?;
     let daemon =
-        psa_bridge::daemon::start(loaded, listener, Arc::new(psa_bridge::clock::SystemClock))
+        psa_bridge::daemon::start(loaded, listeners, Arc::new(psa_bridge::clock::SystemClock))
             .await?;
     println!(
         "psa-bridge daemon listening on http://{} (webhooks registered with both simulators)\n",

@@ -175,14 +175,15 @@ fn required(config: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 /// `run`: start the daemon and serve until Ctrl-C / SIGTERM.
 async fn run(config: PathBuf) -> anyhow::Result<ExitCode> {
     let loaded = psa_bridge::config::load(&config, &|name| std::env::var(name).ok())?;
-    let listener = tokio::net::TcpListener::bind(loaded.config.daemon.listen).await?;
+    let listeners = psa_bridge::daemon::Listeners::bind(&loaded.config.daemon).await?;
     let daemon = psa_bridge::daemon::start(
         loaded,
-        listener,
+        listeners,
         std::sync::Arc::new(psa_bridge::clock::SystemClock),
     )
     .await?;
     println!("psa-bridge listening on http://{}", daemon.addr);
+    println!("psa-bridge admin API on http://{}", daemon.admin_addr);
     shutdown_signal().await;
     tracing::info!("shutting down");
     daemon.shutdown().await;

@@ -39,9 +39,14 @@ pub struct Config {
 pub struct DaemonConfig {
     /// Directory of the sled store (relative paths are relative to the config file).
     pub store_path: PathBuf,
-    /// Address of the webhook receiver and admin endpoints.
+    /// Address of the webhook receiver (`POST /webhooks/{connection}`, `/healthz`).
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// Address of the admin API (`/admin/...`, `/metrics`, `/healthz`) the CLI
+    /// uses while the daemon runs. Keep it on loopback or a private network:
+    /// it shows ticket contents and can re-queue operations.
+    #[serde(default = "default_admin_listen")]
+    pub admin_listen: SocketAddr,
     /// URL the vendors reach this daemon at, used to register webhooks;
     /// defaults to `http://` + the bound listen address (fine on loopback only).
     #[serde(default)]
@@ -59,6 +64,9 @@ pub struct DaemonConfig {
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_admin_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9180))
 }
 fn default_max_webhook_bytes() -> usize {
     256 * 1024

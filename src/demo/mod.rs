@@ -134,6 +134,7 @@ pub fn config_text(
         r#"[daemon]
 store_path = "store"
 listen = "127.0.0.1:0"
+admin_listen = "127.0.0.1:0"
 register_webhooks = {webhooks}
 tick_ms = 50
 

@@ -16,6 +16,7 @@ pub const STEP: Duration = Duration::from_secs(30);
 pub struct Bridge {
     child: Child,
     pub addr: SocketAddr,
+    pub admin: SocketAddr,
 }
 
 impl Bridge {
@@ -38,10 +39,15 @@ impl Bridge {
             .expect("spawn psa-bridge");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
-        let addr = tokio::time::timeout(STEP, async {
+        let (addr, admin) = tokio::time::timeout(STEP, async {
+            let mut addr = None;
             while let Some(line) = lines.next_line().await.unwrap() {
                 if let Some(url) = line.strip_prefix("psa-bridge listening on http://") {
-                    return url.trim().parse::<SocketAddr>().unwrap();
+                    addr = Some(url.trim().parse::<SocketAddr>().unwrap());
+                }
+                if let Some(url) = line.strip_prefix("psa-bridge admin API on http://") {
+                    let admin = url.trim().parse::<SocketAddr>().unwrap();
+                    return (addr.expect("webhook address printed first"), admin);
                 }
             }
             panic!(
@@ -52,7 +58,7 @@ impl Bridge {
         .await
         .expect("psa-bridge did not start in time");
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Bridge { child, addr }
+        Bridge { child, addr, admin }
     }
 
     /// SIGKILL: no shutdown, no flush.
@@ -71,8 +77,14 @@ impl Bridge {
         let _ = tokio::time::timeout(STEP, self.child.wait()).await;
     }
 
+    /// A URL on the public (webhook) listener.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// A URL on the admin listener.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.admin)
     }
 }
 

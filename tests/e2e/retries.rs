@@ -67,8 +67,10 @@ async fn retry_after_is_waited_for_on_a_manual_clock() {
     let start = Utc::now();
     let clock = ManualClock::new(start);
     let loaded = psa_bridge::config::load(&env.config_path, &|_| None).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let daemon = psa_bridge::daemon::start(loaded, listener, Arc::new(clock.clone()))
+    let listeners = psa_bridge::daemon::Listeners::bind(&loaded.config.daemon)
+        .await
+        .unwrap();
+    let daemon = psa_bridge::daemon::start(loaded, listeners, Arc::new(clock.clone()))
         .await
         .unwrap();
     env.connectwise

@@ -120,7 +120,7 @@ async fn assert_no_secrets(env: &psa_bridge::demo::DemoEnv, bridge: &Bridge) {
     let mut seen = String::new();
     for path in ["/metrics", "/admin/outbox", "/admin/audit/verify"] {
         seen.push_str(
-            &reqwest::get(bridge.url(path))
+            &reqwest::get(bridge.admin_url(path))
                 .await
                 .unwrap()
                 .text()

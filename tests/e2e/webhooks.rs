@@ -39,7 +39,7 @@ async fn post(
 
 async fn intake_count(client: &reqwest::Client, bridge: &Bridge, ticket: &str) -> usize {
     let entries: Vec<Value> = client
-        .get(bridge.url(&format!("/admin/audit?ticket={ticket}")))
+        .get(bridge.admin_url(&format!("/admin/audit?ticket={ticket}")))
         .send()
         .await
         .unwrap()
@@ -121,6 +121,24 @@ async fn autotask_webhook_signatures_and_bad_input() {
     let huge = vec![b' '; 300 * 1024];
     let sig = psa_autotask::hooks::sign(AT_WEBHOOK_SECRET, &huge);
     assert_eq!(post(&client, &url, huge, Some(&sig)).await.status(), 413);
+
+    // The admin API is not on the public listener.
+    for path in ["/admin/outbox", "/metrics", "/admin/audit/verify"] {
+        assert_eq!(
+            client.get(bridge.url(path)).send().await.unwrap().status(),
+            404,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        client
+            .get(bridge.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
     // Unknown connection: 404.
     let sig = psa_autotask::hooks::sign(AT_WEBHOOK_SECRET, &body);
