@@ -9,8 +9,8 @@ use super::apply::Delivered;
 use super::schedule::{retry_delay, MAX_ATTEMPTS};
 use crate::engine::{observe, Engine};
 use crate::store::{
-    comment_key, link_key, Action, CommentEntry, DeadLetter, Link, OutboxOp, Shadow, StoreError,
-    TicketRef, TreeName,
+    comment_key, link_key, Action, AuditRecord, CommentEntry, DeadLetter, Link, OutboxOp, Shadow,
+    StoreError, TicketRef, TreeName,
 };
 
 impl Engine {
@@ -122,26 +122,30 @@ impl Engine {
                 tx.put(TreeName::Outbox, &id.to_be_bytes(), &follow)?;
                 tx.audit(
                     now,
-                    "planned",
-                    Some(&link.pairing),
-                    Some(link.id),
-                    keys.clone(),
-                    format!(
-                        "side {}: {} (write-back)",
-                        planned.target,
-                        planned.action.describe()
-                    ),
-                    json!({}),
+                    AuditRecord {
+                        kind: "planned",
+                        pairing: Some(&link.pairing),
+                        link: Some(link.id),
+                        tickets: keys.clone(),
+                        message: format!(
+                            "side {}: {} (write-back)",
+                            planned.target,
+                            planned.action.describe()
+                        ),
+                        detail: json!({}),
+                    },
                 )?;
             }
             tx.audit(
                 now,
-                "delivered",
-                Some(&link.pairing),
-                Some(link.id),
-                keys.clone(),
-                message.clone(),
-                json!({ "op": op.id, "attempts": op.attempts + 1 }),
+                AuditRecord {
+                    kind: "delivered",
+                    pairing: Some(&link.pairing),
+                    link: Some(link.id),
+                    tickets: keys.clone(),
+                    message: message.clone(),
+                    detail: json!({ "op": op.id, "attempts": op.attempts + 1 }),
+                },
             )
         })?;
         self.store.flush().await?;
@@ -202,12 +206,14 @@ impl Engine {
             tx.put(TreeName::Outbox, &op.id.to_be_bytes(), &updated)?;
             tx.audit(
                 now,
-                kind,
-                Some(&op.pairing),
-                Some(op.link),
-                keys.clone(),
-                message.clone(),
-                json!({ "op": op.id, "status": error.http_status() }),
+                AuditRecord {
+                    kind: kind,
+                    pairing: Some(&op.pairing),
+                    link: Some(op.link),
+                    tickets: keys.clone(),
+                    message: message.clone(),
+                    detail: json!({ "op": op.id, "status": error.http_status() }),
+                },
             )
         })?;
         self.store.flush().await?;
@@ -231,15 +237,17 @@ impl Engine {
             tx.put(TreeName::Outbox, &id.to_be_bytes(), &op)?;
             tx.audit(
                 now,
-                "requeued",
-                Some(&op.pairing),
-                Some(op.link),
-                keys.clone(),
-                format!(
-                    "operation {id} re-queued by an operator: {}",
-                    op.action.describe()
-                ),
-                json!({ "op": id }),
+                AuditRecord {
+                    kind: "requeued",
+                    pairing: Some(&op.pairing),
+                    link: Some(op.link),
+                    tickets: keys.clone(),
+                    message: format!(
+                        "operation {id} re-queued by an operator: {}",
+                        op.action.describe()
+                    ),
+                    detail: json!({ "op": id }),
+                },
             )
         })?;
         self.store.flush().await?;

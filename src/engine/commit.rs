@@ -6,8 +6,8 @@ use psa_connector::Timestamp;
 
 use super::{ticket_keys, Engine, Plan, PlannedOp};
 use crate::store::{
-    comment_key, link_key, ticket_key, Action, CommentEntry, Link, OutboxOp, Shadow, StoreError,
-    TreeName,
+    comment_key, link_key, ticket_key, Action, AuditRecord, CommentEntry, Link, OutboxOp, Shadow,
+    StoreError, TreeName,
 };
 
 /// What one inbox item resolved to.
@@ -79,7 +79,7 @@ impl Engine {
                 tx.put(TreeName::Versions, &ticket_key(conn, ticket), at)?;
             }
             if let Some((kind, message, tickets)) = &outcome.note {
-                tx.audit(now, kind, None, None, tickets.clone(), message.clone(), serde_json::Value::Null)?;
+                tx.audit(now, AuditRecord { kind: kind, pairing: None, link: None, tickets: tickets.clone(), message: message.clone(), detail: serde_json::Value::Null })?;
             }
             let mut next_id = ids.iter();
             for (plan, keys) in outcome.plans.iter().zip(&keyed) {
@@ -121,7 +121,7 @@ impl Engine {
                     tx.put(TreeName::Comments, &comment_key(link.id, *side, comment_id), &entry)?;
                 }
                 for line in &plan.audit {
-                    tx.audit(now, line.kind, Some(&link.pairing), Some(link.id), keys.clone(), line.message.clone(), line.detail.clone())?;
+                    tx.audit(now, AuditRecord { kind: line.kind, pairing: Some(&link.pairing), link: Some(link.id), tickets: keys.clone(), message: line.message.clone(), detail: line.detail.clone() })?;
                 }
             }
             Ok(())

@@ -14,7 +14,7 @@ use super::trigger::triggers;
 use super::{Engine, EngineError, Plan};
 use crate::config::LoadedPairing;
 use crate::delivery::retry_delay;
-use crate::store::{InboxItem, Link, OutboxOp, Side, StoreError, TreeName};
+use crate::store::{AuditRecord, InboxItem, Link, OutboxOp, Side, StoreError, TreeName};
 
 impl Engine {
     /// Plans every pairing `ticket` takes part in.
@@ -282,12 +282,14 @@ async fn handle_failure(
             tx.remove(TreeName::Inbox, &key)?;
             tx.audit(
                 now,
-                "plan_failed",
-                None,
-                None,
-                tickets.clone(),
-                message.clone(),
-                serde_json::Value::Null,
+                AuditRecord {
+                    kind: "plan_failed",
+                    pairing: None,
+                    link: None,
+                    tickets: tickets.clone(),
+                    message: message.clone(),
+                    detail: serde_json::Value::Null,
+                },
             )
         })
     };

@@ -4,7 +4,7 @@ use psa_connector::{ChangeHint, Timestamp};
 use serde_json::json;
 
 use crate::engine::Engine;
-use crate::store::{InboxItem, IntakeSource, StoreError, TreeName};
+use crate::store::{AuditRecord, InboxItem, IntakeSource, StoreError, TreeName};
 
 /// How many hints were new and how many were repeats.
 #[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -54,12 +54,14 @@ pub async fn enqueue(
             };
             tx.audit(
                 now,
-                "intake",
-                None,
-                None,
-                vec![format!("{connection}:{}", hint.ticket_id)],
-                format!("{connection} ticket {} changed (via {how})", hint.ticket_id),
-                json!({ "dedup_key": hint.dedup_key, "updated_at": hint.updated_at }),
+                AuditRecord {
+                    kind: "intake",
+                    pairing: None,
+                    link: None,
+                    tickets: vec![format!("{connection}:{}", hint.ticket_id)],
+                    message: format!("{connection} ticket {} changed (via {how})", hint.ticket_id),
+                    detail: json!({ "dedup_key": hint.dedup_key, "updated_at": hint.updated_at }),
+                },
             )?;
             counts.accepted += 1;
         }

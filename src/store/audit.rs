@@ -95,6 +95,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::AuditRecord;
 
     fn store_with_entries(n: usize) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
@@ -104,12 +105,14 @@ mod tests {
                 .transact(|tx| {
                     tx.audit(
                         chrono::Utc::now(),
-                        "test",
-                        None,
-                        None,
-                        vec![format!("c:{i}")],
-                        format!("entry {i}"),
-                        serde_json::Value::Null,
+                        AuditRecord {
+                            kind: "test",
+                            pairing: None,
+                            link: None,
+                            tickets: vec![format!("c:{i}")],
+                            message: format!("entry {i}"),
+                            detail: serde_json::Value::Null,
+                        },
                     )
                 })
                 .unwrap();
@@ -175,12 +178,14 @@ mod tests {
         let result: Result<(), StoreError> = store.transact(|tx| {
             tx.audit(
                 chrono::Utc::now(),
-                "test",
-                None,
-                None,
-                vec![],
-                "lost".into(),
-                serde_json::Value::Null,
+                AuditRecord {
+                    kind: "test",
+                    pairing: None,
+                    link: None,
+                    tickets: vec![],
+                    message: "lost".into(),
+                    detail: serde_json::Value::Null,
+                },
             )?;
             tx.put(TreeName::Cursors, b"c", &1u64)?;
             Err(crate::store::TxError::Abort(StoreError::Aborted(

@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 pub use audit::{entry_hash, VerifyReport};
 pub use keys::*;
 pub use records::*;
-pub use tx::{Tx, TxError};
+pub use tx::{AuditRecord, Tx, TxError};
 
 /// The trees, in the order they are passed to sled transactions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

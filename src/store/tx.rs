@@ -41,6 +41,18 @@ impl TxError {
     }
 }
 
+/// What one audit entry records; the store adds sequence number and hashes.
+pub struct AuditRecord<'a> {
+    pub kind: &'a str,
+    pub pairing: Option<&'a str>,
+    pub link: Option<u64>,
+    /// `connection:id` / `connection:number` keys of the tickets concerned.
+    pub tickets: Vec<String>,
+    /// What happened, in plain words.
+    pub message: String,
+    pub detail: serde_json::Value,
+}
+
 /// The head of the audit chain.
 #[derive(Serialize, serde::Deserialize)]
 struct AuditHead {
@@ -87,17 +99,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Appends an audit entry, chaining it to the previous one.
-    #[allow(clippy::too_many_arguments)]
-    pub fn audit(
-        &self,
-        at: Timestamp,
-        kind: &str,
-        pairing: Option<&str>,
-        link: Option<u64>,
-        tickets: Vec<String>,
-        message: String,
-        detail: serde_json::Value,
-    ) -> Result<(), TxError> {
+    pub fn audit(&self, at: Timestamp, record: AuditRecord<'_>) -> Result<(), TxError> {
         let head: Option<AuditHead> = self.get(TreeName::Meta, AUDIT_HEAD)?;
         let (seq, prev_hash) = match head {
             Some(h) => (h.seq + 1, h.hash),
@@ -106,12 +108,12 @@ impl<'a> Tx<'a> {
         let mut entry = AuditEntry {
             seq,
             at,
-            kind: kind.to_string(),
-            pairing: pairing.map(str::to_string),
-            link,
-            tickets,
-            message,
-            detail,
+            kind: record.kind.to_string(),
+            pairing: record.pairing.map(str::to_string),
+            link: record.link,
+            tickets: record.tickets,
+            message: record.message,
+            detail: record.detail,
             prev_hash,
             hash: String::new(),
         };
