@@ -207,7 +207,7 @@ impl Engine {
             tx.audit(
                 now,
                 AuditRecord {
-                    kind: kind,
+                    kind,
                     pairing: Some(&op.pairing),
                     link: Some(op.link),
                     tickets: keys.clone(),

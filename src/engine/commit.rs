@@ -79,7 +79,7 @@ impl Engine {
                 tx.put(TreeName::Versions, &ticket_key(conn, ticket), at)?;
             }
             if let Some((kind, message, tickets)) = &outcome.note {
-                tx.audit(now, AuditRecord { kind: kind, pairing: None, link: None, tickets: tickets.clone(), message: message.clone(), detail: serde_json::Value::Null })?;
+                tx.audit(now, AuditRecord { kind, pairing: None, link: None, tickets: tickets.clone(), message: message.clone(), detail: serde_json::Value::Null })?;
             }
             let mut next_id = ids.iter();
             for (plan, keys) in outcome.plans.iter().zip(&keyed) {
