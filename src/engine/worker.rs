@@ -105,6 +105,27 @@ impl Engine {
         Ok(plan)
     }
 
+    /// Whether a change of this ticket can lead to any plan: it is linked in
+    /// some pairing, or it sits on a pairing's trigger side.
+    fn may_matter(&self, connection: &str, ticket_id: &str) -> Result<bool, EngineError> {
+        for pairing in &self.pairings {
+            for side in [Side::A, Side::B] {
+                if pairing.connection(side) != connection {
+                    continue;
+                }
+                if pairing.mapping.trigger.side == side
+                    || self
+                        .store
+                        .link_for(&pairing.name, side, ticket_id)?
+                        .is_some()
+                {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
     /// Plans and commits one inbox item (and older items for the same ticket).
     pub async fn process(
         &self,
@@ -116,6 +137,21 @@ impl Engine {
         let conn = self
             .connection(&item.connection)
             .ok_or_else(|| missing(&item.connection))?;
+        if !self.may_matter(&item.connection, &item.ticket_id)? {
+            // Neither linked nor on a trigger side (e.g. the MSP's other
+            // clients' tickets): no need to read it from the vendor.
+            let version = item
+                .updated_at
+                .map(|at| (item.connection.as_str(), item.ticket_id.as_str(), at));
+            return Ok(self
+                .commit(Outcome {
+                    inbox_ids,
+                    version,
+                    plans: Vec::new(),
+                    note: None,
+                })
+                .await?);
+        }
         let outbox = self.store.outbox()?;
         let ticket = match conn.connector.get_ticket(&item.ticket_id).await {
             Ok(t) => t,

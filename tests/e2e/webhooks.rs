@@ -209,6 +209,38 @@ async fn connectwise_callbacks_verify_against_the_allowed_key_host() {
             .status(),
         400
     );
+
+    // The accepted callback was about a ticket the bridge has no business with
+    // (not linked, and ConnectWise is not the trigger side): it is never read.
+    let deadline = tokio::time::Instant::now() + crate::common::STEP;
+    loop {
+        let metrics = client
+            .get(bridge.admin_url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.lines().any(|l| l == "psa_bridge_inbox_pending 0") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "inbox never drained: {metrics}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let reads = env
+        .connectwise
+        .control()
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method == "GET" && r.path.ends_with(&format!("/service/tickets/{}", ticket.id))
+        })
+        .count();
+    assert_eq!(reads, 0, "an unrelated ticket was fetched");
     bridge.stop().await;
 }
 
