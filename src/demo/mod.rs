@@ -33,6 +33,8 @@ pub enum DemoError {
 #[derive(Clone, Debug)]
 pub struct DemoOptions {
     pub webhooks: bool,
+    /// Poll the vendors too (on in real deployments; off to prove webhooks alone suffice).
+    pub polling: bool,
     pub poll_interval_secs: u64,
     /// `requests_per_second, burst` for both connections (vendor defaults when `None`).
     pub limits: Option<(u32, u32)>,
@@ -44,6 +46,7 @@ impl Default for DemoOptions {
     fn default() -> Self {
         Self {
             webhooks: true,
+            polling: true,
             poll_interval_secs: 2,
             limits: None,
             mapping: None,
@@ -141,6 +144,7 @@ tick_ms = 50
 [connections.autotask]
 vendor = "autotask"
 webhooks = {webhooks}
+polling = {polling}
 poll_interval_secs = {poll}
 poll_overlap_secs = 30
 timeout_secs = 10
@@ -155,6 +159,7 @@ webhook_secret = "{AT_WEBHOOK_SECRET}"
 [connections.connectwise]
 vendor = "connectwise"
 webhooks = {webhooks}
+polling = {polling}
 poll_interval_secs = {poll}
 poll_overlap_secs = 30
 timeout_secs = 10
@@ -174,6 +179,7 @@ b = "connectwise"
 mapping = "mapping.toml"
 "#,
         webhooks = options.webhooks,
+        polling = options.polling,
         poll = options.poll_interval_secs,
         at_zone = autotask.zone_discovery_url(),
         cw_site = connectwise.site_url(),

@@ -115,3 +115,39 @@ async fn killed_daemon_resumes_without_duplicates() {
     .await;
     assert!(verify.status.success(), "{}", crate::common::text(&verify));
 }
+
+/// With polling off, only the stored webhook can bring the change: a kill
+/// right after the 200 must not lose it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_webhook_survives_a_kill() {
+    let (_dir, env) = env(DemoOptions {
+        polling: false,
+        ..Default::default()
+    })
+    .await;
+    let bridge = Bridge::spawn(&env.config_path).await;
+    // Reading the ticket takes 3 s, so planning cannot finish before the kill.
+    env.autotask.control().set_latency(Duration::from_secs(3));
+    let t = env.autotask.user_create_ticket(
+        "Badge reader offline",
+        "Door 3.",
+        "Level I Support",
+        "Medium",
+    );
+    env.autotask.user_set_queue(t.id, "Escalate to MSP");
+    env.autotask.wait_webhooks_idle().await;
+    bridge.kill().await;
+    assert!(
+        env.connectwise.tickets().is_empty(),
+        "planned before the kill; the test proves nothing"
+    );
+    env.autotask.control().set_latency(Duration::ZERO);
+    let bridge = Bridge::spawn(&env.config_path).await;
+    wait_for("the escalation from the stored webhook", STEP, || {
+        (!env.connectwise.tickets().is_empty()).then_some(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(env.connectwise.tickets().len(), 1);
+    bridge.stop().await;
+}
