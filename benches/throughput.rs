@@ -189,7 +189,7 @@ async fn start(dir: &std::path::Path) -> (DemoEnv, Daemon) {
         webhooks: true,
         poll_interval_secs: 60,
         limits: Some(LIMITS),
-        mapping: None,
+        ..Default::default()
     };
     let env = DemoEnv::start(dir, &options)
         .await
