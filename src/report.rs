@@ -49,7 +49,9 @@ pub fn render_history(entries: &[AuditEntry]) -> String {
 
 pub fn verify_json(report: &VerifyReport) -> serde_json::Value {
     match report {
-        VerifyReport::Intact { entries } => json!({ "intact": true, "entries": entries }),
+        VerifyReport::Intact { entries, head } => {
+            json!({ "intact": true, "entries": entries, "head": head })
+        }
         VerifyReport::Broken { seq, reason } => {
             json!({ "intact": false, "entry": seq, "reason": reason })
         }

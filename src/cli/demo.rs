@@ -74,8 +74,8 @@ pub async fn demo(store: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     match verdict {
-        VerifyReport::Intact { entries } => {
-            println!("\nAudit chain verified: {entries} entries, intact.");
+        VerifyReport::Intact { entries, head } => {
+            println!("\nAudit chain verified: {entries} entries, intact (head sha256 {head}).");
             println!("Demo complete: both tickets closed, notes and fields in sync.");
             Ok(ExitCode::SUCCESS)
         }

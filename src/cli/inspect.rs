@@ -114,7 +114,11 @@ pub async fn verify(config: &Path) -> anyhow::Result<ExitCode> {
         }
     };
     if verdict["intact"].as_bool() == Some(true) {
-        println!("audit chain intact: {} entries", verdict["entries"]);
+        println!(
+            "audit chain intact: {} entries; head sha256 {}",
+            verdict["entries"],
+            verdict["head"].as_str().unwrap_or("-")
+        );
         Ok(ExitCode::SUCCESS)
     } else {
         println!(

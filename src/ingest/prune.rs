@@ -1,6 +1,7 @@
-//! Forgetting old delivery keys: the dedup tree only needs to outlive the
-//! vendors' redelivery windows (ConnectWise gives up after 3 days), so keys
-//! older than [`DEDUP_RETENTION`] are removed once an hour.
+//! Hourly housekeeping: forgetting old delivery keys (the dedup tree only
+//! needs to outlive the vendors' redelivery windows; ConnectWise gives up
+//! after 3 days, so keys older than [`DEDUP_RETENTION`] go) and logging the
+//! audit chain's head hash as an external anchor.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -32,6 +33,11 @@ pub fn prune_dedup(store: &Store, cutoff: Timestamp) -> Result<usize, StoreError
 pub async fn run_pruner(engine: Arc<Engine>, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
+        // An hourly external anchor for the audit chain: a rewrite of the
+        // whole chain would not reproduce the heads already in the logs.
+        if let Ok(Some(last)) = engine.store.last_audit_entry() {
+            tracing::info!(entries = last.seq, head = %last.hash, "audit chain head");
+        }
         match prune_dedup(&engine.store, engine.clock.now() - DEDUP_RETENTION) {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "forgot old webhook delivery keys"),

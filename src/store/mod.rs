@@ -246,6 +246,14 @@ impl Store {
             .collect())
     }
 
+    /// The newest audit entry (the chain's head).
+    pub fn last_audit_entry(&self) -> Result<Option<AuditEntry>, StoreError> {
+        match self.tree(TreeName::Audit).last()? {
+            Some((key, value)) => decode(TreeName::Audit, &key, &value).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Raw access for tamper tests and repair tools.
     pub fn raw_audit_tree(&self) -> &sled::Tree {
         self.tree(TreeName::Audit)
