@@ -37,6 +37,18 @@ async fn post(
     request.send().await.unwrap()
 }
 
+/// A daemon that polls only once a minute, so every notice in a test comes
+/// from the test's own webhooks.
+async fn webhook_only_bridge() -> (crate::common::TestDir, psa_bridge::demo::DemoEnv, Bridge) {
+    let (dir, env) = env(DemoOptions {
+        poll_interval_secs: 60,
+        ..Default::default()
+    })
+    .await;
+    let bridge = Bridge::spawn(&env.config_path).await;
+    (dir, env, bridge)
+}
+
 async fn intake_count(client: &reqwest::Client, bridge: &Bridge, ticket: &str) -> usize {
     let entries: Vec<Value> = client
         .get(bridge.admin_url(&format!("/admin/audit?ticket={ticket}")))
@@ -51,12 +63,7 @@ async fn intake_count(client: &reqwest::Client, bridge: &Bridge, ticket: &str) -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn autotask_webhook_signatures_and_bad_input() {
-    let (_dir, env) = env(DemoOptions {
-        poll_interval_secs: 60,
-        ..Default::default()
-    })
-    .await;
-    let bridge = Bridge::spawn(&env.config_path).await;
+    let (_dir, _env, bridge) = webhook_only_bridge().await;
     let client = reqwest::Client::new();
     let url = bridge.url("/webhooks/autotask");
 
@@ -153,12 +160,7 @@ async fn autotask_webhook_signatures_and_bad_input() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connectwise_callbacks_verify_against_the_allowed_key_host() {
-    let (_dir, env) = env(DemoOptions {
-        poll_interval_secs: 60,
-        ..Default::default()
-    })
-    .await;
-    let bridge = Bridge::spawn(&env.config_path).await;
+    let (_dir, env, bridge) = webhook_only_bridge().await;
     let client = reqwest::Client::new();
     let url = bridge.url("/webhooks/connectwise?id=");
     let ticket = env.connectwise.user_create_ticket(
@@ -249,12 +251,7 @@ async fn connectwise_callbacks_verify_against_the_allowed_key_host() {
 /// must not use it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_webhooks_are_all_acknowledged() {
-    let (_dir, env) = env(DemoOptions {
-        poll_interval_secs: 60,
-        ..Default::default()
-    })
-    .await;
-    let bridge = Bridge::spawn(&env.config_path).await;
+    let (_dir, _env, bridge) = webhook_only_bridge().await;
     let client = reqwest::Client::new();
     let url = bridge.url("/webhooks/autotask");
     let sends = (0..96u64).map(|i| {
