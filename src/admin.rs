@@ -66,8 +66,8 @@ fn store_error(e: impl std::fmt::Display) -> Response {
 }
 
 async fn outbox(State(engine): State<Arc<Engine>>) -> Response {
-    match engine.store.outbox() {
-        Ok(ops) => Json(ops).into_response(),
+    match report::outbox_rows(&engine) {
+        Ok(rows) => Json(rows).into_response(),
         Err(e) => store_error(e),
     }
 }

@@ -1,9 +1,38 @@
-//! Reading the audit log for people: one ticket's history across both sides,
-//! and the chain check's verdict.
+//! Reading the store for people: the outbox with the tickets each operation
+//! concerns, one ticket's audit history across both sides, and the audit
+//! chain check's verdict.
 
 use serde_json::json;
 
-use crate::store::{AuditEntry, Store, StoreError, VerifyReport};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Engine;
+use crate::store::{AuditEntry, OutboxOp, Store, StoreError, VerifyReport};
+
+/// An outbox operation with the `connection:id/number` keys of its link's tickets.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OutboxRow {
+    #[serde(flatten)]
+    pub op: OutboxOp,
+    pub tickets: Vec<String>,
+}
+
+/// Every outbox operation, oldest first, with the tickets it concerns.
+pub fn outbox_rows(engine: &Engine) -> Result<Vec<OutboxRow>, StoreError> {
+    engine
+        .store
+        .outbox()?
+        .into_iter()
+        .map(|op| {
+            let tickets = engine
+                .store
+                .link(op.link)?
+                .map(|l| engine.link_keys(&l))
+                .unwrap_or_default();
+            Ok(OutboxRow { op, tickets })
+        })
+        .collect()
+}
 
 /// Entries concerning `ticket` (`connection:id` or `connection:number`),
 /// including everything on the far-side ticket it is linked to.

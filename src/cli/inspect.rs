@@ -3,15 +3,15 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use psa_bridge::report;
+use psa_bridge::report::{self, OutboxRow};
 use psa_bridge::store::{AuditEntry, OutboxOp};
 
 use super::access::{connect, Access};
 
-fn print_ops(ops: &[OutboxOp], dead_only: bool) {
-    let shown: Vec<&OutboxOp> = ops
+fn print_ops(rows: &[OutboxRow], dead_only: bool) {
+    let shown: Vec<&OutboxRow> = rows
         .iter()
-        .filter(|o| !dead_only || o.dead.is_some())
+        .filter(|r| !dead_only || r.op.dead.is_some())
         .collect();
     if shown.is_empty() {
         println!(
@@ -24,7 +24,7 @@ fn print_ops(ops: &[OutboxOp], dead_only: bool) {
         );
         return;
     }
-    for op in shown {
+    for OutboxRow { op, tickets } in shown {
         let state = match &op.dead {
             Some(d) => format!(
                 "DEAD ({}): {}",
@@ -39,24 +39,28 @@ fn print_ops(ops: &[OutboxOp], dead_only: bool) {
                 op.next_attempt_at.to_rfc3339()
             ),
         };
+        let concerns = if tickets.is_empty() {
+            format!("link {}", op.link)
+        } else {
+            tickets.join(" ")
+        };
         println!(
-            "{:<6} {:<12} link {:<5} {:<40} {state}",
+            "{:<8} {:<12} {:<40} [{concerns}] {state}",
             op.id,
             op.connection,
-            op.link,
             op.action.describe()
         );
     }
 }
 
 pub async fn outbox(config: &Path, dead_only: bool) -> anyhow::Result<ExitCode> {
-    let ops: Vec<OutboxOp> = match connect(config).await? {
-        Access::Local(engine) => engine.store.outbox()?,
+    let rows: Vec<OutboxRow> = match connect(config).await? {
+        Access::Local(engine) => report::outbox_rows(&engine)?,
         Access::Remote { base, client } => {
             Access::get_json(&client, format!("{base}/admin/outbox")).await?
         }
     };
-    print_ops(&ops, dead_only);
+    print_ops(&rows, dead_only);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -119,7 +119,7 @@ async fn permanent_errors_dead_letter_and_retry_requeues() {
     let config = env.config_path.to_str().unwrap().to_string();
     let bridge = Bridge::spawn(&env.config_path).await;
     env.connectwise.control().fail_next_writes(&[400]);
-    escalate(&env);
+    let at_id = escalate(&env);
     // The CLI reaches the running daemon through its admin API.
     let deadline = tokio::time::Instant::now() + STEP;
     let listing = loop {
@@ -134,6 +134,11 @@ async fn permanent_errors_dead_letter_and_retry_requeues() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert!(listing.contains("DEAD (400)"), "{listing}");
+    let number = env.autotask.ticket(at_id).unwrap().number;
+    assert!(
+        listing.contains(&format!("autotask:{number}")),
+        "names the ticket: {listing}"
+    );
     assert!(
         listing.contains("Injected fault"),
         "the vendor's message is kept: {listing}"
