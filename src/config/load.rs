@@ -21,6 +21,13 @@ pub struct LoadedPairing {
 }
 
 impl LoadedPairing {
+    /// The side `connection` is on in this pairing, if any.
+    pub fn side_of(&self, connection: &str) -> Option<crate::store::Side> {
+        [crate::store::Side::A, crate::store::Side::B]
+            .into_iter()
+            .find(|side| self.connection(*side) == connection)
+    }
+
     /// The connection on `side`.
     pub fn connection(&self, side: crate::store::Side) -> &str {
         match side {

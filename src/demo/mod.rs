@@ -125,6 +125,33 @@ pub fn config_text(
     options: &DemoOptions,
 ) -> String {
     let cw = ConnectWiseSimOptions::default();
+    let at_settings = format!(
+        "zone_discovery_url = \"{}\"\nusername = \"{AT_USER}\"\nsecret = \"{AT_SECRET}\"\n\
+         integration_code = \"{AT_CODE}\"\nwebhook_secret = \"{AT_WEBHOOK_SECRET}\"\n",
+        autotask.zone_discovery_url()
+    );
+    let cw_settings = format!(
+        "site_url = \"{}\"\ncompany_id = \"{}\"\npublic_key = \"{}\"\nprivate_key = \"{}\"\n\
+         client_id = \"{}\"\ncallback_key_hosts = [\"{}\"]\n",
+        connectwise.site_url(),
+        cw.company_id,
+        cw.public_key,
+        cw.private_key,
+        cw.client_id,
+        connectwise.addr()
+    );
+    format!(
+        "[daemon]\nstore_path = \"store\"\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n\
+         register_webhooks = {}\ntick_ms = 50\n\n{}{}\
+         [[pairings]]\nname = \"acme\"\na = \"autotask\"\nb = \"connectwise\"\nmapping = \"mapping.toml\"\n",
+        options.webhooks,
+        connection_block("autotask", &at_settings, options),
+        connection_block("connectwise", &cw_settings, options),
+    )
+}
+
+/// `[connections.NAME]` for vendor NAME with its settings table.
+fn connection_block(vendor: &str, settings: &str, options: &DemoOptions) -> String {
     let limits = options
         .limits
         .map(|(rps, burst)| {
@@ -134,60 +161,10 @@ pub fn config_text(
         })
         .unwrap_or_default();
     format!(
-        r#"[daemon]
-store_path = "store"
-listen = "127.0.0.1:0"
-admin_listen = "127.0.0.1:0"
-register_webhooks = {webhooks}
-tick_ms = 50
-
-[connections.autotask]
-vendor = "autotask"
-webhooks = {webhooks}
-polling = {polling}
-poll_interval_secs = {poll}
-poll_overlap_secs = 30
-timeout_secs = 10
-{limits}
-[connections.autotask.autotask]
-zone_discovery_url = "{at_zone}"
-username = "{AT_USER}"
-secret = "{AT_SECRET}"
-integration_code = "{AT_CODE}"
-webhook_secret = "{AT_WEBHOOK_SECRET}"
-
-[connections.connectwise]
-vendor = "connectwise"
-webhooks = {webhooks}
-polling = {polling}
-poll_interval_secs = {poll}
-poll_overlap_secs = 30
-timeout_secs = 10
-{limits}
-[connections.connectwise.connectwise]
-site_url = "{cw_site}"
-company_id = "{company}"
-public_key = "{public}"
-private_key = "{private}"
-client_id = "{client}"
-callback_key_hosts = ["{cw_host}"]
-
-[[pairings]]
-name = "acme"
-a = "autotask"
-b = "connectwise"
-mapping = "mapping.toml"
-"#,
-        webhooks = options.webhooks,
-        polling = options.polling,
-        poll = options.poll_interval_secs,
-        at_zone = autotask.zone_discovery_url(),
-        cw_site = connectwise.site_url(),
-        cw_host = connectwise.addr(),
-        company = cw.company_id,
-        public = cw.public_key,
-        private = cw.private_key,
-        client = cw.client_id,
+        "[connections.{vendor}]\nvendor = \"{vendor}\"\nwebhooks = {}\npolling = {}\n\
+         poll_interval_secs = {}\npoll_overlap_secs = 30\ntimeout_secs = 10\n{limits}\n\
+         [connections.{vendor}.{vendor}]\n{settings}\n",
+        options.webhooks, options.polling, options.poll_interval_secs,
     )
 }
 

@@ -133,3 +133,95 @@ impl Engine {
         Ok(op_count)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::store::{Side, Store, TicketRef};
+
+    fn engine(dir: &std::path::Path) -> Engine {
+        Engine {
+            store: Store::open(&dir.join("s")).unwrap(),
+            connections: HashMap::new(),
+            pairings: Vec::new(),
+            clock: Arc::new(SystemClock),
+            outbox_ready: Arc::new(tokio::sync::Notify::new()),
+            inbox_ready: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    fn plan_for(link: Link, base_shadow: Shadow) -> Plan {
+        Plan {
+            link,
+            new_link: false,
+            shadow: base_shadow.clone(),
+            base_shadow,
+            ops: Vec::new(),
+            comments: Vec::new(),
+            audit: Vec::new(),
+        }
+    }
+
+    /// A plan computed before a delivery linked the far ticket must not
+    /// overwrite the link: the commit refuses and the planner plans again.
+    #[tokio::test]
+    async fn stale_plans_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path());
+        let mut link = Link {
+            id: 7,
+            pairing: "p".into(),
+            a: Some(TicketRef {
+                id: "1".into(),
+                number: "T1".into(),
+            }),
+            b: None,
+            origin: Side::A,
+            created_at: chrono::Utc::now(),
+        };
+        engine
+            .store
+            .transact(|tx| tx.put(TreeName::Links, &7u64.to_be_bytes(), &link))
+            .unwrap();
+        let stale = plan_for(link.clone(), Shadow::default());
+
+        // Meanwhile a delivery records the created ticket.
+        link.b = Some(TicketRef {
+            id: "1001".into(),
+            number: "1001".into(),
+        });
+        engine
+            .store
+            .transact(|tx| tx.put(TreeName::Links, &7u64.to_be_bytes(), &link))
+            .unwrap();
+
+        let outcome = Outcome {
+            inbox_ids: Vec::new(),
+            version: None,
+            plans: vec![stale],
+            note: None,
+        };
+        assert!(matches!(
+            engine.commit(outcome).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            engine.store.link(7).unwrap(),
+            Some(link.clone()),
+            "the link kept its far side"
+        );
+
+        let fresh = plan_for(link, Shadow::default());
+        let outcome = Outcome {
+            inbox_ids: Vec::new(),
+            version: None,
+            plans: vec![fresh],
+            note: None,
+        };
+        assert!(engine.commit(outcome).await.is_ok());
+    }
+}

@@ -26,11 +26,7 @@ impl Engine {
     ) -> Result<Vec<Plan>, EngineError> {
         let mut plans = Vec::new();
         for pairing in &self.pairings {
-            let side = if pairing.a == connection {
-                Side::A
-            } else if pairing.b == connection {
-                Side::B
-            } else {
+            let Some(side) = pairing.side_of(connection) else {
                 continue;
             };
             if let Some(link) = self.store.link_for(&pairing.name, side, &ticket.id)? {
@@ -41,15 +37,8 @@ impl Engine {
             } else if triggers(pairing, side, ticket) {
                 let link_id = self.store.next_id()?;
                 let mut plan = self.plan_escalation(pairing, side, connection, ticket, link_id);
-                let conn = self
-                    .connection(connection)
-                    .ok_or_else(|| missing(connection))?;
-                let comments = conn
-                    .connector
-                    .list_comments(&ticket.id)
-                    .await
-                    .map_err(Engine::vendor_error(connection))?;
-                self.plan_comments(pairing, side, &comments, &mut plan)?;
+                self.plan_side_comments(pairing, side, &ticket.id, &mut plan)
+                    .await?;
                 plans.push(plan);
             }
         }
@@ -72,7 +61,7 @@ impl Engine {
             } else if let Some(r) = link.side(side) {
                 let conn = self
                     .side_connection(pairing, side)
-                    .ok_or_else(|| missing(side.as_str()))?;
+                    .ok_or_else(|| missing(pairing.connection(side)))?;
                 Some(
                     conn.connector
                         .get_ticket(&r.id)
@@ -89,38 +78,47 @@ impl Engine {
         }
         let mut plan = self.plan_link(pairing, link, &sides, outbox_before_fetch)?;
         for side in [Side::A, Side::B] {
-            let Some(ticket) = sides.get(side) else {
-                continue;
-            };
-            let conn = self
-                .side_connection(pairing, side)
-                .ok_or_else(|| missing(side.as_str()))?;
-            let comments = conn
-                .connector
-                .list_comments(&ticket.id)
-                .await
-                .map_err(Engine::vendor_error(&conn.name))?;
-            self.plan_comments(pairing, side, &comments, &mut plan)?;
+            if let Some(ticket) = sides.get(side) {
+                self.plan_side_comments(pairing, side, &ticket.id, &mut plan)
+                    .await?;
+            }
         }
         Ok(plan)
+    }
+
+    /// Reads the comments of one side's ticket and plans their mirrors.
+    async fn plan_side_comments(
+        &self,
+        pairing: &LoadedPairing,
+        side: Side,
+        ticket_id: &str,
+        plan: &mut Plan,
+    ) -> Result<(), EngineError> {
+        let conn = self
+            .side_connection(pairing, side)
+            .ok_or_else(|| missing(pairing.connection(side)))?;
+        let comments = conn
+            .connector
+            .list_comments(ticket_id)
+            .await
+            .map_err(Engine::vendor_error(&conn.name))?;
+        self.plan_comments(pairing, side, &comments, plan)
     }
 
     /// Whether a change of this ticket can lead to any plan: it is linked in
     /// some pairing, or it sits on a pairing's trigger side.
     fn may_matter(&self, connection: &str, ticket_id: &str) -> Result<bool, EngineError> {
         for pairing in &self.pairings {
-            for side in [Side::A, Side::B] {
-                if pairing.connection(side) != connection {
-                    continue;
-                }
-                if pairing.mapping.trigger.side == side
-                    || self
-                        .store
-                        .link_for(&pairing.name, side, ticket_id)?
-                        .is_some()
-                {
-                    return Ok(true);
-                }
+            let Some(side) = pairing.side_of(connection) else {
+                continue;
+            };
+            if pairing.mapping.trigger.side == side
+                || self
+                    .store
+                    .link_for(&pairing.name, side, ticket_id)?
+                    .is_some()
+            {
+                return Ok(true);
             }
         }
         Ok(false)

@@ -15,16 +15,8 @@ async fn audit_history_and_tamper_detection() {
     story.msp_picks_up().await.unwrap();
     bridge.stop().await;
 
-    let history = cli(&[
-        "audit",
-        "--config",
-        &config,
-        "--ticket",
-        &format!("autotask:{}", story.autotask_number),
-    ])
-    .await;
-    let out = text(&history);
-    assert!(history.status.success(), "{out}");
+    let out =
+        crate::common::audit_history(&env, &format!("autotask:{}", story.autotask_number)).await;
     for expected in [
         "intake",
         "escalated",
@@ -41,7 +33,14 @@ async fn audit_history_and_tamper_detection() {
 
     let verify = cli(&["audit", "verify", "--config", &config]).await;
     assert!(verify.status.success(), "{}", text(&verify));
-    assert!(text(&verify).contains("intact"));
+    let verdict = text(&verify);
+    assert!(verdict.contains("intact"), "{verdict}");
+    let head = verdict
+        .split("head sha256 ")
+        .nth(1)
+        .map(str::trim)
+        .unwrap_or_default();
+    assert_eq!(head.len(), 64, "prints the chain head: {verdict}");
 
     // Alter one stored entry's words, keeping its JSON valid.
     let store = psa_bridge::store::Store::open(&env.dir.join("store")).unwrap();

@@ -98,6 +98,21 @@ pub async fn cli(args: &[&str]) -> Output {
         .expect("run psa-bridge")
 }
 
+/// `psa-bridge audit --ticket TICKET` on the environment's config; its output.
+pub async fn audit_history(env: &DemoEnv, ticket: &str) -> String {
+    let output = cli(&[
+        "audit",
+        "--config",
+        env.config_path.to_str().unwrap(),
+        "--ticket",
+        ticket,
+    ])
+    .await;
+    let out = text(&output);
+    assert!(output.status.success(), "audit --ticket {ticket}: {out}");
+    out
+}
+
 pub fn text(output: &Output) -> String {
     format!(
         "{}{}",

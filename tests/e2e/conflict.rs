@@ -4,7 +4,7 @@
 use psa_bridge::demo::story::Story;
 use psa_bridge::demo::{wait_for, DemoOptions};
 
-use crate::common::{cli, env, text, Bridge, STEP};
+use crate::common::{env, Bridge, STEP};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn owner_wins_when_both_sides_changed_a_field() {
@@ -43,15 +43,8 @@ async fn owner_wins_when_both_sides_changed_a_field() {
     assert_eq!(cw.status, "In Progress");
     bridge.stop().await;
 
-    let history = cli(&[
-        "audit",
-        "--config",
-        env.config_path.to_str().unwrap(),
-        "--ticket",
-        &format!("autotask:{}", story.autotask_number),
-    ])
-    .await;
-    let out = text(&history);
+    let out =
+        crate::common::audit_history(&env, &format!("autotask:{}", story.autotask_number)).await;
     let conflicts: Vec<&str> = out.lines().filter(|l| l.contains(" conflict ")).collect();
     assert_eq!(conflicts.len(), 2, "{out}");
     assert!(

@@ -45,15 +45,11 @@ async fn transient_errors_are_retried_and_delivered_once() {
     assert_eq!(ticket_posts(&env), 3, "two 503s, then the create");
     assert_eq!(env.connectwise.tickets().len(), 1);
     bridge.stop().await;
-    let audit = cli(&[
-        "audit",
-        "--config",
-        env.config_path.to_str().unwrap(),
-        "--ticket",
+    let out = crate::common::audit_history(
+        &env,
         &format!("connectwise:{}", env.connectwise.tickets()[0].id),
-    ])
+    )
     .await;
-    let out = text(&audit);
     assert_eq!(out.matches(" retry ").count(), 2, "{out}");
 }
 

@@ -65,3 +65,32 @@ async fn simulators_run_standalone() {
         .unwrap();
     assert!(info["Codebase"].as_str().unwrap().ends_with('/'), "{info}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_log_format_writes_json_lines() {
+    let mut child = Command::new(BIN)
+        .args([
+            "--log-format",
+            "json",
+            "simulate",
+            "connectwise",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = tokio::time::timeout(STEP, lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("a log line");
+    let parsed: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(parsed["level"], "INFO", "{line}");
+    assert!(parsed["fields"]["message"].is_string(), "{line}");
+}

@@ -74,14 +74,7 @@ async fn internal_notes_cross_only_where_allowed_and_stay_internal() {
         .unwrap();
     assert!(public.discussion && !public.internal);
     bridge.stop().await;
-    let history = crate::common::cli(&[
-        "audit",
-        "--config",
-        env.config_path.to_str().unwrap(),
-        "--ticket",
-        &format!("autotask:{}", story.autotask_number),
-    ])
-    .await;
-    let out = crate::common::text(&history);
+    let out =
+        crate::common::audit_history(&env, &format!("autotask:{}", story.autotask_number)).await;
     assert!(out.contains("note_withheld"), "{out}");
 }
