@@ -5,6 +5,9 @@ use psa_connector::Ticket;
 use crate::config::Mapping;
 use crate::store::{Side, SideState};
 
+/// The shadow key of the status label.
+pub const STATUS: &str = "status";
+
 /// The mapped values of `ticket` as seen on `side`.
 pub fn observe(mapping: &Mapping, side: Side, ticket: &Ticket) -> SideState {
     let mut state = SideState {
@@ -12,6 +15,11 @@ pub fn observe(mapping: &Mapping, side: Side, ticket: &Ticket) -> SideState {
         closed: ticket.closed,
         ..Default::default()
     };
+    // The status label is always kept, mapped or not: the close rules use it
+    // to tell a side's own close from the echo of a status the bridge wrote.
+    state
+        .values
+        .insert(STATUS.to_string(), ticket.status.clone());
     for rule in &mapping.fields {
         let value = match rule.name() {
             "title" => Some(ticket.title.trim().to_string()),

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use psa_connector::{Ticket, TicketUpdate};
 use serde_json::json;
 
+use super::observe::STATUS;
 use super::{observe, Engine, EngineError, Plan, PlannedOp};
 use crate::config::mapping::DescriptionUpdates;
 use crate::config::LoadedPairing;
@@ -157,10 +158,16 @@ impl Engine {
 
         for side in [Side::A, Side::B] {
             let Some(state) = now(side) else { continue };
+            // A close that comes with the very status the shadow already
+            // holds for this side is the echo of the bridge's own status
+            // write (or of nothing new), not the side closing on its own.
+            let status_known = plan.base_shadow.side(side).values.get(STATUS);
+            let own_close = status_known.is_none() || state.values.get(STATUS) != status_known;
             self.plan_close(
                 pairing,
                 side,
                 state.closed,
+                own_close,
                 &mut shadow,
                 &mut updates,
                 &mut plan,
@@ -200,6 +207,7 @@ impl Engine {
         pairing: &LoadedPairing,
         side: Side,
         closed_now: bool,
+        own_close: bool,
         shadow: &mut crate::store::Shadow,
         updates: &mut BTreeMap<Side, (TicketUpdate, Vec<String>)>,
         plan: &mut Plan,
@@ -207,6 +215,16 @@ impl Engine {
         let was_closed = shadow.side(side).closed;
         shadow.side_mut(side).closed = closed_now;
         if !closed_now || was_closed {
+            return;
+        }
+        if !own_close {
+            plan.note(
+                "closed",
+                format!(
+                    "side {side} closed by the status the bridge wrote; close rule not applied"
+                ),
+                json!({ "side": side, "by_bridge": true }),
+            );
             return;
         }
         plan.note(

@@ -4,6 +4,7 @@
 
 mod audit;
 mod check;
+mod close;
 mod common;
 mod conflict;
 mod crash;
