@@ -5,7 +5,7 @@
 
 mod env;
 mod error;
-mod load;
+pub(crate) mod load;
 pub mod mapping;
 
 use std::collections::BTreeMap;

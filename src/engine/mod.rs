@@ -14,6 +14,9 @@ mod reconcile;
 mod trigger;
 mod worker;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

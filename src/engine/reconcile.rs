@@ -171,14 +171,14 @@ impl Engine {
                 &mut shadow,
                 &mut updates,
                 &mut plan,
-            );
+            )?;
             self.plan_description(
                 pairing,
                 side,
                 state.description.as_deref(),
                 &mut shadow,
                 &mut plan,
-            );
+            )?;
         }
 
         for (target, (update, fields)) in updates {
@@ -211,11 +211,11 @@ impl Engine {
         shadow: &mut crate::store::Shadow,
         updates: &mut BTreeMap<Side, (TicketUpdate, Vec<String>)>,
         plan: &mut Plan,
-    ) {
+    ) -> Result<(), EngineError> {
         let was_closed = shadow.side(side).closed;
         shadow.side_mut(side).closed = closed_now;
         if !closed_now || was_closed {
-            return;
+            return Ok(());
         }
         if !own_close {
             plan.note(
@@ -225,7 +225,7 @@ impl Engine {
                 ),
                 json!({ "side": side, "by_bridge": true }),
             );
-            return;
+            return Ok(());
         }
         plan.note(
             "closed",
@@ -233,11 +233,11 @@ impl Engine {
             json!({ "side": side }),
         );
         let Some(rule) = pairing.mapping.on_close.when_closed(side) else {
-            return;
+            return Ok(());
         };
         let other = side.other();
         if plan.link.side(other).is_none() {
-            return;
+            return Ok(());
         }
         if let Some(status) = &rule.set_status {
             let entry = updates.entry(other).or_default();
@@ -259,7 +259,7 @@ impl Engine {
                 "{}:{}:close:{side}:{}",
                 pairing.name,
                 plan.link.id,
-                self.clock.now().timestamp()
+                self.store.next_id()?
             );
             plan.add_comment(
                 other,
@@ -270,6 +270,7 @@ impl Engine {
                 None,
             );
         }
+        Ok(())
     }
 
     /// Description edits after linking become a note on the other side.
@@ -280,25 +281,31 @@ impl Engine {
         current: Option<&str>,
         shadow: &mut crate::store::Shadow,
         plan: &mut Plan,
-    ) {
-        let Some(current) = current else { return };
+    ) -> Result<(), EngineError> {
+        let Some(current) = current else {
+            return Ok(());
+        };
         let previous = shadow.side(side).description.clone();
         shadow.side_mut(side).description = Some(current.to_string());
-        let Some(previous) = previous else { return };
+        let Some(previous) = previous else {
+            return Ok(());
+        };
         if previous == current {
-            return;
+            return Ok(());
         }
         let visibility = match pairing.mapping.description.updates {
-            DescriptionUpdates::Ignore => return,
+            DescriptionUpdates::Ignore => return Ok(()),
             DescriptionUpdates::InternalNote => psa_connector::Visibility::Internal,
             DescriptionUpdates::PublicNote => psa_connector::Visibility::Public,
         };
         let conn = pairing.connection(side);
+        // A fresh store id, not a timestamp: two edits in one second must
+        // not share a marker (the second would be "adopted" as the first).
         let marker = format!(
             "{}:{}:desc:{side}:{}",
             pairing.name,
             plan.link.id,
-            self.clock.now().timestamp()
+            self.store.next_id()?
         );
         plan.add_comment(
             side.other(),
@@ -316,5 +323,6 @@ impl Engine {
             ),
             json!({}),
         );
+        Ok(())
     }
 }

@@ -1,0 +1,196 @@
+//! Unit tests of the planning rules on the shipped Autotask ↔ ConnectWise
+//! mapping, without vendors or timing: `plan_link` on given tickets, shadows
+//! and outbox contents.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use psa_connector::Ticket;
+
+use super::reconcile::Sides;
+use super::{observe, Engine, Plan};
+use crate::clock::ManualClock;
+use crate::config::load::parse_toml;
+use crate::config::{LoadedPairing, Mapping};
+use crate::store::{Action, Link, OutboxOp, Shadow, Side, Store, TicketRef, TreeName};
+
+const MAPPING: &str = include_str!("../../mappings/autotask-to-connectwise.toml");
+
+pub(super) struct Fixture {
+    pub engine: Engine,
+    pub link: Link,
+    _dir: tempfile::TempDir,
+}
+
+pub(super) fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Path::new("mappings/autotask-to-connectwise.toml");
+    let mapping: Mapping = parse_toml(path, MAPPING).unwrap();
+    mapping.validate(path, MAPPING).unwrap();
+    let pairing = LoadedPairing {
+        name: "acme".into(),
+        a: "autotask".into(),
+        b: "connectwise".into(),
+        mapping,
+        mapping_path: path.into(),
+        mapping_source: MAPPING.into(),
+    };
+    let start = Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap();
+    let engine = Engine {
+        store: Store::open(&dir.path().join("store")).unwrap(),
+        connections: HashMap::new(),
+        pairings: vec![pairing],
+        clock: Arc::new(ManualClock::new(start)),
+        outbox_ready: Arc::new(tokio::sync::Notify::new()),
+        inbox_ready: Arc::new(tokio::sync::Notify::new()),
+    };
+    let link = Link {
+        id: 7,
+        pairing: "acme".into(),
+        a: Some(TicketRef {
+            id: "100".into(),
+            number: "T100".into(),
+        }),
+        b: Some(TicketRef {
+            id: "200".into(),
+            number: "200".into(),
+        }),
+        origin: Side::A,
+        created_at: start,
+    };
+    Fixture {
+        engine,
+        link,
+        _dir: dir,
+    }
+}
+
+/// An Autotask-side (a) or ConnectWise-side (b) ticket in the given state.
+pub(super) fn ticket(side: Side, status: &str, priority: &str) -> Ticket {
+    let closed = matches!(status, "Complete" | ">Closed" | "Resolved");
+    Ticket {
+        id: if side == Side::A { "100" } else { "200" }.into(),
+        number: if side == Side::A { "T100" } else { "200" }.into(),
+        title: "VPN down".into(),
+        description: (side == Side::A).then(|| "Tunnel is down".to_string()),
+        status: status.into(),
+        priority: priority.into(),
+        queue: None,
+        closed,
+        marker: None,
+        fields: Default::default(),
+        updated_at: Utc::now(),
+    }
+}
+
+impl Fixture {
+    pub fn pairing(&self) -> &LoadedPairing {
+        &self.engine.pairings[0]
+    }
+
+    /// Stores the link and a shadow in which both sides agree on `a` and `b`.
+    pub fn agree(&self, a: &Ticket, b: &Ticket) -> Shadow {
+        let mapping = &self.pairing().mapping;
+        let shadow = Shadow {
+            a: observe(mapping, Side::A, a),
+            b: observe(mapping, Side::B, b),
+        };
+        let key = self.link.id.to_be_bytes();
+        self.engine
+            .store
+            .transact(|tx| {
+                tx.put(TreeName::Links, &key, &self.link)?;
+                tx.put(TreeName::Shadows, &key, &shadow)
+            })
+            .unwrap();
+        shadow
+    }
+
+    pub fn plan(&self, a: &Ticket, b: &Ticket, outbox: &[OutboxOp]) -> Plan {
+        let sides = Sides {
+            a: Some(a.clone()),
+            b: Some(b.clone()),
+        };
+        self.engine
+            .plan_link(self.pairing(), self.link.clone(), &sides, outbox)
+            .unwrap()
+    }
+}
+
+fn updates(plan: &Plan, target: Side) -> Vec<&Action> {
+    plan.ops
+        .iter()
+        .filter(|op| op.target == target && matches!(op.action, Action::UpdateTicket { .. }))
+        .map(|op| &op.action)
+        .collect()
+}
+
+fn comment_markers(plan: &Plan) -> Vec<String> {
+    plan.ops
+        .iter()
+        .filter_map(|op| match &op.action {
+            Action::AddComment { comment, .. } => Some(comment.marker.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_change_on_one_side_is_mapped_to_the_other() {
+    let f = fixture();
+    let a = ticket(Side::A, "New", "High");
+    let b = ticket(Side::B, "New", "Priority 2 - Quick Response");
+    f.agree(&a, &b);
+    let a_now = ticket(Side::A, "New", "Critical");
+    let plan = f.plan(&a_now, &b, &[]);
+    let ops = updates(&plan, Side::B);
+    assert_eq!(ops.len(), 1, "{:?}", plan.ops);
+    let Action::UpdateTicket { update } = ops[0] else {
+        unreachable!()
+    };
+    assert_eq!(
+        update.priority.as_deref(),
+        Some("Priority 1 - Emergency Response")
+    );
+    assert_eq!(
+        plan.shadow.b.values.get("priority").map(String::as_str),
+        Some("Priority 1 - Emergency Response")
+    );
+    assert!(updates(&plan, Side::A).is_empty());
+}
+
+#[test]
+fn the_echo_of_a_bridge_write_plans_nothing() {
+    let f = fixture();
+    let a = ticket(Side::A, "New", "Critical");
+    let b = ticket(Side::B, "New", "Priority 1 - Emergency Response");
+    f.agree(&a, &b);
+    let plan = f.plan(&a, &b, &[]);
+    assert!(plan.ops.is_empty(), "{:?}", plan.ops);
+}
+
+#[test]
+fn two_description_edits_in_one_second_get_distinct_markers() {
+    let f = fixture();
+    let a = ticket(Side::A, "New", "High");
+    let b = ticket(Side::B, "New", "Priority 2 - Quick Response");
+    f.agree(&a, &b);
+    let mut first = a.clone();
+    first.description = Some("Tunnel is down; also DNS".into());
+    let plan1 = f.plan(&first, &b, &[]);
+    // The first plan is committed: its shadow is the new agreed state.
+    let key = f.link.id.to_be_bytes();
+    f.engine
+        .store
+        .transact(|tx| tx.put(TreeName::Shadows, &key, &plan1.shadow))
+        .unwrap();
+    let mut second = first.clone();
+    second.description = Some("Tunnel is down; also DNS and DHCP".into());
+    // Same clock reading: the manual clock has not moved.
+    let plan2 = f.plan(&second, &b, &[]);
+    let (m1, m2) = (comment_markers(&plan1), comment_markers(&plan2));
+    assert_eq!((m1.len(), m2.len()), (1, 1), "{m1:?} {m2:?}");
+    assert_ne!(m1[0], m2[0], "markers must be unique per note");
+}
