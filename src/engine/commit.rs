@@ -4,6 +4,8 @@
 
 use psa_connector::Timestamp;
 
+use crate::store::TicketVersion;
+
 use super::{ticket_keys, Engine, Plan, PlannedOp};
 use crate::store::{
     comment_key, link_key, ticket_key, Action, AuditRecord, CommentEntry, Link, OutboxOp, Shadow,
@@ -15,7 +17,7 @@ pub struct Outcome<'a> {
     /// Inbox items consumed (the item and older notices for the same ticket).
     pub inbox_ids: Vec<u64>,
     /// The source ticket's version, so stale poll hits are skipped later.
-    pub version: Option<(&'a str, &'a str, Timestamp)>,
+    pub version: Option<(&'a str, &'a str, TicketVersion)>,
     pub plans: Vec<Plan>,
     /// Extra audit line when the item produced no plan (ignored, dropped).
     pub note: Option<(&'static str, String, Vec<String>)>,

@@ -16,7 +16,7 @@ use super::observe::STATUS;
 use super::{observe, Engine, EngineError, Plan, PlannedOp};
 use crate::config::mapping::DescriptionUpdates;
 use crate::config::LoadedPairing;
-use crate::store::{Action, Link, OutboxOp, Side};
+use crate::store::{Action, Link, OutboxOp, Side, SideState};
 
 /// Current tickets of a link's sides (`None` where not yet created).
 pub struct Sides {
@@ -29,6 +29,30 @@ impl Sides {
         match side {
             Side::A => self.a.as_ref(),
             Side::B => self.b.as_ref(),
+        }
+    }
+}
+
+/// Whether a side is closed now, and whose doing a close is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SideClose {
+    Open,
+    /// Closed by someone on that side: the pairing's close rule applies.
+    ByItself,
+    /// Closed with the very status the shadow already holds for that side:
+    /// the echo of the bridge's own status write (or nothing new), so the
+    /// close rule must not fire ("The MSP closed its ticket." would be false).
+    ByBridge,
+}
+
+impl SideClose {
+    fn judge(now: &SideState, base: &SideState) -> SideClose {
+        if !now.closed {
+            return SideClose::Open;
+        }
+        match base.values.get(STATUS) {
+            Some(known) if now.values.get(STATUS) == Some(known) => SideClose::ByBridge,
+            _ => SideClose::ByItself,
         }
     }
 }
@@ -158,20 +182,8 @@ impl Engine {
 
         for side in [Side::A, Side::B] {
             let Some(state) = now(side) else { continue };
-            // A close that comes with the very status the shadow already
-            // holds for this side is the echo of the bridge's own status
-            // write (or of nothing new), not the side closing on its own.
-            let status_known = plan.base_shadow.side(side).values.get(STATUS);
-            let own_close = status_known.is_none() || state.values.get(STATUS) != status_known;
-            self.plan_close(
-                pairing,
-                side,
-                state.closed,
-                own_close,
-                &mut shadow,
-                &mut updates,
-                &mut plan,
-            )?;
+            let closing = SideClose::judge(state, plan.base_shadow.side(side));
+            self.plan_close(pairing, side, closing, &mut shadow, &mut updates, &mut plan)?;
             self.plan_description(
                 pairing,
                 side,
@@ -206,18 +218,18 @@ impl Engine {
         &self,
         pairing: &LoadedPairing,
         side: Side,
-        closed_now: bool,
-        own_close: bool,
+        closing: SideClose,
         shadow: &mut crate::store::Shadow,
         updates: &mut BTreeMap<Side, (TicketUpdate, Vec<String>)>,
         plan: &mut Plan,
     ) -> Result<(), EngineError> {
         let was_closed = shadow.side(side).closed;
+        let closed_now = closing != SideClose::Open;
         shadow.side_mut(side).closed = closed_now;
         if !closed_now || was_closed {
             return Ok(());
         }
-        if !own_close {
+        if closing == SideClose::ByBridge {
             plan.note(
                 "closed",
                 format!(

@@ -194,3 +194,117 @@ fn two_description_edits_in_one_second_get_distinct_markers() {
     assert_eq!((m1.len(), m2.len()), (1, 1), "{m1:?} {m2:?}");
     assert_ne!(m1[0], m2[0], "markers must be unique per note");
 }
+
+#[test]
+fn the_echo_of_a_bridge_close_does_not_apply_the_close_rule() {
+    let f = fixture();
+    // Autotask completed; the bridge wrote ">Closed" to ConnectWise, whose
+    // ticket was still open when the shadow was recorded.
+    let a = ticket(Side::A, "Complete", "High");
+    let mut b_before = ticket(Side::B, ">Closed", "Priority 2 - Quick Response");
+    b_before.closed = false;
+    f.agree(&a, &b_before);
+    let b_now = ticket(Side::B, ">Closed", "Priority 2 - Quick Response");
+    let plan = f.plan(&a, &b_now, &[]);
+    assert!(comment_markers(&plan).is_empty(), "{:?}", plan.ops);
+    assert!(plan.shadow.b.closed);
+}
+
+#[test]
+fn a_side_closing_on_its_own_applies_the_close_rule() {
+    let f = fixture();
+    let a = ticket(Side::A, "In Progress", "High");
+    let b = ticket(Side::B, "In Progress", "Priority 2 - Quick Response");
+    f.agree(&a, &b);
+    let b_now = ticket(Side::B, ">Closed", "Priority 2 - Quick Response");
+    let plan = f.plan(&a, &b_now, &[]);
+    assert_eq!(comment_markers(&plan).len(), 1, "{:?}", plan.ops);
+    let Action::UpdateTicket { update } = updates(&plan, Side::A)[0] else {
+        unreachable!()
+    };
+    assert_eq!(update.status.as_deref(), Some("Complete"));
+}
+
+/// A field with a write still in the outbox is not a change on that side:
+/// its stale value is not sent back.
+#[test]
+fn fields_in_flight_are_not_changes() {
+    let f = fixture();
+    let a = ticket(Side::A, "New", "High");
+    let b = ticket(Side::B, "New", "Priority 2 - Quick Response");
+    let mut shadow = f.agree(&a, &b);
+    // The bridge planned priority Critical → P1 for b; b still shows P2.
+    shadow.a.values.insert("priority".into(), "Critical".into());
+    shadow
+        .b
+        .values
+        .insert("priority".into(), "Priority 1 - Emergency Response".into());
+    let key = f.link.id.to_be_bytes();
+    f.engine
+        .store
+        .transact(|tx| tx.put(TreeName::Shadows, &key, &shadow))
+        .unwrap();
+    let a_now = ticket(Side::A, "New", "Critical");
+    let in_flight = OutboxOp {
+        id: 1,
+        link: f.link.id,
+        pairing: "acme".into(),
+        target: Side::B,
+        connection: "connectwise".into(),
+        action: Action::UpdateTicket {
+            update: Default::default(),
+        },
+        fields: vec!["priority".into()],
+        planned_at: Utc::now(),
+        attempts: 0,
+        next_attempt_at: Utc::now(),
+        last_error: None,
+        dead: None,
+    };
+    let plan = f.plan(&a_now, &b, &[in_flight]);
+    assert!(plan.ops.is_empty(), "stale value bounced: {:?}", plan.ops);
+    // Without the operation in flight, P2 on b is a change and flows to a.
+    let plan = f.plan(&a_now, &b, &[]);
+    let Action::UpdateTicket { update } = updates(&plan, Side::A)[0] else {
+        unreachable!()
+    };
+    assert_eq!(update.priority.as_deref(), Some("High"));
+}
+
+/// Both sides changed a field to values that do not correspond: the owner
+/// (ConnectWise for status) wins and the discarded value is audited.
+#[test]
+fn conflicts_go_to_the_owner_and_are_audited() {
+    let f = fixture();
+    let a = ticket(Side::A, "New", "High");
+    let b = ticket(Side::B, "New", "Priority 2 - Quick Response");
+    f.agree(&a, &b);
+    let a_now = ticket(Side::A, "Waiting Customer", "High");
+    let b_now = ticket(Side::B, "In Progress", "Priority 2 - Quick Response");
+    let plan = f.plan(&a_now, &b_now, &[]);
+    let Action::UpdateTicket { update } = updates(&plan, Side::A)[0] else {
+        unreachable!()
+    };
+    assert_eq!(update.status.as_deref(), Some("In Progress"));
+    assert!(updates(&plan, Side::B).is_empty());
+    assert!(
+        plan.audit
+            .iter()
+            .any(|l| l.kind == "conflict" && l.message.contains("Waiting Customer")),
+        "{:?}",
+        plan.audit
+    );
+}
+
+/// A value without a counterpart in the mapping is not synced, and says so.
+#[test]
+fn unmapped_values_are_audited_not_sent() {
+    let f = fixture();
+    let a = ticket(Side::A, "New", "High");
+    let b = ticket(Side::B, "New", "Priority 2 - Quick Response");
+    f.agree(&a, &b);
+    let a_now = ticket(Side::A, "New", "Someday");
+    let plan = f.plan(&a_now, &b, &[]);
+    assert!(plan.ops.is_empty(), "{:?}", plan.ops);
+    assert!(plan.audit.iter().any(|l| l.kind == "unmapped"));
+}

@@ -14,7 +14,9 @@ use super::trigger::triggers;
 use super::{Engine, EngineError, Plan};
 use crate::config::LoadedPairing;
 use crate::delivery::retry_delay;
-use crate::store::{AuditRecord, InboxItem, Link, OutboxOp, Side, StoreError, TreeName};
+use crate::store::{
+    AuditRecord, InboxItem, Link, OutboxOp, Side, StoreError, TicketVersion, TreeName,
+};
 
 impl Engine {
     /// Plans every pairing `ticket` takes part in.
@@ -137,20 +139,20 @@ impl Engine {
             .ok_or_else(|| missing(&item.connection))?;
         if !self.may_matter(&item.connection, &item.ticket_id)? {
             // Neither linked nor on a trigger side (e.g. the MSP's other
-            // clients' tickets): no need to read it from the vendor.
-            let version = item
-                .updated_at
-                .map(|at| (item.connection.as_str(), item.ticket_id.as_str(), at));
+            // clients' tickets): no need to read it from the vendor, nor to
+            // remember its version (that tree would grow with every ticket
+            // the vendor has).
             return Ok(self
                 .commit(Outcome {
                     inbox_ids,
-                    version,
+                    version: None,
                     plans: Vec::new(),
                     note: None,
                 })
                 .await?);
         }
         let outbox = self.store.outbox()?;
+        let read_at = self.clock.now();
         let ticket = match conn.connector.get_ticket(&item.ticket_id).await {
             Ok(t) => t,
             Err(ConnectorError::NotFound(_)) => {
@@ -177,7 +179,10 @@ impl Engine {
         let version = Some((
             item.connection.as_str(),
             ticket.id.as_str(),
-            ticket.updated_at,
+            TicketVersion {
+                at: ticket.updated_at,
+                read_at: Some(read_at),
+            },
         ));
         Ok(self
             .commit(Outcome {

@@ -228,7 +228,7 @@ impl Store {
         &self,
         connection: &str,
         ticket_id: &str,
-    ) -> Result<Option<psa_connector::Timestamp>, StoreError> {
+    ) -> Result<Option<TicketVersion>, StoreError> {
         self.get(TreeName::Versions, &ticket_key(connection, ticket_id))
     }
 

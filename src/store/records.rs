@@ -58,6 +58,40 @@ pub struct InboxItem {
     pub next_attempt_at: Option<Timestamp>,
 }
 
+/// The newest vendor change stamp the bridge planned a ticket from, and when
+/// (by the bridge's clock) it started reading the ticket for that plan.
+///
+/// Vendor stamps can have whole-second resolution (ConnectWise): a change
+/// made later in the same second carries the same stamp, so a poll hit with
+/// an equal stamp is only known to be covered when the read began after that
+/// second had passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredVersion")]
+pub struct TicketVersion {
+    pub at: Timestamp,
+    pub read_at: Option<Timestamp>,
+}
+
+/// Stored form of [`TicketVersion`]; older stores hold the bare stamp.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StoredVersion {
+    Full {
+        at: Timestamp,
+        read_at: Option<Timestamp>,
+    },
+    Bare(Timestamp),
+}
+
+impl From<StoredVersion> for TicketVersion {
+    fn from(stored: StoredVersion) -> Self {
+        match stored {
+            StoredVersion::Full { at, read_at } => TicketVersion { at, read_at },
+            StoredVersion::Bare(at) => TicketVersion { at, read_at: None },
+        }
+    }
+}
+
 /// A ticket as referenced from the bridge: vendor id and the number people see.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketRef {
