@@ -8,8 +8,11 @@ use crate::store::{Action, OutboxOp};
 /// What a successful call produced.
 pub enum Delivered {
     Created(Box<Ticket>),
-    Updated,
-    Commented { id: String },
+    /// The ticket as the vendor stored it after the update.
+    Updated(Box<Ticket>),
+    Commented {
+        id: String,
+    },
 }
 
 /// Performs `op` on `target_id` (the far ticket; `None` for creates).
@@ -30,8 +33,8 @@ pub async fn apply(
         }
         Action::UpdateTicket { update } => {
             let id = target_id.ok_or_else(not_linked)?;
-            connector.update_ticket(id, update).await?;
-            Ok(Delivered::Updated)
+            let stored = connector.update_ticket_stored(id, update).await?;
+            Ok(Delivered::Updated(Box::new(stored)))
         }
         Action::AddComment { comment, .. } => {
             let id = target_id.ok_or_else(not_linked)?;

@@ -42,6 +42,19 @@ pub trait Connector: Send + Sync {
     /// Writes only the fields present in `update`.
     async fn update_ticket(&self, id: &str, update: &TicketUpdate) -> Result<(), ConnectorError>;
 
+    /// Writes `update` and returns the ticket as the vendor stored it, so the
+    /// bridge records what the vendor kept (a truncated summary, a trimmed
+    /// or canonical value) rather than what it asked for. Connectors whose
+    /// write answer carries the record override this to save the read.
+    async fn update_ticket_stored(
+        &self,
+        id: &str,
+        update: &TicketUpdate,
+    ) -> Result<Ticket, ConnectorError> {
+        self.update_ticket(id, update).await?;
+        self.get_ticket(id).await
+    }
+
     /// All comments of a ticket, oldest first, with bridge markers extracted.
     async fn list_comments(&self, ticket_id: &str) -> Result<Vec<Comment>, ConnectorError>;
 
