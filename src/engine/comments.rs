@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{Engine, EngineError, Plan};
 use crate::config::LoadedPairing;
-use crate::store::{CommentEntry, Side};
+use crate::store::{Action, CommentEntry, Link, OutboxOp, Side};
 
 impl Engine {
     /// Plans mirrors for the comments of `side` that the bridge has not seen yet.
@@ -18,6 +18,7 @@ impl Engine {
         pairing: &LoadedPairing,
         side: Side,
         comments: &[Comment],
+        outbox_before_fetch: &[OutboxOp],
         plan: &mut Plan,
     ) -> Result<(), EngineError> {
         let rules = &pairing.mapping.comments;
@@ -32,10 +33,20 @@ impl Engine {
             {
                 continue;
             }
-            if comment.marker.is_some() {
-                plan.comments
-                    .push((side, comment.id.clone(), CommentEntry::Bridge));
-                continue;
+            if let Some(marker) = &comment.marker {
+                if written_by_bridge(&plan.link, side, marker, outbox_before_fetch) {
+                    plan.comments
+                        .push((side, comment.id.clone(), CommentEntry::Bridge));
+                    continue;
+                }
+                plan.note(
+                    "foreign_marker",
+                    format!(
+                        "{conn} note {} carries a bridge marker this link did not write there (a quoted note?); treated as a person's note",
+                        comment.id
+                    ),
+                    json!({ "side": side, "comment": comment.id, "marker": marker }),
+                );
             }
             let direction = match comment.visibility {
                 Visibility::Public => rules.public,
@@ -90,4 +101,31 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// Whether a note on `side` carrying `marker` is one the bridge wrote for
+/// `link` and has not recorded yet: an operation posting that marker to that
+/// side is (or was, when the outbox was read) in the outbox, or the marker is
+/// one of the link's own once-only markers (the created ticket's first note,
+/// the write-back note). A marker copied into a person's note (an email reply
+/// quoting a mirrored note) matches neither, so that note is mirrored.
+/// Notes the bridge recorded are recognised earlier, by the comment map.
+pub(super) fn written_by_bridge(
+    link: &Link,
+    side: Side,
+    marker: &str,
+    outbox_before_fetch: &[OutboxOp],
+) -> bool {
+    let ticket_marker = link.marker();
+    if side != link.origin && marker == ticket_marker {
+        return true;
+    }
+    if side == link.origin && marker == format!("{ticket_marker}:writeback") {
+        return true;
+    }
+    outbox_before_fetch.iter().any(|op| {
+        op.link == link.id
+            && op.target == side
+            && matches!(&op.action, Action::AddComment { comment, .. } if comment.marker == marker)
+    })
 }

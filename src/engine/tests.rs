@@ -308,3 +308,134 @@ fn unmapped_values_are_audited_not_sent() {
     assert!(plan.ops.is_empty(), "{:?}", plan.ops);
     assert!(plan.audit.iter().any(|l| l.kind == "unmapped"));
 }
+
+fn public_note(id: &str, body: &str, marker: Option<&str>) -> psa_connector::Comment {
+    psa_connector::Comment {
+        id: id.into(),
+        body: body.into(),
+        visibility: psa_connector::Visibility::Public,
+        author: Some("Dana".into()),
+        created_at: Utc::now(),
+        resolution: false,
+        marker: marker.map(str::to_string),
+    }
+}
+
+fn comment_op(f: &Fixture, target: Side, marker: &str) -> OutboxOp {
+    OutboxOp {
+        id: 3,
+        link: f.link.id,
+        pairing: "acme".into(),
+        target,
+        connection: "connectwise".into(),
+        action: Action::AddComment {
+            comment: psa_connector::NewComment {
+                body: "hi".into(),
+                visibility: psa_connector::Visibility::Public,
+                marker: marker.into(),
+                resolution: false,
+            },
+            source: Some((target.other(), "55".into())),
+        },
+        fields: Vec::new(),
+        planned_at: Utc::now(),
+        attempts: 0,
+        next_attempt_at: Utc::now(),
+        last_error: None,
+        dead: None,
+    }
+}
+
+fn empty_plan(f: &Fixture) -> Plan {
+    Plan {
+        link: f.link.clone(),
+        new_link: false,
+        base_shadow: Shadow::default(),
+        shadow: Shadow::default(),
+        ops: Vec::new(),
+        comments: Vec::new(),
+        audit: Vec::new(),
+    }
+}
+
+/// The bridge's own note, posted but not yet recorded, is recognised by the
+/// operation that posts it; the same marker quoted in a customer's reply is
+/// not the bridge's, and that reply is mirrored.
+#[test]
+fn only_markers_this_link_is_writing_count_as_the_bridges() {
+    let f = fixture();
+    let marker = "acme:7:a:55";
+    let own = public_note("900", "Dana (autotask) wrote:\nReboot done", Some(marker));
+    let mut plan = empty_plan(&f);
+    let in_flight = [comment_op(&f, Side::B, marker)];
+    f.engine
+        .plan_comments(
+            f.pairing(),
+            Side::B,
+            std::slice::from_ref(&own),
+            &in_flight,
+            &mut plan,
+        )
+        .unwrap();
+    assert!(
+        plan.ops.is_empty(),
+        "own note mirrored back: {:?}",
+        plan.ops
+    );
+    assert!(matches!(
+        plan.comments.as_slice(),
+        [(Side::B, id, crate::store::CommentEntry::Bridge)] if id == "900"
+    ));
+
+    let reply = public_note("950", "Thanks, works now!", Some(marker));
+    let mut plan = empty_plan(&f);
+    f.engine
+        .plan_comments(f.pairing(), Side::B, &[reply], &[], &mut plan)
+        .unwrap();
+    assert_eq!(plan.ops.len(), 1, "the customer's reply must cross");
+    assert_eq!(plan.ops[0].target, Side::A);
+    assert!(plan.audit.iter().any(|l| l.kind == "foreign_marker"));
+}
+
+/// The created ticket's first note (ConnectWise's initial description) and
+/// the write-back note carry the link's own once-only markers.
+#[test]
+fn the_links_once_only_markers_are_the_bridges() {
+    let f = fixture();
+    let first = public_note("901", "Tunnel is down", Some(&f.link.marker()));
+    let mut plan = empty_plan(&f);
+    f.engine
+        .plan_comments(f.pairing(), Side::B, &[first], &[], &mut plan)
+        .unwrap();
+    assert!(plan.ops.is_empty(), "{:?}", plan.ops);
+    let write_back = public_note(
+        "902",
+        "Escalated",
+        Some(&format!("{}:writeback", f.link.marker())),
+    );
+    let mut plan = empty_plan(&f);
+    f.engine
+        .plan_comments(f.pairing(), Side::A, &[write_back], &[], &mut plan)
+        .unwrap();
+    assert!(plan.ops.is_empty(), "{:?}", plan.ops);
+}
+
+#[test]
+fn trigger_rules() {
+    use super::trigger::triggers;
+    let f = fixture();
+    let mut t = ticket(Side::A, "New", "High");
+    t.queue = Some("Escalate to MSP".into());
+    assert!(triggers(f.pairing(), Side::A, &t));
+    assert!(!triggers(f.pairing(), Side::B, &t), "only the trigger side");
+    let mut elsewhere = t.clone();
+    elsewhere.queue = Some("Service Desk".into());
+    assert!(!triggers(f.pairing(), Side::A, &elsewhere));
+    let mut closed = t.clone();
+    closed.closed = true;
+    assert!(!triggers(f.pairing(), Side::A, &closed));
+    // A ticket the bridge created for another pairing is never escalated again.
+    let mut created = t.clone();
+    created.marker = Some("psa-bridge:other:12".into());
+    assert!(!triggers(f.pairing(), Side::A, &created));
+}

@@ -9,11 +9,14 @@ use crate::config::mapping::truncate;
 use crate::config::LoadedPairing;
 use crate::store::{Action, Link, Shadow, Side, TicketRef, WriteBack};
 
-/// Whether `ticket` on `side` meets the pairing's trigger.
+/// Whether `ticket` on `side` meets the pairing's trigger. A ticket the
+/// bridge created (it carries a bridge marker) never does: in another
+/// pairing's trigger queue it would escalate back and forth between pairings.
 pub fn triggers(pairing: &LoadedPairing, side: Side, ticket: &Ticket) -> bool {
     let trigger = &pairing.mapping.trigger;
     trigger.side == side
         && !ticket.closed
+        && ticket.marker.is_none()
         && ticket.queue.as_deref() == Some(trigger.queue.get_ref().as_str())
 }
 

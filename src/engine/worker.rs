@@ -39,7 +39,7 @@ impl Engine {
             } else if triggers(pairing, side, ticket) {
                 let link_id = self.store.next_id()?;
                 let mut plan = self.plan_escalation(pairing, side, connection, ticket, link_id);
-                self.plan_side_comments(pairing, side, &ticket.id, &mut plan)
+                self.plan_side_comments(pairing, side, &ticket.id, &[], &mut plan)
                     .await?;
                 plans.push(plan);
             }
@@ -81,7 +81,7 @@ impl Engine {
         let mut plan = self.plan_link(pairing, link, &sides, outbox_before_fetch)?;
         for side in [Side::A, Side::B] {
             if let Some(ticket) = sides.get(side) {
-                self.plan_side_comments(pairing, side, &ticket.id, &mut plan)
+                self.plan_side_comments(pairing, side, &ticket.id, outbox_before_fetch, &mut plan)
                     .await?;
             }
         }
@@ -94,6 +94,7 @@ impl Engine {
         pairing: &LoadedPairing,
         side: Side,
         ticket_id: &str,
+        outbox_before_fetch: &[OutboxOp],
         plan: &mut Plan,
     ) -> Result<(), EngineError> {
         let conn = self
@@ -104,7 +105,7 @@ impl Engine {
             .list_comments(ticket_id)
             .await
             .map_err(Engine::vendor_error(&conn.name))?;
-        self.plan_comments(pairing, side, &comments, plan)
+        self.plan_comments(pairing, side, &comments, outbox_before_fetch, plan)
     }
 
     /// Whether a change of this ticket can lead to any plan: it is linked in
