@@ -80,22 +80,39 @@ impl Store {
             prev = entry.hash;
             expected_seq += 1;
         }
-        let head: Option<(u64, String)> = self
-            .get::<serde_json::Value>(TreeName::Meta, b"audit_head")?
+        let entries = expected_seq - 1;
+        let stored_head = self.get::<serde_json::Value>(TreeName::Meta, b"audit_head")?;
+        let head = stored_head
+            .as_ref()
             .and_then(|h| Some((h["seq"].as_u64()?, h["hash"].as_str()?.to_string())));
-        if let Some((seq, hash)) = head {
-            if seq != expected_seq - 1 || hash != prev {
+        match head {
+            Some((seq, hash)) if seq != entries || hash != prev => {
                 return Ok(VerifyReport::Broken {
                     seq,
                     reason: format!(
-                        "the chain ends at #{} but its head says #{seq}: entries were removed",
-                        expected_seq - 1
+                        "the chain ends at #{entries} but its head says #{seq}: entries were removed"
                     ),
                 });
             }
+            Some(_) => {}
+            // The head is written in the same transaction as every entry:
+            // entries without it (or with an unreadable one) mean the head was
+            // removed to hide a truncated tail.
+            None if entries > 0 => {
+                let reason = if stored_head.is_some() {
+                    "the chain head record is unreadable"
+                } else {
+                    "the chain head record is missing: the tail cannot be checked"
+                };
+                return Ok(VerifyReport::Broken {
+                    seq: entries,
+                    reason: reason.into(),
+                });
+            }
+            None => {}
         }
         Ok(VerifyReport::Intact {
-            entries: expected_seq - 1,
+            entries,
             head: prev,
         })
     }
@@ -181,6 +198,27 @@ mod tests {
         assert!(matches!(
             store.verify_audit().unwrap(),
             VerifyReport::Broken { seq: 1, .. }
+        ));
+    }
+
+    /// Removing the tail and the head record together must not pass as intact.
+    #[test]
+    fn a_missing_head_record_is_a_break() {
+        let (_d, store) = store_with_entries(5);
+        store.raw_audit_tree().remove(5u64.to_be_bytes()).unwrap();
+        store.tree(TreeName::Meta).remove(b"audit_head").unwrap();
+        assert!(matches!(
+            store.verify_audit().unwrap(),
+            VerifyReport::Broken { seq: 4, .. }
+        ));
+        let (_d, store) = store_with_entries(2);
+        store
+            .tree(TreeName::Meta)
+            .insert(b"audit_head", b"{}".to_vec())
+            .unwrap();
+        assert!(matches!(
+            store.verify_audit().unwrap(),
+            VerifyReport::Broken { .. }
         ));
     }
 
