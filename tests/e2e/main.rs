@@ -3,6 +3,7 @@
 //! per concern.
 
 mod audit;
+mod chaos;
 mod check;
 mod close;
 mod common;
