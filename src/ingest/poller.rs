@@ -26,12 +26,18 @@ pub async fn run_poller(
     tokio::pin!(shutdown);
     loop {
         let span = tracing::info_span!("poll", connection = %connection);
-        if let Err(e) = poll_once(&engine, &connection, overlap)
+        let outcome = match poll_once(&engine, &connection, overlap)
             .instrument(span)
             .await
         {
-            tracing::warn!(connection = %connection, error = %e, "poll failed; will try again");
-        }
+            Ok(_) => "ok",
+            Err(e) => {
+                tracing::warn!(connection = %connection, error = %e, "poll failed; will try again");
+                "failed"
+            }
+        };
+        metrics::counter!("psa_bridge_polls_total", "connection" => connection.clone(), "outcome" => outcome)
+            .increment(1);
         tokio::select! {
             _ = &mut shutdown => return,
             _ = tokio::time::sleep(interval) => {}

@@ -139,7 +139,7 @@ async fn chaos_kills_and_vendor_errors_lose_and_duplicate_nothing() {
     })
     .await
     .unwrap();
-    crate::common::settled_writes(&env, Duration::from_secs(3)).await;
+    crate::common::settled(&env, &bridge).await;
     let converge_secs = started.elapsed().as_secs_f64();
 
     assert_eq!(

@@ -1,12 +1,10 @@
 //! Close rules fire on a side's own close, never on the echo of the status
 //! the bridge wrote there.
 
-use std::time::Duration;
-
 use psa_bridge::demo::story::Story;
 use psa_bridge::demo::{wait_for, DemoOptions};
 
-use crate::common::{audit_history, env, settled_writes, Bridge, STEP};
+use crate::common::{audit_history, env, settled, Bridge, STEP};
 
 /// The internal team completes its ticket: ConnectWise is closed through the
 /// status mapping, and the echo of that close does not make the bridge claim
@@ -17,8 +15,7 @@ async fn internal_close_does_not_bounce_the_msp_close_note() {
     let bridge = Bridge::spawn(&env.config_path).await;
     let mut story = Story::new(&env, STEP, false);
     story.escalate().await.unwrap();
-    let quiet = Duration::from_secs(3);
-    let before = settled_writes(&env, quiet).await;
+    let before = settled(&env, &bridge).await;
 
     env.autotask.user_set_status(story.autotask_id, "Complete");
     let cw_id = story.connectwise_id;
@@ -27,7 +24,7 @@ async fn internal_close_does_not_bounce_the_msp_close_note() {
     })
     .await
     .unwrap();
-    let after = settled_writes(&env, quiet).await;
+    let after = settled(&env, &bridge).await;
     assert_eq!(
         (after.0 - before.0, after.1 - before.1),
         (0, 1),
@@ -69,7 +66,7 @@ async fn msp_close_applies_the_close_rule_once() {
     })
     .await
     .unwrap();
-    settled_writes(&env, Duration::from_secs(3)).await;
+    settled(&env, &bridge).await;
     let count = env
         .autotask
         .notes(at_id)

@@ -149,19 +149,80 @@ pub fn writes(env: &DemoEnv) -> (usize, usize) {
     env.ticket_writes()
 }
 
-/// Waits until in-flight webhooks are delivered and the daemon has had time to
-/// plan and deliver what they caused, then returns the write counts. Settling
-/// is judged by the counts staying unchanged across two poll intervals.
-pub async fn settled_writes(env: &DemoEnv, quiet: Duration) -> (usize, usize) {
-    let mut last = writes(env);
+/// The daemon's queue depths and completed poll rounds, from `/metrics`.
+#[derive(Debug, Default, PartialEq)]
+pub struct Progress {
+    pub inbox: u64,
+    pub outbox: u64,
+    /// Successful poll rounds of the connection that has had the fewest;
+    /// `None` when nothing polls.
+    pub polls: Option<u64>,
+}
+
+/// Reads [`Progress`] from the daemon's metrics.
+pub async fn progress(bridge: &Bridge) -> Option<Progress> {
+    let body = reqwest::get(bridge.admin_url("/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let mut progress = Progress::default();
+    for line in body.lines().filter(|l| !l.starts_with('#')) {
+        let Some((name, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(value) = value.parse::<f64>() else {
+            continue;
+        };
+        let value = value as u64;
+        if name == "psa_bridge_inbox_pending" {
+            progress.inbox = value;
+        } else if name == "psa_bridge_outbox_pending" {
+            progress.outbox = value;
+        } else if name.starts_with("psa_bridge_polls_total{") && name.contains("outcome=\"ok\"") {
+            progress.polls = Some(progress.polls.map_or(value, |p| p.min(value)));
+        }
+    }
+    Some(progress)
+}
+
+/// Waits until the daemon has settled, judged on its state, not on silence:
+/// vendor webhooks delivered, inbox and outbox empty, and the bridge's write
+/// counts unchanged across two completed poll rounds of every connection
+/// (across a few checks when nothing polls). Returns the write counts.
+pub async fn settled(env: &DemoEnv, bridge: &Bridge) -> (usize, usize) {
+    let deadline = std::time::Instant::now() + SETTLE_LIMIT;
+    let mut quiet_since: Option<(Option<u64>, (usize, usize), u32)> = None;
     loop {
         env.autotask.wait_webhooks_idle().await;
         env.connectwise.wait_callbacks_idle().await;
-        tokio::time::sleep(quiet).await;
-        let now = writes(env);
-        if now == last {
-            return now;
-        }
-        last = now;
+        let now = progress(bridge).await.unwrap_or(Progress {
+            inbox: u64::MAX,
+            ..Progress::default()
+        });
+        let writes = writes(env);
+        let idle = now.inbox == 0 && now.outbox == 0;
+        quiet_since = match quiet_since {
+            Some((polls, before, checks)) if idle && before == writes => {
+                let rounds_done = match (polls, now.polls) {
+                    (Some(start), Some(current)) => current >= start + 2,
+                    _ => checks >= 4,
+                };
+                if rounds_done {
+                    return writes;
+                }
+                Some((polls, before, checks + 1))
+            }
+            _ => idle.then_some((now.polls, writes, 0)),
+        };
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon did not settle within {SETTLE_LIMIT:?}: {now:?}, writes {writes:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// How long [`settled`] waits before it calls the daemon stuck.
+pub const SETTLE_LIMIT: Duration = Duration::from_secs(180);

@@ -79,7 +79,7 @@ async fn killed_daemon_resumes_without_duplicates() {
     bridge.kill().await;
     let bridge = Bridge::spawn(&env.config_path).await;
     story.msp_resolves().await.unwrap();
-    crate::common::settled_writes(&env, Duration::from_secs(2)).await;
+    crate::common::settled(&env, &bridge).await;
 
     assert_eq!(env.connectwise.tickets().len(), 1, "no duplicate ticket");
     let at_notes = env.autotask.notes(t.id);

@@ -1,12 +1,10 @@
 //! Title and description edits after escalation: the title follows (cut to
 //! ConnectWise's 100 characters), the description arrives as an internal note.
 
-use std::time::Duration;
-
 use psa_bridge::demo::story::Story;
 use psa_bridge::demo::{wait_for, DemoOptions};
 
-use crate::common::{env, settled_writes, Bridge, STEP};
+use crate::common::{env, settled, Bridge, STEP};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn title_and_description_edits_reach_connectwise() {
@@ -14,7 +12,7 @@ async fn title_and_description_edits_reach_connectwise() {
     let bridge = Bridge::spawn(&env.config_path).await;
     let mut story = Story::new(&env, STEP, false);
     story.escalate().await.unwrap();
-    let before = settled_writes(&env, Duration::from_secs(3)).await;
+    let before = settled(&env, &bridge).await;
 
     let long_title = format!(
         "VPN down at the Leeds branch {}",
@@ -38,7 +36,7 @@ async fn title_and_description_edits_reach_connectwise() {
     })
     .await
     .unwrap();
-    let after = settled_writes(&env, Duration::from_secs(3)).await;
+    let after = settled(&env, &bridge).await;
     assert_eq!(
         (after.0 - before.0, after.1 - before.1),
         (0, 2),
@@ -70,7 +68,7 @@ async fn a_title_the_vendor_cut_is_not_bounced_back() {
     let bridge = Bridge::spawn(&env.config_path).await;
     let mut story = Story::new(&env, STEP, false);
     story.escalate().await.unwrap();
-    let before = settled_writes(&env, Duration::from_secs(3)).await;
+    let before = settled(&env, &bridge).await;
 
     let long_title = format!(
         "Mail relay rejects {}",
@@ -86,7 +84,7 @@ async fn a_title_the_vendor_cut_is_not_bounced_back() {
     })
     .await
     .unwrap();
-    let after = settled_writes(&env, Duration::from_secs(3)).await;
+    let after = settled(&env, &bridge).await;
     assert_eq!(
         env.autotask.ticket(story.autotask_id).unwrap().title,
         long_title,

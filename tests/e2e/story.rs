@@ -1,27 +1,20 @@
 //! The escalation story through the real daemon, with webhooks and with
 //! polling only: same end state, exactly the expected writes, no echoes.
 
-use std::time::Duration;
-
 use psa_bridge::demo::story::{Story, EXPECTED_WRITES};
 use psa_bridge::demo::DemoOptions;
 
-use crate::common::{env, settled_writes, Bridge, STEP};
+use crate::common::{env, settled, Bridge, STEP};
 
 /// Plays the story, checking the bridge's write count after every step.
 async fn play_and_count(options: DemoOptions) {
-    let quiet = Duration::from_secs(options.poll_interval_secs + 1);
     let (_dir, env) = env(options).await;
     let bridge = Bridge::spawn(&env.config_path).await;
     let mut story = Story::new(&env, STEP, false);
 
     story.escalate().await.unwrap();
     // ConnectWise: the ticket. Autotask: the write-back note and the MSP Ticket field.
-    assert_eq!(
-        settled_writes(&env, quiet).await,
-        (2, 1),
-        "after escalation"
-    );
+    assert_eq!(settled(&env, &bridge).await, (2, 1), "after escalation");
     let cw = env.connectwise.ticket(story.connectwise_id).unwrap();
     assert_eq!(cw.board, "Co-Managed");
     assert_eq!(cw.company, "ACME");
@@ -41,7 +34,7 @@ async fn play_and_count(options: DemoOptions) {
     story.msp_picks_up().await.unwrap();
     // Autotask: status and the discussion note; the internal note stays in ConnectWise.
     assert_eq!(
-        settled_writes(&env, quiet).await,
+        settled(&env, &bridge).await,
         (4, 1),
         "after the MSP picked up"
     );
@@ -63,7 +56,7 @@ async fn play_and_count(options: DemoOptions) {
     story.tech_replies().await.unwrap();
     // ConnectWise: the reply and the priority.
     assert_eq!(
-        settled_writes(&env, quiet).await,
+        settled(&env, &bridge).await,
         (4, 3),
         "after the tech replied"
     );
@@ -71,7 +64,7 @@ async fn play_and_count(options: DemoOptions) {
     story.msp_resolves().await.unwrap();
     // Autotask: resolution note, status Complete, the close-rule note.
     assert_eq!(
-        settled_writes(&env, quiet).await,
+        settled(&env, &bridge).await,
         EXPECTED_WRITES,
         "after resolution"
     );

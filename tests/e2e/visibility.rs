@@ -1,13 +1,11 @@
 //! Internal notes: denied by default; where a rule allows them they arrive
 //! internal, never customer-visible.
 
-use std::time::Duration;
-
 use psa_bridge::demo::story::Story;
 use psa_bridge::demo::{wait_for, DemoOptions, EXAMPLE_MAPPING};
 use psa_connectwise::sim::SimNoteKind;
 
-use crate::common::{env, settled_writes, Bridge, STEP};
+use crate::common::{env, settled, Bridge, STEP};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn internal_notes_cross_only_where_allowed_and_stay_internal() {
@@ -62,7 +60,7 @@ async fn internal_notes_cross_only_where_allowed_and_stay_internal() {
     })
     .await
     .unwrap();
-    settled_writes(&env, Duration::from_secs(3)).await;
+    settled(&env, &bridge).await;
     let cw_notes = env.connectwise.notes(story.connectwise_id);
     assert!(
         !cw_notes.iter().any(|n| n.text.contains("cranky")),
