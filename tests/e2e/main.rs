@@ -14,5 +14,6 @@ mod rate;
 mod retries;
 mod simulate;
 mod story;
+mod trigger;
 mod visibility;
 mod webhooks;
