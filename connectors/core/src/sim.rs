@@ -65,7 +65,8 @@ struct Knobs {
     latency: Duration,
     error_rate: f64,
     fail_next_writes: VecDeque<(u16, Option<u64>)>,
-    ambiguous_next_writes: VecDeque<AmbiguousReply>,
+    /// Queued ambiguous answers, each for any write or for paths containing a fragment.
+    ambiguous_next_writes: VecDeque<(AmbiguousReply, Option<String>)>,
     ambiguous_rate: f64,
     rate_limit: Option<(u32, u64)>,
     window: VecDeque<Instant>,
@@ -116,7 +117,24 @@ impl SimControl {
     pub fn ambiguous_next_writes(&self, reply: AmbiguousReply, count: usize) {
         self.knobs()
             .ambiguous_next_writes
-            .extend(std::iter::repeat_n(reply, count));
+            .extend(std::iter::repeat_n((reply, None), count));
+    }
+
+    /// Like [`Self::ambiguous_next_writes`], only for writes whose path
+    /// contains `path_fragment` (e.g. `/notes` or `/Notes`); other writes
+    /// are answered normally and do not use these up.
+    pub fn ambiguous_next_writes_to(
+        &self,
+        reply: AmbiguousReply,
+        count: usize,
+        path_fragment: &str,
+    ) {
+        self.knobs()
+            .ambiguous_next_writes
+            .extend(std::iter::repeat_n(
+                (reply, Some(path_fragment.to_string())),
+                count,
+            ));
     }
 
     /// Fraction (0..=1) of successful writes that are applied and then
@@ -141,9 +159,13 @@ impl SimControl {
     }
 
     /// Whether the answer to a write the handler just applied is replaced.
-    fn take_ambiguity(&self) -> Option<AmbiguousReply> {
+    fn take_ambiguity(&self, path: &str) -> Option<AmbiguousReply> {
         let mut k = self.knobs();
-        if let Some(reply) = k.ambiguous_next_writes.pop_front() {
+        let queued = k
+            .ambiguous_next_writes
+            .iter()
+            .position(|(_, only)| only.as_deref().is_none_or(|f| path.contains(f)));
+        if let Some((reply, _)) = queued.and_then(|i| k.ambiguous_next_writes.remove(i)) {
             return Some(reply);
         }
         let mut rng = rand::rng();
@@ -347,7 +369,7 @@ pub async fn middleware(
             let response = next.run(request).await;
             // The handler has applied the write; maybe lose its answer.
             let ambiguity = (record.is_write() && response.status().is_success())
-                .then(|| control.take_ambiguity())
+                .then(|| control.take_ambiguity(&record.path))
                 .flatten();
             match ambiguity {
                 None => response,

@@ -180,3 +180,26 @@ async fn the_ambiguity_rate_applies_every_write_it_garbles() {
         .unwrap();
     assert_eq!(s.control.ambiguous_writes().len(), 8);
 }
+
+#[tokio::test]
+async fn ambiguity_can_target_one_path() {
+    let s = server().await;
+    let c = client(&s.base);
+    s.control
+        .ambiguous_next_writes_to(AmbiguousReply::Unavailable, 1, "/elsewhere");
+    c.send(Method::POST, c.url("items").unwrap(), None)
+        .await
+        .unwrap();
+    assert_eq!(s.control.pending_ambiguous_writes(), 1);
+    s.control
+        .ambiguous_next_writes_to(AmbiguousReply::Unavailable, 1, "/items");
+    let err = c
+        .send(Method::POST, c.url("items").unwrap(), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Http { status: 503, .. }),
+        "{err:?}"
+    );
+    assert_eq!(s.control.pending_ambiguous_writes(), 1);
+}
