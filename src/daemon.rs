@@ -14,9 +14,7 @@ use tokio::task::JoinSet;
 use crate::clock::SharedClock;
 use crate::config::LoadedConfig;
 use crate::engine::{run_planner, Engine};
-use crate::ingest::{
-    router as webhook_router, run_poller, run_pruner, WebhookLimits, WebhookState,
-};
+use crate::ingest::{router as webhook_router, run_poller, run_pruner, WebhookState};
 use crate::store::{Store, StoreError};
 use crate::{admin, connections, delivery};
 
@@ -145,7 +143,7 @@ pub async fn start(
             engine: engine.clone(),
             enabled: Arc::new(webhooks.clone()),
         },
-        WebhookLimits::from_config(daemon_cfg),
+        daemon_cfg,
     )
     .route("/healthz", axum::routing::get(|| async { "ok" }));
     serve(&mut tasks, listeners.webhooks, public, stopped(&stop));

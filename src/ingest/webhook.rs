@@ -70,8 +70,9 @@ struct Receiver {
 }
 
 /// The webhook routes, with the body size and time limits and the
-/// concurrency cap applied.
-pub fn router(state: WebhookState, limits: WebhookLimits) -> Router {
+/// concurrency cap of `config` applied.
+pub fn router(state: WebhookState, config: &DaemonConfig) -> Router {
+    let limits = WebhookLimits::from_config(config);
     let permits = Arc::new(Semaphore::new(limits.max_concurrent));
     Router::new()
         .route("/webhooks/{connection}", post(receive))
