@@ -143,7 +143,7 @@ pub async fn start(
             engine: engine.clone(),
             enabled: Arc::new(webhooks.clone()),
         },
-        daemon_cfg.max_webhook_bytes,
+        daemon_cfg,
     )
     .route("/healthz", axum::routing::get(|| async { "ok" }));
     serve(&mut tasks, listeners.webhooks, public, stopped(&stop));

@@ -57,6 +57,13 @@ pub struct DaemonConfig {
     /// Largest webhook body accepted; larger bodies get 413.
     #[serde(default = "default_max_webhook_bytes")]
     pub max_webhook_bytes: usize,
+    /// Seconds a webhook sender has to deliver the whole body; slower
+    /// senders get 408 and are disconnected.
+    #[serde(default = "default_webhook_read_timeout_secs")]
+    pub webhook_read_timeout_secs: u64,
+    /// Webhook requests handled at once; more get 503 with `Retry-After`.
+    #[serde(default = "default_max_concurrent_webhooks")]
+    pub max_concurrent_webhooks: usize,
     /// How often delivery workers look for due operations when not woken.
     #[serde(default = "default_tick_ms")]
     pub tick_ms: u64,
@@ -70,6 +77,12 @@ fn default_admin_listen() -> SocketAddr {
 }
 fn default_max_webhook_bytes() -> usize {
     256 * 1024
+}
+fn default_webhook_read_timeout_secs() -> u64 {
+    10
+}
+fn default_max_concurrent_webhooks() -> usize {
+    64
 }
 fn default_tick_ms() -> u64 {
     200

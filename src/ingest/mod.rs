@@ -10,4 +10,4 @@ mod webhook;
 pub use enqueue::{enqueue, Enqueued};
 pub use poller::run_poller;
 pub use prune::{prune_dedup, run_pruner, DEDUP_RETENTION};
-pub use webhook::{router, WebhookState};
+pub use webhook::{router, WebhookLimits, WebhookState};

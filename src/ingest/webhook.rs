@@ -2,22 +2,37 @@
 //! bytes, store the notice durably, then answer. 401 for a missing or wrong
 //! signature (nothing stored), 400 malformed, 413 too large, 404 unknown
 //! connection, 503 when the notice could not be stored (the vendor retries).
+//!
+//! The listener is public, so it also defends itself against clients that are
+//! not vendors: a body must arrive in full within `webhook_read_timeout_secs`
+//! (408 and the connection is closed), at most `max_concurrent_webhooks`
+//! requests are handled at once (503 + `Retry-After` beyond), and metrics never
+//! carry a label taken from the caller's path.
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use futures::StreamExt;
 use psa_connector::WebhookRequest;
 use serde_json::json;
+use tokio::sync::Semaphore;
 
 use super::enqueue;
+use crate::config::DaemonConfig;
 use crate::engine::Engine;
 use crate::store::IntakeSource;
+
+/// The metric label used for every path that names no accepting connection,
+/// so callers cannot create metric series at will.
+const UNKNOWN_CONNECTION: &str = "unknown";
 
 /// What the webhook routes need.
 #[derive(Clone)]
@@ -27,12 +42,110 @@ pub struct WebhookState {
     pub enabled: Arc<HashSet<String>>,
 }
 
-/// The webhook routes, with the body size limit applied.
-pub fn router(state: WebhookState, max_body: usize) -> Router {
+/// What the public listener allows one request.
+#[derive(Clone, Copy, Debug)]
+pub struct WebhookLimits {
+    /// Largest body accepted; larger bodies get 413.
+    pub max_body: usize,
+    /// Time to receive the whole body; slower clients get 408 and are disconnected.
+    pub read_timeout: Duration,
+    /// Requests handled at once; more get 503 with `Retry-After`.
+    pub max_concurrent: usize,
+}
+
+impl WebhookLimits {
+    pub fn from_config(config: &DaemonConfig) -> Self {
+        Self {
+            max_body: config.max_webhook_bytes,
+            read_timeout: Duration::from_secs(config.webhook_read_timeout_secs.max(1)),
+            max_concurrent: config.max_concurrent_webhooks.max(1),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Receiver {
+    state: WebhookState,
+    limits: WebhookLimits,
+}
+
+/// The webhook routes, with the body size and time limits and the
+/// concurrency cap of `config` applied.
+pub fn router(state: WebhookState, config: &DaemonConfig) -> Router {
+    let limits = WebhookLimits::from_config(config);
+    let permits = Arc::new(Semaphore::new(limits.max_concurrent));
     Router::new()
         .route("/webhooks/{connection}", post(receive))
-        .layer(DefaultBodyLimit::max(max_body))
-        .with_state(state)
+        .with_state(Receiver { state, limits })
+        .layer(from_fn_with_state(permits, concurrency_cap))
+}
+
+/// Refuses requests beyond the cap instead of queueing them, so slow or
+/// abusive clients cannot pile up work.
+async fn concurrency_cap(
+    State(permits): State<Arc<Semaphore>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Ok(_permit) = permits.try_acquire() else {
+        metrics::counter!("psa_bridge_webhooks_total", "connection" => UNKNOWN_CONNECTION, "outcome" => "busy").increment(1);
+        let mut response = answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many webhook requests at once; retry",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    };
+    next.run(request).await
+}
+
+/// Reads the whole body within the time and size limits.
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limits: &WebhookLimits,
+) -> Result<Bytes, Response> {
+    let too_large = || {
+        answer(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("body larger than {} bytes", limits.max_body),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_body as u64) {
+        return Err(too_large());
+    }
+    let read = async {
+        let mut stream = body.into_data_stream();
+        let mut buf = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk =
+                chunk.map_err(|e| answer(StatusCode::BAD_REQUEST, &format!("body: {e}")))?;
+            if buf.len() + chunk.len() > limits.max_body {
+                return Err(too_large());
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(Bytes::from(buf))
+    };
+    match tokio::time::timeout(limits.read_timeout, read).await {
+        Ok(result) => result,
+        Err(_) => {
+            let mut response = answer(
+                StatusCode::REQUEST_TIMEOUT,
+                "the request body did not arrive in time",
+            );
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            Err(response)
+        }
+    }
 }
 
 fn answer(status: StatusCode, message: &str) -> Response {
@@ -40,20 +153,36 @@ fn answer(status: StatusCode, message: &str) -> Response {
 }
 
 async fn receive(
-    State(state): State<WebhookState>,
+    State(Receiver { state, limits }): State<Receiver>,
     Path(connection): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    let outcome = |o: &'static str| {
-        metrics::counter!("psa_bridge_webhooks_total", "connection" => connection.clone(), "outcome" => o).increment(1);
-    };
-    let Some(conn) = state
+    let accepting = state
         .engine
         .connection(&connection)
-        .filter(|_| state.enabled.contains(&connection))
-    else {
+        .filter(|_| state.enabled.contains(&connection));
+    // Only configured names become label values.
+    let label = match accepting {
+        Some(_) => connection.clone(),
+        None => UNKNOWN_CONNECTION.to_string(),
+    };
+    let outcome = |o: &'static str| {
+        metrics::counter!("psa_bridge_webhooks_total", "connection" => label.clone(), "outcome" => o).increment(1);
+    };
+    let body = match read_body(&headers, body, &limits).await {
+        Ok(body) => body,
+        Err(response) => {
+            outcome(if response.status() == StatusCode::REQUEST_TIMEOUT {
+                "read_timeout"
+            } else {
+                "bad_body"
+            });
+            return response;
+        }
+    };
+    let Some(conn) = accepting else {
         outcome("unknown_connection");
         return answer(StatusCode::NOT_FOUND, "no such connection accepts webhooks");
     };

@@ -10,6 +10,7 @@ mod common;
 mod conflict;
 mod crash;
 mod edits;
+mod listener;
 mod rate;
 mod retries;
 mod simulate;

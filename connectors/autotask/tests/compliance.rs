@@ -34,6 +34,10 @@ impl VendorActions for Actions<'_> {
         }
     }
 
+    fn control(&self) -> std::sync::Arc<psa_connector::sim::SimControl> {
+        self.sim.control()
+    }
+
     async fn user_creates_ticket(&self, title: &str) -> String {
         self.sim
             .user_create_ticket(title, "Smoke from tray 2", "Level I Support", "Medium")

@@ -30,6 +30,10 @@ impl VendorActions for Actions {
         }
     }
 
+    fn control(&self) -> std::sync::Arc<psa_connector::sim::SimControl> {
+        self.sim.control()
+    }
+
     async fn user_creates_ticket(&self, title: &str) -> String {
         self.sim
             .user_create_ticket(title, "Co-Managed", "ACME", "Priority 3 - Normal Response")

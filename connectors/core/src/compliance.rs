@@ -4,7 +4,10 @@
 //!
 //! Failures panic with a message naming the broken promise (this is test code).
 
+mod ambiguous;
+
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -12,6 +15,7 @@ use chrono::Utc;
 use crate::connector::{Connector, WebhookRequest};
 use crate::error::{ConnectorError, WebhookError};
 use crate::model::{NewComment, NewTicket, TicketUpdate, Visibility};
+use crate::sim::SimControl;
 
 /// Labels and placement the kit may use on this simulator.
 pub struct ComplianceLabels {
@@ -28,6 +32,8 @@ pub struct ComplianceLabels {
 #[async_trait]
 pub trait VendorActions: Send + Sync {
     fn labels(&self) -> ComplianceLabels;
+    /// The simulator's fault knobs (the kit answers writes ambiguously).
+    fn control(&self) -> Arc<SimControl>;
     /// Creates a ticket as a human would; returns its id.
     async fn user_creates_ticket(&self, title: &str) -> String;
     /// Adds a note as a human would; returns its id.
@@ -196,6 +202,9 @@ pub async fn run(connector: &dyn Connector, vendor: &dyn VendorActions) {
         .expect("human note");
     assert!(human.marker.is_none());
     assert_eq!(human.visibility, Visibility::Internal);
+
+    // Writes applied by the vendor whose answer is lost are found on retry.
+    ambiguous::check(connector, vendor, &labels).await;
 
     // Closing.
     connector

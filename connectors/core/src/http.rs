@@ -174,16 +174,50 @@ async fn read_limited(response: reqwest::Response) -> Result<Bytes, ConnectorErr
     Ok(Bytes::from(buf))
 }
 
-/// `Retry-After` as delta-seconds (the form both vendors use).
+/// The longest wait a vendor's `Retry-After` can impose. Larger values (or
+/// dates further ahead) are cut to this, so a hostile or broken header cannot
+/// park a connection for years or overflow the time arithmetic downstream.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
+
+/// `Retry-After` as delta-seconds (the form both vendors use) or an HTTP-date,
+/// capped at [`MAX_RETRY_AFTER`]; `None` when absent or unreadable.
 pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
+    parse_retry_after_at(headers, chrono::Utc::now())
+}
+
+/// [`parse_retry_after`] relative to `now` (an HTTP-date in the past is zero).
+pub fn parse_retry_after_at(
+    headers: &HeaderMap,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Duration> {
+    let value = headers
         .get(http::header::RETRY_AFTER)?
         .to_str()
         .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
+        .trim();
+    let wait = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // All digits: a number of seconds, however many digits it has.
+        value
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .unwrap_or(MAX_RETRY_AFTER)
+    } else {
+        let at = http_date(value)?;
+        (at - now).to_std().unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+/// An HTTP-date (RFC 9110 §5.6.7): IMF-fixdate, or the obsolete RFC 850 and
+/// asctime forms recipients must still accept. Always GMT.
+fn http_date(value: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc2822(value) {
+        return Some(at.with_timezone(&chrono::Utc));
+    }
+    ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"]
+        .iter()
+        .find_map(|format| chrono::NaiveDateTime::parse_from_str(value, format).ok())
+        .map(|naive| naive.and_utc())
 }
 
 /// The first 200 characters of a body, for error messages.
@@ -200,12 +234,66 @@ pub fn snippet(body: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    fn header(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(http::header::RETRY_AFTER, value.parse().unwrap());
+        h
+    }
+
+    fn now() -> chrono::DateTime<chrono::Utc> {
+        "2026-11-25T14:00:00Z".parse().unwrap()
+    }
+
+    fn at(value: &str) -> Option<Duration> {
+        parse_retry_after_at(&header(value), now())
+    }
+
     #[test]
     fn retry_after_seconds() {
-        let mut h = HeaderMap::new();
-        h.insert(http::header::RETRY_AFTER, "7".parse().unwrap());
-        assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert(http::header::RETRY_AFTER, "soon".parse().unwrap());
-        assert_eq!(parse_retry_after(&h), None);
+        assert_eq!(at("7"), Some(Duration::from_secs(7)));
+        assert_eq!(at(" 0 "), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn huge_retry_after_is_capped() {
+        assert_eq!(at("86400"), Some(MAX_RETRY_AFTER));
+        assert_eq!(at(&u64::MAX.to_string()), Some(MAX_RETRY_AFTER));
+        // More digits than a u64 holds.
+        assert_eq!(at("99999999999999999999999999"), Some(MAX_RETRY_AFTER));
+        // The capped wait can be added to a timestamp without overflow.
+        let wait = chrono::TimeDelta::from_std(at("18446744073709551615").unwrap()).unwrap();
+        assert!(now().checked_add_signed(wait).is_some());
+    }
+
+    #[test]
+    fn retry_after_http_dates() {
+        assert_eq!(
+            at("Wed, 25 Nov 2026 14:02:00 GMT"),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            at("Wednesday, 25-Nov-26 14:00:30 GMT"),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(at("Wed Nov 25 14:00:05 2026"), Some(Duration::from_secs(5)));
+        // In the past: retry now.
+        assert_eq!(at("Tue, 24 Nov 2026 14:00:00 GMT"), Some(Duration::ZERO));
+        // Years ahead: capped.
+        assert_eq!(at("Fri, 31 Dec 9999 23:59:59 GMT"), Some(MAX_RETRY_AFTER));
+    }
+
+    #[test]
+    fn garbage_and_negative_retry_after_are_ignored() {
+        for value in [
+            "soon",
+            "-5",
+            "1.5",
+            "1e9",
+            "",
+            "Wed, 99 Nov 2026 14:00:00 GMT",
+        ] {
+            assert_eq!(at(value), None, "{value:?}");
+        }
     }
 }

@@ -1,8 +1,9 @@
 //! What every vendor simulator shares: request logging (so tests can count
 //! writes and measure request rates), a request-rate ceiling answered with
 //! 429 + `Retry-After`, and fault knobs (queued failures, random error rate,
-//! latency). Vendor crates add this as an axum middleware in front of their
-//! routes and supply their own error body shape.
+//! latency, and ambiguous writes: applied by the vendor, then answered 503 or
+//! with a dropped connection). Vendor crates add this as an axum middleware in
+//! front of their routes and supply their own error body shape.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,8 +27,22 @@ pub struct RequestRecord {
     pub at: Instant,
     pub method: String,
     pub path: String,
+    /// The status the client received; 0 when the connection was dropped
+    /// without an answer.
     pub status: u16,
     pub user: Option<String>,
+    /// Set when the write was applied but its answer replaced by this fault.
+    pub ambiguous: Option<AmbiguousReply>,
+}
+
+/// How a write that the simulator applied is answered by the ambiguity knob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AmbiguousReply {
+    /// `503 Service Unavailable` instead of the real answer.
+    Unavailable,
+    /// The connection is closed without any answer (a timeout or reset, as
+    /// the client sees it).
+    Dropped,
 }
 
 impl RequestRecord {
@@ -38,6 +53,11 @@ impl RequestRecord {
             && !self.path.ends_with("/search")
             && !self.path.ends_with("/count")
     }
+
+    /// The vendor applied this call (its client may not know: see [`Self::ambiguous`]).
+    pub fn applied(&self) -> bool {
+        self.ambiguous.is_some() || (self.status != 0 && self.status < 400)
+    }
 }
 
 #[derive(Default)]
@@ -45,6 +65,9 @@ struct Knobs {
     latency: Duration,
     error_rate: f64,
     fail_next_writes: VecDeque<(u16, Option<u64>)>,
+    /// Queued ambiguous answers, each for any write or for paths containing a fragment.
+    ambiguous_next_writes: VecDeque<(AmbiguousReply, Option<String>)>,
+    ambiguous_rate: f64,
     rate_limit: Option<(u32, u64)>,
     window: VecDeque<Instant>,
     log: Vec<RequestRecord>,
@@ -87,6 +110,72 @@ impl SimControl {
         self.knobs()
             .fail_next_writes
             .push_back((status, Some(retry_after_secs)));
+    }
+
+    /// The next `count` writes that succeed are applied, then answered as
+    /// `reply` says instead of with their real answer.
+    pub fn ambiguous_next_writes(&self, reply: AmbiguousReply, count: usize) {
+        self.knobs()
+            .ambiguous_next_writes
+            .extend(std::iter::repeat_n((reply, None), count));
+    }
+
+    /// Like [`Self::ambiguous_next_writes`], only for writes whose path
+    /// contains `path_fragment` (e.g. `/notes` or `/Notes`); other writes
+    /// are answered normally and do not use these up.
+    pub fn ambiguous_next_writes_to(
+        &self,
+        reply: AmbiguousReply,
+        count: usize,
+        path_fragment: &str,
+    ) {
+        self.knobs()
+            .ambiguous_next_writes
+            .extend(std::iter::repeat_n(
+                (reply, Some(path_fragment.to_string())),
+                count,
+            ));
+    }
+
+    /// Fraction (0..=1) of successful writes that are applied and then
+    /// answered 503 or dropped (half each), for chaos runs.
+    pub fn set_ambiguous_rate(&self, rate: f64) {
+        self.knobs().ambiguous_rate = rate.clamp(0.0, 1.0);
+    }
+
+    /// Queued ambiguous answers not yet used.
+    pub fn pending_ambiguous_writes(&self) -> usize {
+        self.knobs().ambiguous_next_writes.len()
+    }
+
+    /// Writes that were applied but answered ambiguously, in order.
+    pub fn ambiguous_writes(&self) -> Vec<RequestRecord> {
+        self.knobs()
+            .log
+            .iter()
+            .filter(|r| r.ambiguous.is_some())
+            .cloned()
+            .collect()
+    }
+
+    /// Whether the answer to a write the handler just applied is replaced.
+    fn take_ambiguity(&self, path: &str) -> Option<AmbiguousReply> {
+        let mut k = self.knobs();
+        let queued = k
+            .ambiguous_next_writes
+            .iter()
+            .position(|(_, only)| only.as_deref().is_none_or(|f| path.contains(f)));
+        if let Some((reply, _)) = queued.and_then(|i| k.ambiguous_next_writes.remove(i)) {
+            return Some(reply);
+        }
+        let mut rng = rand::rng();
+        (k.ambiguous_rate > 0.0 && rng.random_bool(k.ambiguous_rate)).then(|| {
+            if rng.random_bool(0.5) {
+                AmbiguousReply::Unavailable
+            } else {
+                AmbiguousReply::Dropped
+            }
+        })
     }
 
     /// Fraction (0..=1) of requests that fail with 503.
@@ -146,12 +235,13 @@ impl SimControl {
         self.knobs().log.clone()
     }
 
-    /// Successful write calls made by one API user.
+    /// Write calls made by one API user that the vendor applied (including
+    /// those answered ambiguously).
     pub fn writes_by(&self, user: &str) -> Vec<RequestRecord> {
         self.knobs()
             .log
             .iter()
-            .filter(|r| r.is_write() && r.status < 400 && r.user.as_deref() == Some(user))
+            .filter(|r| r.is_write() && r.applied() && r.user.as_deref() == Some(user))
             .cloned()
             .collect()
     }
@@ -254,6 +344,7 @@ pub async fn middleware(
         path,
         status: 0,
         user,
+        ambiguous: None,
     };
     let over_limit = control.enter(&record.user);
     let _in_flight = InFlight(&control, record.user.clone());
@@ -275,12 +366,46 @@ pub async fn middleware(
             if !latency.is_zero() {
                 tokio::time::sleep(latency).await;
             }
-            next.run(request).await
+            let response = next.run(request).await;
+            // The handler has applied the write; maybe lose its answer.
+            let ambiguity = (record.is_write() && response.status().is_success())
+                .then(|| control.take_ambiguity(&record.path))
+                .flatten();
+            match ambiguity {
+                None => response,
+                Some(reply) => {
+                    record.ambiguous = Some(reply);
+                    match reply {
+                        AmbiguousReply::Unavailable => control.error_response(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "Service temporarily unavailable",
+                        ),
+                        AmbiguousReply::Dropped => {
+                            record.status = 0;
+                            control.record(record);
+                            return dropped_connection();
+                        }
+                    }
+                }
+            }
         }
     };
     record.status = response.status().as_u16();
     control.record(record);
     response
+}
+
+/// A response whose body fails before anything is sent: hyper then closes
+/// the connection without writing a status line, so the client sees the
+/// connection end with no answer.
+fn dropped_connection() -> Response {
+    let failing = futures::stream::once(async {
+        Err::<bytes::Bytes, _>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "simulated dropped connection",
+        ))
+    });
+    Response::new(Body::from_stream(failing))
 }
 
 /// Posts a webhook body with headers; failures are logged, as a vendor would.
