@@ -68,6 +68,35 @@ pub(crate) struct TicketRec {
     pub updated_by: String,
 }
 
+/// A note's flags as ConnectWise stores them, each kept as written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoteFlags {
+    /// `detailDescriptionFlag` (Discussion).
+    pub discussion: bool,
+    /// `internalAnalysisFlag`.
+    pub internal: bool,
+    /// `resolutionFlag`.
+    pub resolution: bool,
+    /// `internalFlag`.
+    pub internal_flag: bool,
+    /// `externalFlag`.
+    pub external_flag: bool,
+}
+
+impl NoteFlags {
+    /// Flags of a note type picked in the UI; `internalFlag`/`externalFlag`
+    /// follow from internal analysis vs discussion when not given.
+    pub fn of(discussion: bool, internal: bool, resolution: bool) -> Self {
+        Self {
+            discussion,
+            internal,
+            resolution,
+            internal_flag: internal && !discussion,
+            external_flag: discussion,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct NoteRec {
     pub id: i64,
@@ -76,6 +105,8 @@ pub(crate) struct NoteRec {
     pub discussion: bool,
     pub internal: bool,
     pub resolution: bool,
+    pub internal_flag: bool,
+    pub external_flag: bool,
     pub member_id: Option<i64>,
     pub created_by: String,
     pub created: DateTime<Utc>,
@@ -314,8 +345,8 @@ impl State {
             "issueFlag": false,
             "dateCreated": fmt_time(n.created),
             "createdBy": n.created_by,
-            "internalFlag": n.internal && !n.discussion,
-            "externalFlag": n.discussion,
+            "internalFlag": n.internal_flag,
+            "externalFlag": n.external_flag,
             "_info": {"lastUpdated": fmt_time(n.created), "updatedBy": n.created_by},
         });
         if n.member_id.is_some() {
@@ -344,13 +375,13 @@ impl State {
         t.closed = status.closed;
     }
 
-    /// Adds a note by `member` (an identifier) with its `(discussion,
-    /// internal, resolution)` flags and touches its ticket; returns the note id.
+    /// Adds a note by `member` (an identifier) with its flags and touches
+    /// its ticket; returns the note id.
     pub fn add_note(
         &mut self,
         ticket_id: i64,
         text: &str,
-        (discussion, internal, resolution): (bool, bool, bool),
+        flags: NoteFlags,
         member: &str,
         created: DateTime<Utc>,
     ) -> i64 {
@@ -360,9 +391,11 @@ impl State {
             id,
             ticket_id,
             text: flatten_text(text),
-            discussion,
-            internal,
-            resolution,
+            discussion: flags.discussion,
+            internal: flags.internal,
+            resolution: flags.resolution,
+            internal_flag: flags.internal_flag,
+            external_flag: flags.external_flag,
             member_id: self.member_by_identifier(member).map(|m| m.id),
             created_by: member.to_string(),
             created,
