@@ -42,7 +42,7 @@ impl std::fmt::Debug for ConnectWiseSettings {
         f.debug_struct("ConnectWiseSettings")
             .field("site_url", &self.site_url)
             .field("company_id", &self.company_id)
-            .field("public_key", &self.public_key)
+            .field("public_key", &"<redacted>")
             .field("private_key", &"<redacted>")
             .field("client_id", &"<redacted>")
             .field("codebase", &self.codebase)
@@ -180,9 +180,14 @@ mod tests {
 
     #[test]
     fn debug_redacts_secrets() {
-        let text = format!("{:?}", settings());
-        assert!(!text.contains("very-secret"));
-        assert!(!text.contains("0b5e3d9a"));
+        let mut s = settings();
+        s.public_key = "pubkey-7f3a9".into();
+        for text in [format!("{s:?}"), format!("{s:#?}")] {
+            assert!(!text.contains("pubkey-7f3a9"), "public_key in {text}");
+            assert!(!text.contains("very-secret"), "private_key in {text}");
+            assert!(!text.contains("0b5e3d9a"), "client_id in {text}");
+            assert!(text.contains("api-na.myconnectwise.net"), "{text}");
+        }
     }
 
     #[test]

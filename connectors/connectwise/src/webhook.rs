@@ -296,6 +296,26 @@ mod tests {
         assert!(!ok("https://api-na.myconnectwise.net.evil.example/x"));
     }
 
+    /// A known-answer vector computed outside this crate (Python 3:
+    /// `base64(hmac.new(hashlib.sha256(key.encode()).digest(), body,
+    /// hashlib.sha256).digest())`), so a wrong algorithm in `sign` or
+    /// `key_digest` cannot pass by agreeing with itself.
+    #[test]
+    fn signature_known_answer() {
+        let signing_key = "9f4c2a7e1b8d4e6f";
+        let body = br#"{"MessageId":"3b7c1f0e","Action":"updated","Type":"ticket","ID":1001,"Metadata":{"key_url":"https://api-na.myconnectwise.net/v4_6_release/apis/3.0/system/callbackkey/index.rails?id=1"}}"#;
+        let digest = key_digest(signing_key);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "d3c5de9a1808e425948a97099e8ff32c1239dc33e9158c09242a991a974d0841"
+        );
+        assert_eq!(
+            sign(&digest, body),
+            "Gh6lsOMpm2Gn6AEZkyc8qRj67roBsDU/ENC8QNtri74="
+        );
+    }
+
     #[test]
     fn entity_must_be_a_string() {
         let body = br#"{"Action":"updated","Type":"ticket","ID":5,"Entity":{"id":5},"Metadata":{"key_url":"https://x/k"}}"#;
