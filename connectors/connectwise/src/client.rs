@@ -13,8 +13,8 @@ use tokio::sync::{Mutex, OnceCell};
 use url::Url;
 
 use crate::api::{CompanyInfo, CwBoard, CwPriority, CwStatus};
+use crate::keys::KeyFetcher;
 use crate::settings::{normalize_codebase, ConnectWiseSettings};
-use crate::webhook::KeyFetcher;
 
 /// Largest page ConnectWise serves.
 pub(crate) const PAGE_SIZE: usize = 1000;

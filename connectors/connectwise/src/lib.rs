@@ -11,6 +11,7 @@
 mod api;
 mod client;
 mod connector;
+mod keys;
 mod notes;
 mod settings;
 pub mod sim;
