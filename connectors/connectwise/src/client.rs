@@ -2,7 +2,7 @@
 //! discovery, API URLs, `Link`-header paging, and the cached lookups of
 //! boards, per-board statuses and priorities.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use http::Method;
@@ -18,8 +18,9 @@ use crate::settings::{normalize_codebase, ConnectWiseSettings};
 
 /// Largest page ConnectWise serves.
 pub(crate) const PAGE_SIZE: usize = 1000;
-/// Stop following `Link: next` after this many pages (a loop guard).
-const MAX_PAGES: usize = 10_000;
+/// Stop following `Link: next` after this many pages when the list has no
+/// count (a loop guard; 1,000,000 items).
+const MAX_PAGES: usize = 1_000;
 
 /// A ConnectWise PSA connection. No network until the first call.
 pub struct ConnectWiseConnector {
@@ -129,37 +130,91 @@ impl ConnectWiseConnector {
         self.http.send_json(Method::GET, url, None).await
     }
 
-    /// Every item of a list, following `Link: <…>; rel="next"` on the same origin.
+    /// Every item of a list, following `Link: <…>; rel="next"` on the same
+    /// origin. A hostile or broken server cannot keep it paging: a `next`
+    /// that leads to a page already read (a cycle), a `next` after an empty
+    /// page, and more pages than the list's `/count` says it holds (or
+    /// [`MAX_PAGES`] when there is no count) are errors.
     pub(crate) async fn get_all<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, String)],
     ) -> Result<Vec<T>, ConnectorError> {
-        let mut query = query.to_vec();
-        query.push(("pageSize", PAGE_SIZE.to_string()));
-        query.push(("page", "1".to_string()));
-        let mut url = self.api_url(path, &query).await?;
+        let mut paged = query.to_vec();
+        paged.push(("pageSize", PAGE_SIZE.to_string()));
+        paged.push(("page", "1".to_string()));
+        let mut url = self.api_url(path, &paged).await?;
+        let mut visited = HashSet::from([url.to_string()]);
+        let mut limit = MAX_PAGES;
+        let mut total = None;
         let mut items = Vec::new();
-        for _ in 0..MAX_PAGES {
+        let mut page_number = 0;
+        loop {
+            page_number += 1;
+            if page_number > limit {
+                return Err(ConnectorError::InvalidResponse(format!(
+                    "{path}: Link next goes past {limit} pages{}",
+                    total
+                        .map(|n| format!(" although the server counts {n} items"))
+                        .unwrap_or_default()
+                )));
+            }
             let response = self.http.send(Method::GET, url.clone(), None).await?;
             let page: Vec<T> = response.json()?;
+            let empty = page.is_empty();
             items.extend(page);
-            match next_link(&response.headers) {
-                Some(next) => {
-                    let next = self.http.same_origin(&next)?;
-                    if next == url {
-                        return Err(ConnectorError::InvalidResponse(
-                            "Link next points at the same page".into(),
-                        ));
-                    }
-                    url = next;
-                }
-                None => return Ok(items),
+            let Some(next) = next_link(&response.headers) else {
+                return Ok(items);
+            };
+            let next = self.http.same_origin(&next)?;
+            if empty {
+                return Err(ConnectorError::InvalidResponse(format!(
+                    "{path}: Link next after an empty page {page_number}"
+                )));
             }
+            if !visited.insert(next.to_string()) {
+                return Err(ConnectorError::InvalidResponse(format!(
+                    "{path}: Link next after page {page_number} leads back to a page already read (a paging cycle)"
+                )));
+            }
+            if page_number == 1 {
+                total = self.count(path, query).await?;
+                if let Some(n) = total {
+                    // One spare page for items added while paging.
+                    limit = (n.div_ceil(PAGE_SIZE) + 1).min(MAX_PAGES);
+                }
+            }
+            url = next;
         }
-        Err(ConnectorError::InvalidResponse(format!(
-            "more than {MAX_PAGES} pages of {path}"
-        )))
+    }
+
+    /// `{path}/count` with the same conditions; `None` when the list has no
+    /// count endpoint (404).
+    async fn count(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Option<usize>, ConnectorError> {
+        #[derive(serde::Deserialize)]
+        struct Count {
+            count: u64,
+        }
+        let conditions: Vec<(&str, String)> = query
+            .iter()
+            .filter(|(k, _)| *k == "conditions")
+            .cloned()
+            .collect();
+        match self
+            .get::<Count>(
+                &format!("{}/count", path.trim_end_matches('/')),
+                &conditions,
+            )
+            .await
+        {
+            Ok(c) => Ok(Some(usize::try_from(c.count).unwrap_or(usize::MAX))),
+            Err(ConnectorError::Http { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     pub(crate) async fn boards(&self, refresh: bool) -> Result<Vec<CwBoard>, ConnectorError> {
