@@ -102,6 +102,9 @@ pub(crate) struct CwPriority {
 pub(crate) struct CompanyInfo {
     #[serde(rename = "Codebase")]
     pub codebase: Option<String>,
+    /// The API host (`api-na.myconnectwise.net`) or a URL.
+    #[serde(rename = "SiteUrl", default)]
+    pub site_url: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -11,8 +11,11 @@
 mod api;
 mod client;
 mod connector;
+mod discovery;
+mod hosts;
 mod keys;
 mod notes;
+mod paging;
 mod settings;
 pub mod sim;
 mod tickets;
