@@ -25,6 +25,15 @@ pub(crate) struct Status {
     pub default: bool,
 }
 
+/// A ticket type or subtype of one board (`/service/boards/{id}/types`, `/subtypes`).
+#[derive(Clone, Debug)]
+pub(crate) struct BoardType {
+    pub id: i64,
+    pub board_id: i64,
+    pub name: String,
+    pub inactive: bool,
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct Priority {
     pub id: i64,
@@ -56,7 +65,8 @@ pub(crate) struct TicketRec {
     pub priority_id: i64,
     pub company_id: i64,
     pub owner_id: Option<i64>,
-    pub type_name: Option<String>,
+    pub kind: Option<BoardType>,
+    pub sub_kind: Option<BoardType>,
     pub external_xref: String,
     pub initial_description: String,
     pub closed: bool,
@@ -131,6 +141,8 @@ pub(crate) struct CallbackRec {
 pub(crate) struct State {
     pub boards: Vec<Board>,
     pub statuses: Vec<Status>,
+    pub types: Vec<BoardType>,
+    pub subtypes: Vec<BoardType>,
     pub priorities: Vec<Priority>,
     pub companies: Vec<Company>,
     pub members: Vec<Member>,
@@ -279,6 +291,15 @@ impl State {
                "_info": {"lastUpdated": "2025-01-01T00:00:00Z"}})
     }
 
+    pub fn board_type_json(&self, t: &BoardType) -> Value {
+        let board = self
+            .board(t.board_id)
+            .map(|b| b.name.clone())
+            .unwrap_or_default();
+        json!({"id": t.id, "name": t.name, "board": {"id": t.board_id, "name": board},
+               "inactiveFlag": t.inactive})
+    }
+
     pub fn priority_json(&self, p: &Priority) -> Value {
         json!({"id": p.id, "name": p.name, "sort": p.sort, "defaultFlag": p.default,
                "level": p.sort.to_string(), "color": "Default"})
@@ -325,8 +346,11 @@ impl State {
         if t.owner_id.is_some() {
             v["owner"] = self.member_ref(t.owner_id);
         }
-        if let Some(kind) = &t.type_name {
-            v["type"] = json!({"name": kind});
+        if let Some(kind) = &t.kind {
+            v["type"] = json!({"id": kind.id, "name": kind.name});
+        }
+        if let Some(kind) = &t.sub_kind {
+            v["subType"] = json!({"id": kind.id, "name": kind.name});
         }
         if let Some(at) = t.closed_date {
             v["closedDate"] = json!(fmt_time(at));
