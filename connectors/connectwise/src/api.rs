@@ -56,6 +56,12 @@ pub(crate) struct CwNote {
     pub detail_description: bool,
     #[serde(rename = "resolutionFlag", default)]
     pub resolution: bool,
+    /// Internal analysis: never customer visible.
+    #[serde(rename = "internalAnalysisFlag", default)]
+    pub internal_analysis: bool,
+    /// Marked internal: never customer visible, whatever the other flags say.
+    #[serde(rename = "internalFlag", default)]
+    pub internal: bool,
     #[serde(default)]
     pub member: Option<Reference>,
     #[serde(default)]
@@ -96,6 +102,9 @@ pub(crate) struct CwPriority {
 pub(crate) struct CompanyInfo {
     #[serde(rename = "Codebase")]
     pub codebase: Option<String>,
+    /// The API host (`api-na.myconnectwise.net`) or a URL.
+    #[serde(rename = "SiteUrl", default)]
+    pub site_url: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -170,6 +179,19 @@ impl CwTicket {
 }
 
 impl CwNote {
+    /// Default-deny: a note is public only when it is a discussion or
+    /// resolution note and no flag marks it internal. Anything else,
+    /// including a note with no flags at all, is internal.
+    pub(crate) fn visibility(&self) -> Visibility {
+        let shown = self.detail_description || self.resolution;
+        let hidden = self.internal_analysis || self.internal;
+        if shown && !hidden {
+            Visibility::Public
+        } else {
+            Visibility::Internal
+        }
+    }
+
     pub(crate) fn into_comment(self) -> Comment {
         let (body, marker) = marker::extract(&self.text);
         let author = self
@@ -181,13 +203,7 @@ impl CwNote {
         Comment {
             id: self.id.to_string(),
             body,
-            // Discussion and resolution notes are what the customer sees in
-            // ConnectWise; internal-analysis notes are not.
-            visibility: if self.detail_description || self.resolution {
-                Visibility::Public
-            } else {
-                Visibility::Internal
-            },
+            visibility: self.visibility(),
             author,
             created_at: self
                 .date_created
@@ -269,6 +285,38 @@ mod tests {
             "ConnectWiseAPI: Too many requests"
         );
         assert_eq!(error_message(502, b""), "HTTP 502 without a body");
+    }
+
+    fn note(flags: &str) -> CwNote {
+        serde_json::from_str(&format!(r#"{{"id":1,"text":"t"{flags}}}"#)).unwrap()
+    }
+
+    #[test]
+    fn note_visibility_is_default_deny() {
+        let public = [
+            r#","detailDescriptionFlag":true"#,
+            r#","resolutionFlag":true"#,
+            r#","detailDescriptionFlag":true,"resolutionFlag":true,"internalAnalysisFlag":false,"internalFlag":false"#,
+        ];
+        for flags in public {
+            assert_eq!(note(flags).visibility(), Visibility::Public, "{flags}");
+        }
+        let internal = [
+            "",
+            r#","internalAnalysisFlag":true"#,
+            // An internal resolution note (the issue's leak).
+            r#","resolutionFlag":true,"internalAnalysisFlag":true"#,
+            r#","resolutionFlag":true,"internalFlag":true"#,
+            r#","detailDescriptionFlag":true,"internalAnalysisFlag":true"#,
+            r#","detailDescriptionFlag":true,"internalFlag":true"#,
+            r#","externalFlag":true"#,
+        ];
+        for flags in internal {
+            assert_eq!(note(flags).visibility(), Visibility::Internal, "{flags}");
+        }
+        let c = note(r#","resolutionFlag":true,"internalAnalysisFlag":true"#).into_comment();
+        assert_eq!(c.visibility, Visibility::Internal);
+        assert!(c.resolution);
     }
 
     #[test]

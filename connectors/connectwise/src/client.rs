@@ -1,6 +1,6 @@
-//! The connector's plumbing: the rate-limited HTTP client, lazy codebase
-//! discovery, API URLs, `Link`-header paging, and the cached lookups of
-//! boards, per-board statuses and priorities.
+//! The connector's plumbing: the rate-limited HTTP client and the cached
+//! lookups of boards, per-board statuses and priorities. Discovery of the API
+//! root is in `discovery`, paging in `paging`.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -12,20 +12,15 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{Mutex, OnceCell};
 use url::Url;
 
-use crate::api::{CompanyInfo, CwBoard, CwPriority, CwStatus};
+use crate::api::{CwBoard, CwPriority, CwStatus};
+use crate::keys::KeyFetcher;
 use crate::settings::{normalize_codebase, ConnectWiseSettings};
-use crate::webhook::KeyFetcher;
-
-/// Largest page ConnectWise serves.
-pub(crate) const PAGE_SIZE: usize = 1000;
-/// Stop following `Link: next` after this many pages (a loop guard).
-const MAX_PAGES: usize = 10_000;
 
 /// A ConnectWise PSA connection. No network until the first call.
 pub struct ConnectWiseConnector {
     pub(crate) settings: ConnectWiseSettings,
     pub(crate) http: HttpClient,
-    codebase: OnceCell<String>,
+    pub(crate) api: OnceCell<Url>,
     boards: Mutex<Option<Vec<CwBoard>>>,
     statuses: Mutex<HashMap<i64, Vec<CwStatus>>>,
     priorities: Mutex<Option<Vec<CwPriority>>>,
@@ -57,67 +52,23 @@ impl ConnectWiseConnector {
             default_retry_after: Duration::from_secs(60),
             error_message: crate::api::error_message,
         })?;
-        let codebase = OnceCell::new();
+        let api = OnceCell::new();
         if let Some(cb) = &settings.codebase {
-            let _ = codebase.set(normalize_codebase(cb)?);
+            let _ = api.set(crate::discovery::api_root(
+                &crate::discovery::api_base(&settings.site()?, None),
+                &normalize_codebase(cb)?,
+            )?);
         }
         Ok(Self {
             key_hosts: settings.key_hosts()?,
             keys: KeyFetcher::new(settings.site()?.scheme().to_string())?,
             settings,
             http,
-            codebase,
+            api,
             boards: Mutex::new(None),
             statuses: Mutex::new(HashMap::new()),
             priorities: Mutex::new(None),
         })
-    }
-
-    /// The codebase, discovered once from `login/companyinfo/{companyId}`.
-    async fn codebase(&self) -> Result<&str, ConnectorError> {
-        self.codebase
-            .get_or_try_init(|| async {
-                let company = urlencoding::encode(self.settings.company_id.trim()).into_owned();
-                let url = self.http.url(&format!("login/companyinfo/{company}"))?;
-                let info: CompanyInfo = match self.http.send_json(Method::GET, url, None).await {
-                    Err(ConnectorError::Http { status: 404, .. }) => {
-                        return Err(ConnectorError::Config(format!(
-                            "company id {:?} is not known at {}",
-                            self.settings.company_id,
-                            self.http.base()
-                        )))
-                    }
-                    other => other?,
-                };
-                let codebase = info.codebase.ok_or_else(|| {
-                    ConnectorError::InvalidResponse("companyinfo without Codebase".into())
-                })?;
-                let codebase = normalize_codebase(&codebase)?;
-                tracing::info!(%codebase, "discovered ConnectWise codebase");
-                Ok(codebase)
-            })
-            .await
-            .map(|s| s.as_str())
-    }
-
-    /// `{site}{codebase}apis/3.0/{path}` with query pairs.
-    pub(crate) async fn api_url(
-        &self,
-        path: &str,
-        query: &[(&str, String)],
-    ) -> Result<Url, ConnectorError> {
-        let codebase = self.codebase().await?;
-        let mut url = self.http.url(&format!(
-            "{codebase}apis/3.0/{}",
-            path.trim_start_matches('/')
-        ))?;
-        if !query.is_empty() {
-            let mut pairs = url.query_pairs_mut();
-            for (k, v) in query {
-                pairs.append_pair(k, v);
-            }
-        }
-        Ok(url)
     }
 
     pub(crate) async fn get<T: DeserializeOwned>(
@@ -127,39 +78,6 @@ impl ConnectWiseConnector {
     ) -> Result<T, ConnectorError> {
         let url = self.api_url(path, query).await?;
         self.http.send_json(Method::GET, url, None).await
-    }
-
-    /// Every item of a list, following `Link: <…>; rel="next"` on the same origin.
-    pub(crate) async fn get_all<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &[(&str, String)],
-    ) -> Result<Vec<T>, ConnectorError> {
-        let mut query = query.to_vec();
-        query.push(("pageSize", PAGE_SIZE.to_string()));
-        query.push(("page", "1".to_string()));
-        let mut url = self.api_url(path, &query).await?;
-        let mut items = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let response = self.http.send(Method::GET, url.clone(), None).await?;
-            let page: Vec<T> = response.json()?;
-            items.extend(page);
-            match next_link(&response.headers) {
-                Some(next) => {
-                    let next = self.http.same_origin(&next)?;
-                    if next == url {
-                        return Err(ConnectorError::InvalidResponse(
-                            "Link next points at the same page".into(),
-                        ));
-                    }
-                    url = next;
-                }
-                None => return Ok(items),
-            }
-        }
-        Err(ConnectorError::InvalidResponse(format!(
-            "more than {MAX_PAGES} pages of {path}"
-        )))
     }
 
     pub(crate) async fn boards(&self, refresh: bool) -> Result<Vec<CwBoard>, ConnectorError> {
@@ -287,60 +205,4 @@ fn unreachable_lookup<T>(kind: &'static str, label: &str) -> Result<T, Connector
 
 fn join<'a>(names: impl Iterator<Item = &'a String>) -> String {
     names.map(String::as_str).collect::<Vec<_>>().join(", ")
-}
-
-/// The `rel="next"` target of a `Link` header, if any (targets may hold commas).
-pub(crate) fn next_link(headers: &http::HeaderMap) -> Option<String> {
-    for value in headers.get_all(http::header::LINK) {
-        let Ok(text) = value.to_str() else { continue };
-        let mut rest = text;
-        while let Some(open) = rest.find('<') {
-            let after = &rest[open + 1..];
-            let close = after.find('>')?;
-            let target = &after[..close];
-            let params_all = &after[close + 1..];
-            let params = &params_all[..params_all.find('<').unwrap_or(params_all.len())];
-            let is_next = params.split(';').any(|p| {
-                let p = p.trim().trim_end_matches(',').replace(' ', "");
-                p.eq_ignore_ascii_case("rel=\"next\"") || p.eq_ignore_ascii_case("rel=next")
-            });
-            if is_next {
-                return Some(target.to_string());
-            }
-            rest = params_all;
-        }
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_link_next() {
-        let mut h = http::HeaderMap::new();
-        h.insert(
-            http::header::LINK,
-            r#"<https://x/a?page=1>; rel="first", <https://x/a?page=3>; rel="next", <https://x/a?page=9>; rel="last""#
-                .parse()
-                .unwrap(),
-        );
-        assert_eq!(next_link(&h).as_deref(), Some("https://x/a?page=3"));
-        h.insert(
-            http::header::LINK,
-            r#"<https://x/a?page=1>; rel="first""#.parse().unwrap(),
-        );
-        assert_eq!(next_link(&h), None);
-        h.insert(
-            http::header::LINK,
-            r#"<https://x/a?fields=id,summary&page=2>; rel="next""#
-                .parse()
-                .unwrap(),
-        );
-        assert_eq!(
-            next_link(&h).as_deref(),
-            Some("https://x/a?fields=id,summary&page=2")
-        );
-    }
 }

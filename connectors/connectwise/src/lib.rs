@@ -11,7 +11,11 @@
 mod api;
 mod client;
 mod connector;
+mod discovery;
+mod hosts;
+mod keys;
 mod notes;
+mod paging;
 mod settings;
 pub mod sim;
 mod tickets;
@@ -21,5 +25,5 @@ pub use api::error_message;
 pub use client::ConnectWiseConnector;
 pub use settings::{default_limits, ConnectWiseSettings, DEFAULT_API_VERSION};
 pub use sim::{ConnectWiseSim, ConnectWiseSimOptions, SimNote, SimNoteKind, SimTicket};
-pub use tickets::{truncate_summary, SUMMARY_MAX_CHARS};
+pub use tickets::{truncate_summary, EXTERNAL_XREF_MAX_CHARS, SUMMARY_MAX_CHARS};
 pub use webhook::{key_digest, sign, SIGNATURE_HEADER};

@@ -1,9 +1,10 @@
 //! Ticket notes: listing them as comments (marker extracted, visibility from
-//! the discussion flag) and adding one with the bridge's marker embedded.
+//! the flags, default internal) and adding one with the bridge's marker
+//! embedded and flags that keep an internal note internal.
 
 use http::Method;
 use psa_connector::{marker, Comment, ConnectorError, NewComment, Visibility};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::api::CwNote;
 use crate::client::ConnectWiseConnector;
@@ -41,14 +42,7 @@ impl ConnectWiseConnector {
         comment: &NewComment,
     ) -> Result<String, ConnectorError> {
         let n = parse_id(ticket_id)?;
-        // Only an explicitly public comment becomes a customer-visible discussion note.
-        let public = comment.visibility == Visibility::Public;
-        let body = json!({
-            "text": marker::embed(&comment.body, &comment.marker),
-            "detailDescriptionFlag": public,
-            "internalAnalysisFlag": !public,
-            "resolutionFlag": comment.resolution,
-        });
+        let body = note_body(comment);
         let url = self
             .api_url(&format!("service/tickets/{n}/notes"), &[])
             .await?;
@@ -59,5 +53,58 @@ impl ConnectWiseConnector {
             other => other?,
         };
         Ok(created.id.to_string())
+    }
+}
+
+/// The POST body for a note. Only an explicitly public comment becomes a
+/// customer-visible discussion note; an internal one (resolution or not) is
+/// stored with `internalAnalysisFlag` and `internalFlag`, so ConnectWise and
+/// [`crate::api::CwNote::visibility`] both keep it internal.
+pub(crate) fn note_body(comment: &NewComment) -> Value {
+    let public = comment.visibility == Visibility::Public;
+    json!({
+        "text": marker::embed(&comment.body, &comment.marker),
+        "detailDescriptionFlag": public,
+        "internalAnalysisFlag": !public,
+        "internalFlag": !public,
+        "resolutionFlag": comment.resolution,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::CwNote;
+
+    fn written(visibility: Visibility, resolution: bool) -> CwNote {
+        let mut body = note_body(&NewComment {
+            body: "b".into(),
+            visibility,
+            marker: "m".into(),
+            resolution,
+        });
+        body["id"] = json!(1);
+        serde_json::from_value(body).unwrap()
+    }
+
+    #[test]
+    fn written_flags_read_back_with_the_same_visibility() {
+        for resolution in [false, true] {
+            for visibility in [Visibility::Public, Visibility::Internal] {
+                let note = written(visibility, resolution);
+                assert_eq!(note.visibility(), visibility, "resolution={resolution}");
+                assert_eq!(note.resolution, resolution);
+            }
+        }
+        let internal = note_body(&NewComment {
+            body: "b".into(),
+            visibility: Visibility::Internal,
+            marker: "m".into(),
+            resolution: true,
+        });
+        assert_eq!(internal["detailDescriptionFlag"], json!(false));
+        assert_eq!(internal["internalAnalysisFlag"], json!(true));
+        assert_eq!(internal["internalFlag"], json!(true));
+        assert_eq!(internal["resolutionFlag"], json!(true));
     }
 }

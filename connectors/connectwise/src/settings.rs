@@ -32,7 +32,8 @@ pub struct ConnectWiseSettings {
     pub api_version: String,
     /// Hosts (`host` or `host:port`) from which callback signing keys
     /// (`Metadata.key_url`) may be fetched. Default (when empty): the host of
-    /// `site_url` only.
+    /// `site_url` and, for a ConnectWise cloud host, the web, API and sandbox
+    /// hosts of the same region (`na.`, `api-na.`, `sandbox-na.myconnectwise.net`).
     #[serde(default)]
     pub callback_key_hosts: Vec<String>,
 }
@@ -42,7 +43,7 @@ impl std::fmt::Debug for ConnectWiseSettings {
         f.debug_struct("ConnectWiseSettings")
             .field("site_url", &self.site_url)
             .field("company_id", &self.company_id)
-            .field("public_key", &self.public_key)
+            .field("public_key", &"<redacted>")
             .field("private_key", &"<redacted>")
             .field("client_id", &"<redacted>")
             .field("codebase", &self.codebase)
@@ -128,7 +129,9 @@ impl ConnectWiseSettings {
         Ok(headers)
     }
 
-    /// The hosts callback keys may come from: configured, else the site's host.
+    /// The hosts callback keys may come from: configured, else the site's
+    /// host and the other hosts of its ConnectWise cloud region (web, API
+    /// and sandbox host: callbacks name whichever served them).
     pub(crate) fn key_hosts(&self) -> Result<Vec<String>, ConnectorError> {
         if !self.callback_key_hosts.is_empty() {
             return Ok(self
@@ -139,10 +142,11 @@ impl ConnectWiseSettings {
         }
         let site = self.site()?;
         let host = site.host_str().unwrap_or_default().to_ascii_lowercase();
-        Ok(vec![match site.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host,
-        }])
+        let mut hosts = crate::hosts::region_hosts(&host);
+        if let (Some(port), Some(first)) = (site.port(), hosts.first_mut()) {
+            *first = format!("{host}:{port}");
+        }
+        Ok(hosts)
     }
 }
 
@@ -180,17 +184,40 @@ mod tests {
 
     #[test]
     fn debug_redacts_secrets() {
-        let text = format!("{:?}", settings());
-        assert!(!text.contains("very-secret"));
-        assert!(!text.contains("0b5e3d9a"));
+        let mut s = settings();
+        s.public_key = "pubkey-7f3a9".into();
+        for text in [format!("{s:?}"), format!("{s:#?}")] {
+            assert!(!text.contains("pubkey-7f3a9"), "public_key in {text}");
+            assert!(!text.contains("very-secret"), "private_key in {text}");
+            assert!(!text.contains("0b5e3d9a"), "client_id in {text}");
+            assert!(text.contains("api-na.myconnectwise.net"), "{text}");
+        }
     }
 
     #[test]
-    fn default_key_host_is_the_site() {
+    fn default_key_hosts_are_the_sites_region() {
         assert_eq!(
             settings().key_hosts().unwrap(),
-            vec!["api-na.myconnectwise.net"]
+            vec![
+                "api-na.myconnectwise.net",
+                "na.myconnectwise.net",
+                "sandbox-na.myconnectwise.net"
+            ]
         );
+        let mut web = settings();
+        web.site_url = "https://EU.myconnectwise.net/".into();
+        let hosts = web.key_hosts().unwrap();
+        assert!(
+            hosts.contains(&"api-eu.myconnectwise.net".to_string()),
+            "{hosts:?}"
+        );
+        assert!(!hosts.iter().any(|h| h.contains("-na.")), "{hosts:?}");
+        let mut local = settings();
+        local.site_url = "http://127.0.0.1:8080/".into();
+        assert_eq!(local.key_hosts().unwrap(), vec!["127.0.0.1:8080"]);
+        let mut pinned = settings();
+        pinned.callback_key_hosts = vec![" Keys.Example:444 ".into()];
+        assert_eq!(pinned.key_hosts().unwrap(), vec!["keys.example:444"]);
     }
 
     #[test]

@@ -16,6 +16,23 @@ use crate::client::ConnectWiseConnector;
 /// ConnectWise's limit on `summary`.
 pub const SUMMARY_MAX_CHARS: usize = 100;
 
+/// ConnectWise's limit on `externalXRef`, where the bridge's ticket marker
+/// (`psa-bridge:<pairing>:<link id>`) lives: pairing names of up to 68
+/// characters always fit.
+pub const EXTERNAL_XREF_MAX_CHARS: usize = 100;
+
+/// A marker that cannot be stored in `externalXRef` is a configuration
+/// problem (the pairing name is too long), never worth a retry.
+pub(crate) fn check_marker(marker: &str) -> Result<(), ConnectorError> {
+    let n = marker.chars().count();
+    if n > EXTERNAL_XREF_MAX_CHARS {
+        return Err(ConnectorError::Config(format!(
+            "the bridge marker {marker:?} has {n} characters but ConnectWise's externalXRef holds {EXTERNAL_XREF_MAX_CHARS}: shorten the pairing name"
+        )));
+    }
+    Ok(())
+}
+
 /// Cuts a summary to 100 characters without splitting a character.
 pub fn truncate_summary(summary: &str) -> String {
     summary.chars().take(SUMMARY_MAX_CHARS).collect()
@@ -90,6 +107,7 @@ impl ConnectWiseConnector {
         &self,
         marker: &str,
     ) -> Result<Option<Ticket>, ConnectorError> {
+        check_marker(marker)?;
         let conditions = format!("externalXRef={}", quote(marker));
         let mut found: Vec<CwTicket> = self
             .get_all(
@@ -113,6 +131,7 @@ impl ConnectWiseConnector {
     }
 
     pub(crate) async fn do_create_ticket(&self, new: &NewTicket) -> Result<Ticket, ConnectorError> {
+        check_marker(&new.marker)?;
         let board_name = new.placement.get("board").ok_or_else(|| {
             ConnectorError::Config("ConnectWise tickets need placement \"board\"".into())
         })?;
@@ -139,6 +158,9 @@ impl ConnectWiseConnector {
         }
         if let Some(kind) = new.placement.get("type") {
             body["type"] = json!({"name": kind});
+        }
+        if let Some(kind) = new.placement.get("subtype") {
+            body["subType"] = json!({"name": kind});
         }
         for (name, value) in &new.fields {
             match name.as_str() {

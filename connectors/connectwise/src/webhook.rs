@@ -2,18 +2,13 @@
 //! from an allow-listed `Metadata.key_url`, HMAC-SHA256 over the raw body) and
 //! registering the bridge's callback.
 
-use std::collections::HashMap;
-use std::time::Duration;
-
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use http::Method;
 use psa_connector::{ChangeHint, ConnectorError, WebhookError, WebhookRequest};
-use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use tokio::sync::Mutex;
 use url::Url;
 
 use crate::api::{cw_datetime, CwCallback};
@@ -21,84 +16,6 @@ use crate::client::ConnectWiseConnector;
 
 /// Header carrying `base64(HMAC-SHA256(SHA256(signing_key), body))`.
 pub const SIGNATURE_HEADER: &str = "x-content-signature";
-const KEY_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
-const MAX_KEY_BODY: usize = 64 * 1024;
-const MAX_CACHED_KEYS: usize = 256;
-
-/// Fetches and caches callback signing keys (as SHA-256 digests) by URL.
-/// Uses its own plain client: no credentials ever go to a key URL.
-pub(crate) struct KeyFetcher {
-    client: reqwest::Client,
-    cache: Mutex<HashMap<String, [u8; 32]>>,
-    /// `https`, plus the site's own scheme (plain http only for a plain-http site).
-    site_scheme: String,
-}
-
-impl KeyFetcher {
-    pub(crate) fn new(site_scheme: String) -> Result<Self, ConnectorError> {
-        let client = reqwest::Client::builder()
-            .timeout(KEY_FETCH_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ConnectorError::Config(format!("callback key client: {e}")))?;
-        Ok(Self {
-            client,
-            cache: Mutex::new(HashMap::new()),
-            site_scheme,
-        })
-    }
-
-    async fn key(&self, url: &Url) -> Result<[u8; 32], WebhookError> {
-        if let Some(key) = self.cache.lock().await.get(url.as_str()) {
-            return Ok(*key);
-        }
-        let response = self
-            .client
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(|e| WebhookError::Unavailable(format!("signing key fetch failed: {e}")))?;
-        let status = response.status();
-        if matches!(status.as_u16(), 400 | 401 | 403 | 404 | 410) {
-            return Err(WebhookError::Unauthorized(format!(
-                "signing key not found (HTTP {status})"
-            )));
-        }
-        if !status.is_success() {
-            return Err(WebhookError::Unavailable(format!(
-                "signing key endpoint answered HTTP {status}"
-            )));
-        }
-        let mut response = response;
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| WebhookError::Unavailable(format!("signing key read failed: {e}")))?
-        {
-            if body.len() + chunk.len() > MAX_KEY_BODY {
-                return Err(WebhookError::Unavailable(
-                    "signing key body too large".into(),
-                ));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        #[derive(Deserialize)]
-        struct KeyBody {
-            signing_key: String,
-        }
-        let parsed: KeyBody = serde_json::from_slice(&body).map_err(|_| {
-            WebhookError::Unavailable("signing key body without signing_key".into())
-        })?;
-        let digest = key_digest(&parsed.signing_key);
-        let mut cache = self.cache.lock().await;
-        if cache.len() >= MAX_CACHED_KEYS {
-            cache.clear();
-        }
-        cache.insert(url.as_str().to_string(), digest);
-        Ok(digest)
-    }
-}
 
 /// The parts of a callback body the bridge uses.
 #[derive(Debug)]
@@ -109,6 +26,7 @@ pub(crate) struct ParsedCallback {
     pub id: String,
     pub entity: Option<Value>,
     pub key_url: String,
+    pub company_id: Option<String>,
 }
 
 fn malformed(what: &str) -> WebhookError {
@@ -158,6 +76,7 @@ pub(crate) fn parse_callback(body: &[u8]) -> Result<ParsedCallback, WebhookError
         id,
         entity,
         key_url,
+        company_id: text("CompanyId"),
     })
 }
 
@@ -194,6 +113,21 @@ impl ConnectWiseConnector {
         request: &WebhookRequest,
     ) -> Result<Vec<ChangeHint>, WebhookError> {
         let parsed = parse_callback(&request.body)?;
+        // A callback for another company is refused before any key fetch.
+        let ours = self.settings.company_id.trim();
+        match parsed.company_id.as_deref().map(str::trim) {
+            Some(theirs) if theirs.eq_ignore_ascii_case(ours) => {}
+            Some(theirs) => {
+                tracing::warn!(
+                    company = theirs,
+                    "callback for another ConnectWise company; refused"
+                );
+                return Err(WebhookError::Unauthorized(
+                    "callback CompanyId is not this connection's company_id".into(),
+                ));
+            }
+            None => return Err(malformed("CompanyId missing")),
+        }
         let signature = request
             .headers
             .get(SIGNATURE_HEADER)
@@ -218,8 +152,11 @@ impl ConnectWiseConnector {
         let mut mac = Hmac::<Sha256>::new_from_slice(&key)
             .map_err(|_| WebhookError::Unavailable("bad signing key".into()))?;
         mac.update(&request.body);
-        mac.verify_slice(&signature)
-            .map_err(|_| WebhookError::Unauthorized("signature does not match".into()))?;
+        mac.verify_slice(&signature).map_err(|_| {
+            WebhookError::Unauthorized(format!(
+                "signature mismatch: {SIGNATURE_HEADER} does not match the body"
+            ))
+        })?;
 
         if !parsed.kind.eq_ignore_ascii_case("ticket") {
             tracing::debug!(kind = %parsed.kind, "ignoring callback for another record type");
@@ -294,6 +231,26 @@ mod tests {
         assert!(!ok("https://api-na.myconnectwise.net:444/x"));
         assert!(!ok("https://evil.example/x"));
         assert!(!ok("https://api-na.myconnectwise.net.evil.example/x"));
+    }
+
+    /// A known-answer vector computed outside this crate (Python 3:
+    /// `base64(hmac.new(hashlib.sha256(key.encode()).digest(), body,
+    /// hashlib.sha256).digest())`), so a wrong algorithm in `sign` or
+    /// `key_digest` cannot pass by agreeing with itself.
+    #[test]
+    fn signature_known_answer() {
+        let signing_key = "9f4c2a7e1b8d4e6f";
+        let body = br#"{"MessageId":"3b7c1f0e","Action":"updated","Type":"ticket","ID":1001,"Metadata":{"key_url":"https://api-na.myconnectwise.net/v4_6_release/apis/3.0/system/callbackkey/index.rails?id=1"}}"#;
+        let digest = key_digest(signing_key);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "d3c5de9a1808e425948a97099e8ff32c1239dc33e9158c09242a991a974d0841"
+        );
+        assert_eq!(
+            sign(&digest, body),
+            "Gh6lsOMpm2Gn6AEZkyc8qRj67roBsDU/ENC8QNtri74="
+        );
     }
 
     #[test]

@@ -94,11 +94,14 @@ async fn ticket_and_notes_fixtures_map_to_the_model() {
     assert_eq!(t.updated_at.to_rfc3339(), "2026-11-21T16:40:55+00:00");
 
     let comments = c.list_comments("48213").await.unwrap();
-    assert_eq!(comments.len(), 2);
+    assert_eq!(comments.len(), 3);
     assert_eq!(comments[0].marker.as_deref(), Some("at-note-777"));
     assert_eq!(comments[0].visibility, Visibility::Public);
     assert_eq!(comments[1].visibility, Visibility::Internal);
     assert_eq!(comments[1].author.as_deref(), Some("John Smith"));
+    // A resolution note marked internal stays internal.
+    assert!(comments[2].resolution);
+    assert_eq!(comments[2].visibility, Visibility::Internal);
 
     let err = c.list_comments("1").await.unwrap_err();
     assert!(

@@ -254,23 +254,71 @@ pub async fn run(connector: &dyn Connector, vendor: &dyn VendorActions) {
     assert!(hints.iter().any(|h| h.ticket_id == human_id));
     assert!(hints.iter().all(|h| !h.dedup_key.is_empty()));
     let mut tampered = genuine.clone();
-    let mut body = tampered.body.to_vec();
-    if let Some(last) = body.iter().rposition(|b| b.is_ascii_digit()) {
-        body[last] = if body[last] == b'9' {
-            b'8'
-        } else {
-            body[last] + 1
-        };
+    tampered.body = tamper_ticket_id(&genuine.body, &human_id).into();
+    match connector.verify_webhook(&tampered).await {
+        Err(WebhookError::Unauthorized(reason)) => {
+            let reason = reason.to_ascii_lowercase();
+            assert!(
+                reason.contains("signature") && reason.contains("match"),
+                "a tampered payload must be refused for a signature mismatch, got {reason:?}"
+            );
+        }
+        other => panic!("a tampered payload must be Unauthorized, got {other:?}"),
     }
-    tampered.body = body.into();
-    assert!(matches!(
-        connector.verify_webhook(&tampered).await,
-        Err(WebhookError::Unauthorized(_))
-    ));
     let mut unsigned = genuine.clone();
     unsigned.headers.clear();
     assert!(matches!(
         connector.verify_webhook(&unsigned).await,
         Err(WebhookError::Unauthorized(_))
     ));
+}
+
+/// The body with the ticket id changed where it appears as a JSON number
+/// value (`"ID":1001` / `"Id": 1001`): a change to what the payload says,
+/// outside any URL or key reference, so only the signature can catch it.
+fn tamper_ticket_id(body: &[u8], ticket_id: &str) -> Vec<u8> {
+    let id = ticket_id.as_bytes();
+    let mut out = body.to_vec();
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] == b':' {
+            let mut start = i + 1;
+            while start < body.len() && body[start] == b' ' {
+                start += 1;
+            }
+            let end = start + id.len();
+            let bounded = body.get(end).is_none_or(|b| !b.is_ascii_digit());
+            if !id.is_empty() && body.get(start..end) == Some(id) && bounded {
+                let last = end - 1;
+                out[last] = if out[last] == b'9' {
+                    b'8'
+                } else {
+                    out[last] + 1
+                };
+                return out;
+            }
+        }
+        i += 1;
+    }
+    panic!(
+        "the signed webhook for ticket {ticket_id} carries no JSON number equal to the ticket id"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tamper_ticket_id;
+
+    #[test]
+    fn tampering_changes_the_id_value_only() {
+        let body = br#"{"ID":1001,"x":"10019","Metadata":{"key_url":"https://h/k?id=1001"}}"#;
+        assert_eq!(
+            tamper_ticket_id(body, "1001"),
+            br#"{"ID":1002,"x":"10019","Metadata":{"key_url":"https://h/k?id=1001"}}"#.to_vec()
+        );
+        assert_eq!(
+            tamper_ticket_id(br#"{"Id": 29}"#, "29"),
+            br#"{"Id": 28}"#.to_vec()
+        );
+    }
 }

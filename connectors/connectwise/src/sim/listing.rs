@@ -84,6 +84,10 @@ pub(crate) const STATUS: Resource = Resource {
         "board/name",
     ],
 };
+pub(crate) const BOARD_TYPE: Resource = Resource {
+    name: "type",
+    fields: &["id", "name", "inactiveFlag", "board/id", "board/name"],
+};
 pub(crate) const PRIORITY: Resource = Resource {
     name: "priority",
     fields: &["id", "name", "sort", "defaultFlag"],

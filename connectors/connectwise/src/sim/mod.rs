@@ -25,6 +25,7 @@ use psa_connector::sim::SimControl;
 use tokio::task::JoinHandle;
 
 pub use seed::API_MEMBER;
+pub use state::NoteFlags;
 use state::{State, TicketRec};
 
 /// Credentials and codebase the simulated tenant accepts.
@@ -73,6 +74,10 @@ pub struct SimNote {
     pub discussion: bool,
     pub internal: bool,
     pub resolution: bool,
+    /// `internalFlag` as stored.
+    pub internal_flag: bool,
+    /// `externalFlag` as stored.
+    pub external_flag: bool,
     pub author: String,
     pub created: DateTime<Utc>,
 }
@@ -85,6 +90,8 @@ pub enum SimNoteKind {
     /// Internal analysis.
     Internal,
     Resolution,
+    /// A resolution note also marked internal analysis (not customer visible).
+    InternalResolution,
 }
 
 /// What the routes and the handle share.
@@ -225,11 +232,12 @@ impl ConnectWiseSim {
             tracing::warn!(ticket_id, "simulated user noted a missing ticket");
             return 0;
         }
-        let flags = (
-            kind == SimNoteKind::Discussion,
-            kind == SimNoteKind::Internal,
-            kind == SimNoteKind::Resolution,
-        );
+        let flags = match kind {
+            SimNoteKind::Discussion => NoteFlags::of(true, false, false),
+            SimNoteKind::Internal => NoteFlags::of(false, true, false),
+            SimNoteKind::Resolution => NoteFlags::of(false, false, true),
+            SimNoteKind::InternalResolution => NoteFlags::of(false, true, true),
+        };
         let id = state.add_note(ticket_id, text, flags, member, state::now());
         self.shared.fire(&state, ticket_id, "updated", member);
         id
@@ -280,6 +288,8 @@ impl ConnectWiseSim {
                 discussion: n.discussion,
                 internal: n.internal,
                 resolution: n.resolution,
+                internal_flag: n.internal_flag,
+                external_flag: n.external_flag,
                 author: n.created_by.clone(),
                 created: n.created,
             })

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::extract::{Actor, JsonBody, Listing, TicketId};
 use super::listing::{self, ApiError, Params};
 use super::routes::Sim;
-use super::state;
+use super::state::{self, NoteFlags};
 use super::Shared;
 
 fn ticket_notes(shared: &Shared, n: i64) -> Result<Vec<Value>, ApiError> {
@@ -89,13 +89,20 @@ pub(crate) async fn create(
                 "The text field is required.",
             )
         })?;
-    let flag = |name: &str| body.get(name).and_then(Value::as_bool).unwrap_or(false);
-    let flags = (
-        flag("detailDescriptionFlag"),
-        flag("internalAnalysisFlag"),
-        flag("resolutionFlag"),
+    let flag = |name: &str| body.get(name).and_then(Value::as_bool);
+    let mut flags = NoteFlags::of(
+        flag("detailDescriptionFlag").unwrap_or(false),
+        flag("internalAnalysisFlag").unwrap_or(false),
+        flag("resolutionFlag").unwrap_or(false),
     );
-    if flags == (false, false, false) {
+    // `internalFlag`/`externalFlag` are stored as written when given.
+    if let Some(v) = flag("internalFlag") {
+        flags.internal_flag = v;
+    }
+    if let Some(v) = flag("externalFlag") {
+        flags.external_flag = v;
+    }
+    if !(flags.discussion || flags.internal || flags.resolution) {
         return Err(ApiError::invalid(
             "note",
             "InvalidField",

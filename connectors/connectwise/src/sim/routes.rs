@@ -128,6 +128,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/service/tickets/{id}/allNotes", get(notes_api::all_notes))
         .route("/service/boards", get(boards))
         .route("/service/boards/{id}/statuses", get(statuses))
+        .route("/service/boards/{id}/types", get(types))
+        .route("/service/boards/{id}/subtypes", get(subtypes))
         .route("/service/priorities", get(priorities))
         .route("/company/companies", get(companies))
         .route(
@@ -200,6 +202,38 @@ async fn statuses(
         .map(|s| state.status_json(s))
         .collect();
     list.respond(&listing::STATUS, items)
+}
+
+async fn types(
+    State(shared): Sim,
+    Path(id): Path<String>,
+    list: Listing,
+) -> Result<Response, ApiError> {
+    board_types(&shared, &id, list, |s| &s.types)
+}
+
+async fn subtypes(
+    State(shared): Sim,
+    Path(id): Path<String>,
+    list: Listing,
+) -> Result<Response, ApiError> {
+    board_types(&shared, &id, list, |s| &s.subtypes)
+}
+
+fn board_types(
+    shared: &Shared,
+    id: &str,
+    list: Listing,
+    pick: fn(&super::state::State) -> &Vec<super::state::BoardType>,
+) -> Result<Response, ApiError> {
+    let state = shared.state();
+    let board = find("Board", id, |n| state.board(n))?;
+    let items = pick(&state)
+        .iter()
+        .filter(|t| t.board_id == board.id)
+        .map(|t| state.board_type_json(t))
+        .collect();
+    list.respond(&listing::BOARD_TYPE, items)
 }
 
 async fn priorities(State(shared): Sim, list: Listing) -> Result<Response, ApiError> {

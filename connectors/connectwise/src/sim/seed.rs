@@ -1,7 +1,8 @@
 //! The simulated tenant's starting data: two boards with their own statuses,
+//! ticket types and subtypes,
 //! the four standard priorities, two companies and an MSP engineer.
 
-use super::state::{Board, Company, Member, Priority, State, Status};
+use super::state::{Board, BoardType, Company, Member, Priority, State, Status};
 
 /// Identifier of the API member whose keys the bridge uses.
 pub const API_MEMBER: &str = "bridgeapi";
@@ -59,6 +60,32 @@ pub(crate) fn seed() -> State {
             default: *default,
         })
         .collect();
+    let board_type = |(id, board_id, name): (i64, i64, &str)| BoardType {
+        id,
+        board_id,
+        name: name.into(),
+        inactive: false,
+    };
+    state.types = [
+        (101, 1, "Incident"),
+        (102, 1, "Service Request"),
+        (103, 1, "Problem"),
+        (201, 2, "Incident"),
+        (202, 2, "Request"),
+    ]
+    .into_iter()
+    .map(board_type)
+    .collect();
+    state.subtypes = [
+        (111, 1, "Network"),
+        (112, 1, "Hardware"),
+        (113, 1, "Software"),
+        (211, 2, "Hardware"),
+        (212, 2, "Software"),
+    ]
+    .into_iter()
+    .map(board_type)
+    .collect();
     state.priorities = [
         (7, "Priority 1 - Emergency Response", 1, false),
         (8, "Priority 2 - Quick Response", 2, false),

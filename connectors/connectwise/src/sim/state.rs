@@ -25,6 +25,15 @@ pub(crate) struct Status {
     pub default: bool,
 }
 
+/// A ticket type or subtype of one board (`/service/boards/{id}/types`, `/subtypes`).
+#[derive(Clone, Debug)]
+pub(crate) struct BoardType {
+    pub id: i64,
+    pub board_id: i64,
+    pub name: String,
+    pub inactive: bool,
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct Priority {
     pub id: i64,
@@ -56,7 +65,8 @@ pub(crate) struct TicketRec {
     pub priority_id: i64,
     pub company_id: i64,
     pub owner_id: Option<i64>,
-    pub type_name: Option<String>,
+    pub kind: Option<BoardType>,
+    pub sub_kind: Option<BoardType>,
     pub external_xref: String,
     pub initial_description: String,
     pub closed: bool,
@@ -68,6 +78,35 @@ pub(crate) struct TicketRec {
     pub updated_by: String,
 }
 
+/// A note's flags as ConnectWise stores them, each kept as written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoteFlags {
+    /// `detailDescriptionFlag` (Discussion).
+    pub discussion: bool,
+    /// `internalAnalysisFlag`.
+    pub internal: bool,
+    /// `resolutionFlag`.
+    pub resolution: bool,
+    /// `internalFlag`.
+    pub internal_flag: bool,
+    /// `externalFlag`.
+    pub external_flag: bool,
+}
+
+impl NoteFlags {
+    /// Flags of a note type picked in the UI; `internalFlag`/`externalFlag`
+    /// follow from internal analysis vs discussion when not given.
+    pub fn of(discussion: bool, internal: bool, resolution: bool) -> Self {
+        Self {
+            discussion,
+            internal,
+            resolution,
+            internal_flag: internal && !discussion,
+            external_flag: discussion,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct NoteRec {
     pub id: i64,
@@ -76,6 +115,8 @@ pub(crate) struct NoteRec {
     pub discussion: bool,
     pub internal: bool,
     pub resolution: bool,
+    pub internal_flag: bool,
+    pub external_flag: bool,
     pub member_id: Option<i64>,
     pub created_by: String,
     pub created: DateTime<Utc>,
@@ -100,6 +141,8 @@ pub(crate) struct CallbackRec {
 pub(crate) struct State {
     pub boards: Vec<Board>,
     pub statuses: Vec<Status>,
+    pub types: Vec<BoardType>,
+    pub subtypes: Vec<BoardType>,
     pub priorities: Vec<Priority>,
     pub companies: Vec<Company>,
     pub members: Vec<Member>,
@@ -248,6 +291,15 @@ impl State {
                "_info": {"lastUpdated": "2025-01-01T00:00:00Z"}})
     }
 
+    pub fn board_type_json(&self, t: &BoardType) -> Value {
+        let board = self
+            .board(t.board_id)
+            .map(|b| b.name.clone())
+            .unwrap_or_default();
+        json!({"id": t.id, "name": t.name, "board": {"id": t.board_id, "name": board},
+               "inactiveFlag": t.inactive})
+    }
+
     pub fn priority_json(&self, p: &Priority) -> Value {
         json!({"id": p.id, "name": p.name, "sort": p.sort, "defaultFlag": p.default,
                "level": p.sort.to_string(), "color": "Default"})
@@ -294,8 +346,11 @@ impl State {
         if t.owner_id.is_some() {
             v["owner"] = self.member_ref(t.owner_id);
         }
-        if let Some(kind) = &t.type_name {
-            v["type"] = json!({"name": kind});
+        if let Some(kind) = &t.kind {
+            v["type"] = json!({"id": kind.id, "name": kind.name});
+        }
+        if let Some(kind) = &t.sub_kind {
+            v["subType"] = json!({"id": kind.id, "name": kind.name});
         }
         if let Some(at) = t.closed_date {
             v["closedDate"] = json!(fmt_time(at));
@@ -314,8 +369,8 @@ impl State {
             "issueFlag": false,
             "dateCreated": fmt_time(n.created),
             "createdBy": n.created_by,
-            "internalFlag": n.internal && !n.discussion,
-            "externalFlag": n.discussion,
+            "internalFlag": n.internal_flag,
+            "externalFlag": n.external_flag,
             "_info": {"lastUpdated": fmt_time(n.created), "updatedBy": n.created_by},
         });
         if n.member_id.is_some() {
@@ -344,13 +399,13 @@ impl State {
         t.closed = status.closed;
     }
 
-    /// Adds a note by `member` (an identifier) with its `(discussion,
-    /// internal, resolution)` flags and touches its ticket; returns the note id.
+    /// Adds a note by `member` (an identifier) with its flags and touches
+    /// its ticket; returns the note id.
     pub fn add_note(
         &mut self,
         ticket_id: i64,
         text: &str,
-        (discussion, internal, resolution): (bool, bool, bool),
+        flags: NoteFlags,
         member: &str,
         created: DateTime<Utc>,
     ) -> i64 {
@@ -360,9 +415,11 @@ impl State {
             id,
             ticket_id,
             text: flatten_text(text),
-            discussion,
-            internal,
-            resolution,
+            discussion: flags.discussion,
+            internal: flags.internal,
+            resolution: flags.resolution,
+            internal_flag: flags.internal_flag,
+            external_flag: flags.external_flag,
             member_id: self.member_by_identifier(member).map(|m| m.id),
             created_by: member.to_string(),
             created,

@@ -5,9 +5,11 @@
 use serde_json::{json, Value};
 
 use super::listing::ApiError;
-use super::state::{self, State as Data, TicketRec};
+use super::state::{self, BoardType, State as Data, TicketRec};
 
 pub(crate) const SUMMARY_MAX: usize = 100;
+/// ConnectWise's limit on `externalXRef`.
+pub(crate) const EXTERNAL_XREF_MAX: usize = 100;
 
 pub(crate) fn missing(field: &str) -> ApiError {
     ApiError::invalid(
@@ -28,6 +30,20 @@ pub(crate) fn check_summary(summary: &str) -> Result<(), ApiError> {
             "MaxLengthField",
             "summary",
             format!("The field summary must be a string with a maximum length of {SUMMARY_MAX}."),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_external_xref(value: &str) -> Result<(), ApiError> {
+    if value.chars().count() > EXTERNAL_XREF_MAX {
+        return Err(ApiError::invalid(
+            "ticket",
+            "MaxLengthField",
+            "externalXRef",
+            format!(
+                "The field externalXRef must be a string with a maximum length of {EXTERNAL_XREF_MAX}."
+            ),
         ));
     }
     Ok(())
@@ -64,6 +80,37 @@ pub(crate) fn resolve_status(
             format!("Service Status {what} not found for Service Board {board_id}"),
         )
     })
+}
+
+/// A type or subtype of `board_id` by reference `{id}` or `{name}` (active only).
+pub(crate) fn resolve_type(
+    list: &[BoardType],
+    field: &str,
+    board_id: i64,
+    r: &Value,
+) -> Result<BoardType, ApiError> {
+    let found = match (
+        r.get("id").and_then(Value::as_i64),
+        r.get("name").and_then(Value::as_str),
+    ) {
+        (Some(id), _) => list.iter().find(|t| t.id == id),
+        (None, Some(name)) => list
+            .iter()
+            .find(|t| t.board_id == board_id && t.name.eq_ignore_ascii_case(name)),
+        _ => None,
+    };
+    found
+        .filter(|t| t.board_id == board_id && !t.inactive)
+        .cloned()
+        .ok_or_else(|| {
+            let what = if field == "type" { "Type" } else { "SubType" };
+            ApiError::invalid(
+                "ticket",
+                "InvalidField",
+                field,
+                format!("{what} {r} is not valid for Service Board {board_id}"),
+            )
+        })
 }
 
 /// Builds a ticket from a POST/PUT body (PUT: `base` keeps id and history).
@@ -123,6 +170,11 @@ pub(crate) fn from_body(
         ),
         None => None,
     };
+    let external_xref = body
+        .get("externalXRef")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    check_external_xref(external_xref)?;
     let now = state::now();
     let mut t = TicketRec {
         id: base.map(|b| b.id).unwrap_or(state.next_ticket),
@@ -132,15 +184,15 @@ pub(crate) fn from_body(
         priority_id: priority,
         company_id: company.id,
         owner_id: owner,
-        type_name: body
-            .pointer("/type/name")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        external_xref: body
-            .get("externalXRef")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
+        kind: match body.get("type").filter(|v| !v.is_null()) {
+            Some(r) => Some(resolve_type(&state.types, "type", board.id, r)?),
+            None => None,
+        },
+        sub_kind: match body.get("subType").filter(|v| !v.is_null()) {
+            Some(r) => Some(resolve_type(&state.subtypes, "subType", board.id, r)?),
+            None => None,
+        },
+        external_xref: external_xref.to_string(),
         initial_description: base
             .map(|b| b.initial_description.clone())
             .unwrap_or_default(),
@@ -229,7 +281,22 @@ pub(crate) fn apply_op(
                     .id,
             )
         }
-        "externalXRef" => t.external_xref = value.as_str().unwrap_or_default().to_string(),
+        "type" if value.is_null() => t.kind = None,
+        "type" => t.kind = Some(resolve_type(&state.types, "type", t.board_id, &value)?),
+        "subType" if value.is_null() => t.sub_kind = None,
+        "subType" => {
+            t.sub_kind = Some(resolve_type(
+                &state.subtypes,
+                "subType",
+                t.board_id,
+                &value,
+            )?)
+        }
+        "externalXRef" => {
+            let xref = value.as_str().unwrap_or_default();
+            check_external_xref(xref)?;
+            t.external_xref = xref.to_string();
+        }
         "customFields" => {
             if !value.is_array() {
                 return Err(bad_op(
@@ -285,7 +352,8 @@ pub(crate) fn new_ticket_record(
         priority_id,
         company_id,
         owner_id: state.member_by_identifier(member).map(|m| m.id),
-        type_name: None,
+        kind: None,
+        sub_kind: None,
         external_xref: String::new(),
         initial_description: String::new(),
         closed: false,

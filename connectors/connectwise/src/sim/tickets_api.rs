@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::extract::{Actor, JsonBody, Listing, TicketId};
 use super::listing::{self, ApiError, Params};
 use super::routes::Sim;
-use super::state::{self, State as Data};
+use super::state::{self, NoteFlags, State as Data};
 use super::ticket_rules::{apply_op, from_body, resolve_status};
 use super::Shared;
 
@@ -75,9 +75,9 @@ pub(crate) async fn create(
     state.next_ticket += 1;
     let id = t.id;
     for (field, flags) in [
-        ("initialDescription", (true, false, false)),
-        ("initialInternalAnalysis", (false, true, false)),
-        ("initialResolution", (false, false, true)),
+        ("initialDescription", NoteFlags::of(true, false, false)),
+        ("initialInternalAnalysis", NoteFlags::of(false, true, false)),
+        ("initialResolution", NoteFlags::of(false, false, true)),
     ] {
         let Some(text) = body
             .get(field)

@@ -1,0 +1,163 @@
+//! `Link`-header paging: every item of a list, following `rel="next"` on
+//! the API's origin only, with guards against servers that would keep the
+//! connector paging (cycles, pages beyond the list's count, `next` after an
+//! empty page).
+
+use std::collections::HashSet;
+
+use http::Method;
+use psa_connector::ConnectorError;
+use serde::de::DeserializeOwned;
+
+use crate::client::ConnectWiseConnector;
+
+/// Largest page ConnectWise serves.
+pub(crate) const PAGE_SIZE: usize = 1000;
+/// Stop following `Link: next` after this many pages when the list has no
+/// count (a loop guard; 1,000,000 items).
+const MAX_PAGES: usize = 1_000;
+
+impl ConnectWiseConnector {
+    /// Every item of a list, following `Link: <…>; rel="next"` on the same
+    /// origin. A hostile or broken server cannot keep it paging: a `next`
+    /// that leads to a page already read (a cycle), a `next` after an empty
+    /// page, and more pages than the list's `/count` says it holds (or
+    /// [`MAX_PAGES`] when there is no count) are errors.
+    pub(crate) async fn get_all<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<T>, ConnectorError> {
+        let mut paged = query.to_vec();
+        paged.push(("pageSize", PAGE_SIZE.to_string()));
+        paged.push(("page", "1".to_string()));
+        let mut url = self.api_url(path, &paged).await?;
+        let mut visited = HashSet::from([url.to_string()]);
+        let mut limit = MAX_PAGES;
+        let mut total = None;
+        let mut items = Vec::new();
+        let mut page_number = 0;
+        loop {
+            page_number += 1;
+            if page_number > limit {
+                return Err(ConnectorError::InvalidResponse(format!(
+                    "{path}: Link next goes past {limit} pages{}",
+                    total
+                        .map(|n| format!(" although the server counts {n} items"))
+                        .unwrap_or_default()
+                )));
+            }
+            let response = self.http.send(Method::GET, url.clone(), None).await?;
+            let page: Vec<T> = response.json()?;
+            let empty = page.is_empty();
+            items.extend(page);
+            let Some(next) = next_link(&response.headers) else {
+                return Ok(items);
+            };
+            let next = self.same_api_origin(&next).await?;
+            if empty {
+                return Err(ConnectorError::InvalidResponse(format!(
+                    "{path}: Link next after an empty page {page_number}"
+                )));
+            }
+            if !visited.insert(next.to_string()) {
+                return Err(ConnectorError::InvalidResponse(format!(
+                    "{path}: Link next after page {page_number} leads back to a page already read (a paging cycle)"
+                )));
+            }
+            if page_number == 1 {
+                total = self.count(path, query).await?;
+                if let Some(n) = total {
+                    // One spare page for items added while paging.
+                    limit = (n.div_ceil(PAGE_SIZE) + 1).min(MAX_PAGES);
+                }
+            }
+            url = next;
+        }
+    }
+
+    /// `{path}/count` with the same conditions; `None` when the list has no
+    /// count endpoint (404).
+    async fn count(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Option<usize>, ConnectorError> {
+        #[derive(serde::Deserialize)]
+        struct Count {
+            count: u64,
+        }
+        let conditions: Vec<(&str, String)> = query
+            .iter()
+            .filter(|(k, _)| *k == "conditions")
+            .cloned()
+            .collect();
+        match self
+            .get::<Count>(
+                &format!("{}/count", path.trim_end_matches('/')),
+                &conditions,
+            )
+            .await
+        {
+            Ok(c) => Ok(Some(usize::try_from(c.count).unwrap_or(usize::MAX))),
+            Err(ConnectorError::Http { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The `rel="next"` target of a `Link` header, if any (targets may hold commas).
+pub(crate) fn next_link(headers: &http::HeaderMap) -> Option<String> {
+    for value in headers.get_all(http::header::LINK) {
+        let Ok(text) = value.to_str() else { continue };
+        let mut rest = text;
+        while let Some(open) = rest.find('<') {
+            let after = &rest[open + 1..];
+            let close = after.find('>')?;
+            let target = &after[..close];
+            let params_all = &after[close + 1..];
+            let params = &params_all[..params_all.find('<').unwrap_or(params_all.len())];
+            let is_next = params.split(';').any(|p| {
+                let p = p.trim().trim_end_matches(',').replace(' ', "");
+                p.eq_ignore_ascii_case("rel=\"next\"") || p.eq_ignore_ascii_case("rel=next")
+            });
+            if is_next {
+                return Some(target.to_string());
+            }
+            rest = params_all;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_link_next() {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            http::header::LINK,
+            r#"<https://x/a?page=1>; rel="first", <https://x/a?page=3>; rel="next", <https://x/a?page=9>; rel="last""#
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(next_link(&h).as_deref(), Some("https://x/a?page=3"));
+        h.insert(
+            http::header::LINK,
+            r#"<https://x/a?page=1>; rel="first""#.parse().unwrap(),
+        );
+        assert_eq!(next_link(&h), None);
+        h.insert(
+            http::header::LINK,
+            r#"<https://x/a?fields=id,summary&page=2>; rel="next""#
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            next_link(&h).as_deref(),
+            Some("https://x/a?fields=id,summary&page=2")
+        );
+    }
+}
