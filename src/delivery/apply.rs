@@ -6,12 +6,20 @@ use psa_connector::{Connector, ConnectorError, Ticket};
 use crate::store::{Action, OutboxOp};
 
 /// What a successful call produced.
+///
+/// `adopted` says the marker lookup found what an earlier attempt had
+/// written (its answer was lost to a timeout, a reset or a crash), so this
+/// attempt wrote nothing; the audit log records the adoption.
 pub enum Delivered {
-    Created(Box<Ticket>),
+    Created {
+        ticket: Box<Ticket>,
+        adopted: bool,
+    },
     /// The ticket as the vendor stored it after the update.
     Updated(Box<Ticket>),
     Commented {
         id: String,
+        adopted: bool,
     },
 }
 
@@ -25,11 +33,15 @@ pub async fn apply(
         Action::CreateTicket { ticket, .. } => {
             if let Some(existing) = connector.find_by_marker(&ticket.marker).await? {
                 tracing::info!(ticket = %existing.id, "found the ticket an earlier attempt created; adopting it");
-                return Ok(Delivered::Created(Box::new(existing)));
+                return Ok(Delivered::Created {
+                    ticket: Box::new(existing),
+                    adopted: true,
+                });
             }
-            Ok(Delivered::Created(Box::new(
-                connector.create_ticket(ticket).await?,
-            )))
+            Ok(Delivered::Created {
+                ticket: Box::new(connector.create_ticket(ticket).await?),
+                adopted: false,
+            })
         }
         Action::UpdateTicket { update } => {
             let id = target_id.ok_or_else(not_linked)?;
@@ -46,10 +58,12 @@ pub async fn apply(
                 tracing::info!(comment = %found.id, "found the note an earlier attempt wrote; adopting it");
                 return Ok(Delivered::Commented {
                     id: found.id.clone(),
+                    adopted: true,
                 });
             }
             Ok(Delivered::Commented {
                 id: connector.add_comment(id, comment).await?,
+                adopted: false,
             })
         }
     }

@@ -27,7 +27,7 @@ impl Engine {
         let mut stored_state: Option<crate::store::SideState> = None;
         let message;
         match &delivered {
-            Delivered::Created(ticket) => {
+            Delivered::Created { ticket, adopted } => {
                 let r = TicketRef {
                     id: ticket.id.clone(),
                     number: ticket.number.clone(),
@@ -58,10 +58,17 @@ impl Engine {
                         &ticket.number,
                     );
                 }
-                message = format!(
-                    "{}: created ticket {} ({:?})",
-                    op.connection, ticket.number, ticket.title
-                );
+                message = if *adopted {
+                    format!(
+                        "{}: adopted ticket {} ({:?}) that an earlier attempt created (found by its marker)",
+                        op.connection, ticket.number, ticket.title
+                    )
+                } else {
+                    format!(
+                        "{}: created ticket {} ({:?})",
+                        op.connection, ticket.number, ticket.title
+                    )
+                };
             }
             Delivered::Updated(stored) => {
                 message = format!("{}: {}", op.connection, op.action.describe());
@@ -69,10 +76,22 @@ impl Engine {
                     stored_state = Some(observe(&pairing.mapping, op.target, stored));
                 }
             }
-            Delivered::Commented { id } => {
-                message = format!("{}: {} (note {id})", op.connection, op.action.describe())
+            Delivered::Commented { id, adopted } => {
+                message = if *adopted {
+                    format!(
+                        "{}: {} (adopted note {id} that an earlier attempt posted, found by its marker)",
+                        op.connection,
+                        op.action.describe()
+                    )
+                } else {
+                    format!("{}: {} (note {id})", op.connection, op.action.describe())
+                }
             }
         }
+        let adopted = matches!(
+            &delivered,
+            Delivered::Created { adopted: true, .. } | Delivered::Commented { adopted: true, .. }
+        );
         let mut ids = Vec::new();
         for _ in &follow_ups {
             ids.push(self.store.next_id()?);
@@ -110,7 +129,7 @@ impl Engine {
                     &link.id,
                 )?;
             }
-            if let (Delivered::Commented { id }, Action::AddComment { source, .. }) =
+            if let (Delivered::Commented { id, .. }, Action::AddComment { source, .. }) =
                 (&delivered, &op.action)
             {
                 tx.put(
@@ -152,12 +171,12 @@ impl Engine {
             tx.audit(
                 now,
                 AuditRecord {
-                    kind: "delivered",
+                    kind: if adopted { "adopted" } else { "delivered" },
                     pairing: Some(&link.pairing),
                     link: Some(link.id),
                     tickets: keys.clone(),
                     message: message.clone(),
-                    detail: json!({ "op": op.id, "attempts": op.attempts + 1 }),
+                    detail: json!({ "op": op.id, "attempts": op.attempts + 1, "adopted": adopted }),
                 },
             )
         })?;

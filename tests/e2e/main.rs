@@ -2,6 +2,7 @@
 //! ConnectWise simulators, over HTTP on loopback. One test binary, one module
 //! per concern.
 
+mod ambiguous;
 mod audit;
 mod chaos;
 mod check;
