@@ -12,6 +12,7 @@ mod conflict;
 mod crash;
 mod edits;
 mod listener;
+mod order;
 mod rate;
 mod retries;
 mod simulate;

@@ -24,7 +24,11 @@ pub type IdentifyFn = fn(&HeaderMap) -> Option<String>;
 /// One request as the simulator saw it.
 #[derive(Clone, Debug)]
 pub struct RequestRecord {
+    /// When the request arrived.
     pub at: Instant,
+    /// When its answer left (or the connection was dropped): `at..finished`
+    /// is when the simulator was busy with it, latency included.
+    pub finished: Instant,
     pub method: String,
     pub path: String,
     /// The status the client received; 0 when the connection was dropped
@@ -246,6 +250,29 @@ impl SimControl {
             .collect()
     }
 
+    /// The most applied writes whose path contains `path_fragment` that the
+    /// simulator was busy with at one instant (order tests: one ticket's
+    /// writes must never overlap).
+    pub fn most_concurrent_writes(&self, path_fragment: &str) -> usize {
+        let writes: Vec<(Instant, Instant)> = self
+            .knobs()
+            .log
+            .iter()
+            .filter(|r| r.is_write() && r.path.contains(path_fragment))
+            .map(|r| (r.at, r.finished))
+            .collect();
+        writes
+            .iter()
+            .map(|(start, _)| {
+                writes
+                    .iter()
+                    .filter(|(s, f)| s <= start && start < f)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The most requests (by `user`, or all) that arrived within any one-second window.
     pub fn max_requests_per_second(&self, user: Option<&str>) -> usize {
         self.max_requests_in_window(user, Duration::from_secs(1))
@@ -340,6 +367,7 @@ pub async fn middleware(
     let user = (control.identify)(request.headers());
     let mut record = RequestRecord {
         at,
+        finished: at,
         method,
         path,
         status: 0,
@@ -382,6 +410,7 @@ pub async fn middleware(
                         ),
                         AmbiguousReply::Dropped => {
                             record.status = 0;
+                            record.finished = Instant::now();
                             control.record(record);
                             return dropped_connection();
                         }
@@ -391,6 +420,7 @@ pub async fn middleware(
         }
     };
     record.status = response.status().as_u16();
+    record.finished = Instant::now();
     control.record(record);
     response
 }
