@@ -55,6 +55,7 @@ impl Engine {
             next_attempt_at: now,
             last_error: None,
             dead: None,
+            first_failed_at: None,
         }
     }
 
@@ -149,6 +150,7 @@ mod tests {
             connections: HashMap::new(),
             pairings: Vec::new(),
             clock: Arc::new(SystemClock),
+            retry: Default::default(),
             outbox_ready: Arc::new(tokio::sync::Notify::new()),
             inbox_ready: Arc::new(tokio::sync::Notify::new()),
         }
