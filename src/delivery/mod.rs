@@ -13,3 +13,6 @@ mod worker;
 
 pub use requeue::{blocked_by, Retried};
 pub use worker::run_delivery;
+
+#[cfg(test)]
+mod tests;
