@@ -7,6 +7,7 @@ mod check;
 mod common;
 mod conflict;
 mod crash;
+mod dead_letters;
 mod edits;
 mod rate;
 mod retries;
