@@ -153,7 +153,11 @@ async fn a_panicking_delivery_does_not_wedge_its_queue() {
 
     // The panic is recorded like a transient failure: one attempt, retried later.
     let failed = until("the panic to be recorded", || {
-        engine.store.outbox_op(100).ok()?.filter(|o| o.attempts == 1)
+        engine
+            .store
+            .outbox_op(100)
+            .ok()?
+            .filter(|o| o.attempts == 1)
     })
     .await;
     assert!(failed.last_error.unwrap().contains("panic"));

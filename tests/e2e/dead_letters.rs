@@ -22,13 +22,9 @@ async fn start(env: &DemoEnv) -> Daemon {
     let listeners = psa_bridge::daemon::Listeners::bind(&loaded.config.daemon)
         .await
         .unwrap();
-    psa_bridge::daemon::start(
-        loaded,
-        listeners,
-        Arc::new(psa_bridge::clock::SystemClock),
-    )
-    .await
-    .unwrap()
+    psa_bridge::daemon::start(loaded, listeners, Arc::new(psa_bridge::clock::SystemClock))
+        .await
+        .unwrap()
 }
 
 fn options() -> DemoOptions {
@@ -150,16 +146,18 @@ async fn a_dead_letter_blocks_its_ticket_and_retry_replans_from_current_state() 
             .control()
             .requests()
             .iter()
-            .filter(|r| {
-                r.method == "PATCH" && r.path.ends_with(&format!("/service/tickets/{cw1}"))
-            })
+            .filter(|r| r.method == "PATCH" && r.path.ends_with(&format!("/service/tickets/{cw1}")))
             .count()
     };
     let patches_before = patches();
     let config = env.config_path.to_str().unwrap();
     let retried = cli(&["outbox", "retry", &dead.id.to_string(), "--config", config]).await;
     assert!(retried.status.success(), "{}", text(&retried));
-    assert!(text(&retried).contains("planned again"), "{}", text(&retried));
+    assert!(
+        text(&retried).contains("planned again"),
+        "{}",
+        text(&retried)
+    );
     wait_for("the current priority and the waiting title", STEP, || {
         let t = env.connectwise.ticket(cw1)?;
         (t.priority == P4 && t.summary == "VPN down at two branches").then_some(())
@@ -173,7 +171,122 @@ async fn a_dead_letter_blocks_its_ticket_and_retry_replans_from_current_state() 
         2,
         "the waiting title and the current priority; never the stale one"
     );
-    assert_eq!(env.autotask.ticket(t1).unwrap().priority, "Low", "no bounce");
+    assert_eq!(
+        env.autotask.ticket(t1).unwrap().priority,
+        "Low",
+        "no bounce"
+    );
     assert!(engine.store.replans().unwrap().is_empty());
+    daemon.shutdown().await;
+}
+
+/// A notice whose planning fails for good (here a 403 reading the ticket)
+/// used to be dropped after the cursor moved on; it is kept, listed, and
+/// planned again after `outbox retry`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_that_fails_for_good_is_kept_and_retryable() {
+    let (_dir, env) = env(options()).await;
+    let daemon = start(&env).await;
+    let engine = daemon.engine.clone();
+    let mut story = Story::new(&env, STEP, false);
+    story.escalate().await.unwrap();
+    quiet(&env, &engine).await;
+
+    env.autotask.control().fail_next_reads(&[403]);
+    env.autotask.user_set_priority(story.autotask_id, "Low");
+    let dead = wait_for("the dead notice", STEP, || {
+        engine.store.dead_notices().ok()?.into_iter().next()
+    })
+    .await
+    .unwrap();
+    assert_eq!(dead.dead.status, Some(403));
+    assert_eq!(dead.item.ticket_id, story.autotask_id.to_string());
+    assert!(engine.store.inbox().unwrap().is_empty());
+    let listing = outbox_cli(&env, "dead").await;
+    assert!(
+        listing.contains(&format!("{} ", dead.item.id)) && listing.contains("DEAD NOTICE (403)"),
+        "{listing}"
+    );
+    assert_eq!(
+        env.connectwise
+            .ticket(story.connectwise_id)
+            .unwrap()
+            .priority,
+        P2
+    );
+
+    // After the cause is fixed (the fault was one-off), retry plans it.
+    let config = env.config_path.to_str().unwrap();
+    let retried = cli(&[
+        "outbox",
+        "retry",
+        &dead.item.id.to_string(),
+        "--config",
+        config,
+    ])
+    .await;
+    assert!(retried.status.success(), "{}", text(&retried));
+    wait_for("the retried notice's update", STEP, || {
+        (env.connectwise.ticket(story.connectwise_id)?.priority == P4).then_some(())
+    })
+    .await
+    .unwrap();
+    quiet(&env, &engine).await;
+    assert!(engine.store.dead_notices().unwrap().is_empty());
+    daemon.shutdown().await;
+}
+
+/// The linked ConnectWise ticket is deleted: the next notice unlinks (audited,
+/// index and shadow removed) instead of failing every later notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_far_ticket_unlinks() {
+    let (_dir, env) = env(options()).await;
+    let daemon = start(&env).await;
+    let engine = daemon.engine.clone();
+    let mut story = Story::new(&env, STEP, false);
+    story.escalate().await.unwrap();
+    quiet(&env, &engine).await;
+    let link = engine.store.links().unwrap().pop().unwrap();
+
+    env.connectwise.user_delete_ticket(story.connectwise_id);
+    // Out of the escalation queue, so it is not escalated again.
+    env.autotask
+        .user_set_queue(story.autotask_id, "Level I Support");
+    wait_for("the link to go", STEP, || {
+        engine.store.links().ok()?.is_empty().then_some(())
+    })
+    .await
+    .unwrap();
+    quiet(&env, &engine).await;
+    let at_id = story.autotask_id.to_string();
+    assert!(engine
+        .store
+        .link_for("acme", psa_bridge::store::Side::A, &at_id)
+        .unwrap()
+        .is_none());
+    assert!(engine
+        .store
+        .link_for(
+            "acme",
+            psa_bridge::store::Side::B,
+            &story.connectwise_id.to_string()
+        )
+        .unwrap()
+        .is_none());
+    assert_eq!(engine.store.shadow(link.id).unwrap(), Default::default());
+    assert!(engine.store.dead_notices().unwrap().is_empty());
+    let audit = engine.store.audit_entries().unwrap();
+    assert_eq!(
+        audit.iter().filter(|e| e.kind == "unlinked").count(),
+        1,
+        "{audit:#?}"
+    );
+    assert!(env.connectwise.tickets().is_empty(), "not escalated again");
+
+    // Later changes of the Autotask ticket are quietly not synced.
+    env.autotask.user_set_priority(story.autotask_id, "Low");
+    quiet(&env, &engine).await;
+    assert!(engine.store.dead_notices().unwrap().is_empty());
+    assert!(env.connectwise.tickets().is_empty());
     daemon.shutdown().await;
 }

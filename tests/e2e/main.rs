@@ -9,6 +9,7 @@ mod conflict;
 mod crash;
 mod dead_letters;
 mod edits;
+mod faults;
 mod rate;
 mod retries;
 mod simulate;

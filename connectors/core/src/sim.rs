@@ -85,7 +85,9 @@ impl SimControl {
 
     /// The next read requests (GETs, queries) fail with these statuses, in order.
     pub fn fail_next_reads(&self, statuses: &[u16]) {
-        self.knobs().fail_next_reads.extend(statuses.iter().copied());
+        self.knobs()
+            .fail_next_reads
+            .extend(statuses.iter().copied());
     }
 
     /// The next write fails with `status` and a `Retry-After: retry_after_secs` header.
