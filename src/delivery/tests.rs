@@ -72,8 +72,10 @@ impl Connector for Flaky {
 }
 
 fn update_op(id: u64, link: u64) -> OutboxOp {
-    let mut update = TicketUpdate::default();
-    update.status = Some("Done".into());
+    let update = TicketUpdate {
+        status: Some("Done".into()),
+        ..Default::default()
+    };
     OutboxOp {
         id,
         link,
