@@ -2,7 +2,8 @@
 //!
 //! * A failed step (a notice that could not be planned, an operation that
 //!   could not be delivered) is tried again on a capped exponential schedule
-//!   with jitter (`backon`, 1 s doubling up to 10 min), never sooner than the
+//!   with jitter (`backon`: 1 s doubling, each delay stretched by up to 100%
+//!   at random, at most 10 min), never sooner than the
 //!   vendor's `Retry-After` (itself capped at [`MAX_RETRY_AFTER`]).
 //! * Retryable errors are retried for a period (`daemon.retry_for_hours`,
 //!   default [`DEFAULT_RETRY_FOR_HOURS`]) counted from the first failure, not
@@ -115,18 +116,19 @@ impl RetryPolicy {
     }
 }
 
-/// The jittered exponential backoff for attempt number `attempts` (1-based).
+/// The jittered exponential backoff for attempt number `attempts` (1-based):
+/// `[d, 2d)` with `d` = 1 s, 2 s, 4 s, … up to half of [`MAX_BACKOFF`].
 pub fn backoff(attempts: u32) -> Duration {
     ExponentialBuilder::default()
         .with_min_delay(Duration::from_secs(1))
-        .with_max_delay(MAX_BACKOFF)
+        .with_max_delay(MAX_BACKOFF / 2)
         .with_factor(2.0)
         .with_jitter()
         .without_max_times()
         .build()
         .nth(attempts.saturating_sub(1).min(64) as usize)
         .unwrap_or(MAX_BACKOFF)
-        .min(MAX_BACKOFF + Duration::from_secs(1))
+        .min(MAX_BACKOFF)
 }
 
 /// `now + by`, never panicking: absurd durations are capped at
@@ -153,8 +155,9 @@ where
     Fut: Future<Output = Result<T, ConnectorError>>,
 {
     let backoff = ExponentialBuilder::default()
+        // [50, 100), [100, 200), [200, 400) ms with jitter.
         .with_min_delay(Duration::from_millis(50))
-        .with_max_delay(Duration::from_millis(400))
+        .with_max_delay(Duration::from_millis(200))
         .with_factor(2.0)
         .with_jitter()
         .with_max_times(3);
@@ -184,9 +187,10 @@ mod tests {
             let first = backoff(1);
             assert!(first >= Duration::from_secs(1) && first < Duration::from_secs(2));
             let third = backoff(3);
-            assert!(third >= Duration::from_secs(4) && third < Duration::from_secs(5));
-            assert!(backoff(30) <= MAX_BACKOFF + Duration::from_secs(1));
-            assert!(backoff(u32::MAX) <= MAX_BACKOFF + Duration::from_secs(1));
+            assert!(third >= Duration::from_secs(4) && third < Duration::from_secs(8));
+            let late = backoff(30);
+            assert!(late >= MAX_BACKOFF / 2 && late <= MAX_BACKOFF, "{late:?}");
+            assert!(backoff(u32::MAX) <= MAX_BACKOFF);
         }
     }
 
