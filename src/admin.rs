@@ -1,6 +1,7 @@
 //! The admin listener (`daemon.admin_listen`, loopback by default): health,
 //! Prometheus metrics and the operator API the CLI uses while the daemon holds
-//! the store: outbox listing and re-queueing, audit reading and verification.
+//! the store: outbox listing, dead letters (operations and notices) and
+//! retrying them, audit reading and verification.
 //! It is a separate socket from the public webhook receiver because it shows
 //! ticket contents; nothing here returns secrets.
 
@@ -33,6 +34,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/metrics", get(metrics))
         .route("/admin/outbox", get(outbox))
         .route("/admin/outbox/{id}/retry", post(retry))
+        .route("/admin/notices/dead", get(dead_notices))
         .route("/admin/audit", get(audit))
         .route("/admin/audit/verify", get(verify))
         .with_state(engine)
@@ -43,6 +45,9 @@ async fn metrics(State(engine): State<Arc<Engine>>) -> Response {
         let dead = ops.iter().filter(|o| o.dead.is_some()).count();
         metrics::gauge!("psa_bridge_outbox_pending").set((ops.len() - dead) as f64);
         metrics::gauge!("psa_bridge_outbox_dead").set(dead as f64);
+    }
+    if let Ok(notices) = engine.store.dead_notices() {
+        metrics::gauge!("psa_bridge_inbox_dead").set(notices.len() as f64);
     }
     if let Ok(items) = engine.store.inbox() {
         metrics::gauge!("psa_bridge_inbox_pending").set(items.len() as f64);
@@ -73,13 +78,21 @@ async fn outbox(State(engine): State<Arc<Engine>>) -> Response {
 }
 
 async fn retry(State(engine): State<Arc<Engine>>, Path(id): Path<u64>) -> Response {
-    match engine.requeue(id).await {
-        Ok(Some(op)) => Json(op).into_response(),
+    match engine.retry_dead(id).await {
+        Ok(Some(retried)) => Json(retried).into_response(),
         Ok(None) => (
             StatusCode::NOT_FOUND,
-            Json(json!({ "error": format!("no outbox operation {id}") })),
+            Json(json!({ "error": format!("no outbox operation or dead notice {id}") })),
         )
             .into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+/// Notices kept as dead letters (planning failed permanently).
+async fn dead_notices(State(engine): State<Arc<Engine>>) -> Response {
+    match engine.store.dead_notices() {
+        Ok(notices) => Json(notices).into_response(),
         Err(e) => store_error(e),
     }
 }

@@ -109,6 +109,7 @@ pub async fn start(
         connections,
         pairings: loaded.pairings,
         clock,
+        retry: crate::retry::RetryPolicy::for_hours(daemon_cfg.retry_for_hours),
         outbox_ready: Arc::new(Notify::new()),
         inbox_ready: Arc::new(Notify::new()),
     });

@@ -17,4 +17,5 @@ pub mod demo;
 pub mod engine;
 pub mod ingest;
 pub mod report;
+pub mod retry;
 pub mod store;

@@ -1,5 +1,5 @@
 //! Reading the store for people: the outbox with the tickets each operation
-//! concerns, one ticket's audit history across both sides, and the audit
+//! concerns (and which wait behind a dead letter), one ticket's audit history across both sides, and the audit
 //! chain check's verdict.
 
 use serde_json::json;
@@ -15,21 +15,32 @@ pub struct OutboxRow {
     #[serde(flatten)]
     pub op: OutboxOp,
     pub tickets: Vec<String>,
+    /// The dead letter this operation waits behind (same ticket and side).
+    #[serde(default)]
+    pub blocked_by: Option<u64>,
+    /// For a dead letter: how many operations wait behind it.
+    #[serde(default)]
+    pub waiting: usize,
 }
 
 /// Every outbox operation, oldest first, with the tickets it concerns.
 pub fn outbox_rows(engine: &Engine) -> Result<Vec<OutboxRow>, StoreError> {
-    engine
-        .store
-        .outbox()?
-        .into_iter()
+    let ops = engine.store.outbox()?;
+    let blocked = crate::delivery::blocked_by(&ops);
+    ops.into_iter()
         .map(|op| {
             let tickets = engine
                 .store
                 .link(op.link)?
                 .map(|l| engine.link_keys(&l))
                 .unwrap_or_default();
-            Ok(OutboxRow { op, tickets })
+            let waiting = blocked.values().filter(|dead| **dead == op.id).count();
+            Ok(OutboxRow {
+                blocked_by: blocked.get(&op.id).copied(),
+                waiting,
+                op,
+                tickets,
+            })
         })
         .collect()
 }

@@ -38,6 +38,9 @@ pub async fn connect(config: &Path) -> anyhow::Result<Access> {
                 connections,
                 pairings: loaded.pairings,
                 clock: Arc::new(SystemClock),
+                retry: psa_bridge::retry::RetryPolicy::for_hours(
+                    loaded.config.daemon.retry_for_hours,
+                ),
                 outbox_ready: Arc::new(Notify::new()),
                 inbox_ready: Arc::new(Notify::new()),
             })))

@@ -1,19 +1,20 @@
-//! `outbox list|dead|retry` and `audit --ticket|verify`.
+//! `outbox list|dead|retry` (operations and dead notices) and `audit --ticket|verify`.
 
 use std::path::Path;
 use std::process::ExitCode;
 
+use psa_bridge::delivery::Retried;
 use psa_bridge::report::{self, OutboxRow};
-use psa_bridge::store::{AuditEntry, OutboxOp};
+use psa_bridge::store::{AuditEntry, DeadNotice};
 
 use super::access::{connect, Access};
 
-fn print_ops(rows: &[OutboxRow], dead_only: bool) {
+fn print_ops(rows: &[OutboxRow], notices: &[DeadNotice], dead_only: bool) {
     let shown: Vec<&OutboxRow> = rows
         .iter()
         .filter(|r| !dead_only || r.op.dead.is_some())
         .collect();
-    if shown.is_empty() {
+    if shown.is_empty() && notices.is_empty() {
         println!(
             "{}",
             if dead_only {
@@ -24,25 +25,32 @@ fn print_ops(rows: &[OutboxRow], dead_only: bool) {
         );
         return;
     }
-    for OutboxRow { op, tickets } in shown {
-        let state = match &op.dead {
-            Some(d) => format!(
-                "DEAD ({}): {}",
+    for row in shown {
+        let op = &row.op;
+        let state = match (&op.dead, row.blocked_by) {
+            (Some(d), _) => format!(
+                "DEAD ({}): {}{}",
                 d.status
                     .map(|s| s.to_string())
                     .unwrap_or_else(|| "-".into()),
-                d.message
+                d.message,
+                if row.waiting > 0 {
+                    format!("; {} operation(s) wait behind it", row.waiting)
+                } else {
+                    String::new()
+                }
             ),
-            None => format!(
+            (None, Some(dead)) => format!("WAITING behind dead letter {dead}"),
+            (None, None) => format!(
                 "pending, attempt {} at {}",
                 op.attempts + 1,
                 op.next_attempt_at.to_rfc3339()
             ),
         };
-        let concerns = if tickets.is_empty() {
+        let concerns = if row.tickets.is_empty() {
             format!("link {}", op.link)
         } else {
-            tickets.join(" ")
+            row.tickets.join(" ")
         };
         println!(
             "{:<8} {:<12} {:<40} [{concerns}] {state}",
@@ -51,22 +59,41 @@ fn print_ops(rows: &[OutboxRow], dead_only: bool) {
             op.action.describe()
         );
     }
+    for notice in notices {
+        let item = &notice.item;
+        println!(
+            "{:<8} {:<12} {:<40} [{}:{}] DEAD NOTICE ({}): {}",
+            item.id,
+            item.connection,
+            "plan ticket change",
+            item.connection,
+            item.ticket_id,
+            notice
+                .dead
+                .status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "-".into()),
+            notice.dead.message
+        );
+    }
 }
 
 pub async fn outbox(config: &Path, dead_only: bool) -> anyhow::Result<ExitCode> {
-    let rows: Vec<OutboxRow> = match connect(config).await? {
-        Access::Local(engine) => report::outbox_rows(&engine)?,
-        Access::Remote { base, client } => {
-            Access::get_json(&client, format!("{base}/admin/outbox")).await?
-        }
+    let (rows, notices): (Vec<OutboxRow>, Vec<DeadNotice>) = match connect(config).await? {
+        Access::Local(engine) => (report::outbox_rows(&engine)?, engine.store.dead_notices()?),
+        Access::Remote { base, client } => (
+            Access::get_json(&client, format!("{base}/admin/outbox")).await?,
+            Access::get_json(&client, format!("{base}/admin/notices/dead")).await?,
+        ),
     };
-    print_ops(&rows, dead_only);
+    print_ops(&rows, &notices, dead_only);
     Ok(ExitCode::SUCCESS)
 }
 
+/// `outbox retry ID`: a dead operation or dead notice (see `delivery::requeue`).
 pub async fn retry(config: &Path, id: u64) -> anyhow::Result<ExitCode> {
-    let op: Option<OutboxOp> = match connect(config).await? {
-        Access::Local(engine) => engine.requeue(id).await?,
+    let retried: Option<Retried> = match connect(config).await? {
+        Access::Local(engine) => engine.retry_dead(id).await?,
         Access::Remote { base, client } => {
             let response = client
                 .post(format!("{base}/admin/outbox/{id}/retry"))
@@ -81,13 +108,13 @@ pub async fn retry(config: &Path, id: u64) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    match op {
-        Some(op) => {
-            println!("re-queued operation {}: {}", op.id, op.action.describe());
+    match retried {
+        Some(retried) => {
+            println!("{}", retried.describe());
             Ok(ExitCode::SUCCESS)
         }
         None => {
-            eprintln!("no outbox operation {id}");
+            eprintln!("no outbox operation or dead notice {id}");
             Ok(ExitCode::from(1))
         }
     }

@@ -91,11 +91,16 @@ enum Command {
 
 #[derive(Subcommand)]
 enum OutboxCommand {
-    /// Pending and dead operations.
+    /// Pending and dead operations (and what waits behind each dead one),
+    /// and change notices that could not be planned.
     List,
-    /// Dead-lettered operations with the vendor's message.
+    /// Dead letters with the vendor's message: operations, and change
+    /// notices that could not be planned.
     Dead,
-    /// Put a dead-lettered operation back in the queue.
+    /// Retry a dead letter after fixing its cause. A field update is planned
+    /// again from both tickets' current state (its old payload is dropped);
+    /// a create or note is re-queued as is (idempotent by marker); a dead
+    /// notice goes back to the inbox.
     Retry { id: u64 },
 }
 

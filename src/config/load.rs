@@ -75,6 +75,18 @@ pub fn load(
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let at = |offset: usize| Some(line_of(&text, offset));
 
+    let retry_for = config.daemon.retry_for_hours;
+    if !(1..=crate::retry::MAX_RETRY_FOR_HOURS).contains(&retry_for) {
+        return Err(ConfigError::new(
+            path,
+            text.find("retry_for_hours").and_then(at),
+            "daemon.retry_for_hours",
+            format!(
+                "must be between 1 and {} (a year), got {retry_for}",
+                crate::retry::MAX_RETRY_FOR_HOURS
+            ),
+        ));
+    }
     for (name, conn) in &config.connections {
         let vendor = *conn.vendor.get_ref();
         let field = format!("connections.{name}");

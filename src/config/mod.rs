@@ -67,6 +67,10 @@ pub struct DaemonConfig {
     /// How often delivery workers look for due operations when not woken.
     #[serde(default = "default_tick_ms")]
     pub tick_ms: u64,
+    /// How long a failing operation is retried (from its first failure)
+    /// before it becomes a dead letter; 1 to 8784 (a year).
+    #[serde(default = "default_retry_for_hours")]
+    pub retry_for_hours: u64,
 }
 
 fn default_listen() -> SocketAddr {
@@ -86,6 +90,9 @@ fn default_max_concurrent_webhooks() -> usize {
 }
 fn default_tick_ms() -> u64 {
     200
+}
+fn default_retry_for_hours() -> u64 {
+    crate::retry::DEFAULT_RETRY_FOR_HOURS
 }
 
 /// The vendor of a connection.

@@ -231,3 +231,30 @@ fn hostile_mapping_text_is_an_error_not_a_panic() {
         assert!(err.file.ends_with("autotask-to-connectwise.toml"), "{err}");
     }
 }
+
+#[test]
+fn retry_period_is_validated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), &example(), MAPPING);
+    let loaded = load(&path, &example_env).unwrap();
+    assert_eq!(loaded.config.daemon.retry_for_hours, 72);
+    for bad in ["0", "8785", "9223372036854775807"] {
+        let text = example().replace("retry_for_hours = 72", &format!("retry_for_hours = {bad}"));
+        let path = write(dir.path(), &text, MAPPING);
+        let err = load(&path, &example_env).unwrap_err();
+        assert_eq!(err.field, "daemon.retry_for_hours", "{bad}: {err}");
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("retry_for_hours"))
+            .unwrap()
+            + 1;
+        assert_eq!(err.line, Some(line), "{err}");
+    }
+    // Larger than TOML's integers: a parse error naming the field, no panic.
+    let text = example().replace(
+        "retry_for_hours = 72",
+        "retry_for_hours = 18446744073709551615",
+    );
+    let path = write(dir.path(), &text, MAPPING);
+    assert!(load(&path, &example_env).is_err());
+}

@@ -1,8 +1,11 @@
 //! Executing one outbox operation against the vendor, idempotently: creates
 //! and comments first look for the bridge's marker and adopt what they find.
+//! Those lookups retry a transient failure in place ([`read_in_place`]);
+//! writes are never retried here (the outcome is recorded first).
 
 use psa_connector::{Connector, ConnectorError, Ticket};
 
+use crate::retry::read_in_place;
 use crate::store::{Action, OutboxOp};
 
 /// What a successful call produced.
@@ -31,7 +34,9 @@ pub async fn apply(
 ) -> Result<Delivered, ConnectorError> {
     match &op.action {
         Action::CreateTicket { ticket, .. } => {
-            if let Some(existing) = connector.find_by_marker(&ticket.marker).await? {
+            if let Some(existing) =
+                read_in_place(|| connector.find_by_marker(&ticket.marker)).await?
+            {
                 tracing::info!(ticket = %existing.id, "found the ticket an earlier attempt created; adopting it");
                 return Ok(Delivered::Created {
                     ticket: Box::new(existing),
@@ -50,7 +55,7 @@ pub async fn apply(
         }
         Action::AddComment { comment, .. } => {
             let id = target_id.ok_or_else(not_linked)?;
-            let existing = connector.list_comments(id).await?;
+            let existing = read_in_place(|| connector.list_comments(id)).await?;
             if let Some(found) = existing
                 .iter()
                 .find(|c| c.marker.as_deref() == Some(comment.marker.as_str()))

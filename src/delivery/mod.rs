@@ -1,13 +1,18 @@
 //! Delivery: per-connection workers that take outbox operations FIFO per
 //! ticket (parallel across tickets), call the connector through the
 //! connection's rate limiter, and record the outcome atomically: done, retry
-//! later (stored attempt count and next-attempt time, `Retry-After` honoured),
-//! or dead letter with the vendor's message.
+//! later (on the schedule of [`crate::retry`], `Retry-After` honoured), or
+//! dead letter with the vendor's message. A dead letter holds back the
+//! operations queued behind it for the same ticket until an operator retries
+//! it ([`requeue`]).
 
 mod apply;
 mod outcome;
-mod schedule;
+mod requeue;
 mod worker;
 
-pub use schedule::{retry_delay, MAX_ATTEMPTS};
+pub use requeue::{blocked_by, Retried};
 pub use worker::run_delivery;
+
+#[cfg(test)]
+mod tests;

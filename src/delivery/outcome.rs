@@ -2,12 +2,12 @@
 //! success (link table, comment map, shadow, write-back follow-ups), a retry
 //! schedule, or a dead letter.
 
-use psa_connector::{ConnectorError, RetryAction};
+use psa_connector::ConnectorError;
 use serde_json::json;
 
 use super::apply::Delivered;
-use super::schedule::{retry_delay, MAX_ATTEMPTS};
 use crate::engine::{observe, Engine};
+use crate::retry::Decision;
 use crate::store::{
     comment_key, link_key, Action, AuditRecord, CommentEntry, DeadLetter, Link, OutboxOp, Shadow,
     StoreError, TicketRef, TreeName,
@@ -187,7 +187,10 @@ impl Engine {
         Ok(())
     }
 
-    /// Records a failed attempt: schedules a retry or dead-letters the operation.
+    /// Records a failed attempt: schedules a retry (see [`crate::retry`]) or
+    /// dead-letters the operation. The record is re-read inside the
+    /// transaction, so an operator's concurrent re-queue is not overwritten
+    /// with a stale copy.
     pub async fn record_failure(
         &self,
         op: &OutboxOp,
@@ -195,16 +198,21 @@ impl Engine {
     ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
         let now = self.clock.now();
         let mut updated = op.clone();
-        updated.attempts += 1;
         updated.last_error = Some(error.to_string());
-        let link = self.store.link(op.link)?;
-        let keys = link.as_ref().map(|l| self.link_keys(l)).unwrap_or_default();
-        let retry_at = match error.retry_action() {
-            RetryAction::Retry { after } if updated.attempts < MAX_ATTEMPTS => {
-                updated.next_attempt_at = now + retry_delay(updated.attempts, after);
-                Some(updated.next_attempt_at)
+        let decision = self
+            .retry
+            .decide(error, op.attempts, op.first_failed_at, now);
+        let retry_at = match &decision {
+            Decision::Retry { at, counted } => {
+                if *counted {
+                    updated.attempts = updated.attempts.saturating_add(1);
+                    updated.first_failed_at.get_or_insert(now);
+                }
+                updated.next_attempt_at = *at;
+                Some(*at)
             }
-            _ => {
+            Decision::GiveUp { .. } => {
+                updated.attempts = updated.attempts.saturating_add(1);
                 updated.dead = Some(DeadLetter {
                     at: now,
                     status: error.http_status(),
@@ -213,9 +221,11 @@ impl Engine {
                 None
             }
         };
-        let (kind, message) = match retry_at {
-            Some(at) => (
-                "retry",
+        let link = self.store.link(op.link)?;
+        let keys = link.as_ref().map(|l| self.link_keys(l)).unwrap_or_default();
+        let (kind, message) = match &decision {
+            Decision::Retry { at, counted } => (
+                if *counted { "retry" } else { "throttled" },
                 format!(
                     "{}: {} failed ({error}); attempt {} at {}",
                     op.connection,
@@ -224,18 +234,25 @@ impl Engine {
                     at.to_rfc3339()
                 ),
             ),
-            None => (
+            Decision::GiveUp { reason } => (
                 "dead_letter",
                 format!(
-                    "{}: {} dead-lettered after {} attempt(s): {error}",
+                    "{}: {} dead-lettered after {} attempt(s), {reason}: {error}; later operations for this ticket wait behind it (`psa-bridge outbox retry {}`)",
                     op.connection,
                     op.action.describe(),
-                    updated.attempts
+                    updated.attempts,
+                    op.id,
                 ),
             ),
         };
         self.store.transact(|tx| {
-            tx.put(TreeName::Outbox, &op.id.to_be_bytes(), &updated)?;
+            let key = op.id.to_be_bytes();
+            let stored: Option<OutboxOp> = tx.get(TreeName::Outbox, &key)?;
+            if stored.as_ref() != Some(op) {
+                // Re-queued, re-planned or delivered meanwhile: keep that.
+                return Ok(());
+            }
+            tx.put(TreeName::Outbox, &key, &updated)?;
             tx.audit(
                 now,
                 AuditRecord {
@@ -250,41 +267,6 @@ impl Engine {
         })?;
         self.store.flush().await?;
         Ok(retry_at)
-    }
-
-    /// Puts a dead-lettered operation back in the queue (`outbox retry ID`).
-    pub async fn requeue(&self, id: u64) -> Result<Option<OutboxOp>, StoreError> {
-        let Some(mut op) = self.store.outbox_op(id)? else {
-            return Ok(None);
-        };
-        let now = self.clock.now();
-        op.dead = None;
-        op.attempts = 0;
-        op.next_attempt_at = now;
-        let keys = match self.store.link(op.link)? {
-            Some(l) => self.link_keys(&l),
-            None => Vec::new(),
-        };
-        self.store.transact(|tx| {
-            tx.put(TreeName::Outbox, &id.to_be_bytes(), &op)?;
-            tx.audit(
-                now,
-                AuditRecord {
-                    kind: "requeued",
-                    pairing: Some(&op.pairing),
-                    link: Some(op.link),
-                    tickets: keys.clone(),
-                    message: format!(
-                        "operation {id} re-queued by an operator: {}",
-                        op.action.describe()
-                    ),
-                    detail: json!({ "op": id }),
-                },
-            )
-        })?;
-        self.store.flush().await?;
-        self.outbox_ready.notify_waiters();
-        Ok(Some(op))
     }
 }
 

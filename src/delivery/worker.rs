@@ -2,9 +2,12 @@
 //! picks the head operation of every (link, side) queue that is due, and runs
 //! those heads concurrently; the connection's rate limiter (inside the HTTP
 //! client) bounds requests per second and calls in flight. A 429 pauses the
-//! whole connection for the vendor's `Retry-After`.
+//! whole connection for the vendor's `Retry-After`. A queue whose head is a
+//! dead letter is blocked: nothing behind it overtakes it. A delivery task
+//! that panics frees its queue, is logged and counted, and its operation is
+//! rescheduled like a transient failure.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,14 +38,15 @@ fn due_heads(
     };
     let mut heads: BTreeMap<QueueKey, OutboxOp> = BTreeMap::new();
     for op in ops {
-        if op.connection != connection || op.dead.is_some() {
+        if op.connection != connection {
             continue;
         }
+        // A dead head stays the head: its queue waits for an operator.
         heads.entry((op.link, op.target)).or_insert(op);
     }
     heads
         .into_iter()
-        .filter(|(key, op)| !busy.contains(key) && op.next_attempt_at <= now)
+        .filter(|(key, op)| op.dead.is_none() && !busy.contains(key) && op.next_attempt_at <= now)
         .filter_map(|(_, op)| {
             let target = match engine.store.link(op.link) {
                 Ok(Some(link)) => link.side(op.target).map(|r| r.id.clone()),
@@ -67,6 +71,8 @@ pub async fn run_delivery(
     };
     let mut busy: HashSet<QueueKey> = HashSet::new();
     let mut running: JoinSet<(QueueKey, Option<DateTime<Utc>>)> = JoinSet::new();
+    // Which queue and operation each task works on, to free them if it panics.
+    let mut tasks: HashMap<tokio::task::Id, OutboxOp> = HashMap::new();
     let mut paused_until: Option<DateTime<Utc>> = None;
     loop {
         let notified = engine.outbox_ready.notified();
@@ -80,7 +86,8 @@ pub async fn run_delivery(
                 let engine = engine.clone();
                 let connector = conn.connector.clone();
                 let span = tracing::info_span!("deliver", connection = %connection, pairing = %op.pairing, link = op.link, op = op.id, ticket = target.as_deref().unwrap_or("-"));
-                running.spawn(
+                let task_op = op.clone();
+                let handle = running.spawn(
                     async move {
                         tracing::debug!(action = %op.action.describe(), attempt = op.attempts + 1, "delivering");
                         let result = apply(connector.as_ref(), &op, target.as_deref()).await;
@@ -103,13 +110,14 @@ pub async fn run_delivery(
                                 if let Err(e) = engine.record_failure(&op, &error).await {
                                     tracing::error!(error = %e, "cannot record delivery failure");
                                 }
-                                retry_after.and_then(|d| chrono::Duration::from_std(d).ok()).map(|d| engine.clock.now() + d)
+                                retry_after.map(|d| crate::retry::later_std(engine.clock.now(), d))
                             }
                         };
                         (key, pause)
                     }
                     .instrument(span),
                 );
+                tasks.insert(handle.id(), task_op);
             }
         }
         tokio::select! {
@@ -117,17 +125,40 @@ pub async fn run_delivery(
                 running.shutdown().await;
                 return;
             }
-            Some(done) = running.join_next(), if !running.is_empty() => {
-                if let Ok((key, pause)) = done {
-                    busy.remove(&key);
-                    if let Some(until) = pause {
-                        tracing::info!(connection = %connection, until = %until, "vendor asked us to slow down; pausing deliveries");
-                        paused_until = Some(paused_until.map_or(until, |p| p.max(until)));
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                match done {
+                    Ok((id, (key, pause))) => {
+                        tasks.remove(&id);
+                        busy.remove(&key);
+                        if let Some(until) = pause {
+                            tracing::info!(connection = %connection, until = %until, "vendor asked us to slow down; pausing deliveries");
+                            paused_until = Some(paused_until.map_or(until, |p| p.max(until)));
+                        }
+                    }
+                    Err(failed) => {
+                        if let Some(op) = tasks.remove(&failed.id()) {
+                            busy.remove(&(op.link, op.target));
+                            task_failed(&engine, &op, &failed).await;
+                        }
                     }
                 }
             }
             _ = notified => {}
             _ = tokio::time::sleep(tick) => {}
         }
+    }
+}
+
+/// A delivery task panicked (or was cancelled): log and count it, and
+/// reschedule its operation like a transient failure so the queue moves on
+/// and a panic that repeats backs off instead of spinning.
+async fn task_failed(engine: &Engine, op: &OutboxOp, failed: &tokio::task::JoinError) {
+    tracing::error!(connection = %op.connection, op = op.id, error = %failed, "delivery task failed; its queue is freed and the operation retried later");
+    metrics::counter!("psa_bridge_delivery_panics_total", "connection" => op.connection.clone())
+        .increment(1);
+    let error =
+        psa_connector::ConnectorError::Transport(format!("the delivery task failed: {failed}"));
+    if let Err(e) = engine.record_failure(op, &error).await {
+        tracing::error!(error = %e, "cannot record the failed delivery task");
     }
 }

@@ -57,6 +57,7 @@ impl Engine {
             next_attempt_at: now,
             last_error: None,
             dead: None,
+            first_failed_at: None,
         }
     }
 
@@ -151,6 +152,7 @@ mod tests {
             connections: HashMap::new(),
             pairings: Vec::new(),
             clock: Arc::new(SystemClock),
+            retry: Default::default(),
             outbox_ready: Arc::new(tokio::sync::Notify::new()),
             inbox_ready: Arc::new(tokio::sync::Notify::new()),
         }

@@ -12,6 +12,7 @@ mod commit;
 mod observe;
 mod reconcile;
 mod trigger;
+mod unlink;
 mod worker;
 
 #[cfg(test)]
@@ -65,6 +66,8 @@ pub struct Engine {
     pub connections: HashMap<String, Connection>,
     pub pairings: Vec<LoadedPairing>,
     pub clock: SharedClock,
+    /// How failed planning and delivery steps are retried.
+    pub retry: crate::retry::RetryPolicy,
     /// Woken when new outbox operations are written.
     pub outbox_ready: Arc<tokio::sync::Notify>,
     /// Woken when new inbox items are written.

@@ -45,6 +45,7 @@ pub(super) fn fixture() -> Fixture {
         clock: Arc::new(ManualClock::new(start)),
         outbox_ready: Arc::new(tokio::sync::Notify::new()),
         inbox_ready: Arc::new(tokio::sync::Notify::new()),
+        retry: Default::default(),
     };
     let link = Link {
         id: 7,
@@ -260,6 +261,7 @@ fn fields_in_flight_are_not_changes() {
         next_attempt_at: Utc::now(),
         last_error: None,
         dead: None,
+        first_failed_at: None,
     };
     let plan = f.plan(&a_now, &b, &[in_flight]);
     assert!(plan.ops.is_empty(), "stale value bounced: {:?}", plan.ops);
@@ -343,6 +345,7 @@ fn comment_op(f: &Fixture, target: Side, marker: &str) -> OutboxOp {
         next_attempt_at: Utc::now(),
         last_error: None,
         dead: None,
+        first_failed_at: None,
     }
 }
 

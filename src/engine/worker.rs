@@ -1,5 +1,9 @@
 //! The planner loop: takes due inbox items in arrival order, plans them and
-//! commits the result; vendor trouble leaves the item for a later attempt.
+//! commits the result. Planning reads retry a transient vendor failure in
+//! place a few times; a step that still fails goes back on the shared retry
+//! schedule ([`crate::retry`]), and a permanent failure keeps the notice as a
+//! dead letter (never dropped). A linked far ticket that no longer exists
+//! unlinks the link.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,9 +17,10 @@ use super::reconcile::Sides;
 use super::trigger::triggers;
 use super::{Engine, EngineError, Plan};
 use crate::config::LoadedPairing;
-use crate::delivery::retry_delay;
+use crate::retry::{read_in_place, Decision};
 use crate::store::{
-    AuditRecord, InboxItem, Link, OutboxOp, Side, StoreError, TicketVersion, TreeName,
+    AuditRecord, DeadLetter, DeadNotice, InboxItem, Link, OutboxOp, Side, StoreError,
+    TicketVersion, TreeName,
 };
 
 impl Engine {
@@ -64,12 +69,19 @@ impl Engine {
                 let conn = self
                     .side_connection(pairing, side)
                     .ok_or_else(|| missing(pairing.connection(side)))?;
-                Some(
-                    conn.connector
-                        .get_ticket(&r.id)
-                        .await
-                        .map_err(Engine::vendor_error(&conn.name))?,
-                )
+                match read_in_place(|| conn.connector.get_ticket(&r.id)).await {
+                    Ok(ticket) => Some(ticket),
+                    Err(ConnectorError::NotFound(what)) => {
+                        // Deleted on the far side: unlink, then plan this
+                        // notice again as a ticket without a link.
+                        self.unlink(pairing, &link, side, &what).await?;
+                        return Err(EngineError::Store(StoreError::Conflict(format!(
+                            "link {} unlinked: {} ticket {} no longer exists",
+                            link.id, conn.name, r.id
+                        ))));
+                    }
+                    Err(e) => return Err(Engine::vendor_error(&conn.name)(e)),
+                }
             } else {
                 None
             };
@@ -100,9 +112,7 @@ impl Engine {
         let conn = self
             .side_connection(pairing, side)
             .ok_or_else(|| missing(pairing.connection(side)))?;
-        let comments = conn
-            .connector
-            .list_comments(ticket_id)
+        let comments = read_in_place(|| conn.connector.list_comments(ticket_id))
             .await
             .map_err(Engine::vendor_error(&conn.name))?;
         self.plan_comments(pairing, side, &comments, outbox_before_fetch, plan)
@@ -152,9 +162,13 @@ impl Engine {
                 })
                 .await?);
         }
-        let outbox = self.store.outbox()?;
+        let mut outbox = self.store.outbox()?;
+        // Dead updates being re-planned keep their fields in flight until
+        // their link is planned again (see `delivery::requeue`).
+        let replans = self.store.replans()?;
+        outbox.extend(replans.iter().map(|(_, op)| op.clone()));
         let read_at = self.clock.now();
-        let ticket = match conn.connector.get_ticket(&item.ticket_id).await {
+        let ticket = match read_in_place(|| conn.connector.get_ticket(&item.ticket_id)).await {
             Ok(t) => t,
             Err(ConnectorError::NotFound(_)) => {
                 let note = Some((
@@ -177,6 +191,7 @@ impl Engine {
             Err(e) => return Err(Engine::vendor_error(&item.connection)(e)),
         };
         let plans = self.plan_ticket(&item.connection, &ticket, &outbox).await?;
+        let planned: Vec<u64> = plans.iter().map(|p| p.link.id).collect();
         let version = Some((
             item.connection.as_str(),
             ticket.id.as_str(),
@@ -185,14 +200,30 @@ impl Engine {
                 read_at: Some(read_at),
             },
         ));
-        Ok(self
+        let written = self
             .commit(Outcome {
                 inbox_ids,
                 version,
                 plans,
                 note: None,
             })
-            .await?)
+            .await?;
+        // The links are planned from current state: their re-plans are done.
+        // (A crash before this only keeps them until the next plan.)
+        let done: Vec<&Vec<u8>> = replans
+            .iter()
+            .filter(|(_, op)| planned.contains(&op.link))
+            .map(|(key, _)| key)
+            .collect();
+        if !done.is_empty() {
+            self.store.transact(|tx| {
+                for key in &done {
+                    tx.remove(TreeName::Replans, key)?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(written)
     }
 }
 
@@ -278,8 +309,10 @@ fn due_batch(engine: &Engine) -> Result<Vec<(InboxItem, Vec<u64>)>, crate::store
     Ok(groups)
 }
 
-/// Reschedules (or, when permanent, drops) a notice that could not be planned.
-/// Other notices for the same ticket are folded into it: one later plan covers them.
+/// Reschedules a notice that could not be planned, or keeps it as a dead
+/// letter when retrying cannot help (it is never dropped: the poll cursor has
+/// moved on). Other notices for the same ticket are folded into it: one later
+/// plan covers them.
 async fn handle_failure(
     engine: &Engine,
     item: &InboxItem,
@@ -294,44 +327,70 @@ async fn handle_failure(
         }
         Ok(())
     };
-    let result = if error.is_retryable() {
-        tracing::warn!(connection = %item.connection, ticket = %item.ticket_id, error = %error, "planning failed; will retry");
-        let mut retry = item.clone();
-        retry.attempts += 1;
-        let after = match &error {
-            EngineError::Vendor { source, .. } => match source.retry_action() {
-                psa_connector::RetryAction::Retry { after } => after,
-                psa_connector::RetryAction::DontRetry => None,
-            },
-            EngineError::Store(_) => None,
-        };
-        retry.next_attempt_at = Some(now + retry_delay(retry.attempts, after));
-        engine.store.transact(|tx| {
-            drop_redundant(tx)?;
-            tx.put(TreeName::Inbox, &key, &retry)
-        })
-    } else {
-        tracing::error!(connection = %item.connection, ticket = %item.ticket_id, error = %error, "planning failed permanently; notice dropped");
-        let message = format!(
-            "notice for {} ticket {} dropped: {error}",
-            item.connection, item.ticket_id
-        );
-        let tickets = vec![format!("{}:{}", item.connection, item.ticket_id)];
-        engine.store.transact(|tx| {
-            drop_redundant(tx)?;
-            tx.remove(TreeName::Inbox, &key)?;
-            tx.audit(
+    let decision = match &error {
+        // Notices are retried for as long as it takes (no retry period):
+        // keeping one costs nothing, losing one stops a ticket syncing.
+        EngineError::Vendor { source, .. } => engine.retry.decide(source, item.attempts, None, now),
+        EngineError::Store(StoreError::Conflict(_)) => Decision::Retry {
+            at: crate::retry::later(
                 now,
-                AuditRecord {
-                    kind: "plan_failed",
-                    pairing: None,
-                    link: None,
-                    tickets: tickets.clone(),
-                    message: message.clone(),
-                    detail: serde_json::Value::Null,
+                engine.retry.delay(item.attempts.saturating_add(1), None),
+            ),
+            counted: true,
+        },
+        EngineError::Store(_) => Decision::GiveUp {
+            reason: "the store refused it".into(),
+        },
+    };
+    let result = match decision {
+        Decision::Retry { at, counted } => {
+            tracing::warn!(connection = %item.connection, ticket = %item.ticket_id, error = %error, "planning failed; will retry");
+            let mut retry = item.clone();
+            if counted {
+                retry.attempts = retry.attempts.saturating_add(1);
+            }
+            retry.next_attempt_at = Some(at);
+            engine.store.transact(|tx| {
+                drop_redundant(tx)?;
+                tx.put(TreeName::Inbox, &key, &retry)
+            })
+        }
+        Decision::GiveUp { reason } => {
+            tracing::error!(connection = %item.connection, ticket = %item.ticket_id, error = %error, "planning failed permanently; notice kept as a dead letter");
+            let status = match &error {
+                EngineError::Vendor { source, .. } => source.http_status(),
+                EngineError::Store(_) => None,
+            };
+            let dead = DeadNotice {
+                item: item.clone(),
+                dead: DeadLetter {
+                    at: now,
+                    status,
+                    message: error.to_string(),
                 },
-            )
-        })
+            };
+            let message = format!(
+                "notice for {} ticket {} kept as dead letter {} ({reason}): {error}; after fixing the cause: psa-bridge outbox retry {}",
+                item.connection, item.ticket_id, item.id, item.id
+            );
+            let tickets = vec![format!("{}:{}", item.connection, item.ticket_id)];
+            engine.store.transact(|tx| {
+                drop_redundant(tx)?;
+                tx.remove(TreeName::Inbox, &key)?;
+                tx.put(TreeName::DeadNotices, &key, &dead)?;
+                tx.audit(
+                    now,
+                    AuditRecord {
+                        kind: "plan_failed",
+                        pairing: None,
+                        link: None,
+                        tickets: tickets.clone(),
+                        message: message.clone(),
+                        detail: serde_json::json!({ "notice": item.id, "status": status }),
+                    },
+                )
+            })
+        }
     };
     if let Err(e) = result {
         tracing::error!(error = %e, "cannot record planning failure");

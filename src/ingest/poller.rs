@@ -255,6 +255,7 @@ mod tests {
             clock: Arc::new(SystemClock),
             outbox_ready: Arc::new(tokio::sync::Notify::new()),
             inbox_ready: Arc::new(tokio::sync::Notify::new()),
+            retry: Default::default(),
         };
         let ticket = env.connectwise.user_create_ticket(
             "Printer on fire",

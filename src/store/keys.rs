@@ -18,3 +18,10 @@ pub fn comment_key(link: u64, side: Side, comment_id: &str) -> Vec<u8> {
 pub fn ticket_key(connection: &str, ticket_id: &str) -> Vec<u8> {
     format!("{connection}\0{ticket_id}").into_bytes()
 }
+
+/// `replans`: link id then op id, so one link's entries share a prefix.
+pub fn replan_key(link: u64, op: u64) -> Vec<u8> {
+    let mut key = link.to_be_bytes().to_vec();
+    key.extend_from_slice(&op.to_be_bytes());
+    key
+}

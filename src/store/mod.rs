@@ -31,9 +31,14 @@ pub enum TreeName {
     Dedup,
     Audit,
     Meta,
+    /// Notices that failed permanently ([`DeadNotice`]), by inbox id.
+    DeadNotices,
+    /// Dead field updates an operator asked to re-plan: link id + op id →
+    /// the op. Their fields count as in flight until the link is planned again.
+    Replans,
 }
 
-const TREE_NAMES: [&str; 11] = [
+const TREE_NAMES: [&str; 13] = [
     "inbox",
     "outbox",
     "links",
@@ -45,6 +50,8 @@ const TREE_NAMES: [&str; 11] = [
     "dedup",
     "audit",
     "meta",
+    "dead_notices",
+    "replans",
 ];
 
 /// A store failure. Disk and corruption errors are not retryable by the caller.
@@ -172,6 +179,20 @@ impl Store {
             .into_iter()
             .map(|(_, v)| v)
             .collect())
+    }
+
+    /// Notices kept as dead letters, oldest first.
+    pub fn dead_notices(&self) -> Result<Vec<DeadNotice>, StoreError> {
+        Ok(self
+            .scan(TreeName::DeadNotices, b"")?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
+    }
+
+    /// Dead updates being re-planned (see [`TreeName::Replans`]), with their keys.
+    pub fn replans(&self) -> Result<Vec<(Vec<u8>, OutboxOp)>, StoreError> {
+        self.scan(TreeName::Replans, b"")
     }
 
     pub fn outbox_op(&self, id: u64) -> Result<Option<OutboxOp>, StoreError> {

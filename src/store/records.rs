@@ -239,6 +239,19 @@ pub struct OutboxOp {
     pub next_attempt_at: Timestamp,
     pub last_error: Option<String>,
     pub dead: Option<DeadLetter>,
+    /// When the current run of failures began (retried until
+    /// `daemon.retry_for_hours` after it); `None` while nothing failed.
+    #[serde(default)]
+    pub first_failed_at: Option<Timestamp>,
+}
+
+/// A change notice that could not be planned for a permanent reason (an
+/// unreadable record, a refused read): kept with the reason until an operator
+/// retries it (`outbox retry ID`), instead of being dropped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeadNotice {
+    pub item: InboxItem,
+    pub dead: DeadLetter,
 }
 
 /// What the bridge did with one comment it saw.

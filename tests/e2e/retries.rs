@@ -1,6 +1,7 @@
-//! Delivery failures: transient errors are retried on the stored schedule,
-//! `Retry-After` is honoured (checked with a manual clock), permanent errors
-//! become dead letters that the CLI lists and re-queues.
+//! Delivery failures: transient errors are retried on the stored schedule
+//! for a period (not a count), `Retry-After` is honoured and 429s are not
+//! attempts (checked with a manual clock), permanent errors become dead
+//! letters that the CLI lists and re-queues. Dead letters: see `dead_letters.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,10 +81,11 @@ async fn retry_after_is_waited_for_on_a_manual_clock() {
             .outbox()
             .ok()?
             .into_iter()
-            .find(|op| op.attempts == 1)
+            .find(|op| op.last_error.is_some())
     })
     .await
     .unwrap();
+    assert_eq!(op.attempts, 0, "a 429 is not an attempt: {op:?}");
     assert!(
         op.next_attempt_at >= start + chrono::Duration::seconds(30),
         "{op:?}"
@@ -177,4 +179,93 @@ async fn planning_waits_out_a_vendor_outage() {
     .unwrap();
     assert_eq!(env.connectwise.tickets().len(), 1);
     bridge.stop().await;
+}
+
+/// An in-process daemon on a manual clock.
+pub async fn manual_daemon(
+    env: &psa_bridge::demo::DemoEnv,
+) -> (psa_bridge::daemon::Daemon, ManualClock) {
+    let clock = ManualClock::new(Utc::now());
+    let loaded = psa_bridge::config::load(&env.config_path, &|_| None).unwrap();
+    let listeners = psa_bridge::daemon::Listeners::bind(&loaded.config.daemon)
+        .await
+        .unwrap();
+    let daemon = psa_bridge::daemon::start(loaded, listeners, Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    (daemon, clock)
+}
+
+/// Twelve attempts used to dead-letter an operation (about 27 minutes of
+/// 5xx); now a retryable error is retried for `daemon.retry_for_hours`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_past_twelve_attempts_does_not_dead_letter() {
+    let (_dir, env) = env(DemoOptions {
+        poll_interval_secs: 60,
+        ..Default::default()
+    })
+    .await;
+    let (daemon, clock) = manual_daemon(&env).await;
+    env.connectwise.control().fail_next_writes(&[503; 15]);
+    escalate(&env);
+    for failures in 1..=15u32 {
+        let op = wait_for(&format!("failure {failures} to be recorded"), STEP, || {
+            daemon
+                .engine
+                .store
+                .outbox()
+                .ok()?
+                .into_iter()
+                .find(|op| op.attempts >= failures || op.dead.is_some())
+        })
+        .await
+        .unwrap();
+        assert!(op.dead.is_none(), "dead-lettered after {failures}: {op:?}");
+        assert_eq!(op.attempts, failures);
+        // The schedule is capped (10 min + jitter): 11 minutes always reach the next attempt.
+        clock.advance(chrono::Duration::minutes(11));
+    }
+    wait_for("the create after the outage", STEP, || {
+        (!env.connectwise.tickets().is_empty()).then_some(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(ticket_posts(&env), 16, "15 refused, then the create");
+    assert_eq!(env.connectwise.tickets().len(), 1);
+    daemon.shutdown().await;
+}
+
+/// 429s wait out `Retry-After` but are never counted as attempts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_does_not_count_as_attempts() {
+    let (_dir, env) = env(DemoOptions {
+        poll_interval_secs: 60,
+        ..Default::default()
+    })
+    .await;
+    let (daemon, clock) = manual_daemon(&env).await;
+    for _ in 0..14 {
+        env.connectwise
+            .control()
+            .fail_next_write_with_retry_after(429, 5);
+    }
+    escalate(&env);
+    // Time moves one second per check, so every Retry-After elapses without
+    // racing the worker's own clock readings.
+    let deadline = tokio::time::Instant::now() + STEP;
+    while env.connectwise.tickets().is_empty() {
+        for op in daemon.engine.store.outbox().unwrap() {
+            assert_eq!(op.attempts, 0, "a 429 counted as an attempt: {op:?}");
+            assert!(op.dead.is_none(), "{op:?}");
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no create after {} posts",
+            ticket_posts(&env)
+        );
+        clock.advance(chrono::Duration::seconds(1));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(ticket_posts(&env), 15);
+    daemon.shutdown().await;
 }

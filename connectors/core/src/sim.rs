@@ -72,6 +72,7 @@ struct Knobs {
     /// Queued ambiguous answers, each for any write or for paths containing a fragment.
     ambiguous_next_writes: VecDeque<(AmbiguousReply, Option<String>)>,
     ambiguous_rate: f64,
+    fail_next_reads: VecDeque<u16>,
     rate_limit: Option<(u32, u64)>,
     window: VecDeque<Instant>,
     log: Vec<RequestRecord>,
@@ -107,6 +108,13 @@ impl SimControl {
         self.knobs()
             .fail_next_writes
             .extend(statuses.iter().map(|s| (*s, None)));
+    }
+
+    /// The next read requests (GETs, queries) fail with these statuses, in order.
+    pub fn fail_next_reads(&self, statuses: &[u16]) {
+        self.knobs()
+            .fail_next_reads
+            .extend(statuses.iter().copied());
     }
 
     /// The next write fails with `status` and a `Retry-After: retry_after_secs` header.
@@ -329,6 +337,13 @@ impl SimControl {
                 let status =
                     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 return Err((status, retry_after, "Injected fault"));
+            }
+        }
+        if !is_write {
+            if let Some(code) = k.fail_next_reads.pop_front() {
+                let status =
+                    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                return Err((status, None, "Injected fault"));
             }
         }
         if k.error_rate > 0.0 && rand::rng().random_bool(k.error_rate) {

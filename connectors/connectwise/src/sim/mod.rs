@@ -262,6 +262,14 @@ impl ConnectWiseSim {
         created
     }
 
+    /// Someone deletes a ticket (and its notes); no callback, as when a
+    /// ticket is merged away. Later reads answer 404.
+    pub fn user_delete_ticket(&self, ticket_id: i64) {
+        let mut state = self.shared.state();
+        state.tickets.remove(&ticket_id);
+        state.notes.retain(|_, n| n.ticket_id != ticket_id);
+    }
+
     pub fn ticket(&self, id: i64) -> Option<SimTicket> {
         let state = self.shared.state();
         state.tickets.get(&id).map(|t| sim_ticket(&state, t))

@@ -1,0 +1,208 @@
+//! Delivery worker rules pinned without vendors: a panicking delivery frees
+//! its queue, an absurd `Retry-After` neither panics nor counts as an attempt.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use psa_connector::{
+    Catalog, ChangeHint, Comment, Connector, ConnectorError, NewComment, NewTicket, Ticket,
+    TicketUpdate, Timestamp, WebhookError, WebhookRequest,
+};
+
+use crate::clock::ManualClock;
+use crate::engine::{Connection, Engine};
+use crate::store::{Action, Link, OutboxOp, Side, Store, TicketRef, TreeName};
+
+/// Update calls: the first panics, the second is throttled with an absurd
+/// `Retry-After`, the rest succeed.
+struct Flaky {
+    updates: AtomicU32,
+}
+
+fn stub() -> ConnectorError {
+    ConnectorError::Config("stub".into())
+}
+
+#[async_trait]
+impl Connector for Flaky {
+    fn vendor(&self) -> &'static str {
+        "stub"
+    }
+    async fn discover(&self) -> Result<Catalog, ConnectorError> {
+        Err(stub())
+    }
+    async fn get_ticket(&self, id: &str) -> Result<Ticket, ConnectorError> {
+        // The read-back after an update.
+        Ok(Ticket {
+            id: id.into(),
+            number: id.into(),
+            title: "t".into(),
+            description: None,
+            status: "Done".into(),
+            priority: "Low".into(),
+            queue: None,
+            closed: false,
+            marker: None,
+            fields: Default::default(),
+            updated_at: chrono::Utc::now(),
+        })
+    }
+    async fn find_by_marker(&self, _: &str) -> Result<Option<Ticket>, ConnectorError> {
+        Err(stub())
+    }
+    async fn create_ticket(&self, _: &NewTicket) -> Result<Ticket, ConnectorError> {
+        Err(stub())
+    }
+    async fn update_ticket(&self, _: &str, _: &TicketUpdate) -> Result<(), ConnectorError> {
+        match self.updates.fetch_add(1, Ordering::SeqCst) {
+            0 => panic!("connector bug"),
+            1 => Err(ConnectorError::Http {
+                status: 429,
+                message: "slow down".into(),
+                retry_after: Some(Duration::from_secs(u64::MAX)),
+            }),
+            _ => Ok(()),
+        }
+    }
+    async fn list_comments(&self, _: &str) -> Result<Vec<Comment>, ConnectorError> {
+        Err(stub())
+    }
+    async fn add_comment(&self, _: &str, _: &NewComment) -> Result<String, ConnectorError> {
+        Err(stub())
+    }
+    async fn changed_since(&self, _: Timestamp) -> Result<Vec<ChangeHint>, ConnectorError> {
+        Err(stub())
+    }
+    async fn verify_webhook(&self, _: &WebhookRequest) -> Result<Vec<ChangeHint>, WebhookError> {
+        Err(WebhookError::Malformed("stub".into()))
+    }
+    async fn register_webhook(&self, _: &str) -> Result<(), ConnectorError> {
+        Err(stub())
+    }
+}
+
+fn update_op(id: u64, link: u64) -> OutboxOp {
+    let update = TicketUpdate {
+        status: Some("Done".into()),
+        ..Default::default()
+    };
+    OutboxOp {
+        id,
+        link,
+        pairing: "p".into(),
+        target: Side::B,
+        connection: "stub".into(),
+        action: Action::UpdateTicket { update },
+        fields: vec!["status".into()],
+        planned_at: chrono::Utc::now(),
+        attempts: 0,
+        next_attempt_at: chrono::Utc::now() - chrono::Duration::seconds(1),
+        last_error: None,
+        dead: None,
+        first_failed_at: None,
+    }
+}
+
+async fn until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    crate::demo::wait_for(what, Duration::from_secs(30), &mut check)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_delivery_does_not_wedge_its_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(chrono::Utc::now());
+    let connector = Arc::new(Flaky {
+        updates: AtomicU32::new(0),
+    });
+    let engine = Arc::new(Engine {
+        store: Store::open(&dir.path().join("s")).unwrap(),
+        connections: HashMap::from([(
+            "stub".to_string(),
+            Connection {
+                name: "stub".into(),
+                connector: connector.clone(),
+            },
+        )]),
+        pairings: Vec::new(),
+        clock: Arc::new(clock.clone()),
+        retry: Default::default(),
+        outbox_ready: Arc::new(tokio::sync::Notify::new()),
+        inbox_ready: Arc::new(tokio::sync::Notify::new()),
+    });
+    let link = Link {
+        id: 1,
+        pairing: "p".into(),
+        a: Some(TicketRef {
+            id: "1".into(),
+            number: "T1".into(),
+        }),
+        b: Some(TicketRef {
+            id: "2".into(),
+            number: "2".into(),
+        }),
+        origin: Side::A,
+        created_at: chrono::Utc::now(),
+    };
+    let op = update_op(100, 1);
+    engine
+        .store
+        .transact(|tx| {
+            tx.put(TreeName::Links, &1u64.to_be_bytes(), &link)?;
+            tx.put(TreeName::Outbox, &100u64.to_be_bytes(), &op)
+        })
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(super::run_delivery(
+        engine.clone(),
+        "stub".into(),
+        Duration::from_millis(10),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+
+    // The panic is recorded like a transient failure: one attempt, retried later.
+    let failed = until("the panic to be recorded", || {
+        engine
+            .store
+            .outbox_op(100)
+            .ok()?
+            .filter(|o| o.attempts == 1)
+    })
+    .await;
+    assert!(failed.last_error.unwrap().contains("panic"));
+    assert_eq!(connector.updates.load(Ordering::SeqCst), 1);
+
+    // The queue is free again: the next attempt runs (and is throttled with
+    // an absurd Retry-After, which must neither panic nor count).
+    clock.advance(chrono::Duration::seconds(3));
+    let throttled = until("the retry after the panic", || {
+        engine
+            .store
+            .outbox_op(100)
+            .ok()?
+            .filter(|o| o.last_error.as_deref().is_some_and(|e| e.contains("429")))
+    })
+    .await;
+    assert_eq!(throttled.attempts, 1, "a 429 is not an attempt");
+    assert!(throttled.next_attempt_at <= clock_now(&clock) + chrono::Duration::days(1));
+
+    clock.advance(chrono::Duration::days(1) + chrono::Duration::minutes(1));
+    until("the delivery", || {
+        engine.store.outbox_op(100).ok()?.is_none().then_some(())
+    })
+    .await;
+    assert_eq!(connector.updates.load(Ordering::SeqCst), 3);
+    let _ = stop.send(());
+    worker.await.unwrap();
+}
+
+fn clock_now(clock: &ManualClock) -> chrono::DateTime<chrono::Utc> {
+    use crate::clock::Clock;
+    clock.now()
+}
