@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use psa_bridge::report::{self, OutboxRow};
 use psa_bridge::store::{AuditEntry, OutboxOp};
 
-use super::access::{connect, Access};
+use super::access::{connect, refusal, Access};
 
 fn print_ops(rows: &[OutboxRow], dead_only: bool) {
     let shown: Vec<&OutboxRow> = rows
@@ -77,7 +77,8 @@ pub async fn retry(config: &Path, id: u64) -> anyhow::Result<ExitCode> {
             } else if response.status().is_success() {
                 Some(response.json().await?)
             } else {
-                anyhow::bail!("daemon answered {}", response.status());
+                let status = response.status();
+                return Err(refusal(status, &response.text().await.unwrap_or_default()));
             }
         }
     };

@@ -2,6 +2,7 @@
 //! ConnectWise simulators, over HTTP on loopback. One test binary, one module
 //! per concern.
 
+mod admin;
 mod audit;
 mod check;
 mod common;
@@ -9,7 +10,9 @@ mod conflict;
 mod crash;
 mod edits;
 mod rate;
+mod registration;
 mod retries;
+mod secrets;
 mod simulate;
 mod story;
 mod visibility;
