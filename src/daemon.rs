@@ -110,10 +110,23 @@ impl Listeners {
 }
 
 /// Knobs tests can turn; the defaults are what `psa-bridge run` uses.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Tuning {
     pub restart: RestartPolicy,
     pub register: RegisterPolicy,
+    /// How long `start` waits for the first registration attempts to finish
+    /// (succeed or fail) before returning; they go on in the background.
+    pub first_registration_wait: Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            restart: RestartPolicy::default(),
+            register: RegisterPolicy::default(),
+            first_registration_wait: Duration::from_secs(5),
+        }
+    }
 }
 
 /// A running daemon.
@@ -291,6 +304,12 @@ pub async fn start_with(
             );
         }
     }
+    // Everything already serves; a short wait keeps "registered at start-up"
+    // the usual case (and the state tests and operators see right after
+    // start) without letting a slow or failing vendor hold the daemon up.
+    health
+        .first_registrations(tuning.first_registration_wait)
+        .await;
     // Lets `outbox` / `audit` find the admin API when the port was chosen by the OS.
     if let Err(e) = std::fs::write(address_file(&loaded.store_path), admin_addr.to_string()) {
         tracing::warn!(error = %e, "cannot write the address file");

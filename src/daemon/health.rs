@@ -2,6 +2,9 @@
 //! a failure, done) with its restart count, and each connection's webhook
 //! registration (registering, registered, retrying with the last error).
 //!
+//! `start` waits (briefly, bounded) for the first registration attempts via
+//! [`Health::first_registrations`]; retries go on in the background.
+//!
 //! HTTP status: 503 while any task is down (waiting to be restarted), else
 //! 200. `status` is `failing`, `degraded` (a registration is not done yet:
 //! polling still covers changes) or `ok`. Error texts are shown on the admin
@@ -9,12 +12,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use serde_json::{json, Value};
+use tokio::sync::watch;
 
 /// Where a supervised task is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -63,13 +68,44 @@ struct State {
 }
 
 /// Shared health board; cheap to clone.
-#[derive(Clone, Default)]
-pub struct Health(Arc<Mutex<State>>);
+#[derive(Clone)]
+pub struct Health {
+    state: Arc<Mutex<State>>,
+    /// Bumped whenever a registration changes state.
+    changed: Arc<watch::Sender<()>>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self {
+            state: Arc::default(),
+            changed: Arc::new(watch::channel(()).0),
+        }
+    }
+}
 
 impl Health {
     fn state(&self) -> MutexGuard<'_, State> {
         // Plain data: a panic elsewhere while holding the lock leaves it usable.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until no registration is still on its first attempt, or `limit`.
+    pub async fn first_registrations(&self, limit: Duration) {
+        let mut changed = self.changed.subscribe();
+        let settled = async {
+            loop {
+                let registering = self
+                    .state()
+                    .webhooks
+                    .values()
+                    .any(|r| *r == Registration::Registering);
+                if !registering || changed.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(limit, settled).await;
     }
 
     pub(crate) fn task_running(&self, name: &str) {
@@ -111,6 +147,7 @@ impl Health {
         self.state()
             .webhooks
             .insert(connection.to_string(), registration);
+        self.changed.send_replace(());
     }
 
     /// One task's health, if it is supervised.
@@ -216,5 +253,36 @@ mod tests {
         assert_eq!(code, StatusCode::OK);
         assert_eq!(body["status"], "ok");
         assert_eq!(body["tasks"]["planner"]["restarts"], 1, "restarts are kept");
+    }
+
+    #[tokio::test]
+    async fn start_up_waits_for_first_registration_attempts_only() {
+        let health = Health::default();
+        health.set_registration("a", Registration::Registering);
+        let waiter = {
+            let health = health.clone();
+            tokio::spawn(async move { health.first_registrations(Duration::from_secs(3600)).await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        health.set_registration(
+            "a",
+            Registration::Retrying {
+                attempts: 1,
+                last_error: "HTTP 503".into(),
+            },
+        );
+        tokio::time::timeout(Duration::from_secs(30), waiter)
+            .await
+            .expect("a failed first attempt ends the wait")
+            .unwrap();
+        // A first attempt that never ends holds start-up for `limit` only.
+        health.set_registration("b", Registration::Registering);
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            health.first_registrations(Duration::from_millis(20)),
+        )
+        .await
+        .expect("bounded");
     }
 }
