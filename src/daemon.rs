@@ -141,6 +141,7 @@ pub struct Daemon {
     pub engine: Arc<Engine>,
     /// Task and webhook-registration health, as `/healthz` shows it.
     pub health: Health,
+    supervisor: Supervisor,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -322,12 +323,24 @@ pub async fn start_with(
         store_path: loaded.store_path.clone(),
         engine,
         health,
+        supervisor,
         stop,
         tasks,
     })
 }
 
 impl Daemon {
+    /// Runs one more task under the daemon's supervision (shown in
+    /// `/healthz`, stopped by [`Daemon::shutdown`]).
+    pub fn supervise<F, Fut>(&mut self, name: &str, make: F)
+    where
+        F: FnMut(Stop) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.supervisor
+            .spawn(&mut self.tasks, name, Lifetime::UntilStop, make);
+    }
+
     /// Stops every task and waits for them.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);

@@ -15,5 +15,6 @@ mod retries;
 mod secrets;
 mod simulate;
 mod story;
+mod supervision;
 mod visibility;
 mod webhooks;
