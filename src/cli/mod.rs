@@ -186,6 +186,9 @@ async fn run(config: PathBuf) -> anyhow::Result<ExitCode> {
     )
     .await?;
     println!("psa-bridge listening on http://{}", daemon.addr);
+    if let Some(metrics) = daemon.metrics_addr {
+        println!("psa-bridge metrics on http://{metrics}/metrics");
+    }
     println!("psa-bridge admin API on http://{}", daemon.admin_addr);
     shutdown_signal().await;
     tracing::info!("shutting down");

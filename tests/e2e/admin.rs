@@ -269,3 +269,52 @@ async fn non_loopback_admin_listener_without_token_refuses_to_start() {
         text(&check)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_have_their_own_listener() {
+    let (_dir, env) = env(DemoOptions::default()).await;
+    let original = std::fs::read_to_string(&env.config_path).unwrap();
+    std::fs::write(
+        &env.config_path,
+        original.replace(
+            "admin_listen = \"127.0.0.1:0\"\n",
+            "admin_listen = \"127.0.0.1:0\"\nmetrics_listen = \"127.0.0.1:0\"\n",
+        ),
+    )
+    .unwrap();
+    let loaded = psa_bridge::config::load(&env.config_path, &|_| None).unwrap();
+    let listeners = psa_bridge::daemon::Listeners::bind(&loaded.config.daemon)
+        .await
+        .unwrap();
+    let daemon = psa_bridge::daemon::start(
+        loaded,
+        listeners,
+        std::sync::Arc::new(psa_bridge::clock::SystemClock),
+    )
+    .await
+    .unwrap();
+    let metrics = daemon.metrics_addr.expect("a metrics listener");
+    let get = |url: String| async move { reqwest::get(url).await.unwrap() };
+    let scraped = get(format!("http://{metrics}/metrics")).await;
+    assert_eq!(scraped.status(), StatusCode::OK, "no token needed");
+    assert!(scraped.text().await.unwrap().contains("psa_bridge_"));
+    let health: serde_json::Value = get(format!("http://{metrics}/healthz"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["tasks"]["planner"]["state"], "running");
+    assert_eq!(
+        get(format!("http://{metrics}/admin/outbox")).await.status(),
+        StatusCode::NOT_FOUND,
+        "no admin API on the metrics listener"
+    );
+    assert_eq!(
+        get(format!("http://{}/metrics", daemon.admin_addr))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND,
+        "metrics moved off the admin listener"
+    );
+    daemon.shutdown().await;
+}
