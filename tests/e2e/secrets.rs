@@ -53,7 +53,26 @@ fn base64(bytes: &[u8]) -> String {
 async fn no_secret_in_logs_api_cli_or_store() {
     let (_dir, env) = env(DemoOptions::default()).await;
     let config = env.config_path.to_str().unwrap().to_string();
+    // Autotask is down at start-up: zone discovery and registration errors
+    // land in the logs and in /healthz.
+    env.autotask.control().set_error_rate(1.0);
     let bridge = Bridge::spawn_with_env(&env.config_path, TRACE).await;
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let (_, health) = bridge.health().await;
+    assert_eq!(
+        health["webhooks"]["autotask"]["state"], "retrying",
+        "{health}"
+    );
+    seen.push((
+        "admin /healthz while Autotask is down".into(),
+        health.to_string(),
+    ));
+    env.autotask.control().set_error_rate(0.0);
+    let deadline = tokio::time::Instant::now() + STEP;
+    while bridge.health().await.1["webhooks"]["autotask"]["state"] != "registered" {
+        assert!(tokio::time::Instant::now() < deadline, "never registered");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let mut story = Story::new(&env, STEP, false);
     story.escalate().await.unwrap();
     story.msp_picks_up().await.unwrap();
@@ -77,7 +96,6 @@ async fn no_secret_in_logs_api_cli_or_store() {
     .await
     .unwrap();
 
-    let mut seen: Vec<(String, String)> = Vec::new();
     let number = &story.autotask_number;
     let cw_ticket = format!("connectwise:{}", story.connectwise_id);
     let at_ticket = format!("autotask:{number}");
@@ -91,7 +109,11 @@ async fn no_secret_in_logs_api_cli_or_store() {
     ] {
         seen.push((format!("admin {path}"), bridge.admin_get(&path).await));
     }
-    let outbox = &seen[0].1;
+    let outbox = &seen
+        .iter()
+        .find(|(what, _)| what == "admin /admin/outbox")
+        .unwrap()
+        .1;
     assert!(
         outbox.contains(content),
         "the dead letter listing carries the note: {outbox}"
@@ -113,7 +135,11 @@ async fn no_secret_in_logs_api_cli_or_store() {
         assert!(out.status.success(), "{full:?}: {}", text(&out));
         seen.push((format!("cli {args:?}"), text(&out)));
     }
-    let dead = &seen[seen.len() - 4].1;
+    let dead = &seen
+        .iter()
+        .find(|(what, _)| what.contains("\"dead\""))
+        .unwrap()
+        .1;
     assert!(dead.contains("DEAD (400)"), "{dead}");
     let token = bridge.admin_token();
     bridge.stop().await;
@@ -152,9 +178,25 @@ async fn no_secret_in_logs_api_cli_or_store() {
         ("ConnectWise basic authorisation", basic.as_str()),
         ("admin token", token.as_str()),
     ];
+    // Also as they would appear in a URL (e.g. a query string in an error).
+    let encoded: Vec<(String, String)> = secrets
+        .iter()
+        .map(|(name, secret)| {
+            (
+                format!("{name} (URL-encoded)"),
+                url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>(),
+            )
+        })
+        .filter(|(_, e)| !secrets.iter().any(|(_, s)| s == e))
+        .collect();
+    let all: Vec<(&str, &str)> = secrets
+        .iter()
+        .copied()
+        .chain(encoded.iter().map(|(n, e)| (n.as_str(), e.as_str())))
+        .collect();
     let mut leaks = Vec::new();
     for (what, body) in &seen {
-        for (name, secret) in secrets {
+        for &(name, secret) in &all {
             if let Some(at) = body.find(secret) {
                 let from = body[..at]
                     .char_indices()
