@@ -58,11 +58,15 @@ async fn no_secret_in_logs_api_cli_or_store() {
     env.autotask.control().set_error_rate(1.0);
     let bridge = Bridge::spawn_with_env(&env.config_path, TRACE).await;
     let mut seen: Vec<(String, String)> = Vec::new();
-    let (_, health) = bridge.health().await;
-    assert_eq!(
-        health["webhooks"]["autotask"]["state"], "retrying",
-        "{health}"
-    );
+    let deadline = tokio::time::Instant::now() + STEP;
+    let health = loop {
+        let (_, health) = bridge.health().await;
+        if health["webhooks"]["autotask"]["state"] == "retrying" {
+            break health;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{health}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     seen.push((
         "admin /healthz while Autotask is down".into(),
         health.to_string(),

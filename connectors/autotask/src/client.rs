@@ -162,10 +162,9 @@ impl AutotaskConnector {
         })?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| ConnectorError::Transport(format!("zone discovery: {}", e.without_url())))?;
+        let body = response.bytes().await.map_err(|e| {
+            ConnectorError::Transport(format!("zone discovery: {}", e.without_url()))
+        })?;
         if !status.is_success() {
             return Err(ConnectorError::Http {
                 status: status.as_u16(),
