@@ -79,6 +79,81 @@ fn serve(
     Ok(())
 }
 
+/// The planner, the pruner, and per connection a delivery worker and a poller.
+fn spawn_workers(
+    supervisor: &Supervisor,
+    tasks: &mut JoinSet<()>,
+    engine: &Arc<Engine>,
+    config: &crate::config::Config,
+    tick: Duration,
+) {
+    let e = engine.clone();
+    supervisor.spawn(tasks, "planner", Lifetime::UntilStop, move |stop| {
+        run_planner(e.clone(), tick, stop.wait())
+    });
+    let e = engine.clone();
+    supervisor.spawn(tasks, "pruner", Lifetime::UntilStop, move |stop| {
+        run_pruner(e.clone(), stop.wait())
+    });
+    for (name, conn) in &config.connections {
+        let (e, connection) = (engine.clone(), name.clone());
+        supervisor.spawn(
+            tasks,
+            &format!("delivery:{name}"),
+            Lifetime::UntilStop,
+            move |stop| delivery::run_delivery(e.clone(), connection.clone(), tick, stop.wait()),
+        );
+        if conn.polling {
+            let (e, connection) = (engine.clone(), name.clone());
+            let interval = Duration::from_secs(conn.poll_interval_secs);
+            let overlap = Duration::from_secs(conn.poll_overlap_secs);
+            supervisor.spawn(
+                tasks,
+                &format!("poller:{name}"),
+                Lifetime::UntilStop,
+                move |stop| {
+                    run_poller(
+                        e.clone(),
+                        connection.clone(),
+                        interval,
+                        overlap,
+                        stop.wait(),
+                    )
+                },
+            );
+        }
+    }
+}
+
+/// Registers `conn`'s webhook at `url` in the background until it succeeds.
+fn spawn_registration(
+    supervisor: &Supervisor,
+    tasks: &mut JoinSet<()>,
+    health: &Health,
+    conn: &crate::engine::Connection,
+    url: String,
+    policy: RegisterPolicy,
+) {
+    health.set_registration(&conn.name, Registration::Registering);
+    let (connector, connection, health) =
+        (conn.connector.clone(), conn.name.clone(), health.clone());
+    supervisor.spawn(
+        tasks,
+        &format!("register:{}", conn.name),
+        Lifetime::UntilDone,
+        move |stop| {
+            register::register_until_done(
+                connector.clone(),
+                connection.clone(),
+                url.clone(),
+                health.clone(),
+                policy,
+                stop,
+            )
+        },
+    );
+}
+
 /// Where a running daemon records its admin address: beside the store.
 pub fn address_file(store_path: &std::path::Path) -> std::path::PathBuf {
     let mut name = store_path.as_os_str().to_owned();
@@ -188,52 +263,14 @@ pub async fn start_with(
     let health = Health::default();
     let supervisor = Supervisor::new(health.clone(), Stop::new(stop_rx), tuning.restart);
     let mut tasks = JoinSet::new();
-    {
-        let engine = engine.clone();
-        supervisor.spawn(&mut tasks, "planner", Lifetime::UntilStop, move |stop| {
-            run_planner(engine.clone(), tick, stop.wait())
-        });
-    }
-    {
-        let engine = engine.clone();
-        supervisor.spawn(&mut tasks, "pruner", Lifetime::UntilStop, move |stop| {
-            run_pruner(engine.clone(), stop.wait())
-        });
-    }
-    let mut webhooks = HashSet::new();
-    for (name, conn) in &loaded.config.connections {
-        let (engine_d, connection) = (engine.clone(), name.clone());
-        supervisor.spawn(
-            &mut tasks,
-            &format!("delivery:{name}"),
-            Lifetime::UntilStop,
-            move |stop| {
-                delivery::run_delivery(engine_d.clone(), connection.clone(), tick, stop.wait())
-            },
-        );
-        if conn.polling {
-            let (engine_p, connection) = (engine.clone(), name.clone());
-            let interval = Duration::from_secs(conn.poll_interval_secs);
-            let overlap = Duration::from_secs(conn.poll_overlap_secs);
-            supervisor.spawn(
-                &mut tasks,
-                &format!("poller:{name}"),
-                Lifetime::UntilStop,
-                move |stop| {
-                    run_poller(
-                        engine_p.clone(),
-                        connection.clone(),
-                        interval,
-                        overlap,
-                        stop.wait(),
-                    )
-                },
-            );
-        }
-        if conn.webhooks {
-            webhooks.insert(name.clone());
-        }
-    }
+    spawn_workers(&supervisor, &mut tasks, &engine, &loaded.config, tick);
+    let webhooks: HashSet<String> = loaded
+        .config
+        .connections
+        .iter()
+        .filter(|(_, conn)| conn.webhooks)
+        .map(|(name, _)| name.clone())
+        .collect();
     let _ = admin::prometheus();
     let public_health = health.clone();
     let public = webhook_router(
@@ -280,29 +317,10 @@ pub async fn start_with(
         let mut names: Vec<&String> = webhooks.iter().collect();
         names.sort();
         for name in names {
-            let Some(conn) = engine.connection(name) else {
-                continue;
-            };
-            let url = format!("{}/webhooks/{name}", base.trim_end_matches('/'));
-            health.set_registration(name, Registration::Registering);
-            let (connector, connection, health_r) =
-                (conn.connector.clone(), name.clone(), health.clone());
-            let policy = tuning.register;
-            supervisor.spawn(
-                &mut tasks,
-                &format!("register:{name}"),
-                Lifetime::UntilDone,
-                move |stop| {
-                    register::register_until_done(
-                        connector.clone(),
-                        connection.clone(),
-                        url.clone(),
-                        health_r.clone(),
-                        policy,
-                        stop,
-                    )
-                },
-            );
+            if let Some(conn) = engine.connection(name) {
+                let url = format!("{}/webhooks/{name}", base.trim_end_matches('/'));
+                spawn_registration(&supervisor, &mut tasks, &health, conn, url, tuning.register);
+            }
         }
     }
     // Everything already serves; a short wait keeps "registered at start-up"
