@@ -91,3 +91,175 @@ pub async fn register_until_done(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use psa_connector::{
+        Catalog, ChangeHint, Comment, NewComment, NewTicket, Ticket, TicketUpdate, Timestamp,
+        WebhookError, WebhookRequest,
+    };
+    use tokio::sync::watch;
+
+    use super::*;
+
+    /// Answers `register_webhook` from a script, then Ok; nothing else is called.
+    struct Scripted {
+        script: Mutex<Vec<ConnectorError>>,
+        calls: AtomicU32,
+    }
+
+    impl Scripted {
+        fn new(mut errors: Vec<ConnectorError>) -> Arc<Self> {
+            errors.reverse();
+            Arc::new(Self {
+                script: Mutex::new(errors),
+                calls: AtomicU32::new(0),
+            })
+        }
+    }
+
+    fn unused<T>() -> Result<T, ConnectorError> {
+        Err(ConnectorError::Config("not used in this test".into()))
+    }
+
+    #[async_trait]
+    impl Connector for Scripted {
+        fn vendor(&self) -> &'static str {
+            "scripted"
+        }
+        async fn discover(&self) -> Result<Catalog, ConnectorError> {
+            unused()
+        }
+        async fn get_ticket(&self, _: &str) -> Result<Ticket, ConnectorError> {
+            unused()
+        }
+        async fn find_by_marker(&self, _: &str) -> Result<Option<Ticket>, ConnectorError> {
+            unused()
+        }
+        async fn create_ticket(&self, _: &NewTicket) -> Result<Ticket, ConnectorError> {
+            unused()
+        }
+        async fn update_ticket(&self, _: &str, _: &TicketUpdate) -> Result<(), ConnectorError> {
+            unused()
+        }
+        async fn list_comments(&self, _: &str) -> Result<Vec<Comment>, ConnectorError> {
+            unused()
+        }
+        async fn add_comment(&self, _: &str, _: &NewComment) -> Result<String, ConnectorError> {
+            unused()
+        }
+        async fn changed_since(&self, _: Timestamp) -> Result<Vec<ChangeHint>, ConnectorError> {
+            unused()
+        }
+        async fn verify_webhook(
+            &self,
+            _: &WebhookRequest,
+        ) -> Result<Vec<ChangeHint>, WebhookError> {
+            Ok(Vec::new())
+        }
+        async fn register_webhook(&self, _: &str) -> Result<(), ConnectorError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            match self.script.lock().unwrap().pop() {
+                Some(error) => Err(error),
+                None => Ok(()),
+            }
+        }
+    }
+
+    fn http(status: u16) -> ConnectorError {
+        ConnectorError::Http {
+            status,
+            message: format!("status {status}"),
+            retry_after: None,
+        }
+    }
+
+    const FAST: RegisterPolicy = RegisterPolicy {
+        min_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(4),
+    };
+
+    async fn run(connector: Arc<Scripted>, health: &Health) {
+        let (_tx, rx) = watch::channel(false);
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            register_until_done(
+                connector,
+                "c".into(),
+                "http://bridge/webhooks/c".into(),
+                health.clone(),
+                FAST,
+                Stop::new(rx),
+            ),
+        )
+        .await
+        .expect("registration ends");
+    }
+
+    #[tokio::test]
+    async fn retries_vendor_errors_until_registered() {
+        let connector = Scripted::new(vec![http(503), http(503), http(403), http(500)]);
+        let health = Health::default();
+        run(connector.clone(), &health).await;
+        assert_eq!(connector.calls.load(Ordering::SeqCst), 5);
+        assert_eq!(
+            health.registration("c"),
+            Some(Registration::Registered { attempts: 5 })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_configuration_error_is_not_retried() {
+        let connector = Scripted::new(vec![ConnectorError::Config("no webhook_secret".into())]);
+        let health = Health::default();
+        run(connector.clone(), &health).await;
+        assert_eq!(connector.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            health.registration("c"),
+            Some(Registration::Failed {
+                attempts: 1,
+                last_error: "configuration: no webhook_secret".into()
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn stop_ends_the_retries() {
+        let connector = Scripted::new((0..1000).map(|_| http(503)).collect());
+        let health = Health::default();
+        let (tx, rx) = watch::channel(false);
+        let slow = RegisterPolicy {
+            min_delay: Duration::from_secs(3600),
+            max_delay: Duration::from_secs(3600),
+        };
+        let task = tokio::spawn(register_until_done(
+            connector.clone(),
+            "c".into(),
+            "u".into(),
+            health.clone(),
+            slow,
+            Stop::new(rx),
+        ));
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while health.registration("c").is_none() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .unwrap();
+        assert!(matches!(
+            health.registration("c"),
+            Some(Registration::Retrying { attempts: 1, .. })
+        ));
+        tx.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(30), task)
+            .await
+            .expect("stops during the hour-long backoff")
+            .unwrap();
+        assert_eq!(connector.calls.load(Ordering::SeqCst), 1);
+    }
+}
