@@ -247,6 +247,9 @@ pub async fn start_with(
         std::fs::create_dir_all(parent)?;
     }
     let (token, token_source) = admin::token::resolve(&loaded)?;
+    if !admin_addr.ip().is_loopback() {
+        tracing::warn!(%admin_addr, "the admin API listens beyond loopback; it is protected by daemon.admin_token only, so keep it on a private network");
+    }
     let store = Store::open(&loaded.store_path)?;
     let connections = connections::build_all(&loaded.config.connections)?;
     let daemon_cfg = &loaded.config.daemon;
