@@ -3,7 +3,12 @@
 //! the store: outbox listing, dead letters (operations and notices) and
 //! retrying them, audit reading and verification.
 //! It is a separate socket from the public webhook receiver because it shows
-//! ticket contents; nothing here returns secrets.
+//! ticket contents; nothing here returns secrets. [`auth`] gates it (bearer
+//! token on `/admin/...`, Host check, no cross-site posts); [`token`] keeps
+//! the token. `/metrics` can move to its own listener ([`metrics_router`]).
+
+pub mod auth;
+pub mod token;
 
 use std::sync::{Arc, OnceLock};
 
@@ -16,8 +21,11 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::daemon::Health;
 use crate::engine::Engine;
 use crate::report;
+
+pub use auth::AdminGuard;
 
 static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -28,16 +36,38 @@ pub fn prometheus() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-pub fn router(engine: Arc<Engine>) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics))
+/// The admin listener's routes behind `guard`; `with_metrics` keeps
+/// `/metrics` here (when no `daemon.metrics_listen` is set).
+pub fn router(
+    engine: Arc<Engine>,
+    health: Health,
+    guard: AdminGuard,
+    with_metrics: bool,
+) -> Router {
+    let mut routes = Router::new()
         .route("/admin/outbox", get(outbox))
         .route("/admin/outbox/{id}/retry", post(retry))
         .route("/admin/notices/dead", get(dead_notices))
         .route("/admin/audit", get(audit))
-        .route("/admin/audit/verify", get(verify))
+        .route("/admin/audit/verify", get(verify));
+    if with_metrics {
+        routes = routes.route("/metrics", get(metrics));
+    }
+    routes
         .with_state(engine)
+        .route("/healthz", get(move || async move { health.respond(true) }))
+        .layer(axum::middleware::from_fn_with_state(guard, auth::gate))
+}
+
+/// `daemon.metrics_listen`: `/metrics` and `/healthz` (states only), no token.
+pub fn metrics_router(engine: Arc<Engine>, health: Health) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(engine)
+        .route(
+            "/healthz",
+            get(move || async move { health.respond(false) }),
+        )
 }
 
 async fn metrics(State(engine): State<Arc<Engine>>) -> Response {

@@ -1,6 +1,13 @@
 //! Wiring the daemon together: store, connectors, planner, delivery workers,
-//! pollers and the HTTP server (webhooks + admin). The listener and the clock
-//! are injected, so tests bind `127.0.0.1:0` and can use a manual clock.
+//! pollers, webhook registration and the HTTP servers (webhooks, admin, and
+//! optionally metrics). The listeners and the clock are injected, so tests
+//! bind `127.0.0.1:0` and can use a manual clock. Every long-running task is
+//! supervised ([`supervise`]): restarted with backoff when it fails, and
+//! reported by `/healthz` ([`health`]).
+
+mod health;
+mod register;
+mod supervise;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -12,11 +19,15 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
 use crate::clock::SharedClock;
-use crate::config::LoadedConfig;
+use crate::config::{ConfigError, LoadedConfig};
 use crate::engine::{run_planner, Engine};
 use crate::ingest::{router as webhook_router, run_poller, run_pruner, WebhookState};
 use crate::store::{Store, StoreError};
 use crate::{admin, connections, delivery};
+
+pub use health::{Health, Registration, TaskHealth, TaskState};
+pub use register::RegisterPolicy;
+pub use supervise::{Lifetime, RestartPolicy, Stop, Supervisor};
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -27,24 +38,120 @@ pub enum DaemonError {
     Connector(#[from] psa_connector::ConnectorError),
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Token(#[from] admin::token::TokenError),
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves.
+/// Serves `app` on `listener` as the supervised task `name`; a restart
+/// serves again on the same socket.
 fn serve(
+    supervisor: &Supervisor,
     tasks: &mut JoinSet<()>,
+    name: &str,
     listener: TcpListener,
     app: axum::Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) {
+) -> std::io::Result<()> {
     let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
-    tasks.spawn(async move {
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %e, "HTTP server stopped");
+    let socket = listener.into_std()?;
+    let label = name.to_string();
+    supervisor.spawn(tasks, name, Lifetime::UntilStop, move |stop| {
+        let listener = socket.try_clone().and_then(TcpListener::from_std);
+        let app = app.clone();
+        let label = label.clone();
+        async move {
+            let listener = match listener {
+                Ok(listener) => listener,
+                Err(e) => {
+                    tracing::error!(server = %label, error = %e, "cannot reuse the listening socket");
+                    return;
+                }
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(stop.wait())
+                .await
+            {
+                tracing::error!(server = %label, error = %e, "HTTP server stopped");
+            }
         }
     });
+    Ok(())
+}
+
+/// The planner, the pruner, and per connection a delivery worker and a poller.
+fn spawn_workers(
+    supervisor: &Supervisor,
+    tasks: &mut JoinSet<()>,
+    engine: &Arc<Engine>,
+    config: &crate::config::Config,
+    tick: Duration,
+) {
+    let e = engine.clone();
+    supervisor.spawn(tasks, "planner", Lifetime::UntilStop, move |stop| {
+        run_planner(e.clone(), tick, stop.wait())
+    });
+    let e = engine.clone();
+    supervisor.spawn(tasks, "pruner", Lifetime::UntilStop, move |stop| {
+        run_pruner(e.clone(), stop.wait())
+    });
+    for (name, conn) in &config.connections {
+        let (e, connection) = (engine.clone(), name.clone());
+        supervisor.spawn(
+            tasks,
+            &format!("delivery:{name}"),
+            Lifetime::UntilStop,
+            move |stop| delivery::run_delivery(e.clone(), connection.clone(), tick, stop.wait()),
+        );
+        if conn.polling {
+            let (e, connection) = (engine.clone(), name.clone());
+            let interval = Duration::from_secs(conn.poll_interval_secs);
+            let overlap = Duration::from_secs(conn.poll_overlap_secs);
+            supervisor.spawn(
+                tasks,
+                &format!("poller:{name}"),
+                Lifetime::UntilStop,
+                move |stop| {
+                    run_poller(
+                        e.clone(),
+                        connection.clone(),
+                        interval,
+                        overlap,
+                        stop.wait(),
+                    )
+                },
+            );
+        }
+    }
+}
+
+/// Registers `conn`'s webhook at `url` in the background until it succeeds.
+fn spawn_registration(
+    supervisor: &Supervisor,
+    tasks: &mut JoinSet<()>,
+    health: &Health,
+    conn: &crate::engine::Connection,
+    url: String,
+    policy: RegisterPolicy,
+) {
+    health.set_registration(&conn.name, Registration::Registering);
+    let (connector, connection, health) =
+        (conn.connector.clone(), conn.name.clone(), health.clone());
+    supervisor.spawn(
+        tasks,
+        &format!("register:{}", conn.name),
+        Lifetime::UntilDone,
+        move |stop| {
+            register::register_until_done(
+                connector.clone(),
+                connection.clone(),
+                url.clone(),
+                health.clone(),
+                policy,
+                stop,
+            )
+        },
+    );
 }
 
 /// Where a running daemon records its admin address: beside the store.
@@ -54,19 +161,46 @@ pub fn address_file(store_path: &std::path::Path) -> std::path::PathBuf {
     std::path::PathBuf::from(name)
 }
 
-/// The two sockets the daemon serves: public webhooks, private admin API.
+/// The sockets the daemon serves: public webhooks, private admin API, and
+/// optionally a separate metrics listener.
 pub struct Listeners {
     pub webhooks: TcpListener,
     pub admin: TcpListener,
+    pub metrics: Option<TcpListener>,
 }
 
 impl Listeners {
-    /// Binds `daemon.listen` and `daemon.admin_listen`.
+    /// Binds `daemon.listen`, `daemon.admin_listen` and `daemon.metrics_listen`.
     pub async fn bind(config: &crate::config::DaemonConfig) -> std::io::Result<Self> {
+        let metrics = match config.metrics_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
         Ok(Self {
             webhooks: TcpListener::bind(config.listen).await?,
             admin: TcpListener::bind(config.admin_listen).await?,
+            metrics,
         })
+    }
+}
+
+/// Knobs tests can turn; the defaults are what `psa-bridge run` uses.
+#[derive(Clone, Copy, Debug)]
+pub struct Tuning {
+    pub restart: RestartPolicy,
+    pub register: RegisterPolicy,
+    /// How long `start` waits for the first registration attempts to finish
+    /// (succeed or fail) before returning; they go on in the background.
+    pub first_registration_wait: Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            restart: RestartPolicy::default(),
+            register: RegisterPolicy::default(),
+            first_registration_wait: Duration::from_secs(5),
+        }
     }
 }
 
@@ -74,31 +208,47 @@ impl Listeners {
 pub struct Daemon {
     /// Where webhooks are received.
     pub addr: SocketAddr,
-    /// Where the admin API and metrics are served.
+    /// Where the admin API (and metrics unless `metrics_addr`) is served.
     pub admin_addr: SocketAddr,
+    /// Where `/metrics` is served when `daemon.metrics_listen` is set.
+    pub metrics_addr: Option<SocketAddr>,
     store_path: std::path::PathBuf,
     pub engine: Arc<Engine>,
+    /// Task and webhook-registration health, as `/healthz` shows it.
+    pub health: Health,
+    supervisor: Supervisor,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
 
-fn stopped(rx: &watch::Sender<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
-    let mut rx = rx.subscribe();
-    async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    }
-}
-
-/// Starts every part of the daemon on `listener`.
+/// Starts every part of the daemon on `listeners`.
 pub async fn start(
     loaded: LoadedConfig,
     listeners: Listeners,
     clock: SharedClock,
 ) -> Result<Daemon, DaemonError> {
+    start_with(loaded, listeners, clock, Tuning::default()).await
+}
+
+/// [`start`] with explicit restart and registration backoff.
+pub async fn start_with(
+    loaded: LoadedConfig,
+    listeners: Listeners,
+    clock: SharedClock,
+    tuning: Tuning,
+) -> Result<Daemon, DaemonError> {
     let addr = listeners.webhooks.local_addr()?;
     let admin_addr = listeners.admin.local_addr()?;
+    let metrics_addr = match &listeners.metrics {
+        Some(l) => Some(l.local_addr()?),
+        None => None,
+    };
     if let Some(parent) = loaded.store_path.parent() {
         std::fs::create_dir_all(parent)?;
+    }
+    let (token, token_source) = admin::token::resolve(&loaded)?;
+    if !admin_addr.ip().is_loopback() {
+        tracing::warn!(%admin_addr, "the admin API listens beyond loopback; it is protected by daemon.admin_token only, so keep it on a private network");
     }
     let store = Store::open(&loaded.store_path)?;
     let connections = connections::build_all(&loaded.config.connections)?;
@@ -113,32 +263,20 @@ pub async fn start(
         outbox_ready: Arc::new(Notify::new()),
         inbox_ready: Arc::new(Notify::new()),
     });
-    let (stop, _) = watch::channel(false);
+    let (stop, stop_rx) = watch::channel(false);
+    let health = Health::default();
+    let supervisor = Supervisor::new(health.clone(), Stop::new(stop_rx), tuning.restart);
     let mut tasks = JoinSet::new();
-    tasks.spawn(run_planner(engine.clone(), tick, stopped(&stop)));
-    tasks.spawn(run_pruner(engine.clone(), stopped(&stop)));
-    let mut webhooks = HashSet::new();
-    for (name, conn) in &loaded.config.connections {
-        tasks.spawn(delivery::run_delivery(
-            engine.clone(),
-            name.clone(),
-            tick,
-            stopped(&stop),
-        ));
-        if conn.polling {
-            tasks.spawn(run_poller(
-                engine.clone(),
-                name.clone(),
-                Duration::from_secs(conn.poll_interval_secs),
-                Duration::from_secs(conn.poll_overlap_secs),
-                stopped(&stop),
-            ));
-        }
-        if conn.webhooks {
-            webhooks.insert(name.clone());
-        }
-    }
+    spawn_workers(&supervisor, &mut tasks, &engine, &loaded.config, tick);
+    let webhooks: HashSet<String> = loaded
+        .config
+        .connections
+        .iter()
+        .filter(|(_, conn)| conn.webhooks)
+        .map(|(name, _)| name.clone())
+        .collect();
     let _ = admin::prometheus();
+    let public_health = health.clone();
     let public = webhook_router(
         WebhookState {
             engine: engine.clone(),
@@ -146,51 +284,93 @@ pub async fn start(
         },
         daemon_cfg,
     )
-    .route("/healthz", axum::routing::get(|| async { "ok" }));
-    serve(&mut tasks, listeners.webhooks, public, stopped(&stop));
-    serve(
-        &mut tasks,
-        listeners.admin,
-        admin::router(engine.clone()),
-        stopped(&stop),
+    .route(
+        "/healthz",
+        axum::routing::get(move || async move { public_health.respond(false) }),
     );
+    serve(
+        &supervisor,
+        &mut tasks,
+        "http:webhooks",
+        listeners.webhooks,
+        public,
+    )?;
+    let guard = admin::AdminGuard::new(&token, admin_addr, &daemon_cfg.admin_hosts);
+    let admin_app = admin::router(
+        engine.clone(),
+        health.clone(),
+        guard,
+        metrics_addr.is_none(),
+    );
+    serve(
+        &supervisor,
+        &mut tasks,
+        "http:admin",
+        listeners.admin,
+        admin_app,
+    )?;
+    if let Some(listener) = listeners.metrics {
+        let app = admin::metrics_router(engine.clone(), health.clone());
+        serve(&supervisor, &mut tasks, "http:metrics", listener, app)?;
+    }
     if daemon_cfg.register_webhooks {
         let base = daemon_cfg
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
-        for name in &webhooks {
-            let url = format!("{}/webhooks/{name}", base.trim_end_matches('/'));
+        let mut names: Vec<&String> = webhooks.iter().collect();
+        names.sort();
+        for name in names {
             if let Some(conn) = engine.connection(name) {
-                match conn.connector.register_webhook(&url).await {
-                    Ok(()) => tracing::info!(connection = %name, %url, "webhook registered"),
-                    Err(e) => {
-                        tracing::warn!(connection = %name, error = %e, "cannot register webhook; polling still covers changes")
-                    }
-                }
+                let url = format!("{}/webhooks/{name}", base.trim_end_matches('/'));
+                spawn_registration(&supervisor, &mut tasks, &health, conn, url, tuning.register);
             }
         }
     }
+    // Everything already serves; a short wait keeps "registered at start-up"
+    // the usual case (and the state tests and operators see right after
+    // start) without letting a slow or failing vendor hold the daemon up.
+    health
+        .first_registrations(tuning.first_registration_wait)
+        .await;
     // Lets `outbox` / `audit` find the admin API when the port was chosen by the OS.
     if let Err(e) = std::fs::write(address_file(&loaded.store_path), admin_addr.to_string()) {
         tracing::warn!(error = %e, "cannot write the address file");
     }
-    tracing::info!(%addr, %admin_addr, "psa-bridge running");
+    tracing::info!(%addr, %admin_addr, metrics_addr = ?metrics_addr, admin_token = %token_source, "psa-bridge running");
     Ok(Daemon {
         addr,
         admin_addr,
+        metrics_addr,
         store_path: loaded.store_path.clone(),
         engine,
+        health,
+        supervisor,
         stop,
         tasks,
     })
 }
 
 impl Daemon {
+    /// Runs one more task under the daemon's supervision (shown in
+    /// `/healthz`, stopped by [`Daemon::shutdown`]).
+    pub fn supervise<F, Fut>(&mut self, name: &str, make: F)
+    where
+        F: FnMut(Stop) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.supervisor
+            .spawn(&mut self.tasks, name, Lifetime::UntilStop, make);
+    }
+
     /// Stops every task and waits for them.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        while self.tasks.join_next().await.is_some() {}
+        while let Some(joined) = self.tasks.join_next().await {
+            if let Err(e) = joined {
+                tracing::error!(error = %e, "a supervisor task failed during shutdown");
+            }
+        }
         if let Err(e) = self.engine.store.flush().await {
             tracing::error!(error = %e, "final flush failed");
         }

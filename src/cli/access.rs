@@ -1,5 +1,7 @@
 //! How inspection commands reach the data: the store directly when the daemon
-//! is stopped, or the running daemon's admin API when it holds the store.
+//! is stopped, or the running daemon's admin API when it holds the store. The
+//! API's bearer token comes from `PSA_BRIDGE_ADMIN_TOKEN`, else
+//! `daemon.admin_token`, else the daemon's `<store_path>.token` file.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -52,12 +54,9 @@ pub async fn connect(config: &Path) -> anyhow::Result<Access> {
                 .map(|a| a.trim().to_string())
                 .unwrap_or_else(|| loaded.config.daemon.admin_listen.to_string());
             let base = format!("http://{addr}");
-            let client = reqwest::Client::new();
-            let alive = client
-                .get(format!("{base}/healthz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
+            let client = admin_client(&loaded)?;
+            // Any answer means a daemon is there (503 only says a task is restarting).
+            let alive = client.get(format!("{base}/healthz")).send().await.is_ok();
             if alive {
                 Ok(Access::Remote { base, client })
             } else {
@@ -66,6 +65,57 @@ pub async fn connect(config: &Path) -> anyhow::Result<Access> {
                 })
             }
         }
+    }
+}
+
+/// The admin API token the CLI presents, if it can find one.
+fn admin_token(loaded: &LoadedConfig) -> Option<String> {
+    let configured = || {
+        loaded
+            .config
+            .daemon
+            .admin_token
+            .as_ref()
+            .map(|t| t.0.trim().to_string())
+    };
+    std::env::var("PSA_BRIDGE_ADMIN_TOKEN")
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .or_else(|| configured().filter(|t| !t.is_empty()))
+        .or_else(|| {
+            let file = psa_bridge::admin::token::token_file(&loaded.store_path);
+            std::fs::read_to_string(file)
+                .ok()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+        })
+}
+
+/// An HTTP client that sends the admin token with every request.
+fn admin_client(loaded: &LoadedConfig) -> anyhow::Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = admin_token(loaded) {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .context("the admin token contains characters a header cannot carry")?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    Ok(reqwest::Client::builder()
+        .default_headers(headers)
+        .build()?)
+}
+
+/// Explains a refusal by the admin API.
+pub fn refusal(status: reqwest::StatusCode, body: &str) -> anyhow::Error {
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        anyhow::anyhow!(
+            "daemon answered {status}: the admin API needs its token; the CLI reads \
+             PSA_BRIDGE_ADMIN_TOKEN, daemon.admin_token, or <store_path>.token (readable \
+             by the user that runs the daemon)"
+        )
+    } else {
+        anyhow::anyhow!("daemon answered {status}: {body}")
     }
 }
 
@@ -81,10 +131,7 @@ impl Access {
             .with_context(|| format!("GET {url}"))?;
         let status = response.status();
         if !status.is_success() {
-            anyhow::bail!(
-                "daemon answered {status}: {}",
-                response.text().await.unwrap_or_default()
-            );
+            return Err(refusal(status, &response.text().await.unwrap_or_default()));
         }
         Ok(response.json().await?)
     }

@@ -7,7 +7,7 @@ use psa_bridge::delivery::Retried;
 use psa_bridge::report::{self, OutboxRow};
 use psa_bridge::store::{AuditEntry, DeadNotice};
 
-use super::access::{connect, Access};
+use super::access::{connect, refusal, Access};
 
 fn print_ops(rows: &[OutboxRow], notices: &[DeadNotice], dead_only: bool) {
     let shown: Vec<&OutboxRow> = rows
@@ -104,7 +104,8 @@ pub async fn retry(config: &Path, id: u64) -> anyhow::Result<ExitCode> {
             } else if response.status().is_success() {
                 Some(response.json().await?)
             } else {
-                anyhow::bail!("daemon answered {}", response.status());
+                let status = response.status();
+                return Err(refusal(status, &response.text().await.unwrap_or_default()));
             }
         }
     };

@@ -52,7 +52,9 @@ enum Command {
         #[arg(long)]
         offline: bool,
     },
-    /// Inspect and re-queue outbox operations.
+    /// Inspect and re-queue outbox operations. While the daemon runs, this uses
+    /// its admin API with the token from PSA_BRIDGE_ADMIN_TOKEN,
+    /// daemon.admin_token or the daemon's <store_path>.token file.
     Outbox {
         /// Configuration file (also from PSA_BRIDGE_CONFIG).
         #[arg(long, short, global = true, env = "PSA_BRIDGE_CONFIG")]
@@ -60,7 +62,8 @@ enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
-    /// Read or verify the hash-chained audit log.
+    /// Read or verify the hash-chained audit log (through the running daemon's
+    /// admin API and its token, like `outbox`).
     Audit {
         /// Configuration file (also from PSA_BRIDGE_CONFIG).
         #[arg(long, short, global = true, env = "PSA_BRIDGE_CONFIG")]
@@ -188,6 +191,9 @@ async fn run(config: PathBuf) -> anyhow::Result<ExitCode> {
     )
     .await?;
     println!("psa-bridge listening on http://{}", daemon.addr);
+    if let Some(metrics) = daemon.metrics_addr {
+        println!("psa-bridge metrics on http://{metrics}/metrics");
+    }
     println!("psa-bridge admin API on http://{}", daemon.admin_addr);
     shutdown_signal().await;
     tracing::info!("shutting down");

@@ -63,6 +63,29 @@ pub fn parse_toml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Con
     })
 }
 
+/// A non-loopback admin listener must not serve an API whose token only
+/// the local machine knows: it needs `daemon.admin_token` set explicitly.
+fn check_admin_listener(path: &Path, text: &str, config: &Config) -> Result<(), ConfigError> {
+    let daemon = &config.daemon;
+    if daemon.admin_listen.ip().is_loopback() || daemon.admin_token.is_some() {
+        return Ok(());
+    }
+    let line = text
+        .lines()
+        .position(|l| l.trim_start().starts_with("admin_listen"))
+        .map(|i| i + 1);
+    Err(ConfigError::new(
+        path,
+        line,
+        "daemon.admin_listen",
+        format!(
+            "{} is not a loopback address; set daemon.admin_token (for example \
+             admin_token = \"${{PSA_BRIDGE_ADMIN_TOKEN}}\") or bind admin_listen to 127.0.0.1",
+            daemon.admin_listen
+        ),
+    ))
+}
+
 /// Loads the config file at `path`, substituting environment variables via `lookup`.
 pub fn load(
     path: &Path,
@@ -74,6 +97,7 @@ pub fn load(
     let config: Config = parse_toml(path, &text)?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let at = |offset: usize| Some(line_of(&text, offset));
+    check_admin_listener(path, &text, &config)?;
 
     let retry_for = config.daemon.retry_for_hours;
     if !(1..=crate::retry::MAX_RETRY_FOR_HOURS).contains(&retry_for) {

@@ -44,9 +44,22 @@ pub struct DaemonConfig {
     pub listen: SocketAddr,
     /// Address of the admin API (`/admin/...`, `/metrics`, `/healthz`) the CLI
     /// uses while the daemon runs. Keep it on loopback or a private network:
-    /// it shows ticket contents and can re-queue operations.
+    /// it shows ticket contents and can re-queue operations. A non-loopback
+    /// address needs `admin_token`.
     #[serde(default = "default_admin_listen")]
     pub admin_listen: SocketAddr,
+    /// Bearer token for `/admin/...`. When unset, the daemon generates one on
+    /// first start into `<store_path>.token` (owner-only), which the CLI reads.
+    #[serde(default)]
+    pub admin_token: Option<AdminToken>,
+    /// Extra host names the admin API answers to (the `Host` header), besides
+    /// `localhost` and the listener's own address; others get 421 (DNS rebinding).
+    #[serde(default)]
+    pub admin_hosts: Vec<String>,
+    /// Serve `/metrics` (and `/healthz`) on this separate, unauthenticated
+    /// listener instead of the admin listener.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
     /// URL the vendors reach this daemon at, used to register webhooks;
     /// defaults to `http://` + the bound listen address (fine on loopback only).
     #[serde(default)]
@@ -71,6 +84,17 @@ pub struct DaemonConfig {
     /// before it becomes a dead letter; 1 to 8784 (a year).
     #[serde(default = "default_retry_for_hours")]
     pub retry_for_hours: u64,
+}
+
+/// The admin API's bearer token from the configuration; `Debug` never shows it.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct AdminToken(pub String);
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
 }
 
 fn default_listen() -> SocketAddr {

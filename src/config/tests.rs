@@ -258,3 +258,37 @@ fn retry_period_is_validated() {
     let path = write(dir.path(), &text, MAPPING);
     assert!(load(&path, &example_env).is_err());
 }
+
+#[test]
+fn non_loopback_admin_listener_needs_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = example().replace(
+        "admin_listen = \"127.0.0.1:9180\"",
+        "admin_listen = \"0.0.0.0:9180\"",
+    );
+    let path = write(dir.path(), &text, MAPPING);
+    let err = load(&path, &example_env).unwrap_err();
+    let msg = err.to_string();
+    assert_eq!(err.field, "daemon.admin_listen", "{msg}");
+    assert!(msg.contains("daemon.admin_token"), "{msg}");
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("admin_listen"))
+        .unwrap()
+        + 1;
+    assert_eq!(err.line, Some(line), "{msg}");
+
+    let text = text.replace(
+        "admin_listen = \"0.0.0.0:9180\"",
+        "admin_listen = \"0.0.0.0:9180\"\nadmin_token = \"${ADMIN_TOKEN}\"",
+    );
+    let path = write(dir.path(), &text, MAPPING);
+    let loaded = load(&path, &example_env).unwrap();
+    let token = loaded.config.daemon.admin_token.as_ref().unwrap();
+    assert_eq!(token.0, "value-of-ADMIN_TOKEN");
+    let shown = format!("{loaded:?}");
+    assert!(
+        !shown.contains("value-of-ADMIN_TOKEN"),
+        "Debug shows the token"
+    );
+}

@@ -1,7 +1,7 @@
 //! The daemon as a child process, and helpers shared by the end-to-end tests.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
@@ -17,11 +17,18 @@ pub struct Bridge {
     child: Child,
     pub addr: SocketAddr,
     pub admin: SocketAddr,
+    config: PathBuf,
 }
 
 impl Bridge {
     /// Starts the daemon on `config` and waits until it listens.
     pub async fn spawn(config: &Path) -> Bridge {
+        Self::spawn_with_env(config, &[]).await
+    }
+
+    /// [`Bridge::spawn`] with extra environment variables (they override
+    /// the default `RUST_LOG`).
+    pub async fn spawn_with_env(config: &Path, envs: &[(&str, &str)]) -> Bridge {
         let dir = config.parent().unwrap();
         let log_index = std::fs::read_dir(dir).unwrap().count();
         let log = std::fs::File::create(dir.join(format!("daemon-{log_index}.log"))).unwrap();
@@ -32,6 +39,7 @@ impl Bridge {
                 "RUST_LOG",
                 "info,psa_bridge=debug,psa_bridge::delivery=trace",
             )
+            .envs(envs.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .kill_on_drop(true)
@@ -58,7 +66,59 @@ impl Bridge {
         .await
         .expect("psa-bridge did not start in time");
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Bridge { child, addr, admin }
+        Bridge {
+            child,
+            addr,
+            admin,
+            config: config.to_path_buf(),
+        }
+    }
+
+    /// The admin API token the CLI would use: `daemon.admin_token` when the
+    /// config sets one without `${...}`, else the generated `<store_path>.token`.
+    pub fn admin_token(&self) -> String {
+        let loaded = psa_bridge::config::load(&self.config, &|_| Some(String::new())).unwrap();
+        match loaded.config.daemon.admin_token {
+            Some(token) if !token.0.is_empty() => token.0,
+            _ => std::fs::read_to_string(psa_bridge::admin::token::token_file(&loaded.store_path))
+                .expect("the daemon wrote its admin token file")
+                .trim()
+                .to_string(),
+        }
+    }
+
+    /// A client that presents the admin token.
+    pub fn admin_client(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {}", self.admin_token()).parse().unwrap(),
+        );
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap()
+    }
+
+    /// `GET` an admin path with the token; the body as text (asserts 2xx).
+    pub async fn admin_get(&self, path: &str) -> String {
+        let response = self
+            .admin_client()
+            .get(self.admin_url(path))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert!(status.is_success(), "GET {path}: {status} {body}");
+        body
+    }
+
+    /// `/healthz` on the admin listener: HTTP status and JSON body.
+    pub async fn health(&self) -> (u16, serde_json::Value) {
+        let response = reqwest::get(self.admin_url("/healthz")).await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
     }
 
     /// SIGKILL: no shutdown, no flush.
@@ -93,6 +153,17 @@ pub async fn cli(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("run psa-bridge")
+}
+
+/// Runs a CLI command with extra environment variables.
+pub async fn cli_with_env(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .envs(envs.iter().copied())
         .output()
         .await
         .expect("run psa-bridge")

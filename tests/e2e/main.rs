@@ -2,6 +2,7 @@
 //! ConnectWise simulators, over HTTP on loopback. One test binary, one module
 //! per concern.
 
+mod admin;
 mod ambiguous;
 mod audit;
 mod chaos;
@@ -16,9 +17,12 @@ mod faults;
 mod listener;
 mod order;
 mod rate;
+mod registration;
 mod retries;
+mod secrets;
 mod simulate;
 mod story;
+mod supervision;
 mod trigger;
 mod visibility;
 mod webhooks;

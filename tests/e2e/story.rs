@@ -113,7 +113,10 @@ async fn assert_no_secrets(env: &psa_bridge::demo::DemoEnv, bridge: &Bridge) {
     let mut seen = String::new();
     for path in ["/metrics", "/admin/outbox", "/admin/audit/verify"] {
         seen.push_str(
-            &reqwest::get(bridge.admin_url(path))
+            &bridge
+                .admin_client()
+                .get(bridge.admin_url(path))
+                .send()
                 .await
                 .unwrap()
                 .text()

@@ -53,6 +53,7 @@ async fn webhook_only_bridge() -> (crate::common::TestDir, psa_bridge::demo::Dem
 async fn intake_count(client: &reqwest::Client, bridge: &Bridge, ticket: &str) -> usize {
     let entries: Vec<Value> = client
         .get(bridge.admin_url(&format!("/admin/audit?ticket={ticket}")))
+        .bearer_auth(bridge.admin_token())
         .send()
         .await
         .unwrap()

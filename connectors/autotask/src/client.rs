@@ -127,7 +127,7 @@ impl AutotaskConnector {
             Ok::<(), ConnectorError>(())
         };
         put("apiintegrationcode", &self.settings.integration_code, true)?;
-        put("username", &self.settings.username, false)?;
+        put("username", &self.settings.username, true)?;
         put("secret", &self.settings.secret, true)?;
         if let Some(id) = self.settings.impersonation_resource_id {
             put("impersonationresourceid", &id.to_string(), false)?;
@@ -157,21 +157,20 @@ impl AutotaskConnector {
             if e.is_timeout() {
                 ConnectorError::Timeout
             } else {
-                ConnectorError::Transport(format!("zone discovery: {e}"))
+                ConnectorError::Transport(format!("zone discovery: {}", e.without_url()))
             }
         })?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| ConnectorError::Transport(format!("zone discovery: {e}")))?;
+        let body = response.bytes().await.map_err(|e| {
+            ConnectorError::Transport(format!("zone discovery: {}", e.without_url()))
+        })?;
         if !status.is_success() {
             return Err(ConnectorError::Http {
                 status: status.as_u16(),
+                // The user name is a credential: never in messages or logs.
                 message: format!(
-                    "zone discovery for user {:?} failed: {}",
-                    self.settings.username,
+                    "zone discovery for the API user failed: {}",
                     wire::error_message(status.as_u16(), &body)
                 ),
                 retry_after: psa_connector::http::parse_retry_after(&headers)

@@ -1,0 +1,288 @@
+//! What `/healthz` reports: every supervised task (running, restarting after
+//! a failure, done) with its restart count, and each connection's webhook
+//! registration (registering, registered, retrying with the last error).
+//!
+//! `start` waits (briefly, bounded) for the first registration attempts via
+//! [`Health::first_registrations`]; retries go on in the background.
+//!
+//! HTTP status: 503 while any task is down (waiting to be restarted), else
+//! 200. `status` is `failing`, `degraded` (a registration is not done yet:
+//! polling still covers changes) or `ok`. Error texts are shown on the admin
+//! listener only; the public listener gets states and counts.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+/// Where a supervised task is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    Running,
+    /// Failed; waiting out the backoff before the next start.
+    Restarting,
+    /// Finished its job (a task that is allowed to end, e.g. registration).
+    Done,
+    /// Stopped because the daemon is shutting down.
+    Stopped,
+}
+
+/// One supervised task.
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskHealth {
+    pub state: TaskState,
+    pub restarts: u32,
+    pub last_failure: Option<String>,
+}
+
+/// One connection's webhook registration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Registration {
+    Registering,
+    Registered {
+        attempts: u32,
+    },
+    Retrying {
+        attempts: u32,
+        last_error: String,
+    },
+    /// A configuration problem retrying cannot fix (e.g. no webhook secret).
+    Failed {
+        attempts: u32,
+        last_error: String,
+    },
+}
+
+#[derive(Default)]
+struct State {
+    tasks: BTreeMap<String, TaskHealth>,
+    webhooks: BTreeMap<String, Registration>,
+}
+
+/// Shared health board; cheap to clone.
+#[derive(Clone)]
+pub struct Health {
+    state: Arc<Mutex<State>>,
+    /// Bumped whenever a registration changes state.
+    changed: Arc<watch::Sender<()>>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self {
+            state: Arc::default(),
+            changed: Arc::new(watch::channel(()).0),
+        }
+    }
+}
+
+impl Health {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Plain data: a panic elsewhere while holding the lock leaves it usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until no registration is still on its first attempt, or `limit`.
+    pub async fn first_registrations(&self, limit: Duration) {
+        let mut changed = self.changed.subscribe();
+        let settled = async {
+            loop {
+                let registering = self
+                    .state()
+                    .webhooks
+                    .values()
+                    .any(|r| *r == Registration::Registering);
+                if !registering || changed.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(limit, settled).await;
+    }
+
+    pub(crate) fn task_running(&self, name: &str) {
+        let mut state = self.state();
+        let task = state
+            .tasks
+            .entry(name.to_string())
+            .or_insert_with(|| TaskHealth {
+                state: TaskState::Running,
+                restarts: 0,
+                last_failure: None,
+            });
+        task.state = TaskState::Running;
+    }
+
+    pub(crate) fn task_failed(&self, name: &str, failure: String) -> u32 {
+        let mut state = self.state();
+        let task = state
+            .tasks
+            .entry(name.to_string())
+            .or_insert_with(|| TaskHealth {
+                state: TaskState::Restarting,
+                restarts: 0,
+                last_failure: None,
+            });
+        task.state = TaskState::Restarting;
+        task.restarts += 1;
+        task.last_failure = Some(failure);
+        task.restarts
+    }
+
+    pub(crate) fn task_ended(&self, name: &str, end: TaskState) {
+        if let Some(task) = self.state().tasks.get_mut(name) {
+            task.state = end;
+        }
+    }
+
+    pub(crate) fn set_registration(&self, connection: &str, registration: Registration) {
+        self.state()
+            .webhooks
+            .insert(connection.to_string(), registration);
+        self.changed.send_replace(());
+    }
+
+    /// One task's health, if it is supervised.
+    pub fn task(&self, name: &str) -> Option<TaskHealth> {
+        self.state().tasks.get(name).cloned()
+    }
+
+    /// One connection's registration, if it registers webhooks.
+    pub fn registration(&self, connection: &str) -> Option<Registration> {
+        self.state().webhooks.get(connection).cloned()
+    }
+
+    /// The `/healthz` answer; `detail` adds error texts (admin listener only).
+    pub fn report(&self, detail: bool) -> (StatusCode, Value) {
+        let state = self.state();
+        let down = state
+            .tasks
+            .values()
+            .any(|t| t.state == TaskState::Restarting);
+        let pending = state
+            .webhooks
+            .values()
+            .any(|r| !matches!(r, Registration::Registered { .. }));
+        let status = if down {
+            "failing"
+        } else if pending {
+            "degraded"
+        } else {
+            "ok"
+        };
+        let mut tasks = serde_json::to_value(&state.tasks).unwrap_or(Value::Null);
+        let mut webhooks = serde_json::to_value(&state.webhooks).unwrap_or(Value::Null);
+        if !detail {
+            strip(&mut tasks, "last_failure");
+            strip(&mut webhooks, "last_error");
+        }
+        let code = if down {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::OK
+        };
+        (
+            code,
+            json!({ "status": status, "tasks": tasks, "webhooks": webhooks }),
+        )
+    }
+
+    /// `report` as an HTTP response.
+    pub fn respond(&self, detail: bool) -> Response {
+        let (code, body) = self.report(detail);
+        (code, Json(body)).into_response()
+    }
+}
+
+/// Removes `key` from every object in a map of objects.
+fn strip(map: &mut Value, key: &str) {
+    if let Value::Object(entries) = map {
+        for entry in entries.values_mut() {
+            if let Value::Object(fields) = entry {
+                fields.remove(key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_down_task_is_503_and_registration_is_degraded() {
+        let health = Health::default();
+        health.task_running("planner");
+        health.set_registration("autotask", Registration::Registering);
+        let (code, body) = health.report(true);
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(body["status"], "degraded");
+        assert_eq!(body["webhooks"]["autotask"]["state"], "registering");
+
+        health.set_registration(
+            "autotask",
+            Registration::Retrying {
+                attempts: 2,
+                last_error: "HTTP 503: busy".into(),
+            },
+        );
+        assert_eq!(health.task_failed("planner", "panicked: boom".into()), 1);
+        let (code, body) = health.report(true);
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["status"], "failing");
+        assert_eq!(body["tasks"]["planner"]["state"], "restarting");
+        assert_eq!(body["tasks"]["planner"]["last_failure"], "panicked: boom");
+        assert_eq!(body["webhooks"]["autotask"]["last_error"], "HTTP 503: busy");
+
+        let (_, public) = health.report(false);
+        assert_eq!(public["tasks"]["planner"]["restarts"], 1);
+        assert!(public["tasks"]["planner"].get("last_failure").is_none());
+        assert!(public["webhooks"]["autotask"].get("last_error").is_none());
+
+        health.task_running("planner");
+        health.set_registration("autotask", Registration::Registered { attempts: 3 });
+        let (code, body) = health.report(true);
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(body["status"], "ok");
+        assert_eq!(body["tasks"]["planner"]["restarts"], 1, "restarts are kept");
+    }
+
+    #[tokio::test]
+    async fn start_up_waits_for_first_registration_attempts_only() {
+        let health = Health::default();
+        health.set_registration("a", Registration::Registering);
+        let waiter = {
+            let health = health.clone();
+            tokio::spawn(async move { health.first_registrations(Duration::from_secs(3600)).await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        health.set_registration(
+            "a",
+            Registration::Retrying {
+                attempts: 1,
+                last_error: "HTTP 503".into(),
+            },
+        );
+        tokio::time::timeout(Duration::from_secs(30), waiter)
+            .await
+            .expect("a failed first attempt ends the wait")
+            .unwrap();
+        // A first attempt that never ends holds start-up for `limit` only.
+        health.set_registration("b", Registration::Registering);
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            health.first_registrations(Duration::from_millis(20)),
+        )
+        .await
+        .expect("bounded");
+    }
+}
