@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::clock::SharedClock;
@@ -254,15 +254,13 @@ pub async fn start_with(
     let connections = connections::build_all(&loaded.config.connections)?;
     let daemon_cfg = &loaded.config.daemon;
     let tick = Duration::from_millis(daemon_cfg.tick_ms.max(10));
-    let engine = Arc::new(Engine {
+    let engine = Arc::new(Engine::new(
         store,
         connections,
-        pairings: loaded.pairings,
+        loaded.pairings,
         clock,
-        retry: crate::retry::RetryPolicy::for_hours(daemon_cfg.retry_for_hours),
-        outbox_ready: Arc::new(Notify::new()),
-        inbox_ready: Arc::new(Notify::new()),
-    });
+        crate::retry::RetryPolicy::for_hours(daemon_cfg.retry_for_hours),
+    ));
     let (stop, stop_rx) = watch::channel(false);
     let health = Health::default();
     let supervisor = Supervisor::new(health.clone(), Stop::new(stop_rx), tuning.restart);

@@ -12,7 +12,6 @@ use psa_bridge::clock::SystemClock;
 use psa_bridge::config::{load, LoadedConfig};
 use psa_bridge::engine::Engine;
 use psa_bridge::store::Store;
-use tokio::sync::Notify;
 
 pub enum Access {
     Local(Arc<Engine>),
@@ -35,17 +34,13 @@ pub async fn connect(config: &Path) -> anyhow::Result<Access> {
         Ok(store) => {
             let connections = psa_bridge::connections::build_all(&loaded.config.connections)
                 .unwrap_or_else(|_| HashMap::new());
-            Ok(Access::Local(Arc::new(Engine {
+            Ok(Access::Local(Arc::new(Engine::new(
                 store,
                 connections,
-                pairings: loaded.pairings,
-                clock: Arc::new(SystemClock),
-                retry: psa_bridge::retry::RetryPolicy::for_hours(
-                    loaded.config.daemon.retry_for_hours,
-                ),
-                outbox_ready: Arc::new(Notify::new()),
-                inbox_ready: Arc::new(Notify::new()),
-            })))
+                loaded.pairings,
+                Arc::new(SystemClock),
+                psa_bridge::retry::RetryPolicy::for_hours(loaded.config.daemon.retry_for_hours),
+            ))))
         }
         Err(open_error) => {
             let recorded =

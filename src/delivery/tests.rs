@@ -119,21 +119,19 @@ async fn a_panicking_delivery_does_not_wedge_its_queue() {
     let connector = Arc::new(Flaky {
         updates: AtomicU32::new(0),
     });
-    let engine = Arc::new(Engine {
-        store: Store::open(&dir.path().join("s")).unwrap(),
-        connections: HashMap::from([(
+    let engine = Arc::new(Engine::new(
+        Store::open(&dir.path().join("s")).unwrap(),
+        HashMap::from([(
             "stub".to_string(),
             Connection {
                 name: "stub".into(),
                 connector: connector.clone(),
             },
         )]),
-        pairings: Vec::new(),
-        clock: Arc::new(clock.clone()),
-        retry: Default::default(),
-        outbox_ready: Arc::new(tokio::sync::Notify::new()),
-        inbox_ready: Arc::new(tokio::sync::Notify::new()),
-    });
+        Vec::new(),
+        Arc::new(clock.clone()),
+        Default::default(),
+    ));
     let link = Link {
         id: 1,
         pairing: "p".into(),

@@ -120,6 +120,8 @@ pub async fn run_delivery(
                 tasks.insert(handle.id(), task_op);
             }
         }
+        // One round done: due work started, or the pause respected.
+        engine.delivery_rounds.bump(&connection);
         tokio::select! {
             _ = &mut shutdown => {
                 running.shutdown().await;

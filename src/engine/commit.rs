@@ -147,15 +147,13 @@ mod tests {
     use crate::store::{Side, Store, TicketRef};
 
     fn engine(dir: &std::path::Path) -> Engine {
-        Engine {
-            store: Store::open(&dir.join("s")).unwrap(),
-            connections: HashMap::new(),
-            pairings: Vec::new(),
-            clock: Arc::new(SystemClock),
-            retry: Default::default(),
-            outbox_ready: Arc::new(tokio::sync::Notify::new()),
-            inbox_ready: Arc::new(tokio::sync::Notify::new()),
-        }
+        Engine::new(
+            Store::open(&dir.join("s")).unwrap(),
+            HashMap::new(),
+            Vec::new(),
+            Arc::new(SystemClock),
+            Default::default(),
+        )
     }
 
     fn plan_for(link: Link, base_shadow: Shadow) -> Plan {

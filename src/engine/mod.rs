@@ -72,6 +72,25 @@ pub struct Engine {
     pub outbox_ready: Arc<tokio::sync::Notify>,
     /// Woken when new inbox items are written.
     pub inbox_ready: Arc<tokio::sync::Notify>,
+    /// Completed delivery rounds per connection (tests wait on these
+    /// instead of sleeping).
+    pub delivery_rounds: Arc<Rounds>,
+}
+
+/// A counter per connection of completed worker rounds.
+#[derive(Default)]
+pub struct Rounds(std::sync::Mutex<HashMap<String, u64>>);
+
+impl Rounds {
+    pub fn bump(&self, connection: &str) {
+        let mut rounds = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *rounds.entry(connection.to_string()).or_default() += 1;
+    }
+
+    pub fn get(&self, connection: &str) -> u64 {
+        let rounds = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        rounds.get(connection).copied().unwrap_or(0)
+    }
 }
 
 /// An operation to write, before it gets an id.
@@ -140,6 +159,26 @@ impl Plan {
 }
 
 impl Engine {
+    /// An engine over `store` with fresh wake-ups and counters.
+    pub fn new(
+        store: Store,
+        connections: HashMap<String, Connection>,
+        pairings: Vec<LoadedPairing>,
+        clock: SharedClock,
+        retry: crate::retry::RetryPolicy,
+    ) -> Self {
+        Engine {
+            store,
+            connections,
+            pairings,
+            clock,
+            retry,
+            outbox_ready: Arc::new(tokio::sync::Notify::new()),
+            inbox_ready: Arc::new(tokio::sync::Notify::new()),
+            delivery_rounds: Arc::new(Rounds::default()),
+        }
+    }
+
     pub fn connection(&self, name: &str) -> Option<&Connection> {
         self.connections.get(name)
     }

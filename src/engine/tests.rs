@@ -38,15 +38,13 @@ pub(super) fn fixture() -> Fixture {
         mapping_source: MAPPING.into(),
     };
     let start = Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap();
-    let engine = Engine {
-        store: Store::open(&dir.path().join("store")).unwrap(),
-        connections: HashMap::new(),
-        pairings: vec![pairing],
-        clock: Arc::new(ManualClock::new(start)),
-        outbox_ready: Arc::new(tokio::sync::Notify::new()),
-        inbox_ready: Arc::new(tokio::sync::Notify::new()),
-        retry: Default::default(),
-    };
+    let engine = Engine::new(
+        Store::open(&dir.path().join("store")).unwrap(),
+        HashMap::new(),
+        vec![pairing],
+        Arc::new(ManualClock::new(start)),
+        Default::default(),
+    );
     let link = Link {
         id: 7,
         pairing: "acme".into(),

@@ -248,15 +248,13 @@ mod tests {
             .await
             .unwrap();
         let loaded = crate::config::load(&env.config_path, &|_| None).unwrap();
-        let engine = Engine {
-            store: Store::open(&dir.path().join("store")).unwrap(),
-            connections: crate::connections::build_all(&loaded.config.connections).unwrap(),
-            pairings: loaded.pairings,
-            clock: Arc::new(SystemClock),
-            outbox_ready: Arc::new(tokio::sync::Notify::new()),
-            inbox_ready: Arc::new(tokio::sync::Notify::new()),
-            retry: Default::default(),
-        };
+        let engine = Engine::new(
+            Store::open(&dir.path().join("store")).unwrap(),
+            crate::connections::build_all(&loaded.config.connections).unwrap(),
+            loaded.pairings,
+            Arc::new(SystemClock),
+            Default::default(),
+        );
         let ticket = env.connectwise.user_create_ticket(
             "Printer on fire",
             "Co-Managed",

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use psa_bridge::clock::ManualClock;
+use psa_bridge::clock::{Clock, ManualClock};
 use psa_bridge::demo::{wait_for, DemoOptions};
 
 use crate::common::{cli, env, text, Bridge, STEP};
@@ -54,6 +54,21 @@ async fn transient_errors_are_retried_and_delivered_once() {
     assert_eq!(out.matches(" retry ").count(), 2, "{out}");
 }
 
+/// Waits until the connection's delivery worker has completed `n` more
+/// rounds: every round after the first started after this call.
+async fn rounds_pass(daemon: &psa_bridge::daemon::Daemon, connection: &str, n: u64) {
+    let rounds = &daemon.engine.delivery_rounds;
+    let start = rounds.get(connection);
+    wait_for("delivery rounds", STEP, || {
+        (rounds.get(connection) >= start + n).then_some(())
+    })
+    .await
+    .unwrap();
+}
+
+/// A 429 with `Retry-After: 30` holds that operation *and* the whole
+/// connection: a second ticket's create, due at once on its own schedule,
+/// waits too. Checked on a manual clock, after completed delivery rounds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_is_waited_for_on_a_manual_clock() {
     let (_dir, env) = env(DemoOptions {
@@ -61,15 +76,8 @@ async fn retry_after_is_waited_for_on_a_manual_clock() {
         ..Default::default()
     })
     .await;
-    let start = Utc::now();
-    let clock = ManualClock::new(start);
-    let loaded = psa_bridge::config::load(&env.config_path, &|_| None).unwrap();
-    let listeners = psa_bridge::daemon::Listeners::bind(&loaded.config.daemon)
-        .await
-        .unwrap();
-    let daemon = psa_bridge::daemon::start(loaded, listeners, Arc::new(clock.clone()))
-        .await
-        .unwrap();
+    let (daemon, clock) = manual_daemon(&env).await;
+    let start = clock.now();
     env.connectwise
         .control()
         .fail_next_write_with_retry_after(429, 30);
@@ -91,23 +99,28 @@ async fn retry_after_is_waited_for_on_a_manual_clock() {
         "{op:?}"
     );
     assert_eq!(ticket_posts(&env), 1);
-    // Real time passes, the manual clock does not: no retry may happen.
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(ticket_posts(&env), 1, "retried before Retry-After elapsed");
-    clock.advance(chrono::Duration::seconds(29));
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(
-        ticket_posts(&env),
-        1,
-        "retried 1 s before Retry-After elapsed"
-    );
-    clock.advance(chrono::Duration::seconds(2));
-    wait_for("the create after Retry-After", STEP, || {
-        (!env.connectwise.tickets().is_empty()).then_some(())
+
+    // A second escalation: its create is due now, but the connection waits.
+    escalate(&env);
+    let second = wait_for("the second create to be planned", STEP, || {
+        let ops = daemon.engine.store.outbox().ok()?;
+        (ops.len() == 2).then(|| ops.into_iter().find(|o| o.id != op.id))?
     })
     .await
     .unwrap();
-    assert_eq!(ticket_posts(&env), 2);
+    assert!(second.next_attempt_at <= clock.now(), "{second:?}");
+    rounds_pass(&daemon, "connectwise", 3).await;
+    assert_eq!(ticket_posts(&env), 1, "sent during the connection's pause");
+    clock.advance(chrono::Duration::seconds(29));
+    rounds_pass(&daemon, "connectwise", 3).await;
+    assert_eq!(ticket_posts(&env), 1, "sent 1 s before Retry-After elapsed");
+    clock.advance(chrono::Duration::seconds(2));
+    wait_for("both creates after Retry-After", STEP, || {
+        (env.connectwise.tickets().len() == 2).then_some(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(ticket_posts(&env), 3);
     daemon.shutdown().await;
 }
 
@@ -157,6 +170,9 @@ async fn permanent_errors_dead_letter_and_retry_requeues() {
     bridge.stop().await;
 }
 
+/// Autotask answers every call with 503: the stored notice cannot be
+/// planned, a retry is scheduled for it (not dropped), and once the outage
+/// ends and the retry is due, the escalation happens once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn planning_waits_out_a_vendor_outage() {
     let (_dir, env) = env(DemoOptions {
@@ -164,21 +180,32 @@ async fn planning_waits_out_a_vendor_outage() {
         ..Default::default()
     })
     .await;
-    let bridge = Bridge::spawn(&env.config_path).await;
-    // Autotask answers every API call with 503: the webhook is stored, planning cannot read the ticket.
+    let (daemon, clock) = manual_daemon(&env).await;
     env.autotask.control().set_error_rate(1.0);
     escalate(&env);
-    env.autotask.wait_webhooks_idle().await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let waiting = wait_for("a planning retry to be scheduled", STEP, || {
+        daemon
+            .engine
+            .store
+            .inbox()
+            .ok()?
+            .into_iter()
+            .find(|item| item.attempts >= 1)
+    })
+    .await
+    .unwrap();
+    let due = waiting.next_attempt_at.expect("a retry time");
+    assert!(due > clock.now(), "{waiting:?}");
     assert!(env.connectwise.tickets().is_empty());
     env.autotask.control().set_error_rate(0.0);
+    clock.advance(due - clock.now() + chrono::Duration::seconds(1));
     wait_for("the escalation after the outage", STEP, || {
         (!env.connectwise.tickets().is_empty()).then_some(())
     })
     .await
     .unwrap();
     assert_eq!(env.connectwise.tickets().len(), 1);
-    bridge.stop().await;
+    daemon.shutdown().await;
 }
 
 /// An in-process daemon on a manual clock.

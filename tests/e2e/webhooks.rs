@@ -67,6 +67,7 @@ async fn intake_count(client: &reqwest::Client, bridge: &Bridge, ticket: &str) -
 async fn stored(client: &reqwest::Client, bridge: &Bridge) -> (u64, u64) {
     let verify: Value = client
         .get(bridge.admin_url("/admin/audit/verify"))
+        .bearer_auth(bridge.admin_token())
         .send()
         .await
         .unwrap()

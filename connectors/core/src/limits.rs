@@ -100,3 +100,48 @@ impl RateLimiter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// The hourly quota holds even when the per-second rate would allow
+    /// more: the request after the quota waits (for minutes, far longer
+    /// than this test looks), it is not refused.
+    #[tokio::test]
+    async fn the_hourly_quota_is_kept() {
+        let limiter = RateLimiter::new(&RateLimits {
+            requests_per_second: 1000,
+            burst: 100,
+            requests_per_hour: Some(5),
+            max_concurrent: 10,
+        });
+        for n in 0..5 {
+            tokio::time::timeout(Duration::from_secs(10), limiter.acquire())
+                .await
+                .unwrap_or_else(|_| panic!("request {n} of the hourly quota waited"));
+        }
+        let sixth = tokio::time::timeout(Duration::from_millis(300), limiter.acquire()).await;
+        assert!(sixth.is_err(), "a sixth request within the hour went out");
+    }
+
+    #[tokio::test]
+    async fn calls_in_flight_are_capped() {
+        let limiter = RateLimiter::new(&RateLimits {
+            requests_per_second: 1000,
+            burst: 100,
+            requests_per_hour: None,
+            max_concurrent: 2,
+        });
+        let first = limiter.acquire().await;
+        let _second = limiter.acquire().await;
+        let third = tokio::time::timeout(Duration::from_millis(200), limiter.acquire()).await;
+        assert!(third.is_err(), "a third call ran beside two");
+        drop(first);
+        tokio::time::timeout(Duration::from_secs(10), limiter.acquire())
+            .await
+            .expect("a freed slot is reused");
+    }
+}
