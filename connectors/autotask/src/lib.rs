@@ -10,10 +10,13 @@
 
 mod client;
 mod connector;
+mod errors;
 pub mod escape;
 pub mod hooks;
 mod notes;
+mod paging;
 mod picklists;
+mod register;
 mod resources;
 mod settings;
 mod tickets;

@@ -9,6 +9,7 @@ use psa_connector::{ChangeHint, ConnectorError, NewTicket, Ticket, TicketUpdate,
 use serde_json::{json, Map, Value};
 
 use crate::client::{AutotaskConnector, MAX_RECORDS};
+use crate::errors::is_missing_record;
 use crate::picklists::{is_closed_status, EntityPicklists};
 use crate::wire::{self, ItemIdResponse, WireTicket};
 
@@ -285,7 +286,8 @@ impl AutotaskConnector {
             .call(Method::PATCH, "Tickets", Some(&Value::Object(body)))
             .await
         {
-            Err(ConnectorError::Http { status: 404, .. }) => {
+            // Autotask says "No matching records found" (HTTP 500) for a missing ticket.
+            Err(e) if is_missing_record(&e) => {
                 Err(ConnectorError::NotFound(format!("ticket {numeric}")))
             }
             Err(e) => Err(e),

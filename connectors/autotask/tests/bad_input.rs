@@ -269,12 +269,12 @@ async fn unknown_user_fails_zone_discovery() {
     let sim = common::sim().await;
     let mut s = common::settings(&sim);
     s.username = "nobody@example.com".into();
+    // Autotask answers an unknown user with 500 + errors: a refusal, not a fault.
     match common::connector(s).discover().await {
-        Err(ConnectorError::Http {
-            status: 500,
-            message,
-            ..
-        }) => assert!(message.contains("zone discovery"), "{message}"),
+        Err(e @ ConnectorError::Rejected { status: 500, .. }) => {
+            assert!(e.to_string().contains("zone discovery"), "{e}");
+            assert_eq!(e.retry_action(), RetryAction::DontRetry);
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -356,14 +356,14 @@ async fn unknown_labels_and_placements_are_clear() {
         c.update_ticket("999999", &missing).await,
         Err(ConnectorError::NotFound(_))
     ));
-    // No queue and no resource: the simulator answers like Autotask (500 + errors).
+    // No queue and no resource: the simulator answers like Autotask (500 +
+    // errors), and the connector knows that for a permanent refusal.
     new.placement = Default::default();
     match c.create_ticket(&new).await {
-        Err(ConnectorError::Http {
-            status: 500,
-            message,
-            ..
-        }) => assert!(message.contains("queueID"), "{message}"),
+        Err(e @ ConnectorError::Rejected { status: 500, .. }) => {
+            assert!(e.to_string().contains("queueID"), "{e}");
+            assert_eq!(e.retry_action(), RetryAction::DontRetry);
+        }
         other => panic!("{other:?}"),
     }
 }

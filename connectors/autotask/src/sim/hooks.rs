@@ -61,6 +61,20 @@ fn int_of(body: &Map<String, Value>, key: &str) -> Option<i64> {
     }
 }
 
+/// A child body may name its webhook (`webhookID`, as public clients send
+/// it); when it does, it must be the webhook in the URL.
+fn check_parent(body: &Map<String, Value>, hook_id: i64) -> Result<(), ApiError> {
+    match get_ci(body, "webhookID") {
+        None | Some(Value::Null) => Ok(()),
+        Some(given) => match int_of(body, "webhookID") {
+            Some(id) if id == hook_id => Ok(()),
+            _ => Err(ApiError::invalid(format!(
+                "The webhookID {given} in the body does not match the parent id {hook_id} in the URL."
+            ))),
+        },
+    }
+}
+
 /// `{Kind}WebhookFields/entityInformation/fields`: the fieldID picklist names the entity's fields.
 pub(crate) fn hook_fields_entity(kind: HookKind) -> Value {
     let fields: &[super::state::FieldMeta] = &[
@@ -152,7 +166,7 @@ impl Data {
         self.hooks
             .get_mut(&id)
             .filter(|h| h.kind == kind)
-            .ok_or_else(|| ApiError::not_found(format!("Webhook with id {id} was not found.")))
+            .ok_or_else(|| ApiError::no_record("update"))
     }
 
     /// `PATCH /{Kind}Webhooks`: IsActive and the subscriptions.
@@ -187,6 +201,7 @@ impl Data {
         child: &str,
         body: &Map<String, Value>,
     ) -> Result<i64, ApiError> {
+        check_parent(body, hook_id)?;
         self.next_child += 1;
         let child_id = self.next_child;
         let udf_count = self.tenant.udfs.len() as i64;
@@ -238,6 +253,27 @@ impl Data {
             }
         }
         Ok(child_id)
+    }
+
+    /// `PATCH /{Kind}Webhooks/{id}/Fields`: a field's flags, by the child's `id`.
+    pub(crate) fn update_hook_field(
+        &mut self,
+        kind: HookKind,
+        hook_id: i64,
+        body: &Map<String, Value>,
+    ) -> Result<i64, ApiError> {
+        check_parent(body, hook_id)?;
+        let child = int_of(body, "id")
+            .ok_or_else(|| ApiError::invalid("The id of the entity to update is required."))?;
+        let hook = self.hook_mut(kind, hook_id)?;
+        let field = hook
+            .fields
+            .iter_mut()
+            .find(|f| f.id == child)
+            .ok_or_else(|| ApiError::no_record("update"))?;
+        field.subscribed = bool_of(body, "IsSubscribedField", field.subscribed)?;
+        field.always = bool_of(body, "IsDisplayAlwaysField", field.always)?;
+        Ok(child)
     }
 
     pub(crate) fn hook_children(&self, kind: HookKind, hook_id: i64, child: &str) -> Vec<Value> {

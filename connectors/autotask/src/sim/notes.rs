@@ -40,9 +40,7 @@ impl Data {
         author: i64,
     ) -> Result<(i64, Vec<Outgoing>), ApiError> {
         if !self.tickets.contains_key(&ticket_id) {
-            return Err(ApiError::not_found(format!(
-                "Ticket with id {ticket_id} was not found."
-            )));
+            return Err(ApiError::no_record("create"));
         }
         if let Some(given) = int(body, "ticketID")? {
             if given != ticket_id {

@@ -321,9 +321,7 @@ impl Data {
             .flatten()
             .ok_or_else(|| ApiError::invalid("The id of the entity to update is required."))?;
         let Some(current) = self.tickets.get(&id) else {
-            return Err(ApiError::not_found(format!(
-                "Ticket with id {id} was not found."
-            )));
+            return Err(ApiError::no_record("update"));
         };
         let mut t = current.clone();
         if full {
