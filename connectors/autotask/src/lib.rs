@@ -16,6 +16,7 @@ pub mod hooks;
 mod notes;
 mod paging;
 mod picklists;
+mod polling;
 mod register;
 mod resources;
 mod settings;

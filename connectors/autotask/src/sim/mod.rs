@@ -217,6 +217,7 @@ impl AutotaskSim {
         let addr = listener.local_addr()?;
         let mut data = Data {
             webhooks_enabled: true,
+            notes_touch_tracked: true,
             next_ticket: 1000,
             next_note: 30_000,
             next_hook: 100,
@@ -353,6 +354,13 @@ impl AutotaskSim {
             .write_faults
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = Some((ok, statuses.to_vec()));
+    }
+
+    /// Whether adding a note moves the ticket's
+    /// lastTrackedModificationDateTime (default on; whether the real API does
+    /// is unconfirmed). lastActivityDate moves either way.
+    pub fn set_notes_touch_tracked(&self, on: bool) {
+        self.shared.lock().notes_touch_tracked = on;
     }
 
     /// When off, no webhooks are sent (polling-only tests).

@@ -30,9 +30,10 @@ fn int(body: &Map<String, Value>, key: &str) -> Result<Option<i64>, ApiError> {
 
 impl Data {
     /// Creates a note. Adding a note also bumps the ticket's lastActivityDate
-    /// and lastTrackedModificationDateTime: the first is what Autotask does;
-    /// the second is a simulator choice (unconfirmed for the real API) so that
-    /// polling on lastTrackedModificationDateTime sees new notes.
+    /// (what Autotask does) and, unless turned off with
+    /// `AutotaskSim::set_notes_touch_tracked(false)`, its
+    /// lastTrackedModificationDateTime (unconfirmed for the real API, so
+    /// the connector must not rely on it).
     pub(crate) fn create_note(
         &mut self,
         ticket_id: i64,

@@ -374,9 +374,12 @@ impl Data {
     /// Marks a ticket touched by a note (see `create_note`).
     pub(crate) fn touch_ticket(&mut self, id: i64, author: i64) -> Vec<Outgoing> {
         let now = now_ms();
+        let tracked = self.notes_touch_tracked;
         if let Some(t) = self.tickets.get_mut(&id) {
             t.last_activity = now;
-            t.last_tracked = now;
+            if tracked {
+                t.last_tracked = now;
+            }
         }
         self.ticket_events(
             id,
