@@ -10,6 +10,7 @@ use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
 use crate::client::AutotaskConnector;
+use crate::escape::reescape;
 
 /// `sha1=<base64 HMAC-SHA1(secret, body)>`, as Autotask signs.
 pub fn sign(secret: &str, body: &[u8]) -> String {
@@ -46,7 +47,19 @@ fn id_of(value: Option<&Value>, what: &str) -> Result<i64, WebhookError> {
         .ok_or_else(|| WebhookError::Malformed(format!("{what} is missing or not an integer")))
 }
 
-/// Checks the signature of a raw body against `secret`.
+/// Whether `given` is the HMAC-SHA1 of `body` under `secret` (constant time).
+fn signed_by(secret: &str, body: &[u8], given: &[u8]) -> Result<bool, WebhookError> {
+    let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes())
+        .map_err(|_| WebhookError::Unauthorized("unusable webhook secret".into()))?;
+    mac.update(body);
+    Ok(mac.finalize().into_bytes().as_slice().ct_eq(given).into())
+}
+
+/// Checks the signature of a raw body against `secret`: over the bytes
+/// received first, then over the body re-escaped as Autotask serialises it
+/// (lower- and upper-case `\uXXXX`), for a body whose strings arrived
+/// decoded. Either way the payload read is the one received, whose strings
+/// are the same.
 pub(crate) fn check_signature(secret: &str, request: &WebhookRequest) -> Result<(), WebhookError> {
     let header = request
         .headers
@@ -60,17 +73,22 @@ pub(crate) fn check_signature(secret: &str, request: &WebhookRequest) -> Result<
     let given = base64::engine::general_purpose::STANDARD
         .decode(given)
         .map_err(|_| WebhookError::Unauthorized("X-Hook-Signature is not base64".into()))?;
-    let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes())
-        .map_err(|_| WebhookError::Unauthorized("unusable webhook secret".into()))?;
-    mac.update(&request.body);
-    let expected = mac.finalize().into_bytes();
-    if expected.as_slice().ct_eq(&given).into() {
-        Ok(())
-    } else {
-        Err(WebhookError::Unauthorized(
-            "X-Hook-Signature does not match the body".into(),
-        ))
+    if signed_by(secret, &request.body, &given)? {
+        return Ok(());
     }
+    for upper in [false, true] {
+        let Some(escaped) = reescape(&request.body, upper) else {
+            break;
+        };
+        if escaped != request.body.as_ref() && signed_by(secret, &escaped, &given)? {
+            tracing::debug!("webhook signature matched the Autotask-escaped form of the body");
+            return Ok(());
+        }
+    }
+    Err(WebhookError::Unauthorized(
+        "signature mismatch: X-Hook-Signature matches neither the body nor its Autotask-escaped form"
+            .into(),
+    ))
 }
 
 /// Reads a verified payload into hints.
