@@ -6,6 +6,7 @@
 //! Human actions (`user_*`) change the tenant as a person in the Autotask UI
 //! would: they are not API calls, but they fire webhooks.
 
+mod events;
 mod filter;
 mod hook_routes;
 mod hooks;
@@ -28,7 +29,7 @@ use psa_connector::sim::{middleware, send_webhook, SimControl};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
-use hooks::Outgoing;
+use events::Outgoing;
 use resources::ResourceRec;
 use state::{label_of, value_of, Data, TicketRec};
 

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::hooks::Outgoing;
+use super::events::Outgoing;
 use super::state::{get_ci, now_ms, Data, NoteRec, PickValue};
 use super::tickets::check_pick;
 use super::ApiError;

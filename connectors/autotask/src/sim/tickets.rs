@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use super::events::Outgoing;
 use super::filter::date;
-use super::hooks::Outgoing;
 use super::state::{get_ci, now_ms, value_of, Data, PickValue, TicketRec, TICKET_FIELDS};
 use super::ApiError;
 
