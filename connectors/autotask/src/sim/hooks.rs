@@ -135,11 +135,17 @@ impl Data {
         Ok(id)
     }
 
-    fn hook_mut(&mut self, kind: HookKind, id: i64) -> Result<&mut HookRec, ApiError> {
+    /// The webhook `id`, or Autotask's refusal for `action` on a missing record.
+    fn hook_mut(
+        &mut self,
+        kind: HookKind,
+        id: i64,
+        action: &str,
+    ) -> Result<&mut HookRec, ApiError> {
         self.hooks
             .get_mut(&id)
             .filter(|h| h.kind == kind)
-            .ok_or_else(|| ApiError::no_record("update"))
+            .ok_or_else(|| ApiError::no_record(action))
     }
 
     /// `PATCH /{Kind}Webhooks`: IsActive and the subscriptions.
@@ -150,7 +156,7 @@ impl Data {
     ) -> Result<i64, ApiError> {
         let id = int_of(body, "id")
             .ok_or_else(|| ApiError::invalid("The id of the entity to update is required."))?;
-        let hook = self.hook_mut(kind, id)?;
+        let hook = self.hook_mut(kind, id, "update")?;
         hook.active = bool_of(body, "IsActive", hook.active)?;
         hook.on_create = bool_of(body, "IsSubscribedToCreateEvents", hook.on_create)?;
         hook.on_update = bool_of(body, "IsSubscribedToUpdateEvents", hook.on_update)?;
@@ -162,7 +168,7 @@ impl Data {
     }
 
     pub(crate) fn delete_hook(&mut self, kind: HookKind, id: i64) -> Result<i64, ApiError> {
-        self.hook_mut(kind, id)?;
+        self.hook_mut(kind, id, "delete")?;
         self.hooks.remove(&id);
         Ok(id)
     }
@@ -181,7 +187,7 @@ impl Data {
         let resources_known = |r: i64| self.tenant.resources.contains_key(&r);
         let resource = int_of(body, "ResourceID");
         let resource_ok = resource.is_some_and(resources_known);
-        let hook = self.hook_mut(kind, hook_id)?;
+        let hook = self.hook_mut(kind, hook_id, "create")?;
         match child {
             "fields" => {
                 let field_id = int_of(body, "FieldID")
@@ -238,7 +244,7 @@ impl Data {
         check_parent(body, hook_id)?;
         let child = int_of(body, "id")
             .ok_or_else(|| ApiError::invalid("The id of the entity to update is required."))?;
-        let hook = self.hook_mut(kind, hook_id)?;
+        let hook = self.hook_mut(kind, hook_id, "update")?;
         let field = hook
             .fields
             .iter_mut()
