@@ -12,13 +12,14 @@ use serde_json::Value;
 use tokio::sync::{Mutex, OnceCell};
 use url::Url;
 
+use crate::errors::{classify, is_missing_record};
 use crate::picklists::EntityPicklists;
 use crate::resources::ResourceNames;
 use crate::settings::AutotaskSettings;
-use crate::wire::{self, FieldsResponse, ItemResponse, QueryPage};
+use crate::wire::{self, FieldsResponse, ItemResponse};
 
-/// Most pages one query may span before the connector assumes a paging loop.
-const MAX_PAGES: usize = 2_000;
+/// Largest zone discovery answer read (a real one is a few hundred bytes).
+const MAX_ZONE_BYTES: usize = 64 * 1024;
 /// Autotask's page size ceiling.
 pub(crate) const MAX_RECORDS: u32 = 500;
 
@@ -162,11 +163,9 @@ impl AutotaskConnector {
         })?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|e| {
-            ConnectorError::Transport(format!("zone discovery: {}", e.without_url()))
-        })?;
+        let body = read_zone_answer(response).await?;
         if !status.is_success() {
-            return Err(ConnectorError::Http {
+            return Err(classify(ConnectorError::Http {
                 status: status.as_u16(),
                 // The user name is a credential: never in messages or logs.
                 message: format!(
@@ -176,7 +175,7 @@ impl AutotaskConnector {
                 retry_after: psa_connector::http::parse_retry_after(&headers)
                     .or((status == http::StatusCode::TOO_MANY_REQUESTS)
                         .then_some(Duration::from_secs(60))),
-            });
+            }));
         }
         let zone: ZoneInformation = serde_json::from_slice(&body)
             .map_err(|e| ConnectorError::InvalidResponse(format!("zone information: {e}")))?;
@@ -192,13 +191,14 @@ impl AutotaskConnector {
     ) -> Result<psa_connector::http::HttpResponse, ConnectorError> {
         let http = self.http().await?;
         let url = http.url(path)?;
-        http.send(method, url, body).await
+        http.send(method, url, body).await.map_err(classify)
     }
 
-    /// `GET {path}` returning `{"item": …}`; `null` (or 404) is NotFound.
+    /// `GET {path}` returning `{"item": …}`; `null`, 404 or "No matching
+    /// records found" is NotFound.
     pub(crate) async fn get_item(&self, path: &str, what: &str) -> Result<Value, ConnectorError> {
         let response = match self.call(Method::GET, path, None).await {
-            Err(ConnectorError::Http { status: 404, .. }) => {
+            Err(e) if is_missing_record(&e) => {
                 return Err(ConnectorError::NotFound(what.to_string()))
             }
             other => other?,
@@ -208,47 +208,6 @@ impl AutotaskConnector {
             None | Some(Value::Null) => Err(ConnectorError::NotFound(what.to_string())),
             Some(v) => Ok(v),
         }
-    }
-
-    /// Runs a query (`POST {entity}/query`, or GET for child collections when
-    /// `body` is None) and follows `nextPageUrl` on the same origin.
-    pub(crate) async fn query_all(
-        &self,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Result<Vec<Value>, ConnectorError> {
-        let http = self.http().await?;
-        let mut url = http.url(path)?;
-        let method = if body.is_some() {
-            Method::POST
-        } else {
-            Method::GET
-        };
-        let mut items = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let page: QueryPage = http.send_json(method.clone(), url.clone(), body).await?;
-            items.extend(page.items);
-            let next = page
-                .page_details
-                .and_then(|d| d.next_page_url)
-                .filter(|u| !u.trim().is_empty());
-            match next {
-                None => return Ok(items),
-                Some(next) => {
-                    let next = http.same_origin(&next)?;
-                    if next == url {
-                        return Err(ConnectorError::InvalidResponse(format!(
-                            "nextPageUrl repeats the current page ({})",
-                            next.path()
-                        )));
-                    }
-                    url = next;
-                }
-            }
-        }
-        Err(ConnectorError::InvalidResponse(format!(
-            "query {path} did not end after {MAX_PAGES} pages"
-        )))
     }
 
     async fn load_lists(&self, path: &str) -> Result<Arc<EntityPicklists>, ConnectorError> {
@@ -310,5 +269,39 @@ impl AutotaskConnector {
     ) -> Result<Arc<EntityPicklists>, ConnectorError> {
         self.load_lists(&format!("{entity}/entityInformation/fields"))
             .await
+    }
+}
+
+/// Reads a zone discovery answer, refusing one larger than [`MAX_ZONE_BYTES`]
+/// (the endpoint is unauthenticated: never read an unbounded body from it).
+async fn read_zone_answer(mut response: reqwest::Response) -> Result<Vec<u8>, ConnectorError> {
+    let too_large = || {
+        ConnectorError::InvalidResponse(format!(
+            "zone discovery answer larger than {MAX_ZONE_BYTES} bytes; \
+             check zone_discovery_url (or set api_url to the zone directly)"
+        ))
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_ZONE_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    loop {
+        let chunk = response.chunk().await.map_err(|e| {
+            if e.is_timeout() {
+                ConnectorError::Timeout
+            } else {
+                ConnectorError::Transport(format!("zone discovery: {}", e.without_url()))
+            }
+        })?;
+        let Some(chunk) = chunk else {
+            return Ok(body);
+        };
+        if body.len() + chunk.len() > MAX_ZONE_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
     }
 }

@@ -1,26 +1,16 @@
 //! Webhooks on the connector side: verifying `X-Hook-Signature` over the raw
-//! bytes, turning payloads into change hints, and registering the
-//! TicketWebhook / TicketNoteWebhook (with fields and excluded resources).
+//! bytes (or, failing that, over the body re-escaped as Autotask serialises)
+//! and turning payloads into change hints. Registration is in `register.rs`.
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use http::Method;
-use psa_connector::{ChangeHint, ConnectorError, WebhookError, WebhookRequest};
-use serde_json::{json, Map, Value};
+use psa_connector::{ChangeHint, WebhookError, WebhookRequest};
+use serde_json::{Map, Value};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
-use crate::client::{AutotaskConnector, MAX_RECORDS};
-use crate::wire::ItemIdResponse;
-
-/// Ticket fields whose change announces a ticket.
-const TICKET_SUBSCRIBED: &[&str] = &["status", "priority", "title", "queueID", "description"];
-/// Shown in every ticket payload.
-const TICKET_ALWAYS: &[&str] = &["ticketNumber"];
-/// Note fields subscribed (creation events carry them).
-const NOTE_SUBSCRIBED: &[&str] = &["description", "publish"];
-/// Shown in every note payload: the parent ticket.
-const NOTE_ALWAYS: &[&str] = &["ticketID"];
+use crate::client::AutotaskConnector;
+use crate::escape::reescape;
 
 /// `sha1=<base64 HMAC-SHA1(secret, body)>`, as Autotask signs.
 pub fn sign(secret: &str, body: &[u8]) -> String {
@@ -36,7 +26,7 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     )
 }
 
-fn get_ci<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+pub(crate) fn get_ci<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     map.iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(key))
         .map(|(_, v)| v)
@@ -57,7 +47,19 @@ fn id_of(value: Option<&Value>, what: &str) -> Result<i64, WebhookError> {
         .ok_or_else(|| WebhookError::Malformed(format!("{what} is missing or not an integer")))
 }
 
-/// Checks the signature of a raw body against `secret`.
+/// Whether `given` is the HMAC-SHA1 of `body` under `secret` (constant time).
+fn signed_by(secret: &str, body: &[u8], given: &[u8]) -> Result<bool, WebhookError> {
+    let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes())
+        .map_err(|_| WebhookError::Unauthorized("unusable webhook secret".into()))?;
+    mac.update(body);
+    Ok(mac.finalize().into_bytes().as_slice().ct_eq(given).into())
+}
+
+/// Checks the signature of a raw body against `secret`: over the bytes
+/// received first, then over the body re-escaped as Autotask serialises it
+/// (lower- and upper-case `\uXXXX`), for a body whose strings arrived
+/// decoded. Either way the payload read is the one received, whose strings
+/// are the same.
 pub(crate) fn check_signature(secret: &str, request: &WebhookRequest) -> Result<(), WebhookError> {
     let header = request
         .headers
@@ -71,17 +73,22 @@ pub(crate) fn check_signature(secret: &str, request: &WebhookRequest) -> Result<
     let given = base64::engine::general_purpose::STANDARD
         .decode(given)
         .map_err(|_| WebhookError::Unauthorized("X-Hook-Signature is not base64".into()))?;
-    let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes())
-        .map_err(|_| WebhookError::Unauthorized("unusable webhook secret".into()))?;
-    mac.update(&request.body);
-    let expected = mac.finalize().into_bytes();
-    if expected.as_slice().ct_eq(&given).into() {
-        Ok(())
-    } else {
-        Err(WebhookError::Unauthorized(
-            "X-Hook-Signature does not match the body".into(),
-        ))
+    if signed_by(secret, &request.body, &given)? {
+        return Ok(());
     }
+    for upper in [false, true] {
+        let Some(escaped) = reescape(&request.body, upper) else {
+            break;
+        };
+        if escaped != request.body.as_ref() && signed_by(secret, &escaped, &given)? {
+            tracing::debug!("webhook signature matched the Autotask-escaped form of the body");
+            return Ok(());
+        }
+    }
+    Err(WebhookError::Unauthorized(
+        "signature mismatch: X-Hook-Signature matches neither the body nor its Autotask-escaped form"
+            .into(),
+    ))
 }
 
 /// Reads a verified payload into hints.
@@ -143,132 +150,5 @@ impl AutotaskConnector {
             .ok_or_else(|| WebhookError::Unauthorized("no webhook_secret configured".into()))?;
         check_signature(secret, request)?;
         hints_from_payload(&request.body)
-    }
-
-    pub(crate) async fn register(&self, url: &str) -> Result<(), ConnectorError> {
-        let secret = self.settings.webhook_secret.clone().ok_or_else(|| {
-            ConnectorError::Config(
-                "webhook_secret is required to register Autotask webhooks".into(),
-            )
-        })?;
-        url::Url::parse(url)
-            .map_err(|e| ConnectorError::Config(format!("webhook URL {url:?}: {e}")))?;
-        self.register_one(
-            "TicketWebhooks",
-            "TicketWebhookFields",
-            url,
-            &secret,
-            TICKET_SUBSCRIBED,
-            TICKET_ALWAYS,
-        )
-        .await?;
-        self.register_one(
-            "TicketNoteWebhooks",
-            "TicketNoteWebhookFields",
-            url,
-            &secret,
-            NOTE_SUBSCRIBED,
-            NOTE_ALWAYS,
-        )
-        .await
-    }
-
-    async fn register_one(
-        &self,
-        entity: &str,
-        fields_entity: &str,
-        url: &str,
-        secret: &str,
-        subscribed: &[&str],
-        always: &[&str],
-    ) -> Result<(), ConnectorError> {
-        let query = json!({
-            "filter": [{"op": "eq", "field": "webhookUrl", "value": url}],
-            "MaxRecords": MAX_RECORDS,
-        });
-        let existing = self
-            .query_all(&format!("{entity}/query"), Some(&query))
-            .await?;
-        let existing_id = existing.iter().find_map(|w| {
-            let w = w.as_object()?;
-            let same = get_ci(w, "webhookUrl").and_then(Value::as_str) == Some(url);
-            same.then(|| get_ci(w, "id").and_then(Value::as_i64))
-                .flatten()
-        });
-        let webhook_id = match existing_id {
-            Some(id) => {
-                let fields = self
-                    .query_all(&format!("{entity}/{id}/Fields"), None)
-                    .await?;
-                let ready = fields.iter().any(|f| {
-                    f.as_object()
-                        .and_then(|f| get_ci(f, "isSubscribedField"))
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false)
-                });
-                if ready {
-                    tracing::info!(entity, id, "Autotask webhook already registered");
-                    return Ok(());
-                }
-                id
-            }
-            None => {
-                let body = json!({
-                    "IsActive": true,
-                    "IsSubscribedToCreateEvents": true,
-                    "IsSubscribedToUpdateEvents": true,
-                    "IsSubscribedToDeleteEvents": false,
-                    "Name": "psa-bridge",
-                    "SecretKey": secret,
-                    "WebhookUrl": url,
-                    "DeactivationUrl": url,
-                    "SendThresholdExceededNotification": false,
-                });
-                let created: ItemIdResponse =
-                    self.call(Method::POST, entity, Some(&body)).await?.json()?;
-                created.item_id
-            }
-        };
-        let lists = self.entity_lists(fields_entity).await?;
-        let field_ids = lists.get("fieldID");
-        let mut wanted: Vec<(&str, bool)> = subscribed.iter().map(|f| (*f, true)).collect();
-        wanted.extend(always.iter().map(|f| (*f, false)));
-        for (name, subscribe) in wanted {
-            let Some(field_id) = field_ids.value(name) else {
-                tracing::warn!(
-                    entity,
-                    field = name,
-                    "Autotask offers no webhook field by this name"
-                );
-                continue;
-            };
-            let field_id: i64 = field_id.parse().map_err(|_| {
-                ConnectorError::InvalidResponse(format!(
-                    "webhook fieldID {field_id:?} is not an integer"
-                ))
-            })?;
-            let body = json!({
-                "FieldID": field_id,
-                "IsSubscribedField": subscribe,
-                "IsDisplayAlwaysField": !subscribe,
-            });
-            self.call(
-                Method::POST,
-                &format!("{entity}/{webhook_id}/Fields"),
-                Some(&body),
-            )
-            .await?;
-        }
-        if let Some(resource) = self.settings.webhook_excluded_resource_id {
-            let body = json!({"ResourceID": resource});
-            self.call(
-                Method::POST,
-                &format!("{entity}/{webhook_id}/ExcludedResources"),
-                Some(&body),
-            )
-            .await?;
-        }
-        tracing::info!(entity, id = webhook_id, "Autotask webhook registered");
-        Ok(())
     }
 }

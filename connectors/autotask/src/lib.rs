@@ -10,10 +10,14 @@
 
 mod client;
 mod connector;
+mod errors;
 pub mod escape;
 pub mod hooks;
 mod notes;
+mod paging;
 mod picklists;
+mod polling;
+mod register;
 mod resources;
 mod settings;
 mod tickets;

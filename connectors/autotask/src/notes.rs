@@ -7,6 +7,7 @@ use psa_connector::{marker, Comment, ConnectorError, NewComment, Visibility};
 use serde_json::json;
 
 use crate::client::AutotaskConnector;
+use crate::errors::is_missing_record;
 use crate::wire::{self, ItemIdResponse, WireNote};
 
 /// Autotask's limits on note text.
@@ -127,7 +128,8 @@ impl AutotaskConnector {
             .call(Method::POST, &format!("Tickets/{id}/Notes"), Some(&payload))
             .await
         {
-            Err(ConnectorError::Http { status: 404, .. }) => {
+            // Autotask refuses a note on a missing ticket with "No matching records found".
+            Err(e) if is_missing_record(&e) => {
                 return Err(ConnectorError::NotFound(format!("ticket {id}")))
             }
             other => other?.json()?,

@@ -1,14 +1,14 @@
 //! Ticket reads and writes: label ↔ picklist translation, UDFs (the marker
-//! lives in one), create / partial update / find by marker / polling.
+//! lives in one), create / partial update / find by marker.
 
 use std::collections::BTreeMap;
 
-use chrono::SecondsFormat;
 use http::Method;
-use psa_connector::{ChangeHint, ConnectorError, NewTicket, Ticket, TicketUpdate, Timestamp};
+use psa_connector::{ConnectorError, NewTicket, Ticket, TicketUpdate};
 use serde_json::{json, Map, Value};
 
 use crate::client::{AutotaskConnector, MAX_RECORDS};
+use crate::errors::is_missing_record;
 use crate::picklists::{is_closed_status, EntityPicklists};
 use crate::wire::{self, ItemIdResponse, WireTicket};
 
@@ -285,7 +285,8 @@ impl AutotaskConnector {
             .call(Method::PATCH, "Tickets", Some(&Value::Object(body)))
             .await
         {
-            Err(ConnectorError::Http { status: 404, .. }) => {
+            // Autotask says "No matching records found" (HTTP 500) for a missing ticket.
+            Err(e) if is_missing_record(&e) => {
                 Err(ConnectorError::NotFound(format!("ticket {numeric}")))
             }
             Err(e) => Err(e),
@@ -316,35 +317,5 @@ impl AutotaskConnector {
             );
         }
         Ok(found.into_iter().next())
-    }
-
-    pub(crate) async fn changed(
-        &self,
-        since: Timestamp,
-    ) -> Result<Vec<ChangeHint>, ConnectorError> {
-        let since_text = since.to_rfc3339_opts(SecondsFormat::Millis, true);
-        let body = json!({
-            "filter": [{"op": "gte", "field": "lastTrackedModificationDateTime", "value": since_text}],
-            "MaxRecords": MAX_RECORDS,
-            "IncludeFields": ["id", "lastTrackedModificationDateTime", "lastActivityDate"],
-        });
-        let items = self.query_all("Tickets/query", Some(&body)).await?;
-        let mut hints = Vec::with_capacity(items.len());
-        for item in items {
-            let wire: WireTicket = wire::from_item("ticket", item)?;
-            let updated = [&wire.last_tracked, &wire.last_activity]
-                .into_iter()
-                .flatten()
-                .find_map(|t| wire::parse_time(t));
-            let stamp = updated
-                .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
-                .unwrap_or_default();
-            hints.push(ChangeHint {
-                ticket_id: wire.id.to_string(),
-                updated_at: updated,
-                dedup_key: format!("autotask:poll:{}:{stamp}", wire.id),
-            });
-        }
-        Ok(hints)
     }
 }

@@ -35,6 +35,13 @@ pub(crate) struct PageDetails {
     pub next_page_url: Option<String>,
 }
 
+/// `{"queryCount": N}` from `{Entity}/query/count`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct QueryCount {
+    #[serde(rename = "queryCount", alias = "QueryCount")]
+    pub query_count: u64,
+}
+
 /// `entityInformation/fields`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct FieldsResponse {

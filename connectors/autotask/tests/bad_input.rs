@@ -116,14 +116,18 @@ async fn escaped_bodies_verify_over_the_raw_bytes() {
         hints[0].dedup_key,
         "autotask:hook:g-1:Ticket:77:3:2026-11-25T10:00:00Z"
     );
-    // Re-serialising the parsed JSON changes the bytes, so the signature no longer matches.
+    // Re-serialising the parsed JSON decodes the strings: the signature is
+    // then checked over the body re-escaped as Autotask does, and holds.
     let reserialised = serde_json::to_vec(&payload).unwrap();
     let mut request = signed(body.as_bytes(), common::HOOK_SECRET);
     request.body = Bytes::from(reserialised);
-    assert!(matches!(
-        c.verify_webhook(&request).await,
-        Err(WebhookError::Unauthorized(_))
-    ));
+    assert!(c.verify_webhook(&request).await.is_ok());
+    // Pretty-printing changes bytes outside strings: no longer the signed body.
+    request.body = Bytes::from(serde_json::to_vec_pretty(&payload).unwrap());
+    match c.verify_webhook(&request).await {
+        Err(WebhookError::Unauthorized(m)) => assert!(m.contains("signature mismatch"), "{m}"),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -161,6 +165,11 @@ async fn fixture_query_response_is_read() {
         "/../../fixtures/autotask/tickets-query-response.json"
     ))
     .unwrap();
+    let notes = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/autotask/ticketnotes-query-response.json"
+    ))
+    .unwrap();
     let api = common::fake(vec![
         (
             "/tickets/entityinformation/fields",
@@ -168,6 +177,7 @@ async fn fixture_query_response_is_read() {
             common::ticket_fields_json(),
         ),
         ("/tickets/query", 200, page),
+        ("/ticketnotes/query", 200, notes),
     ])
     .await;
     let mut s = AutotaskSettings::new("bridge@example.com", "s", "c");
@@ -177,10 +187,17 @@ async fn fixture_query_response_is_read() {
         .changed_since(Utc::now() - chrono::Duration::days(3650))
         .await
         .unwrap();
-    assert_eq!(hints.len(), 2);
+    // Two tickets from the ticket query; ticket 351199 only from its notes
+    // (the latest note activity counts; 351181's note is older than its ticket's change).
+    assert_eq!(hints.len(), 3, "{hints:?}");
     assert_eq!(
         hints[0].dedup_key,
         "autotask:poll:351181:2026-11-25T09:41:07.113Z"
+    );
+    assert_eq!(hints[2].ticket_id, "351199");
+    assert_eq!(
+        hints[2].dedup_key,
+        "autotask:poll-note:351199:30682209:2026-11-25T09:57:18.500Z"
     );
     let found = c
         .find_by_marker("pb-7f3a2c")
@@ -269,12 +286,12 @@ async fn unknown_user_fails_zone_discovery() {
     let sim = common::sim().await;
     let mut s = common::settings(&sim);
     s.username = "nobody@example.com".into();
+    // Autotask answers an unknown user with 500 + errors: a refusal, not a fault.
     match common::connector(s).discover().await {
-        Err(ConnectorError::Http {
-            status: 500,
-            message,
-            ..
-        }) => assert!(message.contains("zone discovery"), "{message}"),
+        Err(e @ ConnectorError::Rejected { status: 500, .. }) => {
+            assert!(e.to_string().contains("zone discovery"), "{e}");
+            assert_eq!(e.retry_action(), RetryAction::DontRetry);
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -356,14 +373,14 @@ async fn unknown_labels_and_placements_are_clear() {
         c.update_ticket("999999", &missing).await,
         Err(ConnectorError::NotFound(_))
     ));
-    // No queue and no resource: the simulator answers like Autotask (500 + errors).
+    // No queue and no resource: the simulator answers like Autotask (500 +
+    // errors), and the connector knows that for a permanent refusal.
     new.placement = Default::default();
     match c.create_ticket(&new).await {
-        Err(ConnectorError::Http {
-            status: 500,
-            message,
-            ..
-        }) => assert!(message.contains("queueID"), "{message}"),
+        Err(e @ ConnectorError::Rejected { status: 500, .. }) => {
+            assert!(e.to_string().contains("queueID"), "{e}");
+            assert_eq!(e.retry_action(), RetryAction::DontRetry);
+        }
         other => panic!("{other:?}"),
     }
 }

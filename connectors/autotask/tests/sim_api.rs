@@ -154,3 +154,32 @@ async fn notes_bump_the_watermark_and_sim_inspection_works() {
         .number
         .starts_with(&format!("T{}", Utc::now().format("%Y%m%d"))));
 }
+
+#[tokio::test]
+async fn notes_are_polled_even_when_the_ticket_watermark_stays() {
+    let sim = common::sim().await;
+    // Whether a note moves lastTrackedModificationDateTime is unconfirmed: assume it does not.
+    sim.set_notes_touch_tracked(false);
+    let c = common::connector(common::settings(&sim));
+    let t = sim.user_create_ticket("Printer", "jammed", "Level I Support", "Low");
+    let other = sim.user_create_ticket("Other", "quiet", "Level I Support", "Low");
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let mid = Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let tracked = sim.ticket(t.id).unwrap().last_modified;
+    sim.user_add_note(t.id, "Customer called back", false, "Pat Customer-Facing");
+    sim.user_add_note(t.id, "Second call", true, "Tina Tech");
+    assert_eq!(
+        sim.ticket(t.id).unwrap().last_modified,
+        tracked,
+        "the knob keeps the ticket's watermark still"
+    );
+    let hints = c.changed_since(mid).await.unwrap();
+    assert_eq!(hints.len(), 1, "one hint for the noted ticket: {hints:?}");
+    assert_eq!(hints[0].ticket_id, t.id.to_string());
+    assert!(hints[0].updated_at.is_some_and(|at| at >= mid));
+    assert!(!hints.iter().any(|h| h.ticket_id == other.id.to_string()));
+    // A later poll window without new notes reports nothing.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert!(c.changed_since(Utc::now()).await.unwrap().is_empty());
+}

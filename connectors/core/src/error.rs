@@ -41,6 +41,12 @@ pub enum ConnectorError {
     /// The connection's configuration cannot work (bad URL, missing setting).
     #[error("configuration: {0}")]
     Config(String),
+    /// The vendor refused the request for what it contains (a validation
+    /// failure, a record it cannot find, a permission), whatever status it
+    /// answered with: Autotask, for one, uses HTTP 500 for these. Resending
+    /// the same request cannot help, so this is permanent.
+    #[error("refused by the vendor (HTTP {status}): {message}")]
+    Rejected { status: u16, message: String },
 }
 
 impl ConnectorError {
@@ -69,6 +75,7 @@ impl ConnectorError {
         match self {
             ConnectorError::Http { status, .. } => Some(*status),
             ConnectorError::NotFound(_) => Some(404),
+            ConnectorError::Rejected { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -120,5 +127,11 @@ mod tests {
         }
         assert!(ConnectorError::Timeout.is_retryable());
         assert!(!ConnectorError::NotFound("t".into()).is_retryable());
+        let rejected = ConnectorError::Rejected {
+            status: 500,
+            message: "Missing Required Field: title".into(),
+        };
+        assert_eq!(rejected.retry_action(), RetryAction::DontRetry);
+        assert_eq!(rejected.http_status(), Some(500));
     }
 }

@@ -54,6 +54,11 @@ pub(crate) fn hooks(shared: &Shared, kind: HookKind, lower: &[&str], req: &Reque
                 let items = shared.lock().hook_children(kind, id, child);
                 return list_all(shared, req, items);
             }
+            if m == Method::PATCH && *child == "fields" {
+                let body = body_object(&req.body)?;
+                let child_id = shared.lock().update_hook_field(kind, id, &body)?;
+                return ok(json!({ "itemId": child_id }));
+            }
             if m != Method::POST {
                 return Err(ApiError::method(m));
             }

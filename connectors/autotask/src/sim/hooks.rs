@@ -1,41 +1,14 @@
-//! Simulated TicketWebhooks / TicketNoteWebhooks: registration (with Fields,
-//! ExcludedResources and UdfFields children) and the events a change raises,
-//! serialised with Autotask's escaping and signed over exactly those bytes.
+//! Simulated TicketWebhooks / TicketNoteWebhooks: registration, with Fields,
+//! ExcludedResources and UdfFields children (the events a change raises are
+//! in `events.rs`).
 
-use chrono::SecondsFormat;
 use serde_json::{json, Map, Value};
 
 use super::state::{
-    fields_json, get_ci, hook_field_id, hook_field_name, hook_json, note_json, now_ms, ticket_json,
-    Data, HookField, HookKind, HookRec, PickValue, NOTE_FIELDS, TICKET_FIELDS,
+    fields_json, get_ci, hook_field_id, hook_field_name, hook_json, Data, HookField, HookKind,
+    HookRec, PickValue, NOTE_FIELDS, TICKET_FIELDS,
 };
 use super::ApiError;
-use crate::escape::to_autotask_json;
-
-/// A webhook delivery waiting to be sent (after the state lock is released).
-#[derive(Clone, Debug)]
-pub(crate) struct Outgoing {
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-fn pascal(name: &str) -> String {
-    let mut chars = name.chars();
-    match chars.next() {
-        Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
-        None => String::new(),
-    }
-}
-
-fn as_text(v: &Value) -> Option<String> {
-    match v {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(if *b { "True" } else { "False" }.to_string()),
-        other => Some(other.to_string()),
-    }
-}
 
 fn bool_of(body: &Map<String, Value>, key: &str, default: bool) -> Result<bool, ApiError> {
     match get_ci(body, key) {
@@ -58,6 +31,20 @@ fn int_of(body: &Map<String, Value>, key: &str) -> Option<i64> {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
+    }
+}
+
+/// A child body may name its webhook (`webhookID`, as public clients send
+/// it); when it does, it must be the webhook in the URL.
+fn check_parent(body: &Map<String, Value>, hook_id: i64) -> Result<(), ApiError> {
+    match get_ci(body, "webhookID") {
+        None | Some(Value::Null) => Ok(()),
+        Some(given) => match int_of(body, "webhookID") {
+            Some(id) if id == hook_id => Ok(()),
+            _ => Err(ApiError::invalid(format!(
+                "The webhookID {given} in the body does not match the parent id {hook_id} in the URL."
+            ))),
+        },
     }
 }
 
@@ -148,11 +135,17 @@ impl Data {
         Ok(id)
     }
 
-    fn hook_mut(&mut self, kind: HookKind, id: i64) -> Result<&mut HookRec, ApiError> {
+    /// The webhook `id`, or Autotask's refusal for `action` on a missing record.
+    fn hook_mut(
+        &mut self,
+        kind: HookKind,
+        id: i64,
+        action: &str,
+    ) -> Result<&mut HookRec, ApiError> {
         self.hooks
             .get_mut(&id)
             .filter(|h| h.kind == kind)
-            .ok_or_else(|| ApiError::not_found(format!("Webhook with id {id} was not found.")))
+            .ok_or_else(|| ApiError::no_record(action))
     }
 
     /// `PATCH /{Kind}Webhooks`: IsActive and the subscriptions.
@@ -163,7 +156,7 @@ impl Data {
     ) -> Result<i64, ApiError> {
         let id = int_of(body, "id")
             .ok_or_else(|| ApiError::invalid("The id of the entity to update is required."))?;
-        let hook = self.hook_mut(kind, id)?;
+        let hook = self.hook_mut(kind, id, "update")?;
         hook.active = bool_of(body, "IsActive", hook.active)?;
         hook.on_create = bool_of(body, "IsSubscribedToCreateEvents", hook.on_create)?;
         hook.on_update = bool_of(body, "IsSubscribedToUpdateEvents", hook.on_update)?;
@@ -175,7 +168,7 @@ impl Data {
     }
 
     pub(crate) fn delete_hook(&mut self, kind: HookKind, id: i64) -> Result<i64, ApiError> {
-        self.hook_mut(kind, id)?;
+        self.hook_mut(kind, id, "delete")?;
         self.hooks.remove(&id);
         Ok(id)
     }
@@ -187,13 +180,14 @@ impl Data {
         child: &str,
         body: &Map<String, Value>,
     ) -> Result<i64, ApiError> {
+        check_parent(body, hook_id)?;
         self.next_child += 1;
         let child_id = self.next_child;
         let udf_count = self.tenant.udfs.len() as i64;
         let resources_known = |r: i64| self.tenant.resources.contains_key(&r);
         let resource = int_of(body, "ResourceID");
         let resource_ok = resource.is_some_and(resources_known);
-        let hook = self.hook_mut(kind, hook_id)?;
+        let hook = self.hook_mut(kind, hook_id, "create")?;
         match child {
             "fields" => {
                 let field_id = int_of(body, "FieldID")
@@ -240,6 +234,27 @@ impl Data {
         Ok(child_id)
     }
 
+    /// `PATCH /{Kind}Webhooks/{id}/Fields`: a field's flags, by the child's `id`.
+    pub(crate) fn update_hook_field(
+        &mut self,
+        kind: HookKind,
+        hook_id: i64,
+        body: &Map<String, Value>,
+    ) -> Result<i64, ApiError> {
+        check_parent(body, hook_id)?;
+        let child = int_of(body, "id")
+            .ok_or_else(|| ApiError::invalid("The id of the entity to update is required."))?;
+        let hook = self.hook_mut(kind, hook_id, "update")?;
+        let field = hook
+            .fields
+            .iter_mut()
+            .find(|f| f.id == child)
+            .ok_or_else(|| ApiError::no_record("update"))?;
+        field.subscribed = bool_of(body, "IsSubscribedField", field.subscribed)?;
+        field.always = bool_of(body, "IsDisplayAlwaysField", field.always)?;
+        Ok(child)
+    }
+
     pub(crate) fn hook_children(&self, kind: HookKind, hook_id: i64, child: &str) -> Vec<Value> {
         let Some(hook) = self.hooks.get(&hook_id).filter(|h| h.kind == kind) else {
             return Vec::new();
@@ -269,120 +284,5 @@ impl Data {
             .filter(|h| h.kind == kind)
             .map(hook_json)
             .collect()
-    }
-
-    /// Events for a ticket change; `changed` is empty for creation.
-    pub(crate) fn ticket_events(
-        &mut self,
-        id: i64,
-        action: &str,
-        changed: &[&str],
-        author: i64,
-    ) -> Vec<Outgoing> {
-        let Some(ticket) = self.tickets.get(&id) else {
-            return Vec::new();
-        };
-        let item = ticket_json(ticket, &self.tenant);
-        self.events(
-            HookKind::Ticket,
-            "Ticket",
-            id,
-            &item,
-            action,
-            changed,
-            author,
-        )
-    }
-
-    pub(crate) fn note_events(&mut self, note_id: i64, author: i64) -> Vec<Outgoing> {
-        let Some(note) = self.notes.get(&note_id) else {
-            return Vec::new();
-        };
-        let item = note_json(note);
-        self.events(
-            HookKind::Note,
-            "TicketNote",
-            note_id,
-            &item,
-            "Create",
-            &[],
-            author,
-        )
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn events(
-        &mut self,
-        kind: HookKind,
-        entity: &str,
-        id: i64,
-        item: &Value,
-        action: &str,
-        changed: &[&str],
-        author: i64,
-    ) -> Vec<Outgoing> {
-        if !self.webhooks_enabled {
-            return Vec::new();
-        }
-        let create = changed.is_empty();
-        let mut out = Vec::new();
-        for hook in self.hooks.values_mut().filter(|h| h.kind == kind) {
-            let wanted = if create {
-                hook.on_create
-            } else {
-                hook.on_update
-            };
-            if !hook.active
-                || !wanted
-                || !hook.is_ready()
-                || hook.excluded.iter().any(|e| e.1 == author)
-            {
-                continue;
-            }
-            let mut fields = Map::new();
-            let mut hit = false;
-            for f in &hook.fields {
-                let Some(name) = hook_field_name(kind, f.field_id) else {
-                    continue;
-                };
-                let relevant = create || changed.contains(&name);
-                if f.subscribed && relevant {
-                    hit = true;
-                }
-                if (f.subscribed && relevant) || f.always {
-                    if let Some(v) = item.get(name).and_then(as_text) {
-                        fields.insert(pascal(name), Value::String(v));
-                    }
-                }
-            }
-            if !hit {
-                continue;
-            }
-            hook.sequence += 1;
-            let payload = json!({
-                "Action": action,
-                "Guid": hook.guid,
-                "EntityType": entity,
-                "Id": id,
-                "Fields": fields,
-                "EventTime": now_ms().to_rfc3339_opts(SecondsFormat::Millis, true),
-                "SequenceNumber": hook.sequence,
-                "PersonID": author,
-            });
-            let body = to_autotask_json(&payload).into_bytes();
-            let signature = crate::hooks::sign(&hook.secret, &body);
-            out.push(Outgoing {
-                url: hook.url.clone(),
-                headers: vec![
-                    (
-                        "Content-Type".into(),
-                        "application/json; charset=utf-8".into(),
-                    ),
-                    ("X-Hook-Signature".into(), signature),
-                ],
-                body,
-            });
-        }
-        out
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use serde_json::{json, Map};
 
-use super::hooks::Outgoing;
+use super::events::Outgoing;
 use super::resources::ResourceRec;
 use super::state::{value_of, Data};
 use super::{seed, ApiError, AutotaskSim, SimTicket};

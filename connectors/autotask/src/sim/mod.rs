@@ -6,6 +6,7 @@
 //! Human actions (`user_*`) change the tenant as a person in the Autotask UI
 //! would: they are not API calls, but they fire webhooks.
 
+mod events;
 mod filter;
 mod hook_routes;
 mod hooks;
@@ -28,7 +29,7 @@ use psa_connector::sim::{middleware, send_webhook, SimControl};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
-use hooks::Outgoing;
+use events::Outgoing;
 use resources::ResourceRec;
 use state::{label_of, value_of, Data, TicketRec};
 
@@ -114,6 +115,15 @@ impl ApiError {
             message: message.into(),
         }
     }
+    /// A record the request addresses does not exist: Autotask answers 500
+    /// "No matching records found…" (not 404) for updates, deletes and
+    /// children of a missing parent. `action` is "update", "create", "delete".
+    pub fn no_record(action: &str) -> Self {
+        Self::invalid(format!(
+            "No matching records found. The logged in Resource may not have the required permissions to {action} the data."
+        ))
+    }
+    /// A URL no route serves (ASP.NET's own 404).
     pub fn not_found(message: impl Into<String>) -> Self {
         Self {
             status: 404,
@@ -147,11 +157,26 @@ pub(crate) struct Shared {
     origin: String,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     runtime: tokio::runtime::Handle,
+    /// [`AutotaskSim::fail_writes_after`]: successful writes still to let
+    /// through, then the statuses to queue on `fail_next_writes`.
+    write_faults: Mutex<Option<(usize, Vec<u16>)>>,
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Data> {
         self.data.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts a successful write towards [`AutotaskSim::fail_writes_after`].
+    fn count_write(&self) {
+        let mut faults = self.write_faults.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((left, statuses)) = faults.as_mut() {
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                self.control.fail_next_writes(statuses);
+                *faults = None;
+            }
+        }
     }
 
     fn deliver(&self, events: Vec<Outgoing>) {
@@ -193,6 +218,7 @@ impl AutotaskSim {
         let addr = listener.local_addr()?;
         let mut data = Data {
             webhooks_enabled: true,
+            notes_touch_tracked: true,
             next_ticket: 1000,
             next_note: 30_000,
             next_hook: 100,
@@ -218,6 +244,7 @@ impl AutotaskSim {
             origin: format!("http://{addr}"),
             tasks: Mutex::new(Vec::new()),
             runtime: tokio::runtime::Handle::current(),
+            write_faults: Mutex::new(None),
         });
         let router = axum::Router::new()
             .fallback(routes::dispatch)
@@ -312,6 +339,29 @@ impl AutotaskSim {
                 created: n.created,
             })
             .collect()
+    }
+
+    /// Lets `ok` more writes succeed, then makes the next writes fail with
+    /// `statuses` (through the shared `fail_next_writes` knob): a fault in
+    /// the middle of a multi-call operation such as webhook registration.
+    /// With `ok == 0` the faults are queued at once.
+    pub fn fail_writes_after(&self, ok: usize, statuses: &[u16]) {
+        if ok == 0 {
+            self.shared.control.fail_next_writes(statuses);
+            return;
+        }
+        *self
+            .shared
+            .write_faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some((ok, statuses.to_vec()));
+    }
+
+    /// Whether adding a note moves the ticket's
+    /// lastTrackedModificationDateTime (default on; whether the real API does
+    /// is unconfirmed). lastActivityDate moves either way.
+    pub fn set_notes_touch_tracked(&self, on: bool) {
+        self.shared.lock().notes_touch_tracked = on;
     }
 
     /// When off, no webhooks are sent (polling-only tests).

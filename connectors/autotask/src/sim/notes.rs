@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::hooks::Outgoing;
+use super::events::Outgoing;
 use super::state::{get_ci, now_ms, Data, NoteRec, PickValue};
 use super::tickets::check_pick;
 use super::ApiError;
@@ -30,9 +30,10 @@ fn int(body: &Map<String, Value>, key: &str) -> Result<Option<i64>, ApiError> {
 
 impl Data {
     /// Creates a note. Adding a note also bumps the ticket's lastActivityDate
-    /// and lastTrackedModificationDateTime: the first is what Autotask does;
-    /// the second is a simulator choice (unconfirmed for the real API) so that
-    /// polling on lastTrackedModificationDateTime sees new notes.
+    /// (what Autotask does) and, unless turned off with
+    /// `AutotaskSim::set_notes_touch_tracked(false)`, its
+    /// lastTrackedModificationDateTime (unconfirmed for the real API, so
+    /// the connector must not rely on it).
     pub(crate) fn create_note(
         &mut self,
         ticket_id: i64,
@@ -40,9 +41,7 @@ impl Data {
         author: i64,
     ) -> Result<(i64, Vec<Outgoing>), ApiError> {
         if !self.tickets.contains_key(&ticket_id) {
-            return Err(ApiError::not_found(format!(
-                "Ticket with id {ticket_id} was not found."
-            )));
+            return Err(ApiError::no_record("create"));
         }
         if let Some(given) = int(body, "ticketID")? {
             if given != ticket_id {

@@ -71,6 +71,8 @@ pub(crate) async fn dispatch(
         Err(e) => return e.into_response(),
     };
     let lower: Vec<&str> = lower[2..].iter().map(String::as_str).collect();
+    let is_write =
+        method != Method::GET && !matches!(lower.last(), Some(&("query" | "count" | "search")));
     let request = Request {
         method,
         params,
@@ -78,7 +80,11 @@ pub(crate) async fn dispatch(
         path: &path,
         author,
     };
-    route(&shared, &lower, &request).unwrap_or_else(|e| e.into_response())
+    let response = route(&shared, &lower, &request).unwrap_or_else(|e| e.into_response());
+    if is_write && response.status().is_success() {
+        shared.count_write();
+    }
+    response
 }
 
 pub(crate) struct Request<'a> {

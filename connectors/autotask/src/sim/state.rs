@@ -169,6 +169,9 @@ pub(crate) struct Data {
     pub next_child: i64,
     pub numbers_per_day: BTreeMap<String, u32>,
     pub webhooks_enabled: bool,
+    /// Whether a new note moves its ticket's lastTrackedModificationDateTime
+    /// (unconfirmed for the real API; lastActivityDate always moves).
+    pub notes_touch_tracked: bool,
 }
 
 /// Now, truncated to the milliseconds the API shows.

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use super::events::Outgoing;
 use super::filter::date;
-use super::hooks::Outgoing;
 use super::state::{get_ci, now_ms, value_of, Data, PickValue, TicketRec, TICKET_FIELDS};
 use super::ApiError;
 
@@ -321,9 +321,7 @@ impl Data {
             .flatten()
             .ok_or_else(|| ApiError::invalid("The id of the entity to update is required."))?;
         let Some(current) = self.tickets.get(&id) else {
-            return Err(ApiError::not_found(format!(
-                "Ticket with id {id} was not found."
-            )));
+            return Err(ApiError::no_record("update"));
         };
         let mut t = current.clone();
         if full {
@@ -376,9 +374,12 @@ impl Data {
     /// Marks a ticket touched by a note (see `create_note`).
     pub(crate) fn touch_ticket(&mut self, id: i64, author: i64) -> Vec<Outgoing> {
         let now = now_ms();
+        let tracked = self.notes_touch_tracked;
         if let Some(t) = self.tickets.get_mut(&id) {
             t.last_activity = now;
-            t.last_tracked = now;
+            if tracked {
+                t.last_tracked = now;
+            }
         }
         self.ticket_events(
             id,
