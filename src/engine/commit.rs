@@ -110,6 +110,12 @@ impl Engine {
                     op_ids.push((id, planned));
                 }
                 for (side, comment_id, entry) in &plan.comments {
+                    // The plan saw this comment unrecorded; if someone recorded it
+                    // since (a delivery, a plan of the other side), plan again.
+                    let key = comment_key(link.id, *side, comment_id);
+                    if tx.get::<CommentEntry>(TreeName::Comments, &key)?.is_some() {
+                        return Err(StoreError::Conflict(format!("comment {comment_id} of link {} recorded while planning", link.id)).into());
+                    }
                     let entry = match entry {
                         CommentEntry::Mirrored { target_id, .. } => {
                             let op = op_ids
@@ -225,5 +231,97 @@ mod tests {
             note: None,
         };
         assert!(engine.commit(outcome).await.is_ok());
+    }
+
+    fn stored_link(engine: &Engine) -> Link {
+        let link = Link {
+            id: 7,
+            pairing: "p".into(),
+            a: Some(TicketRef {
+                id: "1".into(),
+                number: "T1".into(),
+            }),
+            b: Some(TicketRef {
+                id: "2".into(),
+                number: "2".into(),
+            }),
+            origin: Side::A,
+            created_at: chrono::Utc::now(),
+        };
+        engine
+            .store
+            .transact(|tx| tx.put(TreeName::Links, &7u64.to_be_bytes(), &link))
+            .unwrap();
+        link
+    }
+
+    fn only(plan: Plan) -> Outcome<'static> {
+        Outcome {
+            inbox_ids: Vec::new(),
+            version: None,
+            plans: vec![plan],
+            note: None,
+        }
+    }
+
+    /// A plan whose base shadow is no longer the stored one (a delivery or
+    /// another plan recorded a new agreed state) is refused.
+    #[tokio::test]
+    async fn plans_on_a_stale_shadow_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path());
+        let link = stored_link(&engine);
+        let stale = plan_for(link.clone(), Shadow::default());
+        let mut newer = Shadow::default();
+        newer.b.values.insert("status".into(), "In Progress".into());
+        engine
+            .store
+            .transact(|tx| tx.put(TreeName::Shadows, &7u64.to_be_bytes(), &newer))
+            .unwrap();
+        assert!(matches!(
+            engine.commit(only(stale)).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            engine.store.shadow(7).unwrap(),
+            newer,
+            "the newer shadow stays"
+        );
+        assert!(engine.commit(only(plan_for(link, newer))).await.is_ok());
+    }
+
+    /// A plan that saw a comment unrecorded is refused once someone else
+    /// recorded it: it would mirror the comment a second time.
+    #[tokio::test]
+    async fn plans_over_a_comment_recorded_meanwhile_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path());
+        let link = stored_link(&engine);
+        let mut plan = plan_for(link.clone(), Shadow::default());
+        plan.comments.push((
+            Side::A,
+            "55".into(),
+            CommentEntry::Withheld {
+                reason: "internal".into(),
+            },
+        ));
+        engine
+            .store
+            .transact(|tx| {
+                tx.put(
+                    TreeName::Comments,
+                    &comment_key(7, Side::A, "55"),
+                    &CommentEntry::Bridge,
+                )
+            })
+            .unwrap();
+        assert!(matches!(
+            engine.commit(only(plan)).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            engine.store.comment_entry(7, Side::A, "55").unwrap(),
+            Some(CommentEntry::Bridge)
+        );
     }
 }

@@ -9,6 +9,7 @@
 
 mod comments;
 mod commit;
+mod lanes;
 mod observe;
 mod reconcile;
 mod trigger;

@@ -12,7 +12,10 @@ use std::time::Duration;
 use psa_connector::{ConnectorError, Ticket};
 use tracing::Instrument;
 
+use futures::StreamExt;
+
 use super::commit::Outcome;
+use super::lanes::lanes;
 use super::reconcile::Sides;
 use super::trigger::triggers;
 use super::{Engine, EngineError, Plan};
@@ -116,6 +119,19 @@ impl Engine {
             .await
             .map_err(Engine::vendor_error(&conn.name))?;
         self.plan_comments(pairing, side, &comments, outbox_before_fetch, plan)
+    }
+
+    /// The links `ticket_id` of `connection` belongs to (any pairing); a
+    /// store error counts as "no link" here, planning reports it.
+    fn links_of(&self, connection: &str, ticket_id: &str) -> Vec<u64> {
+        self.pairings
+            .iter()
+            .filter_map(|pairing| {
+                let side = pairing.side_of(connection)?;
+                let link = self.store.link_for(&pairing.name, side, ticket_id).ok()??;
+                Some(link.id)
+            })
+            .collect()
     }
 
     /// Whether a change of this ticket can lead to any plan: it is linked in
@@ -248,28 +264,19 @@ pub async fn run_planner(engine: Arc<Engine>, tick: Duration, shutdown: impl Fut
             Vec::new()
         });
         let worked = !batch.is_empty();
-        for (item, same_ticket) in batch {
-            let span = tracing::info_span!("plan", connection = %item.connection, ticket = %item.ticket_id);
-            for attempt in 1.. {
-                match engine
-                    .process(&item, same_ticket.clone())
-                    .instrument(span.clone())
-                    .await
-                {
-                    Ok(_) => break,
-                    // A delivery changed the link while we planned: plan again from the new state.
-                    Err(EngineError::Store(StoreError::Conflict(reason)))
-                        if attempt < MAX_REPLANS =>
-                    {
-                        tracing::debug!(%reason, attempt, "planning again");
-                    }
-                    Err(e) => {
-                        handle_failure(&engine, &item, &same_ticket, e).await;
-                        break;
+        let lanes = lanes(batch, |item| {
+            engine.links_of(&item.connection, &item.ticket_id)
+        });
+        futures::stream::iter(lanes)
+            .for_each_concurrent(PLANNING_LANES, |lane| {
+                let engine = &engine;
+                async move {
+                    for (item, same_ticket) in lane {
+                        plan_notice(engine, &item, &same_ticket).await;
                     }
                 }
-            }
-        }
+            })
+            .await;
         if worked {
             continue;
         }
@@ -277,6 +284,32 @@ pub async fn run_planner(engine: Arc<Engine>, tick: Duration, shutdown: impl Fut
             _ = &mut shutdown => return,
             _ = notified => {}
             _ = tokio::time::sleep(tick) => {}
+        }
+    }
+}
+
+/// How many lanes (independent links or tickets) are planned at once.
+const PLANNING_LANES: usize = 4;
+
+/// Plans one notice group, planning again (up to [`MAX_REPLANS`] times) when
+/// a concurrent delivery changed the link, and records failures.
+async fn plan_notice(engine: &Engine, item: &InboxItem, same_ticket: &[u64]) {
+    let span = tracing::info_span!("plan", connection = %item.connection, ticket = %item.ticket_id);
+    for attempt in 1.. {
+        match engine
+            .process(item, same_ticket.to_vec())
+            .instrument(span.clone())
+            .await
+        {
+            Ok(_) => return,
+            // A delivery changed the link while we planned: plan again from the new state.
+            Err(EngineError::Store(StoreError::Conflict(reason))) if attempt < MAX_REPLANS => {
+                tracing::debug!(%reason, attempt, "planning again");
+            }
+            Err(e) => {
+                handle_failure(engine, item, same_ticket, e).await;
+                return;
+            }
         }
     }
 }

@@ -16,7 +16,49 @@ use psa_connectwise::sim::SimNoteKind;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use psa_bridge::demo::{DemoEnv, AT_USER};
+use psa_connectwise::sim::ConnectWiseSimOptions;
+
 use crate::common::{cli, env, text, Bridge};
+
+/// Every webhook registration the restarts left behind is complete: with the
+/// faults off, registering again reads but writes nothing.
+async fn assert_registrations_complete(env: &DemoEnv, port: u16) {
+    for control in [env.autotask.control(), env.connectwise.control()] {
+        control.set_error_rate(0.0);
+        control.set_ambiguous_rate(0.0);
+    }
+    let loaded = psa_bridge::config::load(&env.config_path, &|_| None).unwrap();
+    let connections = psa_bridge::connections::build_all(&loaded.config.connections).unwrap();
+    let cw_user = ConnectWiseSimOptions::default().public_key;
+    let hook_writes = || {
+        let at = env
+            .autotask
+            .control()
+            .writes_by(AT_USER)
+            .iter()
+            .filter(|r| r.path.contains("Webhooks"))
+            .count();
+        let cw = env
+            .connectwise
+            .control()
+            .writes_by(&cw_user)
+            .iter()
+            .filter(|r| r.path.contains("/system/callbacks"))
+            .count();
+        (at, cw)
+    };
+    let before = hook_writes();
+    assert!(
+        before.0 > 0 && before.1 > 0,
+        "nothing was registered: {before:?}"
+    );
+    for (name, connection) in &connections {
+        let url = format!("http://127.0.0.1:{port}/webhooks/{name}");
+        connection.connector.register_webhook(&url).await.unwrap();
+    }
+    assert_eq!(hook_writes(), before, "a registration was left incomplete");
+}
 
 fn knob(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -56,6 +98,8 @@ async fn chaos_kills_and_vendor_errors_lose_and_duplicate_nothing() {
     for control in [env.autotask.control(), env.connectwise.control()] {
         control.set_error_rate(0.15);
         control.set_latency(Duration::from_millis(20));
+        // Writes applied but answered 503 or with a dropped connection.
+        control.set_ambiguous_rate(0.05);
     }
 
     // The killer: SIGKILL at random instants, restart at once.
@@ -192,6 +236,17 @@ async fn chaos_kills_and_vendor_errors_lose_and_duplicate_nothing() {
     ])
     .await;
     assert!(verify.status.success(), "{}", text(&verify));
+
+    // No webhook was refused as malformed or unsigned (0: the daemon was down).
+    for (vendor, answers) in [
+        ("autotask", env.autotask.control().webhook_answers()),
+        ("connectwise", env.connectwise.control().webhook_answers()),
+    ] {
+        let refused: Vec<&u16> = answers.iter().filter(|s| (400..500).contains(*s)).collect();
+        assert!(refused.is_empty(), "{vendor} webhooks refused: {refused:?}");
+        assert!(answers.contains(&200), "{vendor}: no webhook was accepted");
+    }
+    assert_registrations_complete(&env, port).await;
     eprintln!(
         "chaos: seed {seed}: {tickets} tickets, {} notes, {kills} kills; converged {converge_secs:.1} s after the last restart",
         tickets * 4

@@ -87,11 +87,15 @@ impl AutotaskConnector {
         secret: &str,
     ) -> Result<(), ConnectorError> {
         let entity = spec.entity;
-        let webhook_id = match self.existing_hook(entity, url).await? {
-            Some(id) => id,
+        // A new webhook is created inactive and switched on only once its
+        // fields are complete: a half-built webhook (a crash or a 503
+        // between the calls) never sends events missing fields, such as a
+        // note event without its ticketID.
+        let (webhook_id, switched_on) = match self.existing_hook(entity, url).await? {
+            Some(found) => found,
             None => {
                 let body = json!({
-                    "IsActive": true,
+                    "IsActive": false,
                     "IsSubscribedToCreateEvents": true,
                     "IsSubscribedToUpdateEvents": true,
                     "IsSubscribedToDeleteEvents": false,
@@ -103,12 +107,26 @@ impl AutotaskConnector {
                 });
                 let created: ItemIdResponse =
                     self.call(Method::POST, entity, Some(&body)).await?.json()?;
-                tracing::info!(entity, id = created.item_id, "Autotask webhook created");
-                created.item_id
+                tracing::info!(
+                    entity,
+                    id = created.item_id,
+                    "Autotask webhook created (inactive until complete)"
+                );
+                (created.item_id, false)
             }
         };
-        let added = self.complete_fields(spec, webhook_id).await?
+        let mut added = self.complete_fields(spec, webhook_id).await?
             + self.complete_exclusions(entity, webhook_id).await?;
+        if !switched_on {
+            let body = json!({
+                "id": webhook_id,
+                "IsActive": true,
+                "IsSubscribedToCreateEvents": true,
+                "IsSubscribedToUpdateEvents": true,
+            });
+            self.call(Method::PATCH, entity, Some(&body)).await?;
+            added += 1;
+        }
         if added == 0 {
             tracing::info!(
                 entity,
@@ -126,9 +144,14 @@ impl AutotaskConnector {
         Ok(())
     }
 
-    /// The id of the webhook already pointing at `url` (the oldest, if
-    /// several do), reactivated if Autotask deactivated it.
-    async fn existing_hook(&self, entity: &str, url: &str) -> Result<Option<i64>, ConnectorError> {
+    /// The webhook already pointing at `url` (the oldest, if several do),
+    /// and whether it is active and subscribed to creates and updates (if
+    /// not, it is switched on once its fields are complete).
+    async fn existing_hook(
+        &self,
+        entity: &str,
+        url: &str,
+    ) -> Result<Option<(i64, bool)>, ConnectorError> {
         let query = json!({
             "filter": [{"op": "eq", "field": "webhookUrl", "value": url}],
             "MaxRecords": MAX_RECORDS,
@@ -159,21 +182,15 @@ impl AutotaskConnector {
             "isSubscribedToCreateEvents",
             "isSubscribedToUpdateEvents",
         ];
-        if !wanted.iter().all(|k| flag(hook, k)) {
+        let switched_on = wanted.iter().all(|k| flag(hook, k));
+        if !switched_on {
             tracing::warn!(
                 entity,
                 id,
-                "Autotask webhook inactive or unsubscribed; turning it back on"
+                "Autotask webhook inactive or unsubscribed; completing it, then turning it on"
             );
-            let body = json!({
-                "id": id,
-                "IsActive": true,
-                "IsSubscribedToCreateEvents": true,
-                "IsSubscribedToUpdateEvents": true,
-            });
-            self.call(Method::PATCH, entity, Some(&body)).await?;
         }
-        Ok(Some(id))
+        Ok(Some((id, switched_on)))
     }
 
     /// Adds the wanted fields the webhook lacks and corrects those registered

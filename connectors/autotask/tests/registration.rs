@@ -136,6 +136,10 @@ async fn a_503_between_fields_is_finished_by_the_next_call() {
         1,
         "the fault left the webhook half-built"
     );
+    assert!(
+        !half[0].active,
+        "a half-built webhook must not be active (it would send events missing fields)"
+    );
 
     c.register_webhook(HOOK_URL).await.unwrap();
     assert_complete(&sim, "after the second call").await;

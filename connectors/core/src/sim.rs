@@ -73,6 +73,8 @@ struct Knobs {
     ambiguous_next_writes: VecDeque<(AmbiguousReply, Option<String>)>,
     ambiguous_rate: f64,
     fail_next_reads: VecDeque<u16>,
+    /// The status each outgoing webhook got (0: no answer).
+    webhook_answers: Vec<u16>,
     rate_limit: Option<(u32, u64)>,
     window: VecDeque<Instant>,
     log: Vec<RequestRecord>,
@@ -256,6 +258,12 @@ impl SimControl {
             .filter(|r| r.is_write() && r.applied() && r.user.as_deref() == Some(user))
             .cloned()
             .collect()
+    }
+
+    /// The status every webhook this simulator sent got (0: no answer,
+    /// e.g. the receiver was down).
+    pub fn webhook_answers(&self) -> Vec<u16> {
+        self.knobs().webhook_answers.clone()
     }
 
     /// The most applied writes whose path contains `path_fragment` that the
@@ -453,16 +461,30 @@ fn dropped_connection() -> Response {
     Response::new(Body::from_stream(failing))
 }
 
-/// Posts a webhook body with headers; failures are logged, as a vendor would.
-pub async fn send_webhook(url: String, headers: Vec<(String, String)>, body: Vec<u8>) {
+/// Posts a webhook body with headers; failures are logged, as a vendor
+/// would, and the answer's status (0 when none came) is kept in `control`
+/// so tests can tell how the receiver answered every delivery.
+pub async fn send_webhook(
+    control: Arc<SimControl>,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) {
     let client = reqwest::Client::new();
     let mut request = client.post(&url).body(body);
     for (name, value) in headers {
         request = request.header(name, value);
     }
-    match request.timeout(Duration::from_secs(5)).send().await {
-        Ok(r) if r.status().is_success() => {}
-        Ok(r) => tracing::warn!(%url, status = r.status().as_u16(), "webhook refused"),
-        Err(e) => tracing::warn!(%url, error = %e, "webhook delivery failed"),
-    }
+    let status = match request.timeout(Duration::from_secs(5)).send().await {
+        Ok(r) if r.status().is_success() => r.status().as_u16(),
+        Ok(r) => {
+            tracing::warn!(%url, status = r.status().as_u16(), "webhook refused");
+            r.status().as_u16()
+        }
+        Err(e) => {
+            tracing::warn!(%url, error = %e, "webhook delivery failed");
+            0
+        }
+    };
+    control.knobs().webhook_answers.push(status);
 }

@@ -186,7 +186,12 @@ impl Shared {
         let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
         tasks.retain(|t| !t.is_finished());
         for e in events {
-            tasks.push(self.runtime.spawn(send_webhook(e.url, e.headers, e.body)));
+            tasks.push(self.runtime.spawn(send_webhook(
+                self.control.clone(),
+                e.url,
+                e.headers,
+                e.body,
+            )));
         }
     }
 }

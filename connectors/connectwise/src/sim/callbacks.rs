@@ -112,9 +112,12 @@ impl Shared {
                 ("content-type".to_string(), "application/json".to_string()),
                 (SIGNATURE_HEADER.to_string(), signature),
             ];
-            let task = self
-                .runtime
-                .spawn(psa_connector::sim::send_webhook(url, headers, body));
+            let task = self.runtime.spawn(psa_connector::sim::send_webhook(
+                self.control.clone(),
+                url,
+                headers,
+                body,
+            ));
             self.deliveries
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
