@@ -197,7 +197,7 @@ pub struct TestDir(Option<tempfile::TempDir>);
 
 impl Drop for TestDir {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() || std::env::var_os("PSA_KEEP_TEST_DIRS").is_some() {
             if let Some(dir) = self.0.take() {
                 eprintln!(
                     "test failed; daemon logs and store kept in {}",
