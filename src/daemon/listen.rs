@@ -161,3 +161,132 @@ fn is_connection_error(e: &std::io::Error) -> bool {
             | std::io::ErrorKind::ConnectionReset
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    use tokio::sync::oneshot;
+
+    use super::*;
+
+    const BOUND: Duration = Duration::from_secs(30);
+
+    fn app() -> axum::Router {
+        axum::Router::new().route("/", axum::routing::get(|| async { "ok" }))
+    }
+
+    /// Serves `app()` with `limits`; stop by sending on the returned channel.
+    async fn start(
+        limits: ListenerLimits,
+    ) -> (
+        std::net::SocketAddr,
+        oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(serve("test", listener, app(), limits, async {
+            let _ = rx.await;
+        }));
+        (addr, tx, server)
+    }
+
+    /// One keep-alive request; returns the answer's first bytes.
+    async fn request(stream: &mut TcpStream) -> String {
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nhost: t\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 512];
+        let n = stream.read(&mut buf).await.unwrap();
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    }
+
+    #[tokio::test]
+    async fn stop_closes_idle_connections_without_waiting_for_the_drain() {
+        let limits = ListenerLimits {
+            header_read_timeout: Duration::from_secs(600),
+            max_connections: 4,
+            drain: Duration::from_secs(600),
+        };
+        let (addr, stop, server) = start(limits).await;
+        let mut idle = TcpStream::connect(addr).await.unwrap();
+        assert!(request(&mut idle).await.starts_with("HTTP/1.1 200"));
+        stop.send(()).unwrap();
+        tokio::time::timeout(BOUND, server)
+            .await
+            .expect("an idle connection held the stop up")
+            .unwrap();
+        let mut buf = [0u8; 16];
+        let n = tokio::time::timeout(BOUND, idle.read(&mut buf))
+            .await
+            .expect("the idle connection stayed open");
+        assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    }
+
+    #[tokio::test]
+    async fn stop_drops_a_half_sent_request_after_the_drain_period() {
+        let limits = ListenerLimits {
+            header_read_timeout: Duration::from_secs(600),
+            max_connections: 4,
+            drain: Duration::from_millis(100),
+        };
+        let (addr, stop, server) = start(limits).await;
+        let mut half = TcpStream::connect(addr).await.unwrap();
+        half.write_all(b"GET / HTTP/1.1\r\nhost").await.unwrap();
+        // Served (not refused): a second connection still gets an answer.
+        let mut other = TcpStream::connect(addr).await.unwrap();
+        assert!(request(&mut other).await.starts_with("HTTP/1.1 200"));
+        stop.send(()).unwrap();
+        tokio::time::timeout(BOUND, server)
+            .await
+            .expect("a half-sent request held the stop up beyond the drain")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn over_the_cap_a_connection_is_closed_at_once() {
+        let limits = ListenerLimits {
+            header_read_timeout: Duration::from_secs(600),
+            max_connections: 1,
+            drain: Duration::from_millis(100),
+        };
+        let (addr, stop, server) = start(limits).await;
+        let mut holder = TcpStream::connect(addr).await.unwrap();
+        assert!(request(&mut holder).await.starts_with("HTTP/1.1 200"));
+        let mut refused = TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0u8; 16];
+        let n = tokio::time::timeout(BOUND, refused.read(&mut buf))
+            .await
+            .expect("the connection over the cap stayed open");
+        assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+        drop(holder);
+        // The slot frees once the server sees the close.
+        let deadline = tokio::time::Instant::now() + BOUND;
+        loop {
+            let mut next = TcpStream::connect(addr).await.unwrap();
+            if next
+                .write_all(b"GET / HTTP/1.1\r\nhost: t\r\n\r\n")
+                .await
+                .is_ok()
+            {
+                let mut buf = [0u8; 512];
+                if let Ok(n) = next.read(&mut buf).await {
+                    if n > 0 {
+                        assert!(buf.starts_with(b"HTTP/1.1 200"));
+                        break;
+                    }
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the slot never freed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stop.send(()).unwrap();
+        server.await.unwrap();
+    }
+}
