@@ -6,6 +6,7 @@
 //! reported by `/healthz` ([`health`]).
 
 mod health;
+mod listen;
 mod register;
 mod supervise;
 
@@ -26,6 +27,7 @@ use crate::store::{Store, StoreError};
 use crate::{admin, connections, delivery};
 
 pub use health::{Health, Registration, TaskHealth, TaskState};
+pub use listen::ListenerLimits;
 pub use register::RegisterPolicy;
 pub use supervise::{Lifetime, RestartPolicy, Stop, Supervisor};
 
@@ -44,14 +46,15 @@ pub enum DaemonError {
     Token(#[from] admin::token::TokenError),
 }
 
-/// Serves `app` on `listener` as the supervised task `name`; a restart
-/// serves again on the same socket.
+/// Serves `app` on `listener` as the supervised task `name` with the
+/// connection limits of [`listen`]; a restart serves again on the same socket.
 fn serve(
     supervisor: &Supervisor,
     tasks: &mut JoinSet<()>,
     name: &str,
     listener: TcpListener,
     app: axum::Router,
+    limits: ListenerLimits,
 ) -> std::io::Result<()> {
     let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
     let socket = listener.into_std()?;
@@ -68,12 +71,8 @@ fn serve(
                     return;
                 }
             };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(stop.wait())
-                .await
-            {
-                tracing::error!(server = %label, error = %e, "HTTP server stopped");
-            }
+            let short = label.trim_start_matches("http:");
+            listen::serve(short, listener, app, limits, stop.wait()).await;
         }
     });
     Ok(())
@@ -274,6 +273,9 @@ pub async fn start_with(
         .map(|(name, _)| name.clone())
         .collect();
     let _ = admin::prometheus();
+    // Each listener gets its own connection cap, so a flood on the public
+    // one cannot lock operators out of the admin API.
+    let limits = ListenerLimits::from_config(daemon_cfg);
     let public_health = health.clone();
     let public = webhook_router(
         WebhookState {
@@ -292,6 +294,7 @@ pub async fn start_with(
         "http:webhooks",
         listeners.webhooks,
         public,
+        limits,
     )?;
     let guard = admin::AdminGuard::new(&token, admin_addr, &daemon_cfg.admin_hosts);
     let admin_app = admin::router(
@@ -306,10 +309,18 @@ pub async fn start_with(
         "http:admin",
         listeners.admin,
         admin_app,
+        limits,
     )?;
     if let Some(listener) = listeners.metrics {
         let app = admin::metrics_router(engine.clone(), health.clone());
-        serve(&supervisor, &mut tasks, "http:metrics", listener, app)?;
+        serve(
+            &supervisor,
+            &mut tasks,
+            "http:metrics",
+            listener,
+            app,
+            limits,
+        )?;
     }
     if daemon_cfg.register_webhooks {
         let base = daemon_cfg

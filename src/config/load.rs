@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::line_of;
 use super::mapping::Mapping;
-use super::{env, Config, ConfigError, Vendor};
+use super::{env, Config, ConfigError, DaemonConfig, Vendor};
 
 /// A pairing with its mapping file read and checked.
 #[derive(Debug)]
@@ -86,6 +86,42 @@ fn check_admin_listener(path: &Path, text: &str, config: &Config) -> Result<(), 
     ))
 }
 
+/// Refuses zero for the listener and webhook limits: a zero timeout or cap
+/// would refuse every client, which is never what was meant.
+fn check_listener_limits(
+    path: &Path,
+    text: &str,
+    daemon: &DaemonConfig,
+) -> Result<(), ConfigError> {
+    let limits = [
+        ("header_read_timeout_secs", daemon.header_read_timeout_secs),
+        ("max_connections", daemon.max_connections as u64),
+        (
+            "webhook_read_timeout_secs",
+            daemon.webhook_read_timeout_secs,
+        ),
+        (
+            "max_concurrent_webhooks",
+            daemon.max_concurrent_webhooks as u64,
+        ),
+    ];
+    for (key, value) in limits {
+        if value == 0 {
+            let line = text
+                .lines()
+                .position(|l| l.trim_start().starts_with(key))
+                .map(|i| i + 1);
+            return Err(ConfigError::new(
+                path,
+                line,
+                format!("daemon.{key}"),
+                "must be at least 1 (0 would refuse every client)",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Loads the config file at `path`, substituting environment variables via `lookup`.
 pub fn load(
     path: &Path,
@@ -98,6 +134,7 @@ pub fn load(
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let at = |offset: usize| Some(line_of(&text, offset));
     check_admin_listener(path, &text, &config)?;
+    check_listener_limits(path, &text, &config.daemon)?;
 
     let retry_for = config.daemon.retry_for_hours;
     if !(1..=crate::retry::MAX_RETRY_FOR_HOURS).contains(&retry_for) {

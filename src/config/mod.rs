@@ -77,6 +77,15 @@ pub struct DaemonConfig {
     /// Webhook requests handled at once; more get 503 with `Retry-After`.
     #[serde(default = "default_max_concurrent_webhooks")]
     pub max_concurrent_webhooks: usize,
+    /// Seconds a client has to send a request's head (request line and
+    /// headers) on any listener; also the longest a keep-alive connection
+    /// may sit idle. Slower clients are disconnected.
+    #[serde(default = "default_header_read_timeout_secs")]
+    pub header_read_timeout_secs: u64,
+    /// Connections open at once per listener (webhooks, admin, metrics);
+    /// further connections are closed as soon as they are accepted.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
     /// How often delivery workers look for due operations when not woken.
     #[serde(default = "default_tick_ms")]
     pub tick_ms: u64,
@@ -111,6 +120,12 @@ fn default_webhook_read_timeout_secs() -> u64 {
 }
 fn default_max_concurrent_webhooks() -> usize {
     64
+}
+fn default_header_read_timeout_secs() -> u64 {
+    10
+}
+fn default_max_connections() -> usize {
+    1024
 }
 fn default_tick_ms() -> u64 {
     200

@@ -292,3 +292,51 @@ fn non_loopback_admin_listener_needs_a_token() {
         "Debug shows the token"
     );
 }
+
+#[test]
+fn listener_limits_have_defaults_and_refuse_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    // The example sets them; without the lines the defaults apply.
+    let path = write(dir.path(), &example(), MAPPING);
+    let daemon = load(&path, &example_env).unwrap().config.daemon;
+    assert_eq!(daemon.header_read_timeout_secs, 10);
+    assert_eq!(daemon.max_connections, 1024);
+    let text = example()
+        .replace("header_read_timeout_secs = 10\n", "")
+        .replace("max_connections = 1024\n", "");
+    assert!(!text.contains("header_read_timeout_secs") && !text.contains("max_connections"));
+    let path = write(dir.path(), &text, MAPPING);
+    let daemon = load(&path, &example_env).unwrap().config.daemon;
+    assert_eq!(daemon.header_read_timeout_secs, 10);
+    assert_eq!(daemon.max_connections, 1024);
+    let limits = crate::daemon::ListenerLimits::from_config(&daemon);
+    assert_eq!(
+        limits.header_read_timeout,
+        std::time::Duration::from_secs(10)
+    );
+    assert_eq!(limits.max_connections, 1024);
+
+    for (line, key) in [
+        ("header_read_timeout_secs = 10", "header_read_timeout_secs"),
+        ("max_connections = 1024", "max_connections"),
+        (
+            "webhook_read_timeout_secs = 10",
+            "webhook_read_timeout_secs",
+        ),
+        ("max_concurrent_webhooks = 64", "max_concurrent_webhooks"),
+    ] {
+        let text = example().replace(line, &format!("{key} = 0"));
+        let path = write(dir.path(), &text, MAPPING);
+        let err = load(&path, &example_env).unwrap_err();
+        let msg = err.to_string();
+        assert_eq!(err.field, format!("daemon.{key}"), "{msg}");
+        assert!(msg.contains("at least 1"), "{msg}");
+        let at = text.lines().position(|l| l.starts_with(key)).unwrap() + 1;
+        assert_eq!(err.line, Some(at), "{msg}");
+    }
+    // Negative values are not numbers of seconds or connections at all.
+    let text = example().replace("max_connections = 1024", "max_connections = -1");
+    let path = write(dir.path(), &text, MAPPING);
+    let err = load(&path, &example_env).unwrap_err();
+    assert_eq!(err.field, "daemon.max_connections", "{err}");
+}

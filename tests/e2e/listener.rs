@@ -1,6 +1,7 @@
 //! The public listener against clients that are not vendors: slow senders are
-//! cut off, a flood of requests is capped, and made-up paths cannot create
-//! metric series.
+//! cut off (body and headers), idle connections do not linger, a flood of
+//! requests or connections is capped, and made-up paths cannot create metric
+//! series.
 
 use std::time::Duration;
 
@@ -232,6 +233,175 @@ async fn unknown_connection_paths_share_one_metric_series() {
     assert!(series[0].ends_with(" 50"), "{}", series[0]);
     for name in &names {
         assert!(!metrics.contains(name.as_str()), "{name} became a label");
+    }
+    bridge.stop().await;
+}
+
+/// Reads until the server closes `stream`; fails if it is still open after
+/// `STEP`. Returns what was received.
+async fn until_closed(stream: &mut TcpStream, what: &str) -> Vec<u8> {
+    let mut received = Vec::new();
+    let mut buf = [0u8; 1024];
+    let closed = tokio::time::timeout(STEP, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the server kept {what} open; got {:?}",
+        String::from_utf8_lossy(&received)
+    );
+    received
+}
+
+/// Sends `GET /healthz` on a keep-alive connection and reads the whole
+/// answer, leaving the connection open and idle.
+async fn keep_alive_health(stream: &mut TcpStream) {
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: bridge\r\n\r\n")
+        .await
+        .unwrap();
+    let mut received = Vec::new();
+    let mut buf = [0u8; 1024];
+    tokio::time::timeout(STEP, async {
+        loop {
+            let text = String::from_utf8_lossy(&received).to_string();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        let (name, value) = l.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse::<usize>().unwrap())
+                    })
+                    .expect("a content-length");
+                if received.len() >= end + 4 + length {
+                    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+                    return;
+                }
+            }
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed before answering: {text:?}");
+            received.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .expect("no answer to /healthz");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_headers_and_idle_connections_are_cut_off_while_webhooks_still_work() {
+    let (_dir, _env, bridge) = bridge_with("header_read_timeout_secs = 1").await;
+    let client = reqwest::Client::new();
+
+    // Slowloris on the header phase: one byte per 200 ms, never finishing
+    // the head (the body timeout never starts).
+    let socket = TcpStream::connect(bridge.addr).await.unwrap();
+    let (mut read, mut write) = socket.into_split();
+    let writer = tokio::spawn(async move {
+        let head = b"POST /webhooks/x HTTP/1.1\r\nHost: a\r\n".iter();
+        for byte in head.chain(std::iter::repeat(&b'a')) {
+            if write.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    // Connections that never send anything, or go idle after a request.
+    let mut silent = TcpStream::connect(bridge.addr).await.unwrap();
+    let mut idle = TcpStream::connect(bridge.addr).await.unwrap();
+    keep_alive_health(&mut idle).await;
+
+    // A genuine webhook on another connection is answered meanwhile.
+    let (status, _, counts) = genuine_webhook(&client, &bridge, 962_001).await;
+    assert_eq!(status, 200, "{counts}");
+    assert_eq!(counts["accepted"], 1);
+
+    // The slow client is disconnected: its reads end and its writes fail.
+    let mut buf = [0u8; 1024];
+    let closed = tokio::time::timeout(STEP, async {
+        loop {
+            match read.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the slow-header client was never cut off");
+    tokio::time::timeout(STEP, writer)
+        .await
+        .expect("the slow-header client could keep writing")
+        .unwrap();
+    until_closed(&mut silent, "a connection that sent nothing").await;
+    until_closed(&mut idle, "an idle keep-alive connection").await;
+
+    // The listener still serves.
+    let (status, _, counts) = genuine_webhook(&client, &bridge, 962_002).await;
+    assert_eq!(status, 200, "{counts}");
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_are_closed_until_holders_leave() {
+    let (_dir, _env, bridge) =
+        bridge_with("max_connections = 4\nheader_read_timeout_secs = 600").await;
+    // Four idle keep-alive connections, each proven to be served.
+    let mut holders = Vec::new();
+    for _ in 0..4 {
+        let mut stream = TcpStream::connect(bridge.addr).await.unwrap();
+        keep_alive_health(&mut stream).await;
+        holders.push(stream);
+    }
+    // A fifth is closed as soon as it is accepted, without an answer.
+    let mut fifth = TcpStream::connect(bridge.addr).await.unwrap();
+    let _ = fifth
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: bridge\r\n\r\n")
+        .await;
+    let answer = until_closed(&mut fifth, "a connection over the cap").await;
+    assert!(answer.is_empty(), "{:?}", String::from_utf8_lossy(&answer));
+    // So is a webhook while the holders stay.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let refused = client
+        .post(bridge.url("/webhooks/autotask"))
+        .body("{}")
+        .send()
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    // The admin listener has its own cap and still answers.
+    let health = client
+        .get(bridge.admin_url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    // The holders leave; a webhook gets in again.
+    drop(holders);
+    let deadline = tokio::time::Instant::now() + STEP;
+    let mut ticket = 963_000;
+    loop {
+        ticket += 1;
+        // A probe first: a connection refused by the cap fails the request.
+        if client.get(bridge.url("/healthz")).send().await.is_ok() {
+            let (status, _, body) = genuine_webhook(&client, &bridge, ticket).await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["accepted"], 1);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the cap never freed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     bridge.stop().await;
 }
