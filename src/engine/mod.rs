@@ -13,6 +13,7 @@ mod observe;
 mod reconcile;
 mod trigger;
 mod unlink;
+mod visibility;
 mod worker;
 
 #[cfg(test)]
