@@ -18,6 +18,8 @@ mod worker;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod visibility_tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
