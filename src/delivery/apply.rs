@@ -24,6 +24,11 @@ pub enum Delivered {
         id: String,
         adopted: bool,
     },
+    /// A note's visibility was changed; `gone` when the note (or its
+    /// ticket) no longer exists, so there was nothing left to change.
+    VisibilitySet {
+        gone: bool,
+    },
 }
 
 /// Performs `op` on `target_id` (the far ticket; `None` for creates).
@@ -70,6 +75,21 @@ pub async fn apply(
                 id: connector.add_comment(id, comment).await?,
                 adopted: false,
             })
+        }
+        Action::SetCommentVisibility {
+            comment_id,
+            visibility,
+            ..
+        } => {
+            let id = target_id.ok_or_else(not_linked)?;
+            match connector
+                .set_comment_visibility(id, comment_id, *visibility)
+                .await
+            {
+                Ok(()) => Ok(Delivered::VisibilitySet { gone: false }),
+                Err(ConnectorError::NotFound(_)) => Ok(Delivered::VisibilitySet { gone: true }),
+                Err(e) => Err(e),
+            }
         }
     }
 }

@@ -76,6 +76,21 @@ impl Engine {
                     stored_state = Some(observe(&pairing.mapping, op.target, stored));
                 }
             }
+            Delivered::VisibilitySet { gone } => {
+                message = if *gone {
+                    format!(
+                        "{}: {} skipped: the note no longer exists",
+                        op.connection,
+                        op.action.describe()
+                    )
+                } else {
+                    format!(
+                        "{}: {} (its source note became internal after it crossed)",
+                        op.connection,
+                        op.action.describe()
+                    )
+                };
+            }
             Delivered::Commented { id, adopted } => {
                 message = if *adopted {
                     format!(
@@ -129,8 +144,12 @@ impl Engine {
                     &link.id,
                 )?;
             }
-            if let (Delivered::Commented { id, .. }, Action::AddComment { source, .. }) =
-                (&delivered, &op.action)
+            if let (
+                Delivered::Commented { id, .. },
+                Action::AddComment {
+                    source, comment, ..
+                },
+            ) = (&delivered, &op.action)
             {
                 tx.put(
                     TreeName::Comments,
@@ -141,6 +160,7 @@ impl Engine {
                     let entry = CommentEntry::Mirrored {
                         op: op.id,
                         target_id: Some(id.clone()),
+                        visibility: Some(comment.visibility),
                     };
                     tx.put(
                         TreeName::Comments,

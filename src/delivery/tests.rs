@@ -1,5 +1,6 @@
 //! Delivery worker rules pinned without vendors: a panicking delivery frees
-//! its queue, an absurd `Retry-After` neither panics nor counts as an attempt.
+//! its queue, an absurd `Retry-After` neither panics nor counts as an attempt,
+//! a visibility change for a note that is gone is recorded, not retried.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -81,6 +82,17 @@ impl Connector for Flaky {
     }
     async fn register_webhook(&self, _: &str) -> Result<(), ConnectorError> {
         Err(stub())
+    }
+    fn can_set_comment_visibility(&self) -> bool {
+        true
+    }
+    async fn set_comment_visibility(
+        &self,
+        _: &str,
+        comment_id: &str,
+        _: psa_connector::Visibility,
+    ) -> Result<(), ConnectorError> {
+        Err(ConnectorError::NotFound(format!("note {comment_id}")))
     }
 }
 
@@ -203,4 +215,66 @@ async fn a_panicking_delivery_does_not_wedge_its_queue() {
 fn clock_now(clock: &ManualClock) -> chrono::DateTime<chrono::Utc> {
     use crate::clock::Clock;
     clock.now()
+}
+
+/// Making a mirror internal when the mirror no longer exists: nothing left
+/// to change, so the operation completes (audited) instead of dead-lettering
+/// and blocking its ticket's queue.
+#[tokio::test]
+async fn a_visibility_change_for_a_vanished_note_completes_with_an_audit_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let connector = Flaky {
+        updates: AtomicU32::new(0),
+    };
+    let engine = Engine::new(
+        Store::open(&dir.path().join("s")).unwrap(),
+        HashMap::new(),
+        Vec::new(),
+        Arc::new(ManualClock::new(chrono::Utc::now())),
+        Default::default(),
+    );
+    let link = Link {
+        id: 1,
+        pairing: "p".into(),
+        a: Some(TicketRef {
+            id: "1".into(),
+            number: "T1".into(),
+        }),
+        b: Some(TicketRef {
+            id: "2".into(),
+            number: "2".into(),
+        }),
+        origin: Side::A,
+        created_at: chrono::Utc::now(),
+    };
+    let mut op = update_op(100, 1);
+    op.action = Action::SetCommentVisibility {
+        comment_id: "801".into(),
+        visibility: psa_connector::Visibility::Internal,
+        source: (Side::A, "55".into()),
+    };
+    op.fields.clear();
+    engine
+        .store
+        .transact(|tx| {
+            tx.put(TreeName::Links, &1u64.to_be_bytes(), &link)?;
+            tx.put(TreeName::Outbox, &100u64.to_be_bytes(), &op)
+        })
+        .unwrap();
+    let delivered = super::apply::apply(&connector, &op, Some("2"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        delivered,
+        super::apply::Delivered::VisibilitySet { gone: true }
+    ));
+    engine.record_success(&op, delivered).await.unwrap();
+    assert!(engine.store.outbox_op(100).unwrap().is_none());
+    let audit = engine.store.audit_entries().unwrap();
+    assert!(
+        audit.iter().any(|e| e
+            .message
+            .contains("make note 801 internal skipped: the note no longer exists")),
+        "{audit:?}"
+    );
 }

@@ -2,7 +2,8 @@
 //! comment map exactly once: mirrored, withheld, or written by the bridge.
 //! Visibility is default-deny: an internal note crosses only where the
 //! pairing's `comments.internal` direction allows it, and always arrives
-//! internal.
+//! internal. A note that turns internal after it crossed public is handled
+//! in [`super::visibility`].
 
 use psa_connector::{Comment, Visibility};
 use serde_json::json;
@@ -26,11 +27,8 @@ impl Engine {
         let mut sorted: Vec<&Comment> = comments.iter().collect();
         sorted.sort_by_key(|c| c.created_at);
         for comment in sorted {
-            if self
-                .store
-                .comment_entry(plan.link.id, side, &comment.id)?
-                .is_some()
-            {
+            if let Some(entry) = self.store.comment_entry(plan.link.id, side, &comment.id)? {
+                self.recheck_visibility(pairing, side, comment, entry, plan);
                 continue;
             }
             if let Some(marker) = &comment.marker {
@@ -96,6 +94,7 @@ impl Engine {
                 CommentEntry::Mirrored {
                     op: 0,
                     target_id: None,
+                    visibility: Some(comment.visibility),
                 },
             ));
         }

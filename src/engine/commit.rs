@@ -117,13 +117,14 @@ impl Engine {
                         return Err(StoreError::Conflict(format!("comment {comment_id} of link {} recorded while planning", link.id)).into());
                     }
                     let entry = match entry {
-                        CommentEntry::Mirrored { target_id, .. } => {
+                        CommentEntry::Mirrored { op: planned_op, target_id, visibility } => {
+                            // A new mirror gets its op's id; a recorded one keeps its own.
                             let op = op_ids
                                 .iter()
                                 .find(|(_, p)| matches!(&p.action, Action::AddComment { source: Some((s, c)), .. } if s == side && c == comment_id))
                                 .map(|(id, _)| *id)
-                                .unwrap_or(0);
-                            CommentEntry::Mirrored { op, target_id: target_id.clone() }
+                                .unwrap_or(*planned_op);
+                            CommentEntry::Mirrored { op, target_id: target_id.clone(), visibility: *visibility }
                         }
                         other => other.clone(),
                     };

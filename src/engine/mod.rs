@@ -14,10 +14,13 @@ mod observe;
 mod reconcile;
 mod trigger;
 mod unlink;
+mod visibility;
 mod worker;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod visibility_tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -309,7 +309,7 @@ fn unmapped_values_are_audited_not_sent() {
     assert!(plan.audit.iter().any(|l| l.kind == "unmapped"));
 }
 
-fn public_note(id: &str, body: &str, marker: Option<&str>) -> psa_connector::Comment {
+pub(super) fn public_note(id: &str, body: &str, marker: Option<&str>) -> psa_connector::Comment {
     psa_connector::Comment {
         id: id.into(),
         body: body.into(),
@@ -347,7 +347,7 @@ fn comment_op(f: &Fixture, target: Side, marker: &str) -> OutboxOp {
     }
 }
 
-fn empty_plan(f: &Fixture) -> Plan {
+pub(super) fn empty_plan(f: &Fixture) -> Plan {
     Plan {
         link: f.link.clone(),
         new_link: false,

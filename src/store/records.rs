@@ -187,6 +187,14 @@ pub enum Action {
         /// The comment this mirrors: (side, comment id).
         source: Option<(Side, String)>,
     },
+    /// Changes who can see an existing note: a mirror whose source became
+    /// internal after it crossed.
+    SetCommentVisibility {
+        comment_id: String,
+        visibility: Visibility,
+        /// The comment whose mirror this is: (side, comment id).
+        source: (Side, String),
+    },
 }
 
 impl Action {
@@ -210,6 +218,11 @@ impl Action {
                 format!("update {}", parts.join(", "))
             }
             Action::AddComment { comment, .. } => format!("add {} note", comment.visibility),
+            Action::SetCommentVisibility {
+                comment_id,
+                visibility,
+                ..
+            } => format!("make note {comment_id} {visibility}"),
         }
     }
 }
@@ -259,7 +272,16 @@ pub struct DeadNotice {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum CommentEntry {
     /// Mirrored by outbox op `op`; `target_id` once delivered.
-    Mirrored { op: u64, target_id: Option<String> },
+    Mirrored {
+        op: u64,
+        target_id: Option<String>,
+        /// The source's visibility the mirror was made for: what it crossed
+        /// with, or `Internal` once a later change to internal was handled
+        /// (the mirror made internal, or that impossible and audited).
+        /// `None` in records written before the bridge kept it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        visibility: Option<Visibility>,
+    },
     /// Not mirrored (visibility rule, direction).
     Withheld { reason: String },
     /// Written by the bridge (the far copy of a mirrored comment).

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use psa_connector::{
     Catalog, ChangeHint, Comment, Connector, ConnectorError, NewComment, NewTicket, StatusInfo,
-    Ticket, TicketUpdate, Timestamp, WebhookError, WebhookRequest,
+    Ticket, TicketUpdate, Timestamp, Visibility, WebhookError, WebhookRequest,
 };
 
 use crate::client::AutotaskConnector;
@@ -61,6 +61,20 @@ impl Connector for AutotaskConnector {
         comment: &NewComment,
     ) -> Result<String, ConnectorError> {
         self.add_note(ticket_id, comment).await
+    }
+
+    fn can_set_comment_visibility(&self) -> bool {
+        true
+    }
+
+    async fn set_comment_visibility(
+        &self,
+        ticket_id: &str,
+        comment_id: &str,
+        visibility: Visibility,
+    ) -> Result<(), ConnectorError> {
+        self.set_note_visibility(ticket_id, comment_id, visibility)
+            .await
     }
 
     async fn changed_since(&self, since: Timestamp) -> Result<Vec<ChangeHint>, ConnectorError> {

@@ -136,6 +136,48 @@ impl AutotaskConnector {
         };
         Ok(created.item_id.to_string())
     }
+
+    /// `PATCH Tickets/{ticket}/Notes` with the note's id and the `publish`
+    /// value of `visibility` (the configured public or internal label).
+    pub(crate) async fn set_note_visibility(
+        &self,
+        ticket_id: &str,
+        note_id: &str,
+        visibility: Visibility,
+    ) -> Result<(), ConnectorError> {
+        let id = parse_ticket_id(ticket_id)?;
+        let note: i64 = note_id.trim().parse().map_err(|_| {
+            ConnectorError::NotFound(format!("note {note_id:?} (not an Autotask id)"))
+        })?;
+        let lists = self.note_lists().await?;
+        let label = match visibility {
+            Visibility::Public => &self.settings.public_publish_label,
+            Visibility::Internal => &self.settings.internal_publish_label,
+        };
+        let publish = lists
+            .get("publish")
+            .require("publish", label)?
+            .parse::<i64>()
+            .map_err(|_| {
+                ConnectorError::InvalidResponse(format!(
+                    "publish value for {label:?} is not an integer"
+                ))
+            })?;
+        let payload = json!({ "id": note, "publish": publish });
+        match self
+            .call(
+                Method::PATCH,
+                &format!("Tickets/{id}/Notes"),
+                Some(&payload),
+            )
+            .await
+        {
+            Err(e) if is_missing_record(&e) => Err(ConnectorError::NotFound(format!(
+                "note {note} of ticket {id}"
+            ))),
+            other => other.map(|_| ()),
+        }
+    }
 }
 
 #[cfg(test)]

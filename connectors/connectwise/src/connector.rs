@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use psa_connector::{
     Catalog, ChangeHint, Comment, Connector, ConnectorError, NewComment, NewTicket, Ticket,
-    TicketUpdate, Timestamp, WebhookError, WebhookRequest,
+    TicketUpdate, Timestamp, Visibility, WebhookError, WebhookRequest,
 };
 
 use crate::client::ConnectWiseConnector;
@@ -45,6 +45,20 @@ impl Connector for ConnectWiseConnector {
         comment: &NewComment,
     ) -> Result<String, ConnectorError> {
         self.do_add_comment(ticket_id, comment).await
+    }
+
+    fn can_set_comment_visibility(&self) -> bool {
+        true
+    }
+
+    async fn set_comment_visibility(
+        &self,
+        ticket_id: &str,
+        comment_id: &str,
+        visibility: Visibility,
+    ) -> Result<(), ConnectorError> {
+        self.do_set_comment_visibility(ticket_id, comment_id, visibility)
+            .await
     }
 
     async fn changed_since(&self, since: Timestamp) -> Result<Vec<ChangeHint>, ConnectorError> {

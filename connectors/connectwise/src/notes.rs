@@ -54,6 +54,44 @@ impl ConnectWiseConnector {
         };
         Ok(created.id.to_string())
     }
+
+    /// `PATCH service/tickets/{id}/notes/{note}` with the flags of
+    /// [`visibility_ops`]; the resolution flag stays as it is.
+    pub(crate) async fn do_set_comment_visibility(
+        &self,
+        ticket_id: &str,
+        comment_id: &str,
+        visibility: Visibility,
+    ) -> Result<(), ConnectorError> {
+        let n = parse_id(ticket_id)?;
+        let note = parse_id(comment_id)?;
+        let url = self
+            .api_url(&format!("service/tickets/{n}/notes/{note}"), &[])
+            .await?;
+        match self
+            .http
+            .send(Method::PATCH, url, Some(&visibility_ops(visibility)))
+            .await
+        {
+            Err(ConnectorError::Http { status: 404, .. }) => Err(ConnectorError::NotFound(
+                format!("note {note} of ticket {n}"),
+            )),
+            other => other.map(|_| ()),
+        }
+    }
+}
+
+/// JSON-Patch operations giving a note the flags [`note_body`] writes for
+/// `visibility`: internal is internal analysis with `internalFlag`, never
+/// discussion.
+pub(crate) fn visibility_ops(visibility: Visibility) -> Value {
+    let public = visibility == Visibility::Public;
+    let op = |path: &str, value: bool| json!({"op": "replace", "path": path, "value": value});
+    json!([
+        op("detailDescriptionFlag", public),
+        op("internalAnalysisFlag", !public),
+        op("internalFlag", !public),
+    ])
 }
 
 /// The POST body for a note. Only an explicitly public comment becomes a
@@ -85,6 +123,22 @@ mod tests {
         });
         body["id"] = json!(1);
         serde_json::from_value(body).unwrap()
+    }
+
+    #[test]
+    fn internal_ops_clear_discussion_and_set_both_internal_flags() {
+        let ops = visibility_ops(Visibility::Internal);
+        let value = |path: &str| {
+            ops.as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["path"] == path)
+                .map(|o| o["value"].clone())
+        };
+        assert_eq!(value("detailDescriptionFlag"), Some(json!(false)));
+        assert_eq!(value("internalAnalysisFlag"), Some(json!(true)));
+        assert_eq!(value("internalFlag"), Some(json!(true)));
+        assert_eq!(value("resolutionFlag"), None, "resolution stays as it is");
     }
 
     #[test]

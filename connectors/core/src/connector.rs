@@ -7,6 +7,7 @@ use http::HeaderMap;
 use crate::error::{ConnectorError, WebhookError};
 use crate::model::{
     Catalog, ChangeHint, Comment, NewComment, NewTicket, Ticket, TicketUpdate, Timestamp,
+    Visibility,
 };
 
 /// An incoming webhook exactly as received: verification works on the raw bytes.
@@ -64,6 +65,30 @@ pub trait Connector: Send + Sync {
         ticket_id: &str,
         comment: &NewComment,
     ) -> Result<String, ConnectorError>;
+
+    /// Whether [`Connector::set_comment_visibility`] works for this vendor,
+    /// so the planner can decide before planning the call (an operation that
+    /// can only fail would dead-letter and block its ticket's queue).
+    fn can_set_comment_visibility(&self) -> bool {
+        false
+    }
+
+    /// Changes who can see an existing comment (the bridge uses it to make a
+    /// mirror internal when its source became internal after it crossed).
+    /// A missing comment gives [`ConnectorError::NotFound`]. Connectors that
+    /// cannot change a note's visibility keep this default, a permanent error.
+    async fn set_comment_visibility(
+        &self,
+        ticket_id: &str,
+        comment_id: &str,
+        visibility: Visibility,
+    ) -> Result<(), ConnectorError> {
+        let _ = (ticket_id, visibility);
+        Err(ConnectorError::Config(format!(
+            "the {} connector cannot change the visibility of note {comment_id}",
+            self.vendor()
+        )))
+    }
 
     /// Tickets changed at or after `since` (all pages).
     async fn changed_since(&self, since: Timestamp) -> Result<Vec<ChangeHint>, ConnectorError>;

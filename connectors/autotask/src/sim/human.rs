@@ -152,4 +152,23 @@ impl AutotaskSim {
         self.shared.deliver(events);
         note_id
     }
+
+    /// A person changes who can see a note (internal: the "Internal Project
+    /// Team" publish value, else "All Autotask Users"). Ignored, with a
+    /// warning, when the note does not belong to the ticket.
+    pub fn user_set_note_internal(&self, ticket_id: i64, note_id: i64, internal: bool) {
+        self.act(|data, author| {
+            let label = if internal {
+                "Internal Project Team"
+            } else {
+                "All Autotask Users"
+            };
+            let publish =
+                value_of(&data.tenant.publishes, label).unwrap_or(if internal { 2 } else { 1 });
+            let body = json!({ "id": note_id, "publish": publish });
+            let (_, events) =
+                data.update_note(ticket_id, body.as_object().unwrap_or(&Map::new()), author)?;
+            Ok(events)
+        });
+    }
 }

@@ -95,4 +95,50 @@ impl Data {
         events.extend(self.touch_ticket(ticket_id, author));
         Ok((id, events))
     }
+
+    /// Updates a note (`PATCH /Tickets/{id}/Notes` with the note's `id`):
+    /// `publish`, `title` and `description` as given. A note that does not
+    /// exist or belongs to another ticket is "No matching records found"
+    /// (HTTP 500), as Autotask answers. Moves the ticket's lastActivityDate.
+    pub(crate) fn update_note(
+        &mut self,
+        ticket_id: i64,
+        body: &Map<String, Value>,
+        author: i64,
+    ) -> Result<(i64, Vec<Outgoing>), ApiError> {
+        let id =
+            int(body, "id")?.ok_or_else(|| ApiError::invalid("Missing required field(s): id."))?;
+        let publish = match int(body, "publish")? {
+            Some(value) => {
+                check_pick(&self.tenant.publishes, "publish", value)?;
+                Some(value)
+            }
+            None => None,
+        };
+        let description = match get_ci(body, "description") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if !s.trim().is_empty() => {
+                if s.chars().count() > MAX_DESCRIPTION {
+                    return Err(ApiError::invalid(format!(
+                        "The value for field description exceeds the maximum length of {MAX_DESCRIPTION} characters."
+                    )));
+                }
+                Some(s.clone())
+            }
+            Some(_) => return Err(ApiError::invalid("Missing required field(s): description.")),
+        };
+        let note = self
+            .notes
+            .get_mut(&id)
+            .filter(|n| n.ticket_id == ticket_id)
+            .ok_or_else(|| ApiError::no_record("update"))?;
+        if let Some(value) = publish {
+            note.publish = value;
+        }
+        if let Some(text) = description {
+            note.description = text;
+        }
+        let events = self.touch_ticket(ticket_id, author);
+        Ok((id, events))
+    }
 }

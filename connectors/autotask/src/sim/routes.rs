@@ -366,6 +366,13 @@ fn tickets(shared: &Shared, lower: &[&str], req: &Request) -> Reply {
             shared.deliver(events);
             ok(json!({ "itemId": note }))
         }
+        [id, "notes"] if m == Method::PATCH => {
+            let id = parse_id(id)?;
+            let body = body_object(&req.body)?;
+            let (note, events) = shared.lock().update_note(id, &body, req.author)?;
+            shared.deliver(events);
+            ok(json!({ "itemId": note }))
+        }
         [id, "notes"] if m == Method::GET => {
             let id = parse_id(id)?;
             let items: Vec<Value> = shared

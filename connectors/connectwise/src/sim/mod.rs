@@ -243,6 +243,47 @@ impl ConnectWiseSim {
         id
     }
 
+    /// An engineer changes a note's type flags (discussion, internal
+    /// analysis, resolution; `internalFlag`/`externalFlag` follow as in
+    /// the UI). Ignored, with a warning, when the note is not the ticket's.
+    pub fn user_set_note_flags(
+        &self,
+        ticket_id: i64,
+        note_id: i64,
+        discussion: bool,
+        internal: bool,
+        resolution: bool,
+    ) {
+        let mut state = self.shared.state();
+        let flags = NoteFlags::of(discussion, internal, resolution);
+        let Some(note) = state
+            .notes
+            .get_mut(&note_id)
+            .filter(|n| n.ticket_id == ticket_id)
+        else {
+            tracing::warn!(ticket_id, note_id, "simulated user changed a missing note");
+            return;
+        };
+        note.discussion = flags.discussion;
+        note.internal = flags.internal;
+        note.resolution = flags.resolution;
+        note.internal_flag = flags.internal_flag;
+        note.external_flag = flags.external_flag;
+        state.touch_ticket(ticket_id, "jsmith", state::now());
+        self.shared.fire(&state, ticket_id, "updated", "jsmith");
+    }
+
+    /// An engineer makes a note internal analysis only (resolution kept).
+    pub fn user_make_note_internal(&self, ticket_id: i64, note_id: i64) {
+        let resolution = self
+            .shared
+            .state()
+            .notes
+            .get(&note_id)
+            .is_some_and(|n| n.resolution);
+        self.user_set_note_flags(ticket_id, note_id, false, true, resolution);
+    }
+
     /// An engineer opens a ticket (unknown labels fall back to defaults, with a warning).
     pub fn user_create_ticket(
         &self,

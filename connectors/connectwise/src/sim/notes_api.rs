@@ -121,3 +121,101 @@ pub(crate) async fn create(
         .unwrap_or(Value::Null);
     Ok((StatusCode::CREATED, axum::Json(json)).into_response())
 }
+
+/// `PATCH /service/tickets/{id}/notes/{note}`: JSON-Patch `replace` of the
+/// note's flags (and text). Afterwards at least one of discussion, internal
+/// analysis and resolution must still be set, as on create.
+pub(crate) async fn patch(
+    State(shared): Sim,
+    TicketId(n): TicketId,
+    Actor(member): Actor,
+    Path((_, note)): Path<(String, String)>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let ops = body
+        .as_array()
+        .ok_or_else(|| ApiError::bad_request("A PATCH body must be a JSON array of operations"))?;
+    let mut state = shared.state();
+    state.ticket(n)?;
+    let note_id = note
+        .parse::<i64>()
+        .ok()
+        .filter(|id| state.notes.get(id).is_some_and(|rec| rec.ticket_id == n))
+        .ok_or_else(|| ApiError::not_found(format!("Note {note} not found")))?;
+    let mut rec = state.notes[&note_id].clone();
+    for op in ops {
+        apply_note_op(&mut rec, op)?;
+    }
+    if !(rec.discussion || rec.internal || rec.resolution) {
+        return Err(ApiError::invalid(
+            "note",
+            "InvalidField",
+            "detailDescriptionFlag",
+            "At least one of detailDescriptionFlag, internalAnalysisFlag or resolutionFlag must be true.",
+        ));
+    }
+    state.notes.insert(note_id, rec);
+    state.touch_ticket(n, &member, state::now());
+    shared.fire(&state, n, "updated", &member);
+    let json = state
+        .notes
+        .get(&note_id)
+        .map(|note| state.note_json(note))
+        .unwrap_or(Value::Null);
+    Ok(axum::Json(json).into_response())
+}
+
+fn apply_note_op(rec: &mut state::NoteRec, op: &Value) -> Result<(), ApiError> {
+    let kind = op.get("op").and_then(Value::as_str).unwrap_or("");
+    let path = op
+        .get("path")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim_start_matches('/');
+    if !kind.eq_ignore_ascii_case("replace") {
+        return Err(ApiError::bad_request(format!(
+            "Unsupported patch operation {kind:?} on {path:?}"
+        )));
+    }
+    let value = op.get("value").unwrap_or(&Value::Null);
+    if path.eq_ignore_ascii_case("text") {
+        let text = value
+            .as_str()
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "note",
+                    "MissingRequiredField",
+                    "text",
+                    "The text field is required.",
+                )
+            })?;
+        rec.text = state::flatten_text(text);
+        return Ok(());
+    }
+    let flag = value.as_bool().ok_or_else(|| {
+        ApiError::invalid(
+            "note",
+            "InvalidField",
+            path,
+            format!("{path} must be true or false"),
+        )
+    })?;
+    let target = match path.to_ascii_lowercase().as_str() {
+        "detaildescriptionflag" => &mut rec.discussion,
+        "internalanalysisflag" => &mut rec.internal,
+        "resolutionflag" => &mut rec.resolution,
+        "internalflag" => &mut rec.internal_flag,
+        "externalflag" => &mut rec.external_flag,
+        _ => {
+            return Err(ApiError::invalid(
+                "note",
+                "InvalidField",
+                path,
+                format!("{path} cannot be patched"),
+            ))
+        }
+    };
+    *target = flag;
+    Ok(())
+}

@@ -123,7 +123,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/service/tickets/{id}/notes/count", get(notes_api::count))
         .route(
             "/service/tickets/{id}/notes/{note}",
-            get(notes_api::get_one),
+            get(notes_api::get_one).patch(notes_api::patch),
         )
         .route("/service/tickets/{id}/allNotes", get(notes_api::all_notes))
         .route("/service/boards", get(boards))

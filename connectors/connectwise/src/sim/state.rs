@@ -424,11 +424,16 @@ impl State {
             created_by: member.to_string(),
             created,
         };
-        if let Some(t) = self.tickets.get_mut(&ticket_id) {
-            t.last_updated = created;
-            t.updated_by = member.to_string();
-        }
+        self.touch_ticket(ticket_id, member, created);
         self.notes.insert(id, note);
         id
+    }
+
+    /// A note changed: its ticket's `lastUpdated` moves.
+    pub fn touch_ticket(&mut self, ticket_id: i64, member: &str, at: DateTime<Utc>) {
+        if let Some(t) = self.tickets.get_mut(&ticket_id) {
+            t.last_updated = at;
+            t.updated_by = member.to_string();
+        }
     }
 }
