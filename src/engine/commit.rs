@@ -110,10 +110,20 @@ impl Engine {
                     op_ids.push((id, planned));
                 }
                 for (side, comment_id, entry) in &plan.comments {
-                    // The plan saw this comment unrecorded; if someone recorded it
-                    // since (a delivery, a plan of the other side), plan again.
+                    // A new entry must still be new, and an updated mirror entry
+                    // must still be the one the plan read: if a delivery or a
+                    // plan of the other side recorded it since, plan again.
                     let key = comment_key(link.id, *side, comment_id);
-                    if tx.get::<CommentEntry>(TreeName::Comments, &key)?.is_some() {
+                    let stored: Option<CommentEntry> = tx.get(TreeName::Comments, &key)?;
+                    let still_as_planned = match (&stored, entry) {
+                        (None, _) => true,
+                        (
+                            Some(CommentEntry::Mirrored { op: stored_op, target_id: stored_target, .. }),
+                            CommentEntry::Mirrored { op, target_id, .. },
+                        ) => stored_op == op && stored_target == target_id,
+                        _ => false,
+                    };
+                    if !still_as_planned {
                         return Err(StoreError::Conflict(format!("comment {comment_id} of link {} recorded while planning", link.id)).into());
                     }
                     let entry = match entry {
