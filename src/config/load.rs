@@ -122,6 +122,10 @@ fn check_listener_limits(
     Ok(())
 }
 
+/// The longest poll overlap window accepted: a week of re-reading is
+/// already far more than any vendor's clock skew or delivery delay.
+pub const MAX_POLL_OVERLAP_SECS: u64 = 7 * 24 * 3600;
+
 /// Loads the config file at `path`, substituting environment variables via `lookup`.
 pub fn load(
     path: &Path,
@@ -176,6 +180,14 @@ pub fn load(
                     m,
                 )
             })?;
+        }
+        if conn.poll_overlap_secs > MAX_POLL_OVERLAP_SECS {
+            return Err(ConfigError::new(
+                path,
+                at(conn.vendor.span().start),
+                format!("{field}.poll_overlap_secs"),
+                format!("must be at most {MAX_POLL_OVERLAP_SECS} (7 days)"),
+            ));
         }
         if conn.poll_interval_secs == 0 {
             return Err(ConfigError::new(

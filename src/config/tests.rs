@@ -130,16 +130,21 @@ fn mapping_errors_name_the_mapping_file() {
     assert!(err.field.contains("fields[1].owner"), "{err}");
     assert!(err.line.is_some());
 
-    let no_values = MAPPING.replace(
-        "name = \"priority\"",
-        "name = \"priority\"\nvalues = []\n# ",
+    // The priority rule with its value map emptied: status and priority
+    // labels differ per tenant, so an empty map is refused by name.
+    let start = MAPPING.find("name = \"priority\"").unwrap();
+    let values_at = start + MAPPING[start..].find("values = [").unwrap();
+    let values_end = values_at + MAPPING[values_at..].find("\n]\n").unwrap() + 3;
+    let no_values = format!(
+        "{}values = []\n{}",
+        &MAPPING[..values_at],
+        &MAPPING[values_end..]
     );
+    assert!(!no_values.contains("Priority 1 - Emergency Response"));
     let path = write(dir.path(), &example(), &no_values);
-    let err = load(&path, &example_env).unwrap_err().to_string();
-    assert!(
-        err.contains("duplicate key") || err.contains("value map"),
-        "{err}"
-    );
+    let err = load(&path, &example_env).unwrap_err();
+    assert_eq!(err.field, "fields[2].values", "{err}");
+    assert!(err.to_string().contains("value map"), "{err}");
 }
 
 #[test]
@@ -339,4 +344,21 @@ fn listener_limits_have_defaults_and_refuse_zero() {
     let path = write(dir.path(), &text, MAPPING);
     let err = load(&path, &example_env).unwrap_err();
     assert_eq!(err.field, "daemon.max_connections", "{err}");
+}
+
+#[test]
+fn a_huge_poll_overlap_is_refused_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = example();
+    let overlap_line = text
+        .lines()
+        .find(|l| l.starts_with("poll_overlap_secs"))
+        .expect("the example sets poll_overlap_secs")
+        .to_string();
+    for bad in ["604801", "9223372036854775807"] {
+        let text = text.replacen(&overlap_line, &format!("poll_overlap_secs = {bad}"), 1);
+        let path = write(dir.path(), &text, MAPPING);
+        let err = load(&path, &example_env).unwrap_err();
+        assert!(err.field.ends_with(".poll_overlap_secs"), "{bad}: {err}");
+    }
 }

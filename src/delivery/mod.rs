@@ -7,6 +7,8 @@
 //! it ([`requeue`]).
 
 mod apply;
+#[cfg(test)]
+mod apply_tests;
 mod outcome;
 mod requeue;
 mod worker;

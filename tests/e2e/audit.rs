@@ -26,10 +26,19 @@ async fn audit_history_and_tamper_detection() {
     ] {
         assert!(out.contains(expected), "history lacks {expected}: {out}");
     }
-    assert!(
-        out.contains("autotask") && out.contains("connectwise"),
-        "both sides: {out}"
-    );
+    // Events of both tickets, each found through either side's key.
+    let at_intake = format!("autotask ticket {} changed", story.autotask_id);
+    let cw_intake = format!("connectwise ticket {} changed", story.connectwise_id);
+    assert!(out.contains(&at_intake), "lacks {at_intake:?}: {out}");
+    assert!(out.contains(&cw_intake), "lacks {cw_intake:?}: {out}");
+    let from_cw =
+        crate::common::audit_history(&env, &format!("connectwise:{}", story.connectwise_id)).await;
+    for expected in ["escalated", at_intake.as_str(), cw_intake.as_str()] {
+        assert!(
+            from_cw.contains(expected),
+            "the ConnectWise key's history lacks {expected:?}: {from_cw}"
+        );
+    }
 
     let verify = cli(&["audit", "verify", "--config", &config]).await;
     assert!(verify.status.success(), "{}", text(&verify));

@@ -134,7 +134,14 @@ impl Bridge {
                 .arg(pid.to_string())
                 .status();
         }
-        let _ = tokio::time::timeout(STEP, self.child.wait()).await;
+        let status = tokio::time::timeout(STEP, self.child.wait())
+            .await
+            .expect("psa-bridge did not stop within the step after SIGTERM")
+            .expect("wait for psa-bridge");
+        assert!(
+            status.success(),
+            "psa-bridge exited with {status} on SIGTERM (see its log beside the config)"
+        );
     }
 
     /// A URL on the public (webhook) listener.

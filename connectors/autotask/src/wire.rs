@@ -252,8 +252,17 @@ mod tests {
 
     #[test]
     fn times() {
-        assert!(parse_time("2026-11-25T10:00:00Z").is_some());
-        assert!(parse_time("2026-11-25T10:00:00.123").is_some());
-        assert!(parse_time("yesterday").is_none());
+        use chrono::TimeZone;
+        let at = |h, m, s| Utc.with_ymd_and_hms(2026, 11, 25, h, m, s).unwrap();
+        assert_eq!(parse_time("2026-11-25T10:00:00Z"), Some(at(10, 0, 0)));
+        // An offset is converted, not dropped.
+        assert_eq!(parse_time("2026-11-25T12:30:05+02:00"), Some(at(10, 30, 5)));
+        // Autotask's zone-less form is UTC; fractions are kept.
+        assert_eq!(
+            parse_time("2026-11-25T10:00:00.123"),
+            Some(at(10, 0, 0) + chrono::Duration::milliseconds(123))
+        );
+        assert_eq!(parse_time("yesterday"), None);
+        assert_eq!(parse_time("2026-13-25T10:00:00Z"), None);
     }
 }

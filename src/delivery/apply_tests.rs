@@ -1,0 +1,214 @@
+//! The idempotency rules of [`super::apply::apply`], pinned with a scripted
+//! connector: a create or a note is written only when the marker lookup
+//! finds nothing, and what it finds is adopted.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use psa_connector::{
+    Catalog, ChangeHint, Comment, Connector, ConnectorError, NewComment, NewTicket, Ticket,
+    TicketUpdate, Timestamp, Visibility, WebhookError, WebhookRequest,
+};
+
+use super::apply::{apply, Delivered};
+use crate::store::{Action, OutboxOp, Side};
+
+/// Answers from fixed data and records every call by name.
+#[derive(Default)]
+struct Scripted {
+    by_marker: Option<Ticket>,
+    comments: Vec<Comment>,
+    calls: Mutex<Vec<&'static str>>,
+}
+
+impl Scripted {
+    fn called(&self, name: &'static str) {
+        self.calls.lock().unwrap().push(name);
+    }
+    fn calls(&self) -> Vec<&'static str> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+fn ticket(id: &str) -> Ticket {
+    Ticket {
+        id: id.into(),
+        number: id.into(),
+        title: "t".into(),
+        description: None,
+        status: "New".into(),
+        priority: "Low".into(),
+        queue: None,
+        closed: false,
+        marker: Some("psa-bridge:p:1".into()),
+        fields: Default::default(),
+        updated_at: chrono::Utc::now(),
+    }
+}
+
+fn unused() -> ConnectorError {
+    ConnectorError::Config("not used by this test".into())
+}
+
+#[async_trait]
+impl Connector for Scripted {
+    fn vendor(&self) -> &'static str {
+        "scripted"
+    }
+    async fn discover(&self) -> Result<Catalog, ConnectorError> {
+        Err(unused())
+    }
+    async fn get_ticket(&self, id: &str) -> Result<Ticket, ConnectorError> {
+        self.called("get_ticket");
+        Ok(ticket(id))
+    }
+    async fn find_by_marker(&self, _: &str) -> Result<Option<Ticket>, ConnectorError> {
+        self.called("find_by_marker");
+        Ok(self.by_marker.clone())
+    }
+    async fn create_ticket(&self, _: &NewTicket) -> Result<Ticket, ConnectorError> {
+        self.called("create_ticket");
+        Ok(ticket("new"))
+    }
+    async fn update_ticket(&self, _: &str, _: &TicketUpdate) -> Result<(), ConnectorError> {
+        self.called("update_ticket");
+        Ok(())
+    }
+    async fn list_comments(&self, _: &str) -> Result<Vec<Comment>, ConnectorError> {
+        self.called("list_comments");
+        Ok(self.comments.clone())
+    }
+    async fn add_comment(&self, _: &str, _: &NewComment) -> Result<String, ConnectorError> {
+        self.called("add_comment");
+        Ok("c-new".into())
+    }
+    async fn changed_since(&self, _: Timestamp) -> Result<Vec<ChangeHint>, ConnectorError> {
+        Err(unused())
+    }
+    async fn verify_webhook(&self, _: &WebhookRequest) -> Result<Vec<ChangeHint>, WebhookError> {
+        Err(WebhookError::Malformed("not used".into()))
+    }
+    async fn register_webhook(&self, _: &str) -> Result<(), ConnectorError> {
+        Err(unused())
+    }
+}
+
+fn op(action: Action) -> OutboxOp {
+    let now = chrono::Utc::now();
+    OutboxOp {
+        id: 9,
+        link: 1,
+        pairing: "p".into(),
+        target: Side::B,
+        connection: "scripted".into(),
+        action,
+        fields: Vec::new(),
+        planned_at: now,
+        attempts: 0,
+        next_attempt_at: now,
+        last_error: None,
+        dead: None,
+        first_failed_at: None,
+    }
+}
+
+fn create() -> OutboxOp {
+    op(Action::CreateTicket {
+        ticket: NewTicket {
+            title: "t".into(),
+            description: String::new(),
+            status: None,
+            priority: None,
+            marker: "psa-bridge:p:1".into(),
+            placement: Default::default(),
+            fields: Default::default(),
+        },
+        write_back: None,
+    })
+}
+
+fn note() -> OutboxOp {
+    op(Action::AddComment {
+        comment: NewComment {
+            body: "hello".into(),
+            visibility: Visibility::Public,
+            marker: "p:1:a:55".into(),
+            resolution: false,
+        },
+        source: Some((Side::A, "55".into())),
+    })
+}
+
+fn comment_with(marker: Option<&str>) -> Comment {
+    Comment {
+        id: "c-old".into(),
+        body: "hello".into(),
+        visibility: Visibility::Public,
+        author: None,
+        created_at: chrono::Utc::now(),
+        resolution: false,
+        marker: marker.map(str::to_string),
+    }
+}
+
+#[tokio::test]
+async fn a_create_looks_for_its_marker_first_and_adopts() {
+    let found = Scripted {
+        by_marker: Some(ticket("1001")),
+        ..Default::default()
+    };
+    let delivered = apply(&found, &create(), None).await.unwrap();
+    assert!(
+        matches!(delivered, Delivered::Created { adopted: true, ref ticket } if ticket.id == "1001")
+    );
+    assert_eq!(found.calls(), ["find_by_marker"], "nothing created");
+
+    let none = Scripted::default();
+    let delivered = apply(&none, &create(), None).await.unwrap();
+    assert!(matches!(
+        delivered,
+        Delivered::Created { adopted: false, .. }
+    ));
+    assert_eq!(none.calls(), ["find_by_marker", "create_ticket"]);
+}
+
+#[tokio::test]
+async fn a_note_looks_for_its_marker_first_and_adopts() {
+    let posted = Scripted {
+        comments: vec![comment_with(Some("p:1:a:55"))],
+        ..Default::default()
+    };
+    let delivered = apply(&posted, &note(), Some("200")).await.unwrap();
+    assert!(matches!(delivered, Delivered::Commented { adopted: true, ref id } if id == "c-old"));
+    assert_eq!(posted.calls(), ["list_comments"], "nothing posted");
+
+    // Another marker (or none) is not this note: it is posted.
+    let other = Scripted {
+        comments: vec![comment_with(Some("p:1:a:56")), comment_with(None)],
+        ..Default::default()
+    };
+    let delivered = apply(&other, &note(), Some("200")).await.unwrap();
+    assert!(matches!(
+        delivered,
+        Delivered::Commented { adopted: false, .. }
+    ));
+    assert_eq!(other.calls(), ["list_comments", "add_comment"]);
+}
+
+#[tokio::test]
+async fn updates_and_notes_need_a_linked_ticket() {
+    let c = Scripted::default();
+    let update = op(Action::UpdateTicket {
+        update: TicketUpdate::default(),
+    });
+    assert!(apply(&c, &update, None).await.is_err());
+    assert!(apply(&c, &note(), None).await.is_err());
+    assert!(c.calls().is_empty(), "no vendor call without a target");
+    let delivered = apply(&c, &update, Some("200")).await.unwrap();
+    assert!(matches!(delivered, Delivered::Updated(_)));
+    assert_eq!(
+        c.calls(),
+        ["update_ticket", "get_ticket"],
+        "read back after the write"
+    );
+}
