@@ -151,7 +151,7 @@ async fn a_panicking_delivery_does_not_wedge_its_queue() {
         .store
         .transact(|tx| {
             tx.put(TreeName::Links, &1u64.to_be_bytes(), &link)?;
-            tx.put(TreeName::Outbox, &100u64.to_be_bytes(), &op)
+            tx.put_op(&op)
         })
         .unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -23,13 +23,7 @@ impl Engine {
     ) -> Result<(), StoreError> {
         let now = self.clock.now();
         let key = link.id.to_be_bytes();
-        let ops: Vec<u64> = self
-            .store
-            .outbox()?
-            .into_iter()
-            .filter(|o| o.link == link.id)
-            .map(|o| o.id)
-            .collect();
+        let ops: Vec<u64> = self.store.outbox_ids_for_link(link.id)?;
         let comments: Vec<Vec<u8>> = self
             .store
             .tree(TreeName::Comments)
@@ -72,7 +66,7 @@ impl Engine {
                 }
             }
             for id in &ops {
-                tx.remove(TreeName::Outbox, &id.to_be_bytes())?;
+                tx.remove_op(*id)?;
             }
             for k in &comments {
                 tx.remove(TreeName::Comments, k)?;
