@@ -115,6 +115,27 @@ fn a_delivery_round_decodes_only_the_due_heads() {
     assert_eq!(links, vec![1005, 1042, 1077]);
 }
 
+/// The planner's in-flight snapshot of one link decodes only that link's
+/// operations.
+#[test]
+fn a_links_operations_are_read_without_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s")).unwrap();
+    outage(&store);
+    let outbox = store.tree(TreeName::Outbox);
+    for kv in outbox.iter() {
+        let (key, value) = kv.unwrap();
+        let op: OutboxOp = serde_json::from_slice(&value).unwrap();
+        if op.link != 1042 {
+            outbox.insert(key, &b"garbage"[..]).unwrap();
+        }
+    }
+    let ops = store.outbox_for_links(&[1042]).unwrap();
+    let expected: Vec<u64> = (0..100).map(|j| j * 100 + 43).collect();
+    assert_eq!(ids(&ops), expected);
+    assert!(store.outbox_for_links(&[4242]).unwrap().is_empty());
+}
+
 #[test]
 fn the_indexes_follow_every_write() {
     let dir = tempfile::tempdir().unwrap();
