@@ -392,11 +392,15 @@ impl Store {
     }
 }
 
+/// Raw key/value pairs of each index tree.
+#[cfg(test)]
+type IndexSnapshot = Vec<Vec<(Vec<u8>, Vec<u8>)>>;
+
 /// Test support: the raw contents of the index trees and the counters, to
 /// compare with what [`Store::rebuild_outbox_index`] derives from the records.
 #[cfg(test)]
 impl Store {
-    pub(crate) fn outbox_index_snapshot(&self) -> (Vec<Vec<(Vec<u8>, Vec<u8>)>>, OutboxCounts) {
+    pub(crate) fn outbox_index_snapshot(&self) -> (IndexSnapshot, OutboxCounts) {
         let trees = [
             TreeName::OutboxQueues,
             TreeName::OutboxDue,
