@@ -16,6 +16,8 @@ mod unlink;
 mod worker;
 
 #[cfg(test)]
+mod snapshot_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;
