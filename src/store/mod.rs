@@ -198,6 +198,9 @@ impl Store {
             .collect())
     }
 
+    /// Every outbox operation, decoded, oldest first: for listings and
+    /// tests. Hot paths use the indexes ([`Store::due_heads`],
+    /// [`Store::outbox_for_links`], [`Store::outbox_counts`]).
     pub fn outbox(&self) -> Result<Vec<OutboxOp>, StoreError> {
         Ok(self
             .scan(TreeName::Outbox, b"")?
