@@ -392,47 +392,6 @@ impl Store {
     }
 }
 
-/// Raw key/value pairs of each index tree.
-#[cfg(test)]
-type IndexSnapshot = Vec<Vec<(Vec<u8>, Vec<u8>)>>;
-
-/// Test support: the raw contents of the index trees and the counters, to
-/// compare with what [`Store::rebuild_outbox_index`] derives from the records.
-#[cfg(test)]
-impl Store {
-    pub(crate) fn outbox_index_snapshot(&self) -> (IndexSnapshot, OutboxCounts) {
-        let trees = [
-            TreeName::OutboxQueues,
-            TreeName::OutboxDue,
-            TreeName::OutboxLinks,
-        ]
-        .iter()
-        .map(|name| {
-            self.tree(*name)
-                .iter()
-                .map(|kv| {
-                    let (k, v) = kv.unwrap();
-                    (k.to_vec(), v.to_vec())
-                })
-                .collect()
-        })
-        .collect();
-        (trees, self.outbox_counts().unwrap())
-    }
-
-    /// Panics unless the indexes and counters are exactly what a rebuild
-    /// from the outbox records gives.
-    pub(crate) fn assert_outbox_index_consistent(&self) {
-        let maintained = self.outbox_index_snapshot();
-        self.rebuild_outbox_index().unwrap();
-        assert_eq!(
-            maintained,
-            self.outbox_index_snapshot(),
-            "outbox indexes drifted"
-        );
-    }
-}
-
 #[cfg(test)]
 #[path = "outbox_tests.rs"]
 mod tests;

@@ -10,6 +10,45 @@ use chrono::{Duration, TimeZone, Utc};
 use super::*;
 use crate::store::{Action, DeadLetter};
 
+/// Raw key/value pairs of each index tree.
+type IndexSnapshot = Vec<Vec<(Vec<u8>, Vec<u8>)>>;
+
+/// Test support: the raw contents of the index trees and the counters, to
+/// compare with what [`Store::rebuild_outbox_index`] derives from the records.
+impl Store {
+    pub(crate) fn outbox_index_snapshot(&self) -> (IndexSnapshot, OutboxCounts) {
+        let trees = [
+            TreeName::OutboxQueues,
+            TreeName::OutboxDue,
+            TreeName::OutboxLinks,
+        ]
+        .iter()
+        .map(|name| {
+            self.tree(*name)
+                .iter()
+                .map(|kv| {
+                    let (k, v) = kv.unwrap();
+                    (k.to_vec(), v.to_vec())
+                })
+                .collect()
+        })
+        .collect();
+        (trees, self.outbox_counts().unwrap())
+    }
+
+    /// Panics unless the indexes and counters are exactly what a rebuild
+    /// from the outbox records gives.
+    pub(crate) fn assert_outbox_index_consistent(&self) {
+        let maintained = self.outbox_index_snapshot();
+        self.rebuild_outbox_index().unwrap();
+        assert_eq!(
+            maintained,
+            self.outbox_index_snapshot(),
+            "outbox indexes drifted"
+        );
+    }
+}
+
 fn now() -> Timestamp {
     Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap()
 }
