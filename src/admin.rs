@@ -71,10 +71,10 @@ pub fn metrics_router(engine: Arc<Engine>, health: Health) -> Router {
 }
 
 async fn metrics(State(engine): State<Arc<Engine>>) -> Response {
-    if let Ok(ops) = engine.store.outbox() {
-        let dead = ops.iter().filter(|o| o.dead.is_some()).count();
-        metrics::gauge!("psa_bridge_outbox_pending").set((ops.len() - dead) as f64);
-        metrics::gauge!("psa_bridge_outbox_dead").set(dead as f64);
+    // From the store's counters: a scrape decodes no outbox record.
+    if let Ok(counts) = engine.store.outbox_counts() {
+        metrics::gauge!("psa_bridge_outbox_pending").set(counts.pending as f64);
+        metrics::gauge!("psa_bridge_outbox_dead").set(counts.dead as f64);
     }
     if let Ok(notices) = engine.store.dead_notices() {
         metrics::gauge!("psa_bridge_inbox_dead").set(notices.len() as f64);

@@ -17,4 +17,6 @@ pub use requeue::{blocked_by, Retried};
 pub use worker::run_delivery;
 
 #[cfg(test)]
+mod index_tests;
+#[cfg(test)]
 mod tests;

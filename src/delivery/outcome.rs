@@ -36,7 +36,7 @@ impl Engine {
                 if let Some(pairing) = self.pairing(&op.pairing) {
                     let pending: Vec<String> = self
                         .store
-                        .outbox()?
+                        .outbox_for_links(&[op.link])?
                         .into_iter()
                         .filter(|o| o.link == op.link && o.id != op.id && o.target == op.target)
                         .flat_map(|o| o.fields)
@@ -116,7 +116,7 @@ impl Engine {
             let mut link: Link = tx
                 .get(TreeName::Links, &key)?
                 .ok_or_else(|| StoreError::Aborted(format!("link {} vanished", op.link)))?;
-            tx.remove(TreeName::Outbox, &op.id.to_be_bytes())?;
+            tx.remove_op(op.id)?;
             if let Some(r) = &created_ref {
                 link.set_side(op.target, r.clone());
                 tx.put(TreeName::Links, &key, &link)?;
@@ -171,7 +171,7 @@ impl Engine {
             }
             for (planned, id) in follow_ups.iter().zip(&ids) {
                 let follow = self.new_op(*id, &link, planned, now);
-                tx.put(TreeName::Outbox, &id.to_be_bytes(), &follow)?;
+                tx.put_op(&follow)?;
                 tx.audit(
                     now,
                     AuditRecord {
@@ -272,7 +272,7 @@ impl Engine {
                 // Re-queued, re-planned or delivered meanwhile: keep that.
                 return Ok(());
             }
-            tx.put(TreeName::Outbox, &key, &updated)?;
+            tx.put_op(&updated)?;
             tx.audit(
                 now,
                 AuditRecord {

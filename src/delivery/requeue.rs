@@ -101,7 +101,7 @@ impl Engine {
                     detail: json!({ "op": id }),
                 };
                 if let Some(notice) = self.replan_notice(&op, link.as_ref(), notice_id, now) {
-                    tx.remove(TreeName::Outbox, &key)?;
+                    tx.remove_op(id)?;
                     tx.put(TreeName::Replans, &replan_key(op.link, op.id), &op)?;
                     let shadow_key = op.link.to_be_bytes();
                     let mut shadow: Shadow =
@@ -127,7 +127,7 @@ impl Engine {
                 requeued.attempts = 0;
                 requeued.first_failed_at = None;
                 requeued.next_attempt_at = now;
-                tx.put(TreeName::Outbox, &key, &requeued)?;
+                tx.put_op(&requeued)?;
                 let retried = Retried::Requeued { op: requeued };
                 tx.audit(
                     now,

@@ -163,7 +163,7 @@ async fn a_panicking_delivery_does_not_wedge_its_queue() {
         .store
         .transact(|tx| {
             tx.put(TreeName::Links, &1u64.to_be_bytes(), &link)?;
-            tx.put(TreeName::Outbox, &100u64.to_be_bytes(), &op)
+            tx.put_op(&op)
         })
         .unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -258,7 +258,7 @@ async fn a_visibility_change_for_a_vanished_note_completes_with_an_audit_line() 
         .store
         .transact(|tx| {
             tx.put(TreeName::Links, &1u64.to_be_bytes(), &link)?;
-            tx.put(TreeName::Outbox, &100u64.to_be_bytes(), &op)
+            tx.put_op(&op)
         })
         .unwrap();
     let delivered = super::apply::apply(&connector, &op, Some("2"))

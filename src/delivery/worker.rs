@@ -1,5 +1,6 @@
-//! One delivery worker per connection. Each round it looks at the outbox,
-//! picks the head operation of every (link, side) queue that is due, and runs
+//! One delivery worker per connection. Each round it reads the store's due
+//! index for the head operation of every (link, side) queue that is due
+//! (nothing else of the outbox is decoded), and runs
 //! those heads concurrently; the connection's rate limiter (inside the HTTP
 //! client) bounds requests per second and calls in flight. A 429 pauses the
 //! whole connection for the vendor's `Retry-After`. A queue whose head is a
@@ -7,7 +8,7 @@
 //! that panics frees its queue, is logged and counted, and its operation is
 //! rescheduled like a transient failure.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,32 +23,28 @@ use crate::store::{Action, OutboxOp, Side};
 
 type QueueKey = (u64, Side);
 
-/// The head operation of each ticket queue of `connection` that may run now.
+/// The head operation of each ticket queue of `connection` that may run now
+/// (due, not a dead letter, not already running), with its target ticket id.
+/// Reads the store's due index: only those heads are decoded.
 fn due_heads(
     engine: &Engine,
     connection: &str,
     busy: &HashSet<QueueKey>,
     now: DateTime<Utc>,
 ) -> Vec<(OutboxOp, Option<String>)> {
-    let ops = match engine.store.outbox() {
-        Ok(ops) => ops,
+    let heads = match engine
+        .store
+        .due_heads(connection, now, |link, side| busy.contains(&(link, side)))
+    {
+        Ok(heads) => heads,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the outbox");
             return Vec::new();
         }
     };
-    let mut heads: BTreeMap<QueueKey, OutboxOp> = BTreeMap::new();
-    for op in ops {
-        if op.connection != connection {
-            continue;
-        }
-        // A dead head stays the head: its queue waits for an operator.
-        heads.entry((op.link, op.target)).or_insert(op);
-    }
     heads
         .into_iter()
-        .filter(|(key, op)| op.dead.is_none() && !busy.contains(key) && op.next_attempt_at <= now)
-        .filter_map(|(_, op)| {
+        .filter_map(|op| {
             let target = match engine.store.link(op.link) {
                 Ok(Some(link)) => link.side(op.target).map(|r| r.id.clone()),
                 _ => None,

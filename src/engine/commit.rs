@@ -106,7 +106,7 @@ impl Engine {
                 for planned in &plan.ops {
                     let id = *next_id.next().ok_or_else(|| StoreError::Aborted("op id pool exhausted".into()))?;
                     let op = self.new_op(id, link, planned, now);
-                    tx.put(TreeName::Outbox, &id.to_be_bytes(), &op)?;
+                    tx.put_op(&op)?;
                     op_ids.push((id, planned));
                 }
                 for (side, comment_id, entry) in &plan.comments {

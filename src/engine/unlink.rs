@@ -23,13 +23,7 @@ impl Engine {
     ) -> Result<(), StoreError> {
         let now = self.clock.now();
         let key = link.id.to_be_bytes();
-        let ops: Vec<u64> = self
-            .store
-            .outbox()?
-            .into_iter()
-            .filter(|o| o.link == link.id)
-            .map(|o| o.id)
-            .collect();
+        let ops: Vec<u64> = self.store.outbox_ids_for_link(link.id)?;
         let comments: Vec<Vec<u8>> = self
             .store
             .tree(TreeName::Comments)
@@ -72,7 +66,7 @@ impl Engine {
                 }
             }
             for id in &ops {
-                tx.remove(TreeName::Outbox, &id.to_be_bytes())?;
+                tx.remove_op(*id)?;
             }
             for k in &comments {
                 tx.remove(TreeName::Comments, k)?;
@@ -94,5 +88,80 @@ impl Engine {
         })?;
         tracing::warn!(link = link.id, "{message}");
         self.store.flush().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::fixture;
+    use crate::store::{Action, OutboxCounts, OutboxOp, Side, TreeName};
+
+    fn op(id: u64, link: u64, target: Side) -> OutboxOp {
+        OutboxOp {
+            id,
+            link,
+            pairing: "acme".into(),
+            target,
+            connection: if target == Side::A {
+                "autotask"
+            } else {
+                "connectwise"
+            }
+            .into(),
+            action: Action::UpdateTicket {
+                update: Default::default(),
+            },
+            fields: vec!["status".into()],
+            planned_at: chrono::Utc::now(),
+            attempts: 0,
+            next_attempt_at: chrono::Utc::now(),
+            last_error: None,
+            dead: None,
+            first_failed_at: None,
+        }
+    }
+
+    /// Unlinking removes the link's operations from the outbox and from
+    /// every index; another link's queue is untouched.
+    #[tokio::test]
+    async fn unlinking_keeps_the_outbox_indexes() {
+        let f = fixture();
+        let store = &f.engine.store;
+        let ops = [
+            op(31, 7, Side::B),
+            op(32, 7, Side::B),
+            op(33, 7, Side::A),
+            op(34, 9, Side::B),
+        ];
+        store
+            .transact(|tx| {
+                tx.put(TreeName::Links, &7u64.to_be_bytes(), &f.link)?;
+                for op in &ops {
+                    tx.put_op(op)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        f.engine
+            .unlink(f.pairing(), &f.link, Side::B, "ticket 200")
+            .await
+            .unwrap();
+        store.assert_outbox_index_consistent();
+        assert!(store.outbox_ids_for_link(7).unwrap().is_empty());
+        assert_eq!(store.outbox_ids_for_link(9).unwrap(), vec![34]);
+        let far = chrono::Utc::now() + chrono::Duration::days(1);
+        let heads = store.due_heads("connectwise", far, |_, _| false).unwrap();
+        assert_eq!(heads.iter().map(|o| o.id).collect::<Vec<_>>(), vec![34]);
+        assert!(store
+            .due_heads("autotask", far, |_, _| false)
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store.outbox_counts().unwrap(),
+            OutboxCounts {
+                pending: 1,
+                dead: 0
+            }
+        );
     }
 }

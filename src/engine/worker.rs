@@ -32,6 +32,7 @@ impl Engine {
         &self,
         connection: &str,
         ticket: &Ticket,
+        snapshot_links: &[u64],
         outbox_before_fetch: &[OutboxOp],
     ) -> Result<Vec<Plan>, EngineError> {
         let mut plans = Vec::new();
@@ -40,6 +41,15 @@ impl Engine {
                 continue;
             };
             if let Some(link) = self.store.link_for(&pairing.name, side, &ticket.id)? {
+                if !snapshot_links.contains(&link.id) {
+                    // Linked (a delivery recorded the created ticket) after
+                    // the outbox snapshot, which holds only the links known
+                    // then: plan again with a snapshot that covers it.
+                    return Err(EngineError::Store(StoreError::Conflict(format!(
+                        "link {} appeared while planning",
+                        link.id
+                    ))));
+                }
                 plans.push(
                     self.reconcile(pairing, link, side, ticket, outbox_before_fetch)
                         .await?,
@@ -134,23 +144,27 @@ impl Engine {
             .collect()
     }
 
-    /// Whether a change of this ticket can lead to any plan: it is linked in
-    /// some pairing, or it sits on a pairing's trigger side.
-    fn may_matter(&self, connection: &str, ticket_id: &str) -> Result<bool, EngineError> {
+    /// Whether a change of this ticket can lead to any plan (it is linked in
+    /// some pairing, or it sits on a pairing's trigger side), and the ids of
+    /// the links it has: `None` when it cannot matter.
+    fn may_matter(
+        &self,
+        connection: &str,
+        ticket_id: &str,
+    ) -> Result<Option<Vec<u64>>, EngineError> {
+        let mut matters = false;
+        let mut links = Vec::new();
         for pairing in &self.pairings {
             let Some(side) = pairing.side_of(connection) else {
                 continue;
             };
-            if pairing.mapping.trigger.side == side
-                || self
-                    .store
-                    .link_for(&pairing.name, side, ticket_id)?
-                    .is_some()
-            {
-                return Ok(true);
+            matters |= pairing.mapping.trigger.side == side;
+            if let Some(link) = self.store.link_for(&pairing.name, side, ticket_id)? {
+                links.push(link.id);
+                matters = true;
             }
         }
-        Ok(false)
+        Ok(matters.then_some(links))
     }
 
     /// Plans and commits one inbox item (and older items for the same ticket).
@@ -164,7 +178,7 @@ impl Engine {
         let conn = self
             .connection(&item.connection)
             .ok_or_else(|| missing(&item.connection))?;
-        if !self.may_matter(&item.connection, &item.ticket_id)? {
+        let Some(links) = self.may_matter(&item.connection, &item.ticket_id)? else {
             // Neither linked nor on a trigger side (e.g. the MSP's other
             // clients' tickets): no need to read it from the vendor, nor to
             // remember its version (that tree would grow with every ticket
@@ -177,11 +191,13 @@ impl Engine {
                     note: None,
                 })
                 .await?);
-        }
-        let mut outbox = self.store.outbox()?;
+        };
+        // The in-flight snapshot, of this ticket's links only (read through
+        // the store's link index, not the whole outbox).
+        let mut outbox = self.store.outbox_for_links(&links)?;
         // Dead updates being re-planned keep their fields in flight until
         // their link is planned again (see `delivery::requeue`).
-        let replans = self.store.replans()?;
+        let replans = self.store.replans_for_links(&links)?;
         outbox.extend(replans.iter().map(|(_, op)| op.clone()));
         let read_at = self.clock.now();
         let ticket = match read_in_place(|| conn.connector.get_ticket(&item.ticket_id)).await {
@@ -206,7 +222,9 @@ impl Engine {
             }
             Err(e) => return Err(Engine::vendor_error(&item.connection)(e)),
         };
-        let plans = self.plan_ticket(&item.connection, &ticket, &outbox).await?;
+        let plans = self
+            .plan_ticket(&item.connection, &ticket, &links, &outbox)
+            .await?;
         let planned: Vec<u64> = plans.iter().map(|p| p.link.id).collect();
         let version = Some((
             item.connection.as_str(),

@@ -5,6 +5,7 @@
 
 mod audit;
 mod keys;
+mod outbox;
 pub mod records;
 mod tx;
 
@@ -14,6 +15,7 @@ use serde::de::DeserializeOwned;
 
 pub use audit::{entry_hash, VerifyReport};
 pub use keys::*;
+pub use outbox::OutboxCounts;
 pub use records::*;
 pub use tx::{AuditRecord, Tx, TxError};
 
@@ -36,9 +38,27 @@ pub enum TreeName {
     /// Dead field updates an operator asked to re-plan: link id + op id →
     /// the op. Their fields count as in flight until the link is planned again.
     Replans,
+    /// Outbox index: one record per (connection, link, side) queue holding
+    /// its op ids in order (the first is the head). See `store::outbox`.
+    OutboxQueues,
+    /// Outbox index: the head of every queue that is not a dead letter, by
+    /// connection, next attempt time and op id.
+    OutboxDue,
+    /// Outbox index: link id + op id, so one link's operations share a prefix.
+    OutboxLinks,
 }
 
-const TREE_NAMES: [&str; 13] = [
+impl TreeName {
+    /// The outbox and its index trees (written only through `Tx::put_op`).
+    pub(crate) fn is_outbox(self) -> bool {
+        matches!(
+            self,
+            TreeName::Outbox | TreeName::OutboxQueues | TreeName::OutboxDue | TreeName::OutboxLinks
+        )
+    }
+}
+
+const TREE_NAMES: [&str; 16] = [
     "inbox",
     "outbox",
     "links",
@@ -52,6 +72,9 @@ const TREE_NAMES: [&str; 13] = [
     "meta",
     "dead_notices",
     "replans",
+    "outbox_queues",
+    "outbox_due",
+    "outbox_links",
 ];
 
 /// A store failure. Disk and corruption errors are not retryable by the caller.
@@ -94,7 +117,9 @@ impl Store {
             .iter()
             .map(|name| db.open_tree(name))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { db, trees })
+        let store = Self { db, trees };
+        store.ensure_outbox_index()?;
+        Ok(store)
     }
 
     pub(crate) fn tree(&self, name: TreeName) -> &sled::Tree {
@@ -173,6 +198,9 @@ impl Store {
             .collect())
     }
 
+    /// Every outbox operation, decoded, oldest first: for listings and
+    /// tests. Hot paths use the indexes ([`Store::due_heads`],
+    /// [`Store::outbox_for_links`], [`Store::outbox_counts`]).
     pub fn outbox(&self) -> Result<Vec<OutboxOp>, StoreError> {
         Ok(self
             .scan(TreeName::Outbox, b"")?

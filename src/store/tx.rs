@@ -70,11 +70,23 @@ impl<'a> Tx<'a> {
         Self { trees }
     }
 
-    fn tree(&self, name: TreeName) -> &TransactionalTree {
+    pub(super) fn tree(&self, name: TreeName) -> &TransactionalTree {
         &self.trees[name as usize]
     }
 
+    /// Writes a record. Outbox operations go through [`Tx::put_op`] instead
+    /// (it keeps the outbox indexes); writing them here is refused.
     pub fn put<T: Serialize>(&self, name: TreeName, key: &[u8], value: &T) -> Result<(), TxError> {
+        refuse_outbox(name)?;
+        self.put_unchecked(name, key, value)
+    }
+
+    pub(super) fn put_unchecked<T: Serialize>(
+        &self,
+        name: TreeName,
+        key: &[u8],
+        value: &T,
+    ) -> Result<(), TxError> {
         let bytes = serde_json::to_vec(value).map_err(|e| {
             TxError::Abort(StoreError::Aborted(format!("cannot encode record: {e}")))
         })?;
@@ -93,7 +105,9 @@ impl<'a> Tx<'a> {
         }
     }
 
+    /// Removes a record. Outbox operations go through [`Tx::remove_op`].
     pub fn remove(&self, name: TreeName, key: &[u8]) -> Result<(), TxError> {
+        refuse_outbox(name)?;
         self.tree(name).remove(key)?;
         Ok(())
     }
@@ -128,4 +142,15 @@ impl<'a> Tx<'a> {
             },
         )
     }
+}
+
+/// The outbox and its indexes change together, only through
+/// [`Tx::put_op`] / [`Tx::remove_op`], so no caller can forget an index.
+fn refuse_outbox(name: TreeName) -> Result<(), TxError> {
+    if name.is_outbox() {
+        return Err(TxError::Abort(StoreError::Aborted(format!(
+            "tree {name:?} is written with Tx::put_op / Tx::remove_op only"
+        ))));
+    }
+    Ok(())
 }
