@@ -242,6 +242,8 @@ mod tests {
             note: None,
         };
         assert!(engine.commit(outcome).await.is_ok());
+        // A plan's outcome is on disk before the planner moves on.
+        assert!(!engine.store.has_unflushed_writes());
     }
 
     fn stored_link(engine: &Engine) -> Link {

@@ -76,3 +76,51 @@ pub async fn enqueue(
     }
     Ok(result)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::store::Store;
+
+    /// A webhook is answered 200, and a poll cursor advanced, only after
+    /// what `enqueue` wrote is on disk: nothing it committed is left
+    /// unflushed when it returns.
+    #[tokio::test]
+    async fn acknowledged_hints_and_cursors_are_flushed_before_returning() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::new(
+            Store::open(&dir.path().join("s")).unwrap(),
+            Default::default(),
+            Vec::new(),
+            Arc::new(SystemClock),
+            Default::default(),
+        );
+        let hint = ChangeHint {
+            ticket_id: "42".into(),
+            updated_at: None,
+            dedup_key: "hook:42:1".into(),
+        };
+        let counts = enqueue(&engine, "autotask", IntakeSource::Webhook, &[hint], None)
+            .await
+            .unwrap();
+        assert_eq!(counts.accepted, 1);
+        assert!(
+            !engine.store.has_unflushed_writes(),
+            "acknowledged before the flush"
+        );
+        assert_eq!(engine.store.inbox().unwrap().len(), 1);
+
+        let cursor = chrono::Utc::now();
+        enqueue(&engine, "autotask", IntakeSource::Poll, &[], Some(cursor))
+            .await
+            .unwrap();
+        assert!(
+            !engine.store.has_unflushed_writes(),
+            "cursor advanced before the flush"
+        );
+        assert_eq!(engine.store.cursor("autotask").unwrap(), Some(cursor));
+    }
+}

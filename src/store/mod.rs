@@ -10,6 +10,8 @@ pub mod records;
 mod tx;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
@@ -102,17 +104,21 @@ pub enum StoreError {
 pub struct Store {
     db: sled::Db,
     trees: Vec<sled::Tree>,
+    durability: Arc<Durability>,
+}
+
+/// Committed transactions and how many of them the last flush covered, so
+/// tests can check that a step flushed what it wrote before it answered.
+#[derive(Default)]
+struct Durability {
+    committed: AtomicU64,
+    flushed: AtomicU64,
 }
 
 impl Store {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        // No background flusher: what is on disk is exactly what was
-        // flushed, and every acknowledgement flushes first. (With sled's
-        // default 500 ms flusher a missing flush would usually go unnoticed:
-        // the crash tests could not tell.)
         let db = sled::Config::new()
             .path(path)
-            .flush_every_ms(None)
             .open()
             .map_err(|source| StoreError::Open {
                 path: path.display().to_string(),
@@ -122,7 +128,11 @@ impl Store {
             .iter()
             .map(|name| db.open_tree(name))
             .collect::<Result<Vec<_>, _>>()?;
-        let store = Self { db, trees };
+        let store = Self {
+            db,
+            trees,
+            durability: Arc::default(),
+        };
         store.ensure_outbox_index()?;
         Ok(store)
     }
@@ -147,7 +157,10 @@ impl Store {
             f(&mut tx).map_err(tx::TxError::into_sled)
         });
         match result {
-            Ok(r) => Ok(r),
+            Ok(r) => {
+                self.durability.committed.fetch_add(1, Ordering::SeqCst);
+                Ok(r)
+            }
             Err(TransactionError::Abort(e)) => Err(e),
             Err(TransactionError::Storage(e)) => Err(StoreError::Sled(e)),
         }
@@ -162,10 +175,20 @@ impl Store {
     /// the same guarantee without that pool.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let db = self.db.clone();
+        let covered = self.durability.committed.load(Ordering::SeqCst);
         tokio::task::spawn_blocking(move || db.flush())
             .await
             .map_err(|e| StoreError::Aborted(format!("flush task failed: {e}")))??;
+        self.durability.flushed.fetch_max(covered, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Whether a committed transaction has not been flushed yet. Every step
+    /// that acknowledges something (a webhook's 200, a poll cursor, a plan)
+    /// must leave this `false`.
+    pub fn has_unflushed_writes(&self) -> bool {
+        self.durability.committed.load(Ordering::SeqCst)
+            > self.durability.flushed.load(Ordering::SeqCst)
     }
 
     pub(crate) fn get<T: DeserializeOwned>(
