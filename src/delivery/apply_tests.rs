@@ -94,22 +94,7 @@ impl Connector for Scripted {
 }
 
 fn op(action: Action) -> OutboxOp {
-    let now = chrono::Utc::now();
-    OutboxOp {
-        id: 9,
-        link: 1,
-        pairing: "p".into(),
-        target: Side::B,
-        connection: "scripted".into(),
-        action,
-        fields: Vec::new(),
-        planned_at: now,
-        attempts: 0,
-        next_attempt_at: now,
-        last_error: None,
-        dead: None,
-        first_failed_at: None,
-    }
+    OutboxOp::sample(9, 1, Side::B, action)
 }
 
 fn create() -> OutboxOp {

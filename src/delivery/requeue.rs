@@ -208,26 +208,17 @@ mod tests {
     use crate::store::DeadLetter;
 
     fn op(id: u64, link: u64, target: Side, dead: bool) -> OutboxOp {
+        let update = Action::UpdateTicket {
+            update: Default::default(),
+        };
         OutboxOp {
-            id,
-            link,
-            pairing: "p".into(),
-            target,
-            connection: "c".into(),
-            action: Action::UpdateTicket {
-                update: Default::default(),
-            },
             fields: vec!["status".into()],
-            planned_at: chrono::Utc::now(),
-            attempts: 0,
-            next_attempt_at: chrono::Utc::now(),
-            last_error: None,
             dead: dead.then(|| DeadLetter {
                 at: chrono::Utc::now(),
                 status: Some(400),
                 message: "no".into(),
             }),
-            first_failed_at: None,
+            ..OutboxOp::sample(id, link, target, update)
         }
     }
 

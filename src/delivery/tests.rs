@@ -102,19 +102,10 @@ fn update_op(id: u64, link: u64) -> OutboxOp {
         ..Default::default()
     };
     OutboxOp {
-        id,
-        link,
-        pairing: "p".into(),
-        target: Side::B,
         connection: "stub".into(),
-        action: Action::UpdateTicket { update },
         fields: vec!["status".into()],
-        planned_at: chrono::Utc::now(),
-        attempts: 0,
         next_attempt_at: chrono::Utc::now() - chrono::Duration::seconds(1),
-        last_error: None,
-        dead: None,
-        first_failed_at: None,
+        ..OutboxOp::sample(id, link, Side::B, Action::UpdateTicket { update })
     }
 }
 

@@ -109,25 +109,15 @@ fn notice() -> InboxItem {
 }
 
 fn update_op(id: u64, link: u64) -> OutboxOp {
+    let update = TicketUpdate {
+        status: Some("In Progress".into()),
+        ..Default::default()
+    };
     OutboxOp {
-        id,
-        link,
         pairing: "acme".into(),
-        target: Side::B,
         connection: "connectwise".into(),
-        action: Action::UpdateTicket {
-            update: TicketUpdate {
-                status: Some("In Progress".into()),
-                ..Default::default()
-            },
-        },
         fields: vec!["status".into()],
-        planned_at: chrono::Utc::now(),
-        attempts: 0,
-        next_attempt_at: chrono::Utc::now(),
-        last_error: None,
-        dead: None,
-        first_failed_at: None,
+        ..OutboxOp::sample(id, link, Side::B, Action::UpdateTicket { update })
     }
 }
 

@@ -245,21 +245,17 @@ fn fields_in_flight_are_not_changes() {
         .unwrap();
     let a_now = ticket(Side::A, "New", "Critical");
     let in_flight = OutboxOp {
-        id: 1,
-        link: f.link.id,
         pairing: "acme".into(),
-        target: Side::B,
         connection: "connectwise".into(),
-        action: Action::UpdateTicket {
-            update: Default::default(),
-        },
         fields: vec!["priority".into()],
-        planned_at: Utc::now(),
-        attempts: 0,
-        next_attempt_at: Utc::now(),
-        last_error: None,
-        dead: None,
-        first_failed_at: None,
+        ..OutboxOp::sample(
+            1,
+            f.link.id,
+            Side::B,
+            Action::UpdateTicket {
+                update: Default::default(),
+            },
+        )
     };
     let plan = f.plan(&a_now, &b, &[in_flight]);
     assert!(plan.ops.is_empty(), "stale value bounced: {:?}", plan.ops);
@@ -322,28 +318,19 @@ pub(super) fn public_note(id: &str, body: &str, marker: Option<&str>) -> psa_con
 }
 
 fn comment_op(f: &Fixture, target: Side, marker: &str) -> OutboxOp {
-    OutboxOp {
-        id: 3,
-        link: f.link.id,
-        pairing: "acme".into(),
-        target,
-        connection: "connectwise".into(),
-        action: Action::AddComment {
-            comment: psa_connector::NewComment {
-                body: "hi".into(),
-                visibility: psa_connector::Visibility::Public,
-                marker: marker.into(),
-                resolution: false,
-            },
-            source: Some((target.other(), "55".into())),
+    let action = Action::AddComment {
+        comment: psa_connector::NewComment {
+            body: "hi".into(),
+            visibility: psa_connector::Visibility::Public,
+            marker: marker.into(),
+            resolution: false,
         },
-        fields: Vec::new(),
-        planned_at: Utc::now(),
-        attempts: 0,
-        next_attempt_at: Utc::now(),
-        last_error: None,
-        dead: None,
-        first_failed_at: None,
+        source: Some((target.other(), "55".into())),
+    };
+    OutboxOp {
+        pairing: "acme".into(),
+        connection: "connectwise".into(),
+        ..OutboxOp::sample(3, f.link.id, target, action)
     }
 }
 

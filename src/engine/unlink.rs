@@ -97,27 +97,19 @@ mod tests {
     use crate::store::{Action, OutboxCounts, OutboxOp, Side, TreeName};
 
     fn op(id: u64, link: u64, target: Side) -> OutboxOp {
+        let update = Action::UpdateTicket {
+            update: Default::default(),
+        };
+        let connection = if target == Side::A {
+            "autotask"
+        } else {
+            "connectwise"
+        };
         OutboxOp {
-            id,
-            link,
             pairing: "acme".into(),
-            target,
-            connection: if target == Side::A {
-                "autotask"
-            } else {
-                "connectwise"
-            }
-            .into(),
-            action: Action::UpdateTicket {
-                update: Default::default(),
-            },
+            connection: connection.into(),
             fields: vec!["status".into()],
-            planned_at: chrono::Utc::now(),
-            attempts: 0,
-            next_attempt_at: chrono::Utc::now(),
-            last_error: None,
-            dead: None,
-            first_failed_at: None,
+            ..OutboxOp::sample(id, link, target, update)
         }
     }
 

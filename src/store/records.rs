@@ -267,6 +267,30 @@ pub struct DeadNotice {
     pub dead: DeadLetter,
 }
 
+#[cfg(test)]
+impl OutboxOp {
+    /// A due, never-tried operation of pairing `p` on connection `c`, for
+    /// tests; override fields with struct update syntax.
+    pub fn sample(id: u64, link: u64, target: Side, action: Action) -> Self {
+        let now = chrono::Utc::now();
+        OutboxOp {
+            id,
+            link,
+            pairing: "p".into(),
+            target,
+            connection: "c".into(),
+            action,
+            fields: Vec::new(),
+            planned_at: now,
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            dead: None,
+            first_failed_at: None,
+        }
+    }
+}
+
 /// What the bridge did with one comment it saw.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
