@@ -19,3 +19,6 @@ pub mod ingest;
 pub mod report;
 pub mod retry;
 pub mod store;
+
+#[cfg(test)]
+mod testing;

@@ -28,6 +28,11 @@ pub struct Faults {
     /// Delay added to every answer, in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// Fraction of successful writes (0 to 1) that are applied and then
+    /// answered 503 or with a dropped connection (the caller cannot tell
+    /// whether they happened).
+    #[arg(long, default_value_t = 0.0)]
+    ambiguous_rate: f64,
 }
 
 impl Faults {
@@ -35,6 +40,7 @@ impl Faults {
         control.set_rate_limit(self.rate_limit, self.retry_after);
         control.set_error_rate(self.error_rate);
         control.set_latency(Duration::from_millis(self.latency_ms));
+        control.set_ambiguous_rate(self.ambiguous_rate);
     }
 }
 
@@ -43,11 +49,13 @@ pub async fn simulate(
     listen: SocketAddr,
     faults: Faults,
 ) -> anyhow::Result<ExitCode> {
-    if !(0.0..=1.0).contains(&faults.error_rate) {
-        anyhow::bail!(
-            "--error-rate must be between 0 and 1, got {}",
-            faults.error_rate
-        );
+    for (flag, rate) in [
+        ("--error-rate", faults.error_rate),
+        ("--ambiguous-rate", faults.ambiguous_rate),
+    ] {
+        if !(0.0..=1.0).contains(&rate) {
+            anyhow::bail!("{flag} must be between 0 and 1, got {rate}");
+        }
     }
     let listener = tokio::net::TcpListener::bind(listen).await?;
     match vendor {

@@ -4,14 +4,13 @@
 
 use std::sync::Mutex;
 
-use async_trait::async_trait;
 use psa_connector::{
-    Catalog, ChangeHint, Comment, Connector, ConnectorError, NewComment, NewTicket, Ticket,
-    TicketUpdate, Timestamp, Visibility, WebhookError, WebhookRequest,
+    Comment, ConnectorError, NewComment, NewTicket, Ticket, TicketUpdate, Visibility,
 };
 
 use super::apply::{apply, Delivered};
 use crate::store::{Action, OutboxOp, Side};
+use crate::testing::{sample_ticket, Fake, Script};
 
 /// Answers from fixed data and records every call by name.
 #[derive(Default)]
@@ -32,64 +31,35 @@ impl Scripted {
 
 fn ticket(id: &str) -> Ticket {
     Ticket {
-        id: id.into(),
-        number: id.into(),
-        title: "t".into(),
-        description: None,
-        status: "New".into(),
-        priority: "Low".into(),
-        queue: None,
-        closed: false,
         marker: Some("psa-bridge:p:1".into()),
-        fields: Default::default(),
-        updated_at: chrono::Utc::now(),
+        ..sample_ticket(id)
     }
 }
 
-fn unused() -> ConnectorError {
-    ConnectorError::Config("not used by this test".into())
-}
-
-#[async_trait]
-impl Connector for Scripted {
-    fn vendor(&self) -> &'static str {
-        "scripted"
-    }
-    async fn discover(&self) -> Result<Catalog, ConnectorError> {
-        Err(unused())
-    }
-    async fn get_ticket(&self, id: &str) -> Result<Ticket, ConnectorError> {
+impl Script for Scripted {
+    fn get_ticket(&self, id: &str) -> Result<Ticket, ConnectorError> {
         self.called("get_ticket");
         Ok(ticket(id))
     }
-    async fn find_by_marker(&self, _: &str) -> Result<Option<Ticket>, ConnectorError> {
+    fn find_by_marker(&self, _: &str) -> Result<Option<Ticket>, ConnectorError> {
         self.called("find_by_marker");
         Ok(self.by_marker.clone())
     }
-    async fn create_ticket(&self, _: &NewTicket) -> Result<Ticket, ConnectorError> {
+    fn create_ticket(&self, _: &NewTicket) -> Result<Ticket, ConnectorError> {
         self.called("create_ticket");
         Ok(ticket("new"))
     }
-    async fn update_ticket(&self, _: &str, _: &TicketUpdate) -> Result<(), ConnectorError> {
+    fn update_ticket(&self, _: &str, _: &TicketUpdate) -> Result<(), ConnectorError> {
         self.called("update_ticket");
         Ok(())
     }
-    async fn list_comments(&self, _: &str) -> Result<Vec<Comment>, ConnectorError> {
+    fn list_comments(&self, _: &str) -> Result<Vec<Comment>, ConnectorError> {
         self.called("list_comments");
         Ok(self.comments.clone())
     }
-    async fn add_comment(&self, _: &str, _: &NewComment) -> Result<String, ConnectorError> {
+    fn add_comment(&self, _: &str, _: &NewComment) -> Result<String, ConnectorError> {
         self.called("add_comment");
         Ok("c-new".into())
-    }
-    async fn changed_since(&self, _: Timestamp) -> Result<Vec<ChangeHint>, ConnectorError> {
-        Err(unused())
-    }
-    async fn verify_webhook(&self, _: &WebhookRequest) -> Result<Vec<ChangeHint>, WebhookError> {
-        Err(WebhookError::Malformed("not used".into()))
-    }
-    async fn register_webhook(&self, _: &str) -> Result<(), ConnectorError> {
-        Err(unused())
     }
 }
 
@@ -138,61 +108,61 @@ fn comment_with(marker: Option<&str>) -> Comment {
 
 #[tokio::test]
 async fn a_create_looks_for_its_marker_first_and_adopts() {
-    let found = Scripted {
+    let found = Fake(Scripted {
         by_marker: Some(ticket("1001")),
         ..Default::default()
-    };
+    });
     let delivered = apply(&found, &create(), None).await.unwrap();
     assert!(
         matches!(delivered, Delivered::Created { adopted: true, ref ticket } if ticket.id == "1001")
     );
-    assert_eq!(found.calls(), ["find_by_marker"], "nothing created");
+    assert_eq!(found.0.calls(), ["find_by_marker"], "nothing created");
 
-    let none = Scripted::default();
+    let none = Fake(Scripted::default());
     let delivered = apply(&none, &create(), None).await.unwrap();
     assert!(matches!(
         delivered,
         Delivered::Created { adopted: false, .. }
     ));
-    assert_eq!(none.calls(), ["find_by_marker", "create_ticket"]);
+    assert_eq!(none.0.calls(), ["find_by_marker", "create_ticket"]);
 }
 
 #[tokio::test]
 async fn a_note_looks_for_its_marker_first_and_adopts() {
-    let posted = Scripted {
+    let posted = Fake(Scripted {
         comments: vec![comment_with(Some("p:1:a:55"))],
         ..Default::default()
-    };
+    });
     let delivered = apply(&posted, &note(), Some("200")).await.unwrap();
     assert!(matches!(delivered, Delivered::Commented { adopted: true, ref id } if id == "c-old"));
-    assert_eq!(posted.calls(), ["list_comments"], "nothing posted");
+    assert_eq!(posted.0.calls(), ["list_comments"], "nothing posted");
 
     // Another marker (or none) is not this note: it is posted.
-    let other = Scripted {
+    let other = Fake(Scripted {
         comments: vec![comment_with(Some("p:1:a:56")), comment_with(None)],
         ..Default::default()
-    };
+    });
     let delivered = apply(&other, &note(), Some("200")).await.unwrap();
     assert!(matches!(
         delivered,
         Delivered::Commented { adopted: false, .. }
     ));
-    assert_eq!(other.calls(), ["list_comments", "add_comment"]);
+    assert_eq!(other.0.calls(), ["list_comments", "add_comment"]);
 }
 
 #[tokio::test]
 async fn updates_and_notes_need_a_linked_ticket() {
-    let c = Scripted::default();
+    let c = Fake(Scripted::default());
     let update = op(Action::UpdateTicket {
         update: TicketUpdate::default(),
     });
     assert!(apply(&c, &update, None).await.is_err());
     assert!(apply(&c, &note(), None).await.is_err());
-    assert!(c.calls().is_empty(), "no vendor call without a target");
+    assert!(c.0.calls().is_empty(), "no vendor call without a target");
     let delivered = apply(&c, &update, Some("200")).await.unwrap();
     assert!(matches!(delivered, Delivered::Updated(_)));
     assert_eq!(
-        c.calls(),
+        c.0.calls(),
         ["update_ticket", "get_ticket"],
         "read back after the write"
     );

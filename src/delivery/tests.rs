@@ -7,15 +7,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use psa_connector::{
-    Catalog, ChangeHint, Comment, Connector, ConnectorError, NewComment, NewTicket, Ticket,
-    TicketUpdate, Timestamp, WebhookError, WebhookRequest,
-};
+use psa_connector::{ConnectorError, Ticket, TicketUpdate};
 
 use crate::clock::ManualClock;
 use crate::engine::{Connection, Engine};
 use crate::store::{Action, Link, OutboxOp, Side, Store, TicketRef, TreeName};
+use crate::testing::{sample_ticket, Fake, Script};
 
 /// Update calls: the first panics, the second is throttled with an absurd
 /// `Retry-After`, the rest succeed.
@@ -23,41 +20,15 @@ struct Flaky {
     updates: AtomicU32,
 }
 
-fn stub() -> ConnectorError {
-    ConnectorError::Config("stub".into())
-}
-
-#[async_trait]
-impl Connector for Flaky {
-    fn vendor(&self) -> &'static str {
-        "stub"
-    }
-    async fn discover(&self) -> Result<Catalog, ConnectorError> {
-        Err(stub())
-    }
-    async fn get_ticket(&self, id: &str) -> Result<Ticket, ConnectorError> {
+impl Script for Flaky {
+    fn get_ticket(&self, id: &str) -> Result<Ticket, ConnectorError> {
         // The read-back after an update.
         Ok(Ticket {
-            id: id.into(),
-            number: id.into(),
-            title: "t".into(),
-            description: None,
             status: "Done".into(),
-            priority: "Low".into(),
-            queue: None,
-            closed: false,
-            marker: None,
-            fields: Default::default(),
-            updated_at: chrono::Utc::now(),
+            ..sample_ticket(id)
         })
     }
-    async fn find_by_marker(&self, _: &str) -> Result<Option<Ticket>, ConnectorError> {
-        Err(stub())
-    }
-    async fn create_ticket(&self, _: &NewTicket) -> Result<Ticket, ConnectorError> {
-        Err(stub())
-    }
-    async fn update_ticket(&self, _: &str, _: &TicketUpdate) -> Result<(), ConnectorError> {
+    fn update_ticket(&self, _: &str, _: &TicketUpdate) -> Result<(), ConnectorError> {
         match self.updates.fetch_add(1, Ordering::SeqCst) {
             0 => panic!("connector bug"),
             1 => Err(ConnectorError::Http {
@@ -68,25 +39,10 @@ impl Connector for Flaky {
             _ => Ok(()),
         }
     }
-    async fn list_comments(&self, _: &str) -> Result<Vec<Comment>, ConnectorError> {
-        Err(stub())
-    }
-    async fn add_comment(&self, _: &str, _: &NewComment) -> Result<String, ConnectorError> {
-        Err(stub())
-    }
-    async fn changed_since(&self, _: Timestamp) -> Result<Vec<ChangeHint>, ConnectorError> {
-        Err(stub())
-    }
-    async fn verify_webhook(&self, _: &WebhookRequest) -> Result<Vec<ChangeHint>, WebhookError> {
-        Err(WebhookError::Malformed("stub".into()))
-    }
-    async fn register_webhook(&self, _: &str) -> Result<(), ConnectorError> {
-        Err(stub())
-    }
     fn can_set_comment_visibility(&self) -> bool {
         true
     }
-    async fn set_comment_visibility(
+    fn set_comment_visibility(
         &self,
         _: &str,
         comment_id: &str,
@@ -119,9 +75,9 @@ async fn until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
 async fn a_panicking_delivery_does_not_wedge_its_queue() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(chrono::Utc::now());
-    let connector = Arc::new(Flaky {
+    let connector = Arc::new(Fake(Flaky {
         updates: AtomicU32::new(0),
-    });
+    }));
     let engine = Arc::new(Engine::new(
         Store::open(&dir.path().join("s")).unwrap(),
         HashMap::from([(
@@ -177,7 +133,7 @@ async fn a_panicking_delivery_does_not_wedge_its_queue() {
     })
     .await;
     assert!(failed.last_error.unwrap().contains("panic"));
-    assert_eq!(connector.updates.load(Ordering::SeqCst), 1);
+    assert_eq!(connector.0.updates.load(Ordering::SeqCst), 1);
 
     // The queue is free again: the next attempt runs (and is throttled with
     // an absurd Retry-After, which must neither panic nor count).
@@ -198,7 +154,7 @@ async fn a_panicking_delivery_does_not_wedge_its_queue() {
         engine.store.outbox_op(100).ok()?.is_none().then_some(())
     })
     .await;
-    assert_eq!(connector.updates.load(Ordering::SeqCst), 3);
+    assert_eq!(connector.0.updates.load(Ordering::SeqCst), 3);
     let _ = stop.send(());
     worker.await.unwrap();
 }
@@ -214,9 +170,9 @@ fn clock_now(clock: &ManualClock) -> chrono::DateTime<chrono::Utc> {
 #[tokio::test]
 async fn a_visibility_change_for_a_vanished_note_completes_with_an_audit_line() {
     let dir = tempfile::tempdir().unwrap();
-    let connector = Flaky {
+    let connector = Fake(Flaky {
         updates: AtomicU32::new(0),
-    };
+    });
     let engine = Engine::new(
         Store::open(&dir.path().join("s")).unwrap(),
         HashMap::new(),

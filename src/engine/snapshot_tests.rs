@@ -6,17 +6,14 @@
 use std::sync::Arc;
 use std::sync::Mutex;
 
-use async_trait::async_trait;
-use psa_connector::{
-    Catalog, ChangeHint, Comment, Connector, ConnectorError, NewComment, NewTicket, Ticket,
-    TicketUpdate, Timestamp, WebhookError, WebhookRequest,
-};
+use psa_connector::{Comment, ConnectorError, Ticket, TicketUpdate};
 
 use super::tests::{fixture, ticket};
 use super::{Connection, EngineError};
 use crate::store::{
     link_key, Action, InboxItem, IntakeSource, Link, OutboxOp, Side, Store, StoreError, TreeName,
 };
+use crate::testing::{Fake, Script};
 
 /// Reads answer the fixture's tickets; the first read may first store a
 /// link (a delivery recording a created ticket while the planner reads).
@@ -24,19 +21,8 @@ struct Reads {
     link_on_read: Mutex<Option<(Store, Link)>>,
 }
 
-fn stub() -> ConnectorError {
-    ConnectorError::Config("stub".into())
-}
-
-#[async_trait]
-impl Connector for Reads {
-    fn vendor(&self) -> &'static str {
-        "stub"
-    }
-    async fn discover(&self) -> Result<Catalog, ConnectorError> {
-        Err(stub())
-    }
-    async fn get_ticket(&self, id: &str) -> Result<Ticket, ConnectorError> {
+impl Script for Reads {
+    fn get_ticket(&self, id: &str) -> Result<Ticket, ConnectorError> {
         let pending = self.link_on_read.lock().unwrap().take();
         if let Some((store, link)) = pending {
             store
@@ -53,36 +39,15 @@ impl Connector for Reads {
         let side = if id == "100" { Side::A } else { Side::B };
         Ok(ticket(side, "In Progress", "High"))
     }
-    async fn find_by_marker(&self, _: &str) -> Result<Option<Ticket>, ConnectorError> {
-        Err(stub())
-    }
-    async fn create_ticket(&self, _: &NewTicket) -> Result<Ticket, ConnectorError> {
-        Err(stub())
-    }
-    async fn update_ticket(&self, _: &str, _: &TicketUpdate) -> Result<(), ConnectorError> {
-        Err(stub())
-    }
-    async fn list_comments(&self, _: &str) -> Result<Vec<Comment>, ConnectorError> {
+    fn list_comments(&self, _: &str) -> Result<Vec<Comment>, ConnectorError> {
         Ok(Vec::new())
-    }
-    async fn add_comment(&self, _: &str, _: &NewComment) -> Result<String, ConnectorError> {
-        Err(stub())
-    }
-    async fn changed_since(&self, _: Timestamp) -> Result<Vec<ChangeHint>, ConnectorError> {
-        Err(stub())
-    }
-    async fn verify_webhook(&self, _: &WebhookRequest) -> Result<Vec<ChangeHint>, WebhookError> {
-        Err(WebhookError::Malformed("stub".into()))
-    }
-    async fn register_webhook(&self, _: &str) -> Result<(), ConnectorError> {
-        Err(stub())
     }
 }
 
 fn connect(f: &mut super::tests::Fixture, link_on_read: Option<Link>) {
-    let reads = Arc::new(Reads {
+    let reads = Arc::new(Fake(Reads {
         link_on_read: Mutex::new(link_on_read.map(|l| (f.engine.store.clone(), l))),
-    });
+    }));
     for name in ["autotask", "connectwise"] {
         f.engine.connections.insert(
             name.into(),

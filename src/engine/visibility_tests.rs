@@ -4,63 +4,22 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use psa_connector::{
-    Catalog, ChangeHint, Comment, Connector, ConnectorError, NewComment, NewTicket, Ticket,
-    TicketUpdate, Timestamp, Visibility, WebhookError, WebhookRequest,
-};
+use psa_connector::{Comment, Visibility};
 
 use super::commit::Outcome;
 use super::tests::{empty_plan, fixture, public_note, Fixture};
 use super::{Connection, Plan};
 use crate::store::{comment_key, Action, CommentEntry, Shadow, Side, TreeName};
+use crate::testing::{Fake, Script};
 
 /// A connector that only answers whether it can change a note's visibility.
 struct Notes {
     can: bool,
 }
 
-fn stub() -> ConnectorError {
-    ConnectorError::Config("stub".into())
-}
-
-#[async_trait]
-impl Connector for Notes {
-    fn vendor(&self) -> &'static str {
-        "stub"
-    }
+impl Script for Notes {
     fn can_set_comment_visibility(&self) -> bool {
         self.can
-    }
-    async fn discover(&self) -> Result<Catalog, ConnectorError> {
-        Err(stub())
-    }
-    async fn get_ticket(&self, _: &str) -> Result<Ticket, ConnectorError> {
-        Err(stub())
-    }
-    async fn find_by_marker(&self, _: &str) -> Result<Option<Ticket>, ConnectorError> {
-        Err(stub())
-    }
-    async fn create_ticket(&self, _: &NewTicket) -> Result<Ticket, ConnectorError> {
-        Err(stub())
-    }
-    async fn update_ticket(&self, _: &str, _: &TicketUpdate) -> Result<(), ConnectorError> {
-        Err(stub())
-    }
-    async fn list_comments(&self, _: &str) -> Result<Vec<Comment>, ConnectorError> {
-        Err(stub())
-    }
-    async fn add_comment(&self, _: &str, _: &NewComment) -> Result<String, ConnectorError> {
-        Err(stub())
-    }
-    async fn changed_since(&self, _: Timestamp) -> Result<Vec<ChangeHint>, ConnectorError> {
-        Err(stub())
-    }
-    async fn verify_webhook(&self, _: &WebhookRequest) -> Result<Vec<ChangeHint>, WebhookError> {
-        Err(WebhookError::Malformed("stub".into()))
-    }
-    async fn register_webhook(&self, _: &str) -> Result<(), ConnectorError> {
-        Err(stub())
     }
 }
 
@@ -73,7 +32,7 @@ fn setup(can: bool, target: Option<&str>, crossed: Option<Visibility>) -> Fixtur
         "autotask".into(),
         Connection {
             name: "autotask".into(),
-            connector: Arc::new(Notes { can }),
+            connector: Arc::new(Fake(Notes { can })),
         },
     );
     let entry = CommentEntry::Mirrored {

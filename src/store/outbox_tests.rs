@@ -267,7 +267,9 @@ fn a_store_without_indexes_is_indexed_on_open() {
             .is_empty());
         store.db.flush().unwrap();
     }
-    let store = Store::open(&path).unwrap();
+    // sled's background flusher lets go of the first handle's file lock a
+    // moment after the drop: wait for the lock, not for a fixed time.
+    let store = reopen(&path);
     assert_eq!(
         ids(&store.due_heads("c", now(), |_, _| false).unwrap()),
         vec![3]
@@ -326,4 +328,15 @@ fn due_heads_figure() {
     }
     let after = started.elapsed() / rounds;
     println!("due heads of 10,001 pending operations: whole outbox {before:?}, due index {after:?} per round");
+}
+
+/// Opens the store at `path` once the previous handle's lock is released.
+fn reopen(path: &std::path::Path) -> Store {
+    for _ in 0..500 {
+        match Store::open(path) {
+            Ok(store) => return store,
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    }
+    Store::open(path).unwrap()
 }

@@ -94,3 +94,25 @@ async fn json_log_format_writes_json_lines() {
     assert_eq!(parsed["level"], "INFO", "{line}");
     assert!(parsed["fields"]["message"].is_string(), "{line}");
 }
+
+/// Fault rates outside 0..=1 are refused with a message naming the flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_rates_outside_zero_to_one_are_refused() {
+    for flag in ["--error-rate", "--ambiguous-rate"] {
+        let out = crate::common::cli(&[
+            "simulate",
+            "autotask",
+            "--listen",
+            "127.0.0.1:0",
+            flag,
+            "1.5",
+        ])
+        .await;
+        let text = crate::common::text(&out);
+        assert!(!out.status.success(), "{flag} 1.5 accepted: {text}");
+        assert!(
+            text.contains(flag) && text.contains("between 0 and 1"),
+            "{text}"
+        );
+    }
+}
