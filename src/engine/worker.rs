@@ -263,7 +263,7 @@ impl Engine {
 
 /// How often one notice is planned again after concurrent changes before it
 /// goes through the ordinary retry schedule.
-const MAX_REPLANS: u32 = 5;
+pub(super) const MAX_REPLANS: u32 = 5;
 
 fn missing(name: &str) -> EngineError {
     EngineError::Vendor {
@@ -311,7 +311,7 @@ const PLANNING_LANES: usize = 4;
 
 /// Plans one notice group, planning again (up to [`MAX_REPLANS`] times) when
 /// a concurrent delivery changed the link, and records failures.
-async fn plan_notice(engine: &Engine, item: &InboxItem, same_ticket: &[u64]) {
+pub(super) async fn plan_notice(engine: &Engine, item: &InboxItem, same_ticket: &[u64]) {
     let span = tracing::info_span!("plan", connection = %item.connection, ticket = %item.ticket_id);
     for attempt in 1.. {
         match engine
