@@ -32,7 +32,15 @@ impl Connector for ConnectWiseConnector {
     }
 
     async fn update_ticket(&self, id: &str, update: &TicketUpdate) -> Result<(), ConnectorError> {
-        self.do_update_ticket(id, update).await
+        self.do_update_ticket(id, update).await.map(|_| ())
+    }
+
+    async fn update_ticket_stored(
+        &self,
+        id: &str,
+        update: &TicketUpdate,
+    ) -> Result<Ticket, ConnectorError> {
+        self.do_update_ticket_stored(id, update).await
     }
 
     async fn list_comments(&self, ticket_id: &str) -> Result<Vec<Comment>, ConnectorError> {

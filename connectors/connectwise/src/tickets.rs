@@ -173,14 +173,17 @@ impl ConnectWiseConnector {
         Ok(self.to_ticket(raw).await)
     }
 
+    /// PATCHes the changed fields. ConnectWise answers with the whole ticket
+    /// as stored; that record comes back (`None` when there was nothing to
+    /// write or the answer could not be read: the write itself succeeded).
     pub(crate) async fn do_update_ticket(
         &self,
         id: &str,
         update: &TicketUpdate,
-    ) -> Result<(), ConnectorError> {
+    ) -> Result<Option<CwTicket>, ConnectorError> {
         let n = parse_id(id)?;
         if update.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let mut ops = Vec::new();
         let mut board_id = None;
@@ -231,7 +234,21 @@ impl ConnectWiseConnector {
             Err(ConnectorError::Http { status: 404, .. }) => {
                 Err(ConnectorError::NotFound(format!("ticket {n}")))
             }
-            other => other.map(|_| ()),
+            Err(e) => Err(e),
+            Ok(answer) => Ok(answer.json::<CwTicket>().ok()),
+        }
+    }
+
+    /// The update, and the ticket as stored: from the PATCH answer, read
+    /// back only when that answer did not carry it.
+    pub(crate) async fn do_update_ticket_stored(
+        &self,
+        id: &str,
+        update: &TicketUpdate,
+    ) -> Result<Ticket, ConnectorError> {
+        match self.do_update_ticket(id, update).await? {
+            Some(raw) => Ok(self.to_ticket(raw).await),
+            None => self.do_get_ticket(id).await,
         }
     }
 
