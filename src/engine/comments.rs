@@ -119,7 +119,7 @@ pub(super) fn written_by_bridge(
     if side != link.origin && marker == ticket_marker {
         return true;
     }
-    if side == link.origin && marker == format!("{ticket_marker}:writeback") {
+    if side == link.origin && marker == super::trigger::write_back_marker(&ticket_marker) {
         return true;
     }
     outbox_before_fetch.iter().any(|op| {

@@ -21,6 +21,9 @@ pub struct Outcome<'a> {
     pub plans: Vec<Plan>,
     /// Extra audit line when the item produced no plan (ignored, dropped).
     pub note: Option<(&'static str, String, Vec<String>)>,
+    /// `replans` records this plan settles (their links are planned from
+    /// current state now): removed in the same transaction.
+    pub replans_done: Vec<Vec<u8>>,
 }
 
 impl Engine {
@@ -77,6 +80,9 @@ impl Engine {
         self.store.transact(|tx| {
             for id in &outcome.inbox_ids {
                 tx.remove(TreeName::Inbox, &id.to_be_bytes())?;
+            }
+            for key in &outcome.replans_done {
+                tx.remove(TreeName::Replans, key)?;
             }
             if let Some((conn, ticket, at)) = &outcome.version {
                 tx.put(TreeName::Versions, &ticket_key(conn, ticket), at)?;
@@ -223,6 +229,7 @@ mod tests {
             version: None,
             plans: vec![stale],
             note: None,
+            replans_done: Vec::new(),
         };
         assert!(matches!(
             engine.commit(outcome).await,
@@ -240,6 +247,7 @@ mod tests {
             version: None,
             plans: vec![fresh],
             note: None,
+            replans_done: Vec::new(),
         };
         assert!(engine.commit(outcome).await.is_ok());
         // A plan's outcome is on disk before the planner moves on.
@@ -274,6 +282,7 @@ mod tests {
             version: None,
             plans: vec![plan],
             note: None,
+            replans_done: Vec::new(),
         }
     }
 

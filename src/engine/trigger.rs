@@ -151,6 +151,12 @@ impl Engine {
     }
 }
 
+/// The marker of the write-back note of the link whose ticket marker is
+/// `ticket_marker` (one per link, so it also identifies that note).
+pub fn write_back_marker(ticket_marker: &str) -> String {
+    format!("{ticket_marker}:writeback")
+}
+
 /// The follow-up operations once the created ticket's number is known.
 pub fn write_back_ops(
     write_back: &WriteBack,
@@ -166,7 +172,7 @@ pub fn write_back_ops(
                 comment: psa_connector::NewComment {
                     body: note.replace("{number}", number),
                     visibility: write_back.note_visibility,
-                    marker: format!("{marker}:writeback"),
+                    marker: write_back_marker(marker),
                     resolution: false,
                 },
                 source: None,

@@ -101,6 +101,7 @@ async fn a_note_made_internal_after_crossing_gets_its_mirror_made_internal_once(
             version: None,
             plans: vec![plan],
             note: None,
+            replans_done: Vec::new(),
         })
         .await
         .unwrap();

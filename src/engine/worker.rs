@@ -131,17 +131,14 @@ impl Engine {
         self.plan_comments(pairing, side, &comments, outbox_before_fetch, plan)
     }
 
-    /// The links `ticket_id` of `connection` belongs to (any pairing); a
-    /// store error counts as "no link" here, planning reports it.
+    /// The links `ticket_id` of `connection` belongs to (any pairing), for
+    /// choosing its planning lane; a store error counts as "no link" here,
+    /// planning the notice reports it.
     fn links_of(&self, connection: &str, ticket_id: &str) -> Vec<u64> {
-        self.pairings
-            .iter()
-            .filter_map(|pairing| {
-                let side = pairing.side_of(connection)?;
-                let link = self.store.link_for(&pairing.name, side, ticket_id).ok()??;
-                Some(link.id)
-            })
-            .collect()
+        self.may_matter(connection, ticket_id)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
     }
 
     /// Whether a change of this ticket can lead to any plan (it is linked in
@@ -189,6 +186,7 @@ impl Engine {
                     version: None,
                     plans: Vec::new(),
                     note: None,
+                    replans_done: Vec::new(),
                 })
                 .await?);
         };
@@ -217,6 +215,7 @@ impl Engine {
                         version: None,
                         plans: Vec::new(),
                         note,
+                        replans_done: Vec::new(),
                     })
                     .await?);
             }
@@ -225,7 +224,13 @@ impl Engine {
         let plans = self
             .plan_ticket(&item.connection, &ticket, &links, &outbox)
             .await?;
-        let planned: Vec<u64> = plans.iter().map(|p| p.link.id).collect();
+        // The links planned now are planned from current state: their
+        // re-plans are settled in the plan's own transaction.
+        let replans_done: Vec<Vec<u8>> = replans
+            .into_iter()
+            .filter(|(_, op)| plans.iter().any(|p| p.link.id == op.link))
+            .map(|(key, _)| key)
+            .collect();
         let version = Some((
             item.connection.as_str(),
             ticket.id.as_str(),
@@ -240,23 +245,9 @@ impl Engine {
                 version,
                 plans,
                 note: None,
+                replans_done,
             })
             .await?;
-        // The links are planned from current state: their re-plans are done.
-        // (A crash before this only keeps them until the next plan.)
-        let done: Vec<&Vec<u8>> = replans
-            .iter()
-            .filter(|(_, op)| planned.contains(&op.link))
-            .map(|(key, _)| key)
-            .collect();
-        if !done.is_empty() {
-            self.store.transact(|tx| {
-                for key in &done {
-                    tx.remove(TreeName::Replans, key)?;
-                }
-                Ok(())
-            })?;
-        }
         Ok(written)
     }
 }
