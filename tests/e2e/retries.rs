@@ -71,12 +71,7 @@ async fn rounds_pass(daemon: &psa_bridge::daemon::Daemon, connection: &str, n: u
 /// waits too. Checked on a manual clock, after completed delivery rounds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_is_waited_for_on_a_manual_clock() {
-    let (_dir, env) = env(DemoOptions {
-        poll_interval_secs: 60,
-        ..Default::default()
-    })
-    .await;
-    let (daemon, clock) = manual_daemon(&env).await;
+    let (_dir, env, daemon, clock) = slow_polling_manual_daemon().await;
     let start = clock.now();
     env.connectwise
         .control()
@@ -175,12 +170,7 @@ async fn permanent_errors_dead_letter_and_retry_requeues() {
 /// ends and the retry is due, the escalation happens once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn planning_waits_out_a_vendor_outage() {
-    let (_dir, env) = env(DemoOptions {
-        poll_interval_secs: 60,
-        ..Default::default()
-    })
-    .await;
-    let (daemon, clock) = manual_daemon(&env).await;
+    let (_dir, env, daemon, clock) = slow_polling_manual_daemon().await;
     env.autotask.control().set_error_rate(1.0);
     escalate(&env);
     let waiting = wait_for("a planning retry to be scheduled", STEP, || {
@@ -208,6 +198,23 @@ async fn planning_waits_out_a_vendor_outage() {
     daemon.shutdown().await;
 }
 
+/// Simulators, and an in-process daemon on a manual clock that polls only
+/// once a minute (so webhooks alone bring the changes under test).
+async fn slow_polling_manual_daemon() -> (
+    crate::common::TestDir,
+    psa_bridge::demo::DemoEnv,
+    psa_bridge::daemon::Daemon,
+    ManualClock,
+) {
+    let (dir, env) = env(DemoOptions {
+        poll_interval_secs: 60,
+        ..Default::default()
+    })
+    .await;
+    let (daemon, clock) = manual_daemon(&env).await;
+    (dir, env, daemon, clock)
+}
+
 /// An in-process daemon on a manual clock.
 pub async fn manual_daemon(
     env: &psa_bridge::demo::DemoEnv,
@@ -227,12 +234,7 @@ pub async fn manual_daemon(
 /// 5xx); now a retryable error is retried for `daemon.retry_for_hours`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_past_twelve_attempts_does_not_dead_letter() {
-    let (_dir, env) = env(DemoOptions {
-        poll_interval_secs: 60,
-        ..Default::default()
-    })
-    .await;
-    let (daemon, clock) = manual_daemon(&env).await;
+    let (_dir, env, daemon, clock) = slow_polling_manual_daemon().await;
     env.connectwise.control().fail_next_writes(&[503; 15]);
     escalate(&env);
     for failures in 1..=15u32 {
@@ -265,12 +267,7 @@ async fn an_outage_past_twelve_attempts_does_not_dead_letter() {
 /// 429s wait out `Retry-After` but are never counted as attempts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_does_not_count_as_attempts() {
-    let (_dir, env) = env(DemoOptions {
-        poll_interval_secs: 60,
-        ..Default::default()
-    })
-    .await;
-    let (daemon, clock) = manual_daemon(&env).await;
+    let (_dir, env, daemon, clock) = slow_polling_manual_daemon().await;
     for _ in 0..14 {
         env.connectwise
             .control()
