@@ -110,7 +110,11 @@ pub(crate) struct CompanyInfo {
 #[derive(Clone, Debug, Deserialize)]
 pub(crate) struct CwCallback {
     #[serde(default)]
+    pub id: i64,
+    #[serde(default)]
     pub url: String,
+    #[serde(rename = "inactiveFlag", default)]
+    pub inactive: bool,
 }
 
 /// `yyyy-MM-ddTHH:mm:ssZ`, the form condition datetimes use.

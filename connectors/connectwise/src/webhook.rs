@@ -194,8 +194,23 @@ impl ConnectWiseConnector {
             format!("{url}&recordId=")
         };
         let existing: Vec<CwCallback> = self.get_all("system/callbacks", &[]).await?;
-        if existing.iter().any(|c| c.url == target || c.url == url) {
-            tracing::info!("ConnectWise callback already registered");
+        if let Some(found) = existing.iter().find(|c| c.url == target || c.url == url) {
+            if found.inactive {
+                // ConnectWise deactivates a callback after three days of
+                // failed deliveries: switch it back on, or no callback
+                // would ever arrive again.
+                let api = self
+                    .api_url(&format!("system/callbacks/{}", found.id), &[])
+                    .await?;
+                let ops = json!([{"op": "replace", "path": "inactiveFlag", "value": false}]);
+                self.http.send(Method::PATCH, api, Some(&ops)).await?;
+                tracing::warn!(
+                    id = found.id,
+                    "ConnectWise callback was deactivated; reactivated it"
+                );
+            } else {
+                tracing::info!("ConnectWise callback already registered");
+            }
             return Ok(());
         }
         let body = json!({

@@ -50,6 +50,36 @@ pub(crate) async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// JSON-Patch `replace` of `inactiveFlag` or `description` (what a client
+/// changes on an existing callback); other paths are refused.
+pub(crate) async fn patch(
+    State(shared): Sim,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let ops = body
+        .as_array()
+        .ok_or_else(|| ApiError::bad_request("A PATCH body must be a JSON array of operations"))?;
+    let mut state = shared.state();
+    let mut cb = find("Callback", &id, |n| state.callbacks.get(&n).cloned())?;
+    for op in ops {
+        let path = op.get("path").and_then(Value::as_str).unwrap_or_default();
+        let value = op.get("value");
+        match (path, value) {
+            ("inactiveFlag", Some(Value::Bool(v))) => cb.inactive = *v,
+            ("description", Some(Value::String(v))) => cb.description = v.clone(),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "Cannot patch callback path {path:?}"
+                )))
+            }
+        }
+    }
+    let json = state.callback_json(&cb);
+    state.callbacks.insert(cb.id, cb);
+    Ok(axum::Json(json).into_response())
+}
+
 pub(crate) async fn create(
     State(shared): Sim,
     JsonBody(body): JsonBody,

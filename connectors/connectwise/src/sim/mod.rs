@@ -345,6 +345,24 @@ impl ConnectWiseSim {
             .collect()
     }
 
+    /// Deactivates every callback, as ConnectWise does after three days of
+    /// failed deliveries.
+    pub fn deactivate_callbacks(&self) {
+        for cb in self.shared.state().callbacks.values_mut() {
+            cb.inactive = true;
+        }
+    }
+
+    /// Whether each registered callback is active, by URL.
+    pub fn callbacks(&self) -> Vec<(String, bool)> {
+        self.shared
+            .state()
+            .callbacks
+            .values()
+            .map(|cb| (cb.url.clone(), !cb.inactive))
+            .collect()
+    }
+
     /// Turns callback delivery off (polling-only tests) or back on.
     pub fn set_callbacks_enabled(&self, on: bool) {
         self.shared.state().callbacks_enabled = on;

@@ -138,7 +138,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route(
             "/system/callbacks/{id}",
-            get(callbacks_api::get_one).delete(callbacks_api::delete),
+            get(callbacks_api::get_one)
+                .patch(callbacks_api::patch)
+                .delete(callbacks_api::delete),
         )
         .fallback(not_found)
         .layer(from_fn_with_state(shared.clone(), auth));
