@@ -60,6 +60,67 @@ async fn assert_registrations_complete(env: &DemoEnv, port: u16) {
     assert_eq!(hook_writes(), before, "a registration was left incomplete");
 }
 
+/// Once the last daemon has finished registering (under faults that can take
+/// a while: registration waits behind the drain for the vendor's rate budget
+/// and backs off after failures), a note made on each side arrives as a
+/// webhook the daemon accepts, and crosses. Whether any webhook was accepted
+/// during the kills depends on timing; this part does not.
+async fn webhooks_carry_a_late_change(
+    env: &DemoEnv,
+    bridge: &Bridge,
+    links: &BTreeMap<usize, (i64, i64)>,
+) {
+    let deadline = Instant::now() + REGISTRATION_CEILING;
+    loop {
+        let (_, health) = bridge.health().await;
+        let registered = |name: &str| health["webhooks"][name]["state"] == "registered";
+        if registered("autotask") && registered("connectwise") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "webhook registration never finished: {health}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let accepted = |answers: Vec<u16>| answers.iter().filter(|s| **s == 200).count();
+    let at_before = accepted(env.autotask.control().webhook_answers());
+    let cw_before = accepted(env.connectwise.control().webhook_answers());
+    let &(at_id, cw_id) = links.values().next().unwrap();
+    env.autotask
+        .user_add_note(at_id, "at-late please confirm", false, "Tina");
+    env.connectwise.user_add_note(
+        cw_id,
+        "cw-late confirmed",
+        SimNoteKind::Discussion,
+        "jsmith",
+    );
+    wait_for("both late notes to cross", CONVERGE, || {
+        let on_cw = env
+            .connectwise
+            .notes(cw_id)
+            .iter()
+            .filter(|n| n.text.contains("at-late "))
+            .count();
+        let on_at = env
+            .autotask
+            .notes(at_id)
+            .iter()
+            .filter(|n| n.text.contains("cw-late "))
+            .count();
+        (on_cw == 1 && on_at == 1).then_some(())
+    })
+    .await
+    .unwrap();
+    wait_for("both late webhooks to be accepted", CONVERGE, || {
+        (accepted(env.autotask.control().webhook_answers()) > at_before
+            && accepted(env.connectwise.control().webhook_answers()) > cw_before)
+            .then_some(())
+    })
+    .await
+    .unwrap();
+}
+
 fn knob(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -69,6 +130,8 @@ fn knob(name: &str, default: u64) -> u64 {
 
 /// Generous: every step converges through retries and restarts.
 const CONVERGE: Duration = Duration::from_secs(240);
+/// Registration backs off up to five minutes between failed attempts.
+const REGISTRATION_CEILING: Duration = Duration::from_secs(660);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_kills_and_vendor_errors_lose_and_duplicate_nothing() {
@@ -185,6 +248,7 @@ async fn chaos_kills_and_vendor_errors_lose_and_duplicate_nothing() {
     .unwrap();
     crate::common::settled(&env, &bridge).await;
     let converge_secs = started.elapsed().as_secs_f64();
+    webhooks_carry_a_late_change(&env, &bridge, &links).await;
 
     assert_eq!(
         env.connectwise.tickets().len(),
