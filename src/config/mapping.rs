@@ -8,6 +8,7 @@ use psa_connector::{Catalog, Visibility};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::companion::{self, Companions};
 use super::error::line_of;
 use super::ConfigError;
 use crate::store::Side;
@@ -108,6 +109,36 @@ impl Direction {
 pub struct ValuePair {
     pub a: Spanned<String>,
     pub b: Spanned<String>,
+    /// Status only: fields written to side a together with `a` (see
+    /// [`super::companion`]), e.g. ServiceNow's `close_code` with Resolved.
+    #[serde(default)]
+    pub a_with: Companions,
+    /// Status only: fields written to side b together with `b`.
+    #[serde(default)]
+    pub b_with: Companions,
+}
+
+impl ValuePair {
+    fn label(&self, side: Side) -> &str {
+        match side {
+            Side::A => self.a.get_ref(),
+            Side::B => self.b.get_ref(),
+        }
+    }
+
+    fn label_span(&self, side: Side) -> usize {
+        match side {
+            Side::A => self.a.span().start,
+            Side::B => self.b.span().start,
+        }
+    }
+
+    fn companions(&self, side: Side) -> &Companions {
+        match side {
+            Side::A => &self.a_with,
+            Side::B => &self.b_with,
+        }
+    }
 }
 
 /// One synced field.
@@ -272,6 +303,17 @@ impl Mapping {
         self.fields.iter().find(|f| f.name() == name)
     }
 
+    /// Fields to write to `side` together with `status` there: those of the
+    /// first status pair whose `side` label is `status`.
+    pub fn status_companions(&self, side: Side, status: &str) -> Option<&Companions> {
+        self.field("status")?
+            .values
+            .iter()
+            .find(|p| p.label(side) == status)
+            .map(|p| p.companions(side))
+            .filter(|c| !c.is_empty())
+    }
+
     /// Checks that need no vendor.
     pub fn validate(&self, file: &Path, text: &str) -> Result<(), ConfigError> {
         let line = |offset: usize| Some(line_of(text, offset));
@@ -299,6 +341,27 @@ impl Mapping {
                         BUILT_IN.join(", ")
                     ),
                 ));
+            }
+            for (j, pair) in f.values.iter().enumerate() {
+                for side in [Side::A, Side::B] {
+                    let companions = pair.companions(side);
+                    if companions.is_empty() {
+                        continue;
+                    }
+                    let key = format!("fields[{i}].values[{j}].{side}_with");
+                    let at = line(pair.label_span(side));
+                    if name != "status" {
+                        return Err(ConfigError::new(
+                            file,
+                            at,
+                            key,
+                            "companion fields go with status values only",
+                        ));
+                    }
+                    if let Some(problem) = companion::problem(companions) {
+                        return Err(ConfigError::new(file, at, key, problem));
+                    }
+                }
             }
             if (name == "status" || name == "priority") && f.values.is_empty() {
                 return Err(ConfigError::new(

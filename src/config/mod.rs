@@ -3,6 +3,7 @@
 //! `${ENV_VAR}` substitution, rejects unknown keys and reports every error
 //! with file, line and field.
 
+pub mod companion;
 mod env;
 mod error;
 pub(crate) mod load;

@@ -18,6 +18,8 @@ mod visibility;
 mod worker;
 
 #[cfg(test)]
+mod companion_tests;
+#[cfg(test)]
 mod replan_tests;
 #[cfg(test)]
 mod snapshot_tests;

@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::observe::STATUS;
 use super::{observe, Engine, EngineError, Plan, PlannedOp};
+use crate::config::companion::{self, CompanionContext};
 use crate::config::mapping::DescriptionUpdates;
 use crate::config::LoadedPairing;
 use crate::store::{Action, Link, OutboxOp, Side, SideState};
@@ -53,6 +54,34 @@ impl SideClose {
         match base.values.get(STATUS) {
             Some(known) if now.values.get(STATUS) == Some(known) => SideClose::ByBridge,
             _ => SideClose::ByItself,
+        }
+    }
+}
+
+/// Adds to each planned status write the fields the mapping says go with
+/// it (ServiceNow's `close_code` with Resolved, say), rendered from the other
+/// side's latest resolution note (`resolutions`, per side). Fields the
+/// mapping already writes are kept.
+pub(super) fn add_status_companions(
+    pairing: &LoadedPairing,
+    resolutions: &BTreeMap<Side, String>,
+    plan: &mut Plan,
+) {
+    for op in &mut plan.ops {
+        let Action::UpdateTicket { update } = &mut op.action else {
+            continue;
+        };
+        let Some(status) = &update.status else {
+            continue;
+        };
+        let Some(companions) = pairing.mapping.status_companions(op.target, status) else {
+            continue;
+        };
+        let context = CompanionContext {
+            resolution: resolutions.get(&op.target.other()).map(String::as_str),
+        };
+        for (field, value) in companion::render(companions, &context) {
+            update.fields.entry(field).or_insert(value);
         }
     }
 }

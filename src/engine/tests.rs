@@ -16,7 +16,7 @@ use crate::config::load::parse_toml;
 use crate::config::{LoadedPairing, Mapping};
 use crate::store::{Action, Link, OutboxOp, Shadow, Side, Store, TicketRef, TreeName};
 
-const MAPPING: &str = include_str!("../../mappings/autotask-to-connectwise.toml");
+pub(super) const MAPPING: &str = include_str!("../../mappings/autotask-to-connectwise.toml");
 
 pub(super) struct Fixture {
     pub engine: Engine,
@@ -25,17 +25,22 @@ pub(super) struct Fixture {
 }
 
 pub(super) fn fixture() -> Fixture {
+    fixture_with(MAPPING)
+}
+
+/// A fixture whose pairing uses `mapping_text` instead of the shipped mapping.
+pub(super) fn fixture_with(mapping_text: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let path = Path::new("mappings/autotask-to-connectwise.toml");
-    let mapping: Mapping = parse_toml(path, MAPPING).unwrap();
-    mapping.validate(path, MAPPING).unwrap();
+    let mapping: Mapping = parse_toml(path, mapping_text).unwrap();
+    mapping.validate(path, mapping_text).unwrap();
     let pairing = LoadedPairing {
         name: "acme".into(),
         a: "autotask".into(),
         b: "connectwise".into(),
         mapping,
         mapping_path: path.into(),
-        mapping_source: MAPPING.into(),
+        mapping_source: mapping_text.into(),
     };
     let start = Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap();
     let engine = Engine::new(
@@ -118,7 +123,7 @@ impl Fixture {
     }
 }
 
-fn updates(plan: &Plan, target: Side) -> Vec<&Action> {
+pub(super) fn updates(plan: &Plan, target: Side) -> Vec<&Action> {
     plan.ops
         .iter()
         .filter(|op| op.target == target && matches!(op.action, Action::UpdateTicket { .. }))

@@ -5,18 +5,19 @@
 //! dead letter (never dropped). A linked far ticket that no longer exists
 //! unlinks the link.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use psa_connector::{ConnectorError, Ticket};
+use psa_connector::{Comment, ConnectorError, Ticket};
 use tracing::Instrument;
 
 use futures::StreamExt;
 
 use super::commit::Outcome;
 use super::lanes::lanes;
-use super::reconcile::Sides;
+use super::reconcile::{add_status_companions, Sides};
 use super::trigger::triggers;
 use super::{Engine, EngineError, Plan};
 use crate::config::LoadedPairing;
@@ -104,16 +105,27 @@ impl Engine {
             }
         }
         let mut plan = self.plan_link(pairing, link, &sides, outbox_before_fetch)?;
+        let mut resolutions = BTreeMap::new();
         for side in [Side::A, Side::B] {
             if let Some(ticket) = sides.get(side) {
-                self.plan_side_comments(pairing, side, &ticket.id, outbox_before_fetch, &mut plan)
+                let comments = self
+                    .plan_side_comments(pairing, side, &ticket.id, outbox_before_fetch, &mut plan)
                     .await?;
+                if let Some(note) = comments
+                    .iter()
+                    .filter(|c| c.resolution)
+                    .max_by_key(|c| c.created_at)
+                {
+                    resolutions.insert(side, note.body.clone());
+                }
             }
         }
+        add_status_companions(pairing, &resolutions, &mut plan);
         Ok(plan)
     }
 
-    /// Reads the comments of one side's ticket and plans their mirrors.
+    /// Reads the comments of one side's ticket and plans their mirrors;
+    /// returns what it read.
     async fn plan_side_comments(
         &self,
         pairing: &LoadedPairing,
@@ -121,14 +133,15 @@ impl Engine {
         ticket_id: &str,
         outbox_before_fetch: &[OutboxOp],
         plan: &mut Plan,
-    ) -> Result<(), EngineError> {
+    ) -> Result<Vec<Comment>, EngineError> {
         let conn = self
             .side_connection(pairing, side)
             .ok_or_else(|| missing(pairing.connection(side)))?;
         let comments = read_in_place(|| conn.connector.list_comments(ticket_id))
             .await
             .map_err(Engine::vendor_error(&conn.name))?;
-        self.plan_comments(pairing, side, &comments, outbox_before_fetch, plan)
+        self.plan_comments(pairing, side, &comments, outbox_before_fetch, plan)?;
+        Ok(comments)
     }
 
     /// The links `ticket_id` of `connection` belongs to (any pairing), for
