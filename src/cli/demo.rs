@@ -52,13 +52,13 @@ pub async fn demo(store: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     );
     let history = report::ticket_history(
         &daemon.engine.store,
-        &format!("autotask:{}", story.autotask_number),
+        &format!("autotask:{}", story.internal_number),
     )?;
     let (intake, decisions): (Vec<_>, Vec<_>) =
         history.into_iter().partition(|e| e.kind == "intake");
     println!(
         "\nAudit trail of autotask:{} on both sides ({} change notices not shown; `psa-bridge audit --ticket` shows all):",
-        story.autotask_number,
+        story.internal_number,
         intake.len()
     );
     print!("{}", report::render_history(&decisions));

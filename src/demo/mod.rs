@@ -2,6 +2,7 @@
 //! pointing the daemon at them, and the escalation story ([`story`]) that the
 //! `demo` command narrates and the end-to-end tests replay.
 
+pub mod desk;
 pub mod story;
 
 use std::path::{Path, PathBuf};
@@ -10,6 +11,9 @@ use std::time::Duration;
 use psa_autotask::sim::{AutotaskSim, AutotaskSimOptions};
 use psa_connectwise::sim::{ConnectWiseSim, ConnectWiseSimOptions};
 use tokio::net::TcpListener;
+
+use desk::{AutotaskDesk, ConnectWiseDesk, Desk};
+use story::Script;
 
 /// The example mapping, shipped in the binary so the demo needs no files.
 pub const EXAMPLE_MAPPING: &str = include_str!("../../mappings/autotask-to-connectwise.toml");
@@ -93,6 +97,15 @@ impl DemoEnv {
 }
 
 impl DemoEnv {
+    /// The internal and MSP desks of the demo pairing, and its story's script.
+    pub fn desks(&self) -> (Box<dyn Desk + '_>, Box<dyn Desk + '_>, &'static Script) {
+        (
+            Box::new(AutotaskDesk(&self.autotask)),
+            Box::new(ConnectWiseDesk(&self.connectwise)),
+            &story::AUTOTASK_TO_CONNECTWISE,
+        )
+    }
+
     /// Successful ticket and note writes by the bridge's API users to
     /// (Autotask, ConnectWise); webhook registration is not counted.
     pub fn ticket_writes(&self) -> (usize, usize) {

@@ -1,209 +1,285 @@
-//! The escalation story, step by step: a tier-1 tech escalates an Autotask
-//! ticket, the MSP picks it up in ConnectWise and adds a note, the tech
-//! replies and raises the priority, the MSP resolves. Each step acts as a
-//! person on one simulator and waits until the other side shows the result.
+//! The escalation story, step by step: a tier-1 tech escalates a ticket in
+//! the internal system, the MSP picks it up in its own system and adds a
+//! note, the tech replies and raises the priority, the MSP resolves. Each
+//! step acts as a person at one [`Desk`] and waits until the other desk
+//! shows the result, so the same story plays for every pairing; a
+//! [`Script`] holds the pairing's labels and the writes it needs.
 
 use std::time::Duration;
 
-use psa_connectwise::sim::SimNoteKind;
-
+use super::desk::Desk;
 use super::{wait_for, DemoEnv, DemoError};
 
-/// Ticket and note writes the whole story needs from the bridge, as
-/// (Autotask, ConnectWise). Autotask: write-back note and field, the MSP's
-/// status and note, the resolution note, status Complete and the close-rule
-/// note. ConnectWise: the ticket, the tech's reply and the priority. Anything
-/// more is an echo or a duplicate.
-pub const EXPECTED_WRITES: (usize, usize) = (7, 3);
+/// The labels one pairing's story uses on each side, and the ticket and
+/// note writes the whole story needs from the bridge (internal, MSP).
+/// Anything more is an echo or a duplicate.
+#[derive(Debug)]
+pub struct Script {
+    pub internal_high: &'static str,
+    pub internal_critical: &'static str,
+    pub internal_in_progress: &'static str,
+    pub internal_done: &'static str,
+    pub msp_in_progress: &'static str,
+    pub msp_critical: &'static str,
+    pub msp_closed: &'static str,
+    pub expected_writes: (usize, usize),
+}
+
+/// Autotask (internal) ↔ ConnectWise (MSP) with the shipped mapping.
+/// Autotask writes: write-back note and field, the MSP's status and note,
+/// the resolution note, status Complete and the close-rule note.
+/// ConnectWise writes: the ticket, the tech's reply and the priority.
+pub const AUTOTASK_TO_CONNECTWISE: Script = Script {
+    internal_high: "High",
+    internal_critical: "Critical",
+    internal_in_progress: "In Progress",
+    internal_done: "Complete",
+    msp_in_progress: "In Progress",
+    msp_critical: "Priority 1 - Emergency Response",
+    msp_closed: ">Closed",
+    expected_writes: (7, 3),
+};
+
+/// The Autotask ↔ ConnectWise story's writes, as (Autotask, ConnectWise).
+pub const EXPECTED_WRITES: (usize, usize) = AUTOTASK_TO_CONNECTWISE.expected_writes;
 
 /// The two tickets of the story once linked.
 pub struct Story<'a> {
-    pub env: &'a DemoEnv,
+    internal: Box<dyn Desk + 'a>,
+    msp: Box<dyn Desk + 'a>,
+    pub script: &'static Script,
     pub timeout: Duration,
-    pub autotask_id: i64,
-    pub autotask_number: String,
-    pub connectwise_id: i64,
+    /// The internal ticket's id and number, once opened.
+    pub internal_id: String,
+    pub internal_number: String,
+    /// The MSP ticket's id, once the bridge created it.
+    pub msp_id: String,
     narrate: bool,
 }
 
 impl<'a> Story<'a> {
+    /// The story of `env`'s pairing.
     pub fn new(env: &'a DemoEnv, timeout: Duration, narrate: bool) -> Self {
+        let (internal, msp, script) = env.desks();
         Self {
-            env,
+            internal,
+            msp,
+            script,
             timeout,
-            autotask_id: 0,
-            autotask_number: String::new(),
-            connectwise_id: 0,
+            internal_id: String::new(),
+            internal_number: String::new(),
+            msp_id: String::new(),
             narrate,
         }
     }
 
-    fn say(&self, text: String) {
+    /// The internal ticket's id where the internal system is Autotask.
+    pub fn autotask_id(&self) -> i64 {
+        self.internal_id.parse().unwrap_or(-1)
+    }
+
+    /// The MSP ticket's id where the MSP system is ConnectWise.
+    pub fn connectwise_id(&self) -> i64 {
+        self.msp_id.parse().unwrap_or(-1)
+    }
+
+    /// The internal desk, to act on or read in a test.
+    pub fn internal(&self) -> &dyn Desk {
+        self.internal.as_ref()
+    }
+
+    /// The MSP desk.
+    pub fn msp(&self) -> &dyn Desk {
+        self.msp.as_ref()
+    }
+
+    fn say(&self, desk: &dyn Desk, text: String) {
         if self.narrate {
-            println!("{text}");
+            println!("{:<14}{text}", format!("[{}]", desk.system()));
         }
     }
 
-    /// Step 1: the tech opens a ticket and escalates it by moving it to "Escalate to MSP".
+    /// Step 1: the tech opens a ticket and escalates it.
     pub async fn escalate(&mut self) -> Result<(), DemoError> {
-        let at = &self.env.autotask;
-        let t = at.user_create_ticket(
+        let internal = self.internal.as_ref();
+        let t = internal.open(
             "VPN down at branch office",
             "Users at the Leeds branch cannot reach the file server since 9:00.",
-            "Level I Support",
-            "High",
+            self.script.internal_high,
         );
-        self.autotask_id = t.id;
-        self.autotask_number = t.number.clone();
-        self.say(format!(
-            "[Autotask]    Tina (tier 1) opens {} \"{}\" (priority High).",
-            t.number, t.title
-        ));
-        at.user_set_queue(t.id, "Escalate to MSP");
-        self.say(format!(
-            "[Autotask]    Tina moves {} to the queue \"Escalate to MSP\".",
-            t.number
-        ));
-        let id = t.id;
-        let cw_id = wait_for(
-            "the ConnectWise ticket and the Autotask write-back",
+        self.say(
+            internal,
+            format!(
+                "Tina (tier 1) opens {} \"{}\" (priority {}).",
+                t.number, t.title, t.priority
+            ),
+        );
+        internal.escalate(&t.id);
+        self.say(
+            internal,
+            format!("Tina {}.", internal.escalation(&t.number)),
+        );
+        let far_number = wait_for(
+            "the MSP ticket and the write-back on the internal ticket",
             self.timeout,
             || {
-                let ticket = at.ticket(id)?;
-                let number = ticket
-                    .udfs
-                    .get("MSP Ticket")
-                    .filter(|v| !v.is_empty())?
-                    .clone();
-                let has_note = at
-                    .notes(id)
+                let number = internal.ticket(&t.id)?.far_number?;
+                let has_note = internal
+                    .notes(&t.id)
                     .iter()
                     .any(|n| n.text.contains(&format!("#{number}")));
                 has_note.then_some(number)
             },
         )
         .await?;
-        self.connectwise_id = cw_id.parse().unwrap_or_default();
-        if let Some(cw) = self.env.connectwise.ticket(self.connectwise_id) {
-            self.say(format!(
-                "[ConnectWise] Ticket #{} appears on board \"{}\" for {}: \"{}\" ({}, {}).",
-                cw.id, cw.board, cw.company, cw.summary, cw.status, cw.priority
-            ));
+        let msp = self.msp.as_ref();
+        let msp_id = wait_for("the MSP ticket", self.timeout, || {
+            msp.id_of_number(&far_number)
+        })
+        .await?;
+        if let Some(far) = msp.ticket(&msp_id) {
+            self.say(
+                msp,
+                format!(
+                    "Ticket #{} appears on {}: \"{}\" ({}, {}).",
+                    far.number, far.placement, far.title, far.status, far.priority
+                ),
+            );
         }
-        self.say(format!(
-            "[Autotask]    {} gets an internal note and its \"MSP Ticket\" field says {cw_id}.",
-            self.autotask_number
-        ));
+        self.say(
+            internal,
+            format!(
+                "{} gets an internal note and the MSP's ticket number {far_number}.",
+                t.number
+            ),
+        );
+        self.internal_id = t.id;
+        self.internal_number = t.number;
+        self.msp_id = msp_id;
         Ok(())
     }
 
     /// Step 2: the MSP engineer starts work and writes to the customer, plus an internal note.
     pub async fn msp_picks_up(&self) -> Result<(), DemoError> {
-        let cw = &self.env.connectwise;
-        cw.user_set_status(self.connectwise_id, "In Progress");
-        cw.user_add_note(
-            self.connectwise_id,
+        let msp = self.msp.as_ref();
+        msp.set_status(&self.msp_id, self.script.msp_in_progress);
+        msp.add_note(
+            &self.msp_id,
             "Looking at the branch firewall's VPN logs now.",
-            SimNoteKind::Discussion,
+            true,
             "jsmith",
         );
-        cw.user_add_note(
-            self.connectwise_id,
+        msp.add_note(
+            &self.msp_id,
             "Firewall firmware is two years old; plan an upgrade.",
-            SimNoteKind::Internal,
+            false,
             "jsmith",
         );
-        self.say(format!(
-            "[ConnectWise] John (MSP) sets #{} to In Progress, writes a discussion note and an internal note.",
-            self.connectwise_id
-        ));
-        let at = &self.env.autotask;
-        let id = self.autotask_id;
+        self.say(
+            msp,
+            format!(
+                "John (MSP) sets #{} to {}, writes a public note and an internal note.",
+                self.msp_id, self.script.msp_in_progress
+            ),
+        );
+        let internal = self.internal.as_ref();
+        let id = &self.internal_id;
         wait_for(
-            "the MSP's status and note in Autotask",
+            "the MSP's status and note on the internal ticket",
             self.timeout,
             || {
-                let status_ok = at.ticket(id)?.status == "In Progress";
-                let note = at
+                let status_ok = internal.ticket(id)?.status == self.script.internal_in_progress;
+                let note = internal
                     .notes(id)
                     .into_iter()
                     .find(|n| n.text.contains("VPN logs"))?;
-                (status_ok && !note.internal).then_some(())
+                (status_ok && note.public).then_some(())
             },
         )
         .await?;
-        self.say(format!(
-            "[Autotask]    {} is now In Progress and shows John's note (public).",
-            self.autotask_number
-        ));
+        self.say(
+            internal,
+            format!(
+                "{} is now {} and shows John's note (public).",
+                self.internal_number, self.script.internal_in_progress
+            ),
+        );
         Ok(())
     }
 
-    /// Step 3: the tech answers in Autotask and raises the priority.
+    /// Step 3: the tech answers and raises the priority.
     pub async fn tech_replies(&self) -> Result<(), DemoError> {
-        let at = &self.env.autotask;
-        at.user_add_note(
-            self.autotask_id,
+        let internal = self.internal.as_ref();
+        internal.add_note(
+            &self.internal_id,
             "Thanks! Branch staff are on site until 17:00.",
-            false,
+            true,
             "Tina Tech",
         );
-        at.user_set_priority(self.autotask_id, "Critical");
-        self.say(format!(
-            "[Autotask]    Tina replies on {} and raises the priority to Critical.",
-            self.autotask_number
-        ));
-        let cw = &self.env.connectwise;
-        let id = self.connectwise_id;
+        internal.set_priority(&self.internal_id, self.script.internal_critical);
+        self.say(
+            internal,
+            format!(
+                "Tina replies on {} and raises the priority to {}.",
+                self.internal_number, self.script.internal_critical
+            ),
+        );
+        let msp = self.msp.as_ref();
+        let id = &self.msp_id;
         wait_for(
-            "the tech's reply and priority in ConnectWise",
+            "the tech's reply and priority on the MSP ticket",
             self.timeout,
             || {
-                let priority_ok = cw.ticket(id)?.priority == "Priority 1 - Emergency Response";
-                let note = cw
+                let priority_ok = msp.ticket(id)?.priority == self.script.msp_critical;
+                let note = msp
                     .notes(id)
                     .into_iter()
                     .find(|n| n.text.contains("on site until"))?;
-                (priority_ok && note.discussion && !note.internal).then_some(())
+                (priority_ok && note.public).then_some(())
             },
         )
         .await?;
-        self.say(format!(
-            "[ConnectWise] #{} shows Tina's reply and Priority 1 - Emergency Response.",
-            self.connectwise_id
-        ));
+        self.say(
+            msp,
+            format!(
+                "#{} shows Tina's reply and {}.",
+                self.msp_id, self.script.msp_critical
+            ),
+        );
         Ok(())
     }
 
     /// Step 4: the MSP resolves; both tickets end closed.
     pub async fn msp_resolves(&self) -> Result<(), DemoError> {
-        let cw = &self.env.connectwise;
-        cw.user_add_note(
-            self.connectwise_id,
+        let msp = self.msp.as_ref();
+        msp.add_resolution(
+            &self.msp_id,
             "Replaced the expired VPN certificate; tunnel is up.",
-            SimNoteKind::Resolution,
             "jsmith",
         );
-        cw.user_set_status(self.connectwise_id, ">Closed");
-        self.say(format!(
-            "[ConnectWise] John adds a resolution note and closes #{}.",
-            self.connectwise_id
-        ));
-        let at = &self.env.autotask;
-        let id = self.autotask_id;
-        wait_for("Autotask to complete the ticket", self.timeout, || {
-            let done = at.ticket(id)?.status == "Complete";
-            let note = at
+        msp.set_status(&self.msp_id, self.script.msp_closed);
+        self.say(
+            msp,
+            format!("John adds a resolution note and closes #{}.", self.msp_id),
+        );
+        let internal = self.internal.as_ref();
+        let id = &self.internal_id;
+        wait_for("the internal ticket to close", self.timeout, || {
+            let done = internal.ticket(id)?.status == self.script.internal_done;
+            let note = internal
                 .notes(id)
                 .iter()
                 .any(|n| n.text.contains("expired VPN certificate"));
             (done && note).then_some(())
         })
         .await?;
-        self.say(format!(
-            "[Autotask]    {} is Complete and carries the resolution.",
-            self.autotask_number
-        ));
+        self.say(
+            internal,
+            format!(
+                "{} is {} and carries the resolution.",
+                self.internal_number, self.script.internal_done
+            ),
+        );
         Ok(())
     }
 

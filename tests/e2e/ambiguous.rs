@@ -45,7 +45,7 @@ async fn a_create_whose_answer_was_lost_is_adopted_not_repeated() {
             .any(|r| r.method == "GET" && r.path.ends_with("/service/tickets")),
         "no marker lookup after the lost answer"
     );
-    let history = audit_history(&env, &format!("autotask:{}", story.autotask_number)).await;
+    let history = audit_history(&env, &format!("autotask:{}", story.internal_number)).await;
     assert!(history.contains("adopted ticket"), "{history}");
     bridge.stop().await;
 }
@@ -57,7 +57,7 @@ async fn notes_whose_answers_were_lost_are_adopted_on_both_vendors() {
     let mut story = Story::new(&env, STEP, false);
     story.escalate().await.unwrap();
     settled(&env, &bridge).await;
-    let (at_id, cw_id) = (story.autotask_id, story.connectwise_id);
+    let (at_id, cw_id) = (story.autotask_id(), story.connectwise_id());
 
     env.autotask
         .control()
@@ -111,7 +111,7 @@ async fn notes_whose_answers_were_lost_are_adopted_on_both_vendors() {
         at_note_posts, 2,
         "write-back note + the mirror, nothing more"
     );
-    let history = audit_history(&env, &format!("autotask:{}", story.autotask_number)).await;
+    let history = audit_history(&env, &format!("autotask:{}", story.internal_number)).await;
     assert_eq!(
         history.matches("adopted note").count(),
         2,

@@ -16,7 +16,7 @@ async fn audit_history_and_tamper_detection() {
     bridge.stop().await;
 
     let out =
-        crate::common::audit_history(&env, &format!("autotask:{}", story.autotask_number)).await;
+        crate::common::audit_history(&env, &format!("autotask:{}", story.internal_number)).await;
     for expected in [
         "intake",
         "escalated",
@@ -27,12 +27,13 @@ async fn audit_history_and_tamper_detection() {
         assert!(out.contains(expected), "history lacks {expected}: {out}");
     }
     // Events of both tickets, each found through either side's key.
-    let at_intake = format!("autotask ticket {} changed", story.autotask_id);
-    let cw_intake = format!("connectwise ticket {} changed", story.connectwise_id);
+    let at_intake = format!("autotask ticket {} changed", story.autotask_id());
+    let cw_intake = format!("connectwise ticket {} changed", story.connectwise_id());
     assert!(out.contains(&at_intake), "lacks {at_intake:?}: {out}");
     assert!(out.contains(&cw_intake), "lacks {cw_intake:?}: {out}");
     let from_cw =
-        crate::common::audit_history(&env, &format!("connectwise:{}", story.connectwise_id)).await;
+        crate::common::audit_history(&env, &format!("connectwise:{}", story.connectwise_id()))
+            .await;
     for expected in ["escalated", at_intake.as_str(), cw_intake.as_str()] {
         assert!(
             from_cw.contains(expected),

@@ -17,8 +17,9 @@ async fn internal_close_does_not_bounce_the_msp_close_note() {
     story.escalate().await.unwrap();
     let before = settled(&env, &bridge).await;
 
-    env.autotask.user_set_status(story.autotask_id, "Complete");
-    let cw_id = story.connectwise_id;
+    env.autotask
+        .user_set_status(story.autotask_id(), "Complete");
+    let cw_id = story.connectwise_id();
     wait_for("ConnectWise to close", STEP, || {
         (env.connectwise.ticket(cw_id)?.status == ">Closed").then_some(())
     })
@@ -30,12 +31,12 @@ async fn internal_close_does_not_bounce_the_msp_close_note() {
         (0, 1),
         "one status write to ConnectWise, nothing back to Autotask"
     );
-    let notes = env.autotask.notes(story.autotask_id);
+    let notes = env.autotask.notes(story.autotask_id());
     assert!(
         !notes.iter().any(|n| n.text.contains("The MSP closed")),
         "the close rule fired on the bridge's own close: {notes:?}"
     );
-    let history = audit_history(&env, &format!("autotask:{}", story.autotask_number)).await;
+    let history = audit_history(&env, &format!("autotask:{}", story.internal_number)).await;
     assert!(
         history.contains("closed by the status the bridge wrote"),
         "{history}"
@@ -53,8 +54,8 @@ async fn msp_close_applies_the_close_rule_once() {
     let mut story = Story::new(&env, STEP, false);
     story.escalate().await.unwrap();
     env.connectwise
-        .user_set_status(story.connectwise_id, ">Closed");
-    let at_id = story.autotask_id;
+        .user_set_status(story.connectwise_id(), ">Closed");
+    let at_id = story.autotask_id();
     wait_for("Autotask to complete with the close note", STEP, || {
         let done = env.autotask.ticket(at_id)?.status == "Complete";
         let noted = env

@@ -19,32 +19,32 @@ async fn owner_wins_when_both_sides_changed_a_field() {
     bridge.stop().await;
 
     // While the bridge is down, both teams change priority and status.
-    env.autotask.user_set_priority(story.autotask_id, "Low");
+    env.autotask.user_set_priority(story.autotask_id(), "Low");
     env.connectwise
-        .user_set_priority(story.connectwise_id, "Priority 1 - Emergency Response");
+        .user_set_priority(story.connectwise_id(), "Priority 1 - Emergency Response");
     env.autotask
-        .user_set_status(story.autotask_id, "Waiting Customer");
+        .user_set_status(story.autotask_id(), "Waiting Customer");
     env.connectwise
-        .user_set_status(story.connectwise_id, "In Progress");
+        .user_set_status(story.connectwise_id(), "In Progress");
 
     let bridge = Bridge::spawn(&env.config_path).await;
     // The internal team owns priority; the MSP owns status.
     wait_for("owners' values on both sides", STEP, || {
-        let cw = env.connectwise.ticket(story.connectwise_id)?;
-        let at = env.autotask.ticket(story.autotask_id)?;
+        let cw = env.connectwise.ticket(story.connectwise_id())?;
+        let at = env.autotask.ticket(story.autotask_id())?;
         (cw.priority == "Priority 4 - Schedule Maintenance" && at.status == "In Progress")
             .then_some(())
     })
     .await
     .unwrap();
-    let at = env.autotask.ticket(story.autotask_id).unwrap();
-    let cw = env.connectwise.ticket(story.connectwise_id).unwrap();
+    let at = env.autotask.ticket(story.autotask_id()).unwrap();
+    let cw = env.connectwise.ticket(story.connectwise_id()).unwrap();
     assert_eq!(at.priority, "Low");
     assert_eq!(cw.status, "In Progress");
     bridge.stop().await;
 
     let out =
-        crate::common::audit_history(&env, &format!("autotask:{}", story.autotask_number)).await;
+        crate::common::audit_history(&env, &format!("autotask:{}", story.internal_number)).await;
     let conflicts: Vec<&str> = out.lines().filter(|l| l.contains(" conflict ")).collect();
     assert_eq!(conflicts.len(), 2, "{out}");
     assert!(

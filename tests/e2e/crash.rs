@@ -61,9 +61,9 @@ async fn killed_daemon_resumes_without_duplicates() {
     let bridge = Bridge::spawn(&env.config_path).await;
 
     let mut story = Story::new(&env, STEP, false);
-    story.autotask_id = t.id;
-    story.autotask_number = t.number.clone();
-    story.connectwise_id = cw_id;
+    story.internal_id = t.id.to_string();
+    story.internal_number = t.number.clone();
+    story.msp_id = cw_id.to_string();
     wait_for("the MSP's note in Autotask", STEP, || {
         (env.autotask.ticket(t.id)?.status == "In Progress"
             && env

@@ -61,7 +61,7 @@ async fn a_dead_letter_blocks_its_ticket_and_retry_replans_from_current_state() 
     let engine = daemon.engine.clone();
     let mut story = Story::new(&env, STEP, false);
     story.escalate().await.unwrap();
-    let (t1, cw1) = (story.autotask_id, story.connectwise_id);
+    let (t1, cw1) = (story.autotask_id(), story.connectwise_id());
     let other = env.autotask.user_create_ticket(
         "Printer offline",
         "The 3rd floor printer is offline.",
@@ -121,7 +121,7 @@ async fn a_dead_letter_blocks_its_ticket_and_retry_replans_from_current_state() 
     assert_eq!(cw_ticket.priority, P2, "nothing overtook the dead letter");
     assert_eq!(
         cw_ticket.summary,
-        format!("VPN down at branch office [{}]", story.autotask_number),
+        format!("VPN down at branch office [{}]", story.internal_number),
         "nothing overtook the dead letter: {rows:#?}"
     );
     let listing = outbox_cli(&env, "list").await;
@@ -193,14 +193,14 @@ async fn a_notice_that_fails_for_good_is_kept_and_retryable() {
     quiet(&env, &engine).await;
 
     env.autotask.control().fail_next_reads(&[403]);
-    env.autotask.user_set_priority(story.autotask_id, "Low");
+    env.autotask.user_set_priority(story.autotask_id(), "Low");
     let dead = wait_for("the dead notice", STEP, || {
         engine.store.dead_notices().ok()?.into_iter().next()
     })
     .await
     .unwrap();
     assert_eq!(dead.dead.status, Some(403));
-    assert_eq!(dead.item.ticket_id, story.autotask_id.to_string());
+    assert_eq!(dead.item.ticket_id, story.autotask_id().to_string());
     assert!(engine.store.inbox().unwrap().is_empty());
     let listing = outbox_cli(&env, "dead").await;
     assert!(
@@ -209,7 +209,7 @@ async fn a_notice_that_fails_for_good_is_kept_and_retryable() {
     );
     assert_eq!(
         env.connectwise
-            .ticket(story.connectwise_id)
+            .ticket(story.connectwise_id())
             .unwrap()
             .priority,
         P2
@@ -227,7 +227,7 @@ async fn a_notice_that_fails_for_good_is_kept_and_retryable() {
     .await;
     assert!(retried.status.success(), "{}", text(&retried));
     wait_for("the retried notice's update", STEP, || {
-        (env.connectwise.ticket(story.connectwise_id)?.priority == P4).then_some(())
+        (env.connectwise.ticket(story.connectwise_id())?.priority == P4).then_some(())
     })
     .await
     .unwrap();
@@ -248,17 +248,17 @@ async fn a_deleted_far_ticket_unlinks() {
     quiet(&env, &engine).await;
     let link = engine.store.links().unwrap().pop().unwrap();
 
-    env.connectwise.user_delete_ticket(story.connectwise_id);
+    env.connectwise.user_delete_ticket(story.connectwise_id());
     // Out of the escalation queue, so it is not escalated again.
     env.autotask
-        .user_set_queue(story.autotask_id, "Level I Support");
+        .user_set_queue(story.autotask_id(), "Level I Support");
     wait_for("the link to go", STEP, || {
         engine.store.links().ok()?.is_empty().then_some(())
     })
     .await
     .unwrap();
     quiet(&env, &engine).await;
-    let at_id = story.autotask_id.to_string();
+    let at_id = story.autotask_id().to_string();
     assert!(engine
         .store
         .link_for("acme", psa_bridge::store::Side::A, &at_id)
@@ -269,7 +269,7 @@ async fn a_deleted_far_ticket_unlinks() {
         .link_for(
             "acme",
             psa_bridge::store::Side::B,
-            &story.connectwise_id.to_string()
+            &story.connectwise_id().to_string()
         )
         .unwrap()
         .is_none());
@@ -284,7 +284,7 @@ async fn a_deleted_far_ticket_unlinks() {
     assert!(env.connectwise.tickets().is_empty(), "not escalated again");
 
     // Later changes of the Autotask ticket are quietly not synced.
-    env.autotask.user_set_priority(story.autotask_id, "Low");
+    env.autotask.user_set_priority(story.autotask_id(), "Low");
     quiet(&env, &engine).await;
     assert!(engine.store.dead_notices().unwrap().is_empty());
     assert!(env.connectwise.tickets().is_empty());

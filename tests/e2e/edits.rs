@@ -19,12 +19,12 @@ async fn title_and_description_edits_reach_connectwise() {
         "and the backup line too ".repeat(6)
     );
     env.autotask.user_set_text(
-        story.autotask_id,
+        story.autotask_id(),
         &long_title,
         "Both VPN tunnels are down; the backup DSL line is also dead.",
     );
     let expected: String = long_title.chars().take(100).collect();
-    let cw_id = story.connectwise_id;
+    let cw_id = story.connectwise_id();
     wait_for("the new summary and the description note", STEP, || {
         let summary_ok = env.connectwise.ticket(cw_id)?.summary == expected;
         let note = env
@@ -44,7 +44,7 @@ async fn title_and_description_edits_reach_connectwise() {
     );
     // The truncated summary is not mistaken for a ConnectWise edit.
     assert_eq!(
-        env.autotask.ticket(story.autotask_id).unwrap().title,
+        env.autotask.ticket(story.autotask_id()).unwrap().title,
         long_title
     );
     bridge.stop().await;
@@ -74,11 +74,15 @@ async fn a_title_the_vendor_cut_is_not_bounced_back() {
         "Mail relay rejects {}",
         "messages from the scanner ".repeat(6)
     );
-    let description = env.autotask.ticket(story.autotask_id).unwrap().description;
+    let description = env
+        .autotask
+        .ticket(story.autotask_id())
+        .unwrap()
+        .description;
     env.autotask
-        .user_set_text(story.autotask_id, &long_title, &description);
+        .user_set_text(story.autotask_id(), &long_title, &description);
     let expected: String = long_title.chars().take(100).collect();
-    let cw_id = story.connectwise_id;
+    let cw_id = story.connectwise_id();
     wait_for("the cut summary", STEP, || {
         (env.connectwise.ticket(cw_id)?.summary == expected).then_some(())
     })
@@ -86,7 +90,7 @@ async fn a_title_the_vendor_cut_is_not_bounced_back() {
     .unwrap();
     let after = settled(&env, &bridge).await;
     assert_eq!(
-        env.autotask.ticket(story.autotask_id).unwrap().title,
+        env.autotask.ticket(story.autotask_id()).unwrap().title,
         long_title,
         "the Autotask title was overwritten with ConnectWise's cut"
     );

@@ -16,7 +16,7 @@ async fn one_tickets_writes_arrive_in_order_one_at_a_time() {
     let mut story = Story::new(&env, STEP, false);
     story.escalate().await.unwrap();
     settled(&env, &bridge).await;
-    let (at_id, cw_id) = (story.autotask_id, story.connectwise_id);
+    let (at_id, cw_id) = (story.autotask_id(), story.connectwise_id());
 
     // A slow ConnectWise keeps every write in flight for a while.
     env.connectwise

@@ -86,7 +86,7 @@ async fn no_secret_in_logs_api_cli_or_store() {
     env.connectwise.control().fail_next_writes(&[400]);
     let content = "Replaced the branch router, serial RX-4471";
     env.autotask
-        .user_add_note(story.autotask_id, content, false, "Tina Tech");
+        .user_add_note(story.autotask_id(), content, false, "Tina Tech");
     wait_for("a dead letter", STEP, || {
         let out = std::process::Command::new(crate::common::BIN)
             .args(["outbox", "dead", "--config", &config])
@@ -100,8 +100,8 @@ async fn no_secret_in_logs_api_cli_or_store() {
     .await
     .unwrap();
 
-    let number = &story.autotask_number;
-    let cw_ticket = format!("connectwise:{}", story.connectwise_id);
+    let number = &story.internal_number;
+    let cw_ticket = format!("connectwise:{}", story.connectwise_id());
     let at_ticket = format!("autotask:{number}");
     for path in [
         "/admin/outbox".to_string(),

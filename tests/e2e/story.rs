@@ -15,14 +15,14 @@ async fn play_and_count(options: DemoOptions) {
     story.escalate().await.unwrap();
     // ConnectWise: the ticket. Autotask: the write-back note and the MSP Ticket field.
     assert_eq!(settled(&env, &bridge).await, (2, 1), "after escalation");
-    let cw = env.connectwise.ticket(story.connectwise_id).unwrap();
+    let cw = env.connectwise.ticket(story.connectwise_id()).unwrap();
     assert_eq!(cw.board, "Co-Managed");
     assert_eq!(cw.company, "ACME");
     assert_eq!(cw.status, "New");
     assert_eq!(cw.priority, "Priority 2 - Quick Response");
     assert_eq!(
         cw.summary,
-        format!("VPN down at branch office [{}]", story.autotask_number)
+        format!("VPN down at branch office [{}]", story.internal_number)
     );
     assert!(cw.initial_description.contains("Leeds branch"));
     assert!(
@@ -38,7 +38,7 @@ async fn play_and_count(options: DemoOptions) {
         (4, 1),
         "after the MSP picked up"
     );
-    let at_notes = env.autotask.notes(story.autotask_id);
+    let at_notes = env.autotask.notes(story.autotask_id());
     assert!(
         !at_notes.iter().any(|n| n.text.contains("firmware")),
         "internal CW note leaked: {at_notes:?}"
@@ -68,10 +68,10 @@ async fn play_and_count(options: DemoOptions) {
         EXPECTED_WRITES,
         "after resolution"
     );
-    let at = env.autotask.ticket(story.autotask_id).unwrap();
+    let at = env.autotask.ticket(story.autotask_id()).unwrap();
     assert_eq!(at.status, "Complete");
     assert_eq!(at.priority, "Critical");
-    let cw = env.connectwise.ticket(story.connectwise_id).unwrap();
+    let cw = env.connectwise.ticket(story.connectwise_id()).unwrap();
     assert!(cw.closed);
     assert_eq!(
         env.connectwise.tickets().len(),
@@ -82,7 +82,7 @@ async fn play_and_count(options: DemoOptions) {
     for text in ["VPN logs", "expired VPN certificate"] {
         assert_eq!(
             env.autotask
-                .notes(story.autotask_id)
+                .notes(story.autotask_id())
                 .iter()
                 .filter(|n| n.text.contains(text))
                 .count(),
@@ -92,7 +92,7 @@ async fn play_and_count(options: DemoOptions) {
     }
     assert_eq!(
         env.connectwise
-            .notes(story.connectwise_id)
+            .notes(story.connectwise_id())
             .iter()
             .filter(|n| n.text.contains("on site until"))
             .count(),

@@ -53,12 +53,12 @@ async fn leaving_and_reentering_the_queue_escalates_once() {
     assert_eq!(env.connectwise.tickets().len(), 1);
 
     env.autotask
-        .user_set_queue(story.autotask_id, "Level I Support");
+        .user_set_queue(story.autotask_id(), "Level I Support");
     settled(&env, &bridge).await;
     env.autotask
-        .user_set_queue(story.autotask_id, "Escalate to MSP");
+        .user_set_queue(story.autotask_id(), "Escalate to MSP");
     wait_for("the re-entry to be planned", STEP, || {
-        let t = env.autotask.ticket(story.autotask_id)?;
+        let t = env.autotask.ticket(story.autotask_id())?;
         (t.queue == "Escalate to MSP").then_some(())
     })
     .await

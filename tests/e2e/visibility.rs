@@ -22,14 +22,14 @@ async fn internal_notes_cross_only_where_allowed_and_stay_internal() {
     story.escalate().await.unwrap();
 
     env.connectwise.user_add_note(
-        story.connectwise_id,
+        story.connectwise_id(),
         "Suspect the ISP; internal only.",
         SimNoteKind::Internal,
         "jsmith",
     );
     let note = wait_for("the allowed internal note", STEP, || {
         env.autotask
-            .notes(story.autotask_id)
+            .notes(story.autotask_id())
             .into_iter()
             .find(|n| n.text.contains("Suspect the ISP"))
     })
@@ -41,27 +41,27 @@ async fn internal_notes_cross_only_where_allowed_and_stay_internal() {
     );
 
     env.autotask.user_add_note(
-        story.autotask_id,
+        story.autotask_id(),
         "Budget owner is cranky; do not share.",
         true,
         "Tina Tech",
     );
     env.autotask.user_add_note(
-        story.autotask_id,
+        story.autotask_id(),
         "Public: we rebooted the router.",
         false,
         "Tina Tech",
     );
     wait_for("the public note", STEP, || {
         env.connectwise
-            .notes(story.connectwise_id)
+            .notes(story.connectwise_id())
             .into_iter()
             .find(|n| n.text.contains("rebooted the router"))
     })
     .await
     .unwrap();
     settled(&env, &bridge).await;
-    let cw_notes = env.connectwise.notes(story.connectwise_id);
+    let cw_notes = env.connectwise.notes(story.connectwise_id());
     assert!(
         !cw_notes.iter().any(|n| n.text.contains("cranky")),
         "denied internal note crossed: {cw_notes:?}"
@@ -73,7 +73,7 @@ async fn internal_notes_cross_only_where_allowed_and_stay_internal() {
     assert!(public.discussion && !public.internal);
     bridge.stop().await;
     let out =
-        crate::common::audit_history(&env, &format!("autotask:{}", story.autotask_number)).await;
+        crate::common::audit_history(&env, &format!("autotask:{}", story.internal_number)).await;
     assert!(out.contains("note_withheld"), "{out}");
 }
 
@@ -86,7 +86,7 @@ async fn a_note_made_internal_after_crossing_makes_its_mirror_internal() {
     let bridge = Bridge::spawn(&env.config_path).await;
     let mut story = Story::new(&env, STEP, false);
     story.escalate().await.unwrap();
-    let (cw_id, at_id) = (story.connectwise_id, story.autotask_id);
+    let (cw_id, at_id) = (story.connectwise_id(), story.autotask_id());
 
     let note = env.connectwise.user_add_note(
         cw_id,
@@ -127,7 +127,7 @@ async fn a_note_made_internal_after_crossing_makes_its_mirror_internal() {
     assert!(source.internal && !source.discussion, "{source:?}");
     bridge.stop().await;
     let history =
-        crate::common::audit_history(&env, &format!("autotask:{}", story.autotask_number)).await;
+        crate::common::audit_history(&env, &format!("autotask:{}", story.internal_number)).await;
     assert!(
         history.contains(&format!(
             "became internal after it crossed; making its autotask mirror {} internal",
