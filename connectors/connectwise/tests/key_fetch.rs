@@ -1,7 +1,7 @@
 //! The signing-key fetch an unauthenticated callback can trigger: bounded
 //! cache that evicts one key, a cap on fetches in flight, errors that reveal
-//! nothing about the key endpoint, and callbacks for another company refused
-//! before any fetch.
+//! nothing about the key endpoint, and callbacks for another company answered
+//! (after their signature is checked) without change hints.
 
 mod common;
 
@@ -219,22 +219,37 @@ async fn key_fetches_in_flight_are_capped() {
     }
 }
 
+/// `CompanyId` is a filter, not authentication: a genuinely signed callback
+/// for another company is answered with no change hints (200, nothing
+/// stored, so ConnectWise neither retries nor disables the callback), while
+/// a forged one is refused whatever company it names.
 #[tokio::test]
-async fn a_callback_for_another_company_is_refused_before_any_fetch() {
+async fn a_callback_for_another_company_is_answered_and_not_stored() {
     let (port, count) = key_server(|| (200, json!({"signing_key": KEY}))).await;
     let connector = connector_for(port);
     let key_url = format!("http://127.0.0.1:{port}/k?id=1");
-    let r = connector
+    let hints = connector
         .verify_webhook(&callback("someone-else", &key_url))
-        .await;
-    match r {
-        Err(WebhookError::Unauthorized(m)) => assert!(m.contains("CompanyId"), "{m}"),
-        other => panic!("{other:?}"),
+        .await
+        .expect("a genuine callback for another company is answered");
+    assert!(hints.is_empty(), "nothing to store: {hints:?}");
+    assert_eq!(count.load(Ordering::SeqCst), 1, "its signature was checked");
+
+    // Naming another company does not skip authentication.
+    let mut forged = callback("someone-else", &key_url);
+    forged.headers.insert(
+        "x-content-signature",
+        sign(&key_digest("guess"), &forged.body).parse().unwrap(),
+    );
+    match connector.verify_webhook(&forged).await {
+        Err(WebhookError::Unauthorized(m)) => assert!(m.contains("signature"), "{m}"),
+        other => panic!("a forged callback must be refused, got {other:?}"),
     }
-    assert_eq!(count.load(Ordering::SeqCst), 0, "no key fetch");
-    // Same body for our company (case-insensitive, as ConnectWise ids are) verifies.
-    connector
+
+    // Same body for our company (case-insensitive, as ConnectWise ids are).
+    let hints = connector
         .verify_webhook(&callback("DEMO", &key_url))
         .await
         .unwrap();
+    assert_eq!(hints.len(), 1);
 }
