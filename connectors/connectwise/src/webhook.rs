@@ -289,12 +289,20 @@ mod tests {
 
     #[test]
     fn entity_must_be_a_string() {
-        let body = br#"{"Action":"updated","Type":"ticket","ID":5,"Entity":{"id":5},"Metadata":{"key_url":"https://x/k"}}"#;
+        let body = br#"{"CompanyId":"demo","Action":"updated","Type":"ticket","ID":5,"Entity":{"id":5},"Metadata":{"key_url":"https://x/k"}}"#;
         assert!(matches!(
             parse_callback(body),
             Err(WebhookError::Malformed(_))
         ));
-        let body = br#"{"Action":"deleted","Type":"ticket","ID":5,"Entity":null,"Metadata":{"key_url":"https://x/k"}}"#;
+        let body = br#"{"CompanyId":"demo","Action":"deleted","Type":"ticket","ID":5,"Entity":null,"Metadata":{"key_url":"https://x/k"}}"#;
         assert!(parse_callback(body).unwrap().entity.is_none());
+    }
+
+    #[test]
+    fn company_id_is_required() {
+        let body = br#"{"Action":"updated","Type":"ticket","ID":5,"Entity":null,"Metadata":{"key_url":"https://x/k"}}"#;
+        assert!(
+            matches!(parse_callback(body), Err(WebhookError::Malformed(m)) if m.contains("CompanyId"))
+        );
     }
 }

@@ -253,3 +253,21 @@ async fn a_callback_for_another_company_is_answered_and_not_stored() {
         .unwrap();
     assert_eq!(hints.len(), 1);
 }
+
+/// A production site does not trust its region's sandbox host for signing
+/// keys unless configured to: refused before any fetch.
+#[tokio::test]
+async fn a_production_site_refuses_sandbox_key_hosts_by_default() {
+    let production = ConnectWiseSettings {
+        site_url: "https://api-na.myconnectwise.net/".into(),
+        ..settings(1)
+    };
+    let sandbox_key = "https://sandbox-na.myconnectwise.net/v4_6_release/apis/3.0/system/callbackkey/index.rails?id=1";
+    let r = common::connector_with(production)
+        .verify_webhook(&callback("demo", sandbox_key))
+        .await;
+    match r {
+        Err(WebhookError::Unauthorized(m)) => assert!(m.contains("callback_key_hosts"), "{m}"),
+        other => panic!("a sandbox key host must be refused by default, got {other:?}"),
+    }
+}
