@@ -89,9 +89,13 @@ pub(crate) fn parse_callback(body: &[u8]) -> Result<ParsedCallback, WebhookError
     })
 }
 
-/// Whether `url` is on an allow-listed host (`host` means default port only).
+/// Whether `url` is on an allow-listed host (`host` means default port
+/// only; `hosts` are normalised: lower case, no trailing dot).
 pub(crate) fn host_allowed(url: &Url, hosts: &[String]) -> bool {
-    let Some(host) = url.host_str().map(str::to_ascii_lowercase) else {
+    let Some(host) = url
+        .host_str()
+        .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+    else {
         return false;
     };
     let with_port = url.port().map(|p| format!("{host}:{p}"));
@@ -260,6 +264,7 @@ mod tests {
         ];
         let ok = |u: &str| host_allowed(&Url::parse(u).unwrap(), &hosts);
         assert!(ok("https://api-na.myconnectwise.net/x"));
+        assert!(ok("https://API-NA.myconnectwise.net./x"));
         assert!(ok("http://127.0.0.1:8080/x"));
         assert!(!ok("http://127.0.0.1:8081/x"));
         assert!(!ok("https://api-na.myconnectwise.net:444/x"));

@@ -271,3 +271,23 @@ async fn a_production_site_refuses_sandbox_key_hosts_by_default() {
         other => panic!("a sandbox key host must be refused by default, got {other:?}"),
     }
 }
+
+/// The key body is read through core's bounded reader with the key's own
+/// 64 KiB cap (not the 16 MiB API cap): a larger body is refused, and the
+/// caller learns nothing about it.
+#[tokio::test]
+async fn an_oversized_key_body_is_refused() {
+    let (port, count) = key_server(|| (200, json!({"signing_key": "k".repeat(70 * 1024)}))).await;
+    let connector = connector_for(port);
+    let r = connector
+        .verify_webhook(&callback(
+            "demo",
+            &format!("http://127.0.0.1:{port}/k?id=1"),
+        ))
+        .await;
+    match r {
+        Err(WebhookError::Unavailable(m)) => assert!(!m.contains("70"), "{m}"),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+}
