@@ -119,22 +119,6 @@ impl ConnectWiseConnector {
         }
         Ok(url)
     }
-
-    /// Refuses a URL (a `Link` target) off the API's origin, so credentials
-    /// never leave the API host.
-    pub(crate) async fn same_api_origin(&self, url: &str) -> Result<Url, ConnectorError> {
-        let root = self.api_root().await?;
-        let parsed = Url::parse(url)
-            .map_err(|e| ConnectorError::InvalidResponse(format!("bad URL {url:?}: {e}")))?;
-        if parsed.origin() != root.origin() {
-            return Err(ConnectorError::InvalidResponse(format!(
-                "refusing to send credentials to {}; the connection's API host is {}",
-                parsed.origin().ascii_serialization(),
-                root.origin().ascii_serialization()
-            )));
-        }
-        Ok(parsed)
-    }
 }
 
 #[cfg(test)]

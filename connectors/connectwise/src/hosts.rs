@@ -1,6 +1,7 @@
 //! ConnectWise cloud host names: which hosts belong to one region (the web
 //! host `na.myconnectwise.net`, the API host `api-na.myconnectwise.net`, the
-//! sandbox `sandbox-na.myconnectwise.net`), and the API host for a web host.
+//! sandbox `sandbox-na.myconnectwise.net`), the API host for a web host, and
+//! configured host entries (`callback_key_hosts`) normalised or refused.
 //!
 //! Regions and the web → API mapping follow the vendor's developer guide
 //! ("Cloud URLs") as public clients copy it: `na`, `eu`, `au`, `aus`, `za`
@@ -9,6 +10,9 @@
 
 /// Domains of ConnectWise's cloud.
 const CLOUD_DOMAINS: [&str; 2] = ["myconnectwise.net", "connectwisedev.com"];
+
+/// The prefix of a cloud region's sandbox host.
+const SANDBOX_PREFIX: &str = "sandbox-";
 
 /// `(domain, region)` of a cloud host: `api-na.myconnectwise.net` →
 /// `("myconnectwise.net", "na")`. `None` for any other host.
@@ -20,7 +24,7 @@ fn cloud_region(host: &str) -> Option<(&'static str, String)> {
         };
         let region = label
             .strip_prefix("api-")
-            .or_else(|| label.strip_prefix("sandbox-"))
+            .or_else(|| label.strip_prefix(SANDBOX_PREFIX))
             .unwrap_or(label);
         if !region.is_empty() && region.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Some((domain, region.to_string()));
@@ -29,8 +33,10 @@ fn cloud_region(host: &str) -> Option<(&'static str, String)> {
     None
 }
 
-/// Every host of the region `host` belongs to, `host` first: the web host,
-/// the API host and the sandbox host of a cloud region, or only `host`.
+/// The hosts of the region `host` belongs to, `host` first: the web host and
+/// the API host of a cloud region (and its sandbox host only when `host` is
+/// that sandbox host: production never trusts the sandbox by default), or
+/// only `host`.
 pub(crate) fn region_hosts(host: &str) -> Vec<String> {
     let host = host.to_ascii_lowercase();
     let mut hosts = vec![host.clone()];
@@ -38,7 +44,6 @@ pub(crate) fn region_hosts(host: &str) -> Vec<String> {
         for candidate in [
             format!("{region}.{domain}"),
             format!("api-{region}.{domain}"),
-            format!("sandbox-{region}.{domain}"),
         ] {
             if !hosts.contains(&candidate) {
                 hosts.push(candidate);
@@ -46,6 +51,58 @@ pub(crate) fn region_hosts(host: &str) -> Vec<String> {
         }
     }
     hosts
+}
+
+/// A `callback_key_hosts` entry as `host` or `host:port`: lower case, no
+/// trailing dot, a scheme given by mistake dropped with its default port
+/// (`https://API-NA.myconnectwise.net.:443/` → `api-na.myconnectwise.net`;
+/// without a scheme, `:443` is the default). `Err` says what is wrong.
+pub(crate) fn normalize_key_host(raw: &str) -> Result<String, String> {
+    let entry = raw.trim();
+    if entry.is_empty() {
+        return Err("is empty".into());
+    }
+    let text = if entry.contains("://") {
+        entry.to_string()
+    } else {
+        format!("https://{entry}")
+    };
+    let url = url::Url::parse(&text).map_err(|e| format!("is not a host name ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "has the scheme {:?}; give only the host",
+            url.scheme()
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("has user info; give only the host".into());
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err("has a path, query or fragment; give only the host".into());
+    }
+    let host = match url.host() {
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.');
+            let label_ok = |l: &str| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            };
+            if !name.split('.').all(label_ok) {
+                return Err(
+                    "is not a host name (letters, digits, '-' and dots only; no wildcards)".into(),
+                );
+            }
+            name.to_string()
+        }
+        Some(ip) => ip.to_string(),
+        None => return Err("has no host".into()),
+    };
+    Ok(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    })
 }
 
 /// Whether two hosts are the same or of the same cloud region.
@@ -71,12 +128,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_region_is_its_web_api_and_sandbox_hosts() {
-        let na = [
-            "api-na.myconnectwise.net",
-            "na.myconnectwise.net",
-            "sandbox-na.myconnectwise.net",
-        ];
+    fn a_region_is_its_web_and_api_hosts_and_the_sandbox_only_for_itself() {
+        let na = ["api-na.myconnectwise.net", "na.myconnectwise.net"];
         for host in na {
             let hosts = region_hosts(host);
             assert_eq!(hosts[0], host);
@@ -84,13 +137,19 @@ mod tests {
                 assert!(hosts.iter().any(|h| h == other), "{host} → {hosts:?}");
             }
             assert!(!hosts.iter().any(|h| h.contains("-eu")), "{hosts:?}");
+            assert!(!hosts.iter().any(|h| h.contains("sandbox")), "{hosts:?}");
         }
         assert_eq!(
             region_hosts("api-eu.myconnectwise.net"),
+            ["api-eu.myconnectwise.net", "eu.myconnectwise.net"]
+        );
+        // A sandbox site trusts its own sandbox host and its region's hosts.
+        assert_eq!(
+            region_hosts("sandbox-na.myconnectwise.net"),
             [
-                "api-eu.myconnectwise.net",
-                "eu.myconnectwise.net",
-                "sandbox-eu.myconnectwise.net"
+                "sandbox-na.myconnectwise.net",
+                "na.myconnectwise.net",
+                "api-na.myconnectwise.net"
             ]
         );
         assert!(region_hosts("API-AU.MyConnectWise.net").contains(&"au.myconnectwise.net".into()));
@@ -111,6 +170,52 @@ mod tests {
             region_hosts("a.b.myconnectwise.net"),
             ["a.b.myconnectwise.net"]
         );
+    }
+
+    #[test]
+    fn key_host_entries_are_normalised() {
+        for (raw, want) in [
+            ("api-na.myconnectwise.net", "api-na.myconnectwise.net"),
+            (" API-NA.MyConnectWise.net. ", "api-na.myconnectwise.net"),
+            (
+                "https://api-na.myconnectwise.net/",
+                "api-na.myconnectwise.net",
+            ),
+            (
+                "https://api-na.myconnectwise.net:443",
+                "api-na.myconnectwise.net",
+            ),
+            ("api-na.myconnectwise.net:443", "api-na.myconnectwise.net"),
+            ("http://cw.example.com:80/", "cw.example.com"),
+            ("Keys.Example:444", "keys.example:444"),
+            ("http://127.0.0.1:8080", "127.0.0.1:8080"),
+            ("127.0.0.1", "127.0.0.1"),
+            ("[::1]:8080", "[::1]:8080"),
+        ] {
+            assert_eq!(normalize_key_host(raw).as_deref(), Ok(want), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn key_host_entries_that_are_not_hosts_are_refused() {
+        for (raw, says) in [
+            ("", "empty"),
+            ("  ", "empty"),
+            ("*.myconnectwise.net", "wildcards"),
+            ("https://api-na.myconnectwise.net/v4_6_release/", "path"),
+            ("api-na.myconnectwise.net/keys", "path"),
+            ("api-na.myconnectwise.net?x=1", "query"),
+            ("user@api-na.myconnectwise.net", "user info"),
+            ("ftp://api-na.myconnectwise.net", "scheme"),
+            ("api na.myconnectwise.net", "host name"),
+            ("api-na..myconnectwise.net", "host name"),
+            ("api-na.myconnectwise.net:99999", "host name"),
+        ] {
+            match normalize_key_host(raw) {
+                Err(why) => assert!(why.contains(says), "{raw:?}: {why}"),
+                Ok(host) => panic!("{raw:?} accepted as {host:?}"),
+            }
+        }
     }
 
     #[test]

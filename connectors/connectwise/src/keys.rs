@@ -3,13 +3,16 @@
 //! part an unauthenticated sender can drive. Bounded on every axis: a few
 //! fetches in flight (over the cap → `Unavailable` at once), a short negative
 //! cache for URLs that failed, a bounded key cache that evicts one entry (the
-//! least recently used), and errors that tell the caller nothing about the
-//! key endpoint (details go to the log).
+//! least recently used), a cached key fetched again after a signature
+//! mismatch (key rotation) at most once per URL per [`REFETCH_INTERVAL`], and
+//! errors that tell the caller nothing about the key endpoint (details go to
+//! the log).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use psa_connector::http::read_limited;
 use psa_connector::{ConnectorError, WebhookError};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
@@ -27,6 +30,10 @@ pub(crate) const MAX_FAILED_URLS: usize = 1024;
 pub(crate) const FAILURE_TTL: Duration = Duration::from_secs(30);
 /// Key fetches in flight at once; more are refused with `Unavailable`.
 pub(crate) const MAX_FETCHES_IN_FLIGHT: usize = 4;
+/// A cached key is fetched again (a signature did not verify with it: the
+/// key may have been rotated) at most once per `key_url` in this time, so
+/// forged signatures cannot turn into a stream of key fetches.
+pub(crate) const REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// What the caller is told (never the key endpoint's status, body or host).
 const NOT_FOUND: &str = "signing key not found at key_url";
@@ -53,10 +60,19 @@ impl Failure {
     }
 }
 
+/// One cached key.
+struct Cached {
+    digest: [u8; 32],
+    /// Cache tick of the last use (for LRU eviction).
+    used: u64,
+    /// When it was last fetched again after a mismatch.
+    refetched: Option<Instant>,
+}
+
 #[derive(Default)]
 struct Cache {
-    /// url → (key digest, last use).
-    keys: HashMap<String, ([u8; 32], u64)>,
+    /// url → key.
+    keys: HashMap<String, Cached>,
     /// url → (failed until, how).
     failed: HashMap<String, (Instant, Failure)>,
     tick: u64,
@@ -66,9 +82,9 @@ impl Cache {
     fn key(&mut self, url: &str) -> Option<[u8; 32]> {
         self.tick += 1;
         let tick = self.tick;
-        self.keys.get_mut(url).map(|(key, used)| {
-            *used = tick;
-            *key
+        self.keys.get_mut(url).map(|cached| {
+            cached.used = tick;
+            cached.digest
         })
     }
 
@@ -83,20 +99,26 @@ impl Cache {
         }
     }
 
-    /// Adds a key, evicting the least recently used one when full.
-    fn insert_key(&mut self, url: &str, key: [u8; 32]) {
+    /// Adds (or replaces) a key, evicting the least recently used one when
+    /// full.
+    fn insert_key(&mut self, url: &str, key: [u8; 32], refetched: Option<Instant>) {
         if !self.keys.contains_key(url) && self.keys.len() >= MAX_CACHED_KEYS {
             if let Some(oldest) = self
                 .keys
                 .iter()
-                .min_by_key(|(_, (_, used))| *used)
+                .min_by_key(|(_, cached)| cached.used)
                 .map(|(u, _)| u.clone())
             {
                 self.keys.remove(&oldest);
             }
         }
         self.tick += 1;
-        self.keys.insert(url.to_string(), (key, self.tick));
+        let cached = Cached {
+            digest: key,
+            used: self.tick,
+            refetched,
+        };
+        self.keys.insert(url.to_string(), cached);
         self.failed.remove(url);
     }
 
@@ -118,6 +140,25 @@ impl Cache {
         self.failed
             .insert(url.to_string(), (now + FAILURE_TTL, how));
     }
+}
+
+/// A signing key and where it came from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Key {
+    pub digest: [u8; 32],
+    /// From the cache (it may be stale), not fetched for this call.
+    pub cached: bool,
+}
+
+/// What [`KeyFetcher::refetch`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refetch {
+    /// A key other than the stale one: verify again with it.
+    Changed([u8; 32]),
+    /// The endpoint still serves the same key: the signature is wrong.
+    Unchanged,
+    /// Fetched again too recently; not fetched.
+    TooSoon,
 }
 
 /// Fetches and caches callback signing keys (as SHA-256 digests) by URL.
@@ -156,12 +197,15 @@ impl KeyFetcher {
     }
 
     /// The key digest for `url`: cached, remembered as failed, or fetched.
-    pub(crate) async fn key(&self, url: &Url) -> Result<[u8; 32], WebhookError> {
+    pub(crate) async fn key(&self, url: &Url) -> Result<Key, WebhookError> {
         let now = (self.now)();
         {
             let mut cache = self.cache();
-            if let Some(key) = cache.key(url.as_str()) {
-                return Ok(key);
+            if let Some(digest) = cache.key(url.as_str()) {
+                return Ok(Key {
+                    digest,
+                    cached: true,
+                });
             }
             if let Some(how) = cache.failure(url.as_str(), now) {
                 tracing::debug!("callback key_url failed recently; refused from memory");
@@ -173,9 +217,12 @@ impl KeyFetcher {
             return Err(WebhookError::Unavailable(BUSY.into()));
         };
         match self.fetch(url).await {
-            Ok(key) => {
-                self.cache().insert_key(url.as_str(), key);
-                Ok(key)
+            Ok(digest) => {
+                self.cache().insert_key(url.as_str(), digest, None);
+                Ok(Key {
+                    digest,
+                    cached: false,
+                })
             }
             Err(how) => {
                 self.cache().insert_failure(url.as_str(), how, (self.now)());
@@ -184,10 +231,66 @@ impl KeyFetcher {
         }
     }
 
+    /// Fetches `url` again after a signature did not verify with the cached
+    /// key `stale` (ConnectWise may have rotated it), at most once per URL
+    /// per [`REFETCH_INTERVAL`]. A failed fetch keeps the cached key.
+    pub(crate) async fn refetch(
+        &self,
+        url: &Url,
+        stale: &[u8; 32],
+    ) -> Result<Refetch, WebhookError> {
+        let now = (self.now)();
+        let _permit = {
+            let mut cache = self.cache();
+            let claimed = match cache.keys.get_mut(url.as_str()) {
+                // Another callback fetched the new key meanwhile.
+                Some(cached) if cached.digest != *stale => {
+                    return Ok(Refetch::Changed(cached.digest))
+                }
+                Some(cached)
+                    if cached
+                        .refetched
+                        .is_some_and(|at| now.saturating_duration_since(at) < REFETCH_INTERVAL) =>
+                {
+                    tracing::debug!("callback signing key fetched again recently; not again");
+                    return Ok(Refetch::TooSoon);
+                }
+                // Claimed before the fetch: concurrent mismatches do not all fetch.
+                Some(cached) => Some(cached.refetched.replace(now)),
+                None => None,
+            };
+            match self.in_flight.try_acquire() {
+                Ok(permit) => permit,
+                Err(_) => {
+                    // Not fetched: the claim is given back.
+                    if let (Some(previous), Some(cached)) =
+                        (claimed, cache.keys.get_mut(url.as_str()))
+                    {
+                        cached.refetched = previous;
+                    }
+                    tracing::warn!("callback signing key fetches at their cap; answering 503");
+                    return Err(WebhookError::Unavailable(BUSY.into()));
+                }
+            }
+        };
+        match self.fetch(url).await {
+            Ok(digest) if digest == *stale => Ok(Refetch::Unchanged),
+            Ok(digest) => {
+                tracing::info!(
+                    host = url.host_str().unwrap_or_default(),
+                    "callback signing key changed at its key_url; using the new key"
+                );
+                self.cache().insert_key(url.as_str(), digest, Some(now));
+                Ok(Refetch::Changed(digest))
+            }
+            Err(how) => Err(how.error()),
+        }
+    }
+
     /// One fetch; details are logged here and never returned.
     async fn fetch(&self, url: &Url) -> Result<[u8; 32], Failure> {
         let host = url.host_str().unwrap_or_default();
-        let mut response = self.client.get(url.clone()).send().await.map_err(|e| {
+        let response = self.client.get(url.clone()).send().await.map_err(|e| {
             tracing::warn!(host, error = %e, "callback signing key fetch failed");
             Failure::Unavailable
         })?;
@@ -200,21 +303,10 @@ impl KeyFetcher {
             tracing::warn!(host, %status, "callback signing key endpoint failed");
             return Err(Failure::Unavailable);
         }
-        let mut body = Vec::new();
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) if body.len() + chunk.len() > MAX_KEY_BODY => {
-                    tracing::warn!(host, "callback signing key body too large");
-                    return Err(Failure::Unavailable);
-                }
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(host, error = %e, "callback signing key read failed");
-                    return Err(Failure::Unavailable);
-                }
-            }
-        }
+        let body = read_limited(response, MAX_KEY_BODY).await.map_err(|e| {
+            tracing::warn!(host, error = %e, "callback signing key read failed");
+            Failure::Unavailable
+        })?;
         #[derive(Deserialize)]
         struct KeyBody {
             signing_key: String,
@@ -230,89 +322,5 @@ impl KeyFetcher {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-
-    fn url(n: usize) -> String {
-        format!("https://api-na.myconnectwise.net/k?id={n}")
-    }
-
-    #[test]
-    fn a_full_cache_evicts_only_the_least_recently_used_key() {
-        let mut cache = Cache::default();
-        for n in 0..MAX_CACHED_KEYS {
-            cache.insert_key(&url(n), [n as u8; 32]);
-        }
-        // Use key 0 so key 1 becomes the least recently used.
-        assert!(cache.key(&url(0)).is_some());
-        cache.insert_key(&url(9999), [1; 32]);
-        assert_eq!(cache.keys.len(), MAX_CACHED_KEYS);
-        assert!(cache.key(&url(1)).is_none(), "the LRU key is evicted");
-        for n in (0..MAX_CACHED_KEYS).filter(|n| *n != 1) {
-            assert!(cache.key(&url(n)).is_some(), "key {n} kept");
-        }
-    }
-
-    #[test]
-    fn failures_are_bounded() {
-        let mut cache = Cache::default();
-        let now = Instant::now();
-        for n in 0..MAX_FAILED_URLS + 10 {
-            cache.insert_failure(&url(n), Failure::NotFound, now);
-        }
-        assert_eq!(cache.failed.len(), MAX_FAILED_URLS);
-        assert!(cache.failure(&url(MAX_FAILED_URLS + 9), now).is_some());
-    }
-
-    /// A key endpoint that answers 404 and counts requests.
-    async fn missing_key_server() -> (u16, Arc<AtomicUsize>) {
-        let count = Arc::new(AtomicUsize::new(0));
-        let seen = count.clone();
-        let app = axum::Router::new().fallback(move || {
-            let seen = seen.clone();
-            async move {
-                seen.fetch_add(1, Ordering::SeqCst);
-                (
-                    http::StatusCode::NOT_FOUND,
-                    "no such key on keyhost-internal-7",
-                )
-            }
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        (port, count)
-    }
-
-    #[tokio::test]
-    async fn a_failed_url_is_answered_from_memory_until_its_ttl_passes() {
-        let (port, count) = missing_key_server().await;
-        let start = Instant::now();
-        let offset_ms = Arc::new(AtomicU64::new(0));
-        let clock = offset_ms.clone();
-        let now: Now =
-            Arc::new(move || start + Duration::from_millis(clock.load(Ordering::SeqCst)));
-        let fetcher = KeyFetcher::with_clock("http".into(), now).unwrap();
-        let key_url = Url::parse(&format!("http://127.0.0.1:{port}/k?id=forged")).unwrap();
-        for _ in 0..3 {
-            match fetcher.key(&key_url).await {
-                Err(WebhookError::Unauthorized(m)) => {
-                    assert_eq!(m, NOT_FOUND);
-                }
-                other => panic!("{other:?}"),
-            }
-        }
-        assert_eq!(count.load(Ordering::SeqCst), 1, "one fetch, then memory");
-        offset_ms.store(FAILURE_TTL.as_millis() as u64 - 1, Ordering::SeqCst);
-        assert!(fetcher.key(&key_url).await.is_err());
-        assert_eq!(count.load(Ordering::SeqCst), 1);
-        offset_ms.store(FAILURE_TTL.as_millis() as u64 + 1, Ordering::SeqCst);
-        assert!(fetcher.key(&key_url).await.is_err());
-        assert_eq!(
-            count.load(Ordering::SeqCst),
-            2,
-            "fetched again after the TTL"
-        );
-    }
-}
+#[path = "keys_tests.rs"]
+mod tests;

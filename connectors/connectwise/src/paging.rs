@@ -1,11 +1,13 @@
 //! `Link`-header paging: every item of a list, following `rel="next"` on
 //! the API's origin only, with guards against servers that would keep the
-//! connector paging (cycles, pages beyond the list's count, `next` after an
-//! empty page).
+//! connector paging (cycles, far more pages than the list's count, `next`
+//! after an empty page, a hard page cap). The count is only a hint: a list
+//! may grow while it is read, and a failed `/count` call is no count.
 
 use std::collections::HashSet;
 
 use http::Method;
+use psa_connector::http::same_origin_as;
 use psa_connector::ConnectorError;
 use serde::de::DeserializeOwned;
 
@@ -13,16 +15,29 @@ use crate::client::ConnectWiseConnector;
 
 /// Largest page ConnectWise serves.
 pub(crate) const PAGE_SIZE: usize = 1000;
-/// Stop following `Link: next` after this many pages when the list has no
-/// count (a loop guard; 1,000,000 items).
+/// Never follow `Link: next` past this many pages (a loop guard; 1,000,000
+/// items), whatever the list's count says.
 const MAX_PAGES: usize = 1_000;
+/// Pages allowed beyond those the count needs, on top of doubling them: the
+/// list may grow while it is read (a busy tenant), and growth is no error.
+const SPARE_PAGES: usize = 10;
+
+/// How many pages a list counted at `count` items may take: twice what the
+/// count needs plus [`SPARE_PAGES`], never more than [`MAX_PAGES`].
+fn page_limit(count: usize) -> usize {
+    count
+        .div_ceil(PAGE_SIZE)
+        .saturating_mul(2)
+        .saturating_add(SPARE_PAGES)
+        .min(MAX_PAGES)
+}
 
 impl ConnectWiseConnector {
     /// Every item of a list, following `Link: <…>; rel="next"` on the same
     /// origin. A hostile or broken server cannot keep it paging: a `next`
     /// that leads to a page already read (a cycle), a `next` after an empty
-    /// page, and more pages than the list's `/count` says it holds (or
-    /// [`MAX_PAGES`] when there is no count) are errors.
+    /// page, and more pages than [`page_limit`] allows for the list's
+    /// `/count` (or [`MAX_PAGES`] when there is no count) are errors.
     pub(crate) async fn get_all<T: DeserializeOwned>(
         &self,
         path: &str,
@@ -54,7 +69,8 @@ impl ConnectWiseConnector {
             let Some(next) = next_link(&response.headers) else {
                 return Ok(items);
             };
-            let next = self.same_api_origin(&next).await?;
+            // Credentials never leave the API's origin.
+            let next = same_origin_as(self.api_root().await?, &next)?;
             if empty {
                 return Err(ConnectorError::InvalidResponse(format!(
                     "{path}: Link next after an empty page {page_number}"
@@ -66,10 +82,9 @@ impl ConnectWiseConnector {
                 )));
             }
             if page_number == 1 {
-                total = self.count(path, query).await?;
+                total = self.count(path, query).await;
                 if let Some(n) = total {
-                    // One spare page for items added while paging.
-                    limit = (n.div_ceil(PAGE_SIZE) + 1).min(MAX_PAGES);
+                    limit = page_limit(n);
                 }
             }
             url = next;
@@ -77,12 +92,9 @@ impl ConnectWiseConnector {
     }
 
     /// `{path}/count` with the same conditions; `None` when the list has no
-    /// count endpoint (404).
-    async fn count(
-        &self,
-        path: &str,
-        query: &[(&str, String)],
-    ) -> Result<Option<usize>, ConnectorError> {
+    /// count endpoint or the call fails (the count only bounds paging, so
+    /// a failure is no reason to fail the listing).
+    async fn count(&self, path: &str, query: &[(&str, String)]) -> Option<usize> {
         #[derive(serde::Deserialize)]
         struct Count {
             count: u64,
@@ -99,9 +111,11 @@ impl ConnectWiseConnector {
             )
             .await
         {
-            Ok(c) => Ok(Some(usize::try_from(c.count).unwrap_or(usize::MAX))),
-            Err(ConnectorError::Http { status: 404, .. }) => Ok(None),
-            Err(e) => Err(e),
+            Ok(c) => Some(usize::try_from(c.count).unwrap_or(usize::MAX)),
+            Err(e) => {
+                tracing::debug!(path, error = %e, "no list count; paging up to the hard cap");
+                None
+            }
         }
     }
 }
@@ -133,6 +147,14 @@ pub(crate) fn next_link(headers: &http::HeaderMap) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_page_limit_leaves_room_for_growth_under_a_hard_cap() {
+        assert_eq!(page_limit(0), SPARE_PAGES);
+        assert_eq!(page_limit(1500), 2 * 2 + SPARE_PAGES);
+        assert_eq!(page_limit(100 * PAGE_SIZE), 200 + SPARE_PAGES);
+        assert_eq!(page_limit(usize::MAX), MAX_PAGES);
+    }
 
     #[test]
     fn parses_link_next() {

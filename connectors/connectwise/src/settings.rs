@@ -32,8 +32,11 @@ pub struct ConnectWiseSettings {
     pub api_version: String,
     /// Hosts (`host` or `host:port`) from which callback signing keys
     /// (`Metadata.key_url`) may be fetched. Default (when empty): the host of
-    /// `site_url` and, for a ConnectWise cloud host, the web, API and sandbox
-    /// hosts of the same region (`na.`, `api-na.`, `sandbox-na.myconnectwise.net`).
+    /// `site_url` and, for a ConnectWise cloud host, the web and API hosts of
+    /// the same region (`na.`, `api-na.myconnectwise.net`); the region's
+    /// sandbox host only when `site_url` is that sandbox host. Entries are
+    /// normalised (case, trailing dot, a scheme and default port given by
+    /// mistake); anything else than a host name is refused.
     #[serde(default)]
     pub callback_key_hosts: Vec<String>,
 }
@@ -101,6 +104,7 @@ impl ConnectWiseSettings {
         if let Some(codebase) = &self.codebase {
             normalize_codebase(codebase)?;
         }
+        self.key_hosts()?;
         Ok(())
     }
 
@@ -129,16 +133,30 @@ impl ConnectWiseSettings {
         Ok(headers)
     }
 
-    /// The hosts callback keys may come from: configured, else the site's
-    /// host and the other hosts of its ConnectWise cloud region (web, API
-    /// and sandbox host: callbacks name whichever served them).
+    /// The hosts callback keys may come from: configured (normalised; every
+    /// entry that is not a host name is listed in one error), else the
+    /// site's host and the web and API hosts of its ConnectWise cloud region
+    /// (callbacks name whichever served them; the sandbox host only for a
+    /// sandbox site).
     pub(crate) fn key_hosts(&self) -> Result<Vec<String>, ConnectorError> {
         if !self.callback_key_hosts.is_empty() {
-            return Ok(self
-                .callback_key_hosts
-                .iter()
-                .map(|h| h.trim().to_ascii_lowercase())
-                .collect());
+            let mut hosts = Vec::new();
+            let mut wrong = Vec::new();
+            for raw in &self.callback_key_hosts {
+                match crate::hosts::normalize_key_host(raw) {
+                    Ok(host) if hosts.contains(&host) => {}
+                    Ok(host) => hosts.push(host),
+                    Err(why) => wrong.push(format!("{raw:?} {why}")),
+                }
+            }
+            if !wrong.is_empty() {
+                return Err(ConnectorError::Config(format!(
+                    "callback_key_hosts must be host names like \"api-na.myconnectwise.net\" \
+                     or \"host:port\": {}",
+                    wrong.join("; ")
+                )));
+            }
+            return Ok(hosts);
         }
         let site = self.site()?;
         let host = site.host_str().unwrap_or_default().to_ascii_lowercase();
@@ -195,14 +213,22 @@ mod tests {
     }
 
     #[test]
-    fn default_key_hosts_are_the_sites_region() {
+    fn default_key_hosts_are_the_sites_region_without_its_sandbox() {
         assert_eq!(
             settings().key_hosts().unwrap(),
-            vec![
-                "api-na.myconnectwise.net",
-                "na.myconnectwise.net",
-                "sandbox-na.myconnectwise.net"
-            ]
+            vec!["api-na.myconnectwise.net", "na.myconnectwise.net"]
+        );
+        let mut sandbox = settings();
+        sandbox.site_url = "https://sandbox-na.myconnectwise.net/".into();
+        assert!(sandbox
+            .key_hosts()
+            .unwrap()
+            .contains(&"sandbox-na.myconnectwise.net".to_string()));
+        let mut explicit = settings();
+        explicit.callback_key_hosts = vec!["sandbox-na.myconnectwise.net".into()];
+        assert_eq!(
+            explicit.key_hosts().unwrap(),
+            vec!["sandbox-na.myconnectwise.net"]
         );
         let mut web = settings();
         web.site_url = "https://EU.myconnectwise.net/".into();
@@ -218,6 +244,44 @@ mod tests {
         let mut pinned = settings();
         pinned.callback_key_hosts = vec![" Keys.Example:444 ".into()];
         assert_eq!(pinned.key_hosts().unwrap(), vec!["keys.example:444"]);
+    }
+
+    #[test]
+    fn configured_key_hosts_are_normalised_on_load() {
+        let mut s = settings();
+        s.callback_key_hosts = vec![
+            "https://API-NA.MyConnectWise.net/".into(),
+            "api-na.myconnectwise.net.".into(),
+            "na.myconnectwise.net:443".into(),
+        ];
+        s.validate().unwrap();
+        assert_eq!(
+            s.key_hosts().unwrap(),
+            vec!["api-na.myconnectwise.net", "na.myconnectwise.net"]
+        );
+    }
+
+    #[test]
+    fn configured_key_hosts_that_are_not_hosts_are_refused_on_load() {
+        let mut s = settings();
+        s.callback_key_hosts = vec![
+            "api-na.myconnectwise.net".into(),
+            "*.myconnectwise.net".into(),
+            "https://na.myconnectwise.net/v4_6_release/".into(),
+        ];
+        let Err(ConnectorError::Config(message)) = s.validate() else {
+            panic!("bad callback_key_hosts accepted");
+        };
+        assert!(message.contains("callback_key_hosts"), "{message}");
+        assert!(message.contains("\"*.myconnectwise.net\""), "{message}");
+        assert!(message.contains("wildcards"), "{message}");
+        assert!(message.contains("v4_6_release"), "{message}");
+        assert!(message.contains("path"), "{message}");
+        // The good entry is not listed as wrong.
+        for says in ["is", "has"] {
+            let listed = format!("\"api-na.myconnectwise.net\" {says}");
+            assert!(!message.contains(&listed), "{message}");
+        }
     }
 
     #[test]

@@ -1,6 +1,13 @@
-//! Callbacks: verifying an incoming ConnectWise callback (signing key fetched
-//! from an allow-listed `Metadata.key_url`, HMAC-SHA256 over the raw body) and
-//! registering the bridge's callback.
+//! Callbacks: verifying an incoming ConnectWise callback and registering the
+//! bridge's callback.
+//!
+//! Authentication is the signature alone: HMAC-SHA256 over the raw body with
+//! the signing key fetched from `Metadata.key_url` on an allow-listed host
+//! (fetched again once, rate limited, when a cached key does not verify: the
+//! key may have been rotated). The body's `CompanyId` is only a filter
+//! applied after that: a genuine callback for another company is answered
+//! (so ConnectWise does not retry it or disable the callback) with no change
+//! hints, so nothing is stored.
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -13,6 +20,7 @@ use url::Url;
 
 use crate::api::{cw_datetime, CwCallback};
 use crate::client::ConnectWiseConnector;
+use crate::keys::Refetch;
 
 /// Header carrying `base64(HMAC-SHA256(SHA256(signing_key), body))`.
 pub const SIGNATURE_HEADER: &str = "x-content-signature";
@@ -26,7 +34,8 @@ pub(crate) struct ParsedCallback {
     pub id: String,
     pub entity: Option<Value>,
     pub key_url: String,
-    pub company_id: Option<String>,
+    /// A filter only (which company's change this is), never authentication.
+    pub company_id: String,
 }
 
 fn malformed(what: &str) -> WebhookError {
@@ -76,13 +85,17 @@ pub(crate) fn parse_callback(body: &[u8]) -> Result<ParsedCallback, WebhookError
         id,
         entity,
         key_url,
-        company_id: text("CompanyId"),
+        company_id: text("CompanyId").ok_or_else(|| malformed("CompanyId missing"))?,
     })
 }
 
-/// Whether `url` is on an allow-listed host (`host` means default port only).
+/// Whether `url` is on an allow-listed host (`host` means default port
+/// only; `hosts` are normalised: lower case, no trailing dot).
 pub(crate) fn host_allowed(url: &Url, hosts: &[String]) -> bool {
-    let Some(host) = url.host_str().map(str::to_ascii_lowercase) else {
+    let Some(host) = url
+        .host_str()
+        .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+    else {
         return false;
     };
     let with_port = url.port().map(|p| format!("{host}:{p}"));
@@ -90,6 +103,15 @@ pub(crate) fn host_allowed(url: &Url, hosts: &[String]) -> bool {
         Some(hp) => allowed == hp,
         None => allowed == &host,
     })
+}
+
+/// Whether `signature` is `HMAC-SHA256(key, body)` (compared in constant time).
+fn signature_ok(key: &[u8; 32], body: &[u8], signature: &[u8]) -> bool {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(signature).is_ok()
 }
 
 /// `base64(HMAC-SHA256(key, body))`.
@@ -113,21 +135,6 @@ impl ConnectWiseConnector {
         request: &WebhookRequest,
     ) -> Result<Vec<ChangeHint>, WebhookError> {
         let parsed = parse_callback(&request.body)?;
-        // A callback for another company is refused before any key fetch.
-        let ours = self.settings.company_id.trim();
-        match parsed.company_id.as_deref().map(str::trim) {
-            Some(theirs) if theirs.eq_ignore_ascii_case(ours) => {}
-            Some(theirs) => {
-                tracing::warn!(
-                    company = theirs,
-                    "callback for another ConnectWise company; refused"
-                );
-                return Err(WebhookError::Unauthorized(
-                    "callback CompanyId is not this connection's company_id".into(),
-                ));
-            }
-            None => return Err(malformed("CompanyId missing")),
-        }
         let signature = request
             .headers
             .get(SIGNATURE_HEADER)
@@ -149,15 +156,31 @@ impl ConnectWiseConnector {
             ));
         }
         let key = self.keys.key(&key_url).await?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(&key)
-            .map_err(|_| WebhookError::Unavailable("bad signing key".into()))?;
-        mac.update(&request.body);
-        mac.verify_slice(&signature).map_err(|_| {
-            WebhookError::Unauthorized(format!(
+        let mut verified = signature_ok(&key.digest, &request.body, &signature);
+        if !verified && key.cached {
+            // The cached key may have been rotated: fetch it once more.
+            if let Refetch::Changed(fresh) = self.keys.refetch(&key_url, &key.digest).await? {
+                verified = signature_ok(&fresh, &request.body, &signature);
+            }
+        }
+        if !verified {
+            return Err(WebhookError::Unauthorized(format!(
                 "signature mismatch: {SIGNATURE_HEADER} does not match the body"
-            ))
-        })?;
+            )));
+        }
 
+        // Authenticated. CompanyId only filters: ConnectWise signs every
+        // company's callbacks with keys from the same hosts, so a genuine
+        // callback may be another company's (a shared URL). It is answered
+        // (no retries, the callback is not disabled) and nothing is stored.
+        let ours = self.settings.company_id.trim();
+        if !parsed.company_id.trim().eq_ignore_ascii_case(ours) {
+            tracing::info!(
+                company = %parsed.company_id,
+                "callback for another ConnectWise company; answered, nothing stored"
+            );
+            return Ok(Vec::new());
+        }
         if !parsed.kind.eq_ignore_ascii_case("ticket") {
             tracing::debug!(kind = %parsed.kind, "ignoring callback for another record type");
             return Ok(Vec::new());
@@ -241,6 +264,7 @@ mod tests {
         ];
         let ok = |u: &str| host_allowed(&Url::parse(u).unwrap(), &hosts);
         assert!(ok("https://api-na.myconnectwise.net/x"));
+        assert!(ok("https://API-NA.myconnectwise.net./x"));
         assert!(ok("http://127.0.0.1:8080/x"));
         assert!(!ok("http://127.0.0.1:8081/x"));
         assert!(!ok("https://api-na.myconnectwise.net:444/x"));
@@ -270,12 +294,20 @@ mod tests {
 
     #[test]
     fn entity_must_be_a_string() {
-        let body = br#"{"Action":"updated","Type":"ticket","ID":5,"Entity":{"id":5},"Metadata":{"key_url":"https://x/k"}}"#;
+        let body = br#"{"CompanyId":"demo","Action":"updated","Type":"ticket","ID":5,"Entity":{"id":5},"Metadata":{"key_url":"https://x/k"}}"#;
         assert!(matches!(
             parse_callback(body),
             Err(WebhookError::Malformed(_))
         ));
-        let body = br#"{"Action":"deleted","Type":"ticket","ID":5,"Entity":null,"Metadata":{"key_url":"https://x/k"}}"#;
+        let body = br#"{"CompanyId":"demo","Action":"deleted","Type":"ticket","ID":5,"Entity":null,"Metadata":{"key_url":"https://x/k"}}"#;
         assert!(parse_callback(body).unwrap().entity.is_none());
+    }
+
+    #[test]
+    fn company_id_is_required() {
+        let body = br#"{"Action":"updated","Type":"ticket","ID":5,"Entity":null,"Metadata":{"key_url":"https://x/k"}}"#;
+        assert!(
+            matches!(parse_callback(body), Err(WebhookError::Malformed(m)) if m.contains("CompanyId"))
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The signing-key fetch an unauthenticated callback can trigger: bounded
 //! cache that evicts one key, a cap on fetches in flight, errors that reveal
-//! nothing about the key endpoint, and callbacks for another company refused
-//! before any fetch.
+//! nothing about the key endpoint, and callbacks for another company answered
+//! (after their signature is checked) without change hints.
 
 mod common;
 
@@ -219,22 +219,75 @@ async fn key_fetches_in_flight_are_capped() {
     }
 }
 
+/// `CompanyId` is a filter, not authentication: a genuinely signed callback
+/// for another company is answered with no change hints (200, nothing
+/// stored, so ConnectWise neither retries nor disables the callback), while
+/// a forged one is refused whatever company it names.
 #[tokio::test]
-async fn a_callback_for_another_company_is_refused_before_any_fetch() {
+async fn a_callback_for_another_company_is_answered_and_not_stored() {
     let (port, count) = key_server(|| (200, json!({"signing_key": KEY}))).await;
     let connector = connector_for(port);
     let key_url = format!("http://127.0.0.1:{port}/k?id=1");
-    let r = connector
+    let hints = connector
         .verify_webhook(&callback("someone-else", &key_url))
-        .await;
-    match r {
-        Err(WebhookError::Unauthorized(m)) => assert!(m.contains("CompanyId"), "{m}"),
-        other => panic!("{other:?}"),
+        .await
+        .expect("a genuine callback for another company is answered");
+    assert!(hints.is_empty(), "nothing to store: {hints:?}");
+    assert_eq!(count.load(Ordering::SeqCst), 1, "its signature was checked");
+
+    // Naming another company does not skip authentication.
+    let mut forged = callback("someone-else", &key_url);
+    forged.headers.insert(
+        "x-content-signature",
+        sign(&key_digest("guess"), &forged.body).parse().unwrap(),
+    );
+    match connector.verify_webhook(&forged).await {
+        Err(WebhookError::Unauthorized(m)) => assert!(m.contains("signature"), "{m}"),
+        other => panic!("a forged callback must be refused, got {other:?}"),
     }
-    assert_eq!(count.load(Ordering::SeqCst), 0, "no key fetch");
-    // Same body for our company (case-insensitive, as ConnectWise ids are) verifies.
-    connector
+
+    // Same body for our company (case-insensitive, as ConnectWise ids are).
+    let hints = connector
         .verify_webhook(&callback("DEMO", &key_url))
         .await
         .unwrap();
+    assert_eq!(hints.len(), 1);
+}
+
+/// A production site does not trust its region's sandbox host for signing
+/// keys unless configured to: refused before any fetch.
+#[tokio::test]
+async fn a_production_site_refuses_sandbox_key_hosts_by_default() {
+    let production = ConnectWiseSettings {
+        site_url: "https://api-na.myconnectwise.net/".into(),
+        ..settings(1)
+    };
+    let sandbox_key = "https://sandbox-na.myconnectwise.net/v4_6_release/apis/3.0/system/callbackkey/index.rails?id=1";
+    let r = common::connector_with(production)
+        .verify_webhook(&callback("demo", sandbox_key))
+        .await;
+    match r {
+        Err(WebhookError::Unauthorized(m)) => assert!(m.contains("callback_key_hosts"), "{m}"),
+        other => panic!("a sandbox key host must be refused by default, got {other:?}"),
+    }
+}
+
+/// The key body is read through core's bounded reader with the key's own
+/// 64 KiB cap (not the 16 MiB API cap): a larger body is refused, and the
+/// caller learns nothing about it.
+#[tokio::test]
+async fn an_oversized_key_body_is_refused() {
+    let (port, count) = key_server(|| (200, json!({"signing_key": "k".repeat(70 * 1024)}))).await;
+    let connector = connector_for(port);
+    let r = connector
+        .verify_webhook(&callback(
+            "demo",
+            &format!("http://127.0.0.1:{port}/k?id=1"),
+        ))
+        .await;
+    match r {
+        Err(WebhookError::Unavailable(m)) => assert!(!m.contains("70"), "{m}"),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    assert_eq!(count.load(Ordering::SeqCst), 1);
 }

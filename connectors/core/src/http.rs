@@ -89,16 +89,7 @@ impl HttpClient {
     /// Refuses URLs (e.g. a vendor's `nextPageUrl`) on another origin, so
     /// credentials never leave the configured host.
     pub fn same_origin(&self, url: &str) -> Result<Url, ConnectorError> {
-        let parsed = Url::parse(url)
-            .map_err(|e| ConnectorError::InvalidResponse(format!("bad URL {url:?}: {e}")))?;
-        if parsed.origin() != self.base.origin() {
-            return Err(ConnectorError::InvalidResponse(format!(
-                "refusing to send credentials to {}; the connection's host is {}",
-                parsed.origin().ascii_serialization(),
-                self.base.origin().ascii_serialization()
-            )));
-        }
-        Ok(parsed)
+        same_origin_as(&self.base, url)
     }
 
     /// Sends one request through the limiter and classifies the answer.
@@ -117,7 +108,7 @@ impl HttpClient {
         let response = request.send().await.map_err(classify_transport)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = read_limited(response).await?;
+        let body = read_limited(response, MAX_RESPONSE_BYTES).await?;
         if status.is_success() {
             return Ok(HttpResponse {
                 status,
@@ -144,6 +135,21 @@ impl HttpClient {
     }
 }
 
+/// Parses `url` and refuses it unless it is on `base`'s origin (for a
+/// connector whose API root is not the client's base, e.g. a discovered host).
+pub fn same_origin_as(base: &Url, url: &str) -> Result<Url, ConnectorError> {
+    let parsed = Url::parse(url)
+        .map_err(|e| ConnectorError::InvalidResponse(format!("bad URL {url:?}: {e}")))?;
+    if parsed.origin() != base.origin() {
+        return Err(ConnectorError::InvalidResponse(format!(
+            "refusing to send credentials to {}; the connection's host is {}",
+            parsed.origin().ascii_serialization(),
+            base.origin().ascii_serialization()
+        )));
+    }
+    Ok(parsed)
+}
+
 fn classify_transport(e: reqwest::Error) -> ConnectorError {
     if e.is_timeout() {
         ConnectorError::Timeout
@@ -152,22 +158,21 @@ fn classify_transport(e: reqwest::Error) -> ConnectorError {
     }
 }
 
-async fn read_limited(response: reqwest::Response) -> Result<Bytes, ConnectorError> {
-    if response
-        .content_length()
-        .is_some_and(|n| n as usize > MAX_RESPONSE_BYTES)
-    {
-        return Err(ConnectorError::InvalidResponse(format!(
-            "response larger than {MAX_RESPONSE_BYTES} bytes"
-        )));
+/// A response body, refused (`InvalidResponse`) once it is over `max` bytes,
+/// whatever `Content-Length` says; read errors are transport errors.
+pub async fn read_limited(
+    response: reqwest::Response,
+    max: usize,
+) -> Result<Bytes, ConnectorError> {
+    let too_large = || ConnectorError::InvalidResponse(format!("response larger than {max} bytes"));
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(too_large());
     }
     let mut response = response;
     let mut buf = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(classify_transport)? {
-        if buf.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(ConnectorError::InvalidResponse(format!(
-                "response larger than {MAX_RESPONSE_BYTES} bytes"
-            )));
+        if buf.len() + chunk.len() > max {
+            return Err(too_large());
         }
         buf.extend_from_slice(&chunk);
     }

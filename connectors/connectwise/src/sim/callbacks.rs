@@ -80,7 +80,7 @@ impl Shared {
             },
         };
         let body = serde_json::to_vec(&payload).unwrap_or_default();
-        let signature = sign(&key_digest(&self.signing_key), &body);
+        let signature = sign(&key_digest(&self.signing_key()), &body);
         (body, signature)
     }
 

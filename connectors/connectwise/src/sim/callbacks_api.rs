@@ -20,7 +20,7 @@ pub(crate) async fn signing_key(State(shared): Sim, params: Params) -> Response 
     if !known {
         return ApiError::not_found("Callback key not found").into_response();
     }
-    axum::Json(json!({"signing_key": shared.signing_key})).into_response()
+    axum::Json(json!({"signing_key": shared.signing_key()})).into_response()
 }
 
 pub(crate) async fn list(State(shared): Sim, list: Listing) -> Result<Response, ApiError> {

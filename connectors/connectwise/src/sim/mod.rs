@@ -102,13 +102,22 @@ pub(crate) struct Shared {
     pub(crate) control: Arc<SimControl>,
     runtime: tokio::runtime::Handle,
     deliveries: Mutex<Vec<JoinHandle<()>>>,
-    pub(crate) signing_key: String,
+    /// The current signing key (served at `key_url`; rotated on request).
+    signing_key: Mutex<String>,
     pub(crate) key_id: String,
 }
 
 impl Shared {
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The signing key callbacks are signed with now.
+    pub(crate) fn signing_key(&self) -> String {
+        self.signing_key
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -134,7 +143,7 @@ impl ConnectWiseSim {
             control: SimControl::new(routes::error_body, routes::identify),
             runtime: tokio::runtime::Handle::current(),
             deliveries: Mutex::new(Vec::new()),
-            signing_key: uuid::Uuid::new_v4().simple().to_string(),
+            signing_key: Mutex::new(uuid::Uuid::new_v4().simple().to_string()),
             key_id: uuid::Uuid::new_v4().to_string(),
         });
         let app = routes::router(shared.clone());
@@ -384,6 +393,16 @@ impl ConnectWiseSim {
     /// Where callbacks say the signing key is.
     pub fn key_url(&self) -> String {
         self.shared.key_url()
+    }
+
+    /// Rotates the signing key, as ConnectWise may: same `key_url`, a new key
+    /// served there and used for every callback signed from now on.
+    pub fn rotate_signing_key(&self) {
+        *self
+            .shared
+            .signing_key
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = uuid::Uuid::new_v4().simple().to_string();
     }
 }
 
