@@ -2,7 +2,9 @@
 //! site names the `Codebase` and the `SiteUrl`, so a site configured as the
 //! web host (`na.myconnectwise.net`) still reaches the API host
 //! (`api-na.myconnectwise.net`). A `SiteUrl` outside the configured host's
-//! cloud region is ignored (credentials never follow an arbitrary host).
+//! cloud region is ignored (credentials never follow an arbitrary host), and
+//! so is one on the region's sandbox host unless the configured site is that
+//! sandbox (production credentials never go to the sandbox).
 
 use http::Method;
 use psa_connector::ConnectorError;
@@ -10,7 +12,7 @@ use url::Url;
 
 use crate::api::CompanyInfo;
 use crate::client::ConnectWiseConnector;
-use crate::hosts::{api_host, same_region};
+use crate::hosts::{api_host, is_sandbox, same_region};
 use crate::settings::normalize_codebase;
 
 /// The URL API calls go to: `site_url` or the companyinfo `SiteUrl` (same
@@ -21,13 +23,14 @@ pub(crate) fn api_base(site: &Url, site_url_field: Option<&str>) -> Url {
         let site_host = site.host_str().unwrap_or_default();
         let host = candidate.host_str().unwrap_or_default();
         let downgrade = site.scheme() == "https" && candidate.scheme() != "https";
-        if !downgrade && same_region(site_host, host) {
+        let into_sandbox = is_sandbox(host) && !is_sandbox(site_host);
+        if !downgrade && !into_sandbox && same_region(site_host, host) {
             base = candidate;
         } else {
             tracing::warn!(
                 site_url = %candidate,
                 configured = site_host,
-                "companyinfo SiteUrl is not on the configured host or its ConnectWise region; ignored"
+                "companyinfo SiteUrl is not on the configured host or its ConnectWise region (or is its sandbox); ignored"
             );
         }
     }
@@ -151,8 +154,15 @@ mod tests {
         );
         assert_eq!(
             base(
-                "https://api-eu.myconnectwise.net/",
-                Some("https://sandbox-eu.myconnectwise.net")
+                "https://sandbox-eu.myconnectwise.net/",
+                Some("https://api-eu.myconnectwise.net")
+            ),
+            "https://api-eu.myconnectwise.net/"
+        );
+        assert_eq!(
+            base(
+                "https://sandbox-eu.myconnectwise.net/",
+                Some("sandbox-eu.myconnectwise.net")
             ),
             "https://sandbox-eu.myconnectwise.net/"
         );
@@ -174,6 +184,7 @@ mod tests {
             "http://api-na.myconnectwise.net",
             "https://user@api-na.myconnectwise.net",
             "https://api-na.myconnectwise.net/x?y",
+            "https://sandbox-na.myconnectwise.net",
             "",
         ] {
             assert_eq!(

@@ -105,6 +105,15 @@ pub(crate) fn normalize_key_host(raw: &str) -> Result<String, String> {
     })
 }
 
+/// Whether `host` is a cloud region's sandbox host (`sandbox-na.myconnectwise.net`).
+pub(crate) fn is_sandbox(host: &str) -> bool {
+    cloud_region(host).is_some()
+        && host
+            .trim_end_matches('.')
+            .to_ascii_lowercase()
+            .starts_with(SANDBOX_PREFIX)
+}
+
 /// Whether two hosts are the same or of the same cloud region.
 pub(crate) fn same_region(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
@@ -235,6 +244,14 @@ mod tests {
             "sandbox-na.myconnectwise.net"
         );
         assert_eq!(api_host("cw.example.com"), "cw.example.com");
+    }
+
+    #[test]
+    fn sandbox_hosts_are_told_apart() {
+        assert!(is_sandbox("sandbox-na.myconnectwise.net"));
+        assert!(is_sandbox("SANDBOX-EU.myconnectwise.net."));
+        assert!(!is_sandbox("api-na.myconnectwise.net"));
+        assert!(!is_sandbox("sandbox-na.example.com"));
     }
 
     #[test]
