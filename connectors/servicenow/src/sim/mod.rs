@@ -39,6 +39,9 @@ pub use state::{format_time, Rec};
 
 use state::Data;
 
+/// Header names and values of a notice.
+pub type NoticeHeaders = Vec<(String, String)>;
+
 /// How to start a simulator.
 #[derive(Clone, Debug)]
 pub struct ServiceNowSimOptions {
@@ -256,6 +259,22 @@ impl ServiceNowSim {
                 let _ = task.await;
             }
         }
+    }
+
+    /// The notice the business rule would send now for a record of `table`
+    /// (headers, body), signed with `secret` at `at`: what a genuine
+    /// notification looks like, for tests that deliver it themselves.
+    pub fn signed_notice(
+        &self,
+        table: &str,
+        sys_id: &str,
+        secret: &str,
+        at: chrono::DateTime<Utc>,
+    ) -> Option<(NoticeHeaders, Vec<u8>)> {
+        let data = self.shared.lock();
+        let rec = data.get(table, sys_id)?;
+        let n = notify::notice("", secret, table, rec, "update", at);
+        Some((n.headers, n.body))
     }
 
     /// One record of any table, as stored (all values strings).
