@@ -22,6 +22,7 @@ pub(crate) const READ_FIELDS: &str = "sys_id,number,short_description,descriptio
 
 /// Named fields a ticket carries in [`Ticket::fields`], shown by label/name.
 const SHOWN_FIELDS: &[&str] = &[
+    "assignment_group",
     "impact",
     "urgency",
     "caller_id",
@@ -30,7 +31,6 @@ const SHOWN_FIELDS: &[&str] = &[
     "close_notes",
     "hold_reason",
     "correlation_display",
-    "sys_mod_count",
 ];
 
 /// Fields whose written text is a choice label.
