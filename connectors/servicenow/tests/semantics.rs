@@ -337,3 +337,55 @@ async fn discovery_lists_states_labels_groups_and_close_codes() {
     assert!(lists["close_code"].contains(&"Solved (Permanently)".to_string()));
     assert!(lists["hold_reason"].contains(&"Awaiting Vendor".to_string()));
 }
+
+#[tokio::test]
+async fn another_task_table_works_the_same_way() {
+    let sim = common::sim().await;
+    let mut settings = common::settings(&sim);
+    settings.table = "u_msp_escalation".into();
+    let connector = common::connector(settings);
+    assert!(connector.discover().await.unwrap().has_status("On Hold"));
+    let created = connector
+        .create_ticket(&psa_connector::NewTicket {
+            title: "Escalated: disk full".into(),
+            description: "On the file server".into(),
+            status: Some("In Progress".into()),
+            priority: Some("2 - High".into()),
+            marker: "link-42".into(),
+            placement: fields(&[("assignment_group", "MSP Escalation")]),
+            fields: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(created.status, "In Progress");
+    assert_eq!(created.priority, "2 - High");
+    assert!(created.number.starts_with("TASK"), "{}", created.number);
+    let found = connector.find_by_marker("link-42").await.unwrap().unwrap();
+    assert_eq!(found.id, created.id);
+    let rec = sim.record("u_msp_escalation", &created.id).unwrap();
+    assert_eq!(rec["correlation_id"], "link-42");
+    assert!(sim.record("incident", &created.id).is_none());
+    connector
+        .add_comment(
+            &created.id,
+            &NewComment {
+                body: "On it".into(),
+                visibility: Visibility::Internal,
+                marker: "op-9".into(),
+                resolution: false,
+            },
+        )
+        .await
+        .unwrap();
+    let comments = connector.list_comments(&created.id).await.unwrap();
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0].visibility, Visibility::Internal);
+    // Polling covers only the configured table.
+    let incident = sim.user_create_incident("not ours", "");
+    let hints = connector
+        .changed_since(chrono::Utc::now() - chrono::Duration::minutes(1))
+        .await
+        .unwrap();
+    assert!(hints.iter().any(|h| h.ticket_id == created.id));
+    assert!(!hints.iter().any(|h| h.ticket_id == incident.sys_id));
+}

@@ -1,6 +1,6 @@
-//! The instance's reference data: choice lists of `incident` (state, impact,
-//! urgency, priority, close_code, hold_reason), assignment groups, users and
-//! companies.
+//! The instance's reference data: choice lists of `incident` and `task`
+//! (state, impact, urgency, priority, close_code, hold_reason), assignment
+//! groups, users and companies.
 
 use super::auth::SimUser;
 use super::state::{Data, Rec};
@@ -80,12 +80,16 @@ pub(crate) const COMPANIES: &[&str] = &["ACME Corp", "Contoso Ltd"];
 
 /// Fills `data` with the reference tables; API users become `sys_user` rows.
 pub(crate) fn seed(data: &mut Data, api_users: &[SimUser]) {
-    for (element, choices) in CHOICES {
+    // Task tables without their own lists use `task`'s.
+    for (table, (element, choices)) in ["incident", "task"]
+        .iter()
+        .flat_map(|t| CHOICES.iter().map(move |c| (*t, c)))
+    {
         for (n, (value, label)) in choices.iter().enumerate() {
             data.store(
                 "sys_choice",
                 rec(&[
-                    ("name", "incident"),
+                    ("name", table),
                     ("element", element),
                     ("value", value),
                     ("label", label),
