@@ -420,3 +420,45 @@ async fn rate_limit_rule_answers_429_with_headers() {
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+#[tokio::test]
+async fn fault_knobs_answer_with_the_platform_error_body() {
+    let sim = sim().await;
+    let inc = sim.user_create_incident("Faults", "");
+    let path = format!("/api/now/table/incident/{}", inc.sys_id);
+    sim.control().fail_next_writes(&[503]);
+    let (status, body) = send(
+        &sim,
+        reqwest::Method::PATCH,
+        &path,
+        json!({"short_description": "x"}),
+    )
+    .await;
+    assert_eq!(status, 503);
+    assert_eq!(body["status"], "failure");
+    assert_eq!(
+        sim.incident(&inc.sys_id).unwrap().short_description,
+        "Faults"
+    );
+    // An ambiguous write is applied, then answered 503.
+    sim.control()
+        .ambiguous_next_writes(psa_connector::sim::AmbiguousReply::Unavailable, 1);
+    let (status, _) = send(
+        &sim,
+        reqwest::Method::PATCH,
+        &path,
+        json!({"short_description": "applied"}),
+    )
+    .await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        sim.incident(&inc.sys_id).unwrap().short_description,
+        "applied"
+    );
+    sim.control().set_error_rate(1.0);
+    assert_eq!(get(&sim, &path).await.status(), 503);
+    sim.control().set_error_rate(0.0);
+    assert_eq!(get(&sim, &path).await.status(), 200);
+    // Writes are counted per API user.
+    assert_eq!(sim.control().writes_by(USER).len(), 1);
+}
