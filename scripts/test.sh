@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The Python client libraries the simulator tests drive (a venv under target/).
+./scripts/python-clients.sh >/dev/null
 cargo test --workspace --locked

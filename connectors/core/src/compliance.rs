@@ -274,9 +274,26 @@ pub async fn run(connector: &dyn Connector, vendor: &dyn VendorActions) {
 }
 
 /// The body with the ticket id changed where it appears as a JSON number
-/// value (`"ID":1001` / `"Id": 1001`): a change to what the payload says,
-/// outside any URL or key reference, so only the signature can catch it.
+/// value (`"ID":1001` / `"Id": 1001`), or else as a whole JSON string value
+/// (`"sys_id":"9d38…"`, for vendors whose ids are strings): a change to what
+/// the payload says, outside any URL or key reference, so only the
+/// signature can catch it.
 fn tamper_ticket_id(body: &[u8], ticket_id: &str) -> Vec<u8> {
+    if let Some(out) = tamper_number(body, ticket_id) {
+        return out;
+    }
+    let quoted = format!("\"{ticket_id}\"");
+    if let Some(out) = tamper_number(body, &quoted) {
+        return out;
+    }
+    panic!(
+        "the signed webhook for ticket {ticket_id} carries no JSON number or string equal to the ticket id"
+    );
+}
+
+/// The body with the last character before the end of `id` changed where
+/// `id` follows a colon as a whole value; `None` when it never does.
+fn tamper_number(body: &[u8], ticket_id: &str) -> Option<Vec<u8>> {
     let id = ticket_id.as_bytes();
     let mut out = body.to_vec();
     let mut i = 0;
@@ -289,20 +306,23 @@ fn tamper_ticket_id(body: &[u8], ticket_id: &str) -> Vec<u8> {
             let end = start + id.len();
             let bounded = body.get(end).is_none_or(|b| !b.is_ascii_digit());
             if !id.is_empty() && body.get(start..end) == Some(id) && bounded {
-                let last = end - 1;
+                // The last character of the id (before a closing quote).
+                let last = if id.ends_with(b"\"") {
+                    end - 2
+                } else {
+                    end - 1
+                };
                 out[last] = if out[last] == b'9' {
                     b'8'
                 } else {
                     out[last] + 1
                 };
-                return out;
+                return Some(out);
             }
         }
         i += 1;
     }
-    panic!(
-        "the signed webhook for ticket {ticket_id} carries no JSON number equal to the ticket id"
-    );
+    None
 }
 
 #[cfg(test)]
@@ -319,6 +339,11 @@ mod tests {
         assert_eq!(
             tamper_ticket_id(br#"{"Id": 29}"#, "29"),
             br#"{"Id": 28}"#.to_vec()
+        );
+        // String ids (ServiceNow sys_ids) as a whole string value only.
+        assert_eq!(
+            tamper_ticket_id(br#"{"x":"a1b2c3x","sys_id":"a1b2c3"}"#, "a1b2c3"),
+            br#"{"x":"a1b2c3x","sys_id":"a1b2c4"}"#.to_vec()
         );
     }
 }

@@ -31,6 +31,15 @@ pub trait Connector: Send + Sync {
     /// Discovers the statuses, priorities and queues/boards the tenant has.
     async fn discover(&self) -> Result<Catalog, ConnectorError>;
 
+    /// Further picklists a mapping may name, by field (ServiceNow: `impact`,
+    /// `urgency`, `close_code`, `hold_reason`), for `check`. Connectors
+    /// whose [`Catalog`] says everything keep this default (none).
+    async fn discover_picklists(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, Vec<String>>, ConnectorError> {
+        Ok(std::collections::BTreeMap::new())
+    }
+
     /// Reads the current state of one ticket. Missing tickets give [`ConnectorError::NotFound`].
     async fn get_ticket(&self, id: &str) -> Result<Ticket, ConnectorError>;
 

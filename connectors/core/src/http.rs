@@ -99,8 +99,25 @@ impl HttpClient {
         url: Url,
         body: Option<&serde_json::Value>,
     ) -> Result<HttpResponse, ConnectorError> {
+        self.send_with_headers(method, url, body, HeaderMap::new())
+            .await
+    }
+
+    /// [`Self::send`] with per-request headers added to the defaults (an
+    /// OAuth bearer token that changes while the client lives). Mark secret
+    /// values sensitive.
+    pub async fn send_with_headers(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+        headers: HeaderMap,
+    ) -> Result<HttpResponse, ConnectorError> {
         let _permit = self.limiter.acquire().await;
-        let mut request = self.client.request(method.clone(), url.clone());
+        let mut request = self
+            .client
+            .request(method.clone(), url.clone())
+            .headers(headers);
         if let Some(body) = body {
             request = request.json(body);
         }

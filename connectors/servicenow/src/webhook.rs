@@ -1,0 +1,95 @@
+//! Verifying notifications sent by the business rule of the receiver
+//! contract (`crate::signature`) and turning them into change hints.
+//! Registration: ServiceNow has no API for it; an instance admin pastes
+//! the business rule (`docs/vendors/servicenow.md`).
+
+use base64::Engine;
+use psa_connector::{ChangeHint, WebhookError, WebhookRequest};
+use serde::Deserialize;
+
+use crate::client::ServiceNowConnector;
+use crate::signature::{matches, MAX_SKEW_SECS, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::wire::{is_sys_id, parse_time};
+
+/// Largest notice accepted (a real one is a few hundred bytes).
+pub const MAX_NOTICE_BYTES: usize = 64 * 1024;
+
+#[derive(Deserialize)]
+struct Notice {
+    table: String,
+    sys_id: String,
+    #[serde(default)]
+    sys_updated_on: Option<String>,
+    #[serde(default)]
+    sys_mod_count: Option<String>,
+    #[serde(default)]
+    operation: Option<String>,
+}
+
+fn header<'a>(request: &'a WebhookRequest, name: &str) -> Result<&'a str, WebhookError> {
+    request
+        .headers
+        .get(name)
+        .ok_or_else(|| WebhookError::Unauthorized(format!("{name} header missing")))?
+        .to_str()
+        .map(str::trim)
+        .map_err(|_| WebhookError::Unauthorized(format!("{name} is not text")))
+}
+
+impl ServiceNowConnector {
+    pub(crate) fn verify(&self, request: &WebhookRequest) -> Result<Vec<ChangeHint>, WebhookError> {
+        let secret = self
+            .settings
+            .webhook_secret
+            .as_deref()
+            .ok_or_else(|| WebhookError::Unauthorized("no webhook_secret configured".into()))?;
+        if request.body.len() > MAX_NOTICE_BYTES {
+            return Err(WebhookError::Malformed(format!(
+                "notice larger than {MAX_NOTICE_BYTES} bytes"
+            )));
+        }
+        let timestamp = header(request, TIMESTAMP_HEADER)?;
+        let signature = header(request, SIGNATURE_HEADER)?;
+        let sent: i64 = timestamp.parse().map_err(|_| {
+            WebhookError::Unauthorized(format!("{TIMESTAMP_HEADER} is not UNIX seconds"))
+        })?;
+        let now = (self.clock)().timestamp();
+        if (now - sent).abs() > MAX_SKEW_SECS {
+            return Err(WebhookError::Unauthorized(format!(
+                "{TIMESTAMP_HEADER} is {}s away from now (more than {MAX_SKEW_SECS}s): stale or replayed",
+                now - sent
+            )));
+        }
+        let given = signature.strip_prefix("sha256=").ok_or_else(|| {
+            WebhookError::Unauthorized(format!("{SIGNATURE_HEADER} is not sha256=<base64>"))
+        })?;
+        let given = base64::engine::general_purpose::STANDARD
+            .decode(given)
+            .map_err(|_| WebhookError::Unauthorized(format!("{SIGNATURE_HEADER} is not base64")))?;
+        if !matches(secret, timestamp, &request.body, &given) {
+            return Err(WebhookError::Unauthorized(format!(
+                "signature mismatch: {SIGNATURE_HEADER} does not match the timestamp and body"
+            )));
+        }
+        let notice: Notice = serde_json::from_slice(&request.body)
+            .map_err(|e| WebhookError::Malformed(format!("not a notice: {e}")))?;
+        if notice.table != self.settings.table {
+            tracing::debug!(table = notice.table, "ignoring a notice for another table");
+            return Ok(Vec::new());
+        }
+        if !is_sys_id(&notice.sys_id) {
+            return Err(WebhookError::Malformed("sys_id is not a sys_id".into()));
+        }
+        let stamp = notice.sys_updated_on.unwrap_or_default();
+        Ok(vec![ChangeHint {
+            updated_at: parse_time(&stamp),
+            dedup_key: format!(
+                "servicenow:notify:{}:{}:{stamp}:{}",
+                notice.sys_id,
+                notice.operation.unwrap_or_default(),
+                notice.sys_mod_count.unwrap_or_default()
+            ),
+            ticket_id: notice.sys_id,
+        }])
+    }
+}

@@ -1,0 +1,85 @@
+//! The shared compliance kit against the ServiceNow simulator, with Basic
+//! auth and with OAuth.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use psa_connector::compliance::{self, ComplianceLabels, VendorActions};
+use psa_connector::{Visibility, WebhookRequest};
+use psa_servicenow::{AuthMethod, ServiceNowSim};
+
+struct Actions<'a> {
+    sim: &'a ServiceNowSim,
+}
+
+#[async_trait]
+impl VendorActions for Actions<'_> {
+    fn labels(&self) -> ComplianceLabels {
+        ComplianceLabels {
+            open_status: "New".into(),
+            other_open_status: "In Progress".into(),
+            // Canceled closes without a data policy (Resolved needs close fields).
+            closed_status: "Canceled".into(),
+            priority: "3 - Moderate".into(),
+            other_priority: "2 - High".into(),
+            placement: BTreeMap::from([(
+                "assignment_group".to_string(),
+                "MSP Escalation".to_string(),
+            )]),
+        }
+    }
+
+    fn control(&self) -> std::sync::Arc<psa_connector::sim::SimControl> {
+        self.sim.control()
+    }
+
+    async fn user_creates_ticket(&self, title: &str) -> String {
+        self.sim
+            .user_create_incident(title, "Smoke from tray 2")
+            .sys_id
+    }
+
+    async fn user_adds_comment(
+        &self,
+        ticket_id: &str,
+        text: &str,
+        visibility: Visibility,
+    ) -> String {
+        self.sim
+            .user_add_comment(ticket_id, text, visibility == Visibility::Internal)
+    }
+
+    async fn signed_webhook(&self, ticket_id: &str) -> WebhookRequest {
+        common::notice(self.sim, ticket_id, common::HOOK_SECRET, chrono::Utc::now())
+    }
+}
+
+#[tokio::test]
+async fn servicenow_connector_passes_the_compliance_kit() {
+    let sim = common::sim().await;
+    let connector = common::connector(common::settings(&sim));
+    compliance::run(&connector, &Actions { sim: &sim }).await;
+    assert!(!sim.control().writes_by(common::USER).is_empty());
+    let created = sim
+        .incidents()
+        .into_iter()
+        .find(|i| i.short_description == "Escalated: VPN down at site B")
+        .expect("the kit's incident");
+    assert_eq!(created.assignment_group, "MSP Escalation");
+    assert_eq!(created.correlation_display, "psa-bridge");
+}
+
+#[tokio::test]
+async fn servicenow_connector_passes_the_compliance_kit_with_oauth() {
+    let sim = common::sim().await;
+    let connector = common::connector(common::oauth_settings(&sim, AuthMethod::OauthPassword));
+    compliance::run(&connector, &Actions { sim: &sim }).await;
+    assert_eq!(
+        sim.token_grants(),
+        vec!["password"],
+        "one token for the whole run"
+    );
+    assert!(!sim.control().writes_by(common::USER).is_empty());
+}
