@@ -126,7 +126,12 @@ impl Link {
     }
     /// The idempotency marker of the far-side ticket this link creates.
     pub fn marker(&self) -> String {
-        format!("psa-bridge:{}:{}", self.pairing, self.id)
+        format!(
+            "{}{}:{}",
+            psa_connector::marker::TICKET_MARKER_PREFIX,
+            self.pairing,
+            self.id
+        )
     }
 }
 

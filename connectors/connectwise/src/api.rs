@@ -162,10 +162,7 @@ impl CwTicket {
         {
             fields.insert("owner".to_string(), owner);
         }
-        let marker = self
-            .external_xref
-            .filter(|m| !m.trim().is_empty())
-            .map(|m| m.trim().to_string());
+        let marker = marker::ticket_marker(self.external_xref.as_deref());
         Ticket {
             id: self.id.to_string(),
             number: self.id.to_string(),
@@ -321,6 +318,25 @@ mod tests {
         let c = note(r#","resolutionFlag":true,"internalAnalysisFlag":true"#).into_comment();
         assert_eq!(c.visibility, Visibility::Internal);
         assert!(c.resolution);
+    }
+
+    #[test]
+    fn only_a_bridge_reference_in_external_xref_is_a_marker() {
+        let ticket = |xref: &str| {
+            let body = format!(r#"{{"id":5,"summary":"s","externalXRef":"{xref}"}}"#);
+            serde_json::from_str::<CwTicket>(&body)
+                .unwrap()
+                .into_ticket(false)
+        };
+        assert_eq!(
+            ticket("INC0010001").marker,
+            None,
+            "another integration's id"
+        );
+        assert_eq!(
+            ticket("psa-bridge:acme:7").marker.as_deref(),
+            Some("psa-bridge:acme:7")
+        );
     }
 
     #[test]

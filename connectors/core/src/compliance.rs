@@ -92,7 +92,7 @@ pub async fn run(connector: &dyn Connector, vendor: &dyn VendorActions) {
     );
 
     // Idempotent create.
-    let marker = format!("compliance-{}", Utc::now().timestamp_micros());
+    let marker = format!("psa-bridge:compliance:{}", Utc::now().timestamp_micros());
     assert!(connector
         .find_by_marker(&marker)
         .await

@@ -1,4 +1,5 @@
-//! The bridge's marker in comment text.
+//! The bridge's markers: on tickets, in a field the vendor offers for an
+//! external reference ([`ticket_marker`]); in comment text, as a trailer.
 //!
 //! Comments have no free field for an idempotency key on every vendor, so the
 //! bridge appends one line `[psa-bridge:<marker>]` to the text it writes. The
@@ -11,6 +12,20 @@
 //! which must be mirrored like any other.
 
 const OPEN: &str = "[psa-bridge:";
+
+/// How every ticket marker starts (`psa-bridge:<pairing>:<link id>`).
+pub const TICKET_MARKER_PREFIX: &str = "psa-bridge:";
+
+/// The bridge's ticket marker in a field value, if the value is one. The
+/// fields the bridge uses (ConnectWise `externalXRef`, ServiceNow
+/// `correlation_id`, an Autotask UDF) also hold other integrations' and
+/// people's references; those are not the bridge's, and a ticket carrying
+/// one must still be able to escalate.
+pub fn ticket_marker(value: Option<&str>) -> Option<String> {
+    let value = value?.trim();
+    (value.len() > TICKET_MARKER_PREFIX.len() && value.starts_with(TICKET_MARKER_PREFIX))
+        .then(|| value.to_string())
+}
 
 /// Appends the marker line to a comment body.
 pub fn embed(body: &str, marker: &str) -> String {
@@ -60,6 +75,18 @@ fn trailer(text: &str) -> Option<(usize, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_bridge_references_are_ticket_markers() {
+        assert_eq!(
+            ticket_marker(Some(" psa-bridge:acme:7 ")).as_deref(),
+            Some("psa-bridge:acme:7")
+        );
+        for other in ["INC0010001", "", "psa-bridge:", "ext psa-bridge:acme:7"] {
+            assert_eq!(ticket_marker(Some(other)), None, "{other}");
+        }
+        assert_eq!(ticket_marker(None), None);
+    }
 
     #[test]
     fn round_trips_and_survives_newline_loss() {

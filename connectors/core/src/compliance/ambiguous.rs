@@ -31,7 +31,10 @@ async fn ambiguous_create_and_note(
 ) {
     let control = vendor.control();
     let before = Utc::now() - chrono::Duration::seconds(2);
-    let marker = format!("compliance-{reply:?}-{}", Utc::now().timestamp_micros());
+    let marker = format!(
+        "psa-bridge:compliance-{reply:?}:{}",
+        Utc::now().timestamp_micros()
+    );
     let new = NewTicket {
         title: format!("Escalated: ambiguous create ({reply:?})"),
         description: "Created once, answer lost.".into(),
