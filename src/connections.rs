@@ -42,6 +42,16 @@ pub fn build_connector(
                 settings, limits, timeout,
             )?)
         }
+        Vendor::Servicenow => {
+            let settings = config.servicenow.clone().ok_or_else(missing)?;
+            let limits = config
+                .limits
+                .clone()
+                .unwrap_or_else(psa_servicenow::default_limits);
+            Arc::new(psa_servicenow::ServiceNowConnector::with_limits(
+                settings, limits, timeout,
+            )?)
+        }
     })
 }
 

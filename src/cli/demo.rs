@@ -1,23 +1,33 @@
-//! `demo`: both simulators in-process, the daemon against them, the escalation
-//! story narrated, then the audit chain verified. Exit code 0 on success.
+//! `demo`: the simulators in-process, the daemon against them, the escalation
+//! story narrated (the internal team on Autotask or ServiceNow, the MSP on
+//! ConnectWise), then the audit chain verified. Exit code 0 on success.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use psa_bridge::demo::story::{Story, EXPECTED_WRITES};
-use psa_bridge::demo::{DemoEnv, DemoOptions};
+use psa_bridge::demo::story::Story;
+use psa_bridge::demo::{DemoEnv, DemoOptions, Internal};
 use psa_bridge::report;
 use psa_bridge::store::VerifyReport;
 
-pub async fn demo(store: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+pub async fn demo(store: Option<PathBuf>, internal: Internal) -> anyhow::Result<ExitCode> {
     let temp = tempfile::tempdir()?;
     let dir = store.unwrap_or_else(|| temp.path().to_path_buf());
-    let env = DemoEnv::start(&dir, &DemoOptions::default()).await?;
+    let options = DemoOptions {
+        internal,
+        ..Default::default()
+    };
+    let env = DemoEnv::start(&dir, &options).await?;
+    let internal_addr = match internal {
+        Internal::Autotask => env.autotask.addr(),
+        Internal::Servicenow => env.servicenow.addr(),
+    };
+    let (internal_desk, msp_desk, script) = env.desks();
     println!(
-        "psa-bridge demo: Autotask simulator at {}, ConnectWise simulator at {}",
-        env.autotask.addr(),
+        "psa-bridge demo: {} simulator at {internal_addr}, ConnectWise simulator at {}",
+        internal_desk.system(),
         env.connectwise.addr()
     );
     let loaded = psa_bridge::config::load(&env.config_path, &|name| std::env::var(name).ok())?;
@@ -25,6 +35,9 @@ pub async fn demo(store: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let daemon =
         psa_bridge::daemon::start(loaded, listeners, Arc::new(psa_bridge::clock::SystemClock))
             .await?;
+    if internal == Internal::Servicenow {
+        env.connect_servicenow_notifications(daemon.addr);
+    }
     println!(
         "psa-bridge daemon listening on http://{} (webhooks registered with both simulators)\n",
         daemon.addr
@@ -33,32 +46,33 @@ pub async fn demo(store: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let mut story = Story::new(&env, Duration::from_secs(30), true);
     let played = story.play().await;
     // Let trailing echoes settle before counting writes.
-    env.autotask.wait_webhooks_idle().await;
-    env.connectwise.wait_callbacks_idle().await;
+    env.wait_webhooks_idle().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     println!();
-    let writes = env.ticket_writes();
-    let echo_free = writes == EXPECTED_WRITES;
+    let writes = (internal_desk.bridge_writes(), msp_desk.bridge_writes());
+    let expected = script.expected_writes;
+    let echo_free = writes == expected;
     println!(
-        "Ticket and note writes by the bridge: {} to Autotask, {} to ConnectWise ({}).",
+        "Ticket and note writes by the bridge: {} to {}, {} to ConnectWise ({}).",
         writes.0,
+        internal_desk.system(),
         writes.1,
         if echo_free {
-            "exactly the story's changes, no echoes"
+            "exactly the story's changes, no echoes".to_string()
         } else {
-            "UNEXPECTED: the story needs 7 and 3"
+            format!(
+                "UNEXPECTED: the story needs {} and {}",
+                expected.0, expected.1
+            )
         }
     );
-    let history = report::ticket_history(
-        &daemon.engine.store,
-        &format!("autotask:{}", story.internal_number),
-    )?;
+    let audit_ticket = format!("{}:{}", internal.connection(), story.internal_number);
+    let history = report::ticket_history(&daemon.engine.store, &audit_ticket)?;
     let (intake, decisions): (Vec<_>, Vec<_>) =
         history.into_iter().partition(|e| e.kind == "intake");
     println!(
-        "\nAudit trail of autotask:{} on both sides ({} change notices not shown; `psa-bridge audit --ticket` shows all):",
-        story.internal_number,
+        "\nAudit trail of {audit_ticket} on both sides ({} change notices not shown; `psa-bridge audit --ticket` shows all):",
         intake.len()
     );
     print!("{}", report::render_history(&decisions));
@@ -70,7 +84,7 @@ pub async fn demo(store: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     if !echo_free {
-        eprintln!("\ndemo failed: the bridge wrote {writes:?}, expected {EXPECTED_WRITES:?}");
+        eprintln!("\ndemo failed: the bridge wrote {writes:?}, expected {expected:?}");
         return Ok(ExitCode::FAILURE);
     }
     match verdict {

@@ -89,6 +89,9 @@ enum Command {
         /// Keep the demo's store in this folder instead of a temporary one.
         #[arg(long)]
         store: Option<PathBuf>,
+        /// The internal team's system; the MSP works in ConnectWise PSA.
+        #[arg(long, value_enum, default_value_t = psa_bridge::demo::Internal::Autotask)]
+        internal: psa_bridge::demo::Internal,
     },
 }
 
@@ -117,6 +120,7 @@ enum AuditCommand {
 enum SimVendor {
     Autotask,
     Connectwise,
+    Servicenow,
 }
 
 /// Parses arguments, runs the command and turns errors into exit codes.
@@ -164,7 +168,7 @@ pub fn main() -> ExitCode {
                 listen,
                 faults,
             } => simulate::simulate(vendor, listen, faults).await,
-            Command::Demo { store } => demo::demo(store).await,
+            Command::Demo { store, internal } => demo::demo(store, internal).await,
         }
     });
     match result {

@@ -7,9 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use psa_autotask::sim::{AutotaskSim, AutotaskSimOptions};
-use psa_bridge::demo::{AT_CODE, AT_SECRET, AT_USER, AT_WEBHOOK_SECRET};
+use psa_bridge::demo::{
+    AT_CODE, AT_SECRET, AT_USER, AT_WEBHOOK_SECRET, SN_PASSWORD, SN_USER, SN_WEBHOOK_SECRET,
+};
 use psa_connector::sim::SimControl;
 use psa_connectwise::sim::{ConnectWiseSim, ConnectWiseSimOptions};
+use psa_servicenow::sim::{ServiceNowSim, ServiceNowSimOptions};
 
 use super::SimVendor;
 
@@ -33,6 +36,11 @@ pub struct Faults {
     /// whether they happened).
     #[arg(long, default_value_t = 0.0)]
     ambiguous_rate: f64,
+    /// ServiceNow only: send signed change notifications to this URL, as
+    /// the business rule in docs/vendors/servicenow.md does (for example
+    /// http://127.0.0.1:8080/webhooks/NAME).
+    #[arg(long)]
+    notify_url: Option<String>,
 }
 
 impl Faults {
@@ -56,6 +64,9 @@ pub async fn simulate(
         if !(0.0..=1.0).contains(&rate) {
             anyhow::bail!("{flag} must be between 0 and 1, got {rate}");
         }
+    }
+    if faults.notify_url.is_some() && !matches!(vendor, SimVendor::Servicenow) {
+        anyhow::bail!("--notify-url is for the ServiceNow simulator only (the others register webhooks through their API)");
     }
     let listener = tokio::net::TcpListener::bind(listen).await?;
     match vendor {
@@ -87,6 +98,26 @@ pub async fn simulate(
                 o.company_id, o.public_key, o.private_key, o.client_id
             );
             println!("callback_key_hosts = [\"{}\"]", sim.addr());
+            tokio::signal::ctrl_c().await?;
+            sim.shutdown();
+        }
+        SimVendor::Servicenow => {
+            let sim = ServiceNowSim::start(listener, ServiceNowSimOptions::default()).await?;
+            faults.apply(&sim.control());
+            if let Some(url) = &faults.notify_url {
+                sim.set_notifications(Some((url, SN_WEBHOOK_SECRET)));
+            }
+            println!(
+                "ServiceNow simulator on http://{}  (Ctrl-C stops it)",
+                sim.addr()
+            );
+            println!("[connections.NAME.servicenow]");
+            println!("instance_url = \"{}\"", sim.instance_url());
+            println!("username = \"{SN_USER}\"\npassword = \"{SN_PASSWORD}\"\nwebhook_secret = \"{SN_WEBHOOK_SECRET}\"");
+            match &faults.notify_url {
+                Some(url) => println!("# signed notifications go to {url}"),
+                None => println!("# no notifications: pass --notify-url to send them"),
+            }
             tokio::signal::ctrl_c().await?;
             sim.shutdown();
         }

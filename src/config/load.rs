@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::line_of;
 use super::mapping::Mapping;
-use super::{env, Config, ConfigError, DaemonConfig, Vendor};
+use super::{env, Config, ConfigError, DaemonConfig};
 
 /// A pairing with its mapping file read and checked.
 #[derive(Debug)]
@@ -155,12 +155,7 @@ pub fn load(
     for (name, conn) in &config.connections {
         let vendor = *conn.vendor.get_ref();
         let field = format!("connections.{name}");
-        let (has_at, has_cw) = (conn.autotask.is_some(), conn.connectwise.is_some());
-        let ok = match vendor {
-            Vendor::Autotask => has_at && !has_cw,
-            Vendor::Connectwise => has_cw && !has_at,
-        };
-        if !ok {
+        if conn.settings_tables() != [vendor] {
             return Err(ConfigError::new(
                 path,
                 at(conn.vendor.span().start),

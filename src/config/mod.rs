@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use psa_autotask::AutotaskSettings;
 use psa_connector::RateLimits;
 use psa_connectwise::ConnectWiseSettings;
+use psa_servicenow::ServiceNowSettings;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -141,6 +142,7 @@ fn default_retry_for_hours() -> u64 {
 pub enum Vendor {
     Autotask,
     Connectwise,
+    Servicenow,
 }
 
 impl Vendor {
@@ -148,6 +150,7 @@ impl Vendor {
         match self {
             Vendor::Autotask => "autotask",
             Vendor::Connectwise => "connectwise",
+            Vendor::Servicenow => "servicenow",
         }
     }
 }
@@ -179,6 +182,23 @@ pub struct ConnectionConfig {
     /// Settings when `vendor = "connectwise"`.
     #[serde(default)]
     pub connectwise: Option<ConnectWiseSettings>,
+    /// Settings when `vendor = "servicenow"`.
+    #[serde(default)]
+    pub servicenow: Option<ServiceNowSettings>,
+}
+
+impl ConnectionConfig {
+    /// The vendors whose settings table this connection has.
+    pub fn settings_tables(&self) -> Vec<Vendor> {
+        [
+            (Vendor::Autotask, self.autotask.is_some()),
+            (Vendor::Connectwise, self.connectwise.is_some()),
+            (Vendor::Servicenow, self.servicenow.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(vendor, present)| present.then_some(vendor))
+        .collect()
+    }
 }
 
 fn yes() -> bool {

@@ -10,19 +10,53 @@ use std::time::Duration;
 
 use psa_autotask::sim::{AutotaskSim, AutotaskSimOptions};
 use psa_connectwise::sim::{ConnectWiseSim, ConnectWiseSimOptions};
+use psa_servicenow::sim::{ServiceNowSim, ServiceNowSimOptions};
 use tokio::net::TcpListener;
 
-use desk::{AutotaskDesk, ConnectWiseDesk, Desk};
+use desk::{AutotaskDesk, ConnectWiseDesk, Desk, ServiceNowDesk};
 use story::Script;
 
 /// The example mapping, shipped in the binary so the demo needs no files.
 pub const EXAMPLE_MAPPING: &str = include_str!("../../mappings/autotask-to-connectwise.toml");
+/// The mapping of the ServiceNow demo.
+pub const SERVICENOW_MAPPING: &str = include_str!("../../mappings/servicenow-to-connectwise.toml");
+
+/// The internal team's system in the demo (the MSP is on ConnectWise).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Internal {
+    #[default]
+    Autotask,
+    Servicenow,
+}
+
+impl Internal {
+    /// The connection name (and vendor) of the internal side.
+    pub fn connection(self) -> &'static str {
+        match self {
+            Internal::Autotask => "autotask",
+            Internal::Servicenow => "servicenow",
+        }
+    }
+
+    fn mapping(self) -> &'static str {
+        match self {
+            Internal::Autotask => EXAMPLE_MAPPING,
+            Internal::Servicenow => SERVICENOW_MAPPING,
+        }
+    }
+}
 
 /// Autotask API user the bridge uses in the demo.
 pub const AT_USER: &str = "bridge@example.com";
 pub const AT_SECRET: &str = "demo-secret";
 pub const AT_CODE: &str = "DEMOCODE";
 pub const AT_WEBHOOK_SECRET: &str = "demo-webhook-secret";
+
+/// ServiceNow API user the bridge uses in the demo (the simulator's default).
+pub const SN_USER: &str = "bridge.integration";
+pub const SN_PASSWORD: &str = "demo-password";
+/// Secret of the demo instance's notification business rule.
+pub const SN_WEBHOOK_SECRET: &str = "demo-notify-secret";
 
 /// A demo failure: a simulator did not start or the story did not converge.
 #[derive(Debug, thiserror::Error)]
@@ -42,8 +76,10 @@ pub struct DemoOptions {
     pub poll_interval_secs: u64,
     /// `requests_per_second, burst` for both connections (vendor defaults when `None`).
     pub limits: Option<(u32, u32)>,
-    /// Replaces the example mapping.
+    /// Replaces the pairing's shipped mapping.
     pub mapping: Option<String>,
+    /// The internal team's system.
+    pub internal: Internal,
 }
 
 impl Default for DemoOptions {
@@ -54,14 +90,18 @@ impl Default for DemoOptions {
             poll_interval_secs: 2,
             limits: None,
             mapping: None,
+            internal: Internal::Autotask,
         }
     }
 }
 
-/// Both simulators and the files the daemon needs.
+/// The simulators and the files the daemon needs. Every simulator runs;
+/// the configuration pairs the chosen internal system with ConnectWise.
 pub struct DemoEnv {
     pub autotask: AutotaskSim,
     pub connectwise: ConnectWiseSim,
+    pub servicenow: ServiceNowSim,
+    pub internal: Internal,
     pub dir: PathBuf,
     pub config_path: PathBuf,
 }
@@ -79,88 +119,110 @@ impl DemoEnv {
             ConnectWiseSimOptions::default(),
         )
         .await?;
+        let servicenow = ServiceNowSim::start(
+            TcpListener::bind("127.0.0.1:0").await?,
+            ServiceNowSimOptions::default(),
+        )
+        .await?;
         std::fs::create_dir_all(dir)?;
         let mapping = options
             .mapping
             .clone()
-            .unwrap_or_else(|| EXAMPLE_MAPPING.to_string());
+            .unwrap_or_else(|| options.internal.mapping().to_string());
         std::fs::write(dir.join("mapping.toml"), mapping)?;
-        let config_path = dir.join("psa-bridge.toml");
-        std::fs::write(&config_path, config_text(&autotask, &connectwise, options))?;
-        Ok(Self {
+        let env = Self {
             autotask,
             connectwise,
+            servicenow,
+            internal: options.internal,
             dir: dir.to_path_buf(),
-            config_path,
-        })
+            config_path: dir.join("psa-bridge.toml"),
+        };
+        std::fs::write(&env.config_path, env.config_text(options))?;
+        Ok(env)
+    }
+
+    /// Points the ServiceNow instance's notification business rule at a
+    /// daemon listening on `addr` (ServiceNow has no registration API: an
+    /// instance admin sets this up once).
+    pub fn connect_servicenow_notifications(&self, addr: std::net::SocketAddr) {
+        let url = format!(
+            "http://{addr}/webhooks/{}",
+            Internal::Servicenow.connection()
+        );
+        self.servicenow
+            .set_notifications(Some((&url, SN_WEBHOOK_SECRET)));
     }
 }
 
 impl DemoEnv {
     /// The internal and MSP desks of the demo pairing, and its story's script.
     pub fn desks(&self) -> (Box<dyn Desk + '_>, Box<dyn Desk + '_>, &'static Script) {
-        (
-            Box::new(AutotaskDesk(&self.autotask)),
-            Box::new(ConnectWiseDesk(&self.connectwise)),
-            &story::AUTOTASK_TO_CONNECTWISE,
-        )
+        let msp = Box::new(ConnectWiseDesk(&self.connectwise));
+        match self.internal {
+            Internal::Autotask => (
+                Box::new(AutotaskDesk(&self.autotask)),
+                msp,
+                &story::AUTOTASK_TO_CONNECTWISE,
+            ),
+            Internal::Servicenow => (
+                Box::new(ServiceNowDesk(&self.servicenow)),
+                msp,
+                &story::SERVICENOW_TO_CONNECTWISE,
+            ),
+        }
     }
 
     /// Successful ticket and note writes by the bridge's API users to
-    /// (Autotask, ConnectWise); webhook registration is not counted.
+    /// (the internal system, ConnectWise); webhook registration is not counted.
     pub fn ticket_writes(&self) -> (usize, usize) {
-        let cw_user = ConnectWiseSimOptions::default().public_key;
-        let tickets = |r: &&psa_connector::sim::RequestRecord| {
-            r.path.to_ascii_lowercase().contains("/tickets")
-        };
-        let at = self
-            .autotask
-            .control()
-            .writes_by(AT_USER)
-            .iter()
-            .filter(tickets)
-            .count();
-        let cw = self
-            .connectwise
-            .control()
-            .writes_by(&cw_user)
-            .iter()
-            .filter(tickets)
-            .count();
-        (at, cw)
+        let (internal, msp, _) = self.desks();
+        (internal.bridge_writes(), msp.bridge_writes())
     }
-}
 
-/// A configuration for the daemon against the two simulators.
-pub fn config_text(
-    autotask: &AutotaskSim,
-    connectwise: &ConnectWiseSim,
-    options: &DemoOptions,
-) -> String {
-    let cw = ConnectWiseSimOptions::default();
-    let at_settings = format!(
-        "zone_discovery_url = \"{}\"\nusername = \"{AT_USER}\"\nsecret = \"{AT_SECRET}\"\n\
-         integration_code = \"{AT_CODE}\"\nwebhook_secret = \"{AT_WEBHOOK_SECRET}\"\n",
-        autotask.zone_discovery_url()
-    );
-    let cw_settings = format!(
-        "site_url = \"{}\"\ncompany_id = \"{}\"\npublic_key = \"{}\"\nprivate_key = \"{}\"\n\
-         client_id = \"{}\"\ncallback_key_hosts = [\"{}\"]\n",
-        connectwise.site_url(),
-        cw.company_id,
-        cw.public_key,
-        cw.private_key,
-        cw.client_id,
-        connectwise.addr()
-    );
-    format!(
-        "[daemon]\nstore_path = \"store\"\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n\
-         register_webhooks = {}\ntick_ms = 50\n\n{}{}\
-         [[pairings]]\nname = \"acme\"\na = \"autotask\"\nb = \"connectwise\"\nmapping = \"mapping.toml\"\n",
-        options.webhooks,
-        connection_block("autotask", &at_settings, options),
-        connection_block("connectwise", &cw_settings, options),
-    )
+    /// Waits until every webhook or notification the simulators started has been answered.
+    pub async fn wait_webhooks_idle(&self) {
+        self.autotask.wait_webhooks_idle().await;
+        self.connectwise.wait_callbacks_idle().await;
+        self.servicenow.wait_notifications_idle().await;
+    }
+
+    /// A configuration for the daemon: the internal system's connection,
+    /// ConnectWise's, and one pairing between them.
+    pub fn config_text(&self, options: &DemoOptions) -> String {
+        let cw = ConnectWiseSimOptions::default();
+        let cw_settings = format!(
+            "site_url = \"{}\"\ncompany_id = \"{}\"\npublic_key = \"{}\"\nprivate_key = \"{}\"\n\
+             client_id = \"{}\"\ncallback_key_hosts = [\"{}\"]\n",
+            self.connectwise.site_url(),
+            cw.company_id,
+            cw.public_key,
+            cw.private_key,
+            cw.client_id,
+            self.connectwise.addr()
+        );
+        let internal_settings = match self.internal {
+            Internal::Autotask => format!(
+                "zone_discovery_url = \"{}\"\nusername = \"{AT_USER}\"\nsecret = \"{AT_SECRET}\"\n\
+                 integration_code = \"{AT_CODE}\"\nwebhook_secret = \"{AT_WEBHOOK_SECRET}\"\n",
+                self.autotask.zone_discovery_url()
+            ),
+            Internal::Servicenow => format!(
+                "instance_url = \"{}\"\nusername = \"{SN_USER}\"\npassword = \"{SN_PASSWORD}\"\n\
+                 webhook_secret = \"{SN_WEBHOOK_SECRET}\"\n",
+                self.servicenow.instance_url()
+            ),
+        };
+        let internal = self.internal.connection();
+        format!(
+            "[daemon]\nstore_path = \"store\"\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n\
+             register_webhooks = {}\ntick_ms = 50\n\n{}{}\
+             [[pairings]]\nname = \"acme\"\na = \"{internal}\"\nb = \"connectwise\"\nmapping = \"mapping.toml\"\n",
+            options.webhooks,
+            connection_block(internal, &internal_settings, options),
+            connection_block("connectwise", &cw_settings, options),
+        )
+    }
 }
 
 /// `[connections.NAME]` for vendor NAME with its settings table.

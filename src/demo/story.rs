@@ -40,6 +40,22 @@ pub const AUTOTASK_TO_CONNECTWISE: Script = Script {
     expected_writes: (7, 3),
 };
 
+/// ServiceNow (internal) ↔ ConnectWise (MSP) with the shipped mapping.
+/// ServiceNow writes: write-back work note and `correlation_id`, the MSP's
+/// state and comment, the resolution comment, state Resolved (with its
+/// close code and notes) and the close-rule work note. ConnectWise writes:
+/// the ticket, the tech's reply and the priority.
+pub const SERVICENOW_TO_CONNECTWISE: Script = Script {
+    internal_high: "2 - High",
+    internal_critical: "1 - Critical",
+    internal_in_progress: "In Progress",
+    internal_done: "Resolved",
+    msp_in_progress: "In Progress",
+    msp_critical: "Priority 1 - Emergency Response",
+    msp_closed: ">Closed",
+    expected_writes: (7, 3),
+};
+
 /// The Autotask ↔ ConnectWise story's writes, as (Autotask, ConnectWise).
 pub const EXPECTED_WRITES: (usize, usize) = AUTOTASK_TO_CONNECTWISE.expected_writes;
 

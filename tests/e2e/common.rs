@@ -273,8 +273,7 @@ pub async fn settled(env: &DemoEnv, bridge: &Bridge) -> (usize, usize) {
     let deadline = std::time::Instant::now() + SETTLE_LIMIT;
     let mut quiet_since: Option<(Option<u64>, (usize, usize), u32)> = None;
     loop {
-        env.autotask.wait_webhooks_idle().await;
-        env.connectwise.wait_callbacks_idle().await;
+        env.wait_webhooks_idle().await;
         let now = progress(bridge).await.unwrap_or(Progress {
             inbox: u64::MAX,
             ..Progress::default()

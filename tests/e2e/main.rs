@@ -1,5 +1,5 @@
-//! End-to-end tests: the real `psa-bridge` binary against the Autotask and
-//! ConnectWise simulators, over HTTP on loopback. One test binary, one module
+//! End-to-end tests: the real `psa-bridge` binary against the Autotask,
+//! ConnectWise and ServiceNow simulators, over HTTP on loopback. One test binary, one module
 //! per concern.
 
 mod admin;
@@ -20,6 +20,7 @@ mod rate;
 mod registration;
 mod retries;
 mod secrets;
+mod servicenow;
 mod simulate;
 mod story;
 mod supervision;
