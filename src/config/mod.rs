@@ -228,4 +228,6 @@ pub struct PairingConfig {
 }
 
 #[cfg(test)]
+mod example_tests;
+#[cfg(test)]
 mod tests;

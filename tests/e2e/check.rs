@@ -1,7 +1,7 @@
 //! `psa-bridge check`: unknown keys, missing secrets and labels the vendor
 //! does not have are refused with file, line and field.
 
-use psa_bridge::demo::{DemoOptions, EXAMPLE_MAPPING};
+use psa_bridge::demo::{DemoOptions, Internal, EXAMPLE_MAPPING, SERVICENOW_MAPPING};
 
 use crate::common::{cli, env, text};
 
@@ -66,5 +66,36 @@ async fn check_refuses_unknown_keys_and_missing_secrets() {
         out.contains("connections.autotask.autotask.secret")
             && out.contains("PSA_TEST_UNSET_SECRET is not set"),
         "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_asks_servicenow_for_its_labels() {
+    let (_dir, env) = env(DemoOptions {
+        internal: Internal::Servicenow,
+        ..Default::default()
+    })
+    .await;
+    let config = env.config_path.to_str().unwrap().to_string();
+    let ok = cli(&["check", "--config", &config]).await;
+    assert!(ok.status.success(), "{}", text(&ok));
+
+    // A state the instance does not have, and an assignment group it does not have.
+    let bad = SERVICENOW_MAPPING
+        .replace(
+            "{ a = \"In Progress\", b = \"In Progress\" }",
+            "{ a = \"Work In Progress\", b = \"In Progress\" }",
+        )
+        .replace("queue = \"MSP Escalation\"", "queue = \"MSP Escalations\"");
+    std::fs::write(env.dir.join("mapping.toml"), &bad).unwrap();
+    let refused = cli(&["check", "--config", &config]).await;
+    let out = text(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{out}");
+    assert!(out.contains("no status \"Work In Progress\""), "{out}");
+    assert!(out.contains("In Progress"), "lists the valid states: {out}");
+    assert!(out.contains("\"MSP Escalations\""), "{out}");
+    assert!(
+        out.contains("Service Desk"),
+        "lists the valid groups: {out}"
     );
 }
