@@ -21,6 +21,7 @@ mod registration;
 mod retries;
 mod secrets;
 mod servicenow;
+mod servicenow_rules;
 mod simulate;
 mod story;
 mod supervision;
