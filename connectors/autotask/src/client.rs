@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::sync::{Mutex, OnceCell};
 use url::Url;
 
-use crate::errors::{classify, is_missing_record};
+use crate::errors::classify;
 use crate::picklists::EntityPicklists;
 use crate::resources::ResourceNames;
 use crate::settings::AutotaskSettings;
@@ -194,16 +194,19 @@ impl AutotaskConnector {
         http.send(method, url, body).await.map_err(classify)
     }
 
-    /// `GET {path}` returning `{"item": …}`; `null`, 404 or "No matching
-    /// records found" is NotFound.
+    /// `GET {path}` returning `{"item": …}`; only `"item": null` (how
+    /// Autotask answers a read of a record that does not exist) is NotFound.
+    ///
+    /// A read answered with HTTP 500 "No matching records found. The logged
+    /// in Resource may not have the required permissions…" is a permission
+    /// problem, not a missing record: it stays the permanent
+    /// [`ConnectorError::Rejected`], so a linked ticket is never unlinked
+    /// ("the far ticket was deleted") because of a permissions glitch. Only
+    /// writes read that message as a missing record ([`missing_on_write`]).
+    ///
+    /// [`missing_on_write`]: crate::errors::missing_on_write
     pub(crate) async fn get_item(&self, path: &str, what: &str) -> Result<Value, ConnectorError> {
-        let response = match self.call(Method::GET, path, None).await {
-            Err(e) if is_missing_record(&e) => {
-                return Err(ConnectorError::NotFound(what.to_string()))
-            }
-            other => other?,
-        };
-        let item: ItemResponse = response.json()?;
+        let item: ItemResponse = self.call(Method::GET, path, None).await?.json()?;
         match item.item {
             None | Some(Value::Null) => Err(ConnectorError::NotFound(what.to_string())),
             Some(v) => Ok(v),

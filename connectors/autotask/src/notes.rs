@@ -7,7 +7,7 @@ use psa_connector::{marker, Comment, ConnectorError, NewComment, Visibility};
 use serde_json::json;
 
 use crate::client::AutotaskConnector;
-use crate::errors::is_missing_record;
+use crate::errors::missing_on_write;
 use crate::wire::{self, ItemIdResponse, WireNote};
 
 /// Autotask's limits on note text.
@@ -129,7 +129,7 @@ impl AutotaskConnector {
             .await
         {
             // Autotask refuses a note on a missing ticket with "No matching records found".
-            Err(e) if is_missing_record(&e) => {
+            Err(e) if missing_on_write(&e) => {
                 return Err(ConnectorError::NotFound(format!("ticket {id}")))
             }
             other => other?.json()?,
@@ -172,7 +172,7 @@ impl AutotaskConnector {
             )
             .await
         {
-            Err(e) if is_missing_record(&e) => Err(ConnectorError::NotFound(format!(
+            Err(e) if missing_on_write(&e) => Err(ConnectorError::NotFound(format!(
                 "note {note} of ticket {id}"
             ))),
             other => other.map(|_| ()),
