@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use psa_connector::http::{HttpClient, HttpSettings};
+use psa_connector::http::{read_limited, HttpClient, HttpSettings};
 use psa_connector::{ConnectorError, RateLimits};
 use serde::Deserialize;
 use serde_json::Value;
@@ -163,7 +163,18 @@ impl AutotaskConnector {
         })?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = read_zone_answer(response).await?;
+        // The endpoint is unauthenticated: never read an unbounded body from it.
+        let body = read_limited(response, MAX_ZONE_BYTES)
+            .await
+            .map_err(|e| match e {
+                ConnectorError::InvalidResponse(m) => ConnectorError::InvalidResponse(format!(
+                    "zone discovery: {m}; check zone_discovery_url (or set api_url to the zone directly)"
+                )),
+                ConnectorError::Transport(m) => {
+                    ConnectorError::Transport(format!("zone discovery: {m}"))
+                }
+                other => other,
+            })?;
         if !status.is_success() {
             return Err(classify(ConnectorError::Http {
                 status: status.as_u16(),
@@ -272,39 +283,5 @@ impl AutotaskConnector {
     ) -> Result<Arc<EntityPicklists>, ConnectorError> {
         self.load_lists(&format!("{entity}/entityInformation/fields"))
             .await
-    }
-}
-
-/// Reads a zone discovery answer, refusing one larger than [`MAX_ZONE_BYTES`]
-/// (the endpoint is unauthenticated: never read an unbounded body from it).
-async fn read_zone_answer(mut response: reqwest::Response) -> Result<Vec<u8>, ConnectorError> {
-    let too_large = || {
-        ConnectorError::InvalidResponse(format!(
-            "zone discovery answer larger than {MAX_ZONE_BYTES} bytes; \
-             check zone_discovery_url (or set api_url to the zone directly)"
-        ))
-    };
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_ZONE_BYTES as u64)
-    {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    loop {
-        let chunk = response.chunk().await.map_err(|e| {
-            if e.is_timeout() {
-                ConnectorError::Timeout
-            } else {
-                ConnectorError::Transport(format!("zone discovery: {}", e.without_url()))
-            }
-        })?;
-        let Some(chunk) = chunk else {
-            return Ok(body);
-        };
-        if body.len() + chunk.len() > MAX_ZONE_BYTES {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
     }
 }

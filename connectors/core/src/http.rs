@@ -117,7 +117,7 @@ impl HttpClient {
         let response = request.send().await.map_err(classify_transport)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = read_limited(response).await?;
+        let body = read_limited(response, MAX_RESPONSE_BYTES).await?;
         if status.is_success() {
             return Ok(HttpResponse {
                 status,
@@ -152,22 +152,26 @@ fn classify_transport(e: reqwest::Error) -> ConnectorError {
     }
 }
 
-async fn read_limited(response: reqwest::Response) -> Result<Bytes, ConnectorError> {
-    if response
-        .content_length()
-        .is_some_and(|n| n as usize > MAX_RESPONSE_BYTES)
-    {
-        return Err(ConnectorError::InvalidResponse(format!(
-            "response larger than {MAX_RESPONSE_BYTES} bytes"
-        )));
+/// Reads a response body of at most `max` bytes: refused as soon as the
+/// declared length or the bytes received pass it, so an endless or huge
+/// answer is never read whole. Transport errors name no URL (a query string
+/// may carry a user name).
+pub async fn read_limited(
+    mut response: reqwest::Response,
+    max: usize,
+) -> Result<Bytes, ConnectorError> {
+    let too_large = || ConnectorError::InvalidResponse(format!("response larger than {max} bytes"));
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(too_large());
     }
-    let mut response = response;
     let mut buf = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(classify_transport)? {
-        if buf.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(ConnectorError::InvalidResponse(format!(
-                "response larger than {MAX_RESPONSE_BYTES} bytes"
-            )));
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| classify_transport(e.without_url()))?
+    {
+        if buf.len() + chunk.len() > max {
+            return Err(too_large());
         }
         buf.extend_from_slice(&chunk);
     }

@@ -31,7 +31,7 @@ use tokio::task::JoinHandle;
 
 use events::Outgoing;
 use resources::ResourceRec;
-use state::{label_of, value_of, Data, TicketRec};
+use state::{label_of, Data, TicketRec};
 
 /// One API user the simulator accepts.
 #[derive(Clone, Debug)]
@@ -327,14 +327,13 @@ impl AutotaskSim {
 
     pub fn notes(&self, ticket_id: i64) -> Vec<SimNote> {
         let data = self.shared.lock();
-        let public = value_of(&data.tenant.publishes, "All Autotask Users");
         data.notes
             .values()
             .filter(|n| n.ticket_id == ticket_id)
             .map(|n| SimNote {
                 id: n.id,
                 text: n.description.clone(),
-                internal: Some(n.publish) != public,
+                internal: data.tenant.is_internal(n.publish),
                 author: data
                     .tenant
                     .resources
