@@ -194,6 +194,9 @@ pub(crate) struct Data {
     /// Whether a new note moves its ticket's lastTrackedModificationDateTime
     /// (unconfirmed for the real API; lastActivityDate always moves).
     pub notes_touch_tracked: bool,
+    /// Entity fields the `{Kind}WebhookFields` field list leaves out
+    /// ([`super::AutotaskSim::hide_webhook_field`]).
+    pub hidden_hook_fields: Vec<(HookKind, String)>,
 }
 
 /// Now, truncated to the milliseconds the API shows.
