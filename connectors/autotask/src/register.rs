@@ -310,7 +310,7 @@ impl AutotaskConnector {
         if !missing_always.is_empty() {
             return Err(ConnectorError::InvalidResponse(format!(
                 "{} offers no webhook field {}, which every event must carry; \
-                 the webhook stays inactive (polling covers changes meanwhile)",
+                 so the webhook is not switched on (polling covers changes meanwhile)",
                 spec.fields_entity,
                 missing_always.join(", ")
             )));
@@ -318,7 +318,7 @@ impl AutotaskConnector {
         if !wanted.iter().any(|w| w.2) {
             return Err(ConnectorError::InvalidResponse(format!(
                 "{} offers none of the fields {} to subscribe to; \
-                 the webhook stays inactive (polling covers changes meanwhile)",
+                 so the webhook is not switched on (polling covers changes meanwhile)",
                 spec.fields_entity,
                 spec.subscribed.join(", ")
             )));
