@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use psa_connector::http::{HttpClient, HttpSettings};
+use psa_connector::http::{read_limited, HttpClient, HttpSettings};
 use psa_connector::{ConnectorError, RateLimits};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::{Mutex, OnceCell};
 use url::Url;
 
-use crate::errors::{classify, is_missing_record};
+use crate::errors::classify;
 use crate::picklists::EntityPicklists;
 use crate::resources::ResourceNames;
 use crate::settings::AutotaskSettings;
@@ -163,7 +163,18 @@ impl AutotaskConnector {
         })?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = read_zone_answer(response).await?;
+        // The endpoint is unauthenticated: never read an unbounded body from it.
+        let body = read_limited(response, MAX_ZONE_BYTES)
+            .await
+            .map_err(|e| match e {
+                ConnectorError::InvalidResponse(m) => ConnectorError::InvalidResponse(format!(
+                    "zone discovery: {m}; check zone_discovery_url (or set api_url to the zone directly)"
+                )),
+                ConnectorError::Transport(m) => {
+                    ConnectorError::Transport(format!("zone discovery: {m}"))
+                }
+                other => other,
+            })?;
         if !status.is_success() {
             return Err(classify(ConnectorError::Http {
                 status: status.as_u16(),
@@ -194,16 +205,19 @@ impl AutotaskConnector {
         http.send(method, url, body).await.map_err(classify)
     }
 
-    /// `GET {path}` returning `{"item": …}`; `null`, 404 or "No matching
-    /// records found" is NotFound.
+    /// `GET {path}` returning `{"item": …}`; only `"item": null` (how
+    /// Autotask answers a read of a record that does not exist) is NotFound.
+    ///
+    /// A read answered with HTTP 500 "No matching records found. The logged
+    /// in Resource may not have the required permissions…" is a permission
+    /// problem, not a missing record: it stays the permanent
+    /// [`ConnectorError::Rejected`], so a linked ticket is never unlinked
+    /// ("the far ticket was deleted") because of a permissions glitch. Only
+    /// writes read that message as a missing record ([`missing_on_write`]).
+    ///
+    /// [`missing_on_write`]: crate::errors::missing_on_write
     pub(crate) async fn get_item(&self, path: &str, what: &str) -> Result<Value, ConnectorError> {
-        let response = match self.call(Method::GET, path, None).await {
-            Err(e) if is_missing_record(&e) => {
-                return Err(ConnectorError::NotFound(what.to_string()))
-            }
-            other => other?,
-        };
-        let item: ItemResponse = response.json()?;
+        let item: ItemResponse = self.call(Method::GET, path, None).await?.json()?;
         match item.item {
             None | Some(Value::Null) => Err(ConnectorError::NotFound(what.to_string())),
             Some(v) => Ok(v),
@@ -269,39 +283,5 @@ impl AutotaskConnector {
     ) -> Result<Arc<EntityPicklists>, ConnectorError> {
         self.load_lists(&format!("{entity}/entityInformation/fields"))
             .await
-    }
-}
-
-/// Reads a zone discovery answer, refusing one larger than [`MAX_ZONE_BYTES`]
-/// (the endpoint is unauthenticated: never read an unbounded body from it).
-async fn read_zone_answer(mut response: reqwest::Response) -> Result<Vec<u8>, ConnectorError> {
-    let too_large = || {
-        ConnectorError::InvalidResponse(format!(
-            "zone discovery answer larger than {MAX_ZONE_BYTES} bytes; \
-             check zone_discovery_url (or set api_url to the zone directly)"
-        ))
-    };
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_ZONE_BYTES as u64)
-    {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    loop {
-        let chunk = response.chunk().await.map_err(|e| {
-            if e.is_timeout() {
-                ConnectorError::Timeout
-            } else {
-                ConnectorError::Transport(format!("zone discovery: {}", e.without_url()))
-            }
-        })?;
-        let Some(chunk) = chunk else {
-            return Ok(body);
-        };
-        if body.len() + chunk.len() > MAX_ZONE_BYTES {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
     }
 }

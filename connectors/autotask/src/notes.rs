@@ -7,7 +7,8 @@ use psa_connector::{marker, Comment, ConnectorError, NewComment, Visibility};
 use serde_json::json;
 
 use crate::client::AutotaskConnector;
-use crate::errors::is_missing_record;
+use crate::errors::missing_on_write;
+use crate::picklists::EntityPicklists;
 use crate::wire::{self, ItemIdResponse, WireNote};
 
 /// Autotask's limits on note text.
@@ -32,6 +33,21 @@ pub(crate) fn note_title(body: &str) -> String {
     title
 }
 
+/// The integer value of `label` in the picklist `field` (`kind` names the
+/// setting in errors).
+fn picklist_int(
+    lists: &EntityPicklists,
+    field: &str,
+    kind: &'static str,
+    label: &str,
+) -> Result<i64, ConnectorError> {
+    let list = lists.get(field);
+    let value = list.require(kind, label)?;
+    value.parse().map_err(|_| {
+        ConnectorError::InvalidResponse(format!("{field} value {value:?} is not an integer"))
+    })
+}
+
 fn parse_ticket_id(id: &str) -> Result<i64, ConnectorError> {
     id.trim()
         .parse()
@@ -39,24 +55,44 @@ fn parse_ticket_id(id: &str) -> Result<i64, ConnectorError> {
 }
 
 impl AutotaskConnector {
+    /// The `publish` label configured for `visibility`.
+    fn publish_label(&self, visibility: Visibility) -> &str {
+        match visibility {
+            Visibility::Public => &self.settings.public_publish_label,
+            Visibility::Internal => &self.settings.internal_publish_label,
+        }
+    }
+
+    /// The tenant's `publish` value for `visibility` (the one place that
+    /// decides it, for new notes and visibility changes alike).
+    fn publish_value(
+        &self,
+        lists: &EntityPicklists,
+        visibility: Visibility,
+    ) -> Result<i64, ConnectorError> {
+        picklist_int(lists, "publish", "publish", self.publish_label(visibility))
+    }
+
+    /// A note's visibility from its `publish` value: public only when it is
+    /// exactly the configured public label (default deny).
+    fn visibility_of(&self, lists: &EntityPicklists, publish: Option<i64>) -> Visibility {
+        let list = lists.get("publish");
+        let label = publish.and_then(|p| list.label(&p.to_string()));
+        if label.is_some_and(|l| !l.is_empty() && l == self.settings.public_publish_label) {
+            Visibility::Public
+        } else {
+            Visibility::Internal
+        }
+    }
+
     pub(crate) async fn comments(&self, ticket_id: &str) -> Result<Vec<Comment>, ConnectorError> {
         let id = parse_ticket_id(ticket_id)?;
         let items = self.query_all(&format!("Tickets/{id}/Notes"), None).await?;
         let lists = self.note_lists().await?;
-        let publish = lists.get("publish");
         let mut comments = Vec::with_capacity(items.len());
         for item in items {
             let note: WireNote = wire::from_item("ticket note", item)?;
-            let label = note
-                .publish
-                .and_then(|p| publish.label(&p.to_string()).map(str::to_string))
-                .unwrap_or_default();
-            // Anything not explicitly the public label stays internal (default deny).
-            let visibility = if !label.is_empty() && label == self.settings.public_publish_label {
-                Visibility::Public
-            } else {
-                Visibility::Internal
-            };
+            let visibility = self.visibility_of(&lists, note.publish);
             let (body, found_marker) = marker::extract(note.description.as_deref().unwrap_or(""));
             let author = self.note_author(&note).await;
             let created_at = note
@@ -90,21 +126,13 @@ impl AutotaskConnector {
     ) -> Result<String, ConnectorError> {
         let id = parse_ticket_id(ticket_id)?;
         let lists = self.note_lists().await?;
-        let kind = |label: &str, kind: &'static str, field: &str| {
-            lists.get(field).require(kind, label).and_then(|v| {
-                v.parse::<i64>().map_err(|_| {
-                    ConnectorError::InvalidResponse(format!(
-                        "{field} value {v:?} is not an integer"
-                    ))
-                })
-            })
-        };
-        let note_type = kind(&self.settings.note_type_label, "note_type", "noteType")?;
-        let publish_label = match comment.visibility {
-            Visibility::Public => &self.settings.public_publish_label,
-            Visibility::Internal => &self.settings.internal_publish_label,
-        };
-        let publish = kind(publish_label, "publish", "publish")?;
+        let note_type = picklist_int(
+            &lists,
+            "noteType",
+            "note_type",
+            &self.settings.note_type_label,
+        )?;
+        let publish = self.publish_value(&lists, comment.visibility)?;
         // Keep the marker whole: shorten the body, never the marker line.
         let room = MAX_NOTE_DESCRIPTION_CHARS
             .saturating_sub(marker::embed("", &comment.marker).chars().count() + 1);
@@ -129,7 +157,7 @@ impl AutotaskConnector {
             .await
         {
             // Autotask refuses a note on a missing ticket with "No matching records found".
-            Err(e) if is_missing_record(&e) => {
+            Err(e) if missing_on_write(&e) => {
                 return Err(ConnectorError::NotFound(format!("ticket {id}")))
             }
             other => other?.json()?,
@@ -150,19 +178,7 @@ impl AutotaskConnector {
             ConnectorError::NotFound(format!("note {note_id:?} (not an Autotask id)"))
         })?;
         let lists = self.note_lists().await?;
-        let label = match visibility {
-            Visibility::Public => &self.settings.public_publish_label,
-            Visibility::Internal => &self.settings.internal_publish_label,
-        };
-        let publish = lists
-            .get("publish")
-            .require("publish", label)?
-            .parse::<i64>()
-            .map_err(|_| {
-                ConnectorError::InvalidResponse(format!(
-                    "publish value for {label:?} is not an integer"
-                ))
-            })?;
+        let publish = self.publish_value(&lists, visibility)?;
         let payload = json!({ "id": note, "publish": publish });
         match self
             .call(
@@ -172,7 +188,7 @@ impl AutotaskConnector {
             )
             .await
         {
-            Err(e) if is_missing_record(&e) => Err(ConnectorError::NotFound(format!(
+            Err(e) if missing_on_write(&e) => Err(ConnectorError::NotFound(format!(
                 "note {note} of ticket {id}"
             ))),
             other => other.map(|_| ()),

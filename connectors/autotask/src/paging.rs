@@ -5,8 +5,10 @@
 //! A vendor (or something posing as one) can send a `nextPageUrl` chain that
 //! never ends. The walk refuses a page it has already read (a cycle of any
 //! length), and once a query spans a second page it asks `…/query/count` once
-//! and allows no more pages than that count needs (plus slack for records
-//! added meanwhile). A hard page cap bounds everything else.
+//! and allows twice the pages that count needs plus [`SLACK_PAGES`]: on a
+//! busy tenant records are added while the listing runs, and a poll must not
+//! fail for it. A count that cannot be had (an error answer) only means no
+//! count-based cap; the hard page cap bounds everything.
 
 use std::collections::HashSet;
 
@@ -22,8 +24,18 @@ use crate::wire::{QueryCount, QueryPage};
 const MAX_QUERY_PAGES: u64 = 2_000;
 /// Most pages a child collection (a ticket's notes, a webhook's fields) may span.
 const MAX_LIST_PAGES: u64 = 200;
-/// Pages allowed beyond what the count needs (records created while paging).
-const SLACK_PAGES: u64 = 2;
+/// Pages allowed beyond twice what the count needs (records created while paging).
+const SLACK_PAGES: u64 = 10;
+
+/// The most pages a query counted at `total` records, read `page_len` at a
+/// time, may span: ample room for records added meanwhile, never above `hard`.
+fn counted_cap(total: u64, page_len: u64, hard: u64) -> u64 {
+    let needed = total.div_ceil(page_len.max(1));
+    needed
+        .saturating_mul(2)
+        .saturating_add(SLACK_PAGES)
+        .min(hard)
+}
 
 impl AutotaskConnector {
     /// Runs a query (`POST {entity}/query`, or GET for child collections when
@@ -46,6 +58,7 @@ impl AutotaskConnector {
             MAX_LIST_PAGES
         };
         let mut counted = None;
+        let mut asked = false;
         let mut seen = HashSet::new();
         let mut items = Vec::new();
         let mut pages: u64 = 0;
@@ -72,10 +85,19 @@ impl AutotaskConnector {
                     next.path()
                 )));
             }
-            if let (None, Some(body)) = (counted, body.filter(|_| path.ends_with("/query"))) {
-                let total = self.query_count(path, body).await?;
-                counted = Some(total);
-                cap = cap.min(total.div_ceil(page_len.max(1)) + SLACK_PAGES);
+            if let (false, Some(body)) = (asked, body.filter(|_| path.ends_with("/query"))) {
+                asked = true;
+                match self.query_count(path, body).await {
+                    Ok(total) => {
+                        counted = Some(total);
+                        cap = counted_cap(total, page_len, cap);
+                    }
+                    // The count only bounds a hostile chain: without it the
+                    // hard cap does, and the listing goes on.
+                    Err(e) => {
+                        tracing::debug!(path, error = %e, "autotask query count failed; paging without it")
+                    }
+                }
             }
             if pages >= cap {
                 let limit = match counted {
@@ -98,5 +120,20 @@ impl AutotaskConnector {
             .await?
             .json()?;
         Ok(count.query_count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_counted_cap_leaves_room_for_a_busy_tenant() {
+        // 1,200 records at 500 a page need 3 pages; 16 are allowed.
+        assert_eq!(counted_cap(1_200, 500, MAX_QUERY_PAGES), 16);
+        assert_eq!(counted_cap(0, 500, MAX_QUERY_PAGES), SLACK_PAGES);
+        // Never above the hard cap, whatever the count says.
+        assert_eq!(counted_cap(u64::MAX, 1, MAX_QUERY_PAGES), MAX_QUERY_PAGES);
+        assert_eq!(counted_cap(3, 0, MAX_QUERY_PAGES), 16);
     }
 }

@@ -6,7 +6,13 @@
 //! excluded resources registered with the wanted set and adds (or corrects)
 //! only what is missing, and reactivates a webhook Autotask deactivated.
 //! Calling it again after any failure finishes the job without creating a
-//! second webhook; when everything is in place it only reads.
+//! second webhook. When everything is in place its only write is the
+//! webhook's `SecretKey` (Autotask never returns it, so it is set on every
+//! run: a changed `webhook_secret` reaches the vendor). A field the
+//! webhook's events must always carry that Autotask does not offer is an
+//! error (retried) and the webhook is not switched on. Wrong field flags are
+//! corrected with a PATCH of the field child (`…/{id}/Fields` supports PATCH
+//! in the vendor's spec).
 
 use http::Method;
 use psa_connector::ConnectorError;
@@ -87,12 +93,23 @@ impl AutotaskConnector {
         secret: &str,
     ) -> Result<(), ConnectorError> {
         let entity = spec.entity;
+        // Fields first: a kind Autotask cannot build completely is neither
+        // created nor switched on.
+        let wanted = self.wanted_fields(spec).await?;
         // A new webhook is created inactive and switched on only once its
         // fields are complete: a half-built webhook (a crash or a 503
         // between the calls) never sends events missing fields, such as a
         // note event without its ticketID.
         let (webhook_id, switched_on) = match self.existing_hook(entity, url).await? {
-            Some(found) => found,
+            Some((id, switched_on)) => {
+                // Autotask never returns a webhook's SecretKey, so whether it
+                // is the configured one cannot be read: set it on every run
+                // (idempotent), or a changed webhook_secret would leave the
+                // webhook signing with the old one and every event refused.
+                let body = json!({ "id": id, "SecretKey": secret });
+                self.call(Method::PATCH, entity, Some(&body)).await?;
+                (id, switched_on)
+            }
             None => {
                 let body = json!({
                     "IsActive": false,
@@ -115,7 +132,7 @@ impl AutotaskConnector {
                 (created.item_id, false)
             }
         };
-        let mut added = self.complete_fields(spec, webhook_id).await?
+        let mut added = self.complete_fields(entity, &wanted, webhook_id).await?
             + self.complete_exclusions(entity, webhook_id).await?;
         if !switched_on {
             let body = json!({
@@ -197,10 +214,10 @@ impl AutotaskConnector {
     /// with the wrong flags; returns how many calls changed something.
     async fn complete_fields(
         &self,
-        spec: &HookSpec,
+        entity: &str,
+        wanted: &[(&'static str, i64, bool)],
         webhook_id: i64,
     ) -> Result<usize, ConnectorError> {
-        let entity = spec.entity;
         let path = format!("{entity}/{webhook_id}/Fields");
         let registered: Vec<Registered> = self
             .query_all(&path, None)
@@ -216,28 +233,8 @@ impl AutotaskConnector {
                 })
             })
             .collect();
-        let lists = self.entity_lists(spec.fields_entity).await?;
-        let field_ids = lists.get("fieldID");
-        let wanted = spec
-            .subscribed
-            .iter()
-            .map(|f| (*f, true))
-            .chain(spec.always.iter().map(|f| (*f, false)));
         let mut changes = 0;
-        for (name, subscribe) in wanted {
-            let Some(field_id) = field_ids.value(name) else {
-                tracing::warn!(
-                    entity,
-                    field = name,
-                    "Autotask offers no webhook field by this name"
-                );
-                continue;
-            };
-            let field_id: i64 = field_id.parse().map_err(|_| {
-                ConnectorError::InvalidResponse(format!(
-                    "webhook fieldID {field_id:?} is not an integer"
-                ))
-            })?;
+        for &(name, field_id, subscribe) in wanted {
             match registered.iter().find(|r| r.field_id == field_id) {
                 None => {
                     let body = json!({
@@ -268,6 +265,65 @@ impl AutotaskConnector {
             }
         }
         Ok(changes)
+    }
+
+    /// The wanted fields as (name, field id, subscribed), from the field
+    /// list Autotask offers for this webhook kind. A display-always field
+    /// the list lacks (such as a note's `ticketID`) is an error: every event
+    /// without it would be unusable, so the webhook must not be switched on
+    /// (registration is retried). A subscribed field it lacks is skipped with
+    /// a warning, as long as one subscribed field remains.
+    async fn wanted_fields(
+        &self,
+        spec: &HookSpec,
+    ) -> Result<Vec<(&'static str, i64, bool)>, ConnectorError> {
+        let entity = spec.entity;
+        let lists = self.entity_lists(spec.fields_entity).await?;
+        let field_ids = lists.get("fieldID");
+        let mut wanted = Vec::new();
+        let mut missing_always = Vec::new();
+        let requested = spec
+            .subscribed
+            .iter()
+            .map(|f| (*f, true))
+            .chain(spec.always.iter().map(|f| (*f, false)));
+        for (name, subscribe) in requested {
+            let Some(field_id) = field_ids.value(name) else {
+                if subscribe {
+                    tracing::warn!(
+                        entity,
+                        field = name,
+                        "Autotask offers no webhook field by this name; its changes reach the bridge by polling only"
+                    );
+                } else {
+                    missing_always.push(name);
+                }
+                continue;
+            };
+            let field_id: i64 = field_id.parse().map_err(|_| {
+                ConnectorError::InvalidResponse(format!(
+                    "webhook fieldID {field_id:?} is not an integer"
+                ))
+            })?;
+            wanted.push((name, field_id, subscribe));
+        }
+        if !missing_always.is_empty() {
+            return Err(ConnectorError::InvalidResponse(format!(
+                "{} offers no webhook field {}, which every event must carry; \
+                 so the webhook is not switched on (polling covers changes meanwhile)",
+                spec.fields_entity,
+                missing_always.join(", ")
+            )));
+        }
+        if !wanted.iter().any(|w| w.2) {
+            return Err(ConnectorError::InvalidResponse(format!(
+                "{} offers none of the fields {} to subscribe to; \
+                 so the webhook is not switched on (polling covers changes meanwhile)",
+                spec.fields_entity,
+                spec.subscribed.join(", ")
+            )));
+        }
+        Ok(wanted)
     }
 
     /// Excludes the bridge's own resource (no echoes) unless it already is.

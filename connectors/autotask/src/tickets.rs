@@ -8,7 +8,7 @@ use psa_connector::{ConnectorError, NewTicket, Ticket, TicketUpdate};
 use serde_json::{json, Map, Value};
 
 use crate::client::{AutotaskConnector, MAX_RECORDS};
-use crate::errors::is_missing_record;
+use crate::errors::missing_on_write;
 use crate::picklists::{is_closed_status, EntityPicklists};
 use crate::wire::{self, ItemIdResponse, WireTicket};
 
@@ -286,7 +286,7 @@ impl AutotaskConnector {
             .await
         {
             // Autotask says "No matching records found" (HTTP 500) for a missing ticket.
-            Err(e) if is_missing_record(&e) => {
+            Err(e) if missing_on_write(&e) => {
                 Err(ConnectorError::NotFound(format!("ticket {numeric}")))
             }
             Err(e) => Err(e),

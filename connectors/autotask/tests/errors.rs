@@ -136,3 +136,35 @@ async fn validation_500s_are_permanent_server_faults_are_retried() {
         assert!(e.is_retryable(), "{transient}");
     }
 }
+
+/// A read of a missing record answers `{"item": null}` (NotFound); a read
+/// answered "No matching records found…" at HTTP 500 is a permission
+/// problem: permanent, never NotFound (which would unlink the ticket).
+#[tokio::test]
+async fn a_no_matching_records_read_is_permanent_not_not_found() {
+    let sim = common::sim().await;
+    let raw: Value =
+        common::fetch(common::api_client().get(format!("{}V1.0/Tickets/424242", sim.api_url())))
+            .await;
+    assert_eq!(
+        raw,
+        json!({"item": null}),
+        "Autotask's answer for a missing record"
+    );
+    let e = common::connector(common::settings(&sim))
+        .get_ticket("424242")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ConnectorError::NotFound(_)), "{e:?}");
+
+    let body = r#"{"errors":["No matching records found. The logged in Resource may not have the required permissions to read the data."]}"#;
+    let api = common::fake(vec![("/tickets/7", 500, body.to_string())]).await;
+    let mut s = AutotaskSettings::new("bridge@example.com", "s", "c");
+    s.api_url = Some(api);
+    let e = common::connector(s).get_ticket("7").await.unwrap_err();
+    assert!(
+        matches!(e, ConnectorError::Rejected { status: 500, .. }),
+        "a permission refusal on a read, not a deleted ticket: {e:?}"
+    );
+    assert_eq!(e.retry_action(), RetryAction::DontRetry);
+}

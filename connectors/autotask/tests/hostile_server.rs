@@ -22,6 +22,17 @@ enum Chain {
     Cycle,
     /// `?paging=N` → `?paging=N+1`, for ever (the count says 3).
     Endless,
+    /// `?paging=N` → `?paging=N+1` until page `pages`, which is the last.
+    Ends { pages: usize },
+}
+
+/// How the fake answers `…/query/count`.
+#[derive(Clone, Copy)]
+enum Count {
+    /// `{"queryCount": n}`.
+    Says(u64),
+    /// An error answer with this status.
+    Fails(u16),
 }
 
 struct Fake {
@@ -30,6 +41,10 @@ struct Fake {
 }
 
 async fn hostile(chain: Chain) -> Fake {
+    hostile_counted(chain, Count::Says(3)).await
+}
+
+async fn hostile_counted(chain: Chain, count: Count) -> Fake {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let pages = Arc::new(AtomicUsize::new(0));
@@ -39,7 +54,14 @@ async fn hostile(chain: Chain) -> Fake {
         async move {
             let path = uri.path().to_ascii_lowercase();
             if path.ends_with("/query/count") {
-                return axum::Json(json!({"queryCount": 3})).into_response();
+                return match count {
+                    Count::Says(n) => axum::Json(json!({"queryCount": n})).into_response(),
+                    Count::Fails(status) => (
+                        axum::http::StatusCode::from_u16(status).unwrap(),
+                        axum::Json(json!({"errors": ["An error has occurred."]})),
+                    )
+                        .into_response(),
+                };
             }
             let page_of = |n: usize| {
                 json!({"id": n, "lastTrackedModificationDateTime": "2026-11-25T10:00:00Z"})
@@ -54,10 +76,12 @@ async fn hostile(chain: Chain) -> Fake {
                 Chain::Cycle if query.is_empty() => format!("{base}{}?paging=1", uri.path()),
                 Chain::Cycle => format!("{base}{}", uri.path()),
                 Chain::Endless => format!("{base}{}?paging={}", uri.path(), n + 1),
+                Chain::Ends { pages } if n + 1 >= pages => String::new(),
+                Chain::Ends { .. } => format!("{base}{}?paging={}", uri.path(), n + 1),
             };
             axum::Json(json!({
                 "items": [page_of(n + 1)],
-                "pageDetails": {"count": 1, "requestCount": 500, "nextPageUrl": next, "prevPageUrl": null},
+                "pageDetails": {"count": 1, "requestCount": 500, "nextPageUrl": (!next.is_empty()).then_some(next), "prevPageUrl": null},
             }))
             .into_response()
         }
@@ -104,9 +128,45 @@ async fn an_endless_query_stops_at_its_count() {
         other => panic!("{other:?}"),
     }
     let pages = fake.pages.load(Ordering::SeqCst);
+    assert_eq!(
+        pages, 16,
+        "twice the 3 pages counted, plus 10 pages of slack"
+    );
+}
+
+/// A busy tenant: the count said 3 records, but 9 pages arrive because
+/// records were added while the listing ran. The poll still succeeds.
+#[tokio::test]
+async fn records_added_while_paging_do_not_fail_the_poll() {
+    let fake = hostile_counted(Chain::Ends { pages: 9 }, Count::Says(3)).await;
+    let hints = connector_for(&fake)
+        .changed_since(Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(hints.len(), 9);
+}
+
+/// A failed `…/query/count` is no count: the listing goes on (the hard cap
+/// and the cycle check still bound it).
+#[tokio::test]
+async fn a_failed_count_does_not_fail_the_listing() {
+    for status in [500, 503, 404] {
+        let fake = hostile_counted(Chain::Ends { pages: 4 }, Count::Fails(status)).await;
+        let hints = connector_for(&fake)
+            .changed_since(Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(hints.len(), 4, "count answered {status}");
+    }
+    // A cycle is still refused without a count.
+    let fake = hostile_counted(Chain::Cycle, Count::Fails(500)).await;
+    let err = connector_for(&fake)
+        .changed_since(Utc::now())
+        .await
+        .unwrap_err();
     assert!(
-        (3..=5).contains(&pages),
-        "{pages} pages read for a count of 3"
+        matches!(&err, ConnectorError::InvalidResponse(m) if m.contains("page already read")),
+        "{err:?}"
     );
 }
 

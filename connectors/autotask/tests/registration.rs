@@ -144,10 +144,28 @@ async fn a_503_between_fields_is_finished_by_the_next_call() {
     c.register_webhook(HOOK_URL).await.unwrap();
     assert_complete(&sim, "after the second call").await;
 
-    // Complete now: a third call only reads.
+    // Complete now: a third call writes only each webhook's secret.
     let writes = sim.control().writes_by("bridge@example.com").len();
     c.register_webhook(HOOK_URL).await.unwrap();
-    assert_eq!(sim.control().writes_by("bridge@example.com").len(), writes);
+    assert_secret_writes_only(&sim, writes);
+}
+
+/// Every write since the first `since` is a PATCH of a webhook setting its
+/// SecretKey, one per webhook kind.
+fn assert_secret_writes_only(sim: &psa_autotask::AutotaskSim, since: usize) {
+    let writes = sim.control().writes_by("bridge@example.com");
+    let later: Vec<String> = writes[since..]
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        later,
+        [
+            "PATCH /ATServicesRest/V1.0/TicketWebhooks",
+            "PATCH /ATServicesRest/V1.0/TicketNoteWebhooks"
+        ],
+        "a complete registration only sets the secret again"
+    );
 }
 
 #[tokio::test]
@@ -256,4 +274,98 @@ async fn children_must_name_their_own_webhook() {
     let notes = hooks(&sim, "TicketNoteWebhooks").await;
     assert_eq!(notes[0].fields, vec![("ticketID".into(), false, true)]);
     assert_eq!(notes[0].excluded, vec![BRIDGE_RESOURCE]);
+}
+
+/// The note webhook's events must carry `ticketID`: when Autotask does not
+/// offer that field, registration fails (and is retried) and no note webhook
+/// is switched on; once the field is offered, the next call completes it.
+#[tokio::test]
+async fn a_missing_always_field_fails_registration_and_leaves_the_webhook_off() {
+    let sim = common::sim().await;
+    let c = connector(&sim);
+    sim.hide_webhook_field("TicketNote", "ticketID", true);
+    let err = c.register_webhook(HOOK_URL).await.unwrap_err();
+    assert!(
+        !matches!(err, psa_connector::ConnectorError::Config(_)),
+        "retried, not a configuration error: {err:?}"
+    );
+    assert!(err.to_string().contains("ticketID"), "{err}");
+    let notes = hooks(&sim, "TicketNoteWebhooks").await;
+    assert!(
+        notes.iter().all(|h| !h.active),
+        "no active note webhook without ticketID"
+    );
+
+    // A subscribed field that is not offered is only skipped.
+    sim.hide_webhook_field("TicketNote", "ticketID", false);
+    sim.hide_webhook_field("TicketNote", "publish", true);
+    c.register_webhook(HOOK_URL).await.unwrap();
+    let notes = hooks(&sim, "TicketNoteWebhooks").await;
+    assert_eq!(notes.len(), 1);
+    assert!(notes[0].active);
+    // `hooks` names fields from the (now shorter) offered list.
+    assert_eq!(
+        notes[0].fields,
+        wanted(&["description"], &["ticketID"]),
+        "ticketID shown always, publish skipped"
+    );
+}
+
+/// A webhook registered with an old secret signs with the new one after the
+/// next registration (Autotask never returns the secret, so it is always set).
+#[tokio::test]
+async fn a_changed_webhook_secret_reaches_the_existing_webhook() {
+    let sim = common::sim().await;
+    let (url, inbox) = common::receiver().await;
+    let mut old = common::settings(&sim);
+    old.webhook_secret = Some("old-secret-0000".into());
+    common::connector(old).register_webhook(&url).await.unwrap();
+
+    let new = common::connector(common::settings(&sim));
+    new.register_webhook(&url).await.unwrap();
+    assert_eq!(
+        hooks(&sim, "TicketWebhooks").await.len(),
+        1,
+        "no second webhook"
+    );
+
+    let t = sim.user_create_ticket("VPN down", "d", "Level I Support", "Low");
+    sim.user_add_note(t.id, "Called the ISP", false, "Tina Tech");
+    sim.wait_webhooks_idle().await;
+    let received = inbox.lock().unwrap().clone();
+    assert_eq!(received.len(), 2, "a ticket and a note event");
+    for request in &received {
+        new.verify_webhook(request)
+            .await
+            .expect("signed with the configured (new) secret");
+    }
+}
+
+/// The simulator's webhook PATCH takes a SecretKey like creation does (1 to
+/// 64 characters) and, like Autotask, never shows it on a read.
+#[tokio::test]
+async fn the_simulator_patches_a_webhook_secret() {
+    let sim = common::sim().await;
+    let http = common::api_client();
+    let base = format!("{}V1.0/", sim.api_url());
+    let created: Value = common::fetch(http.post(format!("{base}TicketWebhooks")).json(&json!({
+        "IsActive": true, "Name": "x", "SecretKey": "first", "WebhookUrl": HOOK_URL, "DeactivationUrl": HOOK_URL,
+    })))
+    .await;
+    let id = created["itemId"].as_i64().unwrap();
+    for (secret, status) in [
+        ("x".repeat(65), 500),
+        (String::new(), 500),
+        ("second".into(), 200),
+    ] {
+        let r = http
+            .patch(format!("{base}TicketWebhooks"))
+            .json(&json!({"id": id, "SecretKey": secret}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{secret:?}");
+    }
+    let read: Value = common::fetch(http.get(format!("{base}TicketWebhooks/{id}"))).await;
+    assert_eq!(read["item"]["secretKey"], Value::Null);
 }

@@ -174,10 +174,21 @@ async fn notes_are_polled_even_when_the_ticket_watermark_stays() {
         tracked,
         "the knob keeps the ticket's watermark still"
     );
+    c.discover().await.unwrap();
+    let before = sim.control().requests().len();
     let hints = c.changed_since(mid).await.unwrap();
     assert_eq!(hints.len(), 1, "one hint for the noted ticket: {hints:?}");
     assert_eq!(hints[0].ticket_id, t.id.to_string());
     assert!(hints[0].updated_at.is_some_and(|at| at >= mid));
+    let polled: Vec<String> = sim.control().requests()[before..]
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        polled,
+        ["POST /ATServicesRest/V1.0/Tickets/query"],
+        "one query per poll"
+    );
     assert!(!hints.iter().any(|h| h.ticket_id == other.id.to_string()));
     // A later poll window without new notes reports nothing.
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;

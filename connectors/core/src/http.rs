@@ -175,19 +175,24 @@ fn classify_transport(e: reqwest::Error) -> ConnectorError {
     }
 }
 
-/// A response body, refused (`InvalidResponse`) once it is over `max` bytes,
-/// whatever `Content-Length` says; read errors are transport errors.
+/// Reads a response body of at most `max` bytes: refused as soon as the
+/// declared length or the bytes received pass it, so an endless or huge
+/// answer is never read whole. Transport errors name no URL (a query string
+/// may carry a user name).
 pub async fn read_limited(
-    response: reqwest::Response,
+    mut response: reqwest::Response,
     max: usize,
 ) -> Result<Bytes, ConnectorError> {
     let too_large = || ConnectorError::InvalidResponse(format!("response larger than {max} bytes"));
     if response.content_length().is_some_and(|n| n > max as u64) {
         return Err(too_large());
     }
-    let mut response = response;
     let mut buf = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(classify_transport)? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| classify_transport(e.without_url()))?
+    {
         if buf.len() + chunk.len() > max {
             return Err(too_large());
         }

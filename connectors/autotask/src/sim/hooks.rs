@@ -48,8 +48,9 @@ fn check_parent(body: &Map<String, Value>, hook_id: i64) -> Result<(), ApiError>
     }
 }
 
-/// `{Kind}WebhookFields/entityInformation/fields`: the fieldID picklist names the entity's fields.
-pub(crate) fn hook_fields_entity(kind: HookKind) -> Value {
+/// `{Kind}WebhookFields/entityInformation/fields`: the fieldID picklist names
+/// the entity's fields (but those `hidden` for `kind`).
+pub(crate) fn hook_fields_entity(kind: HookKind, hidden: &[(HookKind, String)]) -> Value {
     let fields: &[super::state::FieldMeta] = &[
         ("id", "long", true, true, false),
         ("webhookID", "integer", true, false, false),
@@ -64,6 +65,11 @@ pub(crate) fn hook_fields_entity(kind: HookKind) -> Value {
     fields_json(fields, |_| {
         entity
             .iter()
+            .filter(|f| {
+                !hidden
+                    .iter()
+                    .any(|(k, name)| *k == kind && name.eq_ignore_ascii_case(f.0))
+            })
             .filter_map(|f| hook_field_id(kind, f.0).map(|id| PickValue::new(id, f.0)))
             .collect()
     })
@@ -148,7 +154,8 @@ impl Data {
             .ok_or_else(|| ApiError::no_record(action))
     }
 
-    /// `PATCH /{Kind}Webhooks`: IsActive and the subscriptions.
+    /// `PATCH /{Kind}Webhooks`: IsActive, the subscriptions, the URL and the
+    /// SecretKey (1 to 64 characters, as on creation; never returned by a read).
     pub(crate) fn update_hook(
         &mut self,
         kind: HookKind,
@@ -156,7 +163,19 @@ impl Data {
     ) -> Result<i64, ApiError> {
         let id = int_of(body, "id")
             .ok_or_else(|| ApiError::invalid("The id of the entity to update is required."))?;
+        let secret = match get_ci(body, "SecretKey") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= 64 => Some(s.clone()),
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "SecretKey must be between 1 and 64 characters.",
+                ))
+            }
+        };
         let hook = self.hook_mut(kind, id, "update")?;
+        if let Some(secret) = secret {
+            hook.secret = secret;
+        }
         hook.active = bool_of(body, "IsActive", hook.active)?;
         hook.on_create = bool_of(body, "IsSubscribedToCreateEvents", hook.on_create)?;
         hook.on_update = bool_of(body, "IsSubscribedToUpdateEvents", hook.on_update)?;

@@ -127,16 +127,11 @@ impl AutotaskSim {
             let mut data = self.shared.lock();
             let resource = self.human(&mut data, author);
             let t = &data.tenant;
-            let publish = if internal {
-                "Internal Project Team"
-            } else {
-                "All Autotask Users"
-            };
             let body = json!({
                 "title": text.lines().next().unwrap_or("Note").chars().take(50).collect::<String>(),
                 "description": text,
                 "noteType": value_of(&t.note_types, "Task Notes").unwrap_or(3),
-                "publish": value_of(&t.publishes, publish).unwrap_or(if internal { 2 } else { 1 }),
+                "publish": t.publish_for(internal),
             });
             match data.create_note(ticket_id, body.as_object().unwrap_or(&Map::new()), resource) {
                 Ok((id, events)) => {
@@ -158,14 +153,7 @@ impl AutotaskSim {
     /// warning, when the note does not belong to the ticket.
     pub fn user_set_note_internal(&self, ticket_id: i64, note_id: i64, internal: bool) {
         self.act(|data, author| {
-            let label = if internal {
-                "Internal Project Team"
-            } else {
-                "All Autotask Users"
-            };
-            let publish =
-                value_of(&data.tenant.publishes, label).unwrap_or(if internal { 2 } else { 1 });
-            let body = json!({ "id": note_id, "publish": publish });
+            let body = json!({ "id": note_id, "publish": data.tenant.publish_for(internal) });
             let (_, events) =
                 data.update_note(ticket_id, body.as_object().unwrap_or(&Map::new()), author)?;
             Ok(events)

@@ -31,7 +31,7 @@ use tokio::task::JoinHandle;
 
 use events::Outgoing;
 use resources::ResourceRec;
-use state::{label_of, value_of, Data, TicketRec};
+use state::{label_of, Data, HookKind, TicketRec};
 
 /// One API user the simulator accepts.
 #[derive(Clone, Debug)]
@@ -327,14 +327,13 @@ impl AutotaskSim {
 
     pub fn notes(&self, ticket_id: i64) -> Vec<SimNote> {
         let data = self.shared.lock();
-        let public = value_of(&data.tenant.publishes, "All Autotask Users");
         data.notes
             .values()
             .filter(|n| n.ticket_id == ticket_id)
             .map(|n| SimNote {
                 id: n.id,
                 text: n.description.clone(),
-                internal: Some(n.publish) != public,
+                internal: data.tenant.is_internal(n.publish),
                 author: data
                     .tenant
                     .resources
@@ -367,6 +366,23 @@ impl AutotaskSim {
     /// is unconfirmed). lastActivityDate moves either way.
     pub fn set_notes_touch_tracked(&self, on: bool) {
         self.shared.lock().notes_touch_tracked = on;
+    }
+
+    /// Leaves `field` out of the webhook field list (`{Kind}WebhookFields/
+    /// entityInformation/fields`) of `entity` ("Ticket" or "TicketNote"), as
+    /// a tenant that does not offer it would; `false` offers it again.
+    pub fn hide_webhook_field(&self, entity: &str, field: &str, hidden: bool) {
+        let kind = if entity.eq_ignore_ascii_case("TicketNote") {
+            HookKind::Note
+        } else {
+            HookKind::Ticket
+        };
+        let mut data = self.shared.lock();
+        data.hidden_hook_fields
+            .retain(|(k, f)| !(*k == kind && f.eq_ignore_ascii_case(field)));
+        if hidden {
+            data.hidden_hook_fields.push((kind, field.to_string()));
+        }
     }
 
     /// When off, no webhooks are sent (polling-only tests).

@@ -262,12 +262,12 @@ fn route(shared: &Shared, lower: &[&str], req: &Request) -> Reply {
             let item = shared.lock().notes.get(&id).map(note_json);
             ok(json!({ "item": item }))
         }
-        ["ticketwebhookfields", "entityinformation", "fields"] if m == Method::GET => {
-            ok(hook_fields_entity(HookKind::Ticket))
-        }
-        ["ticketnotewebhookfields", "entityinformation", "fields"] if m == Method::GET => {
-            ok(hook_fields_entity(HookKind::Note))
-        }
+        ["ticketwebhookfields", "entityinformation", "fields"] if m == Method::GET => ok(
+            hook_fields_entity(HookKind::Ticket, &shared.lock().hidden_hook_fields),
+        ),
+        ["ticketnotewebhookfields", "entityinformation", "fields"] if m == Method::GET => ok(
+            hook_fields_entity(HookKind::Note, &shared.lock().hidden_hook_fields),
+        ),
         ["ticketwebhooks", rest @ ..] => hooks(shared, HookKind::Ticket, rest, req),
         ["ticketnotewebhooks", rest @ ..] => hooks(shared, HookKind::Note, rest, req),
         ["resources", rest @ ..] => resources::route(shared, rest, req),

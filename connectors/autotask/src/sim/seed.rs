@@ -3,7 +3,7 @@
 //! 29682833, company 0 = the MSP itself).
 
 use super::resources::ResourceRec;
-use super::state::{PickValue, Tenant};
+use super::state::{PickValue, Tenant, INTERNAL_PUBLISH, PUBLIC_PUBLISH};
 
 /// Resource id of the human technician used by `user_*` actions by default.
 pub(crate) const DEFAULT_HUMAN: (i64, &str) = (29682885, "Tina Tech");
@@ -67,8 +67,8 @@ pub(crate) fn tenant() -> Tenant {
         (101, "Email Note"),
     ]);
     let publishes = list(&[
-        (1, "All Autotask Users"),
-        (2, "Internal Project Team"),
+        (1, PUBLIC_PUBLISH),
+        (2, INTERNAL_PUBLISH),
         (4, "Internal & Co-Managed"),
     ]);
     let companies = [

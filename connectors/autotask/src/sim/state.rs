@@ -73,7 +73,29 @@ impl Tenant {
             _ => return None,
         })
     }
+
+    /// The `publish` value a person in the UI picks for a public or an
+    /// internal note (the seeded labels, which are the connector's default
+    /// `public_publish_label` / `internal_publish_label`).
+    pub fn publish_for(&self, internal: bool) -> i64 {
+        let (label, fallback) = if internal {
+            (INTERNAL_PUBLISH, 2)
+        } else {
+            (PUBLIC_PUBLISH, 1)
+        };
+        value_of(&self.publishes, label).unwrap_or(fallback)
+    }
+
+    /// Whether a note with `publish` is internal: anything but the public value.
+    pub fn is_internal(&self, publish: i64) -> bool {
+        publish != self.publish_for(false)
+    }
 }
+
+/// The `publish` label of notes every Autotask user (and the customer) sees.
+pub(crate) const PUBLIC_PUBLISH: &str = "All Autotask Users";
+/// The `publish` label of internal notes.
+pub(crate) const INTERNAL_PUBLISH: &str = "Internal Project Team";
 
 #[derive(Clone, Debug)]
 pub(crate) struct TicketRec {
@@ -172,6 +194,9 @@ pub(crate) struct Data {
     /// Whether a new note moves its ticket's lastTrackedModificationDateTime
     /// (unconfirmed for the real API; lastActivityDate always moves).
     pub notes_touch_tracked: bool,
+    /// Entity fields the `{Kind}WebhookFields` field list leaves out
+    /// ([`super::AutotaskSim::hide_webhook_field`]).
+    pub hidden_hook_fields: Vec<(HookKind, String)>,
 }
 
 /// Now, truncated to the milliseconds the API shows.

@@ -99,3 +99,28 @@ pub fn ticket_fields_json() -> String {
     ]})
     .to_string()
 }
+
+pub type Inbox = std::sync::Arc<std::sync::Mutex<Vec<psa_connector::WebhookRequest>>>;
+
+/// A webhook receiver on loopback that keeps every request; returns its URL.
+pub async fn receiver() -> (String, Inbox) {
+    let inbox: Inbox = Inbox::default();
+    let sink = inbox.clone();
+    let app = axum::Router::new().fallback(
+        move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push(psa_connector::WebhookRequest {
+                    headers,
+                    query: None,
+                    body,
+                });
+                "ok"
+            }
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/webhooks/autotask-internal"), inbox)
+}
