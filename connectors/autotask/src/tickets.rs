@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use http::Method;
-use psa_connector::{ConnectorError, NewTicket, Ticket, TicketUpdate};
+use psa_connector::{marker, ConnectorError, NewTicket, Ticket, TicketUpdate};
 use serde_json::{json, Map, Value};
 
 use crate::client::{AutotaskConnector, MAX_RECORDS};
@@ -71,7 +71,7 @@ impl AutotaskConnector {
         for udf in &wire.udfs {
             let value = wire::udf_text(&udf.value);
             if udf.name == self.settings.marker_udf {
-                marker = value.clone();
+                marker = marker::ticket_marker(value.as_deref());
             }
             fields.insert(format!("udf:{}", udf.name), value.unwrap_or_default());
         }

@@ -189,7 +189,7 @@ async fn fixture_query_response_is_read() {
         "autotask:poll:351181:2026-11-25T09:41:07.113Z"
     );
     let found = c
-        .find_by_marker("pb-7f3a2c")
+        .find_by_marker("psa-bridge:acme:7")
         .await
         .unwrap()
         .expect("marker found");

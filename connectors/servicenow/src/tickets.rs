@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use http::Method;
-use psa_connector::{ConnectorError, NewTicket, Ticket, TicketUpdate};
+use psa_connector::{marker, ConnectorError, NewTicket, Ticket, TicketUpdate};
 use serde_json::{Map, Value};
 
 use crate::client::ServiceNowConnector;
@@ -55,7 +55,9 @@ impl ServiceNowConnector {
             ))
         })?;
         let status = r.display("state");
-        let marker = Some(r.value("correlation_id")).filter(|m| !m.is_empty());
+        // correlation_id also holds other integrations' references (and, on
+        // an internal incident, the MSP's ticket number the bridge wrote back).
+        let marker = marker::ticket_marker(Some(&r.value("correlation_id")));
         let queue = Some(r.display("assignment_group")).filter(|q| !q.is_empty());
         let mut fields = BTreeMap::new();
         for f in SHOWN_FIELDS {
