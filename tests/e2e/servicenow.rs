@@ -30,14 +30,23 @@ fn journal_count(env: &DemoEnv, sys_id: &str, needle: &str) -> usize {
         .count()
 }
 
-/// Plays the story, checking the bridge's write counts after every step.
-async fn play_and_count(options: DemoOptions) {
+/// The simulator's OAuth application (password grant as the integration user).
+const OAUTH: &str = "auth = \"oauth_password\"\nclient_id = \"demo-client\"\nclient_secret = \"demo-client-secret\"\n";
+
+/// Plays the story, checking the bridge's write counts after every step;
+/// with `oauth` the connection signs in through `/oauth_token.do`.
+async fn play_and_count(options: DemoOptions, oauth: bool) {
     let notifications = options.webhooks;
     let (_dir, env) = env(DemoOptions {
         internal: Internal::Servicenow,
         ..options
     })
     .await;
+    if oauth {
+        let config = std::fs::read_to_string(&env.config_path).unwrap();
+        let config = config.replacen("username = ", &format!("{OAUTH}username = "), 1);
+        std::fs::write(&env.config_path, config).unwrap();
+    }
     let bridge = spawn(&env, notifications).await;
     let mut story = Story::new(&env, STEP, false);
 
@@ -131,26 +140,72 @@ async fn play_and_count(options: DemoOptions) {
     } else {
         assert!(answers.is_empty(), "polling only: {answers:?}");
     }
+    if oauth {
+        assert_eq!(
+            env.servicenow.token_grants().first().map(String::as_str),
+            Some("password")
+        );
+    }
+    assert_no_secrets(&env, &bridge).await;
     bridge.stop().await;
+}
+
+/// No credential, access token or notification secret in the daemon's
+/// logs, metrics or admin API.
+async fn assert_no_secrets(env: &DemoEnv, bridge: &Bridge) {
+    let mut seen = String::new();
+    for path in [
+        "/metrics",
+        "/admin/outbox",
+        "/admin/audit/verify",
+        "/healthz",
+    ] {
+        seen.push_str(&bridge.admin_get(path).await);
+    }
+    for entry in std::fs::read_dir(&env.dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "log") {
+            seen.push_str(&std::fs::read_to_string(path).unwrap());
+        }
+    }
+    assert!(
+        seen.contains("servicenow"),
+        "the logs and metrics were read"
+    );
+    for secret in [
+        psa_bridge::demo::SN_PASSWORD,
+        psa_bridge::demo::SN_WEBHOOK_SECRET,
+        "demo-client-secret",
+        "Bearer ",
+        "access_token",
+    ] {
+        assert!(!seen.contains(secret), "{secret:?} leaked");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servicenow_story_with_notifications() {
-    play_and_count(DemoOptions {
-        webhooks: true,
-        poll_interval_secs: 2,
-        ..Default::default()
-    })
+    play_and_count(
+        DemoOptions {
+            webhooks: true,
+            poll_interval_secs: 2,
+            ..Default::default()
+        },
+        false,
+    )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn servicenow_story_polling_only() {
-    play_and_count(DemoOptions {
-        webhooks: false,
-        poll_interval_secs: 1,
-        ..Default::default()
-    })
+async fn servicenow_story_polling_only_with_oauth() {
+    play_and_count(
+        DemoOptions {
+            webhooks: false,
+            poll_interval_secs: 1,
+            ..Default::default()
+        },
+        true,
+    )
     .await;
 }
 
