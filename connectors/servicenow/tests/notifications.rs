@@ -163,3 +163,25 @@ async fn the_simulator_sends_signed_notices_for_incident_changes() {
         "nothing taken from a refused notice"
     );
 }
+
+/// A hostile timestamp at the ends of the integer range is refused as stale,
+/// not an arithmetic overflow.
+#[tokio::test]
+async fn extreme_timestamps_are_refused_not_overflowed() {
+    let sim = common::sim().await;
+    let clock = common::TestClock::new();
+    let connector = common::connector_with_clock(common::settings(&sim), &clock);
+    let inc = sim.user_create_incident("Notify", "");
+    for extreme in [i64::MIN, i64::MAX, i64::MIN + 1] {
+        let mut request = common::notice(&sim, &inc.sys_id, common::HOOK_SECRET, clock.now());
+        request
+            .headers
+            .insert("x-bridge-timestamp", extreme.to_string().parse().unwrap());
+        match connector.verify_webhook(&request).await {
+            Err(WebhookError::Unauthorized(reason)) => {
+                assert!(reason.contains("stale"), "{extreme}: {reason}")
+            }
+            other => panic!("{extreme}: expected 401, got {other:?}"),
+        }
+    }
+}
