@@ -3,8 +3,10 @@
 //! `${ENV_VAR}` substitution, rejects unknown keys and reports every error
 //! with file, line and field.
 
+mod bounds;
 mod env;
 mod error;
+mod hosts;
 pub(crate) mod load;
 pub mod mapping;
 
@@ -206,5 +208,7 @@ pub struct PairingConfig {
     pub mapping: Spanned<PathBuf>,
 }
 
+#[cfg(test)]
+mod bounds_tests;
 #[cfg(test)]
 mod tests;
