@@ -59,9 +59,13 @@ fn connection_prefix(connection: &str) -> Vec<u8> {
 }
 
 fn queue_key(op: &OutboxOp) -> Vec<u8> {
-    let mut key = connection_prefix(&op.connection);
-    key.extend_from_slice(&op.link.to_be_bytes());
-    key.push(side_byte(op.target));
+    queue_key_of(&op.connection, op.link, op.target)
+}
+
+fn queue_key_of(connection: &str, link: u64, target: Side) -> Vec<u8> {
+    let mut key = connection_prefix(connection);
+    key.extend_from_slice(&link.to_be_bytes());
+    key.push(side_byte(target));
     key
 }
 
@@ -149,6 +153,18 @@ impl Tx<'_> {
             self.count(Some(old), None)?;
         }
         Ok(old)
+    }
+
+    /// Ids of the operations queued for `link` toward `target` on
+    /// `connection`, oldest first, read inside this transaction (so an
+    /// operation enqueued concurrently is either seen or conflicts).
+    pub fn queued_op_ids(
+        &self,
+        connection: &str,
+        link: u64,
+        target: Side,
+    ) -> Result<Vec<u64>, TxError> {
+        self.queue_ids(&queue_key_of(connection, link, target))
     }
 
     fn queue_ids(&self, key: &[u8]) -> Result<Vec<u64>, TxError> {
