@@ -222,7 +222,8 @@ impl Engine {
     /// Records a failed attempt: schedules a retry (see [`crate::retry`]) or
     /// dead-letters the operation. The record is re-read inside the
     /// transaction, so an operator's concurrent re-queue is not overwritten
-    /// with a stale copy.
+    /// with a stale copy. Returns the retry time written: `None` for a dead
+    /// letter, or when nothing was written (the record had changed).
     pub async fn record_failure(
         &self,
         op: &OutboxOp,
@@ -277,12 +278,12 @@ impl Engine {
                 ),
             ),
         };
-        self.store.transact(|tx| {
+        let written = self.store.transact(|tx| {
             let key = op.id.to_be_bytes();
             let stored: Option<OutboxOp> = tx.get(TreeName::Outbox, &key)?;
             if stored.as_ref() != Some(op) {
                 // Re-queued, re-planned or delivered meanwhile: keep that.
-                return Ok(());
+                return Ok(false);
             }
             tx.put_op(&updated)?;
             tx.audit(
@@ -295,8 +296,12 @@ impl Engine {
                     message: message.clone(),
                     detail: json!({ "op": op.id, "status": error.http_status() }),
                 },
-            )
+            )?;
+            Ok(true)
         })?;
+        if !written {
+            return Ok(None);
+        }
         self.store.flush().await?;
         Ok(retry_at)
     }
