@@ -136,3 +136,14 @@ fn admin_hosts_are_normalised_and_invalid_entries_refused() {
     assert!(err.message.contains("https://bridge.example.com"), "{err}");
     assert_eq!(err.line, Some(line_of_key(&text, "daemon", "admin_hosts")));
 }
+
+#[test]
+fn a_zero_mapping_length_limit_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = MAPPING.replacen("max_length_b = 100", "max_length_b = 0", 1);
+    assert_ne!(mapping, MAPPING);
+    let path = write(dir.path(), &example(), &mapping);
+    let err = load(&path, &example_env).unwrap_err();
+    assert_eq!(err.field, "fields[0].max_length_b", "{err}");
+    assert!(err.file.ends_with("autotask-to-connectwise.toml"), "{err}");
+}
