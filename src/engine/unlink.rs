@@ -12,13 +12,15 @@ use crate::config::LoadedPairing;
 use crate::store::{link_key, AuditRecord, Link, Side, StoreError, TreeName};
 
 /// Keys of a link's comment-map entries and re-plans, read before its
-/// unlinking transaction (sled transactions cannot scan). Outbox operations
-/// are not gathered here: the transaction reads them from the link's queue
-/// records itself.
+/// unlinking transaction (sled transactions cannot scan). The transaction
+/// reads the link's operations from its queue records itself; the ids
+/// gathered here from the link index only add operations whose queue is
+/// keyed by a connection the pairing no longer names (a renamed connection).
 #[derive(Debug, Default)]
 pub(super) struct Gathered {
     comments: Vec<Vec<u8>>,
     replans: Vec<Vec<u8>>,
+    ops: Vec<u64>,
 }
 
 impl Gathered {
@@ -57,6 +59,7 @@ impl Engine {
         Ok(Gathered {
             comments: keys(TreeName::Comments)?,
             replans: keys(TreeName::Replans)?,
+            ops: self.store.outbox_ids_for_link(id)?,
         })
     }
 
@@ -100,9 +103,18 @@ impl Engine {
                 }
                 ops.extend(tx.queued_op_ids(pairing.connection(side), link.id, side)?);
             }
-            for id in &ops {
-                tx.remove_op(*id)?;
+            for id in &gathered.ops {
+                if !ops.contains(id) {
+                    ops.push(*id);
+                }
             }
+            let mut removed = Vec::new();
+            for id in &ops {
+                if tx.remove_op(*id)?.is_some() {
+                    removed.push(*id);
+                }
+            }
+            let ops = removed;
             for k in &gathered.comments {
                 tx.remove(TreeName::Comments, k)?;
             }
