@@ -6,6 +6,7 @@
 //! ticket contents; nothing here returns secrets. [`auth`] gates it (bearer
 //! token on `/admin/...`, Host check, no cross-site posts); [`token`] keeps
 //! the token. `/metrics` can move to its own listener ([`metrics_router`]).
+//! `/healthz` shows error texts only to requests carrying the token.
 
 pub mod auth;
 pub mod token;
@@ -24,6 +25,7 @@ use serde_json::json;
 use crate::daemon::Health;
 use crate::engine::Engine;
 use crate::report;
+use crate::store::TreeName;
 
 pub use auth::AdminGuard;
 
@@ -53,9 +55,17 @@ pub fn router(
     if with_metrics {
         routes = routes.route("/metrics", get(metrics));
     }
+    // Error texts (vendor messages, panic text) only for token holders;
+    // without the token `/healthz` shows states and counts, as in public.
+    let detail_guard = guard.clone();
     routes
         .with_state(engine)
-        .route("/healthz", get(move || async move { health.respond(true) }))
+        .route(
+            "/healthz",
+            get(move |headers: axum::http::HeaderMap| async move {
+                health.respond(detail_guard.token_matches(&headers))
+            }),
+        )
         .layer(axum::middleware::from_fn_with_state(guard, auth::gate))
 }
 
@@ -76,12 +86,10 @@ async fn metrics(State(engine): State<Arc<Engine>>) -> Response {
         metrics::gauge!("psa_bridge_outbox_pending").set(counts.pending as f64);
         metrics::gauge!("psa_bridge_outbox_dead").set(counts.dead as f64);
     }
-    if let Ok(notices) = engine.store.dead_notices() {
-        metrics::gauge!("psa_bridge_inbox_dead").set(notices.len() as f64);
-    }
-    if let Ok(items) = engine.store.inbox() {
-        metrics::gauge!("psa_bridge_inbox_pending").set(items.len() as f64);
-    }
+    // Counted by keys, nothing decoded.
+    let store = &engine.store;
+    metrics::gauge!("psa_bridge_inbox_dead").set(store.count(TreeName::DeadNotices) as f64);
+    metrics::gauge!("psa_bridge_inbox_pending").set(store.count(TreeName::Inbox) as f64);
     match prometheus() {
         Some(handle) => handle.render().into_response(),
         None => (

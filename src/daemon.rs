@@ -155,9 +155,7 @@ fn spawn_registration(
 
 /// Where a running daemon records its admin address: beside the store.
 pub fn address_file(store_path: &std::path::Path) -> std::path::PathBuf {
-    let mut name = store_path.as_os_str().to_owned();
-    name.push(".addr");
-    std::path::PathBuf::from(name)
+    crate::side_file::beside(store_path, ".addr")
 }
 
 /// The sockets the daemon serves: public webhooks, private admin API, and
@@ -245,11 +243,13 @@ pub async fn start_with(
     if let Some(parent) = loaded.store_path.parent() {
         std::fs::create_dir_all(parent)?;
     }
+    // The store's lock first: a second daemon on the same store stops
+    // here, before it could race the first for the token file.
+    let store = Store::open(&loaded.store_path)?;
     let (token, token_source) = admin::token::resolve(&loaded)?;
     if !admin_addr.ip().is_loopback() {
         tracing::warn!(%admin_addr, "the admin API listens beyond loopback; it is protected by daemon.admin_token only, so keep it on a private network");
     }
-    let store = Store::open(&loaded.store_path)?;
     let connections = connections::build_all(&loaded.config.connections)?;
     let daemon_cfg = &loaded.config.daemon;
     let tick = Duration::from_millis(daemon_cfg.tick_ms.max(10));
@@ -343,7 +343,10 @@ pub async fn start_with(
         .first_registrations(tuning.first_registration_wait)
         .await;
     // Lets `outbox` / `audit` find the admin API when the port was chosen by the OS.
-    if let Err(e) = std::fs::write(address_file(&loaded.store_path), admin_addr.to_string()) {
+    let address = admin_addr.to_string();
+    if let Err(e) =
+        crate::side_file::write_atomic(&address_file(&loaded.store_path), address.as_bytes(), 0o644)
+    {
         tracing::warn!(error = %e, "cannot write the address file");
     }
     tracing::info!(%addr, %admin_addr, metrics_addr = ?metrics_addr, admin_token = %token_source, "psa-bridge running");

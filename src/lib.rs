@@ -18,6 +18,7 @@ pub mod engine;
 pub mod ingest;
 pub mod report;
 pub mod retry;
+pub mod side_file;
 pub mod store;
 
 #[cfg(test)]

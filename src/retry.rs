@@ -21,7 +21,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder, Retryable};
 use chrono::{DateTime, Utc};
 use psa_connector::{ConnectorError, RetryAction};
 
@@ -116,16 +116,27 @@ impl RetryPolicy {
     }
 }
 
+/// The one backoff shape every retry loop uses (delivery and planning
+/// schedule, planning reads in place, task restarts, webhook registration):
+/// `min` doubling up to `max`, each delay stretched by up to 100% at random
+/// (`backon` jitter). Bound it with `with_max_times`, or use [`delays`].
+pub fn exponential(min: Duration, max: Duration) -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(min)
+        .with_max_delay(max)
+        .with_factor(2.0)
+        .with_jitter()
+}
+
+/// The endless sequence of [`exponential`] delays from `min` to `max`.
+pub fn delays(min: Duration, max: Duration) -> ExponentialBackoff {
+    exponential(min, max).without_max_times().build()
+}
+
 /// The jittered exponential backoff for attempt number `attempts` (1-based):
 /// `[d, 2d)` with `d` = 1 s, 2 s, 4 s, … up to half of [`MAX_BACKOFF`].
 pub fn backoff(attempts: u32) -> Duration {
-    ExponentialBuilder::default()
-        .with_min_delay(Duration::from_secs(1))
-        .with_max_delay(MAX_BACKOFF / 2)
-        .with_factor(2.0)
-        .with_jitter()
-        .without_max_times()
-        .build()
+    delays(Duration::from_secs(1), MAX_BACKOFF / 2)
         .nth(attempts.saturating_sub(1).min(64) as usize)
         .unwrap_or(MAX_BACKOFF)
         .min(MAX_BACKOFF)
@@ -154,13 +165,9 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ConnectorError>>,
 {
-    let backoff = ExponentialBuilder::default()
-        // [50, 100), [100, 200), [200, 400) ms with jitter.
-        .with_min_delay(Duration::from_millis(50))
-        .with_max_delay(Duration::from_millis(200))
-        .with_factor(2.0)
-        .with_jitter()
-        .with_max_times(3);
+    // [50, 100), [100, 200), [200, 400) ms with jitter.
+    let backoff =
+        exponential(Duration::from_millis(50), Duration::from_millis(200)).with_max_times(3);
     read.retry(backoff)
         .when(|e: &ConnectorError| e.is_retryable() && e.http_status() != Some(429))
         .notify(|e: &ConnectorError, pause: Duration| {

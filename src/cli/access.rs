@@ -63,8 +63,10 @@ pub async fn connect(config: &Path) -> anyhow::Result<Access> {
     }
 }
 
-/// The admin API token the CLI presents, if it can find one.
-fn admin_token(loaded: &LoadedConfig) -> Option<String> {
+/// The admin API token the CLI presents, if it can find one. A token file
+/// that is there but unsafe (a link, someone else's, readable by others,
+/// empty) is an error that says so, not a silent 401 later.
+fn admin_token(loaded: &LoadedConfig) -> anyhow::Result<Option<String>> {
     let configured = || {
         loaded
             .config
@@ -73,24 +75,26 @@ fn admin_token(loaded: &LoadedConfig) -> Option<String> {
             .as_ref()
             .map(|t| t.0.trim().to_string())
     };
-    std::env::var("PSA_BRIDGE_ADMIN_TOKEN")
+    let given = std::env::var("PSA_BRIDGE_ADMIN_TOKEN")
         .ok()
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty())
-        .or_else(|| configured().filter(|t| !t.is_empty()))
-        .or_else(|| {
-            let file = psa_bridge::admin::token::token_file(&loaded.store_path);
-            std::fs::read_to_string(file)
-                .ok()
-                .map(|t| t.trim().to_string())
-                .filter(|t| !t.is_empty())
-        })
+        .or_else(|| configured().filter(|t| !t.is_empty()));
+    if given.is_some() {
+        return Ok(given);
+    }
+    let file = psa_bridge::admin::token::token_file(&loaded.store_path);
+    match psa_bridge::side_file::read_private(&file) {
+        Ok(token) => Ok(Some(token)),
+        Err(e) if e.is_missing() => Ok(None),
+        Err(e) => Err(anyhow::anyhow!("admin token file {e}")),
+    }
 }
 
 /// An HTTP client that sends the admin token with every request.
 fn admin_client(loaded: &LoadedConfig) -> anyhow::Result<reqwest::Client> {
     let mut headers = reqwest::header::HeaderMap::new();
-    if let Some(token) = admin_token(loaded) {
+    if let Some(token) = admin_token(loaded)? {
         let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
             .context("the admin token contains characters a header cannot carry")?;
         value.set_sensitive(true);

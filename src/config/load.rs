@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
-use super::error::line_of;
+use super::error::{key_line, line_of};
 use super::mapping::Mapping;
-use super::{env, Config, ConfigError, DaemonConfig};
+use super::{bounds, hosts};
+use super::{env, Config, ConfigError};
 
 /// A pairing with its mapping file read and checked.
 #[derive(Debug)]
@@ -70,13 +71,9 @@ fn check_admin_listener(path: &Path, text: &str, config: &Config) -> Result<(), 
     if daemon.admin_listen.ip().is_loopback() || daemon.admin_token.is_some() {
         return Ok(());
     }
-    let line = text
-        .lines()
-        .position(|l| l.trim_start().starts_with("admin_listen"))
-        .map(|i| i + 1);
     Err(ConfigError::new(
         path,
-        line,
+        key_line(text, "daemon", "admin_listen"),
         "daemon.admin_listen",
         format!(
             "{} is not a loopback address; set daemon.admin_token (for example \
@@ -86,46 +83,6 @@ fn check_admin_listener(path: &Path, text: &str, config: &Config) -> Result<(), 
     ))
 }
 
-/// Refuses zero for the listener and webhook limits: a zero timeout or cap
-/// would refuse every client, which is never what was meant.
-fn check_listener_limits(
-    path: &Path,
-    text: &str,
-    daemon: &DaemonConfig,
-) -> Result<(), ConfigError> {
-    let limits = [
-        ("header_read_timeout_secs", daemon.header_read_timeout_secs),
-        ("max_connections", daemon.max_connections as u64),
-        (
-            "webhook_read_timeout_secs",
-            daemon.webhook_read_timeout_secs,
-        ),
-        (
-            "max_concurrent_webhooks",
-            daemon.max_concurrent_webhooks as u64,
-        ),
-    ];
-    for (key, value) in limits {
-        if value == 0 {
-            let line = text
-                .lines()
-                .position(|l| l.trim_start().starts_with(key))
-                .map(|i| i + 1);
-            return Err(ConfigError::new(
-                path,
-                line,
-                format!("daemon.{key}"),
-                "must be at least 1 (0 would refuse every client)",
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The longest poll overlap window accepted: a week of re-reading is
-/// already far more than any vendor's clock skew or delivery delay.
-pub const MAX_POLL_OVERLAP_SECS: u64 = 7 * 24 * 3600;
-
 /// Loads the config file at `path`, substituting environment variables via `lookup`.
 pub fn load(
     path: &Path,
@@ -134,17 +91,27 @@ pub fn load(
     let raw = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new(path, None, "(file)", format!("cannot read: {e}")))?;
     let text = env::substitute(path, &raw, lookup)?;
-    let config: Config = parse_toml(path, &text)?;
+    let mut config: Config = parse_toml(path, &text)?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let at = |offset: usize| Some(line_of(&text, offset));
     check_admin_listener(path, &text, &config)?;
-    check_listener_limits(path, &text, &config.daemon)?;
+    bounds::check_daemon(path, &text, &config.daemon)?;
+    for host in &mut config.daemon.admin_hosts {
+        *host = hosts::normalise_host(host).map_err(|m| {
+            ConfigError::new(
+                path,
+                key_line(&text, "daemon", "admin_hosts"),
+                "daemon.admin_hosts",
+                m,
+            )
+        })?;
+    }
 
     let retry_for = config.daemon.retry_for_hours;
     if !(1..=crate::retry::MAX_RETRY_FOR_HOURS).contains(&retry_for) {
         return Err(ConfigError::new(
             path,
-            text.find("retry_for_hours").and_then(at),
+            key_line(&text, "daemon", "retry_for_hours"),
             "daemon.retry_for_hours",
             format!(
                 "must be between 1 and {} (a year), got {retry_for}",
@@ -166,32 +133,7 @@ pub fn load(
                 ),
             ));
         }
-        if let Some(limits) = &conn.limits {
-            limits.validate().map_err(|m| {
-                ConfigError::new(
-                    path,
-                    at(conn.vendor.span().start),
-                    format!("{field}.limits"),
-                    m,
-                )
-            })?;
-        }
-        if conn.poll_overlap_secs > MAX_POLL_OVERLAP_SECS {
-            return Err(ConfigError::new(
-                path,
-                at(conn.vendor.span().start),
-                format!("{field}.poll_overlap_secs"),
-                format!("must be at most {MAX_POLL_OVERLAP_SECS} (7 days)"),
-            ));
-        }
-        if conn.poll_interval_secs == 0 {
-            return Err(ConfigError::new(
-                path,
-                at(conn.vendor.span().start),
-                format!("{field}.poll_interval_secs"),
-                "must be at least 1",
-            ));
-        }
+        bounds::check_connection(path, &text, name, conn)?;
     }
     let mut pairings = Vec::new();
     let known: Vec<&str> = config.connections.keys().map(String::as_str).collect();

@@ -330,6 +330,19 @@ impl Mapping {
                 ));
             }
             seen.push(name);
+            for (key, limit) in [
+                ("max_length_a", f.max_length_a),
+                ("max_length_b", f.max_length_b),
+            ] {
+                if limit == Some(0) {
+                    return Err(ConfigError::new(
+                        file,
+                        line(f.name.span().start),
+                        format!("fields[{i}].{key}"),
+                        "0 is out of range: at least 1 (0 would blank the field)",
+                    ));
+                }
+            }
             let custom = !BUILT_IN.contains(&name);
             if custom && (f.a_field.is_none() || f.b_field.is_none()) {
                 return Err(ConfigError::new(

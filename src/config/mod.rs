@@ -3,9 +3,11 @@
 //! `${ENV_VAR}` substitution, rejects unknown keys and reports every error
 //! with file, line and field.
 
+mod bounds;
 pub mod companion;
 mod env;
 mod error;
+mod hosts;
 pub(crate) mod load;
 pub mod mapping;
 
@@ -227,6 +229,8 @@ pub struct PairingConfig {
     pub mapping: Spanned<PathBuf>,
 }
 
+#[cfg(test)]
+mod bounds_tests;
 #[cfg(test)]
 mod example_tests;
 #[cfg(test)]

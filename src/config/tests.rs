@@ -4,13 +4,13 @@ use std::path::{Path, PathBuf};
 
 use super::load;
 
-const MAPPING: &str = include_str!("../../mappings/autotask-to-connectwise.toml");
+pub(super) const MAPPING: &str = include_str!("../../mappings/autotask-to-connectwise.toml");
 
-fn example_env(name: &str) -> Option<String> {
+pub(super) fn example_env(name: &str) -> Option<String> {
     Some(format!("value-of-{name}"))
 }
 
-fn write(dir: &Path, config: &str, mapping: &str) -> PathBuf {
+pub(super) fn write(dir: &Path, config: &str, mapping: &str) -> PathBuf {
     std::fs::create_dir_all(dir.join("mappings")).unwrap();
     std::fs::write(dir.join("mappings/autotask-to-connectwise.toml"), mapping).unwrap();
     let path = dir.join("bridge.toml");
@@ -18,7 +18,7 @@ fn write(dir: &Path, config: &str, mapping: &str) -> PathBuf {
     path
 }
 
-fn example() -> String {
+pub(super) fn example() -> String {
     std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/psa-bridge.example.toml"
@@ -335,7 +335,7 @@ fn listener_limits_have_defaults_and_refuse_zero() {
         let err = load(&path, &example_env).unwrap_err();
         let msg = err.to_string();
         assert_eq!(err.field, format!("daemon.{key}"), "{msg}");
-        assert!(msg.contains("at least 1"), "{msg}");
+        assert!(msg.contains("out of range: allowed 1 to"), "{msg}");
         let at = text.lines().position(|l| l.starts_with(key)).unwrap() + 1;
         assert_eq!(err.line, Some(at), "{msg}");
     }

@@ -54,7 +54,9 @@ pub enum Registration {
         attempts: u32,
         last_error: String,
     },
-    /// A configuration problem retrying cannot fix (e.g. no webhook secret).
+    /// Refused: by the vendor for good (a 4xx other than 408/429; retried
+    /// slowly in case the vendor side is fixed), or a configuration problem
+    /// of ours retrying cannot fix (e.g. no webhook secret; not retried).
     Failed {
         attempts: u32,
         last_error: String,

@@ -8,7 +8,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
+use backon::ExponentialBackoff;
 use tokio::sync::watch;
 use tokio::task::{JoinError, JoinHandle, JoinSet};
 
@@ -58,13 +58,7 @@ impl Default for RestartPolicy {
 
 impl RestartPolicy {
     fn backoff(&self) -> ExponentialBackoff {
-        ExponentialBuilder::default()
-            .with_min_delay(self.min_delay)
-            .with_max_delay(self.max_delay)
-            .with_factor(2.0)
-            .with_jitter()
-            .without_max_times()
-            .build()
+        crate::retry::delays(self.min_delay, self.max_delay)
     }
 }
 

@@ -172,13 +172,15 @@ async fn delivery_outcomes_keep_the_outbox_indexes() {
     assert_eq!(due(&engine, "autotask", start()), vec![13]);
 
     // A retryable failure reschedules the head; the op behind it waits.
-    engine
-        .record_failure(&ops[0], &ConnectorError::Transport("reset".into()))
-        .await
-        .unwrap();
+    let reset = ConnectorError::Transport("reset".into());
+    let retry_at = engine.record_failure(&ops[0], &reset).await.unwrap();
     store.assert_outbox_index_consistent();
     assert_eq!(due(&engine, "connectwise", start()), vec![20]);
     let later = stored(&engine, 11).next_attempt_at;
+    assert_eq!(retry_at, Some(later));
+    // A stale copy (the record changed meanwhile) writes nothing and says so.
+    assert_eq!(engine.record_failure(&ops[0], &reset).await.unwrap(), None);
+    assert_eq!(stored(&engine, 11).next_attempt_at, later);
     assert_eq!(due(&engine, "connectwise", later), vec![11, 20]);
 
     // A dead letter blocks its queue, however late.

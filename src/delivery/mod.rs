@@ -9,6 +9,7 @@
 mod apply;
 #[cfg(test)]
 mod apply_tests;
+mod normalise;
 mod outcome;
 mod requeue;
 mod worker;

@@ -6,6 +6,7 @@ use psa_connector::ConnectorError;
 use serde_json::json;
 
 use super::apply::Delivered;
+use super::normalise::adopt_normalised;
 use crate::engine::{observe, Engine};
 use crate::retry::Decision;
 use crate::store::{
@@ -107,6 +108,16 @@ impl Engine {
             &delivered,
             Delivered::Created { adopted: true, .. } | Delivered::Commented { adopted: true, .. }
         );
+        // The target's length limits for the written fields (a value cut
+        // at exactly that length is the vendor's, not a person's edit).
+        let limits: Vec<(String, usize)> = match self.connection(&op.connection) {
+            Some(conn) => op
+                .fields
+                .iter()
+                .filter_map(|f| Some((f.clone(), conn.connector.max_chars(f)?)))
+                .collect(),
+            None => Vec::new(),
+        };
         let mut ids = Vec::new();
         for _ in &follow_ups {
             ids.push(self.store.next_id()?);
@@ -131,7 +142,8 @@ impl Engine {
             }
             if let Some(stored) = &stored_state {
                 let mut shadow: Shadow = tx.get(TreeName::Shadows, &key)?.unwrap_or_default();
-                let kept = adopt_normalised(shadow.side_mut(op.target), stored, &op.fields);
+                let kept =
+                    adopt_normalised(shadow.side_mut(op.target), stored, &op.fields, &limits);
                 if !kept.is_empty() {
                     tx.put(TreeName::Shadows, &key, &shadow)?;
                 }
@@ -210,7 +222,8 @@ impl Engine {
     /// Records a failed attempt: schedules a retry (see [`crate::retry`]) or
     /// dead-letters the operation. The record is re-read inside the
     /// transaction, so an operator's concurrent re-queue is not overwritten
-    /// with a stale copy.
+    /// with a stale copy. Returns the retry time written: `None` for a dead
+    /// letter, or when nothing was written (the record had changed).
     pub async fn record_failure(
         &self,
         op: &OutboxOp,
@@ -265,12 +278,12 @@ impl Engine {
                 ),
             ),
         };
-        self.store.transact(|tx| {
+        let written = self.store.transact(|tx| {
             let key = op.id.to_be_bytes();
             let stored: Option<OutboxOp> = tx.get(TreeName::Outbox, &key)?;
             if stored.as_ref() != Some(op) {
                 // Re-queued, re-planned or delivered meanwhile: keep that.
-                return Ok(());
+                return Ok(false);
             }
             tx.put_op(&updated)?;
             tx.audit(
@@ -283,91 +296,13 @@ impl Engine {
                     message: message.clone(),
                     detail: json!({ "op": op.id, "status": error.http_status() }),
                 },
-            )
+            )?;
+            Ok(true)
         })?;
+        if !written {
+            return Ok(None);
+        }
         self.store.flush().await?;
         Ok(retry_at)
-    }
-}
-
-/// Takes into the shadow the values the vendor stored for `fields` where
-/// they are the written value as the vendor normalised it (trimmed, case or
-/// whitespace changed, cut to a length limit), so the next plan does not
-/// mistake the normalisation for an edit and send it back. A stored value
-/// that is not such a normalisation stays out: it may be a person's edit
-/// made right after the write, which the next plan must see as a change.
-/// Returns the fields whose shadow value changed.
-fn adopt_normalised(
-    side: &mut crate::store::SideState,
-    stored: &crate::store::SideState,
-    fields: &[String],
-) -> Vec<String> {
-    let mut changed = Vec::new();
-    for field in fields {
-        let (Some(written), Some(kept)) = (side.values.get(field), stored.values.get(field)) else {
-            continue;
-        };
-        if written != kept && is_normalisation(written, kept) {
-            side.values.insert(field.clone(), kept.clone());
-            changed.push(field.clone());
-        }
-    }
-    changed
-}
-
-/// Whether `stored` is what a vendor makes of `written`: equal once
-/// whitespace runs and case are folded, or a non-empty prefix of it (a
-/// length limit), possibly ending in an ellipsis.
-pub fn is_normalisation(written: &str, stored: &str) -> bool {
-    let fold = |s: &str| {
-        s.split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase()
-    };
-    let (written, stored) = (fold(written), fold(stored));
-    if written == stored {
-        return true;
-    }
-    let stored = stored
-        .trim_end_matches('…')
-        .trim_end_matches("...")
-        .trim_end();
-    !stored.is_empty() && written.starts_with(stored)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn normalisations() {
-        assert!(is_normalisation("  VPN  down ", "VPN down"));
-        assert!(is_normalisation("in progress", "In Progress"));
-        let long = "x".repeat(150);
-        assert!(is_normalisation(&long, &long[..100]));
-        assert!(is_normalisation("Printer on fire again", "Printer on…"));
-        assert!(!is_normalisation("Printer on fire", "Scanner on fire"));
-        assert!(!is_normalisation("Printer on fire", ""));
-    }
-
-    #[test]
-    fn only_normalised_values_of_written_fields_are_adopted() {
-        let mut side = crate::store::SideState::default();
-        let long = "y".repeat(120);
-        side.values.insert("title".into(), long.clone());
-        side.values.insert("priority".into(), "High".into());
-        let mut stored = crate::store::SideState::default();
-        stored
-            .values
-            .insert("title".into(), long[..100].to_string());
-        stored.values.insert("priority".into(), "Low".into());
-        let changed = adopt_normalised(&mut side, &stored, &["title".into(), "priority".into()]);
-        assert_eq!(changed, vec!["title".to_string()]);
-        assert_eq!(side.values["title"], long[..100]);
-        assert_eq!(
-            side.values["priority"], "High",
-            "a different value is an edit, not kept"
-        );
     }
 }

@@ -125,3 +125,49 @@ async fn a_plan_overtaken_every_time_is_rescheduled_not_dropped() {
     assert_eq!(inbox[0].attempts, 1, "{:?}", inbox[0]);
     assert!(inbox[0].next_attempt_at.is_some(), "{:?}", inbox[0]);
 }
+
+/// The source ticket of a re-planned dead update is gone: the notice is
+/// dropped and so is the re-plan record, instead of staying forever (and
+/// keeping its fields "in flight" for good).
+#[tokio::test]
+async fn a_replan_whose_ticket_is_gone_is_dropped_with_its_notice() {
+    struct Gone;
+    impl Script for Gone {
+        fn get_ticket(&self, id: &str) -> Result<Ticket, ConnectorError> {
+            Err(ConnectorError::NotFound(format!("ticket {id}")))
+        }
+    }
+    let (mut f, _, notice) = setup(0);
+    let gone = Arc::new(Fake(Gone));
+    for name in ["autotask", "connectwise"] {
+        f.engine.connections.insert(
+            name.into(),
+            Connection {
+                name: name.into(),
+                connector: gone.clone(),
+            },
+        );
+    }
+    let dead_update = crate::store::OutboxOp {
+        fields: vec!["status".into()],
+        ..crate::store::OutboxOp::sample(
+            40,
+            f.link.id,
+            Side::B,
+            crate::store::Action::UpdateTicket {
+                update: Default::default(),
+            },
+        )
+    };
+    let key = crate::store::replan_key(f.link.id, 40);
+    f.engine
+        .store
+        .transact(|tx| tx.put(TreeName::Replans, &key, &dead_update))
+        .unwrap();
+    plan_notice(&f.engine, &notice, &[]).await;
+    assert!(f.engine.store.inbox().unwrap().is_empty(), "notice dropped");
+    assert!(
+        f.engine.store.replans().unwrap().is_empty(),
+        "re-plan left behind"
+    );
+}

@@ -11,6 +11,24 @@ use super::Engine;
 use crate::config::LoadedPairing;
 use crate::store::{link_key, AuditRecord, Link, Side, StoreError, TreeName};
 
+/// Keys of a link's comment-map entries and re-plans, read before its
+/// unlinking transaction (sled transactions cannot scan). The transaction
+/// reads the link's operations from its queue records itself; the ids
+/// gathered here from the link index only add operations whose queue is
+/// keyed by a connection the pairing no longer names (a renamed connection).
+#[derive(Debug, Default)]
+pub(super) struct Gathered {
+    comments: Vec<Vec<u8>>,
+    replans: Vec<Vec<u8>>,
+    ops: Vec<u64>,
+}
+
+impl Gathered {
+    fn is_empty(&self) -> bool {
+        self.comments.is_empty() && self.replans.is_empty()
+    }
+}
+
 impl Engine {
     /// Removes `link`, whose ticket on side `gone` is not found (`what` is
     /// the connector's description of the missing record).
@@ -21,35 +39,53 @@ impl Engine {
         gone: Side,
         what: &str,
     ) -> Result<(), StoreError> {
+        let gathered = self.unlink_gather(link.id)?;
+        self.unlink_commit(pairing, link, gone, what, gathered)
+            .await
+    }
+
+    /// The comment-map and re-plan keys of link `id`.
+    pub(super) fn unlink_gather(&self, id: u64) -> Result<Gathered, StoreError> {
+        let key = id.to_be_bytes();
+        let keys = |tree: TreeName| -> Result<Vec<Vec<u8>>, StoreError> {
+            Ok(self
+                .store
+                .tree(tree)
+                .scan_prefix(key)
+                .keys()
+                .map(|k| k.map(|k| k.to_vec()))
+                .collect::<Result<_, _>>()?)
+        };
+        Ok(Gathered {
+            comments: keys(TreeName::Comments)?,
+            replans: keys(TreeName::Replans)?,
+            ops: self.store.outbox_ids_for_link(id)?,
+        })
+    }
+
+    /// The unlinking transaction. The link's outbox operations are read from
+    /// its queue records *inside* the transaction, so one enqueued after
+    /// [`Engine::unlink_gather`] is removed too. Comment-map entries and
+    /// re-plans cannot be read inside (no scans in sled transactions); every
+    /// writer of those reads the link in its own transaction and stops when
+    /// it is gone, so only ones committed between the gathering and this
+    /// transaction can be left: they are swept right after.
+    pub(super) async fn unlink_commit(
+        &self,
+        pairing: &LoadedPairing,
+        link: &Link,
+        gone: Side,
+        what: &str,
+        gathered: Gathered,
+    ) -> Result<(), StoreError> {
         let now = self.clock.now();
         let key = link.id.to_be_bytes();
-        let ops: Vec<u64> = self.store.outbox_ids_for_link(link.id)?;
-        let comments: Vec<Vec<u8>> = self
-            .store
-            .tree(TreeName::Comments)
-            .scan_prefix(key)
-            .keys()
-            .map(|k| k.map(|k| k.to_vec()))
-            .collect::<Result<_, _>>()?;
-        let replans: Vec<Vec<u8>> = self
-            .store
-            .tree(TreeName::Replans)
-            .scan_prefix(key)
-            .keys()
-            .map(|k| k.map(|k| k.to_vec()))
-            .collect::<Result<_, _>>()?;
         let tickets = self.link_keys(link);
         let number = link
             .side(gone)
             .map(|r| r.number.clone())
             .unwrap_or_default();
-        let message = format!(
-            "{} ticket {number} no longer exists ({what}); link {} removed with {} pending operation(s); the other ticket is no longer synced",
-            pairing.connection(gone),
-            link.id,
-            ops.len()
-        );
-        self.store.transact(|tx| {
+        let message = self.store.transact(|tx| {
             let stored: Option<Link> = tx.get(TreeName::Links, &key)?;
             if stored.as_ref() != Some(link) {
                 return Err(StoreError::Conflict(format!(
@@ -60,20 +96,37 @@ impl Engine {
             }
             tx.remove(TreeName::Links, &key)?;
             tx.remove(TreeName::Shadows, &key)?;
+            let mut ops = Vec::new();
             for side in [Side::A, Side::B] {
                 if let Some(r) = link.side(side) {
                     tx.remove(TreeName::LinkIndex, &link_key(&link.pairing, side, &r.id))?;
                 }
+                ops.extend(tx.queued_op_ids(pairing.connection(side), link.id, side)?);
             }
+            for id in &gathered.ops {
+                if !ops.contains(id) {
+                    ops.push(*id);
+                }
+            }
+            let mut removed = Vec::new();
             for id in &ops {
-                tx.remove_op(*id)?;
+                if tx.remove_op(*id)?.is_some() {
+                    removed.push(*id);
+                }
             }
-            for k in &comments {
+            let ops = removed;
+            for k in &gathered.comments {
                 tx.remove(TreeName::Comments, k)?;
             }
-            for k in &replans {
+            for k in &gathered.replans {
                 tx.remove(TreeName::Replans, k)?;
             }
+            let message = format!(
+                "{} ticket {number} no longer exists ({what}); link {} removed with {} pending operation(s); the other ticket is no longer synced",
+                pairing.connection(gone),
+                link.id,
+                ops.len()
+            );
             tx.audit(
                 now,
                 AuditRecord {
@@ -84,17 +137,41 @@ impl Engine {
                     message: message.clone(),
                     detail: json!({ "side": gone, "operations_removed": ops }),
                 },
-            )
+            )?;
+            Ok(message)
         })?;
         tracing::warn!(link = link.id, "{message}");
+        self.sweep_unlinked(link.id)?;
         self.store.flush().await
+    }
+
+    /// Removes comment-map entries and re-plans of the removed link `id`
+    /// that were committed after they were gathered (see
+    /// [`Engine::unlink_commit`]). Nothing can add more once the link is gone.
+    fn sweep_unlinked(&self, id: u64) -> Result<(), StoreError> {
+        let late = self.unlink_gather(id)?;
+        if late.is_empty() {
+            return Ok(());
+        }
+        tracing::debug!(link = id, ?late, "removing records added while unlinking");
+        self.store.transact(|tx| {
+            for k in &late.comments {
+                tx.remove(TreeName::Comments, k)?;
+            }
+            for k in &late.replans {
+                tx.remove(TreeName::Replans, k)?;
+            }
+            Ok(())
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::tests::fixture;
-    use crate::store::{Action, OutboxCounts, OutboxOp, Side, TreeName};
+    use crate::store::{
+        comment_key, replan_key, Action, CommentEntry, OutboxCounts, OutboxOp, Side, TreeName,
+    };
 
     fn op(id: u64, link: u64, target: Side) -> OutboxOp {
         let update = Action::UpdateTicket {
@@ -155,5 +232,45 @@ mod tests {
                 dead: 0
             }
         );
+    }
+
+    /// Records added for the link between the gathering and the unlinking
+    /// transaction (a plan or delivery committing meanwhile) are removed
+    /// with it: nothing of the link is left behind.
+    #[tokio::test]
+    async fn records_added_while_unlinking_are_not_left_behind() {
+        let f = fixture();
+        let store = &f.engine.store;
+        store
+            .transact(|tx| {
+                tx.put(TreeName::Links, &7u64.to_be_bytes(), &f.link)?;
+                tx.put_op(&op(31, 7, Side::B))
+            })
+            .unwrap();
+        let gathered = f.engine.unlink_gather(7).unwrap();
+        // Interleaved: an operation, a comment-map entry and a re-plan.
+        let late = op(32, 7, Side::A);
+        store
+            .transact(|tx| {
+                tx.put_op(&late)?;
+                tx.put(
+                    TreeName::Comments,
+                    &comment_key(7, Side::A, "c9"),
+                    &CommentEntry::Bridge,
+                )?;
+                tx.put(TreeName::Replans, &replan_key(7, 30), &late)
+            })
+            .unwrap();
+        f.engine
+            .unlink_commit(f.pairing(), &f.link, Side::B, "ticket 200", gathered)
+            .await
+            .unwrap();
+        store.assert_outbox_index_consistent();
+        assert!(store.outbox_op(32).unwrap().is_none(), "orphan operation");
+        assert!(store.outbox_ids_for_link(7).unwrap().is_empty());
+        assert_eq!(store.outbox_counts().unwrap(), OutboxCounts::default());
+        let left = |tree| store.tree(tree).scan_prefix(7u64.to_be_bytes()).count();
+        assert_eq!(left(TreeName::Comments), 0, "orphan comment-map entry");
+        assert_eq!(left(TreeName::Replans), 0, "orphan re-plan");
     }
 }

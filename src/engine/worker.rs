@@ -214,10 +214,18 @@ impl Engine {
         let ticket = match read_in_place(|| conn.connector.get_ticket(&item.ticket_id)).await {
             Ok(t) => t,
             Err(ConnectorError::NotFound(_)) => {
+                // The ticket's links cannot be planned from it any more, so
+                // their re-plans are dropped with the notice (they would
+                // otherwise keep their fields "in flight" forever).
+                let dropped = if replans.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} re-plan(s) of its links dropped", replans.len())
+                };
                 let note = Some((
                     "ignored",
                     format!(
-                        "{} ticket {} no longer exists; notice dropped",
+                        "{} ticket {} no longer exists; notice dropped{dropped}",
                         item.connection, item.ticket_id
                     ),
                     vec![format!("{}:{}", item.connection, item.ticket_id)],
@@ -228,7 +236,7 @@ impl Engine {
                         version: None,
                         plans: Vec::new(),
                         note,
-                        replans_done: Vec::new(),
+                        replans_done: replans.into_iter().map(|(key, _)| key).collect(),
                     })
                     .await?);
             }
@@ -238,12 +246,14 @@ impl Engine {
             .plan_ticket(&item.connection, &ticket, &links, &outbox)
             .await?;
         // The links planned now are planned from current state: their
-        // re-plans are settled in the plan's own transaction.
-        let replans_done: Vec<Vec<u8>> = replans
-            .into_iter()
-            .filter(|(_, op)| plans.iter().any(|p| p.link.id == op.link))
-            .map(|(key, _)| key)
-            .collect();
+        // re-plans are settled in the plan's own transaction. A re-plan
+        // whose link is gone (unlinked meanwhile) has nothing left to do.
+        let mut replans_done = Vec::new();
+        for (key, op) in replans {
+            if plans.iter().any(|p| p.link.id == op.link) || self.store.link(op.link)?.is_none() {
+                replans_done.push(key);
+            }
+        }
         let version = Some((
             item.connection.as_str(),
             ticket.id.as_str(),

@@ -171,6 +171,17 @@ async fn receive(
     let outcome = |o: &'static str| {
         metrics::counter!("psa_bridge_webhooks_total", "connection" => label.clone(), "outcome" => o).increment(1);
     };
+    // Unknown names are answered before any of the body is read: a
+    // stranger's upload costs nothing (the connection is then closed, as
+    // the unread body cannot be skipped).
+    let Some(conn) = accepting else {
+        outcome("unknown_connection");
+        let mut response = answer(StatusCode::NOT_FOUND, "no such connection accepts webhooks");
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
+    };
     let body = match read_body(&headers, body, &limits).await {
         Ok(body) => body,
         Err(response) => {
@@ -181,10 +192,6 @@ async fn receive(
             });
             return response;
         }
-    };
-    let Some(conn) = accepting else {
-        outcome("unknown_connection");
-        return answer(StatusCode::NOT_FOUND, "no such connection accepts webhooks");
     };
     let request = WebhookRequest {
         headers,

@@ -48,6 +48,9 @@ pub enum TreeName {
     OutboxDue,
     /// Outbox index: link id + op id, so one link's operations share a prefix.
     OutboxLinks,
+    /// Outbox index: the ids of dead letters, so counts come from tree
+    /// lengths (no counter record every outbox transaction would contend on).
+    OutboxDead,
 }
 
 impl TreeName {
@@ -55,12 +58,16 @@ impl TreeName {
     pub(crate) fn is_outbox(self) -> bool {
         matches!(
             self,
-            TreeName::Outbox | TreeName::OutboxQueues | TreeName::OutboxDue | TreeName::OutboxLinks
+            TreeName::Outbox
+                | TreeName::OutboxQueues
+                | TreeName::OutboxDue
+                | TreeName::OutboxLinks
+                | TreeName::OutboxDead
         )
     }
 }
 
-const TREE_NAMES: [&str; 16] = [
+const TREE_NAMES: [&str; 17] = [
     "inbox",
     "outbox",
     "links",
@@ -77,6 +84,7 @@ const TREE_NAMES: [&str; 16] = [
     "outbox_queues",
     "outbox_due",
     "outbox_links",
+    "outbox_dead",
 ];
 
 /// A store failure. Disk and corruption errors are not retryable by the caller.
@@ -216,6 +224,11 @@ impl Store {
                 Ok((k.to_vec(), value))
             })
             .collect()
+    }
+
+    /// How many records `name` holds, counted by key (nothing decoded).
+    pub fn count(&self, name: TreeName) -> usize {
+        self.tree(name).len()
     }
 
     pub fn inbox(&self) -> Result<Vec<InboxItem>, StoreError> {

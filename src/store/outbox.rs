@@ -9,11 +9,16 @@
 //!   entry, so its queue is blocked; the ops behind it are never listed.
 //! * `outbox_links`: link id + op id, for the planner's in-flight snapshot
 //!   of the links it plans and for unlinking.
-//! * `meta` `outbox_counts`: pending and dead counts for `/metrics`.
+//! * `outbox_dead`: the ids of dead letters. `/metrics` counts come from
+//!   tree lengths (dead = this tree, pending = outbox − dead), so no single
+//!   counter record serialises every outbox transaction.
 //!
 //! Every outbox write goes through [`Tx::put_op`] / [`Tx::remove_op`] in the
 //! same transaction as the indexes (`Tx::put` refuses outbox trees). A store
-//! written before the indexes existed is indexed on open, in one transaction.
+//! whose index layout marker is missing or older (written before these
+//! indexes existed) is indexed on open, in one transaction; an unreadable
+//! record is reported then (log and `psa_bridge_outbox_unreadable`), and
+//! does not make every later start rebuild again.
 
 use std::collections::BTreeMap;
 
@@ -22,11 +27,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{decode, OutboxOp, Side, Store, StoreError, TreeName, Tx, TxError};
 
-/// `meta` key of the pending/dead counters.
-const COUNTS: &[u8] = b"outbox_counts";
+/// `meta` key of the counter record of index layout 1 (removed on rebuild).
+const LEGACY_COUNTS: &[u8] = b"outbox_counts";
 /// `meta` key saying the outbox indexes are maintained (layout version).
 const INDEXED: &[u8] = b"outbox_index";
-const INDEX_VERSION: u32 = 1;
+/// 2: `outbox_dead` replaces the counter record.
+const INDEX_VERSION: u32 = 2;
 
 /// How many outbox operations are waiting, and how many are dead letters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,9 +65,13 @@ fn connection_prefix(connection: &str) -> Vec<u8> {
 }
 
 fn queue_key(op: &OutboxOp) -> Vec<u8> {
-    let mut key = connection_prefix(&op.connection);
-    key.extend_from_slice(&op.link.to_be_bytes());
-    key.push(side_byte(op.target));
+    queue_key_of(&op.connection, op.link, op.target)
+}
+
+fn queue_key_of(connection: &str, link: u64, target: Side) -> Vec<u8> {
+    let mut key = connection_prefix(connection);
+    key.extend_from_slice(&link.to_be_bytes());
+    key.push(side_byte(target));
     key
 }
 
@@ -102,21 +112,6 @@ fn ids_bytes(ids: &[u64]) -> Vec<u8> {
     ids.iter().flat_map(|id| id.to_be_bytes()).collect()
 }
 
-impl OutboxCounts {
-    fn add(&mut self, op: &OutboxOp, sign: i8) {
-        let n = if op.dead.is_some() {
-            &mut self.dead
-        } else {
-            &mut self.pending
-        };
-        *n = if sign > 0 {
-            n.saturating_add(1)
-        } else {
-            n.saturating_sub(1)
-        };
-    }
-}
-
 impl Tx<'_> {
     /// Writes (adds or replaces) an outbox operation and keeps the indexes.
     pub fn put_op(&self, op: &OutboxOp) -> Result<(), TxError> {
@@ -136,7 +131,7 @@ impl Tx<'_> {
             }
             None => self.index(op)?,
         }
-        self.count(old.as_ref(), Some(op))
+        self.mark_dead(op)
     }
 
     /// Removes outbox operation `id` (if present) and its index entries.
@@ -146,9 +141,21 @@ impl Tx<'_> {
         if let Some(old) = &old {
             self.tree(TreeName::Outbox).remove(&key[..])?;
             self.unindex(old)?;
-            self.count(Some(old), None)?;
+            self.tree(TreeName::OutboxDead).remove(&key[..])?;
         }
         Ok(old)
+    }
+
+    /// Ids of the operations queued for `link` toward `target` on
+    /// `connection`, oldest first, read inside this transaction (so an
+    /// operation enqueued concurrently is either seen or conflicts).
+    pub fn queued_op_ids(
+        &self,
+        connection: &str,
+        link: u64,
+        target: Side,
+    ) -> Result<Vec<u64>, TxError> {
+        self.queue_ids(&queue_key_of(connection, link, target))
     }
 
     fn queue_ids(&self, key: &[u8]) -> Result<Vec<u64>, TxError> {
@@ -234,17 +241,13 @@ impl Tx<'_> {
         Ok(())
     }
 
-    fn count(&self, old: Option<&OutboxOp>, new: Option<&OutboxOp>) -> Result<(), TxError> {
-        let before: OutboxCounts = self.get(TreeName::Meta, COUNTS)?.unwrap_or_default();
-        let mut after = before;
-        if let Some(old) = old {
-            after.add(old, -1);
-        }
-        if let Some(new) = new {
-            after.add(new, 1);
-        }
-        if after != before {
-            self.put(TreeName::Meta, COUNTS, &after)?;
+    fn mark_dead(&self, op: &OutboxOp) -> Result<(), TxError> {
+        let key = op.id.to_be_bytes();
+        let dead = self.tree(TreeName::OutboxDead);
+        if op.dead.is_some() {
+            dead.insert(&key[..], &[][..])?;
+        } else {
+            dead.remove(&key[..])?;
         }
         Ok(())
     }
@@ -324,21 +327,29 @@ impl Store {
         Ok(replans)
     }
 
-    /// Pending and dead operation counts, from the counters (no decoding).
+    /// Pending and dead operation counts, from tree lengths (no decoding,
+    /// no shared counter record). An unreadable record counts as pending.
     pub fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
-        Ok(self.get(TreeName::Meta, COUNTS)?.unwrap_or_default())
+        let dead = self.count(TreeName::OutboxDead) as u64;
+        let all = self.count(TreeName::Outbox) as u64;
+        Ok(OutboxCounts {
+            pending: all.saturating_sub(dead),
+            dead,
+        })
     }
 
-    /// Indexes the outbox when the store was written without the indexes
-    /// (an older version) or they do not cover every operation.
-    pub(super) fn ensure_outbox_index(&self) -> Result<(), StoreError> {
-        let marked = self.tree(TreeName::Meta).contains_key(INDEXED)?;
-        if marked && self.tree(TreeName::Outbox).len() == self.tree(TreeName::OutboxLinks).len() {
-            return Ok(());
+    /// Indexes the outbox when the index layout marker is missing or older
+    /// than this version's (a store written without these indexes); returns
+    /// whether it did. Nothing else triggers a rebuild: an unreadable record
+    /// is reported by the rebuild that found it, not on every start.
+    pub(super) fn ensure_outbox_index(&self) -> Result<bool, StoreError> {
+        let marked: Option<u32> = self.get(TreeName::Meta, INDEXED).unwrap_or(None);
+        if marked == Some(INDEX_VERSION) {
+            return Ok(false);
         }
         let indexed = self.rebuild_outbox_index()?;
         tracing::info!(operations = indexed, "outbox indexes rebuilt");
-        Ok(())
+        Ok(true)
     }
 
     /// Rebuilds every outbox index and the counters from the outbox records,
@@ -347,28 +358,32 @@ impl Store {
     /// Returns the number of operations indexed.
     pub fn rebuild_outbox_index(&self) -> Result<usize, StoreError> {
         let mut ops = Vec::new();
+        let mut unreadable = 0u64;
         for entry in self.tree(TreeName::Outbox).iter() {
             let (key, value) = entry?;
             match decode::<OutboxOp>(TreeName::Outbox, &key, &value) {
                 Ok(op) => ops.push(op),
-                Err(e) => tracing::error!(error = %e, "outbox record left out of the indexes"),
+                Err(e) => {
+                    unreadable += 1;
+                    tracing::error!(error = %e, "outbox record left out of the indexes");
+                }
             }
         }
+        metrics::gauge!("psa_bridge_outbox_unreadable").set(unreadable as f64);
         let mut stale = Vec::new();
         for name in [
             TreeName::OutboxQueues,
             TreeName::OutboxDue,
             TreeName::OutboxLinks,
+            TreeName::OutboxDead,
         ] {
             for key in self.tree(name).iter().keys() {
                 stale.push((name, key?));
             }
         }
         let mut queues: BTreeMap<Vec<u8>, Vec<&OutboxOp>> = BTreeMap::new();
-        let mut counts = OutboxCounts::default();
         for op in &ops {
             queues.entry(queue_key(op)).or_default().push(op);
-            counts.add(op, 1);
         }
         self.transact(|tx| {
             for (name, key) in &stale {
@@ -377,6 +392,7 @@ impl Store {
             for op in &ops {
                 tx.tree(TreeName::OutboxLinks)
                     .insert(link_index_key(op.link, op.id), &[][..])?;
+                tx.mark_dead(op)?;
             }
             for (key, queue) in &queues {
                 let ids: Vec<u64> = queue.iter().map(|op| op.id).collect();
@@ -385,7 +401,7 @@ impl Store {
                     tx.mark_due(head)?;
                 }
             }
-            tx.put(TreeName::Meta, COUNTS, &counts)?;
+            tx.remove(TreeName::Meta, LEGACY_COUNTS)?;
             tx.put(TreeName::Meta, INDEXED, &INDEX_VERSION)
         })?;
         Ok(ops.len())

@@ -318,3 +318,58 @@ async fn metrics_can_have_their_own_listener() {
     );
     daemon.shutdown().await;
 }
+
+/// A second daemon on a store another one holds stops at the store's lock,
+/// before touching the token file (it used to create the file first, so two
+/// daemons raced for it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_daemon_stops_at_the_store_lock_before_the_token_file() {
+    let (_dir, env) = env(DemoOptions::default()).await;
+    let loaded = psa_bridge::config::load(&env.config_path, &|_| None).unwrap();
+    let held = psa_bridge::store::Store::open(&loaded.store_path).unwrap();
+    let listeners = psa_bridge::daemon::Listeners::bind(&loaded.config.daemon)
+        .await
+        .unwrap();
+    let started = psa_bridge::daemon::start(
+        loaded,
+        listeners,
+        std::sync::Arc::new(psa_bridge::clock::SystemClock),
+    )
+    .await;
+    let Err(err) = started else {
+        panic!("a second daemon started on a held store");
+    };
+    assert!(
+        matches!(err, psa_bridge::daemon::DaemonError::Store(_)),
+        "{err}"
+    );
+    assert!(
+        !token_file(&env).exists(),
+        "token file written before the lock"
+    );
+    drop(held);
+}
+
+/// The CLI refuses a token file others can read, saying why, instead of
+/// sending it (or failing later with a bare 401).
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_refuses_a_token_file_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_dir, env) = env(DemoOptions {
+        poll_interval_secs: 60,
+        ..Default::default()
+    })
+    .await;
+    let config = env.config_path.to_str().unwrap().to_string();
+    let bridge = Bridge::spawn(&env.config_path).await;
+    let file = token_file(&env);
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = cli(&["outbox", "list", "--config", &config]).await;
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("mode 644"), "{}", text(&out));
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = cli(&["outbox", "list", "--config", &config]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    bridge.stop().await;
+}

@@ -114,8 +114,21 @@ impl Bridge {
         body
     }
 
-    /// `/healthz` on the admin listener: HTTP status and JSON body.
+    /// `/healthz` on the admin listener with the admin token (error texts
+    /// included): HTTP status and JSON body.
     pub async fn health(&self) -> (u16, serde_json::Value) {
+        let response = self
+            .admin_client()
+            .get(self.admin_url("/healthz"))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    /// `/healthz` on the admin listener without a token (states only).
+    pub async fn health_without_token(&self) -> (u16, serde_json::Value) {
         let response = reqwest::get(self.admin_url("/healthz")).await.unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap())

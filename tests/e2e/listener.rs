@@ -405,3 +405,39 @@ async fn connections_beyond_the_cap_are_closed_until_holders_leave() {
     }
     bridge.stop().await;
 }
+
+/// An unknown connection name is answered 404 at once, without waiting
+/// for (or reading) the body: a body that never finishes gets no 408.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_connections_get_404_without_the_body_being_read() {
+    let (_dir, _env, bridge) = bridge_with("webhook_read_timeout_secs = 600").await;
+    let socket = TcpStream::connect(bridge.addr).await.unwrap();
+    let (mut read, mut write) = socket.into_split();
+    write
+        .write_all(
+            b"POST /webhooks/nobody HTTP/1.1\r\nhost: bridge\r\n\
+              content-type: application/json\r\ncontent-length: 100000\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    let read_head = tokio::time::timeout(STEP, async {
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            match read.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(read_head.is_ok(), "no answer while the body was pending");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer:?}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer:?}"
+    );
+    drop(write);
+    bridge.stop().await;
+}

@@ -49,6 +49,17 @@ async fn registration_is_retried_until_the_vendor_accepts_it() {
         "{retrying}"
     );
     assert_eq!(retrying["status"], "degraded", "{retrying}");
+    // Without the token the admin listener shows the state, not the
+    // vendor's error text.
+    let (_, public) = bridge.health_without_token().await;
+    assert_eq!(
+        public["webhooks"]["autotask"]["state"], "retrying",
+        "{public}"
+    );
+    assert!(
+        public["webhooks"]["autotask"].get("last_error").is_none(),
+        "{public}"
+    );
     let (code, _) = bridge.health().await;
     assert_eq!(
         code, 200,

@@ -1,5 +1,6 @@
 //! Supervision inside a real daemon: a task that panics is restarted and
-//! `/healthz` on both listeners says so; shutdown still ends everything.
+//! `/healthz` on both listeners says so (the failure text only to holders of
+//! the admin token); shutdown still ends everything.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -15,6 +16,17 @@ async fn healthz(url: String) -> (u16, serde_json::Value) {
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
+/// `/healthz` with the admin token (error texts included).
+async fn healthz_with(url: String, token: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_task_is_restarted_and_health_shows_it() {
     let (_dir, env) = env(DemoOptions {
@@ -23,6 +35,7 @@ async fn a_panicking_task_is_restarted_and_health_shows_it() {
     })
     .await;
     let loaded = psa_bridge::config::load(&env.config_path, &|_| None).unwrap();
+    let token_file = psa_bridge::admin::token::token_file(&loaded.store_path);
     let listeners = psa_bridge::daemon::Listeners::bind(&loaded.config.daemon)
         .await
         .unwrap();
@@ -65,13 +78,18 @@ async fn a_panicking_task_is_restarted_and_health_shows_it() {
     })
     .await
     .unwrap();
-    let (code, body) = healthz(admin.clone()).await;
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    let (code, body) = healthz_with(admin.clone(), token.trim()).await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["tasks"]["injected"]["restarts"], 2, "{body}");
     assert_eq!(
         body["tasks"]["injected"]["last_failure"], "panicked: injected panic #1",
         "{body}"
     );
+    // Without the token the admin listener shows no error text either.
+    let (_, body) = healthz(admin.clone()).await;
+    assert_eq!(body["tasks"]["injected"]["restarts"], 2, "{body}");
+    assert!(body["tasks"]["injected"].get("last_failure").is_none());
     let (code, body) = healthz(public.clone()).await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["tasks"]["injected"]["restarts"], 2, "{body}");

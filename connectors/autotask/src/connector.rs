@@ -16,6 +16,14 @@ impl Connector for AutotaskConnector {
         "autotask"
     }
 
+    fn max_chars(&self, field: &str) -> Option<usize> {
+        match field {
+            "title" => Some(crate::tickets::MAX_TITLE_CHARS),
+            "description" => Some(crate::tickets::MAX_DESCRIPTION_CHARS),
+            _ => None,
+        }
+    }
+
     async fn discover(&self) -> Result<Catalog, ConnectorError> {
         self.check_marker_udf().await?;
         let lists = self.ticket_lists(true).await?;

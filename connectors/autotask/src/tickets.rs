@@ -13,8 +13,8 @@ use crate::picklists::{is_closed_status, EntityPicklists};
 use crate::wire::{self, ItemIdResponse, WireTicket};
 
 /// Autotask's limits on ticket text.
-const MAX_TITLE_CHARS: usize = 255;
-const MAX_DESCRIPTION_CHARS: usize = 8000;
+pub(crate) const MAX_TITLE_CHARS: usize = 255;
+pub(crate) const MAX_DESCRIPTION_CHARS: usize = 8000;
 
 /// Placement keys `create_ticket` understands.
 const PLACEMENT_KEYS: &str = "queue, company_id, contact_id, ticket_type, source, assigned_resource_id, assigned_resource_role_id";

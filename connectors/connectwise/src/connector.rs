@@ -15,6 +15,10 @@ impl Connector for ConnectWiseConnector {
         "connectwise"
     }
 
+    fn max_chars(&self, field: &str) -> Option<usize> {
+        (field == "title").then_some(crate::tickets::SUMMARY_MAX_CHARS)
+    }
+
     async fn discover(&self) -> Result<Catalog, ConnectorError> {
         self.do_discover().await
     }

@@ -65,6 +65,16 @@ pub trait Connector: Send + Sync {
         self.get_ticket(id).await
     }
 
+    /// The most characters this vendor keeps in ticket field `field`
+    /// (`title`, `description`, or a connector-defined field name) when a
+    /// longer value is cut rather than refused; `None` when nothing is cut.
+    /// The bridge accepts a stored value that is the written one cut at
+    /// exactly this length as the vendor's normalisation, not an edit.
+    fn max_chars(&self, field: &str) -> Option<usize> {
+        let _ = field;
+        None
+    }
+
     /// All comments of a ticket, oldest first, with bridge markers extracted.
     async fn list_comments(&self, ticket_id: &str) -> Result<Vec<Comment>, ConnectorError>;
 
