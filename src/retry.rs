@@ -166,12 +166,39 @@ where
     Fut: Future<Output = Result<T, ConnectorError>>,
 {
     // [50, 100), [100, 200), [200, 400) ms with jitter.
-    let backoff =
-        exponential(Duration::from_millis(50), Duration::from_millis(200)).with_max_times(3);
-    read.retry(backoff)
+    in_place(read, Duration::from_millis(50), 3, "read").await
+}
+
+/// Tries one delivery of an outbox operation up to 2 more times with
+/// 100–400 ms jittered pauses when it fails transiently, before the failure
+/// is recorded and the operation goes back to the schedule. Safe only
+/// because every delivery is idempotent (`delivery::apply`: creates and
+/// notes look for the bridge's marker first, updates write the same
+/// values); without it one unlucky operation at a 15% fault rate can sit
+/// minutes in the exponential schedule and hold back its ticket's queue.
+pub async fn deliver_in_place<T, F, Fut>(deliver: F) -> Result<T, ConnectorError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ConnectorError>>,
+{
+    in_place(deliver, Duration::from_millis(100), 2, "delivery").await
+}
+
+async fn in_place<T, F, Fut>(
+    call: F,
+    first_pause: Duration,
+    retries: usize,
+    what: &'static str,
+) -> Result<T, ConnectorError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ConnectorError>>,
+{
+    let backoff = exponential(first_pause, first_pause * 4).with_max_times(retries);
+    call.retry(backoff)
         .when(|e: &ConnectorError| e.is_retryable() && e.http_status() != Some(429))
         .notify(|e: &ConnectorError, pause: Duration| {
-            tracing::debug!(error = %e, ?pause, "read failed; trying again in place");
+            tracing::debug!(error = %e, ?pause, "{what} failed; trying again in place");
         })
         .await
 }

@@ -1,7 +1,8 @@
 //! Executing one outbox operation against the vendor, idempotently: creates
 //! and comments first look for the bridge's marker and adopt what they find.
-//! Those lookups retry a transient failure in place ([`read_in_place`]);
-//! writes are never retried here (the outcome is recorded first).
+//! Those lookups retry a transient failure in place ([`read_in_place`]).
+//! Because every action here is idempotent, the delivery worker may run it
+//! again at once after a transient failure (`retry::deliver_in_place`).
 
 use psa_connector::{Connector, ConnectorError, Ticket};
 

@@ -87,7 +87,10 @@ pub async fn run_delivery(
                 let handle = running.spawn(
                     async move {
                         tracing::debug!(action = %op.action.describe(), attempt = op.attempts + 1, "delivering");
-                        let result = apply(connector.as_ref(), &op, target.as_deref()).await;
+                        let result = crate::retry::deliver_in_place(|| {
+                            apply(connector.as_ref(), &op, target.as_deref())
+                        })
+                        .await;
                         let pause = match result {
                             Ok(delivered) => {
                                 metrics::counter!("psa_bridge_deliveries_total", "connection" => op.connection.clone(), "outcome" => "delivered").increment(1);
