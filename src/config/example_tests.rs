@@ -33,8 +33,8 @@ fn with_servicenow() -> String {
         )
 }
 
-#[test]
-fn the_servicenow_block_loads_and_builds_a_connector() {
+/// `config` written as `bridge.toml` beside the ServiceNow mapping.
+fn written(config: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("mappings")).unwrap();
     std::fs::write(
@@ -43,7 +43,13 @@ fn the_servicenow_block_loads_and_builds_a_connector() {
     )
     .unwrap();
     let path = dir.path().join("bridge.toml");
-    std::fs::write(&path, with_servicenow()).unwrap();
+    std::fs::write(&path, config).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn the_servicenow_block_loads_and_builds_a_connector() {
+    let (_dir, path) = written(&with_servicenow());
     let loaded = load(&path, &|name| Some(format!("value-of-{name}"))).unwrap();
     let servicenow = &loaded.config.connections["internal-servicenow"];
     let settings = servicenow.servicenow.as_ref().unwrap();
@@ -59,19 +65,11 @@ fn the_servicenow_block_loads_and_builds_a_connector() {
 
 #[test]
 fn a_servicenow_connection_without_its_table_names_the_table() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("mappings")).unwrap();
-    std::fs::write(
-        dir.path().join("mappings/servicenow-to-connectwise.toml"),
-        SERVICENOW_MAPPING,
-    )
-    .unwrap();
-    let path = dir.path().join("bridge.toml");
     let text = with_servicenow().replace(
         "[connections.internal-servicenow.servicenow]",
         "[connections.internal-servicenow.autotask]",
     );
-    std::fs::write(&path, text).unwrap();
+    let (_dir, path) = written(&text);
     let error = load(&path, &|name| Some(format!("value-of-{name}")))
         .unwrap_err()
         .to_string();

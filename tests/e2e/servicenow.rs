@@ -33,6 +33,27 @@ fn journal_count(env: &DemoEnv, sys_id: &str, needle: &str) -> usize {
 /// The simulator's OAuth application (password grant as the integration user).
 const OAUTH: &str = "auth = \"oauth_password\"\nclient_id = \"demo-client\"\nclient_secret = \"demo-client-secret\"\n";
 
+/// One incident, one ConnectWise ticket, and each of the story's notes
+/// exactly once on the side it crosses to.
+fn assert_nothing_duplicated(env: &DemoEnv, story: &Story<'_>) {
+    assert_eq!(env.servicenow.incidents().len(), 1, "no duplicate incident");
+    assert_eq!(env.connectwise.tickets().len(), 1, "no duplicate ticket");
+    for needle in [
+        "VPN logs",
+        "expired VPN certificate",
+        "Escalated to the MSP",
+    ] {
+        assert_eq!(
+            journal_count(env, &story.internal_id, needle),
+            1,
+            "{needle}"
+        );
+    }
+    let cw_notes = env.connectwise.notes(story.connectwise_id());
+    let replies = cw_notes.iter().filter(|n| n.text.contains("on site until"));
+    assert_eq!(replies.count(), 1, "{cw_notes:?}");
+}
+
 /// Plays the story, checking the bridge's write counts after every step;
 /// with `oauth` the connection signs in through `/oauth_token.do`.
 async fn play_and_count(options: DemoOptions, oauth: bool) {
@@ -106,27 +127,7 @@ async fn play_and_count(options: DemoOptions, oauth: bool) {
         incident.close_notes,
         "Replaced the expired VPN certificate; tunnel is up."
     );
-    assert_eq!(env.connectwise.tickets().len(), 1, "one ConnectWise ticket");
-    assert_eq!(env.servicenow.incidents().len(), 1, "one incident");
-    for needle in [
-        "VPN logs",
-        "expired VPN certificate",
-        "Escalated to the MSP",
-    ] {
-        assert_eq!(
-            journal_count(&env, &story.internal_id, needle),
-            1,
-            "{needle}"
-        );
-    }
-    let cw_notes = env.connectwise.notes(story.connectwise_id());
-    assert_eq!(
-        cw_notes
-            .iter()
-            .filter(|n| n.text.contains("on site until"))
-            .count(),
-        1
-    );
+    assert_nothing_duplicated(&env, &story);
     let answers = env.servicenow.control().webhook_answers();
     if notifications {
         assert!(
@@ -262,28 +263,7 @@ async fn servicenow_story_survives_kills_in_every_step() {
     .await;
     settled(&env, &bridge).await;
 
-    assert_eq!(env.servicenow.incidents().len(), 1, "no duplicate incident");
-    assert_eq!(env.connectwise.tickets().len(), 1, "no duplicate ticket");
-    for needle in [
-        "VPN logs",
-        "expired VPN certificate",
-        "Escalated to the MSP",
-    ] {
-        assert_eq!(
-            journal_count(&env, &story.internal_id, needle),
-            1,
-            "{needle}"
-        );
-    }
-    let cw_notes = env.connectwise.notes(story.connectwise_id());
-    assert_eq!(
-        cw_notes
-            .iter()
-            .filter(|n| n.text.contains("on site until"))
-            .count(),
-        1,
-        "{cw_notes:?}"
-    );
+    assert_nothing_duplicated(&env, &story);
     assert_eq!(
         env.servicenow.incident(&story.internal_id).unwrap().state,
         "Resolved"

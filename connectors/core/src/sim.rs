@@ -461,6 +461,33 @@ fn dropped_connection() -> Response {
     Response::new(Body::from_stream(failing))
 }
 
+/// Webhook deliveries a simulator has started, so a test can wait until
+/// every one has been answered (finished ones are forgotten as new ones come).
+#[derive(Default)]
+pub struct Deliveries(Mutex<Vec<tokio::task::JoinHandle<()>>>);
+
+impl Deliveries {
+    /// Tracks a delivery that has been spawned.
+    pub fn track(&self, task: tokio::task::JoinHandle<()>) {
+        let mut tasks = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task);
+    }
+
+    /// Waits for every delivery started so far, and any started meanwhile.
+    pub async fn wait_idle(&self) {
+        loop {
+            let pending = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+            if pending.is_empty() {
+                return;
+            }
+            for task in pending {
+                let _ = task.await;
+            }
+        }
+    }
+}
+
 /// Posts a webhook body with headers; failures are logged, as a vendor
 /// would, and the answer's status (0 when none came) is kept in `control`
 /// so tests can tell how the receiver answered every delivery.

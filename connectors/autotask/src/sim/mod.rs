@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::http::{HeaderMap, Method};
 use chrono::{DateTime, Utc};
-use psa_connector::sim::{middleware, send_webhook, SimControl};
+use psa_connector::sim::{middleware, send_webhook, Deliveries, SimControl};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
@@ -155,7 +155,7 @@ pub(crate) struct Shared {
     data: Mutex<Data>,
     control: Arc<SimControl>,
     origin: String,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    tasks: Deliveries,
     runtime: tokio::runtime::Handle,
     /// [`AutotaskSim::fail_writes_after`]: successful writes still to let
     /// through, then the statuses to queue on `fail_next_writes`.
@@ -183,10 +183,8 @@ impl Shared {
         if events.is_empty() {
             return;
         }
-        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
-        tasks.retain(|t| !t.is_finished());
         for e in events {
-            tasks.push(self.runtime.spawn(send_webhook(
+            self.tasks.track(self.runtime.spawn(send_webhook(
                 self.control.clone(),
                 e.url,
                 e.headers,
@@ -247,7 +245,7 @@ impl AutotaskSim {
             data: Mutex::new(data),
             control: control.clone(),
             origin: format!("http://{addr}"),
-            tasks: Mutex::new(Vec::new()),
+            tasks: Deliveries::default(),
             runtime: tokio::runtime::Handle::current(),
             write_faults: Mutex::new(None),
         });
@@ -392,18 +390,7 @@ impl AutotaskSim {
 
     /// Waits until every webhook delivery started so far has finished.
     pub async fn wait_webhooks_idle(&self) {
-        loop {
-            let pending: Vec<JoinHandle<()>> = {
-                let mut tasks = self.shared.tasks.lock().unwrap_or_else(|e| e.into_inner());
-                std::mem::take(&mut *tasks)
-            };
-            if pending.is_empty() {
-                return;
-            }
-            for task in pending {
-                let _ = task.await;
-            }
-        }
+        self.shared.tasks.wait_idle().await;
     }
 }
 

@@ -118,24 +118,12 @@ impl Shared {
                 headers,
                 body,
             ));
-            self.deliveries
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(task);
+            self.deliveries.track(task);
         }
     }
 
     /// Waits for every delivery spawned so far (and those they lead to).
     pub(crate) async fn wait_idle(&self) {
-        loop {
-            let pending: Vec<_> =
-                std::mem::take(&mut *self.deliveries.lock().unwrap_or_else(|e| e.into_inner()));
-            if pending.is_empty() {
-                return;
-            }
-            for task in pending {
-                let _ = task.await;
-            }
-        }
+        self.deliveries.wait_idle().await;
     }
 }

@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
-use psa_connector::sim::SimControl;
+use psa_connector::sim::{Deliveries, SimControl};
 use tokio::task::JoinHandle;
 
 pub use seed::API_MEMBER;
@@ -101,7 +101,7 @@ pub(crate) struct Shared {
     pub(crate) site_url: String,
     pub(crate) control: Arc<SimControl>,
     runtime: tokio::runtime::Handle,
-    deliveries: Mutex<Vec<JoinHandle<()>>>,
+    deliveries: Deliveries,
     /// The current signing key (served at `key_url`; rotated on request).
     signing_key: Mutex<String>,
     pub(crate) key_id: String,
@@ -142,7 +142,7 @@ impl ConnectWiseSim {
             site_url: format!("http://{addr}/"),
             control: SimControl::new(routes::error_body, routes::identify),
             runtime: tokio::runtime::Handle::current(),
-            deliveries: Mutex::new(Vec::new()),
+            deliveries: Deliveries::default(),
             signing_key: Mutex::new(uuid::Uuid::new_v4().simple().to_string()),
             key_id: uuid::Uuid::new_v4().to_string(),
         });

@@ -29,7 +29,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use psa_connector::sim::{middleware, send_webhook, SimControl};
+use psa_connector::sim::{middleware, send_webhook, Deliveries, SimControl};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
@@ -85,7 +85,7 @@ pub(crate) struct Shared {
     data: Mutex<Data>,
     control: Arc<SimControl>,
     origin: String,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    tasks: Deliveries,
     runtime: tokio::runtime::Handle,
 }
 
@@ -108,9 +108,7 @@ impl Shared {
         let Some(notice) = notice else {
             return;
         };
-        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
-        tasks.retain(|t| !t.is_finished());
-        tasks.push(self.runtime.spawn(send_webhook(
+        self.tasks.track(self.runtime.spawn(send_webhook(
             self.control.clone(),
             notice.url,
             notice.headers,
@@ -170,7 +168,7 @@ impl ServiceNowSim {
             data: Mutex::new(data),
             control: control.clone(),
             origin: format!("http://{addr}"),
-            tasks: Mutex::new(Vec::new()),
+            tasks: Deliveries::default(),
             runtime: tokio::runtime::Handle::current(),
         });
         let api = axum::Router::new()
@@ -247,18 +245,7 @@ impl ServiceNowSim {
 
     /// Waits until every notification started so far has been answered.
     pub async fn wait_notifications_idle(&self) {
-        loop {
-            let pending: Vec<JoinHandle<()>> = {
-                let mut tasks = self.shared.tasks.lock().unwrap_or_else(|e| e.into_inner());
-                std::mem::take(&mut *tasks)
-            };
-            if pending.is_empty() {
-                return;
-            }
-            for task in pending {
-                let _ = task.await;
-            }
-        }
+        self.shared.tasks.wait_idle().await;
     }
 
     /// The notice the business rule would send now for a record of `table`
