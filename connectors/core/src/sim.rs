@@ -50,11 +50,13 @@ pub enum AmbiguousReply {
 }
 
 impl RequestRecord {
-    /// A call that changes state (queries, searches and counts are reads even when POSTed).
+    /// A call that changes state (queries, searches (Jira's `search/jql` too)
+    /// and counts are reads even when POSTed).
     pub fn is_write(&self) -> bool {
         self.method != "GET"
             && !self.path.ends_with("/query")
             && !self.path.ends_with("/search")
+            && !self.path.ends_with("/search/jql")
             && !self.path.ends_with("/count")
     }
 
@@ -470,6 +472,17 @@ pub async fn send_webhook(
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 ) {
+    send_webhook_status(control, url, headers, body).await;
+}
+
+/// [`send_webhook`], returning the status the receiver answered (0: no
+/// answer), for simulators that retry failed deliveries as their vendor does.
+pub async fn send_webhook_status(
+    control: Arc<SimControl>,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> u16 {
     let client = reqwest::Client::new();
     let mut request = client.post(&url).body(body);
     for (name, value) in headers {
@@ -487,4 +500,5 @@ pub async fn send_webhook(
         }
     };
     control.knobs().webhook_answers.push(status);
+    status
 }
