@@ -274,7 +274,8 @@ pub async fn run(connector: &dyn Connector, vendor: &dyn VendorActions) {
 }
 
 /// The body with the ticket id changed where it appears as a JSON number
-/// value (`"ID":1001` / `"Id": 1001`): a change to what the payload says,
+/// value (`"ID":1001` / `"Id": 1001`), or as a whole JSON string value
+/// (`"id":"10001"`, as Jira sends ids): a change to what the payload says,
 /// outside any URL or key reference, so only the signature can catch it.
 fn tamper_ticket_id(body: &[u8], ticket_id: &str) -> Vec<u8> {
     let id = ticket_id.as_bytes();
@@ -286,8 +287,16 @@ fn tamper_ticket_id(body: &[u8], ticket_id: &str) -> Vec<u8> {
             while start < body.len() && body[start] == b' ' {
                 start += 1;
             }
+            let quoted = body.get(start) == Some(&b'"');
+            if quoted {
+                start += 1;
+            }
             let end = start + id.len();
-            let bounded = body.get(end).is_none_or(|b| !b.is_ascii_digit());
+            let bounded = if quoted {
+                body.get(end) == Some(&b'"')
+            } else {
+                body.get(end).is_none_or(|b| !b.is_ascii_digit())
+            };
             if !id.is_empty() && body.get(start..end) == Some(id) && bounded {
                 let last = end - 1;
                 out[last] = if out[last] == b'9' {
@@ -301,7 +310,7 @@ fn tamper_ticket_id(body: &[u8], ticket_id: &str) -> Vec<u8> {
         i += 1;
     }
     panic!(
-        "the signed webhook for ticket {ticket_id} carries no JSON number equal to the ticket id"
+        "the signed webhook for ticket {ticket_id} carries no JSON number or string equal to the ticket id"
     );
 }
 
@@ -319,6 +328,11 @@ mod tests {
         assert_eq!(
             tamper_ticket_id(br#"{"Id": 29}"#, "29"),
             br#"{"Id": 28}"#.to_vec()
+        );
+        // Jira: ids are strings; a URL or key holding the id is left alone.
+        assert_eq!(
+            tamper_ticket_id(br#"{"self":"https://h/10201","id":"10201"}"#, "10201"),
+            br#"{"self":"https://h/10201","id":"10202"}"#.to_vec()
         );
     }
 }

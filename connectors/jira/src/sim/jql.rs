@@ -398,9 +398,11 @@ impl Expr {
                             }
                         }
                     }
-                    _ => return Err(format!(
+                    _ => {
+                        return Err(format!(
                         "Field '{field}' does not exist or you do not have permission to view it."
-                    )),
+                    ))
+                    }
                 }
             }
         })

@@ -226,6 +226,31 @@ async fn project(
         })
 }
 
+/// `GET /rest/api/3/workflow/search`: the one workflow both projects use.
+async fn workflows(AxState(sim): Sim) -> Json<Value> {
+    let state = sim.state();
+    let transitions: Vec<Value> = state
+        .transitions
+        .iter()
+        .map(|t| json!({"id": t.id, "name": t.name, "description": "", "from": t.from, "to": t.to, "type": "directed"}))
+        .collect();
+    let statuses: Vec<Value> = state
+        .statuses
+        .iter()
+        .map(|s| json!({"id": s.id, "name": s.name}))
+        .collect();
+    let projects: Vec<Value> = state
+        .projects
+        .iter()
+        .map(|p| json!({"id": p.id, "key": p.key, "name": p.name}))
+        .collect();
+    Json(json!({
+        "isLast": true, "maxResults": 50, "startAt": 0, "total": 1,
+        "values": [{"id": {"name": "Service workflow", "entityId": "b1a2c3d4-0000-4000-8000-000000000001"},
+                    "description": "", "transitions": transitions, "statuses": statuses, "projects": projects, "isDefault": false}]
+    }))
+}
+
 /// The old search endpoint, removed in 2025: 410 as Jira answers now.
 async fn removed_search() -> Response {
     ApiError::new(
@@ -253,6 +278,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/rest/api/3/status", get(statuses))
         .route("/rest/api/3/resolution", get(resolutions))
         .route("/rest/api/3/project", get(projects))
+        .route("/rest/api/3/workflow/search", get(workflows))
         .route("/rest/api/3/project/{key}", get(project))
         .route(
             "/rest/api/3/search",

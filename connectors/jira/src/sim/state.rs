@@ -243,7 +243,7 @@ impl State {
             ],
             issues: BTreeMap::new(),
             webhooks: BTreeMap::new(),
-            next_issue: 10_000,
+            next_issue: 10_200,
             next_comment: 10_000,
             next_webhook: 1,
             next_key: BTreeMap::new(),
