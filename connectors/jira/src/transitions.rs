@@ -2,7 +2,8 @@
 //! reaches the target is taken when offered; otherwise the shortest path
 //! (breadth first: the first step over what the issue offers now, further
 //! steps over the project's workflow from the admin API, or failing that
-//! over transitions seen offered before) is walked one step at a time,
+//! over transitions seen offered before; a workflow transition with
+//! conditions counts only when offered) is walked one step at a time,
 //! re-reading what is offered after each step. A transition's required
 //! screen fields come from the update's fields (the mapping's companion
 //! fields such as `resolution`), else the field's default. No path is a
@@ -150,10 +151,16 @@ impl JiraConnector {
             return w;
         }
         #[derive(Deserialize)]
+        struct Rules {
+            #[serde(default)]
+            conditions: Vec<Value>,
+        }
+        #[derive(Deserialize)]
         struct T {
             #[serde(default)]
             from: Vec<String>,
             to: String,
+            rules: Option<Rules>,
         }
         #[derive(Deserialize)]
         struct P {
@@ -184,6 +191,9 @@ impl JiraConnector {
                 .into_iter()
                 .filter(|w| w.projects.iter().any(|p| p.key == self.settings.project))
                 .flat_map(|w| w.transitions)
+                // A conditional transition may not be offered to this
+                // issue: it counts only when offered (or seen offered).
+                .filter(|t| t.rules.as_ref().is_none_or(|r| r.conditions.is_empty()))
                 .map(|t| Edge {
                     from: t.from,
                     to: t.to,

@@ -232,7 +232,14 @@ async fn workflows(AxState(sim): Sim) -> Json<Value> {
     let transitions: Vec<Value> = state
         .transitions
         .iter()
-        .map(|t| json!({"id": t.id, "name": t.name, "description": "", "from": t.from, "to": t.to, "type": "directed"}))
+        .map(|t| {
+            let conditions = match t.condition {
+                super::workflow::Condition::Always => json!([]),
+                super::workflow::Condition::UrgentOnly => json!([{"type": "ValueFieldCondition", "configuration": {"fieldId": "priority", "comparator": "in", "value": "Highest,High"}}]),
+            };
+            json!({"id": t.id, "name": t.name, "description": "", "from": t.from, "to": t.to, "type": "directed",
+                   "rules": {"conditions": conditions, "validators": [], "postFunctions": []}})
+        })
         .collect();
     let statuses: Vec<Value> = state
         .statuses
