@@ -20,8 +20,9 @@ pub use render::{flat_text, to_text, to_text_or_flat};
 
 use serde_json::{json, Value};
 
-/// Deepest node nesting [`to_text`] follows.
-pub const MAX_DEPTH: usize = 64;
+/// Deepest node nesting [`to_text`] follows (JSON nesting is twice this,
+/// under serde_json's own limit of 128 for a whole issue).
+pub const MAX_DEPTH: usize = 48;
 /// Most nodes [`to_text`] visits in one document.
 pub const MAX_NODES: usize = 200_000;
 
