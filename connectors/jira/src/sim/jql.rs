@@ -413,7 +413,7 @@ impl Expr {
 /// Jira's default is by created descending, here id descending).
 pub(crate) fn sort(order: &[(String, bool)], issues: &mut [&IssueRec]) {
     if order.is_empty() {
-        issues.sort_by(|a, b| b.id.cmp(&a.id));
+        issues.sort_by_key(|i| std::cmp::Reverse(i.id));
         return;
     }
     issues.sort_by(|a, b| {
