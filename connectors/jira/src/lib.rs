@@ -28,4 +28,4 @@ pub use errors::error_message;
 pub use hooks::EVENTS;
 pub use issues::SUMMARY_MAX_CHARS;
 pub use settings::{default_limits, JiraSettings};
-pub use sim::{JiraSim, JiraSimOptions, SimComment, SimIssue};
+pub use sim::{Exchange, JiraSim, JiraSimOptions, SimComment, SimIssue};

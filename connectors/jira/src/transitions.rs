@@ -152,8 +152,8 @@ impl JiraConnector {
         }
         #[derive(Deserialize)]
         struct Rules {
-            #[serde(default)]
-            conditions: Vec<Value>,
+            #[serde(rename = "conditionsTree")]
+            conditions: Option<Value>,
         }
         #[derive(Deserialize)]
         struct T {
@@ -193,7 +193,11 @@ impl JiraConnector {
                 .flat_map(|w| w.transitions)
                 // A conditional transition may not be offered to this
                 // issue: it counts only when offered (or seen offered).
-                .filter(|t| t.rules.as_ref().is_none_or(|r| r.conditions.is_empty()))
+                .filter(|t| {
+                    t.rules
+                        .as_ref()
+                        .is_none_or(|r| r.conditions.as_ref().is_none_or(Value::is_null))
+                })
                 .map(|t| Edge {
                     from: t.from,
                     to: t.to,

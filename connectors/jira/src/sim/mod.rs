@@ -76,8 +76,22 @@ pub struct SimComment {
     pub author: String,
 }
 
+/// One request and its answer, recorded when
+/// [`JiraSim::record_exchanges`] is on (spec validation in tests).
+#[derive(Clone, Debug)]
+pub struct Exchange {
+    pub method: String,
+    pub path: String,
+    /// The request body, when it was JSON.
+    pub request: Option<serde_json::Value>,
+    pub status: u16,
+    /// The answer's body, when it was JSON.
+    pub response: Option<serde_json::Value>,
+}
+
 /// What the routes and the handle share.
 pub(crate) struct Shared {
+    pub(crate) exchanges: Mutex<Option<Vec<Exchange>>>,
     state: Mutex<State>,
     pub(crate) options: JiraSimOptions,
     pub(crate) base_url: String,
@@ -112,6 +126,7 @@ impl JiraSim {
             control: SimControl::new(api_error::error_body, routes::identify),
             runtime: tokio::runtime::Handle::current(),
             deliveries: Mutex::new(Vec::new()),
+            exchanges: Mutex::new(None),
         });
         let app = routes::router(shared.clone());
         let server = tokio::spawn(async move {
@@ -171,6 +186,26 @@ impl JiraSim {
                 )
             })
             .collect()
+    }
+
+    /// Starts (or stops, dropping them) recording every request and answer
+    /// with their JSON bodies.
+    pub fn record_exchanges(&self, on: bool) {
+        *self
+            .shared
+            .exchanges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = on.then(Vec::new);
+    }
+
+    /// The exchanges recorded so far.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.shared
+            .exchanges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_default()
     }
 
     /// Waits until every webhook delivery (with its retries) has finished.

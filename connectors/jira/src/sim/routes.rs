@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Request, State as AxState};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -93,6 +93,53 @@ async fn auth(AxState(sim): Sim, mut request: Request<Body>, next: Next) -> Resp
     }
     request.extensions_mut().insert(sim.clone());
     next.run(request).await
+}
+
+/// Records request and answer bodies when the handle asked for it.
+async fn capture(AxState(sim): Sim, request: Request<Body>, next: Next) -> Response {
+    let on = sim
+        .exchanges
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .is_some();
+    if !on {
+        return next.run(request).await;
+    }
+    const LIMIT: usize = 16 * 1024 * 1024;
+    let method = request.method().to_string();
+    let path = request.uri().path().to_string();
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, LIMIT).await.unwrap_or_default();
+    let request_json = serde_json::from_slice(&bytes).ok();
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, LIMIT).await else {
+        // A dropped connection (ambiguity knob): keep dropping it.
+        return Response::from_parts(
+            parts,
+            Body::from_stream(futures::stream::once(async {
+                Err::<Bytes, _>(std::io::Error::other("dropped"))
+            })),
+        );
+    };
+    let exchange = super::Exchange {
+        method,
+        path,
+        request: request_json,
+        status: parts.status.as_u16(),
+        response: serde_json::from_slice(&bytes).ok(),
+    };
+    if let Some(log) = sim
+        .exchanges
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_mut()
+    {
+        log.push(exchange);
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// Jira's rate-limit headers on a throttled answer.
@@ -233,12 +280,12 @@ async fn workflows(AxState(sim): Sim) -> Json<Value> {
         .transitions
         .iter()
         .map(|t| {
-            let conditions = match t.condition {
-                super::workflow::Condition::Always => json!([]),
-                super::workflow::Condition::UrgentOnly => json!([{"type": "ValueFieldCondition", "configuration": {"fieldId": "priority", "comparator": "in", "value": "Highest,High"}}]),
-            };
-            json!({"id": t.id, "name": t.name, "description": "", "from": t.from, "to": t.to, "type": "directed",
-                   "rules": {"conditions": conditions, "validators": [], "postFunctions": []}})
+            let mut rules = json!({"validators": [], "postFunctions": []});
+            if t.condition == super::workflow::Condition::UrgentOnly {
+                rules["conditionsTree"] = json!({"nodeType": "simple", "type": "ValueFieldCondition",
+                    "configuration": {"fieldId": "priority", "comparator": "in", "value": "Highest,High"}});
+            }
+            json!({"id": t.id, "name": t.name, "description": "", "from": t.from, "to": t.to, "type": "directed", "rules": rules})
         })
         .collect();
     let statuses: Vec<Value> = state
@@ -338,4 +385,5 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             psa_connector::sim::middleware,
         ))
         .layer(axum::middleware::from_fn(rate_headers))
+        .layer(from_fn_with_state(shared, capture))
 }
