@@ -93,7 +93,7 @@ impl Spec {
     }
 }
 
-fn json_schema<'a>(content: Option<&'a Value>) -> Option<&'a Value> {
+fn json_schema(content: Option<&Value>) -> Option<&Value> {
     content?
         .get("content")?
         .get("application/json")?
