@@ -125,13 +125,16 @@ pub(crate) async fn search_get(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let p = params(q.as_deref());
-    let split = |v: Option<&str>| {
-        v.map(|s| {
-            s.split(',')
-                .map(|x| x.trim().to_string())
-                .filter(|x| !x.is_empty())
-                .collect::<Vec<_>>()
-        })
+    // A list arrives comma separated or as the parameter repeated.
+    let split = |name: &str| {
+        let values: Vec<String> = p
+            .iter()
+            .filter(|(k, _)| k == name)
+            .flat_map(|(_, v)| v.split(','))
+            .map(|x| x.trim().to_string())
+            .filter(|x| !x.is_empty())
+            .collect();
+        p.iter().any(|(k, _)| k == name).then_some(values)
     };
     let req = SearchRequest {
         jql: param(&p, "jql").unwrap_or("").to_string(),
@@ -139,8 +142,8 @@ pub(crate) async fn search_get(
         max: param(&p, "maxResults")
             .and_then(|m| m.parse().ok())
             .unwrap_or(50),
-        fields: split(param(&p, "fields")).filter(|f| !f.is_empty()),
-        properties: split(param(&p, "properties")).unwrap_or_default(),
+        fields: split("fields").filter(|f| !f.is_empty()),
+        properties: split("properties").unwrap_or_default(),
     };
     run(&sim, req)
 }
