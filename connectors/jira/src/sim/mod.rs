@@ -11,10 +11,13 @@
 mod api_error;
 mod comments_api;
 mod human;
+mod issue_rules;
 mod issues_api;
 pub(crate) mod jql;
+mod jql_eval;
 mod routes;
 mod search_api;
+mod shapes;
 mod state;
 mod webhooks;
 mod workflow;
