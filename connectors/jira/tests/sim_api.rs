@@ -1,7 +1,6 @@
 //! The simulator's API contract and the connector's behaviour around it:
 //! search/jql token paging against a hand-written expectation, the removed
-//! search endpoint, ADF both ways, comment visibility, webhooks (signed,
-//! retried, registered once), and hostile answers.
+//! search endpoint, ADF both ways, comment visibility and hostile answers.
 
 mod common;
 
@@ -202,88 +201,6 @@ async fn internal_comments_stay_internal() {
     let listed = dev.list_comments(&task.id).await.unwrap();
     assert_eq!(listed[0].visibility, Visibility::Internal);
     assert_eq!(listed[0].author.as_deref(), Some("Jane Doe"));
-}
-
-/// A receiver that fails the first delivery, then accepts: records bodies and headers.
-async fn receiver() -> (
-    String,
-    std::sync::Arc<std::sync::Mutex<Vec<(http::HeaderMap, bytes::Bytes)>>>,
-) {
-    use std::sync::{Arc, Mutex};
-    let seen: Arc<Mutex<Vec<(http::HeaderMap, bytes::Bytes)>>> = Arc::default();
-    let log = seen.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: http::HeaderMap, body: bytes::Bytes| {
-            let log = log.clone();
-            async move {
-                let mut l = log.lock().unwrap();
-                l.push((headers, body));
-                if l.len() == 1 {
-                    http::StatusCode::SERVICE_UNAVAILABLE
-                } else {
-                    http::StatusCode::OK
-                }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, seen)
-}
-
-#[tokio::test]
-async fn webhooks_are_registered_once_signed_and_retried() {
-    let sim = common::start_sim().await;
-    let c = common::connector(&sim, "HELP");
-    let (url, seen) = receiver().await;
-    c.register_webhook(&url).await.unwrap();
-    c.register_webhook(&url).await.unwrap();
-    let hooks = sim.webhooks();
-    assert_eq!(hooks.len(), 1, "{hooks:?}");
-    assert_eq!(hooks[0].2, "project = HELP");
-    assert!(hooks[0].3, "registered with the secret");
-    assert!(hooks[0].1.contains(&"comment_created".to_string()));
-    let issue = sim
-        .user_create_issue("HELP", "Hooked", "", "Medium")
-        .unwrap();
-    sim.user_create_issue("DEV", "Filtered out", "", "Medium")
-        .unwrap();
-    sim.wait_webhooks_idle().await;
-    let deliveries = seen.lock().unwrap().clone();
-    assert_eq!(deliveries.len(), 2, "first refused, then retried");
-    let id = |h: &http::HeaderMap| {
-        h.get("x-atlassian-webhook-identifier")
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_string()
-    };
-    assert_eq!(
-        id(&deliveries[0].0),
-        id(&deliveries[1].0),
-        "identifier stable across retries"
-    );
-    assert!(deliveries[0].0.get("x-atlassian-webhook-retry").is_none());
-    assert_eq!(
-        deliveries[1].0.get("x-atlassian-webhook-retry").unwrap(),
-        "1"
-    );
-    let mut hints = Vec::new();
-    for (headers, body) in &deliveries {
-        let request = psa_connector::WebhookRequest {
-            headers: headers.clone(),
-            query: None,
-            body: body.clone(),
-        };
-        hints.extend(c.verify_webhook(&request).await.unwrap());
-    }
-    assert_eq!(hints[0].ticket_id, issue.id);
-    assert_eq!(hints[0].dedup_key, hints[1].dedup_key, "a retry dedups");
-    // The dynamic webhook API refuses Basic auth, as Jira does.
-    let (status, _) = post(&sim, "rest/api/3/webhook", json!({})).await;
-    assert_eq!(status, 403);
 }
 
 #[tokio::test]
