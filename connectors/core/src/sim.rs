@@ -502,3 +502,30 @@ pub async fn send_webhook_status(
     control.knobs().webhook_answers.push(status);
     status
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(method: &str, path: &str) -> RequestRecord {
+        let now = Instant::now();
+        RequestRecord {
+            at: now,
+            finished: now,
+            method: method.into(),
+            path: path.into(),
+            status: 200,
+            user: None,
+            ambiguous: None,
+        }
+    }
+
+    #[test]
+    fn searches_posted_are_reads() {
+        assert!(!record("POST", "/rest/api/3/search/jql").is_write());
+        assert!(!record("POST", "/ATServicesRest/V1.0/Tickets/query").is_write());
+        assert!(record("POST", "/rest/api/3/issue").is_write());
+        assert!(record("POST", "/rest/api/3/issue/10200/transitions").is_write());
+        assert!(!record("GET", "/rest/api/3/issue/10200").is_write());
+    }
+}
