@@ -193,6 +193,12 @@ async fn internal_comments_stay_internal() {
     assert_eq!(listed[0].marker.as_deref(), Some("m-Internal"));
     assert_eq!(listed[0].body, "Internal note");
     assert_eq!(listed[1].visibility, Visibility::Public);
+    // Labels and deletion, as a person does them.
+    assert!(sim.user_add_label(&issue.key, "escalate"));
+    assert_eq!(
+        desk.get_ticket(&issue.id).await.unwrap().fields["labels"],
+        "escalate"
+    );
     // A software project's comments have no customer: internal.
     let dev = common::connector(&sim, "DEV");
     let task = sim.user_create_issue("DEV", "Build", "", "Medium").unwrap();
@@ -201,6 +207,11 @@ async fn internal_comments_stay_internal() {
     let listed = dev.list_comments(&task.id).await.unwrap();
     assert_eq!(listed[0].visibility, Visibility::Internal);
     assert_eq!(listed[0].author.as_deref(), Some("Jane Doe"));
+    sim.user_delete_issue(&task.key);
+    assert!(matches!(
+        dev.get_ticket(&task.id).await,
+        Err(psa_connector::ConnectorError::NotFound(_))
+    ));
 }
 
 #[tokio::test]

@@ -141,6 +141,20 @@ impl JiraSim {
         self.user_edit(key, json!({"fields": {"summary": summary}}))
     }
 
+    /// A person adds a label (e.g. the one a mapping's trigger watches).
+    pub fn user_add_label(&self, key: &str, label: &str) -> bool {
+        self.user_edit(key, json!({"update": {"labels": [{"add": label}]}}))
+    }
+
+    /// Someone deletes an issue; no webhook (the bridge is not subscribed
+    /// to deletions). Later reads answer 404.
+    pub fn user_delete_issue(&self, key: &str) {
+        let mut state = self.shared.state();
+        if let Some(id) = state.issue_id(key) {
+            state.issues.remove(&id);
+        }
+    }
+
     /// A person edits fields as the API's `PUT issue` body would.
     pub fn user_edit(&self, key: &str, body: Value) -> bool {
         self.act(|state| {
