@@ -345,5 +345,10 @@ mod tests {
             tamper_ticket_id(br#"{"x":"a1b2c3x","sys_id":"a1b2c3"}"#, "a1b2c3"),
             br#"{"x":"a1b2c3x","sys_id":"a1b2c4"}"#.to_vec()
         );
+        // Jira: ids are strings; a URL or key holding the id is left alone.
+        assert_eq!(
+            tamper_ticket_id(br#"{"self":"https://h/10201","id":"10201"}"#, "10201"),
+            br#"{"self":"https://h/10201","id":"10202"}"#.to_vec()
+        );
     }
 }

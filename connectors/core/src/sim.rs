@@ -50,11 +50,13 @@ pub enum AmbiguousReply {
 }
 
 impl RequestRecord {
-    /// A call that changes state (queries, searches and counts are reads even when POSTed).
+    /// A call that changes state (queries, searches (Jira's `search/jql` too)
+    /// and counts are reads even when POSTed).
     pub fn is_write(&self) -> bool {
         self.method != "GET"
             && !self.path.ends_with("/query")
             && !self.path.ends_with("/search")
+            && !self.path.ends_with("/search/jql")
             && !self.path.ends_with("/count")
     }
 
@@ -497,6 +499,17 @@ pub async fn send_webhook(
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 ) {
+    send_webhook_status(control, url, headers, body).await;
+}
+
+/// [`send_webhook`], returning the status the receiver answered (0: no
+/// answer), for simulators that retry failed deliveries as their vendor does.
+pub async fn send_webhook_status(
+    control: Arc<SimControl>,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> u16 {
     let client = reqwest::Client::new();
     let mut request = client.post(&url).body(body);
     for (name, value) in headers {
@@ -514,4 +527,32 @@ pub async fn send_webhook(
         }
     };
     control.knobs().webhook_answers.push(status);
+    status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(method: &str, path: &str) -> RequestRecord {
+        let now = Instant::now();
+        RequestRecord {
+            at: now,
+            finished: now,
+            method: method.into(),
+            path: path.into(),
+            status: 200,
+            user: None,
+            ambiguous: None,
+        }
+    }
+
+    #[test]
+    fn searches_posted_are_reads() {
+        assert!(!record("POST", "/rest/api/3/search/jql").is_write());
+        assert!(!record("POST", "/ATServicesRest/V1.0/Tickets/query").is_write());
+        assert!(record("POST", "/rest/api/3/issue").is_write());
+        assert!(record("POST", "/rest/api/3/issue/10200/transitions").is_write());
+        assert!(!record("GET", "/rest/api/3/issue/10200").is_write());
+    }
 }

@@ -1,0 +1,78 @@
+//! The shared compliance kit against the Jira simulator, on the service
+//! desk project (public and internal comments) and on the software project.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use psa_connector::compliance::{self, ComplianceLabels, VendorActions};
+use psa_connector::{Visibility, WebhookRequest};
+use psa_jira::JiraSim;
+
+struct Actions {
+    sim: Arc<JiraSim>,
+    project: &'static str,
+}
+
+#[async_trait]
+impl VendorActions for Actions {
+    fn labels(&self) -> ComplianceLabels {
+        ComplianceLabels {
+            open_status: "Open".into(),
+            other_open_status: "In Progress".into(),
+            closed_status: "Closed".into(),
+            priority: "Medium".into(),
+            other_priority: "High".into(),
+            placement: BTreeMap::new(),
+        }
+    }
+
+    fn control(&self) -> Arc<psa_connector::sim::SimControl> {
+        self.sim.control()
+    }
+
+    async fn user_creates_ticket(&self, title: &str) -> String {
+        self.sim
+            .user_create_issue(self.project, title, "Paper jam, smoke.", "Medium")
+            .unwrap()
+            .id
+    }
+
+    async fn user_adds_comment(
+        &self,
+        ticket_id: &str,
+        text: &str,
+        visibility: Visibility,
+    ) -> String {
+        self.sim
+            .user_add_comment(
+                ticket_id,
+                text,
+                visibility == Visibility::Public,
+                "Jane Doe",
+            )
+            .unwrap()
+    }
+
+    async fn signed_webhook(&self, ticket_id: &str) -> WebhookRequest {
+        let (body, headers) = self.sim.signed_webhook(ticket_id, common::SECRET);
+        common::webhook(body, headers)
+    }
+}
+
+#[tokio::test]
+async fn jira_service_desk_passes_the_compliance_kit() {
+    let sim = common::start_sim().await;
+    let connector = common::connector(&sim, "HELP");
+    compliance::run(
+        &connector,
+        &Actions {
+            sim: sim.clone(),
+            project: "HELP",
+        },
+    )
+    .await;
+    assert!(!sim.control().writes_by(&sim.options().email).is_empty());
+}
