@@ -52,6 +52,14 @@ pub fn build_connector(
                 settings, limits, timeout,
             )?)
         }
+        Vendor::Jira => {
+            let settings = config.jira.clone().ok_or_else(missing)?;
+            let limits = config
+                .limits
+                .clone()
+                .unwrap_or_else(psa_jira::default_limits);
+            Arc::new(psa_jira::JiraConnector::new(settings, limits, timeout)?)
+        }
     })
 }
 

@@ -121,6 +121,7 @@ enum SimVendor {
     Autotask,
     Connectwise,
     Servicenow,
+    Jira,
 }
 
 /// Parses arguments, runs the command and turns errors into exit codes.

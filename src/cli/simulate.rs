@@ -12,6 +12,7 @@ use psa_bridge::demo::{
 };
 use psa_connector::sim::SimControl;
 use psa_connectwise::sim::{ConnectWiseSim, ConnectWiseSimOptions};
+use psa_jira::sim::{JiraSim, JiraSimOptions};
 use psa_servicenow::sim::{ServiceNowSim, ServiceNowSimOptions};
 
 use super::SimVendor;
@@ -98,6 +99,23 @@ pub async fn simulate(
                 o.company_id, o.public_key, o.private_key, o.client_id
             );
             println!("callback_key_hosts = [\"{}\"]", sim.addr());
+            tokio::signal::ctrl_c().await?;
+            sim.shutdown();
+        }
+        SimVendor::Jira => {
+            let sim = JiraSim::start(listener, JiraSimOptions::default()).await?;
+            faults.apply(&sim.control());
+            let o = sim.options().clone();
+            println!("Jira simulator on http://{}  (Ctrl-C stops it)", sim.addr());
+            println!("[connections.NAME.jira]");
+            println!("site_url = \"{}\"", sim.base_url());
+            println!(
+                "email = \"{}\"\napi_token = \"{}\"\nproject = \"HELP\"\nwebhook_secret = \"choose-a-secret\"",
+                o.email, o.api_token
+            );
+            println!(
+                "# projects: HELP (service desk: public and internal comments), DEV (software)"
+            );
             tokio::signal::ctrl_c().await?;
             sim.shutdown();
         }

@@ -75,3 +75,21 @@ fn a_servicenow_connection_without_its_table_names_the_table() {
         .to_string();
     assert!(error.contains("internal-servicenow"), "{error}");
 }
+
+#[test]
+fn a_jira_connection_loads_and_builds_its_connector() {
+    let jira = "[connections.internal-jira]\nvendor = \"jira\"\n\n\
+        [connections.internal-jira.jira]\nsite_url = \"https://acme.atlassian.net/\"\n\
+        email = \"bridge@acme.example\"\napi_token = \"${JIRA_API_TOKEN}\"\nproject = \"HELP\"\n\
+        webhook_secret = \"${JIRA_WEBHOOK_SECRET}\"\n\n";
+    let text = with_servicenow().replace("# ---- Pairings", &format!("{jira}# ---- Pairings"));
+    let (_dir, path) = written(&text);
+    let loaded = load(&path, &|name| Some(format!("value-of-{name}"))).unwrap();
+    let settings = loaded.config.connections["internal-jira"]
+        .jira
+        .as_ref()
+        .unwrap();
+    assert_eq!(settings.api_token, "value-of-JIRA_API_TOKEN");
+    let connections = crate::connections::build_all(&loaded.config.connections).unwrap();
+    assert_eq!(connections["internal-jira"].connector.vendor(), "jira");
+}

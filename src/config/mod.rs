@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use psa_autotask::AutotaskSettings;
 use psa_connector::RateLimits;
 use psa_connectwise::ConnectWiseSettings;
+use psa_jira::JiraSettings;
 use psa_servicenow::ServiceNowSettings;
 use serde::Deserialize;
 use toml::Spanned;
@@ -145,6 +146,7 @@ pub enum Vendor {
     Autotask,
     Connectwise,
     Servicenow,
+    Jira,
 }
 
 impl Vendor {
@@ -153,6 +155,7 @@ impl Vendor {
             Vendor::Autotask => "autotask",
             Vendor::Connectwise => "connectwise",
             Vendor::Servicenow => "servicenow",
+            Vendor::Jira => "jira",
         }
     }
 }
@@ -187,6 +190,9 @@ pub struct ConnectionConfig {
     /// Settings when `vendor = "servicenow"`.
     #[serde(default)]
     pub servicenow: Option<ServiceNowSettings>,
+    /// Settings when `vendor = "jira"`.
+    #[serde(default)]
+    pub jira: Option<JiraSettings>,
 }
 
 impl ConnectionConfig {
@@ -196,6 +202,7 @@ impl ConnectionConfig {
             (Vendor::Autotask, self.autotask.is_some()),
             (Vendor::Connectwise, self.connectwise.is_some()),
             (Vendor::Servicenow, self.servicenow.is_some()),
+            (Vendor::Jira, self.jira.is_some()),
         ]
         .into_iter()
         .filter_map(|(vendor, present)| present.then_some(vendor))

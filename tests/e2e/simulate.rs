@@ -64,6 +64,42 @@ async fn simulators_run_standalone() {
         .await
         .unwrap();
     assert!(info["Codebase"].as_str().unwrap().ends_with('/'), "{info}");
+
+    // ServiceNow: the Table API with Basic auth, its error envelope without.
+    let (_sn, url) = start("servicenow").await;
+    let incidents = client
+        .get(format!("{url}/api/now/table/incident?sysparm_limit=1"))
+        .basic_auth(
+            psa_bridge::demo::SN_USER,
+            Some(psa_bridge::demo::SN_PASSWORD),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(incidents.status(), 200);
+    let refused = client
+        .get(format!("{url}/api/now/table/incident"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["status"], "failure", "{body}");
+
+    // Jira: the project's search with Basic e-mail:token auth.
+    let (_jira, url) = start("jira").await;
+    let jira = psa_jira::sim::JiraSimOptions::default();
+    let found: serde_json::Value = client
+        .post(format!("{url}/rest/api/3/search/jql"))
+        .basic_auth(&jira.email, Some(&jira.api_token))
+        .json(&serde_json::json!({ "jql": "project = HELP" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(found["issues"].is_array(), "{found}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
