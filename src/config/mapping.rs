@@ -2,15 +2,12 @@
 //! pairing's two connections. See `mappings/*.toml` for documented examples.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use psa_connector::{Catalog, Visibility};
+use psa_connector::Visibility;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::companion::{self, Companions};
-use super::error::line_of;
-use super::ConfigError;
+use super::companion::Companions;
 use crate::store::Side;
 
 /// One pairing's mapping file.
@@ -126,14 +123,14 @@ impl ValuePair {
         }
     }
 
-    fn label_span(&self, side: Side) -> usize {
+    pub(super) fn label_span(&self, side: Side) -> usize {
         match side {
             Side::A => self.a.span().start,
             Side::B => self.b.span().start,
         }
     }
 
-    fn companions(&self, side: Side) -> &Companions {
+    pub(super) fn companions(&self, side: Side) -> &Companions {
         match side {
             Side::A => &self.a_with,
             Side::B => &self.b_with,
@@ -296,8 +293,6 @@ impl CloseRules {
     }
 }
 
-const BUILT_IN: [&str; 3] = ["title", "status", "priority"];
-
 impl Mapping {
     pub fn field(&self, name: &str) -> Option<&FieldRule> {
         self.fields.iter().find(|f| f.name() == name)
@@ -312,155 +307,5 @@ impl Mapping {
             .find(|p| p.label(side) == status)
             .map(|p| p.companions(side))
             .filter(|c| !c.is_empty())
-    }
-
-    /// Checks that need no vendor.
-    pub fn validate(&self, file: &Path, text: &str) -> Result<(), ConfigError> {
-        let line = |offset: usize| Some(line_of(text, offset));
-        let mut seen = Vec::new();
-        for (i, f) in self.fields.iter().enumerate() {
-            let field = format!("fields[{i}].name");
-            let name = f.name();
-            if seen.contains(&name) {
-                return Err(ConfigError::new(
-                    file,
-                    line(f.name.span().start),
-                    field,
-                    format!("field {name:?} is mapped twice"),
-                ));
-            }
-            seen.push(name);
-            for (key, limit) in [
-                ("max_length_a", f.max_length_a),
-                ("max_length_b", f.max_length_b),
-            ] {
-                if limit == Some(0) {
-                    return Err(ConfigError::new(
-                        file,
-                        line(f.name.span().start),
-                        format!("fields[{i}].{key}"),
-                        "0 is out of range: at least 1 (0 would blank the field)",
-                    ));
-                }
-            }
-            let custom = !BUILT_IN.contains(&name);
-            if custom && (f.a_field.is_none() || f.b_field.is_none()) {
-                return Err(ConfigError::new(
-                    file,
-                    line(f.name.span().start),
-                    field,
-                    format!(
-                        "{name:?} is not one of {}; a custom field needs a_field and b_field",
-                        BUILT_IN.join(", ")
-                    ),
-                ));
-            }
-            for (j, pair) in f.values.iter().enumerate() {
-                for side in [Side::A, Side::B] {
-                    let companions = pair.companions(side);
-                    if companions.is_empty() {
-                        continue;
-                    }
-                    let key = format!("fields[{i}].values[{j}].{side}_with");
-                    let at = line(pair.label_span(side));
-                    if name != "status" {
-                        return Err(ConfigError::new(
-                            file,
-                            at,
-                            key,
-                            "companion fields go with status values only",
-                        ));
-                    }
-                    if let Some(problem) = companion::problem(companions) {
-                        return Err(ConfigError::new(file, at, key, problem));
-                    }
-                }
-            }
-            if (name == "status" || name == "priority") && f.values.is_empty() {
-                return Err(ConfigError::new(
-                    file,
-                    line(f.name.span().start),
-                    format!("fields[{i}].values"),
-                    format!("{name} labels differ per system: give a value map"),
-                ));
-            }
-        }
-        if self.trigger.queue.get_ref().trim().is_empty() {
-            return Err(ConfigError::new(
-                file,
-                line(self.trigger.queue.span().start),
-                "trigger.queue",
-                "must not be empty",
-            ));
-        }
-        Ok(())
-    }
-
-    /// Checks labels against what the vendors really have. `side_catalog` gives each side's catalog.
-    pub fn validate_against(
-        &self,
-        file: &Path,
-        text: &str,
-        a: &Catalog,
-        b: &Catalog,
-    ) -> Vec<ConfigError> {
-        let mut errors = Vec::new();
-        let catalog = |side: Side| if side == Side::A { a } else { b };
-        let mut check = |value: &Spanned<String>, field: String, side: Side, kind: &str| {
-            let cat = catalog(side);
-            let (ok, valid) = match kind {
-                "status" => (
-                    cat.has_status(value.get_ref()),
-                    cat.status_labels().join(", "),
-                ),
-                "priority" => (
-                    cat.priorities.contains(value.get_ref()),
-                    cat.priorities.join(", "),
-                ),
-                _ => (cat.queues.contains(value.get_ref()), cat.queues.join(", ")),
-            };
-            if !ok {
-                errors.push(ConfigError::new(
-                    file,
-                    Some(line_of(text, value.span().start)),
-                    field,
-                    format!(
-                        "side {side} has no {kind} {:?}; it has: {valid}",
-                        value.get_ref()
-                    ),
-                ));
-            }
-        };
-        for (i, f) in self.fields.iter().enumerate() {
-            let kind = f.name();
-            if kind != "status" && kind != "priority" {
-                continue;
-            }
-            for (j, pair) in f.values.iter().enumerate() {
-                check(&pair.a, format!("fields[{i}].values[{j}].a"), Side::A, kind);
-                check(&pair.b, format!("fields[{i}].values[{j}].b"), Side::B, kind);
-            }
-        }
-        check(
-            &self.trigger.queue,
-            "trigger.queue".into(),
-            self.trigger.side,
-            "queue",
-        );
-        for side in [Side::A, Side::B] {
-            if let Some(status) = self
-                .on_close
-                .when_closed(side)
-                .and_then(|c| c.set_status.as_ref())
-            {
-                check(
-                    status,
-                    format!("on_close.{side}.set_status"),
-                    side.other(),
-                    "status",
-                );
-            }
-        }
-        errors
     }
 }

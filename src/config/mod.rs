@@ -10,6 +10,7 @@ mod error;
 mod hosts;
 pub(crate) mod load;
 pub mod mapping;
+mod mapping_checks;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
