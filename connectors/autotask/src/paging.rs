@@ -21,7 +21,7 @@ use crate::errors::classify;
 use crate::wire::{QueryCount, QueryPage};
 
 /// Most pages a query may span (500 items each: a million records).
-const MAX_QUERY_PAGES: u64 = 2_000;
+pub(crate) const MAX_QUERY_PAGES: u64 = 2_000;
 /// Most pages a child collection (a ticket's notes, a webhook's fields) may span.
 const MAX_LIST_PAGES: u64 = 200;
 /// Pages allowed beyond twice what the count needs (records created while paging).
@@ -29,7 +29,7 @@ const SLACK_PAGES: u64 = 10;
 
 /// The most pages a query counted at `total` records, read `page_len` at a
 /// time, may span: ample room for records added meanwhile, never above `hard`.
-fn counted_cap(total: u64, page_len: u64, hard: u64) -> u64 {
+pub(crate) fn counted_cap(total: u64, page_len: u64, hard: u64) -> u64 {
     let needed = total.div_ceil(page_len.max(1));
     needed
         .saturating_mul(2)

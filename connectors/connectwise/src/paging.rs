@@ -24,7 +24,7 @@ const SPARE_PAGES: usize = 10;
 
 /// How many pages a list counted at `count` items may take: twice what the
 /// count needs plus [`SPARE_PAGES`], never more than [`MAX_PAGES`].
-fn page_limit(count: usize) -> usize {
+pub(crate) fn page_limit(count: usize) -> usize {
     count
         .div_ceil(PAGE_SIZE)
         .saturating_mul(2)
