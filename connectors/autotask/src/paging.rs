@@ -13,6 +13,7 @@
 use std::collections::HashSet;
 
 use http::Method;
+use psa_connector::http::ListingBudget;
 use psa_connector::ConnectorError;
 use serde_json::Value;
 
@@ -60,14 +61,17 @@ impl AutotaskConnector {
         let mut counted = None;
         let mut asked = false;
         let mut seen = HashSet::new();
+        let mut budget = ListingBudget::default();
         let mut items = Vec::new();
         let mut pages: u64 = 0;
         loop {
             seen.insert(url.clone());
-            let page: QueryPage = http
-                .send_json(method.clone(), url.clone(), body)
+            let answer = http
+                .send(method.clone(), url.clone(), body)
                 .await
                 .map_err(classify)?;
+            budget.take(&format!("query {path}"), answer.body.len())?;
+            let page: QueryPage = answer.json()?;
             pages += 1;
             let page_len = page.items.len() as u64;
             items.extend(page.items);
