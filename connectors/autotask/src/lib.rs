@@ -12,6 +12,8 @@ mod client;
 mod connector;
 mod errors;
 pub mod escape;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hooks;
 mod notes;
 mod paging;

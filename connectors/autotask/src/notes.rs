@@ -48,6 +48,16 @@ fn picklist_int(
     })
 }
 
+/// Oldest first; notes of the same instant by id.
+pub(crate) fn sort_comments(comments: &mut [Comment]) {
+    comments.sort_by(|a, b| {
+        a.created_at.cmp(&b.created_at).then_with(|| {
+            let n = |c: &Comment| c.id.parse::<i64>().unwrap_or(i64::MAX);
+            n(a).cmp(&n(b))
+        })
+    });
+}
+
 fn parse_ticket_id(id: &str) -> Result<i64, ConnectorError> {
     id.trim()
         .parse()
@@ -92,31 +102,36 @@ impl AutotaskConnector {
         let mut comments = Vec::with_capacity(items.len());
         for item in items {
             let note: WireNote = wire::from_item("ticket note", item)?;
-            let visibility = self.visibility_of(&lists, note.publish);
-            let (body, found_marker) = marker::extract(note.description.as_deref().unwrap_or(""));
             let author = self.note_author(&note).await;
-            let created_at = note
-                .create_date_time
-                .as_deref()
-                .and_then(wire::parse_time)
-                .unwrap_or_else(Utc::now);
-            comments.push(Comment {
-                id: note.id.to_string(),
-                body,
-                visibility,
-                author,
-                created_at,
-                resolution: false,
-                marker: found_marker,
-            });
+            comments.push(self.comment_from(&lists, note, author));
         }
-        comments.sort_by(|a, b| {
-            a.created_at.cmp(&b.created_at).then_with(|| {
-                let n = |c: &Comment| c.id.parse::<i64>().unwrap_or(i64::MAX);
-                n(a).cmp(&n(b))
-            })
-        });
+        sort_comments(&mut comments);
         Ok(comments)
+    }
+
+    /// A note as a comment: visibility from `publish`, the marker split off.
+    pub(crate) fn comment_from(
+        &self,
+        lists: &EntityPicklists,
+        note: WireNote,
+        author: Option<String>,
+    ) -> Comment {
+        let visibility = self.visibility_of(lists, note.publish);
+        let (body, found_marker) = marker::extract(note.description.as_deref().unwrap_or(""));
+        let created_at = note
+            .create_date_time
+            .as_deref()
+            .and_then(wire::parse_time)
+            .unwrap_or_else(Utc::now);
+        Comment {
+            id: note.id.to_string(),
+            body,
+            visibility,
+            author,
+            created_at,
+            resolution: false,
+            marker: found_marker,
+        }
     }
 
     pub(crate) async fn add_note(

@@ -13,6 +13,7 @@
 use std::collections::HashSet;
 
 use http::Method;
+use psa_connector::http::ListingBudget;
 use psa_connector::ConnectorError;
 use serde_json::Value;
 
@@ -21,7 +22,7 @@ use crate::errors::classify;
 use crate::wire::{QueryCount, QueryPage};
 
 /// Most pages a query may span (500 items each: a million records).
-const MAX_QUERY_PAGES: u64 = 2_000;
+pub(crate) const MAX_QUERY_PAGES: u64 = 2_000;
 /// Most pages a child collection (a ticket's notes, a webhook's fields) may span.
 const MAX_LIST_PAGES: u64 = 200;
 /// Pages allowed beyond twice what the count needs (records created while paging).
@@ -29,7 +30,7 @@ const SLACK_PAGES: u64 = 10;
 
 /// The most pages a query counted at `total` records, read `page_len` at a
 /// time, may span: ample room for records added meanwhile, never above `hard`.
-fn counted_cap(total: u64, page_len: u64, hard: u64) -> u64 {
+pub(crate) fn counted_cap(total: u64, page_len: u64, hard: u64) -> u64 {
     let needed = total.div_ceil(page_len.max(1));
     needed
         .saturating_mul(2)
@@ -60,14 +61,17 @@ impl AutotaskConnector {
         let mut counted = None;
         let mut asked = false;
         let mut seen = HashSet::new();
+        let mut budget = ListingBudget::default();
         let mut items = Vec::new();
         let mut pages: u64 = 0;
         loop {
             seen.insert(url.clone());
-            let page: QueryPage = http
-                .send_json(method.clone(), url.clone(), body)
+            let answer = http
+                .send(method.clone(), url.clone(), body)
                 .await
                 .map_err(classify)?;
+            budget.take(&format!("query {path}"), answer.body.len())?;
+            let page: QueryPage = answer.json()?;
             pages += 1;
             let page_len = page.items.len() as u64;
             items.extend(page.items);

@@ -42,22 +42,23 @@ impl AutotaskConnector {
         let items = self
             .query_all("Tickets/query", Some(&changed_query(&since_text)))
             .await?;
-        let mut hints = Vec::with_capacity(items.len());
-        for item in items {
-            let wire: WireTicket = wire::from_item("ticket", item)?;
-            // The later stamp: a note moves only lastActivityDate, and the
-            // hint must not look older than the change it announces.
-            let updated = [&wire.last_tracked, &wire.last_activity]
-                .into_iter()
-                .flatten()
-                .filter_map(|t| wire::parse_time(t))
-                .max();
-            hints.push(ChangeHint {
-                ticket_id: wire.id.to_string(),
-                updated_at: updated,
-                dedup_key: format!("autotask:poll:{}:{}", wire.id, stamp(updated)),
-            });
-        }
-        Ok(hints)
+        items.into_iter().map(poll_hint).collect()
     }
+}
+
+/// One polled ticket as a change hint.
+pub(crate) fn poll_hint(item: Value) -> Result<ChangeHint, ConnectorError> {
+    let wire: WireTicket = wire::from_item("ticket", item)?;
+    // The later stamp: a note moves only lastActivityDate, and the
+    // hint must not look older than the change it announces.
+    let updated = [&wire.last_tracked, &wire.last_activity]
+        .into_iter()
+        .flatten()
+        .filter_map(|t| wire::parse_time(t))
+        .max();
+    Ok(ChangeHint {
+        ticket_id: wire.id.to_string(),
+        updated_at: updated,
+        dedup_key: format!("autotask:poll:{}:{}", wire.id, stamp(updated)),
+    })
 }

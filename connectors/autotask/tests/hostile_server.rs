@@ -228,3 +228,53 @@ async fn zone_discovery_reads_a_bounded_answer() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A zone whose every page is near the response size cap (padded with
+/// whitespace after the JSON) with a fresh `nextPageUrl` and no count:
+/// 40 pages of 4 MiB. Before the listing budget the walk read all 160 MiB
+/// (and would read 2,000 such pages, 8 GiB, from a chain that never ends);
+/// now it stops once the pages together pass 128 MiB.
+#[tokio::test]
+async fn full_size_pages_stop_at_the_listing_budget() {
+    const PAD: usize = 4 * 1024 * 1024;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let pages = Arc::new(AtomicUsize::new(0));
+    let (base, counter) = (origin.clone(), pages.clone());
+    let app = axum::Router::new().fallback(move |uri: Uri| {
+        let (base, counter) = (base.clone(), counter.clone());
+        async move {
+            if uri.path().to_ascii_lowercase().ends_with("/query/count") {
+                return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "").into_response();
+            }
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            let next = (n < 40).then(|| format!("{base}{}?paging={n}", uri.path()));
+            let mut body = json!({
+                "items": [{"id": n, "lastTrackedModificationDateTime": "2026-11-25T10:00:00Z"}],
+                "pageDetails": {"nextPageUrl": next},
+            })
+            .to_string();
+            body.push_str(&" ".repeat(PAD));
+            Response::builder()
+                .header("content-type", "application/json")
+                .body(Body::from(body))
+                .unwrap()
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let fake = Fake { origin, pages };
+    let err = connector_for(&fake)
+        .changed_since(Utc::now())
+        .await
+        .unwrap_err();
+    match &err {
+        ConnectorError::InvalidResponse(m) => assert!(m.contains("together pass"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(!err.is_retryable());
+    assert_eq!(
+        fake.pages.load(Ordering::SeqCst),
+        32,
+        "32 pages of 4 MiB and a bit pass 128 MiB"
+    );
+}

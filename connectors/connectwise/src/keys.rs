@@ -307,17 +307,22 @@ impl KeyFetcher {
             tracing::warn!(host, error = %e, "callback signing key read failed");
             Failure::Unavailable
         })?;
-        #[derive(Deserialize)]
-        struct KeyBody {
-            signing_key: String,
-        }
-        match serde_json::from_slice::<KeyBody>(&body) {
-            Ok(parsed) if !parsed.signing_key.is_empty() => Ok(key_digest(&parsed.signing_key)),
-            _ => {
-                tracing::warn!(host, "callback signing key body without signing_key");
-                Err(Failure::Unavailable)
-            }
-        }
+        key_from_body(&body).ok_or_else(|| {
+            tracing::warn!(host, "callback signing key body without signing_key");
+            Failure::Unavailable
+        })
+    }
+}
+
+/// The key digest of a key endpoint's answer `{"signing_key": "…"}`.
+pub(crate) fn key_from_body(body: &[u8]) -> Option<[u8; 32]> {
+    #[derive(Deserialize)]
+    struct KeyBody {
+        signing_key: String,
+    }
+    match serde_json::from_slice::<KeyBody>(body) {
+        Ok(parsed) if !parsed.signing_key.is_empty() => Some(key_digest(&parsed.signing_key)),
+        _ => None,
     }
 }
 

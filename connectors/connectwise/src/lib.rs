@@ -12,6 +12,8 @@ mod api;
 mod client;
 mod connector;
 mod discovery;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hosts;
 mod keys;
 mod notes;

@@ -28,12 +28,7 @@ impl ConnectWiseConnector {
             }
             other => other?,
         };
-        let mut comments: Vec<(i64, Comment)> = notes
-            .into_iter()
-            .map(|note| (note.id, note.into_comment()))
-            .collect();
-        comments.sort_by(|a, b| a.1.created_at.cmp(&b.1.created_at).then(a.0.cmp(&b.0)));
-        Ok(comments.into_iter().map(|(_, c)| c).collect())
+        Ok(comments_from(notes))
     }
 
     pub(crate) async fn do_add_comment(
@@ -84,6 +79,16 @@ impl ConnectWiseConnector {
 /// JSON-Patch operations giving a note the flags [`note_body`] writes for
 /// `visibility`: internal is internal analysis with `internalFlag`, never
 /// discussion.
+/// Notes as comments, oldest first (notes of the same instant by id).
+pub(crate) fn comments_from(notes: Vec<CwNote>) -> Vec<Comment> {
+    let mut comments: Vec<(i64, Comment)> = notes
+        .into_iter()
+        .map(|note| (note.id, note.into_comment()))
+        .collect();
+    comments.sort_by(|a, b| a.1.created_at.cmp(&b.1.created_at).then(a.0.cmp(&b.0)));
+    comments.into_iter().map(|(_, c)| c).collect()
+}
+
 pub(crate) fn visibility_ops(visibility: Visibility) -> Value {
     let public = visibility == Visibility::Public;
     let op = |path: &str, value: bool| json!({"op": "replace", "path": path, "value": value});

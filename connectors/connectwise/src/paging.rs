@@ -2,12 +2,14 @@
 //! the API's origin only, with guards against servers that would keep the
 //! connector paging (cycles, far more pages than the list's count, `next`
 //! after an empty page, a hard page cap). The count is only a hint: a list
-//! may grow while it is read, and a failed `/count` call is no count.
+//! may grow while it is read, and a failed `/count` call is no count. The
+//! pages of one listing together are read up to
+//! [`psa_connector::http::MAX_LISTING_BYTES`].
 
 use std::collections::HashSet;
 
 use http::Method;
-use psa_connector::http::same_origin_as;
+use psa_connector::http::{same_origin_as, ListingBudget};
 use psa_connector::ConnectorError;
 use serde::de::DeserializeOwned;
 
@@ -24,7 +26,7 @@ const SPARE_PAGES: usize = 10;
 
 /// How many pages a list counted at `count` items may take: twice what the
 /// count needs plus [`SPARE_PAGES`], never more than [`MAX_PAGES`].
-fn page_limit(count: usize) -> usize {
+pub(crate) fn page_limit(count: usize) -> usize {
     count
         .div_ceil(PAGE_SIZE)
         .saturating_mul(2)
@@ -51,6 +53,7 @@ impl ConnectWiseConnector {
         let mut limit = MAX_PAGES;
         let mut total = None;
         let mut items = Vec::new();
+        let mut budget = ListingBudget::default();
         let mut page_number = 0;
         loop {
             page_number += 1;
@@ -63,6 +66,7 @@ impl ConnectWiseConnector {
                 )));
             }
             let response = self.http.send(Method::GET, url.clone(), None).await?;
+            budget.take(path, response.body.len())?;
             let page: Vec<T> = response.json()?;
             let empty = page.is_empty();
             items.extend(page);

@@ -106,7 +106,7 @@ pub(crate) fn host_allowed(url: &Url, hosts: &[String]) -> bool {
 }
 
 /// Whether `signature` is `HMAC-SHA256(key, body)` (compared in constant time).
-fn signature_ok(key: &[u8; 32], body: &[u8], signature: &[u8]) -> bool {
+pub(crate) fn signature_ok(key: &[u8; 32], body: &[u8], signature: &[u8]) -> bool {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
         return false;
     };
@@ -129,32 +129,86 @@ pub fn key_digest(signing_key: &str) -> [u8; 32] {
     Sha256::digest(signing_key.as_bytes()).into()
 }
 
+/// What a callback carries to be authenticated: its parsed body, the
+/// signature bytes and the allow-listed `key_url` (checked with no network:
+/// anything refused here never causes a key fetch).
+pub(crate) fn callback_credentials(
+    request: &WebhookRequest,
+    site_scheme: &str,
+    key_hosts: &[String],
+) -> Result<(ParsedCallback, Vec<u8>, Url), WebhookError> {
+    let parsed = parse_callback(&request.body)?;
+    let signature = request
+        .headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| WebhookError::Unauthorized(format!("{SIGNATURE_HEADER} missing")))?;
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(signature.trim())
+        .map_err(|_| WebhookError::Unauthorized("signature is not base64".into()))?;
+    let key_url = Url::parse(&parsed.key_url)
+        .map_err(|_| WebhookError::Unauthorized("key_url is not a URL".into()))?;
+    let scheme_ok = key_url.scheme() == "https" || key_url.scheme() == site_scheme;
+    if !scheme_ok || !host_allowed(&key_url, key_hosts) {
+        tracing::warn!(
+            host = key_url.host_str().unwrap_or(""),
+            "callback key_url on a host not in callback_key_hosts; refused without fetching"
+        );
+        return Err(WebhookError::Unauthorized(
+            "key_url host is not in callback_key_hosts".into(),
+        ));
+    }
+    Ok((parsed, signature, key_url))
+}
+
+/// The change hints of an authenticated callback for `company_id`.
+pub(crate) fn authenticated_hints(parsed: ParsedCallback, company_id: &str) -> Vec<ChangeHint> {
+    // Authenticated. CompanyId only filters: ConnectWise signs every
+    // company's callbacks with keys from the same hosts, so a genuine
+    // callback may be another company's (a shared URL). It is answered
+    // (no retries, the callback is not disabled) and nothing is stored.
+    let ours = company_id.trim();
+    if !parsed.company_id.trim().eq_ignore_ascii_case(ours) {
+        tracing::info!(
+            company = %parsed.company_id,
+            "callback for another ConnectWise company; answered, nothing stored"
+        );
+        return Vec::new();
+    }
+    if !parsed.kind.eq_ignore_ascii_case("ticket") {
+        tracing::debug!(kind = %parsed.kind, "ignoring callback for another record type");
+        return Vec::new();
+    }
+    let updated_at: Option<DateTime<Utc>> = parsed
+        .entity
+        .as_ref()
+        .and_then(|e| e.pointer("/_info/lastUpdated"))
+        .and_then(Value::as_str)
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|d| d.with_timezone(&Utc));
+    let dedup_key = match &parsed.message_id {
+        Some(id) => format!("connectwise:hook:{id}"),
+        None => format!(
+            "connectwise:hook:{}:{}:{}",
+            parsed.id,
+            parsed.action,
+            updated_at.map(cw_datetime).unwrap_or_default()
+        ),
+    };
+    vec![ChangeHint {
+        ticket_id: parsed.id,
+        updated_at,
+        dedup_key,
+    }]
+}
+
 impl ConnectWiseConnector {
     pub(crate) async fn do_verify_webhook(
         &self,
         request: &WebhookRequest,
     ) -> Result<Vec<ChangeHint>, WebhookError> {
-        let parsed = parse_callback(&request.body)?;
-        let signature = request
-            .headers
-            .get(SIGNATURE_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| WebhookError::Unauthorized(format!("{SIGNATURE_HEADER} missing")))?;
-        let signature = base64::engine::general_purpose::STANDARD
-            .decode(signature.trim())
-            .map_err(|_| WebhookError::Unauthorized("signature is not base64".into()))?;
-        let key_url = Url::parse(&parsed.key_url)
-            .map_err(|_| WebhookError::Unauthorized("key_url is not a URL".into()))?;
-        let scheme_ok = key_url.scheme() == "https" || key_url.scheme() == self.keys.site_scheme;
-        if !scheme_ok || !host_allowed(&key_url, &self.key_hosts) {
-            tracing::warn!(
-                host = key_url.host_str().unwrap_or(""),
-                "callback key_url on a host not in callback_key_hosts; refused without fetching"
-            );
-            return Err(WebhookError::Unauthorized(
-                "key_url host is not in callback_key_hosts".into(),
-            ));
-        }
+        let (parsed, signature, key_url) =
+            callback_credentials(request, &self.keys.site_scheme, &self.key_hosts)?;
         let key = self.keys.key(&key_url).await?;
         let mut verified = signature_ok(&key.digest, &request.body, &signature);
         if !verified && key.cached {
@@ -168,44 +222,7 @@ impl ConnectWiseConnector {
                 "signature mismatch: {SIGNATURE_HEADER} does not match the body"
             )));
         }
-
-        // Authenticated. CompanyId only filters: ConnectWise signs every
-        // company's callbacks with keys from the same hosts, so a genuine
-        // callback may be another company's (a shared URL). It is answered
-        // (no retries, the callback is not disabled) and nothing is stored.
-        let ours = self.settings.company_id.trim();
-        if !parsed.company_id.trim().eq_ignore_ascii_case(ours) {
-            tracing::info!(
-                company = %parsed.company_id,
-                "callback for another ConnectWise company; answered, nothing stored"
-            );
-            return Ok(Vec::new());
-        }
-        if !parsed.kind.eq_ignore_ascii_case("ticket") {
-            tracing::debug!(kind = %parsed.kind, "ignoring callback for another record type");
-            return Ok(Vec::new());
-        }
-        let updated_at: Option<DateTime<Utc>> = parsed
-            .entity
-            .as_ref()
-            .and_then(|e| e.pointer("/_info/lastUpdated"))
-            .and_then(Value::as_str)
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|d| d.with_timezone(&Utc));
-        let dedup_key = match &parsed.message_id {
-            Some(id) => format!("connectwise:hook:{id}"),
-            None => format!(
-                "connectwise:hook:{}:{}:{}",
-                parsed.id,
-                parsed.action,
-                updated_at.map(cw_datetime).unwrap_or_default()
-            ),
-        };
-        Ok(vec![ChangeHint {
-            ticket_id: parsed.id,
-            updated_at,
-            dedup_key,
-        }])
+        Ok(authenticated_hints(parsed, &self.settings.company_id))
     }
 
     pub(crate) async fn do_register_webhook(&self, url: &str) -> Result<(), ConnectorError> {

@@ -182,3 +182,22 @@ async fn next_after_an_empty_page_is_an_error() {
     assert!(message.contains("empty page"), "{message}");
     assert_eq!(requests.load(Ordering::SeqCst), 1);
 }
+
+/// Every page near the response size cap (a 4 MiB board name), 40 pages
+/// with fresh `next` links and no count. Before the listing budget the walk
+/// read all 160 MiB (and up to 1,000 such pages from an endless chain); now
+/// it stops once the pages together pass 128 MiB.
+#[tokio::test]
+async fn full_size_pages_stop_at_the_listing_budget() {
+    fn fat(page: usize, _port: u16) -> (serde_json::Value, Option<usize>) {
+        let name = "x".repeat(4 * 1024 * 1024);
+        (
+            json!([{"id": page, "name": name}]),
+            (page < 40).then_some(page + 1),
+        )
+    }
+    let (settings, requests) = hostile(fat, Count::Missing).await;
+    let err = discover_error(settings).await;
+    assert!(err.contains("together pass"), "{err}");
+    assert_eq!(requests.load(Ordering::SeqCst), 32);
+}

@@ -15,6 +15,48 @@ use crate::limits::{RateLimiter, RateLimits};
 /// Largest vendor response body read before giving up.
 pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
+/// Most bytes of vendor answers one paged listing reads, all its pages
+/// together. The page caps bound how many pages are read and
+/// [`MAX_RESPONSE_BYTES`] each page, but a vendor that answers every page
+/// near that size (with fresh `next` links and a huge count) would still
+/// make a listing hold gigabytes; this bounds the listing itself. A real
+/// listing is far below it (a ConnectWise page of 1,000 full tickets is a
+/// few MB).
+pub const MAX_LISTING_BYTES: usize = 128 * 1024 * 1024;
+
+/// The bytes a paged listing has read, checked against a budget
+/// ([`MAX_LISTING_BYTES`] unless told otherwise).
+#[derive(Debug)]
+pub struct ListingBudget {
+    used: usize,
+    max: usize,
+}
+
+impl Default for ListingBudget {
+    fn default() -> Self {
+        Self::with_max(MAX_LISTING_BYTES)
+    }
+}
+
+impl ListingBudget {
+    pub fn with_max(max: usize) -> Self {
+        Self { used: 0, max }
+    }
+
+    /// Counts one page's body of `bytes` against the budget: an error (a
+    /// permanent `InvalidResponse`) once the listing's pages together pass it.
+    pub fn take(&mut self, what: &str, bytes: usize) -> Result<(), ConnectorError> {
+        self.used = self.used.saturating_add(bytes);
+        if self.used > self.max {
+            return Err(ConnectorError::InvalidResponse(format!(
+                "{what}: the pages of this listing together pass {} bytes; refusing to read more",
+                self.max
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Turns a vendor error body into the vendor's own message.
 pub type ErrorMessageFn = fn(status: u16, body: &[u8]) -> String;
 
@@ -273,6 +315,23 @@ mod tests {
 
     fn at(value: &str) -> Option<Duration> {
         parse_retry_after_at(&header(value), now())
+    }
+
+    #[test]
+    fn a_listing_budget_refuses_the_page_that_passes_it() {
+        let mut budget = ListingBudget::with_max(10);
+        budget.take("list", 6).unwrap();
+        budget.take("list", 4).unwrap();
+        let err = budget.take("list", 1).unwrap_err();
+        assert!(
+            matches!(err, ConnectorError::InvalidResponse(ref m) if m.contains("pass 10 bytes")),
+            "{err}"
+        );
+        assert!(!err.is_retryable());
+        // No overflow however much is claimed.
+        let mut budget = ListingBudget::default();
+        assert!(budget.take("list", usize::MAX).is_err());
+        assert!(budget.take("list", usize::MAX).is_err());
     }
 
     #[test]

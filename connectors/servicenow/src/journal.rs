@@ -32,33 +32,7 @@ impl ServiceNowConnector {
                 false,
             )
             .await?;
-        let mut comments = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let r = Record::new(row, "journal entry")?;
-            let id = r.required("sys_id", "journal entry")?;
-            let visibility = match r.value("element").as_str() {
-                "comments" => Visibility::Public,
-                "work_notes" => Visibility::Internal,
-                _ => continue,
-            };
-            let created = r.value("sys_created_on");
-            let created_at = parse_time(&created).ok_or_else(|| {
-                ConnectorError::InvalidResponse(format!(
-                    "journal entry {id} has an unreadable sys_created_on {created:?}"
-                ))
-            })?;
-            let (body, marker) = marker::extract(&r.value("value"));
-            comments.push(Comment {
-                id,
-                body,
-                visibility,
-                author: Some(r.value("sys_created_by")).filter(|a| !a.is_empty()),
-                created_at,
-                resolution: false,
-                marker,
-            });
-        }
-        Ok(comments)
+        journal_comments(&rows)
     }
 
     /// PATCHes the journal field; returns the new entry's sys_id (found by
@@ -87,4 +61,35 @@ impl ServiceNowConnector {
             .map(|c| c.id)
             .unwrap_or_else(|| format!("{ticket_id}:{}", comment.marker)))
     }
+}
+
+/// Journal rows (`sys_journal_field`) as comments; rows of other elements are skipped.
+pub(crate) fn journal_comments(rows: &[serde_json::Value]) -> Result<Vec<Comment>, ConnectorError> {
+    let mut comments = Vec::with_capacity(rows.len());
+    for row in rows {
+        let r = Record::new(row, "journal entry")?;
+        let id = r.required("sys_id", "journal entry")?;
+        let visibility = match r.value("element").as_str() {
+            "comments" => Visibility::Public,
+            "work_notes" => Visibility::Internal,
+            _ => continue,
+        };
+        let created = r.value("sys_created_on");
+        let created_at = parse_time(&created).ok_or_else(|| {
+            ConnectorError::InvalidResponse(format!(
+                "journal entry {id} has an unreadable sys_created_on {created:?}"
+            ))
+        })?;
+        let (body, marker) = marker::extract(&r.value("value"));
+        comments.push(Comment {
+            id,
+            body,
+            visibility,
+            author: Some(r.value("sys_created_by")).filter(|a| !a.is_empty()),
+            created_at,
+            resolution: false,
+            marker,
+        });
+    }
+    Ok(comments)
 }

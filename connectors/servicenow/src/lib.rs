@@ -13,6 +13,8 @@ mod choices;
 mod client;
 mod connector;
 mod errors;
+#[doc(hidden)]
+pub mod fuzzing;
 mod journal;
 mod paging;
 mod polling;

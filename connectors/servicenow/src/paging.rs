@@ -10,11 +10,13 @@
 //! The walk stops at a short page. It never reads more pages than
 //! `X-Total-Count` needs (plus slack for records added meanwhile) or than a
 //! hard cap, and a page made only of records already read (an instance that
-//! ignores the offset) is an error, not an endless loop.
+//! ignores the offset) is an error, not an endless loop. The pages of one
+//! walk together are read up to [`psa_connector::http::MAX_LISTING_BYTES`].
 
 use std::collections::HashMap;
 
 use http::Method;
+use psa_connector::http::ListingBudget;
 use psa_connector::ConnectorError;
 use serde_json::Value;
 
@@ -44,6 +46,7 @@ impl ServiceNowConnector {
         // sys_id → index in `records`.
         let mut seen: HashMap<String, usize> = HashMap::new();
         let mut cap = MAX_PAGES;
+        let mut budget = ListingBudget::default();
         let limit = PAGE_SIZE.to_string();
         let display = if display_all { "all" } else { "false" };
         for page in 0.. {
@@ -66,6 +69,7 @@ impl ServiceNowConnector {
                 ],
             )?;
             let response = self.call(Method::GET, url, None).await?;
+            budget.take(table, response.body.len())?;
             if page == 0 {
                 let total = response
                     .headers

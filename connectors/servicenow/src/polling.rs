@@ -25,21 +25,30 @@ impl ServiceNowConnector {
                 false,
             )
             .await?;
-        let mut hints = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let r = Record::new(row, "record")?;
-            let id = r.required("sys_id", "record")?;
-            let stamp = r.value("sys_updated_on");
-            let updated_at = parse_time(&stamp);
-            if updated_at.is_some_and(|t| t + chrono::Duration::seconds(1) <= since) {
-                continue; // an instance that ignored the filter
-            }
-            hints.push(ChangeHint {
-                dedup_key: format!("servicenow:poll:{id}:{stamp}:{}", r.value("sys_mod_count")),
-                ticket_id: id,
-                updated_at,
-            });
-        }
-        Ok(hints)
+        poll_hints(&rows, since)
     }
+}
+
+/// Polled rows as change hints; rows older than `since` (an instance that
+/// ignored the filter) are skipped.
+pub(crate) fn poll_hints(
+    rows: &[serde_json::Value],
+    since: Timestamp,
+) -> Result<Vec<ChangeHint>, ConnectorError> {
+    let mut hints = Vec::with_capacity(rows.len());
+    for row in rows {
+        let r = Record::new(row, "record")?;
+        let id = r.required("sys_id", "record")?;
+        let stamp = r.value("sys_updated_on");
+        let updated_at = parse_time(&stamp);
+        if updated_at.is_some_and(|t| t + chrono::Duration::seconds(1) <= since) {
+            continue; // an instance that ignored the filter
+        }
+        hints.push(ChangeHint {
+            dedup_key: format!("servicenow:poll:{id}:{stamp}:{}", r.value("sys_mod_count")),
+            ticket_id: id,
+            updated_at,
+        });
+    }
+    Ok(hints)
 }

@@ -54,7 +54,8 @@ impl ServiceNowConnector {
             WebhookError::Unauthorized(format!("{TIMESTAMP_HEADER} is not UNIX seconds"))
         })?;
         let now = (self.clock)().timestamp();
-        // abs_diff: a hostile i64::MIN must not overflow the subtraction.
+        // `abs_diff`: any i64 a sender puts in the header, however far off,
+        // is compared without overflow (no panic, no wrap-around to "near").
         let skew = now.abs_diff(sent);
         if skew > MAX_SKEW_SECS.unsigned_abs() {
             return Err(WebhookError::Unauthorized(format!(
@@ -92,5 +93,44 @@ impl ServiceNowConnector {
             ),
             ticket_id: notice.sys_id,
         }])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fuzzing::{connector, NOW, WEBHOOK_SECRET};
+    use crate::signature::sign;
+
+    fn notice(timestamp: &str) -> WebhookRequest {
+        let body = br#"{"table":"incident","sys_id":"46d44a5fa9fe198100b0d7d8e6e4e2a1"}"#;
+        let mut headers = http::HeaderMap::new();
+        headers.insert(TIMESTAMP_HEADER, timestamp.parse().unwrap());
+        headers.insert(
+            SIGNATURE_HEADER,
+            sign(WEBHOOK_SECRET, timestamp, body).parse().unwrap(),
+        );
+        WebhookRequest {
+            headers,
+            query: None,
+            body: bytes::Bytes::from_static(body),
+        }
+    }
+
+    /// Found while writing the fuzz target: `(now - sent).abs()` overflowed for timestamps
+    /// near the ends of i64 (a panic with overflow checks; without them
+    /// `NOW + i64::MIN` wrapped to a skew of `i64::MIN`, which is "near").
+    #[test]
+    fn timestamps_at_the_ends_of_i64_are_refused_without_overflow() {
+        for sent in [i64::MIN, i64::MAX, NOW.wrapping_add(i64::MIN), -1] {
+            match connector().verify(&notice(&sent.to_string())) {
+                Err(WebhookError::Unauthorized(m)) => assert!(m.contains("stale"), "{sent}: {m}"),
+                other => panic!("{sent}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            connector().verify(&notice(&NOW.to_string())).unwrap().len(),
+            1
+        );
     }
 }

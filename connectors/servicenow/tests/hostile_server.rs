@@ -123,3 +123,53 @@ async fn the_simulator_rate_limit_rule_is_retryable_with_its_wait() {
         other => panic!("{other:?} for {err:?}"),
     }
 }
+
+/// An instance whose every page holds 500 new records padded to 4 MiB,
+/// for 40 pages, with no `X-Total-Count`. Before the listing budget the
+/// walk read all 160 MiB (and up to 2,000 such pages); now it stops once
+/// the pages together pass 128 MiB.
+#[tokio::test]
+async fn full_size_pages_stop_at_the_listing_budget() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let pages = Arc::new(AtomicUsize::new(0));
+    let counter = pages.clone();
+    let pad = " ".repeat(4 * 1024 * 1024);
+    let app = axum::Router::new().fallback(
+        move |axum::extract::Query(q): axum::extract::Query<
+            std::collections::HashMap<String, String>,
+        >| {
+            let (counter, pad) = (counter.clone(), pad.clone());
+            async move {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                let offset: usize = q
+                    .get("sysparm_offset")
+                    .and_then(|o| o.parse().ok())
+                    .unwrap_or(0);
+                let count = if n < 40 { 500 } else { 0 };
+                let rows: Vec<String> = (0..count)
+                    .map(|i| {
+                        format!(
+                            r#"{{"sys_id":"{:032x}","sys_updated_on":"2026-11-01 10:00:00"}}"#,
+                            offset + i
+                        )
+                    })
+                    .collect();
+                let body = format!(r#"{{"result":[{}]}}{pad}"#, rows.join(","));
+                ([("content-type", "application/json")], body)
+            }
+        },
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let c = common::connector(ServiceNowSettings::basic(&url, "u", "p"));
+    let err = c
+        .changed_since("2026-11-01T00:00:00Z".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("together pass"), "{err}");
+    assert!(!err.is_retryable());
+    assert_eq!(pages.load(Ordering::SeqCst), 32);
+}
