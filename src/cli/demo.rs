@@ -1,6 +1,7 @@
 //! `demo`: the simulators in-process, the daemon against them, the escalation
-//! story narrated (the internal team on Autotask or ServiceNow, the MSP on
-//! ConnectWise), then the audit chain verified. Exit code 0 on success.
+//! story narrated for one pairing (`psa_bridge::demo::PAIRINGS`: Autotask or
+//! ServiceNow with ConnectWise, Jira with Autotask), then the audit chain
+//! verified. Exit code 0 on success.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,34 +9,43 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use psa_bridge::demo::story::Story;
-use psa_bridge::demo::{DemoEnv, DemoOptions, Internal};
+use psa_bridge::demo::{DemoEnv, DemoOptions, System, PAIRINGS};
 use psa_bridge::report;
 use psa_bridge::store::VerifyReport;
 
-pub async fn demo(store: Option<PathBuf>, internal: Internal) -> anyhow::Result<ExitCode> {
+pub async fn demo(
+    store: Option<PathBuf>,
+    internal: System,
+    msp: Option<System>,
+) -> anyhow::Result<ExitCode> {
+    let msp = msp.unwrap_or_else(|| {
+        PAIRINGS
+            .iter()
+            .find(|p| p.internal == internal)
+            .map_or(System::Connectwise, |p| p.msp)
+    });
     let temp = tempfile::tempdir()?;
     let dir = store.unwrap_or_else(|| temp.path().to_path_buf());
     let options = DemoOptions {
         internal,
+        msp,
         ..Default::default()
     };
     let env = DemoEnv::start(&dir, &options).await?;
-    let internal_addr = match internal {
-        Internal::Autotask => env.autotask.addr(),
-        Internal::Servicenow => env.servicenow.addr(),
-    };
     let (internal_desk, msp_desk, script) = env.desks();
     println!(
-        "psa-bridge demo: {} simulator at {internal_addr}, ConnectWise simulator at {}",
+        "psa-bridge demo: {} simulator at {}, {} simulator at {}",
         internal_desk.system(),
-        env.connectwise.addr()
+        env.addr(internal),
+        msp_desk.system(),
+        env.addr(msp)
     );
     let loaded = psa_bridge::config::load(&env.config_path, &|name| std::env::var(name).ok())?;
     let listeners = psa_bridge::daemon::Listeners::bind(&loaded.config.daemon).await?;
     let daemon =
         psa_bridge::daemon::start(loaded, listeners, Arc::new(psa_bridge::clock::SystemClock))
             .await?;
-    if internal == Internal::Servicenow {
+    if internal == System::Servicenow {
         env.connect_servicenow_notifications(daemon.addr);
     }
     println!(
@@ -54,10 +64,11 @@ pub async fn demo(store: Option<PathBuf>, internal: Internal) -> anyhow::Result<
     let expected = script.expected_writes;
     let echo_free = writes == expected;
     println!(
-        "Ticket and note writes by the bridge: {} to {}, {} to ConnectWise ({}).",
+        "Ticket and note writes by the bridge: {} to {}, {} to {} ({}).",
         writes.0,
         internal_desk.system(),
         writes.1,
+        msp_desk.system(),
         if echo_free {
             "exactly the story's changes, no echoes".to_string()
         } else {

@@ -89,9 +89,13 @@ enum Command {
         /// Keep the demo's store in this folder instead of a temporary one.
         #[arg(long)]
         store: Option<PathBuf>,
-        /// The internal team's system; the MSP works in ConnectWise PSA.
-        #[arg(long, value_enum, default_value_t = psa_bridge::demo::Internal::Autotask)]
-        internal: psa_bridge::demo::Internal,
+        /// The internal team's system. Pairs played: autotask with
+        /// connectwise, servicenow with connectwise, jira with autotask.
+        #[arg(long, value_enum, default_value_t = psa_bridge::demo::System::Autotask)]
+        internal: psa_bridge::demo::System,
+        /// The MSP's system (default: the one the internal system pairs with).
+        #[arg(long, value_enum)]
+        msp: Option<psa_bridge::demo::System>,
     },
 }
 
@@ -169,7 +173,11 @@ pub fn main() -> ExitCode {
                 listen,
                 faults,
             } => simulate::simulate(vendor, listen, faults).await,
-            Command::Demo { store, internal } => demo::demo(store, internal).await,
+            Command::Demo {
+                store,
+                internal,
+                msp,
+            } => demo::demo(store, internal, msp).await,
         }
     });
     match result {

@@ -29,13 +29,41 @@ pub struct Mapping {
     pub on_close: CloseRules,
 }
 
-/// Which tickets get linked: a ticket on `side` that enters `queue`.
+/// Which tickets get linked: an open ticket on `side` that is in `queue`
+/// and/or has `status` (at least one of them is given).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Trigger {
     pub side: Side,
-    /// Queue (Autotask) or board (ConnectWise) label.
-    pub queue: Spanned<String>,
+    /// Queue (Autotask), board (ConnectWise), assignment group (ServiceNow)
+    /// or project key (Jira) label.
+    #[serde(default)]
+    pub queue: Option<Spanned<String>>,
+    /// Status label (Jira: the workflow's "Escalated").
+    #[serde(default)]
+    pub status: Option<Spanned<String>>,
+}
+
+impl Trigger {
+    /// Whether a ticket in `queue` with `status` meets the trigger.
+    pub fn met_by(&self, queue: Option<&str>, status: &str) -> bool {
+        let queue_ok = self
+            .queue
+            .as_ref()
+            .is_none_or(|q| queue == Some(q.get_ref().as_str()));
+        let status_ok = self.status.as_ref().is_none_or(|s| s.get_ref() == status);
+        (self.queue.is_some() || self.status.is_some()) && queue_ok && status_ok
+    }
+
+    /// The trigger in words, for the audit log (`"Escalate to MSP"`, `status "Escalated"`).
+    pub fn describe(&self) -> String {
+        match (&self.queue, &self.status) {
+            (Some(q), Some(s)) => format!("{:?} with status {:?}", q.get_ref(), s.get_ref()),
+            (Some(q), None) => format!("{:?}", q.get_ref()),
+            (None, Some(s)) => format!("status {:?}", s.get_ref()),
+            (None, None) => "nothing".into(),
+        }
+    }
 }
 
 /// What the new far-side ticket gets.

@@ -2,7 +2,7 @@
 //! mapped once, custom fields with both names, value maps where labels
 //! differ, companion fields on status values only) and what the vendors'
 //! catalogs must have ([`Mapping::validate_against`]: every status,
-//! priority and trigger queue label).
+//! priority and trigger label).
 
 use std::path::Path;
 
@@ -90,12 +90,23 @@ impl Mapping {
                 ));
             }
         }
-        if self.trigger.queue.get_ref().trim().is_empty() {
+        let trigger = &self.trigger;
+        for (key, value) in [("queue", &trigger.queue), ("status", &trigger.status)] {
+            if let Some(value) = value.as_ref().filter(|v| v.get_ref().trim().is_empty()) {
+                return Err(ConfigError::new(
+                    file,
+                    line(value.span().start),
+                    format!("trigger.{key}"),
+                    "must not be empty",
+                ));
+            }
+        }
+        if trigger.queue.is_none() && trigger.status.is_none() {
             return Err(ConfigError::new(
                 file,
-                line(self.trigger.queue.span().start),
-                "trigger.queue",
-                "must not be empty",
+                None,
+                "trigger",
+                "give a queue, a status, or both: which tickets escalate",
             ));
         }
         Ok(())
@@ -146,12 +157,12 @@ impl Mapping {
                 check(&pair.b, format!("fields[{i}].values[{j}].b"), Side::B, kind);
             }
         }
-        check(
-            &self.trigger.queue,
-            "trigger.queue".into(),
-            self.trigger.side,
-            "queue",
-        );
+        if let Some(queue) = &self.trigger.queue {
+            check(queue, "trigger.queue".into(), self.trigger.side, "queue");
+        }
+        if let Some(status) = &self.trigger.status {
+            check(status, "trigger.status".into(), self.trigger.side, "status");
+        }
         for side in [Side::A, Side::B] {
             if let Some(status) = self
                 .on_close

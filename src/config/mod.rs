@@ -243,3 +243,5 @@ mod bounds_tests;
 mod example_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod trigger_tests;

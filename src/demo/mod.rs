@@ -4,47 +4,28 @@
 
 pub mod desk;
 pub mod story;
+mod systems;
+
+pub use systems::{pairing, Pairing, System, PAIRINGS};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use psa_autotask::sim::{AutotaskSim, AutotaskSimOptions};
 use psa_connectwise::sim::{ConnectWiseSim, ConnectWiseSimOptions};
+use psa_jira::sim::{JiraSim, JiraSimOptions};
 use psa_servicenow::sim::{ServiceNowSim, ServiceNowSimOptions};
 use tokio::net::TcpListener;
 
-use desk::{AutotaskDesk, ConnectWiseDesk, Desk, ServiceNowDesk};
+use desk::{AutotaskDesk, ConnectWiseDesk, Desk, JiraDesk, ServiceNowDesk};
 use story::Script;
 
 /// The example mapping, shipped in the binary so the demo needs no files.
 pub const EXAMPLE_MAPPING: &str = include_str!("../../mappings/autotask-to-connectwise.toml");
 /// The mapping of the ServiceNow demo.
 pub const SERVICENOW_MAPPING: &str = include_str!("../../mappings/servicenow-to-connectwise.toml");
-
-/// The internal team's system in the demo (the MSP is on ConnectWise).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Internal {
-    #[default]
-    Autotask,
-    Servicenow,
-}
-
-impl Internal {
-    /// The connection name (and vendor) of the internal side.
-    pub fn connection(self) -> &'static str {
-        match self {
-            Internal::Autotask => "autotask",
-            Internal::Servicenow => "servicenow",
-        }
-    }
-
-    fn mapping(self) -> &'static str {
-        match self {
-            Internal::Autotask => EXAMPLE_MAPPING,
-            Internal::Servicenow => SERVICENOW_MAPPING,
-        }
-    }
-}
+/// The mapping of the Jira demo (Autotask as the MSP).
+pub const JIRA_MAPPING: &str = include_str!("../../mappings/jira-to-autotask.toml");
 
 /// Autotask API user the bridge uses in the demo.
 pub const AT_USER: &str = "bridge@example.com";
@@ -57,6 +38,8 @@ pub const SN_USER: &str = "bridge.integration";
 pub const SN_PASSWORD: &str = "demo-password";
 /// Secret of the demo instance's notification business rule.
 pub const SN_WEBHOOK_SECRET: &str = "demo-notify-secret";
+/// Secret the bridge registers its Jira admin webhook with in the demo.
+pub const JIRA_WEBHOOK_SECRET: &str = "demo-jira-webhook-secret";
 
 /// A demo failure: a simulator did not start or the story did not converge.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +48,8 @@ pub enum DemoError {
     Io(#[from] std::io::Error),
     #[error("timed out after {secs} s waiting for: {what}")]
     Timeout { what: String, secs: u64 },
+    #[error("the demo has no pairing {asked}; it plays: {supported}")]
+    Unsupported { asked: String, supported: String },
 }
 
 /// Knobs of the generated configuration.
@@ -79,7 +64,9 @@ pub struct DemoOptions {
     /// Replaces the pairing's shipped mapping.
     pub mapping: Option<String>,
     /// The internal team's system.
-    pub internal: Internal,
+    pub internal: System,
+    /// The MSP's system.
+    pub msp: System,
 }
 
 impl Default for DemoOptions {
@@ -90,7 +77,8 @@ impl Default for DemoOptions {
             poll_interval_secs: 2,
             limits: None,
             mapping: None,
-            internal: Internal::Autotask,
+            internal: System::Autotask,
+            msp: System::Connectwise,
         }
     }
 }
@@ -101,7 +89,9 @@ pub struct DemoEnv {
     pub autotask: AutotaskSim,
     pub connectwise: ConnectWiseSim,
     pub servicenow: ServiceNowSim,
-    pub internal: Internal,
+    pub jira: JiraSim,
+    /// The pairing the configuration sets up.
+    pub pairing: &'static Pairing,
     pub dir: PathBuf,
     pub config_path: PathBuf,
 }
@@ -124,17 +114,24 @@ impl DemoEnv {
             ServiceNowSimOptions::default(),
         )
         .await?;
+        let jira = JiraSim::start(
+            TcpListener::bind("127.0.0.1:0").await?,
+            JiraSimOptions::default(),
+        )
+        .await?;
+        let pairing = pairing(options.internal, options.msp)?;
         std::fs::create_dir_all(dir)?;
         let mapping = options
             .mapping
             .clone()
-            .unwrap_or_else(|| options.internal.mapping().to_string());
+            .unwrap_or_else(|| pairing.mapping.to_string());
         std::fs::write(dir.join("mapping.toml"), mapping)?;
         let env = Self {
             autotask,
             connectwise,
             servicenow,
-            internal: options.internal,
+            jira,
+            pairing,
             dir: dir.to_path_buf(),
             config_path: dir.join("psa-bridge.toml"),
         };
@@ -146,10 +143,7 @@ impl DemoEnv {
     /// daemon listening on `addr` (ServiceNow has no registration API: an
     /// instance admin sets this up once).
     pub fn connect_servicenow_notifications(&self, addr: std::net::SocketAddr) {
-        let url = format!(
-            "http://{addr}/webhooks/{}",
-            Internal::Servicenow.connection()
-        );
+        let url = format!("http://{addr}/webhooks/{}", System::Servicenow.connection());
         self.servicenow
             .set_notifications(Some((&url, SN_WEBHOOK_SECRET)));
     }
@@ -158,18 +152,30 @@ impl DemoEnv {
 impl DemoEnv {
     /// The internal and MSP desks of the demo pairing, and its story's script.
     pub fn desks(&self) -> (Box<dyn Desk + '_>, Box<dyn Desk + '_>, &'static Script) {
-        let msp = Box::new(ConnectWiseDesk(&self.connectwise));
-        match self.internal {
-            Internal::Autotask => (
-                Box::new(AutotaskDesk(&self.autotask)),
-                msp,
-                &story::AUTOTASK_TO_CONNECTWISE,
-            ),
-            Internal::Servicenow => (
-                Box::new(ServiceNowDesk(&self.servicenow)),
-                msp,
-                &story::SERVICENOW_TO_CONNECTWISE,
-            ),
+        (
+            self.desk(self.pairing.internal),
+            self.desk(self.pairing.msp),
+            self.pairing.script,
+        )
+    }
+
+    /// Where `system`'s simulator listens.
+    pub fn addr(&self, system: System) -> std::net::SocketAddr {
+        match system {
+            System::Autotask => self.autotask.addr(),
+            System::Connectwise => self.connectwise.addr(),
+            System::Servicenow => self.servicenow.addr(),
+            System::Jira => self.jira.addr(),
+        }
+    }
+
+    /// A person's view of one system.
+    pub fn desk(&self, system: System) -> Box<dyn Desk + '_> {
+        match system {
+            System::Autotask => Box::new(AutotaskDesk(&self.autotask)),
+            System::Connectwise => Box::new(ConnectWiseDesk(&self.connectwise)),
+            System::Servicenow => Box::new(ServiceNowDesk(&self.servicenow)),
+            System::Jira => Box::new(JiraDesk(&self.jira)),
         }
     }
 
@@ -185,42 +191,22 @@ impl DemoEnv {
         self.autotask.wait_webhooks_idle().await;
         self.connectwise.wait_callbacks_idle().await;
         self.servicenow.wait_notifications_idle().await;
+        self.jira.wait_webhooks_idle().await;
     }
 
     /// A configuration for the daemon: the internal system's connection,
-    /// ConnectWise's, and one pairing between them.
+    /// the MSP's, and one pairing between them.
     pub fn config_text(&self, options: &DemoOptions) -> String {
-        let cw = ConnectWiseSimOptions::default();
-        let cw_settings = format!(
-            "site_url = \"{}\"\ncompany_id = \"{}\"\npublic_key = \"{}\"\nprivate_key = \"{}\"\n\
-             client_id = \"{}\"\ncallback_key_hosts = [\"{}\"]\n",
-            self.connectwise.site_url(),
-            cw.company_id,
-            cw.public_key,
-            cw.private_key,
-            cw.client_id,
-            self.connectwise.addr()
-        );
-        let internal_settings = match self.internal {
-            Internal::Autotask => format!(
-                "zone_discovery_url = \"{}\"\nusername = \"{AT_USER}\"\nsecret = \"{AT_SECRET}\"\n\
-                 integration_code = \"{AT_CODE}\"\nwebhook_secret = \"{AT_WEBHOOK_SECRET}\"\n",
-                self.autotask.zone_discovery_url()
-            ),
-            Internal::Servicenow => format!(
-                "instance_url = \"{}\"\nusername = \"{SN_USER}\"\npassword = \"{SN_PASSWORD}\"\n\
-                 webhook_secret = \"{SN_WEBHOOK_SECRET}\"\n",
-                self.servicenow.instance_url()
-            ),
-        };
-        let internal = self.internal.connection();
+        let (internal, msp) = (self.pairing.internal, self.pairing.msp);
         format!(
             "[daemon]\nstore_path = \"store\"\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n\
              register_webhooks = {}\ntick_ms = 50\n\n{}{}\
-             [[pairings]]\nname = \"acme\"\na = \"{internal}\"\nb = \"connectwise\"\nmapping = \"mapping.toml\"\n",
+             [[pairings]]\nname = \"acme\"\na = \"{}\"\nb = \"{}\"\nmapping = \"mapping.toml\"\n",
             options.webhooks,
-            connection_block(internal, &internal_settings, options),
-            connection_block("connectwise", &cw_settings, options),
+            connection_block(internal.connection(), &internal.settings(self), options),
+            connection_block(msp.connection(), &msp.settings(self), options),
+            internal.connection(),
+            msp.connection(),
         )
     }
 }

@@ -56,6 +56,23 @@ pub const SERVICENOW_TO_CONNECTWISE: Script = Script {
     expected_writes: (7, 3),
 };
 
+/// Jira Service Management (internal) ↔ Autotask (MSP) with the shipped
+/// mapping. Jira writes: the write-back comment and "MSP Ticket" field, the
+/// MSP's status (two transitions: Escalated has no direct way to In
+/// Progress) and comment, the resolution comment, the Resolve transition
+/// and the close-rule comment. Autotask writes: the ticket, the tech's reply
+/// and the priority.
+pub const JIRA_TO_AUTOTASK: Script = Script {
+    internal_high: "High",
+    internal_critical: "Highest",
+    internal_in_progress: "In Progress",
+    internal_done: "Resolved",
+    msp_in_progress: "In Progress",
+    msp_critical: "Critical",
+    msp_closed: "Complete",
+    expected_writes: (8, 3),
+};
+
 /// The Autotask ↔ ConnectWise story's writes, as (Autotask, ConnectWise).
 pub const EXPECTED_WRITES: (usize, usize) = AUTOTASK_TO_CONNECTWISE.expected_writes;
 
@@ -68,8 +85,9 @@ pub struct Story<'a> {
     /// The internal ticket's id and number, once opened.
     pub internal_id: String,
     pub internal_number: String,
-    /// The MSP ticket's id, once the bridge created it.
+    /// The MSP ticket's id and number, once the bridge created it.
     pub msp_id: String,
+    pub msp_number: String,
     narrate: bool,
 }
 
@@ -85,6 +103,7 @@ impl<'a> Story<'a> {
             internal_id: String::new(),
             internal_number: String::new(),
             msp_id: String::new(),
+            msp_number: String::new(),
             narrate,
         }
     }
@@ -172,6 +191,7 @@ impl<'a> Story<'a> {
         self.internal_id = t.id;
         self.internal_number = t.number;
         self.msp_id = msp_id;
+        self.msp_number = far_number;
         Ok(())
     }
 
@@ -195,7 +215,7 @@ impl<'a> Story<'a> {
             msp,
             format!(
                 "John (MSP) sets #{} to {}, writes a public note and an internal note.",
-                self.msp_id, self.script.msp_in_progress
+                self.msp_number, self.script.msp_in_progress
             ),
         );
         let internal = self.internal.as_ref();
@@ -259,7 +279,7 @@ impl<'a> Story<'a> {
             msp,
             format!(
                 "#{} shows Tina's reply and {}.",
-                self.msp_id, self.script.msp_critical
+                self.msp_number, self.script.msp_critical
             ),
         );
         Ok(())
@@ -276,7 +296,10 @@ impl<'a> Story<'a> {
         msp.set_status(&self.msp_id, self.script.msp_closed);
         self.say(
             msp,
-            format!("John adds a resolution note and closes #{}.", self.msp_id),
+            format!(
+                "John adds a resolution note and closes #{}.",
+                self.msp_number
+            ),
         );
         let internal = self.internal.as_ref();
         let id = &self.internal_id;

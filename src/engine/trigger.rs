@@ -17,7 +17,7 @@ pub fn triggers(pairing: &LoadedPairing, side: Side, ticket: &Ticket) -> bool {
     trigger.side == side
         && !ticket.closed
         && ticket.marker.is_none()
-        && ticket.queue.as_deref() == Some(trigger.queue.get_ref().as_str())
+        && trigger.met_by(ticket.queue.as_deref(), &ticket.status)
 }
 
 impl Engine {
@@ -140,9 +140,9 @@ impl Engine {
         plan.note(
             "escalated",
             format!(
-                "{source_connection} ticket {} entered {:?}: planned a new ticket on the other side ({:?})",
+                "{source_connection} ticket {} entered {}: planned a new ticket on the other side ({:?})",
                 ticket.number,
-                mapping.trigger.queue.get_ref(),
+                mapping.trigger.describe(),
                 create.title
             ),
             json!({ "tickets": keys, "create": create }),

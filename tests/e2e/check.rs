@@ -1,7 +1,7 @@
 //! `psa-bridge check`: unknown keys, missing secrets and labels the vendor
 //! does not have are refused with file, line and field.
 
-use psa_bridge::demo::{DemoOptions, Internal, EXAMPLE_MAPPING, SERVICENOW_MAPPING};
+use psa_bridge::demo::{DemoOptions, System, EXAMPLE_MAPPING, SERVICENOW_MAPPING};
 
 use crate::common::{cli, env, text};
 
@@ -72,7 +72,7 @@ async fn check_refuses_unknown_keys_and_missing_secrets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_asks_servicenow_for_its_labels() {
     let (_dir, env) = env(DemoOptions {
-        internal: Internal::Servicenow,
+        internal: System::Servicenow,
         ..Default::default()
     })
     .await;
@@ -97,5 +97,32 @@ async fn check_asks_servicenow_for_its_labels() {
     assert!(
         out.contains("Service Desk"),
         "lists the valid groups: {out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_asks_jira_and_autotask_for_their_labels() {
+    let (_dir, env) = env(DemoOptions {
+        internal: System::Jira,
+        msp: System::Autotask,
+        ..Default::default()
+    })
+    .await;
+    let config = env.config_path.to_str().unwrap().to_string();
+    let ok = cli(&["check", "--config", &config]).await;
+    assert!(ok.status.success(), "{}", text(&ok));
+    let bad =
+        psa_bridge::demo::JIRA_MAPPING.replace("status = \"Escalated\"", "status = \"Escalate\"");
+    std::fs::write(env.dir.join("mapping.toml"), &bad).unwrap();
+    let refused = cli(&["check", "--config", &config]).await;
+    let out = text(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("trigger.status") && out.contains("\"Escalate\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("Waiting for customer"),
+        "lists the workflow's statuses: {out}"
     );
 }

@@ -14,6 +14,7 @@ mod crash;
 mod dead_letters;
 mod edits;
 mod faults;
+mod jira;
 mod listener;
 mod order;
 mod rate;

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use psa_bridge::demo::story::{Story, SERVICENOW_TO_CONNECTWISE};
-use psa_bridge::demo::{DemoEnv, DemoOptions, Internal};
+use psa_bridge::demo::{DemoEnv, DemoOptions, System};
 
 use crate::common::{cli, env, settled, text, Bridge, STEP};
 
@@ -59,7 +59,7 @@ fn assert_nothing_duplicated(env: &DemoEnv, story: &Story<'_>) {
 async fn play_and_count(options: DemoOptions, oauth: bool) {
     let notifications = options.webhooks;
     let (_dir, env) = env(DemoOptions {
-        internal: Internal::Servicenow,
+        internal: System::Servicenow,
         ..options
     })
     .await;
@@ -229,7 +229,7 @@ async fn with_a_kill<F: Future<Output = ()>>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servicenow_story_survives_kills_in_every_step() {
     let (_dir, env) = env(DemoOptions {
-        internal: Internal::Servicenow,
+        internal: System::Servicenow,
         poll_interval_secs: 1,
         ..Default::default()
     })

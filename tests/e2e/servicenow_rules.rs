@@ -8,7 +8,7 @@
 
 use psa_bridge::demo::story::Story;
 use psa_bridge::demo::{
-    wait_for, DemoEnv, DemoOptions, Internal, SERVICENOW_MAPPING, SN_WEBHOOK_SECRET,
+    wait_for, DemoEnv, DemoOptions, System, SERVICENOW_MAPPING, SN_WEBHOOK_SECRET,
 };
 use psa_connectwise::sim::SimNoteKind;
 use serde_json::Value;
@@ -25,7 +25,7 @@ async fn spawn(env: &DemoEnv) -> Bridge {
 
 async fn servicenow_env(mapping: Option<String>) -> (crate::common::TestDir, DemoEnv) {
     env(DemoOptions {
-        internal: Internal::Servicenow,
+        internal: System::Servicenow,
         poll_interval_secs: 1,
         mapping,
         ..Default::default()
@@ -257,7 +257,7 @@ async fn a_long_multilingual_comment_crosses_both_ways_byte_for_byte() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_or_forged_notifications_are_refused_and_nothing_is_stored() {
     let (_dir, env) = env(DemoOptions {
-        internal: Internal::Servicenow,
+        internal: System::Servicenow,
         polling: false,
         ..Default::default()
     })

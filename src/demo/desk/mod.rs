@@ -5,10 +5,12 @@
 
 mod autotask;
 mod connectwise;
+mod jira;
 mod servicenow;
 
 pub use autotask::AutotaskDesk;
 pub use connectwise::ConnectWiseDesk;
+pub use jira::JiraDesk;
 pub use servicenow::ServiceNowDesk;
 
 /// One ticket as a person at the desk sees it.

@@ -37,6 +37,7 @@ fn sim_issue(i: &IssueRec, state: &State) -> SimIssue {
             .map(|(_, n)| n.to_string())
             .unwrap_or_default(),
         resolution: i.resolution.clone(),
+        custom: i.custom.clone(),
         marker: i
             .properties
             .get(crate::MARKER_PROPERTY)

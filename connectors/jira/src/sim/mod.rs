@@ -60,6 +60,8 @@ pub struct SimIssue {
     pub status: String,
     pub priority: String,
     pub resolution: Option<String>,
+    /// Custom field values by field id (`customfield_10050` is "MSP Ticket").
+    pub custom: std::collections::BTreeMap<String, serde_json::Value>,
     /// The `psa-bridge` issue property's `marker`, if set.
     pub marker: Option<String>,
     pub updated: DateTime<Utc>,
