@@ -200,3 +200,88 @@ async fn jira_story_survives_kills_in_every_step() {
     .await;
     assert!(verify.status.success(), "{}", text(&verify));
 }
+
+/// A rich ADF description (heading, lists, code, link, mention) arrives in
+/// Autotask as readable text; an Autotask note arrives in Jira as valid ADF
+/// that renders to the same text; a JSM internal comment stays in Jira.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adf_crosses_readably_and_internal_comments_stay_internal() {
+    let (_dir, env) = env(jira_options(DemoOptions {
+        poll_interval_secs: 1,
+        ..Default::default()
+    }))
+    .await;
+    let bridge = Bridge::spawn(&env.config_path).await;
+    let description = serde_json::json!({
+        "type": "doc", "version": 1, "content": [
+            {"type": "heading", "attrs": {"level": 2}, "content": [{"type": "text", "text": "Symptoms"}]},
+            {"type": "bulletList", "content": [
+                {"type": "listItem", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "VPN drops every 5 minutes"}]}]},
+                {"type": "listItem", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "Only at the Leeds branch"}]}]}
+            ]},
+            {"type": "codeBlock", "content": [{"type": "text", "text": "ping -c 3 10.0.0.1"}]},
+            {"type": "paragraph", "content": [
+                {"type": "text", "text": "See "},
+                {"type": "text", "text": "the runbook", "marks": [{"type": "link", "attrs": {"href": "https://wiki.example/vpn"}}]},
+                {"type": "text", "text": " and ask "},
+                {"type": "mention", "attrs": {"id": "5b10a2844c20165700ede21g", "text": "@Alex Ops"}}
+            ]}
+        ]
+    });
+    let issue = env
+        .jira
+        .user_create_issue_adf("HELP", "VPN flapping", description, "High")
+        .unwrap();
+    env.jira.user_transition(&issue.key, "Escalated", None);
+    let at_id: i64 = psa_bridge::demo::wait_for("the Autotask ticket", STEP, || {
+        env.autotask.tickets().first().map(|t| t.id)
+    })
+    .await
+    .unwrap();
+    let at = env.autotask.ticket(at_id).unwrap();
+    for readable in [
+        "Symptoms",
+        "VPN drops every 5 minutes",
+        "Only at the Leeds branch",
+        "ping -c 3 10.0.0.1",
+        "the runbook",
+        "https://wiki.example/vpn",
+        "Alex Ops",
+    ] {
+        assert!(
+            at.description.contains(readable),
+            "{readable:?} in {:?}",
+            at.description
+        );
+    }
+    assert!(
+        !at.description.contains("\"type\""),
+        "no raw ADF: {}",
+        at.description
+    );
+
+    let note = "Line one of the MSP's note.\n\nSecond paragraph: résumé, 東京.";
+    env.autotask.user_add_note(at_id, note, false, "jsmith");
+    env.jira
+        .user_add_comment(&issue.key, "Internal: VPN vendor case 4711", false, "Tina");
+    let mirrored = psa_bridge::demo::wait_for("the note in Jira", STEP, || {
+        env.jira
+            .comments(&issue.key)
+            .into_iter()
+            .find(|c| c.text.contains("Line one of the MSP's note."))
+    })
+    .await
+    .unwrap();
+    assert!(mirrored.public, "a public note arrives public");
+    assert_eq!(mirrored.body["type"], "doc", "{}", mirrored.body);
+    assert_eq!(mirrored.body["version"], 1, "{}", mirrored.body);
+    let rendered = psa_jira::adf::to_text(&mirrored.body).unwrap();
+    assert!(rendered.contains(note), "{rendered:?}");
+    settled(&env, &bridge).await;
+    let at_notes = env.autotask.notes(at_id);
+    assert!(
+        !at_notes.iter().any(|n| n.text.contains("vendor case 4711")),
+        "a JSM internal comment crossed: {at_notes:?}"
+    );
+    bridge.stop().await;
+}
