@@ -316,3 +316,36 @@ pub async fn settled(env: &DemoEnv, bridge: &Bridge) -> (usize, usize) {
 
 /// How long [`settled`] waits before it calls the daemon stuck.
 pub const SETTLE_LIMIT: Duration = Duration::from_secs(180);
+
+/// Plays the story's four steps, SIGKILLing the daemon `after` into each
+/// step and starting it again with `respawn`; returns the last daemon.
+pub async fn play_with_kills<R, Fut>(
+    story: &mut psa_bridge::demo::story::Story<'_>,
+    mut bridge: Bridge,
+    after: Duration,
+    respawn: R,
+) -> Bridge
+where
+    R: Fn() -> Fut,
+    Fut: std::future::Future<Output = Bridge>,
+{
+    for step in 0..4 {
+        let killer = async {
+            tokio::time::sleep(after).await;
+            bridge.kill().await;
+            respawn().await
+        };
+        let play = async {
+            match step {
+                0 => story.escalate().await,
+                1 => story.msp_picks_up().await,
+                2 => story.tech_replies().await,
+                _ => story.msp_resolves().await,
+            }
+            .unwrap()
+        };
+        let ((), next) = tokio::join!(play, killer);
+        bridge = next;
+    }
+    bridge
+}

@@ -3,13 +3,12 @@
 //! and polling only, with exact write counts (no echoes), and with SIGKILLs
 //! in the middle of every step (no duplicate issue, ticket or comment).
 
-use std::future::Future;
 use std::time::Duration;
 
 use psa_bridge::demo::story::{Story, JIRA_TO_AUTOTASK};
 use psa_bridge::demo::{DemoEnv, DemoOptions, System};
 
-use crate::common::{cli, env, settled, text, Bridge, STEP};
+use crate::common::{cli, env, play_with_kills, settled, text, Bridge, STEP};
 
 fn jira_options(options: DemoOptions) -> DemoOptions {
     DemoOptions {
@@ -138,22 +137,6 @@ async fn jira_story_polling_only() {
     .await;
 }
 
-/// Runs `step` while the daemon is SIGKILLed `after` into it and restarted.
-async fn with_a_kill<F: Future<Output = ()>>(
-    env: &DemoEnv,
-    bridge: Bridge,
-    after: Duration,
-    step: F,
-) -> Bridge {
-    let killer = async {
-        tokio::time::sleep(after).await;
-        bridge.kill().await;
-        Bridge::spawn(&env.config_path).await
-    };
-    let ((), bridge) = tokio::join!(step, killer);
-    bridge
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jira_story_survives_kills_in_every_step() {
     let (_dir, env) = env(jira_options(DemoOptions {
@@ -165,23 +148,11 @@ async fn jira_story_survives_kills_in_every_step() {
     env.autotask
         .control()
         .set_latency(Duration::from_millis(150));
-    let mut bridge = Bridge::spawn(&env.config_path).await;
+    let bridge = Bridge::spawn(&env.config_path).await;
     let mut story = Story::new(&env, Duration::from_secs(60), false);
     let kill_after = Duration::from_millis(400);
-    bridge = with_a_kill(&env, bridge, kill_after, async {
-        story.escalate().await.unwrap()
-    })
-    .await;
-    bridge = with_a_kill(&env, bridge, kill_after, async {
-        story.msp_picks_up().await.unwrap()
-    })
-    .await;
-    bridge = with_a_kill(&env, bridge, kill_after, async {
-        story.tech_replies().await.unwrap()
-    })
-    .await;
-    bridge = with_a_kill(&env, bridge, kill_after, async {
-        story.msp_resolves().await.unwrap()
+    let bridge = play_with_kills(&mut story, bridge, kill_after, || {
+        Bridge::spawn(&env.config_path)
     })
     .await;
     settled(&env, &bridge).await;

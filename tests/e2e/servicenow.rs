@@ -3,13 +3,12 @@
 //! polling only (exact write counts, no echoes), and with SIGKILLs in the
 //! middle of every step (no duplicate incident, ticket or journal entry).
 
-use std::future::Future;
 use std::time::Duration;
 
 use psa_bridge::demo::story::{Story, SERVICENOW_TO_CONNECTWISE};
 use psa_bridge::demo::{DemoEnv, DemoOptions, System};
 
-use crate::common::{cli, env, settled, text, Bridge, STEP};
+use crate::common::{cli, env, play_with_kills, settled, text, Bridge, STEP};
 
 /// Starts the daemon and, with `notify`, points the instance's business
 /// rule at it (what an instance admin does once; ServiceNow has no
@@ -210,22 +209,6 @@ async fn servicenow_story_polling_only_with_oauth() {
     .await;
 }
 
-/// Runs `step` while the daemon is SIGKILLed `after` into it and restarted.
-async fn with_a_kill<F: Future<Output = ()>>(
-    env: &DemoEnv,
-    bridge: Bridge,
-    after: Duration,
-    step: F,
-) -> Bridge {
-    let killer = async {
-        tokio::time::sleep(after).await;
-        bridge.kill().await;
-        spawn(env, true).await
-    };
-    let ((), bridge) = tokio::join!(step, killer);
-    bridge
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servicenow_story_survives_kills_in_every_step() {
     let (_dir, env) = env(DemoOptions {
@@ -241,26 +224,11 @@ async fn servicenow_story_survives_kills_in_every_step() {
     env.connectwise
         .control()
         .set_latency(Duration::from_millis(150));
-    let mut bridge = spawn(&env, true).await;
+    let bridge = spawn(&env, true).await;
     let mut story = Story::new(&env, Duration::from_secs(60), false);
     let kill_after = Duration::from_millis(400);
 
-    bridge = with_a_kill(&env, bridge, kill_after, async {
-        story.escalate().await.unwrap()
-    })
-    .await;
-    bridge = with_a_kill(&env, bridge, kill_after, async {
-        story.msp_picks_up().await.unwrap()
-    })
-    .await;
-    bridge = with_a_kill(&env, bridge, kill_after, async {
-        story.tech_replies().await.unwrap()
-    })
-    .await;
-    bridge = with_a_kill(&env, bridge, kill_after, async {
-        story.msp_resolves().await.unwrap()
-    })
-    .await;
+    let bridge = play_with_kills(&mut story, bridge, kill_after, || spawn(&env, true)).await;
     settled(&env, &bridge).await;
 
     assert_nothing_duplicated(&env, &story);
