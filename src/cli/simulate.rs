@@ -26,9 +26,17 @@ pub struct Faults {
     /// Retry-After (seconds) sent with those 429s.
     #[arg(long, default_value_t = 5)]
     retry_after: u64,
-    /// Fraction of requests (0 to 1) answered 503.
+    /// Fraction of requests (0 to 1) answered 502, 503 or 504.
     #[arg(long, default_value_t = 0.0)]
     error_rate: f64,
+    /// Fraction of requests (0 to 1) whose connection is reset before
+    /// anything is applied.
+    #[arg(long, default_value_t = 0.0)]
+    reset_rate: f64,
+    /// Fraction of requests (0 to 1) carried out but answered only after
+    /// 60 seconds, so the caller times out not knowing it happened.
+    #[arg(long, default_value_t = 0.0)]
+    timeout_rate: f64,
     /// Delay added to every answer, in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
@@ -50,6 +58,8 @@ impl Faults {
         control.set_error_rate(self.error_rate);
         control.set_latency(Duration::from_millis(self.latency_ms));
         control.set_ambiguous_rate(self.ambiguous_rate);
+        control.set_reset_rate(self.reset_rate);
+        control.set_timeout_rate(self.timeout_rate);
     }
 }
 
@@ -61,6 +71,8 @@ pub async fn simulate(
     for (flag, rate) in [
         ("--error-rate", faults.error_rate),
         ("--ambiguous-rate", faults.ambiguous_rate),
+        ("--reset-rate", faults.reset_rate),
+        ("--timeout-rate", faults.timeout_rate),
     ] {
         if !(0.0..=1.0).contains(&rate) {
             anyhow::bail!("{flag} must be between 0 and 1, got {rate}");

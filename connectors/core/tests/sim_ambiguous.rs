@@ -2,83 +2,17 @@
 //! handler, then answered 503 or with a dropped connection; reads and failed
 //! writes are never affected.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::Router;
 use http::Method;
-use psa_connector::http::{HttpClient, HttpSettings};
-use psa_connector::sim::{middleware, AmbiguousReply, SimControl};
-use psa_connector::{ConnectorError, RateLimits};
+use psa_connector::sim::AmbiguousReply;
+use psa_connector::ConnectorError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn error_body(_status: u16, message: &str) -> serde_json::Value {
-    serde_json::json!({ "errors": [message] })
-}
+mod common;
 
-fn identify(_: &HeaderMap) -> Option<String> {
-    Some("api-user".into())
-}
-
-struct Server {
-    base: String,
-    applied: Arc<AtomicUsize>,
-    control: Arc<SimControl>,
-}
-
-async fn server() -> Server {
-    let applied = Arc::new(AtomicUsize::new(0));
-    let control = SimControl::new(error_body, identify);
-    let counter = applied.clone();
-    let app = Router::new()
-        .route(
-            "/items",
-            post(move || {
-                let counter = counter.clone();
-                async move {
-                    let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
-                    (StatusCode::CREATED, format!("{{\"id\":{n}}}"))
-                }
-            })
-            .get(|| async { "[]" }),
-        )
-        .route(
-            "/refused",
-            post(|| async { (StatusCode::BAD_REQUEST, "{\"errors\":[\"no\"]}") }),
-        )
-        .layer(axum::middleware::from_fn_with_state(
-            control.clone(),
-            middleware,
-        ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Server {
-        base: format!("http://{addr}/"),
-        applied,
-        control,
-    }
-}
-
-fn client(base: &str) -> HttpClient {
-    HttpClient::new(HttpSettings {
-        base_url: base.parse().unwrap(),
-        default_headers: HeaderMap::new(),
-        limits: RateLimits {
-            requests_per_second: 100,
-            burst: 100,
-            requests_per_hour: None,
-            max_concurrent: 4,
-        },
-        timeout: Duration::from_secs(10),
-        default_retry_after: Duration::from_secs(60),
-        error_message: |_, _| "vendor error".into(),
-    })
-    .unwrap()
-}
+use common::{client, server};
 
 #[tokio::test]
 async fn an_applied_write_answered_503_is_retryable_and_counted() {

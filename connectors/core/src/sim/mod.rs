@@ -16,6 +16,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rand::Rng;
 
+mod outgoing;
+
+pub use outgoing::{send_webhook, send_webhook_status, Deliveries, WebhookDelivery};
+
 /// Builds the vendor's error body for a status and message.
 pub type ErrorBodyFn = fn(status: u16, message: &str) -> serde_json::Value;
 /// Names the API user a request authenticates as (for per-user write counts).
@@ -47,6 +51,9 @@ pub enum AmbiguousReply {
     /// The connection is closed without any answer (a timeout or reset, as
     /// the client sees it).
     Dropped,
+    /// No answer until long after the client gave up (see
+    /// [`SimControl::set_timeout_rate`]).
+    TimedOut,
 }
 
 impl RequestRecord {
@@ -75,8 +82,15 @@ struct Knobs {
     ambiguous_next_writes: VecDeque<(AmbiguousReply, Option<String>)>,
     ambiguous_rate: f64,
     fail_next_reads: VecDeque<u16>,
-    /// The status each outgoing webhook got (0: no answer).
-    webhook_answers: Vec<u16>,
+    /// Every outgoing webhook and the status it got (0: no answer).
+    webhook_log: Vec<WebhookDelivery>,
+    /// Fraction of requests whose connection is reset before anything is applied.
+    reset_rate: f64,
+    /// Fraction of requests applied but answered only after `hang`.
+    timeout_rate: f64,
+    hang: Duration,
+    /// Every request until this instant is answered 429 with this `Retry-After`.
+    throttled_until: Option<(Instant, u64)>,
     rate_limit: Option<(u32, u64)>,
     window: VecDeque<Instant>,
     log: Vec<RequestRecord>,
@@ -84,6 +98,20 @@ struct Knobs {
     in_flight: HashMap<Option<String>, usize>,
     most_in_flight: HashMap<Option<String>, usize>,
     concurrency_limit: Option<(usize, &'static str)>,
+}
+
+/// How an admitted request is served.
+struct Admitted {
+    latency: Duration,
+    /// Carry the request out, then answer only after this long.
+    hang: Option<Duration>,
+}
+
+/// Why a request is not carried out.
+enum Refusal {
+    Status(StatusCode, Option<u64>, &'static str),
+    /// The connection is reset with no answer.
+    Reset,
 }
 
 /// Shared control panel of one simulator.
@@ -194,9 +222,35 @@ impl SimControl {
         })
     }
 
-    /// Fraction (0..=1) of requests that fail with 503.
+    /// Fraction (0..=1) of requests that fail with a 502, 503 or 504
+    /// before the vendor applies anything.
     pub fn set_error_rate(&self, rate: f64) {
         self.knobs().error_rate = rate.clamp(0.0, 1.0);
+    }
+
+    /// Fraction (0..=1) of requests whose connection is reset before the
+    /// vendor applies anything: the client sees the connection end with no
+    /// answer.
+    pub fn set_reset_rate(&self, rate: f64) {
+        self.knobs().reset_rate = rate.clamp(0.0, 1.0);
+    }
+
+    /// Fraction (0..=1) of requests the vendor carries out but answers only
+    /// after [`Self::set_hang`] (60 s unless set), so a client with a
+    /// shorter timeout never learns that its write was applied.
+    pub fn set_timeout_rate(&self, rate: f64) {
+        self.knobs().timeout_rate = rate.clamp(0.0, 1.0);
+    }
+
+    /// How long a timed-out request (see [`Self::set_timeout_rate`]) hangs.
+    pub fn set_hang(&self, hang: Duration) {
+        self.knobs().hang = hang;
+    }
+
+    /// Every request for the next `length` is answered 429 with
+    /// `Retry-After: retry_after_secs` (a burst of throttling).
+    pub fn throttle_for(&self, length: Duration, retry_after_secs: u64) {
+        self.knobs().throttled_until = Some((Instant::now() + length, retry_after_secs));
     }
 
     /// Delay added before every answer.
@@ -265,7 +319,16 @@ impl SimControl {
     /// The status every webhook this simulator sent got (0: no answer,
     /// e.g. the receiver was down).
     pub fn webhook_answers(&self) -> Vec<u16> {
-        self.knobs().webhook_answers.clone()
+        self.knobs().webhook_log.iter().map(|d| d.status).collect()
+    }
+
+    /// Every webhook this simulator sent, with the answer it got, in order.
+    pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
+        self.knobs().webhook_log.clone()
+    }
+
+    fn record_webhook(&self, delivery: WebhookDelivery) {
+        self.knobs().webhook_log.push(delivery);
     }
 
     /// The most applied writes whose path contains `path_fragment` that the
@@ -322,9 +385,18 @@ impl SimControl {
     }
 
     /// Decides, before routing, whether this request is throttled or faulted.
-    fn admit(&self, is_write: bool) -> Result<Duration, (StatusCode, Option<u64>, &'static str)> {
+    fn admit(&self, is_write: bool) -> Result<Admitted, Refusal> {
         let mut k = self.knobs();
         let now = Instant::now();
+        if let Some((until, retry_after)) = k.throttled_until {
+            if now < until {
+                return Err(Refusal::Status(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Some(retry_after),
+                    "Too many requests. Please slow down.",
+                ));
+            }
+        }
         if let Some((per_second, retry_after)) = k.rate_limit {
             while k
                 .window
@@ -334,7 +406,7 @@ impl SimControl {
                 k.window.pop_front();
             }
             if k.window.len() >= per_second as usize {
-                return Err((
+                return Err(Refusal::Status(
                     StatusCode::TOO_MANY_REQUESTS,
                     Some(retry_after),
                     "Too many requests. Please slow down.",
@@ -346,24 +418,43 @@ impl SimControl {
             if let Some((code, retry_after)) = k.fail_next_writes.pop_front() {
                 let status =
                     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                return Err((status, retry_after, "Injected fault"));
+                return Err(Refusal::Status(status, retry_after, "Injected fault"));
             }
         }
         if !is_write {
             if let Some(code) = k.fail_next_reads.pop_front() {
                 let status =
                     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                return Err((status, None, "Injected fault"));
+                return Err(Refusal::Status(status, None, "Injected fault"));
             }
         }
-        if k.error_rate > 0.0 && rand::rng().random_bool(k.error_rate) {
-            return Err((
+        let mut rng = rand::rng();
+        if k.error_rate > 0.0 && rng.random_bool(k.error_rate) {
+            let status = [
+                StatusCode::BAD_GATEWAY,
                 StatusCode::SERVICE_UNAVAILABLE,
+                StatusCode::GATEWAY_TIMEOUT,
+            ][rng.random_range(0..3)];
+            return Err(Refusal::Status(
+                status,
                 None,
                 "Service temporarily unavailable",
             ));
         }
-        Ok(k.latency)
+        if k.reset_rate > 0.0 && rng.random_bool(k.reset_rate) {
+            return Err(Refusal::Reset);
+        }
+        let hang = (k.timeout_rate > 0.0 && rng.random_bool(k.timeout_rate)).then(|| {
+            if k.hang.is_zero() {
+                Duration::from_secs(60)
+            } else {
+                k.hang
+            }
+        });
+        Ok(Admitted {
+            latency: k.latency,
+            hang,
+        })
     }
 
     fn record(&self, record: RequestRecord) {
@@ -400,13 +491,18 @@ pub async fn middleware(
         ambiguous: None,
     };
     let over_limit = control.enter(&record.user);
-    let _in_flight = InFlight(&control, record.user.clone());
+    let in_flight = InFlight(&control, record.user.clone());
     let admitted = match over_limit {
-        Some(message) => Err((StatusCode::TOO_MANY_REQUESTS, None, message)),
+        Some(message) => Err(Refusal::Status(StatusCode::TOO_MANY_REQUESTS, None, message)),
         None => control.admit(record.is_write()),
     };
     let response = match admitted {
-        Err((status, retry_after, message)) => {
+        Err(Refusal::Reset) => {
+            record.finished = Instant::now();
+            control.record(record);
+            return dropped_connection();
+        }
+        Err(Refusal::Status(status, retry_after, message)) => {
             let mut response = control.error_response(status, message);
             if let Some(secs) = retry_after {
                 response
@@ -415,11 +511,25 @@ pub async fn middleware(
             }
             response
         }
-        Ok(latency) => {
+        Ok(Admitted { latency, hang }) => {
             if !latency.is_zero() {
                 tokio::time::sleep(latency).await;
             }
             let response = next.run(request).await;
+            if let Some(hang) = hang {
+                // Applied; the answer comes long after the client gave up.
+                if record.is_write() && response.status().is_success() {
+                    record.ambiguous = Some(AmbiguousReply::TimedOut);
+                }
+                record.status = response.status().as_u16();
+                record.finished = Instant::now();
+                control.record(record);
+                // Done as far as the vendor is concerned (its concurrency
+                // count included); only the answer is late.
+                drop(in_flight);
+                tokio::time::sleep(hang).await;
+                return response;
+            }
             // The handler has applied the write; maybe lose its answer.
             let ambiguity = (record.is_write() && response.status().is_success())
                 .then(|| control.take_ambiguity(&record.path))
@@ -433,7 +543,7 @@ pub async fn middleware(
                             StatusCode::SERVICE_UNAVAILABLE,
                             "Service temporarily unavailable",
                         ),
-                        AmbiguousReply::Dropped => {
+                        AmbiguousReply::Dropped | AmbiguousReply::TimedOut => {
                             record.status = 0;
                             record.finished = Instant::now();
                             control.record(record);
@@ -461,73 +571,6 @@ fn dropped_connection() -> Response {
         ))
     });
     Response::new(Body::from_stream(failing))
-}
-
-/// Webhook deliveries a simulator has started, so a test can wait until
-/// every one has been answered (finished ones are forgotten as new ones come).
-#[derive(Default)]
-pub struct Deliveries(Mutex<Vec<tokio::task::JoinHandle<()>>>);
-
-impl Deliveries {
-    /// Tracks a delivery that has been spawned.
-    pub fn track(&self, task: tokio::task::JoinHandle<()>) {
-        let mut tasks = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        tasks.retain(|t| !t.is_finished());
-        tasks.push(task);
-    }
-
-    /// Waits for every delivery started so far, and any started meanwhile.
-    pub async fn wait_idle(&self) {
-        loop {
-            let pending = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
-            if pending.is_empty() {
-                return;
-            }
-            for task in pending {
-                let _ = task.await;
-            }
-        }
-    }
-}
-
-/// Posts a webhook body with headers; failures are logged, as a vendor
-/// would, and the answer's status (0 when none came) is kept in `control`
-/// so tests can tell how the receiver answered every delivery.
-pub async fn send_webhook(
-    control: Arc<SimControl>,
-    url: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-) {
-    send_webhook_status(control, url, headers, body).await;
-}
-
-/// [`send_webhook`], returning the status the receiver answered (0: no
-/// answer), for simulators that retry failed deliveries as their vendor does.
-pub async fn send_webhook_status(
-    control: Arc<SimControl>,
-    url: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-) -> u16 {
-    let client = reqwest::Client::new();
-    let mut request = client.post(&url).body(body);
-    for (name, value) in headers {
-        request = request.header(name, value);
-    }
-    let status = match request.timeout(Duration::from_secs(5)).send().await {
-        Ok(r) if r.status().is_success() => r.status().as_u16(),
-        Ok(r) => {
-            tracing::warn!(%url, status = r.status().as_u16(), "webhook refused");
-            r.status().as_u16()
-        }
-        Err(e) => {
-            tracing::warn!(%url, error = %e, "webhook delivery failed");
-            0
-        }
-    };
-    control.knobs().webhook_answers.push(status);
-    status
 }
 
 #[cfg(test)]
