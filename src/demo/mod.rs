@@ -211,6 +211,44 @@ impl DemoEnv {
     }
 }
 
+impl DemoEnv {
+    /// Writes a configuration with several pairings (each a `(name,
+    /// pairing)`, their systems all different) into the demo directory: one
+    /// connection per system, one `mapping-NAME.toml` per pairing with its
+    /// shipped mapping. The demo's own `psa-bridge.toml` is replaced.
+    pub fn write_config_for(
+        &self,
+        pairings: &[(&str, &'static Pairing)],
+        options: &DemoOptions,
+    ) -> std::io::Result<()> {
+        let mut systems: Vec<System> = Vec::new();
+        let mut pairing_blocks = String::new();
+        for (name, pairing) in pairings {
+            std::fs::write(self.dir.join(format!("mapping-{name}.toml")), pairing.mapping)?;
+            pairing_blocks.push_str(&format!(
+                "[[pairings]]\nname = \"{name}\"\na = \"{}\"\nb = \"{}\"\nmapping = \"mapping-{name}.toml\"\n\n",
+                pairing.internal.connection(),
+                pairing.msp.connection(),
+            ));
+            for system in [pairing.internal, pairing.msp] {
+                if !systems.contains(&system) {
+                    systems.push(system);
+                }
+            }
+        }
+        let connections: String = systems
+            .iter()
+            .map(|s| connection_block(s.connection(), &s.settings(self), options))
+            .collect();
+        let text = format!(
+            "[daemon]\nstore_path = \"store\"\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n\
+             register_webhooks = {}\ntick_ms = 50\n\n{connections}{pairing_blocks}",
+            options.webhooks,
+        );
+        std::fs::write(&self.config_path, text)
+    }
+}
+
 /// `[connections.NAME]` for vendor NAME with its settings table.
 fn connection_block(vendor: &str, settings: &str, options: &DemoOptions) -> String {
     let limits = options

@@ -283,33 +283,42 @@ pub async fn progress(bridge: &Bridge) -> Option<Progress> {
 /// counts unchanged across two completed poll rounds of every connection
 /// (across a few checks when nothing polls). Returns the write counts.
 pub async fn settled(env: &DemoEnv, bridge: &Bridge) -> (usize, usize) {
+    settled_by(env, bridge, || writes(env)).await
+}
+
+/// [`settled`], with the write counts taken by `writes`.
+pub async fn settled_by<W: PartialEq + std::fmt::Debug>(
+    env: &DemoEnv,
+    bridge: &Bridge,
+    writes: impl Fn() -> W,
+) -> W {
     let deadline = std::time::Instant::now() + SETTLE_LIMIT;
-    let mut quiet_since: Option<(Option<u64>, (usize, usize), u32)> = None;
+    let mut quiet_since: Option<(Option<u64>, W, u32)> = None;
     loop {
         env.wait_webhooks_idle().await;
         let now = progress(bridge).await.unwrap_or(Progress {
             inbox: u64::MAX,
             ..Progress::default()
         });
-        let writes = writes(env);
+        let now_writes = writes();
         let idle = now.inbox == 0 && now.outbox == 0;
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon did not settle within {SETTLE_LIMIT:?}: {now:?}, writes {now_writes:?}"
+        );
         quiet_since = match quiet_since {
-            Some((polls, before, checks)) if idle && before == writes => {
+            Some((polls, before, checks)) if idle && before == now_writes => {
                 let rounds_done = match (polls, now.polls) {
                     (Some(start), Some(current)) => current >= start + 2,
                     _ => checks >= 4,
                 };
                 if rounds_done {
-                    return writes;
+                    return now_writes;
                 }
                 Some((polls, before, checks + 1))
             }
-            _ => idle.then_some((now.polls, writes, 0)),
+            _ => idle.then_some((now.polls, now_writes, 0)),
         };
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the daemon did not settle within {SETTLE_LIMIT:?}: {now:?}, writes {writes:?}"
-        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -5,6 +5,7 @@
 mod admin;
 mod ambiguous;
 mod audit;
+mod campaign;
 mod chaos;
 mod check;
 mod close;
@@ -29,3 +30,4 @@ mod supervision;
 mod trigger;
 mod visibility;
 mod webhooks;
+mod workload;
