@@ -224,7 +224,10 @@ impl DemoEnv {
         let mut systems: Vec<System> = Vec::new();
         let mut pairing_blocks = String::new();
         for (name, pairing) in pairings {
-            std::fs::write(self.dir.join(format!("mapping-{name}.toml")), pairing.mapping)?;
+            std::fs::write(
+                self.dir.join(format!("mapping-{name}.toml")),
+                pairing.mapping,
+            )?;
             pairing_blocks.push_str(&format!(
                 "[[pairings]]\nname = \"{name}\"\na = \"{}\"\nb = \"{}\"\nmapping = \"mapping-{name}.toml\"\n\n",
                 pairing.internal.connection(),

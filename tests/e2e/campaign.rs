@@ -60,7 +60,15 @@ async fn crash_campaign_over_two_pairings_loses_and_duplicates_nothing() {
     });
 
     let mut expected = Expected::default();
-    escalate(&env, &lanes, tickets.div_ceil(2), &mut rng, &mut expected, CONVERGE).await;
+    escalate(
+        &env,
+        &lanes,
+        tickets.div_ceil(2),
+        &mut rng,
+        &mut expected,
+        CONVERGE,
+    )
+    .await;
     for _ in 0..changes {
         let change = draw(&mut rng, &expected);
         apply(&env, &lanes, &mut expected, &change);
@@ -91,7 +99,13 @@ async fn crash_campaign_over_two_pairings_loses_and_duplicates_nothing() {
         missing.is_empty(),
         "acknowledged webhooks missing from the store: {missing:#?}"
     );
-    let verify = cli(&["audit", "verify", "--config", env.config_path.to_str().unwrap()]).await;
+    let verify = cli(&[
+        "audit",
+        "verify",
+        "--config",
+        env.config_path.to_str().unwrap(),
+    ])
+    .await;
     assert!(verify.status.success(), "{}", text(&verify));
     eprintln!(
         "campaign: seed {seed}: {} tickets in 2 pairings, {} changes ({} priorities, {} statuses, {} notes), \

@@ -14,6 +14,7 @@ mod conflict;
 mod crash;
 mod dead_letters;
 mod edits;
+mod fault_injection;
 mod faults;
 mod jira;
 mod listener;

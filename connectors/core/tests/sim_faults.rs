@@ -73,10 +73,7 @@ async fn injected_server_errors_are_gateway_kinds_and_retryable() {
             other => panic!("expected a 5xx, got {other:?}"),
         }
     }
-    assert!(
-        seen.iter().all(|s| [502, 503, 504].contains(s)),
-        "{seen:?}"
-    );
+    assert!(seen.iter().all(|s| [502, 503, 504].contains(s)), "{seen:?}");
     assert!(seen.len() > 1, "more than one kind in 60 tries: {seen:?}");
 }
 

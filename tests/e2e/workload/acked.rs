@@ -85,14 +85,13 @@ impl Collector {
         let mut acked = self.acked.lock().unwrap();
         *acked.deliveries.entry(connection.clone()).or_default() += 1;
         match result {
-            Ok(hints) => acked.hints.extend(
-                hints
-                    .into_iter()
-                    .map(|h| (connection.clone(), h.dedup_key)),
-            ),
-            Err(e) => acked
-                .unreadable
-                .push(format!("{connection}: {e}: {}", String::from_utf8_lossy(&delivery.body))),
+            Ok(hints) => acked
+                .hints
+                .extend(hints.into_iter().map(|h| (connection.clone(), h.dedup_key))),
+            Err(e) => acked.unreadable.push(format!(
+                "{connection}: {e}: {}",
+                String::from_utf8_lossy(&delivery.body)
+            )),
         }
     }
 

@@ -24,7 +24,10 @@ pub fn mismatches(env: &DemoEnv, lanes: &[Lane], expected: &Expected, notes: Not
         let made = expected.tickets.iter().filter(|t| t.lane == l).count();
         let far = env.desk(lane.pairing.msp).ticket_count();
         if far != made {
-            found.push(format!("{}: {made} escalations made {far} MSP tickets", lane.name));
+            found.push(format!(
+                "{}: {made} escalations made {far} MSP tickets",
+                lane.name
+            ));
         }
     }
     for t in &expected.tickets {
@@ -34,22 +37,38 @@ pub fn mismatches(env: &DemoEnv, lanes: &[Lane], expected: &Expected, notes: Not
         let want = lane.values.msp_priorities[t.priority];
         match msp.ticket(&t.msp_id) {
             Some(far) if far.priority == want => {}
-            Some(far) => found.push(format!("{where_}: MSP priority {:?}, want {want:?}", far.priority)),
+            Some(far) => found.push(format!(
+                "{where_}: MSP priority {:?}, want {want:?}",
+                far.priority
+            )),
             None => found.push(format!("{where_}: MSP ticket {} is gone", t.msp_id)),
         }
         if let Some(status) = t.status {
             let want = lane.values.internal_statuses[status];
             match internal.ticket(&t.internal_id) {
                 Some(near) if near.status == want => {}
-                Some(near) => found.push(format!("{where_}: internal status {:?}, want {want:?}", near.status)),
-                None => found.push(format!("{where_}: internal ticket {} is gone", t.internal_id)),
+                Some(near) => found.push(format!(
+                    "{where_}: internal status {:?}, want {want:?}",
+                    near.status
+                )),
+                None => found.push(format!(
+                    "{where_}: internal ticket {} is gone",
+                    t.internal_id
+                )),
             }
         }
         let (internal_notes, msp_notes) = (internal.notes(&t.internal_id), msp.notes(&t.msp_id));
         for note in &t.notes {
-            let far_notes = if note.on_internal { &msp_notes } else { &internal_notes };
+            let far_notes = if note.on_internal {
+                &msp_notes
+            } else {
+                &internal_notes
+            };
             let needle = format!("{} ", note.token);
-            let copies = far_notes.iter().filter(|n| n.text.contains(&needle)).count();
+            let copies = far_notes
+                .iter()
+                .filter(|n| n.text.contains(&needle))
+                .count();
             let ok = match (note.public, notes) {
                 (true, Notes::Arrived) => copies >= 1,
                 (true, Notes::Exactly) => copies == 1,

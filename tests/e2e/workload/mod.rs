@@ -104,7 +104,10 @@ pub async fn two_pairings(timeout_secs: u64) -> (TestDir, DemoEnv, SocketAddr) {
             &format!("listen = \"127.0.0.1:{port}\""),
             1,
         )
-        .replace("timeout_secs = 10", &format!("timeout_secs = {timeout_secs}"));
+        .replace(
+            "timeout_secs = 10",
+            &format!("timeout_secs = {timeout_secs}"),
+        );
     std::fs::write(&env.config_path, config).unwrap();
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     env.connect_servicenow_notifications(addr);
@@ -210,6 +213,28 @@ pub async fn converge(
             "not converged after {timeout:?}; {} differences, first: {:#?}",
             wrong.len(),
             &wrong[..wrong.len().min(20)]
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Polls the admin API's `path` (JSON) until `check` yields a value.
+pub async fn wait_for_json<T>(
+    bridge: &crate::common::Bridge,
+    path: &str,
+    timeout: Duration,
+    check: impl Fn(&serde_json::Value) -> Option<T>,
+) -> T {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let body = bridge.admin_get(path).await;
+        let value: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        if let Some(found) = check(&value) {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path} never showed what was awaited: {body}"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

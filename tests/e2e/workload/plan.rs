@@ -34,9 +34,19 @@ pub struct NoteMade {
 /// One change a person makes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
-    Priority { ticket: usize, value: usize },
-    Status { ticket: usize, value: usize },
-    Note { ticket: usize, on_internal: bool, public: bool },
+    Priority {
+        ticket: usize,
+        value: usize,
+    },
+    Status {
+        ticket: usize,
+        value: usize,
+    },
+    Note {
+        ticket: usize,
+        on_internal: bool,
+        public: bool,
+    },
 }
 
 /// What the workload did, and so what the systems must show.

@@ -493,7 +493,11 @@ pub async fn middleware(
     let over_limit = control.enter(&record.user);
     let in_flight = InFlight(&control, record.user.clone());
     let admitted = match over_limit {
-        Some(message) => Err(Refusal::Status(StatusCode::TOO_MANY_REQUESTS, None, message)),
+        Some(message) => Err(Refusal::Status(
+            StatusCode::TOO_MANY_REQUESTS,
+            None,
+            message,
+        )),
         None => control.admit(record.is_write()),
     };
     let response = match admitted {

@@ -88,4 +88,3 @@ pub async fn send_webhook_status(
     });
     status
 }
-

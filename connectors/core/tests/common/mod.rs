@@ -83,4 +83,3 @@ pub fn client_with_timeout(base: &str, timeout: Duration) -> HttpClient {
     })
     .unwrap()
 }
-
