@@ -87,7 +87,7 @@ async fn crash_campaign_over_two_pairings_loses_and_duplicates_nothing() {
     collector.collect(&env).await;
     collecting.abort();
     bridge.stop().await;
-    let acked = collector.acked.lock().unwrap();
+    let acked = std::mem::take(&mut *collector.acked.lock().unwrap());
     assert!(
         acked.unreadable.is_empty(),
         "the daemon acknowledged webhooks its connectors refuse: {:#?}",
