@@ -4,6 +4,10 @@
 //! ([`Store::flush`]).
 
 mod audit;
+mod faults;
+mod format;
+#[cfg(test)]
+mod format_tests;
 mod keys;
 mod outbox;
 pub mod records;
@@ -16,6 +20,8 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 pub use audit::{entry_hash, VerifyReport};
+pub use faults::{Faults, FAULT_FILE_ENV};
+pub use format::{FORMAT_VERSION, PRODUCT};
 pub use keys::*;
 pub use outbox::OutboxCounts;
 pub use records::*;
@@ -87,11 +93,26 @@ const TREE_NAMES: [&str; 17] = [
     "outbox_dead",
 ];
 
-/// A store failure. Disk and corruption errors are not retryable by the caller.
+/// A store failure. Disk and corruption errors are not retryable by the
+/// caller. `CorruptStore`, `Foreign`, `NewerFormat` and `Unreadable` come
+/// from [`Store::open`] only: the directory cannot be used as it is, and
+/// nothing was written to it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store at {path}: {source}")]
     Open { path: String, source: sled::Error },
+    #[error("store at {path} is damaged ({reason}); restore it from a backup, or move it away to start with an empty store")]
+    CorruptStore { path: String, reason: String },
+    #[error("{path} is not a psa-bridge store ({reason}); point store_path at a psa-bridge store or an empty or missing directory")]
+    Foreign { path: String, reason: String },
+    #[error("store at {path} was written by a newer psa-bridge (format {found}, this build reads up to {supported}); use that version or restore a backup")]
+    NewerFormat {
+        path: String,
+        found: u64,
+        supported: u64,
+    },
+    #[error("store at {path} cannot be read ({reason}); check its owner and permissions")]
+    Unreadable { path: String, reason: String },
     #[error("store: {0}")]
     Sled(#[from] sled::Error),
     #[error("store record {key} in {tree} is unreadable: {reason}")]
@@ -107,6 +128,20 @@ pub enum StoreError {
     Conflict(String),
 }
 
+impl StoreError {
+    /// Whether [`Store::open`] refused the directory as it is (damaged,
+    /// foreign, newer, unreadable): starting again will not help.
+    pub fn is_unusable_store(&self) -> bool {
+        matches!(
+            self,
+            StoreError::CorruptStore { .. }
+                | StoreError::Foreign { .. }
+                | StoreError::NewerFormat { .. }
+                | StoreError::Unreadable { .. }
+        )
+    }
+}
+
 /// Handle to the open store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -116,22 +151,24 @@ pub struct Store {
 }
 
 /// Committed transactions and how many of them the last flush covered, so
-/// tests can check that a step flushed what it wrote before it answered.
+/// tests can check that a step flushed what it wrote before it answered;
+/// the last write failure; the test-only fault switch.
 #[derive(Default)]
 struct Durability {
     committed: AtomicU64,
     flushed: AtomicU64,
+    health: faults::WriteHealth,
+    faults: Faults,
 }
 
 impl Store {
+    /// Opens (or creates) the store at `path`. Refuses, before writing
+    /// anything, a directory that is damaged, not a psa-bridge store, of a
+    /// newer format or unreadable (see [`StoreError::is_unusable_store`]).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .open()
-            .map_err(|source| StoreError::Open {
-                path: path.display().to_string(),
-                source,
-            })?;
+        let had_data = format::has_data(path);
+        let db = format::open_db(path)?;
+        format::check_and_stamp(&db, path, had_data)?;
         let trees = TREE_NAMES
             .iter()
             .map(|name| db.open_tree(name))
@@ -159,7 +196,19 @@ impl Store {
         &self,
         f: impl Fn(&mut Tx<'_>) -> Result<R, tx::TxError>,
     ) -> Result<R, StoreError> {
+        let result = self.transact_inner(f);
+        if let Err(e) = &result {
+            self.durability.health.failed(e);
+        }
+        result
+    }
+
+    fn transact_inner<R>(
+        &self,
+        f: impl Fn(&mut Tx<'_>) -> Result<R, tx::TxError>,
+    ) -> Result<R, StoreError> {
         use sled::transaction::{TransactionError, Transactional};
+        self.durability.faults.check()?;
         let result = self.trees.as_slice().transaction(|trees| {
             let mut tx = Tx::new(trees);
             f(&mut tx).map_err(tx::TxError::into_sled)
@@ -182,6 +231,16 @@ impl Store {
     /// concurrent webhooks). A blocking flush on tokio's blocking pool gives
     /// the same guarantee without that pool.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        let result = self.flush_inner().await;
+        match &result {
+            Ok(()) => self.durability.health.flushed(),
+            Err(e) => self.durability.health.failed(e),
+        }
+        result
+    }
+
+    async fn flush_inner(&self) -> Result<(), StoreError> {
+        self.durability.faults.check()?;
         let db = self.db.clone();
         let covered = self.durability.committed.load(Ordering::SeqCst);
         tokio::task::spawn_blocking(move || db.flush())
@@ -189,6 +248,18 @@ impl Store {
             .map_err(|e| StoreError::Aborted(format!("flush task failed: {e}")))??;
         self.durability.flushed.fetch_max(covered, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// The last write (transaction or flush) that failed on the disk's
+    /// side, until a flush succeeds again: what `/healthz` shows as the
+    /// store's fault.
+    pub fn write_failure(&self) -> Option<String> {
+        self.durability.health.last_failure()
+    }
+
+    /// The test-only fault switch (see [`Faults`]).
+    pub fn faults(&self) -> &Faults {
+        &self.durability.faults
     }
 
     /// Whether a committed transaction has not been flushed yet. Every step
