@@ -38,6 +38,12 @@ pub enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Run the daemon.
+    #[command(
+        after_help = "Exit codes: 0 after a clean shutdown (SIGTERM / Ctrl-C); \
+        2 configuration or start-up error; \
+        3 the store cannot be used as it is (damaged, not a psa-bridge store, \
+        written by a newer psa-bridge, unreadable): nothing was written to it."
+    )]
     Run {
         /// Configuration file.
         #[arg(long, short)]
@@ -184,9 +190,31 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            if store_unusable(&e) {
+                ExitCode::from(STORE_UNUSABLE)
+            } else {
+                ExitCode::from(2)
+            }
         }
     }
+}
+
+/// Exit code when the store directory is refused as it is (see
+/// [`psa_bridge::store::StoreError::is_unusable_store`]).
+const STORE_UNUSABLE: u8 = 3;
+
+fn store_unusable(e: &anyhow::Error) -> bool {
+    use psa_bridge::daemon::DaemonError;
+    use psa_bridge::store::StoreError;
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<StoreError>()
+            .is_some_and(StoreError::is_unusable_store)
+            || matches!(
+                cause.downcast_ref::<DaemonError>(),
+                Some(DaemonError::Store(s)) if s.is_unusable_store()
+            )
+    })
 }
 
 fn required(config: Option<PathBuf>) -> anyhow::Result<PathBuf> {
@@ -203,6 +231,15 @@ async fn run(config: PathBuf) -> anyhow::Result<ExitCode> {
         std::sync::Arc::new(psa_bridge::clock::SystemClock),
     )
     .await?;
+    // Test-only: lets end-to-end tests fail store writes while a file exists.
+    if let Some(file) = std::env::var_os(psa_bridge::store::FAULT_FILE_ENV) {
+        tracing::warn!(file = ?file, "TEST ONLY: store writes fail while this file exists ({})", psa_bridge::store::FAULT_FILE_ENV);
+        daemon
+            .engine
+            .store
+            .faults()
+            .fail_while_file_exists(Some(file.into()));
+    }
     println!("psa-bridge listening on http://{}", daemon.addr);
     if let Some(metrics) = daemon.metrics_addr {
         println!("psa-bridge metrics on http://{metrics}/metrics");
