@@ -224,6 +224,7 @@ fn required(config: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 /// `run`: start the daemon and serve until Ctrl-C / SIGTERM.
 async fn run(config: PathBuf) -> anyhow::Result<ExitCode> {
     let loaded = psa_bridge::config::load(&config, &|name| std::env::var(name).ok())?;
+    let store_path = loaded.store_path.clone();
     let listeners = psa_bridge::daemon::Listeners::bind(&loaded.config.daemon).await?;
     let daemon = psa_bridge::daemon::start(
         loaded,
@@ -245,10 +246,56 @@ async fn run(config: PathBuf) -> anyhow::Result<ExitCode> {
         println!("psa-bridge metrics on http://{metrics}/metrics");
     }
     println!("psa-bridge admin API on http://{}", daemon.admin_addr);
-    shutdown_signal().await;
+    let store = daemon.engine.store.clone();
+    let code = tokio::select! {
+        _ = shutdown_signal() => ExitCode::SUCCESS,
+        error = store_recoverable_by_restart(&store, &store_path) => {
+            eprintln!("error: the store failed to write ({error}); the disk is writable again, \
+                exiting so that the service manager restarts psa-bridge (exit code {STORE_RESTART})");
+            ExitCode::from(STORE_RESTART)
+        }
+    };
     tracing::info!("shutting down");
     daemon.shutdown().await;
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
+}
+
+/// Exit code when sled reported a write error it cannot recover from in
+/// place and the disk is writable again: a restart recovers the store.
+const STORE_RESTART: u8 = 4;
+
+/// Resolves (with the store's last error) once sled has reported a real
+/// write error, which it keeps failing with until the process restarts,
+/// and a probe file beside the store can be written and synced again.
+async fn store_recoverable_by_restart(
+    store: &psa_bridge::store::Store,
+    store_path: &std::path::Path,
+) -> String {
+    let probe = psa_bridge::side_file::beside(store_path, ".probe");
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        if !store.needs_restart() {
+            continue;
+        }
+        let probe = probe.clone();
+        let writable = tokio::task::spawn_blocking(move || disk_writable(&probe))
+            .await
+            .unwrap_or(false);
+        if writable {
+            return store.write_failure().unwrap_or_default();
+        }
+    }
+}
+
+/// Writes, syncs and removes 64 KiB at `probe`.
+fn disk_writable(probe: &std::path::Path) -> bool {
+    use std::io::Write;
+    let written = std::fs::File::create(probe).and_then(|mut file| {
+        file.write_all(&[0u8; 64 * 1024])?;
+        file.sync_all()
+    });
+    let _ = std::fs::remove_file(probe);
+    written.is_ok()
 }
 
 async fn shutdown_signal() {

@@ -6,7 +6,10 @@
 //! [`Health::first_registrations`]; retries go on in the background.
 //!
 //! The `store` entry is `failing` (with the last write error) from a failed
-//! store write (disk full, read-only) until a flush succeeds again, else `ok`.
+//! store write (disk full, read-only) until a flush succeeds again, else
+//! `ok`; `restart_needed` once sled itself reported an I/O error (sled keeps
+//! failing until the process restarts; `psa-bridge run` then exits with
+//! code 4 as soon as the disk is writable again).
 //!
 //! HTTP status: 503 while any task is down (waiting to be restarted) or the
 //! store fails to write, else 200. `status` is `failing`, `degraded` (a
@@ -204,12 +207,13 @@ impl Health {
             StatusCode::OK
         };
         let mut body = json!({ "status": status, "tasks": tasks, "webhooks": webhooks });
-        if state.store.is_some() {
+        if let Some(store) = &state.store {
             body["store"] = match store_failure {
                 None => json!({ "state": "ok" }),
                 Some(_) if !detail => json!({ "state": "failing" }),
                 Some(error) => json!({ "state": "failing", "last_error": error }),
             };
+            body["store"]["restart_needed"] = json!(store.needs_restart());
         }
         (code, body)
     }

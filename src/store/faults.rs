@@ -7,11 +7,16 @@
 //! through the file named by `PSA_BRIDGE_TEST_STORE_FAULT_FILE` (writes fail
 //! while that file exists; see `psa-bridge run`). Not for production use.
 //!
-//! [`WriteHealth`] remembers the last write failure until a write succeeds,
-//! so `/healthz` can show a store fault while it lasts.
+//! [`WriteHealth`] remembers the last write failure until a flush succeeds,
+//! so `/healthz` can show a store fault while it lasts. It also remembers a
+//! real I/O error from sled: sled 0.34 keeps such an error and fails every
+//! later write with it, even once the disk has room again, and holds its
+//! lock until the process ends, so only a restart of the process recovers
+//! (`psa-bridge run` exits with code 4 once the disk is writable again).
 
 use std::io::ErrorKind;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::StoreError;
@@ -63,26 +68,37 @@ impl Faults {
     }
 }
 
-/// The last failed write, until a write succeeds.
+/// The last failed write, until a flush succeeds; whether sled is stuck.
 #[derive(Default)]
-pub(super) struct WriteHealth(Mutex<Option<String>>);
+pub(super) struct WriteHealth {
+    last: Mutex<Option<String>>,
+    stuck: AtomicBool,
+}
 
 impl WriteHealth {
     /// Records a failed write (`transact` or `flush`); aborts and
     /// conflicts are the caller's, not the disk's, and are not recorded.
-    pub(super) fn failed(&self, error: &StoreError) {
-        if let StoreError::Sled(_) = error {
-            *lock(&self.0) = Some(error.to_string());
+    /// `real`: the error came from sled, not from the fault switch.
+    pub(super) fn failed(&self, error: &StoreError, real: bool) {
+        if let StoreError::Sled(e) = error {
+            *lock(&self.last) = Some(error.to_string());
+            if real && matches!(e, sled::Error::Io(_)) {
+                self.stuck.store(true, Ordering::SeqCst);
+            }
         }
     }
 
     /// A flush succeeded: what was written is on disk, the fault is over.
     /// (A committed transaction alone proves little: sled buffers it.)
     pub(super) fn flushed(&self) {
-        *lock(&self.0) = None;
+        *lock(&self.last) = None;
+    }
+
+    pub(super) fn stuck(&self) -> bool {
+        self.stuck.load(Ordering::SeqCst)
     }
 
     pub(super) fn last_failure(&self) -> Option<String> {
-        lock(&self.0).clone()
+        lock(&self.last).clone()
     }
 }

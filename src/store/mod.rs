@@ -5,6 +5,8 @@
 
 mod audit;
 mod faults;
+#[cfg(test)]
+mod faults_tests;
 mod format;
 #[cfg(test)]
 mod format_tests;
@@ -196,9 +198,13 @@ impl Store {
         &self,
         f: impl Fn(&mut Tx<'_>) -> Result<R, tx::TxError>,
     ) -> Result<R, StoreError> {
+        if let Err(e) = self.durability.faults.check() {
+            self.durability.health.failed(&e, false);
+            return Err(e);
+        }
         let result = self.transact_inner(f);
         if let Err(e) = &result {
-            self.durability.health.failed(e);
+            self.durability.health.failed(e, true);
         }
         result
     }
@@ -208,7 +214,6 @@ impl Store {
         f: impl Fn(&mut Tx<'_>) -> Result<R, tx::TxError>,
     ) -> Result<R, StoreError> {
         use sled::transaction::{TransactionError, Transactional};
-        self.durability.faults.check()?;
         let result = self.trees.as_slice().transaction(|trees| {
             let mut tx = Tx::new(trees);
             f(&mut tx).map_err(tx::TxError::into_sled)
@@ -231,16 +236,19 @@ impl Store {
     /// concurrent webhooks). A blocking flush on tokio's blocking pool gives
     /// the same guarantee without that pool.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        if let Err(e) = self.durability.faults.check() {
+            self.durability.health.failed(&e, false);
+            return Err(e);
+        }
         let result = self.flush_inner().await;
         match &result {
             Ok(()) => self.durability.health.flushed(),
-            Err(e) => self.durability.health.failed(e),
+            Err(e) => self.durability.health.failed(e, true),
         }
         result
     }
 
     async fn flush_inner(&self) -> Result<(), StoreError> {
-        self.durability.faults.check()?;
         let db = self.db.clone();
         let covered = self.durability.committed.load(Ordering::SeqCst);
         tokio::task::spawn_blocking(move || db.flush())
@@ -255,6 +263,13 @@ impl Store {
     /// store's fault.
     pub fn write_failure(&self) -> Option<String> {
         self.durability.health.last_failure()
+    }
+
+    /// Whether sled reported a real I/O error on a write. sled 0.34 then
+    /// fails every later write with it, even once the disk is fixed, so
+    /// only a new process recovers (see `store::faults`).
+    pub fn needs_restart(&self) -> bool {
+        self.durability.health.stuck()
     }
 
     /// The test-only fault switch (see [`Faults`]).
