@@ -35,8 +35,11 @@ fn names(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// A tree's name and records.
+type TreeDump = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
+
 /// Every tree of the sled db at `path` with its records.
-fn logical(path: &Path) -> Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)> {
+fn logical(path: &Path) -> Vec<TreeDump> {
     let db = sled::open(path).unwrap();
     let mut trees: Vec<_> = db
         .tree_names()
