@@ -190,7 +190,15 @@ impl Store {
 
     /// A new unique id (monotonic across restarts).
     pub fn next_id(&self) -> Result<u64, StoreError> {
-        Ok(self.db.generate_id()? + 1)
+        // sled persists the id counter now and then: a write like any other.
+        match self.db.generate_id() {
+            Ok(id) => Ok(id + 1),
+            Err(e) => {
+                let e = StoreError::Sled(e);
+                self.durability.health.failed(&e, true);
+                Err(e)
+            }
+        }
     }
 
     /// Runs `f` as one atomic transaction over all trees. `f` may run more than once.

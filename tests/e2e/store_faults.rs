@@ -278,3 +278,112 @@ async fn a_store_that_cannot_write_answers_503_and_recovers_without_duplicates()
     assert_eq!(verify["intact"], true, "{verify}");
     bridge.stop().await;
 }
+
+/// A real write error (the file size limit standing in for a full disk):
+/// sled keeps failing even once the limit is lifted, so `run` exits with
+/// code 4 as soon as the disk is writable again; started again, the daemon
+/// accepts the notice the vendor retries.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_write_error_exits_with_code_4_once_the_disk_is_back() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    if std::process::Command::new("prlimit")
+        .arg("--version")
+        .output()
+        .map_or(true, |o| !o.status.success())
+    {
+        eprintln!("prlimit (util-linux) not installed; skipped");
+        return;
+    }
+    let (_dir, env) = env(DemoOptions {
+        polling: false,
+        ..Default::default()
+    })
+    .await;
+    // SIGXFSZ ignored (kept across exec), so an oversize write is an error.
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg("trap '' XFSZ; exec \"$0\" run --config \"$1\"")
+        .arg(BIN)
+        .arg(&env.config_path)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let stderr = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text).await;
+        text
+    });
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = tokio::time::timeout(STEP, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(url) = line.strip_prefix("psa-bridge listening on http://") {
+                return url.trim().to_string();
+            }
+        }
+        panic!("psa-bridge exited before listening");
+    })
+    .await
+    .unwrap();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let pid = child.id().unwrap().to_string();
+    let prlimit = |value: String| {
+        let status = std::process::Command::new("prlimit")
+            .args(["--pid", &pid, &format!("--fsize={value}")])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let db = store_path(&env.config_path).join("db");
+    prlimit(format!(
+        "{}:unlimited",
+        std::fs::metadata(&db).unwrap().len()
+    ));
+
+    let client = reqwest::Client::new();
+    let mut refused = None;
+    for sequence in 1..200 {
+        let hook = autotask_hook(900_100 + sequence as i64, "T20261125.0998", sequence);
+        let response = client
+            .post(format!("http://{addr}/webhooks/autotask"))
+            .header("X-Hook-Signature", &hook.1)
+            .body(hook.0.clone())
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 503 {
+            refused = Some(hook);
+            break;
+        }
+        assert_eq!(response.status(), 200);
+    }
+    let refused = refused.expect("no webhook was refused under the file size limit");
+
+    prlimit("unlimited:unlimited".into());
+    let status = tokio::time::timeout(STEP, child.wait()).await;
+    if status.is_err() {
+        child.start_kill().unwrap();
+    }
+    let stderr = stderr.await.unwrap();
+    let status = status
+        .unwrap_or_else(|_| panic!("run did not exit once the disk was writable again: {stderr}"))
+        .unwrap();
+    assert_eq!(status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("restarts psa-bridge"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // What a service manager does: start it again. sled recovers.
+    let bridge = Bridge::spawn(&env.config_path).await;
+    let response = post_hook(&bridge, &refused).await;
+    assert_eq!(response.status(), 200);
+    let (code, health) = bridge.health().await;
+    assert_eq!(health["store"]["state"], "ok", "{code} {health}");
+    let verify: Value =
+        serde_json::from_str(&bridge.admin_get("/admin/audit/verify").await).unwrap();
+    assert_eq!(verify["intact"], true, "{verify}");
+    bridge.stop().await;
+}
