@@ -204,7 +204,7 @@ async fn a_store_that_cannot_write_answers_503_and_recovers_without_duplicates()
     // up" while it is in flight: the vendor write happens, recording it fails.
     env.connectwise
         .control()
-        .set_latency(Duration::from_secs(2));
+        .set_latency(Duration::from_secs(5));
     let t = env.autotask.user_create_ticket(
         "Printer jam",
         "Floor 2 printer.",
