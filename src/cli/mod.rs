@@ -42,7 +42,9 @@ enum Command {
         after_help = "Exit codes: 0 after a clean shutdown (SIGTERM / Ctrl-C); \
         2 configuration or start-up error; \
         3 the store cannot be used as it is (damaged, not a psa-bridge store, \
-        written by a newer psa-bridge, unreadable): nothing was written to it."
+        written by a newer psa-bridge, unreadable); \
+        4 the store failed to write (disk full, read-only) and the disk is writable \
+        again: restart psa-bridge (e.g. systemd Restart=on-failure) to recover."
     )]
     Run {
         /// Configuration file.
