@@ -98,7 +98,8 @@ const TREE_NAMES: [&str; 17] = [
 /// A store failure. Disk and corruption errors are not retryable by the
 /// caller. `CorruptStore`, `Foreign`, `NewerFormat` and `Unreadable` come
 /// from [`Store::open`] only: the directory cannot be used as it is, and
-/// nothing was written to it.
+/// nothing of ours was written to it (sled's crash recovery, inside its
+/// open, may have rewritten a garbled log segment).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store at {path}: {source}")]
