@@ -262,6 +262,7 @@ pub async fn start_with(
     ));
     let (stop, stop_rx) = watch::channel(false);
     let health = Health::default();
+    health.watch_store(engine.store.clone());
     let supervisor = Supervisor::new(health.clone(), Stop::new(stop_rx), tuning.restart);
     let mut tasks = JoinSet::new();
     spawn_workers(&supervisor, &mut tasks, &engine, &loaded.config, tick);

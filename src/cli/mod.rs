@@ -38,6 +38,14 @@ pub enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Run the daemon.
+    #[command(
+        after_help = "Exit codes: 0 after a clean shutdown (SIGTERM / Ctrl-C); \
+        2 configuration or start-up error; \
+        3 the store cannot be used as it is (damaged, not a psa-bridge store, \
+        written by a newer psa-bridge, unreadable); \
+        4 the store failed to write (disk full, read-only) and the disk is writable \
+        again: restart psa-bridge (e.g. systemd Restart=on-failure) to recover."
+    )]
     Run {
         /// Configuration file.
         #[arg(long, short)]
@@ -184,9 +192,31 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            if store_unusable(&e) {
+                ExitCode::from(STORE_UNUSABLE)
+            } else {
+                ExitCode::from(2)
+            }
         }
     }
+}
+
+/// Exit code when the store directory is refused as it is (see
+/// [`psa_bridge::store::StoreError::is_unusable_store`]).
+const STORE_UNUSABLE: u8 = 3;
+
+fn store_unusable(e: &anyhow::Error) -> bool {
+    use psa_bridge::daemon::DaemonError;
+    use psa_bridge::store::StoreError;
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<StoreError>()
+            .is_some_and(StoreError::is_unusable_store)
+            || matches!(
+                cause.downcast_ref::<DaemonError>(),
+                Some(DaemonError::Store(s)) if s.is_unusable_store()
+            )
+    })
 }
 
 fn required(config: Option<PathBuf>) -> anyhow::Result<PathBuf> {
@@ -196,6 +226,7 @@ fn required(config: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 /// `run`: start the daemon and serve until Ctrl-C / SIGTERM.
 async fn run(config: PathBuf) -> anyhow::Result<ExitCode> {
     let loaded = psa_bridge::config::load(&config, &|name| std::env::var(name).ok())?;
+    let store_path = loaded.store_path.clone();
     let listeners = psa_bridge::daemon::Listeners::bind(&loaded.config.daemon).await?;
     let daemon = psa_bridge::daemon::start(
         loaded,
@@ -203,15 +234,70 @@ async fn run(config: PathBuf) -> anyhow::Result<ExitCode> {
         std::sync::Arc::new(psa_bridge::clock::SystemClock),
     )
     .await?;
+    // Test-only: lets end-to-end tests fail store writes while a file exists.
+    if let Some(file) = std::env::var_os(psa_bridge::store::FAULT_FILE_ENV) {
+        tracing::warn!(file = ?file, "TEST ONLY: store writes fail while this file exists ({})", psa_bridge::store::FAULT_FILE_ENV);
+        daemon
+            .engine
+            .store
+            .faults()
+            .fail_while_file_exists(Some(file.into()));
+    }
     println!("psa-bridge listening on http://{}", daemon.addr);
     if let Some(metrics) = daemon.metrics_addr {
         println!("psa-bridge metrics on http://{metrics}/metrics");
     }
     println!("psa-bridge admin API on http://{}", daemon.admin_addr);
-    shutdown_signal().await;
+    let store = daemon.engine.store.clone();
+    let code = tokio::select! {
+        _ = shutdown_signal() => ExitCode::SUCCESS,
+        error = store_recoverable_by_restart(&store, &store_path) => {
+            eprintln!("error: the store failed to write ({error}); the disk is writable again, \
+                exiting so that the service manager restarts psa-bridge (exit code {STORE_RESTART})");
+            ExitCode::from(STORE_RESTART)
+        }
+    };
     tracing::info!("shutting down");
     daemon.shutdown().await;
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
+}
+
+/// Exit code when sled reported a write error it cannot recover from in
+/// place and the disk is writable again: a restart recovers the store.
+const STORE_RESTART: u8 = 4;
+
+/// Resolves (with the store's last error) once sled has reported a real
+/// write error, which it keeps failing with until the process restarts,
+/// and a probe file beside the store can be written and synced again.
+async fn store_recoverable_by_restart(
+    store: &psa_bridge::store::Store,
+    store_path: &std::path::Path,
+) -> String {
+    let probe = psa_bridge::side_file::beside(store_path, ".probe");
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        if !store.needs_restart() {
+            continue;
+        }
+        let probe = probe.clone();
+        let writable = tokio::task::spawn_blocking(move || disk_writable(&probe))
+            .await
+            .unwrap_or(false);
+        if writable {
+            return store.write_failure().unwrap_or_default();
+        }
+    }
+}
+
+/// Writes, syncs and removes 64 KiB at `probe`.
+fn disk_writable(probe: &std::path::Path) -> bool {
+    use std::io::Write;
+    let written = std::fs::File::create(probe).and_then(|mut file| {
+        file.write_all(&[0u8; 64 * 1024])?;
+        file.sync_all()
+    });
+    let _ = std::fs::remove_file(probe);
+    written.is_ok()
 }
 
 async fn shutdown_signal() {

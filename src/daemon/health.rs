@@ -5,9 +5,15 @@
 //! `start` waits (briefly, bounded) for the first registration attempts via
 //! [`Health::first_registrations`]; retries go on in the background.
 //!
-//! HTTP status: 503 while any task is down (waiting to be restarted), else
-//! 200. `status` is `failing`, `degraded` (a registration is not done yet:
-//! polling still covers changes) or `ok`. Error texts are shown on the admin
+//! The `store` entry is `failing` (with the last write error) from a failed
+//! store write (disk full, read-only) until a flush succeeds again, else
+//! `ok`; `restart_needed` once sled itself reported an I/O error (sled keeps
+//! failing until the process restarts; `psa-bridge run` then exits with
+//! code 4 as soon as the disk is writable again).
+//!
+//! HTTP status: 503 while any task is down (waiting to be restarted) or the
+//! store fails to write, else 200. `status` is `failing`, `degraded` (a
+//! registration is not done yet: polling still covers changes) or `ok`. Error texts are shown on the admin
 //! listener only; the public listener gets states and counts.
 
 use std::collections::BTreeMap;
@@ -67,6 +73,8 @@ pub enum Registration {
 struct State {
     tasks: BTreeMap<String, TaskHealth>,
     webhooks: BTreeMap<String, Registration>,
+    /// The store whose write failures are reported, once the daemon has one.
+    store: Option<crate::store::Store>,
 }
 
 /// Shared health board; cheap to clone.
@@ -145,6 +153,11 @@ impl Health {
         }
     }
 
+    /// Reports `store`'s write failures from now on.
+    pub(crate) fn watch_store(&self, store: crate::store::Store) {
+        self.state().store = Some(store);
+    }
+
     pub(crate) fn set_registration(&self, connection: &str, registration: Registration) {
         self.state()
             .webhooks
@@ -173,6 +186,8 @@ impl Health {
             .webhooks
             .values()
             .any(|r| !matches!(r, Registration::Registered { .. }));
+        let store_failure = state.store.as_ref().and_then(|s| s.write_failure());
+        let down = down || store_failure.is_some();
         let status = if down {
             "failing"
         } else if pending {
@@ -191,10 +206,16 @@ impl Health {
         } else {
             StatusCode::OK
         };
-        (
-            code,
-            json!({ "status": status, "tasks": tasks, "webhooks": webhooks }),
-        )
+        let mut body = json!({ "status": status, "tasks": tasks, "webhooks": webhooks });
+        if let Some(store) = &state.store {
+            body["store"] = match store_failure {
+                None => json!({ "state": "ok" }),
+                Some(_) if !detail => json!({ "state": "failing" }),
+                Some(error) => json!({ "state": "failing", "last_error": error }),
+            };
+            body["store"]["restart_needed"] = json!(store.needs_restart());
+        }
+        (code, body)
     }
 
     /// `report` as an HTTP response.
@@ -255,6 +276,41 @@ mod tests {
         assert_eq!(code, StatusCode::OK);
         assert_eq!(body["status"], "ok");
         assert_eq!(body["tasks"]["planner"]["restarts"], 1, "restarts are kept");
+    }
+
+    /// A failed store write shows until a flush succeeds; error text on
+    /// the admin listener only.
+    #[tokio::test]
+    async fn a_failing_store_is_503_until_a_write_succeeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("s")).unwrap();
+        let health = Health::default();
+        health.task_running("planner");
+        health.watch_store(store.clone());
+        let (code, body) = health.report(true);
+        assert_eq!(
+            (code, &body["store"]["state"]),
+            (StatusCode::OK, &json!("ok"))
+        );
+
+        store
+            .faults()
+            .set_write_failure(Some(std::io::ErrorKind::StorageFull));
+        assert!(store.flush().await.is_err());
+        let (code, body) = health.report(true);
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["status"], "failing");
+        assert_eq!(body["store"]["state"], "failing");
+        let error = body["store"]["last_error"].as_str().unwrap();
+        assert!(error.contains("injected store fault"), "{error}");
+        let (_, public) = health.report(false);
+        assert!(public["store"].get("last_error").is_none());
+
+        store.faults().set_write_failure(None);
+        store.flush().await.unwrap();
+        let (code, body) = health.report(true);
+        assert_eq!((code, &body["status"]), (StatusCode::OK, &json!("ok")));
+        assert_eq!(body["store"]["state"], "ok");
     }
 
     #[tokio::test]

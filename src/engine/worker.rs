@@ -309,7 +309,9 @@ pub async fn run_planner(engine: Arc<Engine>, tick: Duration, shutdown: impl Fut
                 }
             })
             .await;
-        if worked {
+        // While the store cannot write, notices stay due: wait for the
+        // tick (and let shutdown in) instead of planning them in a loop.
+        if worked && engine.store.write_failure().is_none() {
             continue;
         }
         tokio::select! {

@@ -4,6 +4,12 @@
 //! ([`Store::flush`]).
 
 mod audit;
+mod faults;
+#[cfg(test)]
+mod faults_tests;
+mod format;
+#[cfg(test)]
+mod format_tests;
 mod keys;
 mod outbox;
 pub mod records;
@@ -16,6 +22,8 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 pub use audit::{entry_hash, VerifyReport};
+pub use faults::{Faults, FAULT_FILE_ENV};
+pub use format::{FORMAT_VERSION, PRODUCT};
 pub use keys::*;
 pub use outbox::OutboxCounts;
 pub use records::*;
@@ -87,11 +95,27 @@ const TREE_NAMES: [&str; 17] = [
     "outbox_dead",
 ];
 
-/// A store failure. Disk and corruption errors are not retryable by the caller.
+/// A store failure. Disk and corruption errors are not retryable by the
+/// caller. `CorruptStore`, `Foreign`, `NewerFormat` and `Unreadable` come
+/// from [`Store::open`] only: the directory cannot be used as it is, and
+/// nothing of ours was written to it (sled's crash recovery, inside its
+/// open, may have rewritten a garbled log segment).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store at {path}: {source}")]
     Open { path: String, source: sled::Error },
+    #[error("store at {path} is damaged ({reason}); restore it from a backup, or move it away to start with an empty store")]
+    CorruptStore { path: String, reason: String },
+    #[error("{path} is not a psa-bridge store ({reason}); point store_path at a psa-bridge store or an empty or missing directory")]
+    Foreign { path: String, reason: String },
+    #[error("store at {path} was written by a newer psa-bridge (format {found}, this build reads up to {supported}); use that version or restore a backup")]
+    NewerFormat {
+        path: String,
+        found: u64,
+        supported: u64,
+    },
+    #[error("store at {path} cannot be read ({reason}); check its owner and permissions")]
+    Unreadable { path: String, reason: String },
     #[error("store: {0}")]
     Sled(#[from] sled::Error),
     #[error("store record {key} in {tree} is unreadable: {reason}")]
@@ -107,6 +131,20 @@ pub enum StoreError {
     Conflict(String),
 }
 
+impl StoreError {
+    /// Whether [`Store::open`] refused the directory as it is (damaged,
+    /// foreign, newer, unreadable): starting again will not help.
+    pub fn is_unusable_store(&self) -> bool {
+        matches!(
+            self,
+            StoreError::CorruptStore { .. }
+                | StoreError::Foreign { .. }
+                | StoreError::NewerFormat { .. }
+                | StoreError::Unreadable { .. }
+        )
+    }
+}
+
 /// Handle to the open store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -116,22 +154,24 @@ pub struct Store {
 }
 
 /// Committed transactions and how many of them the last flush covered, so
-/// tests can check that a step flushed what it wrote before it answered.
+/// tests can check that a step flushed what it wrote before it answered;
+/// the last write failure; the test-only fault switch.
 #[derive(Default)]
 struct Durability {
     committed: AtomicU64,
     flushed: AtomicU64,
+    health: faults::WriteHealth,
+    faults: Faults,
 }
 
 impl Store {
+    /// Opens (or creates) the store at `path`. Refuses, before writing
+    /// anything, a directory that is damaged, not a psa-bridge store, of a
+    /// newer format or unreadable (see [`StoreError::is_unusable_store`]).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .open()
-            .map_err(|source| StoreError::Open {
-                path: path.display().to_string(),
-                source,
-            })?;
+        let had_data = format::has_data(path);
+        let db = format::open_db(path)?;
+        format::check_and_stamp(&db, path, had_data)?;
         let trees = TREE_NAMES
             .iter()
             .map(|name| db.open_tree(name))
@@ -151,11 +191,34 @@ impl Store {
 
     /// A new unique id (monotonic across restarts).
     pub fn next_id(&self) -> Result<u64, StoreError> {
-        Ok(self.db.generate_id()? + 1)
+        // sled persists the id counter now and then: a write like any other.
+        match self.db.generate_id() {
+            Ok(id) => Ok(id + 1),
+            Err(e) => {
+                let e = StoreError::Sled(e);
+                self.durability.health.failed(&e, true);
+                Err(e)
+            }
+        }
     }
 
     /// Runs `f` as one atomic transaction over all trees. `f` may run more than once.
     pub fn transact<R>(
+        &self,
+        f: impl Fn(&mut Tx<'_>) -> Result<R, tx::TxError>,
+    ) -> Result<R, StoreError> {
+        if let Err(e) = self.durability.faults.check() {
+            self.durability.health.failed(&e, false);
+            return Err(e);
+        }
+        let result = self.transact_inner(f);
+        if let Err(e) = &result {
+            self.durability.health.failed(e, true);
+        }
+        result
+    }
+
+    fn transact_inner<R>(
         &self,
         f: impl Fn(&mut Tx<'_>) -> Result<R, tx::TxError>,
     ) -> Result<R, StoreError> {
@@ -182,6 +245,19 @@ impl Store {
     /// concurrent webhooks). A blocking flush on tokio's blocking pool gives
     /// the same guarantee without that pool.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        if let Err(e) = self.durability.faults.check() {
+            self.durability.health.failed(&e, false);
+            return Err(e);
+        }
+        let result = self.flush_inner().await;
+        match &result {
+            Ok(()) => self.durability.health.flushed(),
+            Err(e) => self.durability.health.failed(e, true),
+        }
+        result
+    }
+
+    async fn flush_inner(&self) -> Result<(), StoreError> {
         let db = self.db.clone();
         let covered = self.durability.committed.load(Ordering::SeqCst);
         tokio::task::spawn_blocking(move || db.flush())
@@ -189,6 +265,25 @@ impl Store {
             .map_err(|e| StoreError::Aborted(format!("flush task failed: {e}")))??;
         self.durability.flushed.fetch_max(covered, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// The last write (transaction or flush) that failed on the disk's
+    /// side, until a flush succeeds again: what `/healthz` shows as the
+    /// store's fault.
+    pub fn write_failure(&self) -> Option<String> {
+        self.durability.health.last_failure()
+    }
+
+    /// Whether sled reported a real I/O error on a write. sled 0.34 then
+    /// fails every later write with it, even once the disk is fixed, so
+    /// only a new process recovers (see `store::faults`).
+    pub fn needs_restart(&self) -> bool {
+        self.durability.health.stuck()
+    }
+
+    /// The test-only fault switch (see [`Faults`]).
+    pub fn faults(&self) -> &Faults {
+        &self.durability.faults
     }
 
     /// Whether a committed transaction has not been flushed yet. Every step

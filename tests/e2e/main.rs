@@ -26,6 +26,7 @@ mod secrets;
 mod servicenow;
 mod servicenow_rules;
 mod simulate;
+mod store_faults;
 mod story;
 mod supervision;
 mod trigger;
