@@ -149,16 +149,19 @@ impl AutotaskConnector {
             .map_err(|e| ConnectorError::Config(format!("zone_discovery_url: {e}")))?;
         url.query_pairs_mut()
             .append_pair("user", &self.settings.username);
-        let client = reqwest::Client::builder()
+        psa_connector::http::check_scheme("zone_discovery_url", &url)?;
+        let client = psa_connector::http::client_builder()
             .timeout(self.timeout)
-            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ConnectorError::Config(format!("HTTP client: {e}")))?;
         let response = client.get(url).send().await.map_err(|e| {
             if e.is_timeout() {
                 ConnectorError::Timeout
             } else {
-                ConnectorError::Transport(format!("zone discovery: {}", e.without_url()))
+                ConnectorError::Transport(format!(
+                    "zone discovery: {}",
+                    psa_connector::http::transport_message(e)
+                ))
             }
         })?;
         let status = response.status();

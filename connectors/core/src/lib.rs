@@ -16,6 +16,8 @@ pub mod limits;
 pub mod marker;
 pub mod model;
 pub mod sim;
+pub mod tls_probe;
+pub mod transport;
 
 pub use connector::{Connector, WebhookRequest};
 pub use error::{ConnectorError, RetryAction, WebhookError};

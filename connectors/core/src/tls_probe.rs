@@ -1,0 +1,80 @@
+//! Test support: a loopback HTTPS server whose certificate no public
+//! authority signed (a fixed self-signed certificate for `127.0.0.1`, valid
+//! until 2126; the key in `tls_probe/key.pem` protects nothing else).
+//! Each connector's tests point its clients at one to prove that TLS
+//! certificate verification is on: the handshake must fail with a
+//! certificate error, so no request (and no credential) ever reaches it.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::AsyncWriteExt;
+
+const CERT: &str = include_str!("tls_probe/cert.pem");
+const KEY: &str = include_str!("tls_probe/key.pem");
+
+/// A running self-signed HTTPS server on 127.0.0.1 (stops when dropped).
+pub struct SelfSignedServer {
+    /// `https://127.0.0.1:<port>`.
+    pub origin: String,
+    handshakes: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SelfSignedServer {
+    /// Binds 127.0.0.1:0 and serves until dropped. Panics on setup failure
+    /// (test support only).
+    pub async fn start() -> Self {
+        let cert = CertificateDer::from_pem_slice(CERT.as_bytes()).expect("fixture certificate");
+        let key = PrivateKeyDer::from_pem_slice(KEY.as_bytes()).expect("fixture key");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .expect("server certificate");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let origin = format!("https://{}", listener.local_addr().expect("local addr"));
+        let handshakes = Arc::new(AtomicUsize::new(0));
+        let counter = handshakes.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (acceptor, counter) = (acceptor.clone(), counter.clone());
+                tokio::spawn(async move {
+                    if let Ok(mut tls) = acceptor.accept(stream).await {
+                        // Only a client that trusted the certificate gets here.
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        let _ = tls
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+                            .await;
+                        let _ = tls.shutdown().await;
+                    }
+                });
+            }
+        });
+        Self {
+            origin,
+            handshakes,
+            task,
+        }
+    }
+
+    /// Handshakes a client completed, i.e. clients that accepted the
+    /// certificate and could have sent a request: must stay 0.
+    pub fn handshakes_completed(&self) -> usize {
+        self.handshakes.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for SelfSignedServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
