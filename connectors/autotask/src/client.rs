@@ -61,11 +61,14 @@ impl AutotaskConnector {
         }
         match &settings.api_url {
             Some(api) => {
-                Url::parse(api).map_err(|e| ConnectorError::Config(format!("api_url: {e}")))?;
+                let url =
+                    Url::parse(api).map_err(|e| ConnectorError::Config(format!("api_url: {e}")))?;
+                psa_connector::http::check_scheme("api_url", &url)?;
             }
             None => {
-                Url::parse(&settings.zone_discovery_url)
+                let url = Url::parse(&settings.zone_discovery_url)
                     .map_err(|e| ConnectorError::Config(format!("zone_discovery_url: {e}")))?;
+                psa_connector::http::check_scheme("zone_discovery_url", &url)?;
             }
         }
         if settings

@@ -19,6 +19,7 @@ const KEY: &str = include_str!("tls_probe/key.pem");
 pub struct SelfSignedServer {
     /// `https://127.0.0.1:<port>`.
     pub origin: String,
+    connections: Arc<AtomicUsize>,
     handshakes: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -43,9 +44,11 @@ impl SelfSignedServer {
             .expect("bind 127.0.0.1:0");
         let origin = format!("https://{}", listener.local_addr().expect("local addr"));
         let handshakes = Arc::new(AtomicUsize::new(0));
-        let counter = handshakes.clone();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (counter, connected) = (handshakes.clone(), connections.clone());
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                connected.fetch_add(1, Ordering::SeqCst);
                 let (acceptor, counter) = (acceptor.clone(), counter.clone());
                 tokio::spawn(async move {
                     if let Ok(mut tls) = acceptor.accept(stream).await {
@@ -61,15 +64,39 @@ impl SelfSignedServer {
         });
         Self {
             origin,
+            connections,
             handshakes,
             task,
         }
+    }
+
+    /// TCP connections accepted: a client that tried.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     /// Handshakes a client completed, i.e. clients that accepted the
     /// certificate and could have sent a request: must stay 0.
     pub fn handshakes_completed(&self) -> usize {
         self.handshakes.load(Ordering::SeqCst)
+    }
+
+    /// Panics unless `err` is a transport error that says "certificate", a
+    /// client connected, and none completed a handshake with this server.
+    pub fn assert_refused(&self, err: &crate::ConnectorError) {
+        assert!(self.connections() > 0, "no client connected: {err:?}");
+        match err {
+            crate::ConnectorError::Transport(m) => assert!(
+                m.to_lowercase().contains("certificate"),
+                "the error does not say certificate: {m}"
+            ),
+            other => panic!("expected a certificate error, got {other:?}"),
+        }
+        assert_eq!(
+            self.handshakes_completed(),
+            0,
+            "a client trusted the server"
+        );
     }
 }
 
