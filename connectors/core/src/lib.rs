@@ -15,8 +15,8 @@ pub mod http;
 pub mod limits;
 pub mod marker;
 pub mod model;
+pub mod probe;
 pub mod sim;
-pub mod tls_probe;
 pub mod transport;
 
 pub use connector::{Connector, WebhookRequest};

@@ -12,7 +12,7 @@ use crate::error::ConnectorError;
 /// TLS is 1.2 or newer, and server certificates are always verified against
 /// the bundled public roots (webpki-roots). There is no setting that turns
 /// verification off, and none may be added: a vendor with a private CA is
-/// not supported. `tests/tls_verification.rs` of every connector checks that
+/// not supported. `tests/transport_security.rs` of every connector checks that
 /// a self-signed server is refused.
 pub fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use psa_autotask::{default_limits, AutotaskConnector, AutotaskSettings};
-use psa_connector::tls_probe::SelfSignedServer;
+use psa_connector::probe::SelfSignedServer;
 use psa_connector::Connector;
 
 fn connector(settings: AutotaskSettings) -> AutotaskConnector {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use psa_connector::tls_probe::SelfSignedServer;
+use psa_connector::probe::SelfSignedServer;
 use psa_connector::{Connector, WebhookError};
 use psa_connectwise::{
     default_limits, key_digest, sign, ConnectWiseConnector, ConnectWiseSettings, SIGNATURE_HEADER,

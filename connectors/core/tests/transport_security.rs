@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use http::{HeaderMap, Method};
 use psa_connector::http::{check_scheme, HttpClient, HttpSettings};
-use psa_connector::tls_probe::SelfSignedServer;
+use psa_connector::probe::{SelfSignedServer, Trap};
 use psa_connector::{ConnectorError, RateLimits};
 
 fn settings(base: &str) -> HttpSettings {
@@ -45,6 +45,40 @@ async fn a_self_signed_server_is_refused_with_a_certificate_error() {
         other => panic!("{other:?}"),
     }
     assert_eq!(server.handshakes_completed(), 0);
+}
+
+/// A vendor answer redirecting to another origin is an error, never
+/// followed: the request (with the connection's credentials in its default
+/// headers) is not repeated there.
+#[tokio::test]
+async fn a_redirect_to_another_origin_is_not_followed() {
+    let trap = Trap::start().await;
+    let target = format!("{}/steal", trap.origin);
+    let app = axum::Router::new().fallback(move || {
+        let target = target.clone();
+        async move {
+            (
+                http::StatusCode::TEMPORARY_REDIRECT,
+                [("location", target)],
+                "",
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/api/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let mut s = settings(&base);
+    s.default_headers
+        .insert("authorization", "Basic c2VjcmV0".parse().unwrap());
+    let client = HttpClient::new(s).unwrap();
+    for method in [Method::GET, Method::POST] {
+        let err = client
+            .send(method, client.url("tickets").unwrap(), None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.http_status(), Some(307), "{err:?}");
+    }
+    assert_eq!(trap.hits(), 0);
 }
 
 #[test]

@@ -1,9 +1,14 @@
-//! Test support: a loopback HTTPS server whose certificate no public
+//! Test support for transport security, used by every connector's
+//! `tests/transport_security.rs`.
+//!
+//! [`SelfSignedServer`]: a loopback HTTPS server whose certificate no public
 //! authority signed (a fixed self-signed certificate for `127.0.0.1`, valid
-//! until 2126; the key in `tls_probe/key.pem` protects nothing else).
-//! Each connector's tests point its clients at one to prove that TLS
-//! certificate verification is on: the handshake must fail with a
-//! certificate error, so no request (and no credential) ever reaches it.
+//! until 2126; the key in `probe/key.pem` protects nothing else). A client
+//! pointed at it must fail the handshake with a certificate error, so no
+//! request (and no credential) ever reaches it.
+//!
+//! [`Trap`]: a plain loopback server on another origin that counts the
+//! requests reaching it, for hostile links and redirects.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -12,8 +17,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::AsyncWriteExt;
 
-const CERT: &str = include_str!("tls_probe/cert.pem");
-const KEY: &str = include_str!("tls_probe/key.pem");
+const CERT: &str = include_str!("probe/cert.pem");
+const KEY: &str = include_str!("probe/key.pem");
 
 /// A running self-signed HTTPS server on 127.0.0.1 (stops when dropped).
 pub struct SelfSignedServer {
@@ -101,6 +106,49 @@ impl SelfSignedServer {
 }
 
 impl Drop for SelfSignedServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A plain loopback HTTP server on its own port (so another origin than
+/// any fake vendor) that counts the requests reaching it: links and
+/// redirects pointing here must never be followed.
+pub struct Trap {
+    /// `http://127.0.0.1:<port>`.
+    pub origin: String,
+    hits: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Trap {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let origin = format!("http://{}", listener.local_addr().expect("local addr"));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        let app = axum::Router::new().fallback(move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                "{}"
+            }
+        });
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { origin, hits, task }
+    }
+
+    /// Requests that reached the trap: must stay 0.
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Trap {
     fn drop(&mut self) {
         self.task.abort();
     }
