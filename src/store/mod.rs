@@ -6,6 +6,7 @@
 mod audit;
 mod keys;
 mod outbox;
+mod perms;
 pub mod records;
 mod tx;
 
@@ -18,6 +19,7 @@ use serde::de::DeserializeOwned;
 pub use audit::{entry_hash, VerifyReport};
 pub use keys::*;
 pub use outbox::OutboxCounts;
+pub use perms::owner_only_umask;
 pub use records::*;
 pub use tx::{AuditRecord, Tx, TxError};
 
@@ -125,6 +127,10 @@ struct Durability {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        perms::make_private(path).map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            source: sled::Error::Io(e),
+        })?;
         let db = sled::Config::new()
             .path(path)
             .open()

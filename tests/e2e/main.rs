@@ -14,6 +14,7 @@ mod crash;
 mod dead_letters;
 mod edits;
 mod faults;
+mod file_modes;
 mod jira;
 mod listener;
 mod order;
