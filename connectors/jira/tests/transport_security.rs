@@ -33,9 +33,9 @@ async fn plain_http_off_loopback_is_refused() {
         "token",
         "SUP",
     );
-    let err = JiraConnector::new(s, default_limits(), Duration::from_secs(5))
-        .err()
-        .expect("refused");
+    let Err(err) = JiraConnector::new(s, default_limits(), Duration::from_secs(5)) else {
+        panic!("accepted");
+    };
     assert!(err.to_string().contains("use https"), "{err}");
 }
 
