@@ -65,6 +65,8 @@ stage)
     rm -rf "$db"
     mkdir -p "$db/.git"
     cp -R "$snapshot/crates" "$db/crates"
+    # The shared folder is read-only in CI: keep the copy removable.
+    chmod -R u+w "$db"
     touch "$db/.git/FETCH_HEAD"
     touch -d "$date" "$db/.git/FETCH_HEAD"
     age_days=$((($(date +%s) - $(date -d "$date" +%s)) / 86400))
