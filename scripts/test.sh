@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# Supply chain: advisories, licenses, bans, sources (installs cargo-deny once).
+./scripts/deny.sh
 # The Python client libraries the simulator tests drive (a venv under target/).
 ./scripts/python-clients.sh >/dev/null
 cargo test --workspace --locked

@@ -140,6 +140,8 @@ enum SimVendor {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format);
+    // The store, its token and address files hold data: owner-only.
+    psa_bridge::store::owner_only_umask();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

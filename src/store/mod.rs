@@ -12,6 +12,7 @@ mod format;
 mod format_tests;
 mod keys;
 mod outbox;
+mod perms;
 pub mod records;
 mod tx;
 
@@ -26,6 +27,7 @@ pub use faults::{Faults, FAULT_FILE_ENV};
 pub use format::{FORMAT_VERSION, PRODUCT};
 pub use keys::*;
 pub use outbox::OutboxCounts;
+pub use perms::owner_only_umask;
 pub use records::*;
 pub use tx::{AuditRecord, Tx, TxError};
 
@@ -172,6 +174,11 @@ impl Store {
         let had_data = format::has_data(path);
         let db = format::open_db(path)?;
         format::check_and_stamp(&db, path, had_data)?;
+        // Only once the directory is known to be ours: owner-only modes.
+        perms::make_private(path).map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            source: sled::Error::Io(e),
+        })?;
         let trees = TREE_NAMES
             .iter()
             .map(|name| db.open_tree(name))

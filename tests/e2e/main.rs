@@ -16,6 +16,7 @@ mod dead_letters;
 mod edits;
 mod fault_injection;
 mod faults;
+mod file_modes;
 mod jira;
 mod listener;
 mod order;

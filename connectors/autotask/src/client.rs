@@ -61,11 +61,14 @@ impl AutotaskConnector {
         }
         match &settings.api_url {
             Some(api) => {
-                Url::parse(api).map_err(|e| ConnectorError::Config(format!("api_url: {e}")))?;
+                let url =
+                    Url::parse(api).map_err(|e| ConnectorError::Config(format!("api_url: {e}")))?;
+                psa_connector::http::check_scheme("api_url", &url)?;
             }
             None => {
-                Url::parse(&settings.zone_discovery_url)
+                let url = Url::parse(&settings.zone_discovery_url)
                     .map_err(|e| ConnectorError::Config(format!("zone_discovery_url: {e}")))?;
+                psa_connector::http::check_scheme("zone_discovery_url", &url)?;
             }
         }
         if settings
@@ -149,16 +152,19 @@ impl AutotaskConnector {
             .map_err(|e| ConnectorError::Config(format!("zone_discovery_url: {e}")))?;
         url.query_pairs_mut()
             .append_pair("user", &self.settings.username);
-        let client = reqwest::Client::builder()
+        psa_connector::http::check_scheme("zone_discovery_url", &url)?;
+        let client = psa_connector::http::client_builder()
             .timeout(self.timeout)
-            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ConnectorError::Config(format!("HTTP client: {e}")))?;
         let response = client.get(url).send().await.map_err(|e| {
             if e.is_timeout() {
                 ConnectorError::Timeout
             } else {
-                ConnectorError::Transport(format!("zone discovery: {}", e.without_url()))
+                ConnectorError::Transport(format!(
+                    "zone discovery: {}",
+                    psa_connector::http::transport_message(e)
+                ))
             }
         })?;
         let status = response.status();

@@ -178,9 +178,8 @@ impl KeyFetcher {
     }
 
     pub(crate) fn with_clock(site_scheme: String, now: Now) -> Result<Self, ConnectorError> {
-        let client = reqwest::Client::builder()
+        let client = psa_connector::http::client_builder()
             .timeout(KEY_FETCH_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ConnectorError::Config(format!("callback key client: {e}")))?;
         Ok(Self {
@@ -291,7 +290,8 @@ impl KeyFetcher {
     async fn fetch(&self, url: &Url) -> Result<[u8; 32], Failure> {
         let host = url.host_str().unwrap_or_default();
         let response = self.client.get(url.clone()).send().await.map_err(|e| {
-            tracing::warn!(host, error = %e, "callback signing key fetch failed");
+            let error = psa_connector::http::transport_message(e);
+            tracing::warn!(host, error, "callback signing key fetch failed");
             Failure::Unavailable
         })?;
         let status = response.status();

@@ -11,6 +11,7 @@ use url::Url;
 
 use crate::error::ConnectorError;
 use crate::limits::{RateLimiter, RateLimits};
+pub use crate::transport::{check_scheme, client_builder, transport_message};
 
 /// Largest vendor response body read before giving up.
 pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
@@ -98,10 +99,10 @@ pub struct HttpClient {
 
 impl HttpClient {
     pub fn new(settings: HttpSettings) -> Result<Self, ConnectorError> {
-        let client = reqwest::Client::builder()
+        check_scheme("base URL", &settings.base_url)?;
+        let client = client_builder()
             .default_headers(settings.default_headers)
             .timeout(settings.timeout)
-            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ConnectorError::Config(format!("HTTP client: {e}")))?;
         let mut base = settings.base_url;
@@ -213,7 +214,7 @@ fn classify_transport(e: reqwest::Error) -> ConnectorError {
     if e.is_timeout() {
         ConnectorError::Timeout
     } else {
-        ConnectorError::Transport(e.to_string())
+        ConnectorError::Transport(transport_message(e))
     }
 }
 
@@ -230,11 +231,7 @@ pub async fn read_limited(
         return Err(too_large());
     }
     let mut buf = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| classify_transport(e.without_url()))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(classify_transport)? {
         if buf.len() + chunk.len() > max {
             return Err(too_large());
         }

@@ -15,7 +15,9 @@ pub mod http;
 pub mod limits;
 pub mod marker;
 pub mod model;
+pub mod probe;
 pub mod sim;
+pub mod transport;
 
 pub use connector::{Connector, WebhookRequest};
 pub use error::{ConnectorError, RetryAction, WebhookError};

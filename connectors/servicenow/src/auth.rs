@@ -92,9 +92,8 @@ impl OAuth {
         let token_url = base
             .join("oauth_token.do")
             .map_err(|e| ConnectorError::Config(format!("instance_url: {e}")))?;
-        let http = reqwest::Client::builder()
+        let http = psa_connector::http::client_builder()
             .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ConnectorError::Config(format!("HTTP client: {e}")))?;
         Ok(Self {
@@ -215,7 +214,10 @@ impl OAuth {
                 if e.is_timeout() {
                     ConnectorError::Timeout
                 } else {
-                    ConnectorError::Transport(format!("OAuth token request: {}", e.without_url()))
+                    ConnectorError::Transport(format!(
+                        "OAuth token request: {}",
+                        psa_connector::http::transport_message(e)
+                    ))
                 }
             })?;
         let status = response.status();
@@ -278,7 +280,10 @@ async fn read_small(mut response: reqwest::Response) -> Result<Vec<u8>, Connecto
     }
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| {
-        ConnectorError::Transport(format!("OAuth token answer: {}", e.without_url()))
+        ConnectorError::Transport(format!(
+            "OAuth token answer: {}",
+            psa_connector::http::transport_message(e)
+        ))
     })? {
         if body.len() + chunk.len() > MAX_TOKEN_BYTES {
             return Err(too_large());
