@@ -83,7 +83,8 @@ pub fn poll(body: &[u8]) -> Result<(Vec<ChangeHint>, Option<String>), ConnectorE
 }
 
 /// A `search/jql` walk against a site that answers page `n` with
-/// `pages[n % pages.len()]`: the pages read and how the walk ended.
+/// `pages[n % pages.len()]`: the pages read and how the walk ended (the
+/// issues read, or the error the connector reports, also at the cap).
 pub fn search_walk(pages: &[Vec<u8>]) -> (usize, Result<usize, ConnectorError>) {
     let mut walk = crate::search::Walk::default();
     let mut out = Vec::new();
@@ -99,7 +100,10 @@ pub fn search_walk(pages: &[Vec<u8>]) -> (usize, Result<usize, ConnectorError>) 
             Err(e) => return (read, Err(e)),
         }
     }
-    (read, Ok(out.len()))
+    let cap = ConnectorError::InvalidResponse(format!(
+        "search/jql: still not the last page after {MAX_SEARCH_PAGES} pages"
+    ));
+    (read, Err(cap))
 }
 
 /// A comment listing against a site that answers page `n` with
