@@ -320,7 +320,7 @@ impl World {
                 (Some(Fault::Permanent), Some(s)) => {
                     s.dead.is_some() && s.attempts == op.attempts + 1
                 }
-                (Some(Fault::Permanent), None) => false,
+                // Nothing to write: adopted what an earlier attempt wrote.
                 (Some(_), None) => true,
                 (Some(_), Some(s)) => {
                     s.attempts == op.attempts + 1
