@@ -158,7 +158,7 @@ impl World {
             mapping_source: MAPPING.into(),
         };
         Engine::new(
-            Store::open(&self.dir.path().join("store")).unwrap(),
+            reopen(&self.dir.path().join("store")),
             HashMap::from([connection("alpha", &self.a), connection("beta", &self.b)]),
             vec![pairing],
             Arc::new(self.clock.clone()),
@@ -396,5 +396,22 @@ fn visibility(public: bool) -> Visibility {
         Visibility::Public
     } else {
         Visibility::Internal
+    }
+}
+
+/// Opens the store; right after a restart sled's background flusher may
+/// still hold the previous handle's file lock for a moment, so a refused
+/// lock is tried again (up to 5 s).
+fn reopen(path: &Path) -> Store {
+    let mut tries = 0;
+    loop {
+        match Store::open(path) {
+            Ok(store) => return store,
+            Err(e) if tries < 500 && e.to_string().contains("lock") => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("reopening the store: {e}"),
+        }
     }
 }

@@ -22,7 +22,7 @@
 //! - nothing acknowledged is lost: after retrying every dead letter and
 //!   draining, both sides agree and every note crossed.
 //!
-//! 24 cases from a fixed seed (every run, CI included, checks the same
+//! 48 cases from a fixed seed (every run, CI included, checks the same
 //! sequences), no failure files. More: `PROPTEST_CASES=2000 cargo test -p
 //! psa-bridge model_tests`; other sequences: `MODEL_SEED=<u64>` too.
 
@@ -44,7 +44,7 @@ fn env(name: &str) -> Option<u64> {
 
 fn config() -> Config {
     Config {
-        cases: env("PROPTEST_CASES").map_or(24, |n| n as u32),
+        cases: env("PROPTEST_CASES").map_or(48, |n| n as u32),
         failure_persistence: None,
         rng_algorithm: RngAlgorithm::ChaCha,
         rng_seed: RngSeed::Fixed(env("MODEL_SEED").unwrap_or(0x0de1_0b0c)),
