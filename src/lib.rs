@@ -22,4 +22,6 @@ pub mod side_file;
 pub mod store;
 
 #[cfg(test)]
+mod model_tests;
+#[cfg(test)]
 mod testing;

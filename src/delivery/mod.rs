@@ -15,6 +15,8 @@ mod requeue;
 mod worker;
 
 pub use requeue::{blocked_by, Retried};
+#[cfg(test)]
+pub(crate) use worker::deliver_round;
 pub use worker::run_delivery;
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Recording what a delivery attempt did, atomically with its audit entry:
-//! success (link table, comment map, shadow, write-back follow-ups), a retry
-//! schedule, or a dead letter.
+//! success (link table, comment map, shadow, write-back follow-ups; for an
+//! adopted ticket a notice to plan it again), a retry schedule, or a dead
+//! letter.
 
 use psa_connector::ConnectorError;
 use serde_json::json;
@@ -10,8 +11,8 @@ use super::normalise::adopt_normalised;
 use crate::engine::{observe, Engine};
 use crate::retry::Decision;
 use crate::store::{
-    comment_key, link_key, Action, AuditRecord, CommentEntry, DeadLetter, Link, OutboxOp, Shadow,
-    StoreError, TicketRef, TreeName,
+    comment_key, link_key, Action, AuditRecord, CommentEntry, DeadLetter, InboxItem, IntakeSource,
+    Link, OutboxOp, Shadow, StoreError, TicketRef, TreeName,
 };
 
 impl Engine {
@@ -61,7 +62,7 @@ impl Engine {
                 }
                 message = if *adopted {
                     format!(
-                        "{}: adopted ticket {} ({:?}) that an earlier attempt created (found by its marker)",
+                        "{}: adopted ticket {} ({:?}) that an earlier attempt created (found by its marker); planned again from its current state",
                         op.connection, ticket.number, ticket.title
                     )
                 } else {
@@ -122,6 +123,27 @@ impl Engine {
         for _ in &follow_ups {
             ids.push(self.store.next_id()?);
         }
+        // An adopted ticket existed, unknown to the bridge, since the lost
+        // answer: a person may have edited it or added notes, and their
+        // notices were dropped (the ticket was not linked yet). Plan it
+        // again from its current state.
+        let replan = match &delivered {
+            Delivered::Created {
+                ticket,
+                adopted: true,
+            } => Some(InboxItem {
+                id: self.store.next_id()?,
+                connection: op.connection.clone(),
+                ticket_id: ticket.id.clone(),
+                source: IntakeSource::Poll,
+                dedup_key: format!("adopted:{}", op.id),
+                received_at: now,
+                updated_at: Some(ticket.updated_at),
+                attempts: 0,
+                next_attempt_at: None,
+            }),
+            _ => None,
+        };
         self.store.transact(|tx| {
             let key = op.link.to_be_bytes();
             let mut link: Link = tx
@@ -135,7 +157,19 @@ impl Engine {
             if let Some(state) = &created_state {
                 let mut shadow: Shadow = tx.get(TreeName::Shadows, &key)?.unwrap_or_default();
                 let side = shadow.side_mut(op.target);
+                let written = side.values.clone();
                 side.values.extend(state.values.clone());
+                if replan.is_some() {
+                    // Keep what the create wrote (the vendor's normalisation
+                    // of it aside), so the re-plan sees a person's edit of
+                    // the adopted ticket as a change instead of the baseline.
+                    for field in &op.fields {
+                        if let Some(value) = written.get(field) {
+                            side.values.insert(field.clone(), value.clone());
+                        }
+                    }
+                    adopt_normalised(side, state, &op.fields, &limits);
+                }
                 side.description = state.description.clone();
                 side.closed = state.closed;
                 tx.put(TreeName::Shadows, &key, &shadow)?;
@@ -147,6 +181,9 @@ impl Engine {
                 if !kept.is_empty() {
                     tx.put(TreeName::Shadows, &key, &shadow)?;
                 }
+            }
+            if let Some(item) = &replan {
+                tx.put(TreeName::Inbox, &item.id.to_be_bytes(), item)?;
             }
             let keys = self.link_keys(&link);
             if let Some(r) = &created_ref {
@@ -215,6 +252,9 @@ impl Engine {
         self.store.flush().await?;
         if !follow_ups.is_empty() {
             self.outbox_ready.notify_waiters();
+        }
+        if replan.is_some() {
+            self.inbox_ready.notify_waiters();
         }
         Ok(())
     }

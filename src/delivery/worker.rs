@@ -85,37 +85,8 @@ pub async fn run_delivery(
                 let span = tracing::info_span!("deliver", connection = %connection, pairing = %op.pairing, link = op.link, op = op.id, ticket = target.as_deref().unwrap_or("-"));
                 let task_op = op.clone();
                 let handle = running.spawn(
-                    async move {
-                        tracing::debug!(action = %op.action.describe(), attempt = op.attempts + 1, "delivering");
-                        let result = crate::retry::deliver_in_place(|| {
-                            apply(connector.as_ref(), &op, target.as_deref())
-                        })
-                        .await;
-                        let pause = match result {
-                            Ok(delivered) => {
-                                metrics::counter!("psa_bridge_deliveries_total", "connection" => op.connection.clone(), "outcome" => "delivered").increment(1);
-                                if let Err(e) = engine.record_success(&op, delivered).await {
-                                    tracing::error!(error = %e, "delivered but cannot record it; the marker check will adopt it on retry");
-                                }
-                                None
-                            }
-                            Err(error) => {
-                                tracing::warn!(error = %error, "delivery failed");
-                                let retry_after = match error.retry_action() {
-                                    psa_connector::RetryAction::Retry { after: Some(after) } if error.http_status() == Some(429) => Some(after),
-                                    _ => None,
-                                };
-                                let outcome = if error.is_retryable() { "retry" } else { "dead_letter" };
-                                metrics::counter!("psa_bridge_deliveries_total", "connection" => op.connection.clone(), "outcome" => outcome).increment(1);
-                                if let Err(e) = engine.record_failure(&op, &error).await {
-                                    tracing::error!(error = %e, "cannot record delivery failure");
-                                }
-                                retry_after.map(|d| crate::retry::later_std(engine.clock.now(), d))
-                            }
-                        };
-                        (key, pause)
-                    }
-                    .instrument(span),
+                    async move { (key, deliver_one(&engine, connector, op, target).await) }
+                        .instrument(span),
                 );
                 tasks.insert(handle.id(), task_op);
             }
@@ -149,6 +120,79 @@ pub async fn run_delivery(
             _ = tokio::time::sleep(tick) => {}
         }
     }
+}
+
+/// Delivers one operation (the transient failures retried in place) and
+/// records the outcome; the pause a 429 asks for, if any.
+async fn deliver_one(
+    engine: &Engine,
+    connector: Arc<dyn psa_connector::Connector>,
+    op: OutboxOp,
+    target: Option<String>,
+) -> Option<DateTime<Utc>> {
+    tracing::debug!(action = %op.action.describe(), attempt = op.attempts + 1, "delivering");
+    let result =
+        crate::retry::deliver_in_place(|| apply(connector.as_ref(), &op, target.as_deref())).await;
+    record(engine, &op, result).await
+}
+
+/// Records one delivery's outcome (success, retry later or dead letter);
+/// the pause a 429 asks for, if any.
+async fn record(
+    engine: &Engine,
+    op: &OutboxOp,
+    result: Result<super::apply::Delivered, psa_connector::ConnectorError>,
+) -> Option<DateTime<Utc>> {
+    match result {
+        Ok(delivered) => {
+            metrics::counter!("psa_bridge_deliveries_total", "connection" => op.connection.clone(), "outcome" => "delivered").increment(1);
+            if let Err(e) = engine.record_success(op, delivered).await {
+                tracing::error!(error = %e, "delivered but cannot record it; the marker check will adopt it on retry");
+            }
+            None
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, "delivery failed");
+            let retry_after = match error.retry_action() {
+                psa_connector::RetryAction::Retry { after: Some(after) }
+                    if error.http_status() == Some(429) =>
+                {
+                    Some(after)
+                }
+                _ => None,
+            };
+            let outcome = if error.is_retryable() {
+                "retry"
+            } else {
+                "dead_letter"
+            };
+            metrics::counter!("psa_bridge_deliveries_total", "connection" => op.connection.clone(), "outcome" => outcome).increment(1);
+            if let Err(e) = engine.record_failure(op, &error).await {
+                tracing::error!(error = %e, "cannot record delivery failure");
+            }
+            retry_after.map(|d| crate::retry::later_std(engine.clock.now(), d))
+        }
+    }
+}
+
+/// One delivery round of `connection` without the worker loop, for tests
+/// that drive time and faults step by step: the due heads, delivered one
+/// after another, each called once (no in-place retries: a fault lasts a
+/// whole round anyway) and recorded by the worker's own code. Returns the
+/// operations attempted (as they were before the attempt).
+#[cfg(test)]
+pub(crate) async fn deliver_round(engine: &Engine, connection: &str) -> Vec<OutboxOp> {
+    let Some(conn) = engine.connection(connection).cloned() else {
+        return Vec::new();
+    };
+    let heads = due_heads(engine, connection, &HashSet::new(), engine.clock.now());
+    let mut attempted = Vec::new();
+    for (op, target) in heads {
+        attempted.push(op.clone());
+        let result = apply(conn.connector.as_ref(), &op, target.as_deref()).await;
+        record(engine, &op, result).await;
+    }
+    attempted
 }
 
 /// A delivery task panicked (or was cancelled): log and count it, and

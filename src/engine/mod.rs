@@ -39,6 +39,8 @@ use crate::store::{Action, CommentEntry, Link, Shadow, Side, Store, StoreError};
 
 pub use observe::observe;
 pub use trigger::write_back_ops;
+#[cfg(test)]
+pub(crate) use worker::plan_round;
 pub use worker::run_planner;
 
 /// A planning failure: retried later when the vendor may recover.

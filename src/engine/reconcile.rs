@@ -185,7 +185,11 @@ impl Engine {
                 continue;
             };
             let target_exists = link.side(target).is_some();
-            if target_exists && value(target).as_deref() == Some(mapped.as_str()) {
+            // The target already holds the value, unless an operation still
+            // queued will overwrite it with an older one (a change reverted
+            // while its write waits): then the value is written again after it.
+            let overwritten = pending.contains(&(target, name.to_string()));
+            if target_exists && !overwritten && value(target).as_deref() == Some(mapped.as_str()) {
                 shadow.side_mut(target).values.insert(name.into(), mapped);
                 continue;
             }

@@ -348,6 +348,18 @@ pub(super) async fn plan_notice(engine: &Engine, item: &InboxItem, same_ticket: 
     }
 }
 
+/// One planning round without the loop, for tests that drive time and
+/// faults step by step: every due notice group planned one after another.
+/// Returns how many groups were planned.
+#[cfg(test)]
+pub(crate) async fn plan_round(engine: &Engine) -> Result<usize, crate::store::StoreError> {
+    let batch = due_batch(engine)?;
+    for (item, same_ticket) in &batch {
+        plan_notice(engine, item, same_ticket).await;
+    }
+    Ok(batch.len())
+}
+
 /// Every ticket with a due notice, oldest first, each with the ids of the other
 /// notices for the same ticket (one plan reads the current state for all of them).
 fn due_batch(engine: &Engine) -> Result<Vec<(InboxItem, Vec<u64>)>, crate::store::StoreError> {

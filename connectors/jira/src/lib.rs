@@ -11,6 +11,8 @@ mod client;
 mod comments;
 mod connector;
 mod errors;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hooks;
 mod issues;
 mod search;

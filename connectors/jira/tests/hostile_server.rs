@@ -86,3 +86,61 @@ async fn garbage_answers_are_clear_errors() {
     let err = c.discover().await.unwrap_err();
     assert!(!err.is_retryable(), "{err}");
 }
+
+/// A site answering every page near 4 MiB with a fresh token (search) or
+/// a huge `total` (comments): each listing stops once its pages pass the
+/// 128 MiB listing budget (32 pages), with a permanent error, instead of
+/// holding up to 1,000 × 16 MiB.
+#[tokio::test]
+async fn full_size_pages_stop_at_the_listing_budget() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let searches = Arc::new(AtomicUsize::new(0));
+    let comment_pages = Arc::new(AtomicUsize::new(0));
+    let pad = Arc::new(" ".repeat(4 * 1024 * 1024));
+    let (s, p) = (searches.clone(), pad.clone());
+    let (c, q) = (comment_pages.clone(), pad.clone());
+    let app = Router::new()
+        .route("/rest/api/3/myself", get(myself))
+        .route(
+            "/rest/api/3/project/HELP",
+            get(|| async {
+                Json(json!({"key": "HELP", "projectTypeKey": "software", "issueTypes": []}))
+            }),
+        )
+        .route(
+            "/rest/api/3/search/jql",
+            post(move || {
+                let n = s.fetch_add(1, Ordering::SeqCst);
+                let pad = p.clone();
+                async move {
+                    let page = json!({"issues": [issue(n as u64)], "nextPageToken": format!("t{n}"), "isLast": false});
+                    ([("content-type", "application/json")], format!("{page}{pad}"))
+                }
+            }),
+        )
+        .route(
+            "/rest/api/3/issue/{id}/comment",
+            get(move || {
+                c.fetch_add(1, Ordering::SeqCst);
+                let pad = q.clone();
+                async move {
+                    let page = json!({"comments": [{"id": "1", "body": "x"}], "total": 1_000_000});
+                    ([("content-type", "application/json")], format!("{page}{pad}"))
+                }
+            }),
+        );
+    let c = connector(&serve(app).await);
+    let err = c
+        .changed_since("2026-11-01T00:00:00Z".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("together pass"), "{err}");
+    assert!(!err.is_retryable());
+    assert_eq!(searches.load(Ordering::SeqCst), 32);
+    let err = c.list_comments("10001").await.unwrap_err();
+    assert!(err.to_string().contains("together pass"), "{err}");
+    assert!(!err.is_retryable());
+    assert_eq!(comment_pages.load(Ordering::SeqCst), 32);
+}

@@ -1,0 +1,238 @@
+//! Hostile input, bounded: arbitrary bytes and arbitrary JSON shaped like
+//! Jira's answers and webhooks never make the connector panic; a webhook is
+//! accepted only when `X-Hub-Signature` is the HMAC of the body under the
+//! secret; no `total`, token or page shape lets a listing read more than
+//! its page cap. 256 cases per property from a fixed seed (every run, CI
+//! included, checks the same inputs); `scripts/fuzz.sh` explores further.
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, RngSeed};
+use psa_connector::{ChangeHint, Connector, WebhookError, WebhookRequest};
+use psa_jira::fuzzing::{self, connector, WEBHOOK_SECRET};
+use psa_jira::webhook::{sign, IDENTIFIER_HEADER, SIGNATURE_HEADER};
+use serde_json::{json, Map, Value};
+
+fn config() -> Config {
+    Config {
+        cases: 256,
+        failure_persistence: None,
+        rng_algorithm: RngAlgorithm::ChaCha,
+        rng_seed: RngSeed::Fixed(0x0a1a_ce00),
+        ..Config::default()
+    }
+}
+
+const KEYS: &[&str] = &[
+    "id",
+    "key",
+    "fields",
+    "summary",
+    "description",
+    "status",
+    "statusCategory",
+    "priority",
+    "updated",
+    "created",
+    "project",
+    "issuetype",
+    "resolution",
+    "labels",
+    "properties",
+    "psa-bridge",
+    "marker",
+    "name",
+    "value",
+    "type",
+    "content",
+    "text",
+    "doc",
+    "comments",
+    "total",
+    "body",
+    "jsdPublic",
+    "author",
+    "displayName",
+    "issues",
+    "nextPageToken",
+    "isLast",
+    "webhookEvent",
+    "issue",
+    "timestamp",
+    "errorMessages",
+    "errors",
+    "message",
+    "x",
+];
+
+fn leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        prop_oneof![
+            Just("2026-11-19T12:00:00.000+0100".to_string()),
+            Just("+262143-12-31T23:59:59.999+9999".to_string()),
+            Just("-262143-01-01T00:00:00.000-9999".to_string()),
+            Just("doc".to_string()),
+            Just("paragraph".to_string()),
+            Just("done".to_string()),
+            Just("jira:issue_updated".to_string()),
+            Just("psa-bridge:acme:1".to_string()),
+            Just("hello\n[psa-bridge:acme:1:n:2]".to_string()),
+            any::<String>(),
+        ]
+        .prop_map(Value::String),
+    ]
+}
+
+/// Arbitrary JSON whose object keys are mostly Jira's (issue beans, ADF,
+/// comment and search pages, webhook payloads).
+fn vendor_json() -> impl Strategy<Value = Value> {
+    leaf().prop_recursive(4, 64, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec((prop::sample::select(KEYS), inner), 0..8).prop_map(|pairs| {
+                Value::Object(
+                    pairs
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect::<Map<_, _>>(),
+                )
+            }),
+        ]
+    })
+}
+
+fn bytes_of(value: &Value) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap()
+}
+
+fn hook(signature: &str, identifier: Option<&str>, body: &[u8]) -> WebhookRequest {
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(signature) {
+        headers.insert(SIGNATURE_HEADER, v);
+    }
+    if let Some(Ok(v)) = identifier.map(HeaderValue::from_str) {
+        headers.insert(IDENTIFIER_HEADER, v);
+    }
+    WebhookRequest {
+        headers,
+        query: None,
+        body: Bytes::copy_from_slice(body),
+    }
+}
+
+fn verify(request: &WebhookRequest) -> Result<Vec<ChangeHint>, WebhookError> {
+    futures::executor::block_on(connector().verify_webhook(request))
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..512),
+                                   status in 400u16..600) {
+        let _ = fuzzing::ticket(&body);
+        let _ = fuzzing::comments(&body, true);
+        let _ = fuzzing::comments(&body, false);
+        let _ = fuzzing::poll(&body);
+        let _ = fuzzing::error(status, &body);
+    }
+
+    #[test]
+    fn vendor_shaped_answers_never_panic(bean in vendor_json(),
+                                         fields in vendor_json(),
+                                         rows in prop::collection::vec(vendor_json(), 0..4),
+                                         total in any::<u64>()) {
+        let _ = fuzzing::ticket(&bytes_of(&bean));
+        let mut issue = json!({"id": "10001", "fields": fields});
+        if let Ok(ticket) = fuzzing::ticket(&bytes_of(&issue)) {
+            prop_assert_eq!(ticket.id.as_str(), "10001");
+        }
+        issue["fields"] = json!({"status": bean, "updated": "2026-11-19T12:00:00.000+0000"});
+        prop_assert!(fuzzing::ticket(&bytes_of(&issue)).is_ok());
+        let page = bytes_of(&json!({"comments": rows, "total": total}));
+        let _ = fuzzing::comments(&page, true);
+        let _ = fuzzing::comments(&page, false);
+        let _ = fuzzing::poll(&bytes_of(&json!({"issues": rows, "nextPageToken": "t"})));
+        let _ = fuzzing::error(400, &bytes_of(&json!({"errorMessages": rows, "errors": bean})));
+    }
+
+    /// Signed with the secret, any JSON (or bytes): verification never
+    /// panics, and a hint names the payload's issue.
+    #[test]
+    fn signed_webhooks_of_any_shape_never_panic(payload in vendor_json(),
+                                               raw in prop::collection::vec(any::<u8>(), 0..128),
+                                               identifier in prop::option::of("[ -~]{0,40}")) {
+        for body in [bytes_of(&payload), bytes_of(&json!({"issue": payload})), raw] {
+            let request = hook(&sign(WEBHOOK_SECRET, &body), identifier.as_deref(), &body);
+            if let Ok(hints) = verify(&request) {
+                prop_assert!(hints.len() <= 1);
+            }
+        }
+    }
+
+    #[test]
+    fn unsigned_or_forged_webhooks_are_refused(body in prop::collection::vec(any::<u8>(), 0..256),
+                                               signature in "[ -~]{0,80}",
+                                               hex in "[0-9a-f]{64}") {
+        prop_assert!(verify(&hook(&signature, None, &body)).is_err());
+        let forged = format!("sha256={hex}");
+        prop_assert!(forged == sign(WEBHOOK_SECRET, &body) || verify(&hook(&forged, None, &body)).is_err());
+        prop_assert!(verify(&hook(&sign("not-the-secret", &body), None, &body)).is_err());
+        let good = sign(WEBHOOK_SECRET, &body);
+        let mut other = body.clone();
+        other.push(b' ');
+        prop_assert!(verify(&hook(&good, None, &other)).is_err());
+    }
+
+    /// Whatever `total` the comment pages claim and whatever tokens the
+    /// search pages hand out (repeated forever), a listing reads at most
+    /// its page cap.
+    #[test]
+    fn no_total_or_token_lets_paging_run_past_the_hard_cap(
+        total in any::<u64>(),
+        lens in prop::collection::vec(0usize..3, 1..4),
+        tokens in prop::collection::vec(prop::option::of("[a-c]{0,2}"), 1..4),
+        last in prop::collection::vec(prop::option::of(any::<bool>()), 1..4),
+    ) {
+        let comment_pages: Vec<Vec<u8>> = lens
+            .iter()
+            .map(|n| bytes_of(&json!({"total": total, "comments": vec![json!({"id": "1"}); *n]})))
+            .collect();
+        let (read, _) = fuzzing::comment_walk(&comment_pages);
+        prop_assert!(read <= fuzzing::MAX_COMMENT_PAGES);
+        let search_pages: Vec<Vec<u8>> = tokens
+            .iter()
+            .zip(last.iter().cycle())
+            .zip(lens.iter().cycle())
+            .map(|((token, last), n)| {
+                bytes_of(&json!({"issues": vec![json!({"id": "1"}); *n], "nextPageToken": token, "isLast": last}))
+            })
+            .collect();
+        let (read, _) = fuzzing::search_walk(&search_pages);
+        prop_assert!(read <= fuzzing::MAX_SEARCH_PAGES);
+    }
+}
+
+/// Fresh tokens on every page: the walk still stops at the page cap, with
+/// an error rather than a partial answer.
+#[test]
+fn fresh_tokens_forever_stop_at_the_page_cap() {
+    // `search_walk` cycles through the pages it is given; give it more
+    // distinct tokens than the cap.
+    let pages: Vec<Vec<u8>> = (0..fuzzing::MAX_SEARCH_PAGES + 5)
+        .map(|n| {
+            bytes_of(&json!({"issues": [{"id": n.to_string()}], "nextPageToken": format!("t{n}")}))
+        })
+        .collect();
+    let (read, result) = fuzzing::search_walk(&pages);
+    assert_eq!(read, fuzzing::MAX_SEARCH_PAGES);
+    let err = result.unwrap_err();
+    assert!(err.to_string().contains("still not the last page"), "{err}");
+    assert!(!err.is_retryable());
+}
