@@ -193,10 +193,14 @@ fn required(config: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     config.ok_or_else(|| anyhow::anyhow!("give --config FILE (or set PSA_BRIDGE_CONFIG)"))
 }
 
-/// `run`: start the daemon and serve until Ctrl-C / SIGTERM.
+/// `run`: start the daemon and serve until Ctrl-C / SIGTERM, then stop
+/// within `daemon.shutdown_timeout_secs` (exit 0, also when the deadline
+/// left deliveries in the outbox). A second signal exits at once, after a
+/// best-effort flush, with 128 + the signal's number.
 async fn run(config: PathBuf) -> anyhow::Result<ExitCode> {
     let loaded = psa_bridge::config::load(&config, &|name| std::env::var(name).ok())?;
     let listeners = psa_bridge::daemon::Listeners::bind(&loaded.config.daemon).await?;
+    let mut signals = Signals::new();
     let daemon = psa_bridge::daemon::start(
         loaded,
         listeners,
@@ -208,30 +212,77 @@ async fn run(config: PathBuf) -> anyhow::Result<ExitCode> {
         println!("psa-bridge metrics on http://{metrics}/metrics");
     }
     println!("psa-bridge admin API on http://{}", daemon.admin_addr);
-    shutdown_signal().await;
-    tracing::info!("shutting down");
-    daemon.shutdown().await;
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+    let first = signals.next().await;
+    tracing::info!(
+        signal = first,
+        "shutting down (a second signal exits at once)"
+    );
+    let engine = daemon.engine.clone();
+    tokio::select! {
+        _report = daemon.shutdown() => Ok(ExitCode::SUCCESS),
+        second = signals.next() => {
+            tracing::warn!(signal = second, "second signal: exiting at once; deliveries in flight stay in the outbox");
+            if tokio::time::timeout(std::time::Duration::from_secs(2), engine.store.flush())
+                .await
+                .map_or(true, |r| r.is_err())
+            {
+                tracing::error!("the best-effort flush failed or timed out");
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            std::process::exit(128 + second);
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+}
+
+/// SIGTERM and SIGINT (Ctrl-C), listened to from start-up on, so a second
+/// signal during the shutdown is seen too.
+struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Self {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
+        }
+    }
+
+    /// Waits for the next signal; its number (15 SIGTERM, 2 SIGINT).
+    async fn next(&mut self) -> i32 {
+        #[cfg(unix)]
+        {
+            async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            if self.term.is_none() && self.int.is_none() {
+                let _ = tokio::signal::ctrl_c().await;
+                return 2;
+            }
+            tokio::select! {
+                _ = recv(&mut self.term) => 15,
+                _ = recv(&mut self.int) => 2,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            2
+        }
     }
 }

@@ -15,8 +15,10 @@ mod requeue;
 mod worker;
 
 pub use requeue::{blocked_by, Retried};
-pub use worker::run_delivery;
+pub use worker::{run_delivery, run_delivery_until, DrainTally, Drained};
 
+#[cfg(test)]
+mod drain_tests;
 #[cfg(test)]
 mod index_tests;
 #[cfg(test)]
