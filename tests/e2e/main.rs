@@ -23,6 +23,7 @@ mod retries;
 mod secrets;
 mod servicenow;
 mod servicenow_rules;
+mod shutdown;
 mod simulate;
 mod story;
 mod supervision;
