@@ -25,6 +25,7 @@ mod servicenow;
 mod servicenow_rules;
 mod shutdown;
 mod simulate;
+mod soak;
 mod story;
 mod supervision;
 mod trigger;
