@@ -233,7 +233,7 @@ async fn sigterm_mid_story_answers_503_keeps_every_200_and_duplicates_nothing() 
         );
     }
     let cw_notes = env.connectwise.notes(story.connectwise_id());
-    for needle in ["expired VPN certificate"] {
+    for needle in ["expired VPN certificate", "VPN logs"] {
         assert_eq!(
             cw_notes.iter().filter(|n| n.text.contains(needle)).count(),
             1,
