@@ -61,6 +61,14 @@ async fn a_stopped_planner_leaves_waiting_notices_in_the_inbox() {
     )
     .await
     .expect("the planner did not return");
-    assert_eq!(engine.store.count(TreeName::Inbox), 1, "the notice was taken");
-    assert_eq!(connector.0 .0.load(Ordering::SeqCst), 0, "a ticket was read");
+    assert_eq!(
+        engine.store.count(TreeName::Inbox),
+        1,
+        "the notice was taken"
+    );
+    assert_eq!(
+        connector.0 .0.load(Ordering::SeqCst),
+        0,
+        "a ticket was read"
+    );
 }

@@ -37,6 +37,27 @@ struct Sample {
     fds: f64,
     threads: f64,
     tasks: f64,
+    /// The sled store's size on disk.
+    store_kb: f64,
+}
+
+/// Bytes under `path`, in kB.
+fn size_kb(path: &std::path::Path) -> f64 {
+    let mut total = 0u64;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.metadata() {
+                Ok(m) if m.is_dir() => stack.push(entry.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total as f64 / 1024.0
 }
 
 fn read_proc(pid: u32) -> (f64, f64, f64) {
@@ -66,9 +87,10 @@ async fn alive_tasks(bridge: &Bridge) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-async fn sample(bridge: &Bridge, started: Instant) -> Sample {
+async fn sample(env: &DemoEnv, bridge: &Bridge, started: Instant) -> Sample {
     let (rss_kb, fds, threads) = read_proc(bridge.pid());
     Sample {
+        store_kb: size_kb(&env.dir.join("store")),
         at: started.elapsed().as_secs_f64(),
         rss_kb,
         fds,
@@ -164,11 +186,14 @@ async fn run(
     let started = Instant::now();
     let client = reqwest::Client::new();
     let url = bridge.url("/webhooks/autotask");
-    let mut samples = vec![sample(bridge, started).await];
+    let mut samples = vec![sample(env, bridge, started).await];
     let mut next_sample = started + every;
     let mut tick = tokio::time::interval(Duration::from_millis(1000 / WEBHOOKS_PER_SEC));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (mut sent, mut notes) = (0u64, 0u64);
+    // SOAK_DUPLICATES=1: every webhook repeats an earlier one and no notes
+    // are written, so nothing new is stored (tells leaks from store growth).
+    let duplicates = std::env::var_os("SOAK_DUPLICATES").is_some();
     while started.elapsed() < length {
         tick.tick().await;
         let (at_id, cw_id) = pairs[sent as usize % pairs.len()];
@@ -179,7 +204,7 @@ async fn run(
             "Id": at_id,
             "Fields": { "Status": "1" },
             "EventTime": "2026-11-25T14:57:50Z",
-            "SequenceNumber": 1_000_000 + sent,
+            "SequenceNumber": if duplicates { 1 } else { 1_000_000 + sent },
             "PersonID": 30691780
         }))
         .unwrap();
@@ -196,7 +221,7 @@ async fn run(
         sent += 1;
         // Every second a note on one side, alternating, so deliveries run
         // both ways.
-        if sent % WEBHOOKS_PER_SEC == 0 {
+        if !duplicates && sent % WEBHOOKS_PER_SEC == 0 {
             notes += 1;
             if notes % 2 == 0 {
                 env.autotask
@@ -211,16 +236,16 @@ async fn run(
             }
         }
         if Instant::now() >= next_sample {
-            let s = sample(bridge, started).await;
+            let s = sample(env, bridge, started).await;
             println!(
-                "soak t={:>6.0}s rss={:>8.0}kB fds={:>4.0} threads={:>3.0} tasks={:>5.0} webhooks={sent} notes={notes}",
-                s.at, s.rss_kb, s.fds, s.threads, s.tasks
+                "soak t={:>6.0}s rss={:>8.0}kB fds={:>4.0} threads={:>3.0} tasks={:>5.0} store={:>8.0}kB webhooks={sent} notes={notes}",
+                s.at, s.rss_kb, s.fds, s.threads, s.tasks, s.store_kb
             );
             samples.push(s);
             next_sample += every;
         }
     }
-    samples.push(sample(bridge, started).await);
+    samples.push(sample(env, bridge, started).await);
     (samples, sent, notes)
 }
 
@@ -234,6 +259,7 @@ fn report(samples: &[Sample], sent: u64, notes: u64, secs: f64) {
     println!("{}", summarise("fds", samples, |s| s.fds));
     println!("{}", summarise("threads", samples, |s| s.threads));
     println!("{}", summarise("tasks", samples, |s| s.tasks));
+    println!("{}", summarise("store kB", samples, |s| s.store_kb));
 }
 
 /// The long soak (`SOAK_SECS`, default 300 s); prints figures, asserts only
