@@ -37,7 +37,9 @@ pub enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the daemon.
+    /// Run the daemon. SIGTERM or Ctrl-C stops it within
+    /// daemon.shutdown_timeout_secs (new webhooks get 503, in-flight
+    /// deliveries may finish); a second signal exits at once.
     Run {
         /// Configuration file.
         #[arg(long, short)]
@@ -195,8 +197,9 @@ fn required(config: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 
 /// `run`: start the daemon and serve until Ctrl-C / SIGTERM, then stop
 /// within `daemon.shutdown_timeout_secs` (exit 0, also when the deadline
-/// left deliveries in the outbox). A second signal exits at once, after a
-/// best-effort flush, with 128 + the signal's number.
+/// left deliveries in the outbox; 1 if the final flush failed). A second
+/// signal exits at once, after a best-effort flush, with 128 + the signal's
+/// number.
 async fn run(config: PathBuf) -> anyhow::Result<ExitCode> {
     let loaded = psa_bridge::config::load(&config, &|name| std::env::var(name).ok())?;
     let listeners = psa_bridge::daemon::Listeners::bind(&loaded.config.daemon).await?;
@@ -219,7 +222,13 @@ async fn run(config: PathBuf) -> anyhow::Result<ExitCode> {
     );
     let engine = daemon.engine.clone();
     tokio::select! {
-        _report = daemon.shutdown() => Ok(ExitCode::SUCCESS),
+        // The deadline is not a failure (what was left is completed by the
+        // next start); a failed final flush is.
+        report = daemon.shutdown() => Ok(if report.flush_failed {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        }),
         second = signals.next() => {
             tracing::warn!(signal = second, "second signal: exiting at once; deliveries in flight stay in the outbox");
             if tokio::time::timeout(std::time::Duration::from_secs(2), engine.store.flush())
