@@ -41,22 +41,21 @@ struct Sample {
     store_kb: f64,
 }
 
-/// Bytes under `path`, in kB.
-fn size_kb(path: &std::path::Path) -> f64 {
-    let mut total = 0u64;
-    let mut stack = vec![path.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            match entry.metadata() {
-                Ok(m) if m.is_dir() => stack.push(entry.path()),
-                Ok(m) => total += m.len(),
-                Err(_) => {}
-            }
-        }
-    }
+/// Size of the files the daemon holds open in its store, in kB (read
+/// through `/proc/PID/fd`, so it stays right even if the folder is removed).
+fn store_kb(pid: u32) -> f64 {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return f64::NAN;
+    };
+    let total: u64 = fds
+        .flatten()
+        .filter(|fd| {
+            std::fs::read_link(fd.path())
+                .is_ok_and(|target| target.to_string_lossy().contains("/store/"))
+        })
+        .filter_map(|fd| std::fs::metadata(fd.path()).ok())
+        .map(|m| m.len())
+        .sum();
     total as f64 / 1024.0
 }
 
@@ -87,10 +86,10 @@ async fn alive_tasks(bridge: &Bridge) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-async fn sample(env: &DemoEnv, bridge: &Bridge, started: Instant) -> Sample {
+async fn sample(bridge: &Bridge, started: Instant) -> Sample {
     let (rss_kb, fds, threads) = read_proc(bridge.pid());
     Sample {
-        store_kb: size_kb(&env.dir.join("store")),
+        store_kb: store_kb(bridge.pid()),
         at: started.elapsed().as_secs_f64(),
         rss_kb,
         fds,
@@ -186,7 +185,7 @@ async fn run(
     let started = Instant::now();
     let client = reqwest::Client::new();
     let url = bridge.url("/webhooks/autotask");
-    let mut samples = vec![sample(env, bridge, started).await];
+    let mut samples = vec![sample(bridge, started).await];
     let mut next_sample = started + every;
     let mut tick = tokio::time::interval(Duration::from_millis(1000 / WEBHOOKS_PER_SEC));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -236,7 +235,7 @@ async fn run(
             }
         }
         if Instant::now() >= next_sample {
-            let s = sample(env, bridge, started).await;
+            let s = sample(bridge, started).await;
             println!(
                 "soak t={:>6.0}s rss={:>8.0}kB fds={:>4.0} threads={:>3.0} tasks={:>5.0} store={:>8.0}kB webhooks={sent} notes={notes}",
                 s.at, s.rss_kb, s.fds, s.threads, s.tasks, s.store_kb
@@ -245,7 +244,7 @@ async fn run(
             next_sample += every;
         }
     }
-    samples.push(sample(env, bridge, started).await);
+    samples.push(sample(bridge, started).await);
     (samples, sent, notes)
 }
 
