@@ -3,7 +3,7 @@
 //! stored, the process exits 0 within `daemon.shutdown_timeout_secs`, and
 //! after a restart the story converges with no duplicate ticket or note. A
 //! delivery stuck longer than the bound is left in the outbox and completed
-//! exactly once by the next start.
+//! exactly once by the next start; a second SIGTERM exits at once.
 
 use std::time::{Duration, Instant};
 
@@ -336,6 +336,57 @@ async fn a_delivery_stuck_past_the_bound_is_left_and_done_once_after_restart() {
         1,
         "{notes:?}"
     );
+    bridge.stop().await;
+    audit_verifies(&env).await;
+}
+
+/// A second SIGTERM while a stuck delivery holds the shutdown up: the
+/// process exits at once with 128 + 15, and the next start completes the
+/// operation exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sigterm_exits_at_once() {
+    let (_dir, env) = env(DemoOptions {
+        polling: false,
+        ..Default::default()
+    })
+    .await;
+    // A bound no test waits for.
+    with_bound(&env, "shutdown_timeout_secs = 3600");
+    let mut bridge = Bridge::spawn(&env.config_path).await;
+    env.connectwise
+        .control()
+        .set_latency(Duration::from_secs(60));
+    let t = env.autotask.user_create_ticket(
+        "Coffee machine leaking",
+        "Kitchen.",
+        "Level I Support",
+        "High",
+    );
+    env.autotask.user_set_queue(t.id, "Escalate to MSP");
+    wait_for("the escalation's delivery to start", STEP, || {
+        (deliveries_started(&bridge, "connectwise") > 0).then_some(())
+    })
+    .await
+    .unwrap();
+    bridge.terminate();
+    wait_for("the shutdown to begin", STEP, || {
+        let log = plain(&std::fs::read_to_string(&bridge.log).ok()?);
+        log.contains("letting the deliveries in flight finish")
+            .then_some(())
+    })
+    .await
+    .unwrap();
+    bridge.terminate();
+    let status = bridge
+        .exited_within(SLACK)
+        .await
+        .expect("a second SIGTERM did not end the process");
+    assert_eq!(status.code(), Some(143), "{status}");
+
+    env.connectwise.control().set_latency(Duration::ZERO);
+    let bridge = Bridge::spawn(&env.config_path).await;
+    settled(&env, &bridge).await;
+    assert_eq!(env.connectwise.tickets().len(), 1, "exactly one ticket");
     bridge.stop().await;
     audit_verifies(&env).await;
 }
