@@ -9,6 +9,7 @@
 //! `/healthz` shows error texts only to requests carrying the token.
 
 pub mod auth;
+mod process;
 pub mod token;
 
 use std::sync::{Arc, OnceLock};
@@ -90,6 +91,7 @@ async fn metrics(State(engine): State<Arc<Engine>>) -> Response {
     let store = &engine.store;
     metrics::gauge!("psa_bridge_inbox_dead").set(store.count(TreeName::DeadNotices) as f64);
     metrics::gauge!("psa_bridge_inbox_pending").set(store.count(TreeName::Inbox) as f64);
+    process::record();
     match prometheus() {
         Some(handle) => handle.render().into_response(),
         None => (

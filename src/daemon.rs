@@ -4,10 +4,18 @@
 //! bind `127.0.0.1:0` and can use a manual clock. Every long-running task is
 //! supervised ([`supervise`]): restarted with backoff when it fails, and
 //! reported by `/healthz` ([`health`]).
+//!
+//! [`Daemon::shutdown`] stops within `daemon.shutdown_timeout_secs`: the
+//! webhook intake drains first ([`drain`]: new webhooks get 503, admitted
+//! ones finish), the workers stop taking work while in-flight deliveries may
+//! finish until the deadline, the HTTP listeners close last, then the store
+//! is flushed ([`shutdown`]).
 
+mod drain;
 mod health;
 mod listen;
 mod register;
+mod shutdown;
 mod supervise;
 
 use std::collections::HashSet;
@@ -29,6 +37,7 @@ use crate::{admin, connections, delivery};
 pub use health::{Health, Registration, TaskHealth, TaskState};
 pub use listen::ListenerLimits;
 pub use register::RegisterPolicy;
+pub use shutdown::ShutdownReport;
 pub use supervise::{Lifetime, RestartPolicy, Stop, Supervisor};
 
 /// Why the daemon could not start.
@@ -85,6 +94,7 @@ fn spawn_workers(
     engine: &Arc<Engine>,
     config: &crate::config::Config,
     tick: Duration,
+    (abandon, tally): (&Stop, &delivery::DrainTally),
 ) {
     let e = engine.clone();
     supervisor.spawn(tasks, "planner", Lifetime::UntilStop, move |stop| {
@@ -96,11 +106,21 @@ fn spawn_workers(
     });
     for (name, conn) in &config.connections {
         let (e, connection) = (engine.clone(), name.clone());
+        let (abandon, tally) = (abandon.clone(), tally.clone());
         supervisor.spawn(
             tasks,
             &format!("delivery:{name}"),
             Lifetime::UntilStop,
-            move |stop| delivery::run_delivery(e.clone(), connection.clone(), tick, stop.wait()),
+            move |stop| {
+                delivery::run_delivery_until(
+                    e.clone(),
+                    connection.clone(),
+                    tick,
+                    stop.wait(),
+                    abandon.wait(),
+                    tally.clone(),
+                )
+            },
         );
         if conn.polling {
             let (e, connection) = (engine.clone(), name.clone());
@@ -214,8 +234,17 @@ pub struct Daemon {
     /// Task and webhook-registration health, as `/healthz` shows it.
     pub health: Health,
     supervisor: Supervisor,
+    /// Stops the planner, pruner, pollers, delivery workers and registration.
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    /// Tells delivery workers to give up what is still in flight.
+    abandon: watch::Sender<bool>,
+    tally: delivery::DrainTally,
+    /// The HTTP listeners, stopped last.
+    stop_http: watch::Sender<bool>,
+    http_tasks: JoinSet<()>,
+    intake: drain::Intake,
+    shutdown_timeout: Duration,
 }
 
 /// Starts every part of the daemon on `listeners`.
@@ -261,11 +290,25 @@ pub async fn start_with(
         crate::retry::RetryPolicy::for_hours(daemon_cfg.retry_for_hours),
     ));
     let (stop, stop_rx) = watch::channel(false);
+    let (abandon, abandon_rx) = watch::channel(false);
+    let (stop_http, stop_http_rx) = watch::channel(false);
     let health = Health::default();
     health.watch_store(engine.store.clone());
     let supervisor = Supervisor::new(health.clone(), Stop::new(stop_rx), tuning.restart);
+    let http_supervisor = Supervisor::new(health.clone(), Stop::new(stop_http_rx), tuning.restart);
     let mut tasks = JoinSet::new();
-    spawn_workers(&supervisor, &mut tasks, &engine, &loaded.config, tick);
+    let mut http_tasks = JoinSet::new();
+    let tally = delivery::DrainTally::default();
+    let shutdown_timeout = Duration::from_secs(daemon_cfg.shutdown_timeout_secs.max(1));
+    spawn_workers(
+        &supervisor,
+        &mut tasks,
+        &engine,
+        &loaded.config,
+        tick,
+        (&Stop::new(abandon_rx), &tally),
+    );
+    let intake = drain::Intake::new(daemon_cfg.shutdown_timeout_secs);
     let webhooks: HashSet<String> = loaded
         .config
         .connections
@@ -288,10 +331,14 @@ pub async fn start_with(
     .route(
         "/healthz",
         axum::routing::get(move || async move { public_health.respond(false) }),
-    );
+    )
+    .layer(axum::middleware::from_fn_with_state(
+        intake.clone(),
+        drain::gate,
+    ));
     serve(
-        &supervisor,
-        &mut tasks,
+        &http_supervisor,
+        &mut http_tasks,
         "http:webhooks",
         listeners.webhooks,
         public,
@@ -305,8 +352,8 @@ pub async fn start_with(
         metrics_addr.is_none(),
     );
     serve(
-        &supervisor,
-        &mut tasks,
+        &http_supervisor,
+        &mut http_tasks,
         "http:admin",
         listeners.admin,
         admin_app,
@@ -315,8 +362,8 @@ pub async fn start_with(
     if let Some(listener) = listeners.metrics {
         let app = admin::metrics_router(engine.clone(), health.clone());
         serve(
-            &supervisor,
-            &mut tasks,
+            &http_supervisor,
+            &mut http_tasks,
             "http:metrics",
             listener,
             app,
@@ -361,6 +408,12 @@ pub async fn start_with(
         supervisor,
         stop,
         tasks,
+        abandon,
+        tally,
+        stop_http,
+        http_tasks,
+        intake,
+        shutdown_timeout,
     })
 }
 
@@ -376,17 +429,9 @@ impl Daemon {
             .spawn(&mut self.tasks, name, Lifetime::UntilStop, make);
     }
 
-    /// Stops every task and waits for them.
-    pub async fn shutdown(mut self) {
-        let _ = self.stop.send(true);
-        while let Some(joined) = self.tasks.join_next().await {
-            if let Err(e) = joined {
-                tracing::error!(error = %e, "a supervisor task failed during shutdown");
-            }
-        }
-        if let Err(e) = self.engine.store.flush().await {
-            tracing::error!(error = %e, "final flush failed");
-        }
-        let _ = std::fs::remove_file(address_file(&self.store_path));
+    /// Stops within `daemon.shutdown_timeout_secs`; see [`Daemon::shutdown_within`].
+    pub async fn shutdown(self) -> ShutdownReport {
+        let bound = self.shutdown_timeout;
+        self.shutdown_within(bound).await
     }
 }

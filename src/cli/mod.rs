@@ -37,14 +37,20 @@ pub enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the daemon.
+    /// Run the daemon. SIGTERM or Ctrl-C stops it within
+    /// daemon.shutdown_timeout_secs (new webhooks get 503, in-flight
+    /// deliveries may finish); a second signal exits at once.
     #[command(
-        after_help = "Exit codes: 0 after a clean shutdown (SIGTERM / Ctrl-C); \
+        after_help = "Exit codes: 0 after a shutdown (SIGTERM / Ctrl-C), also when the \
+        deadline left deliveries in the outbox (the next start completes them); \
+        1 the final flush failed; \
         2 configuration or start-up error; \
         3 the store cannot be used as it is (damaged, not a psa-bridge store, \
         written by a newer psa-bridge, unreadable); \
         4 the store failed to write (disk full, read-only) and the disk is writable \
-        again: restart psa-bridge (e.g. systemd Restart=on-failure) to recover."
+        again: restart psa-bridge (e.g. systemd Restart=on-failure) to recover; \
+        128 + the signal's number (143 SIGTERM, 130 Ctrl-C) when a second signal \
+        ended the shutdown at once."
     )]
     Run {
         /// Configuration file.
@@ -225,11 +231,16 @@ fn required(config: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     config.ok_or_else(|| anyhow::anyhow!("give --config FILE (or set PSA_BRIDGE_CONFIG)"))
 }
 
-/// `run`: start the daemon and serve until Ctrl-C / SIGTERM.
+/// `run`: start the daemon and serve until Ctrl-C / SIGTERM, then stop
+/// within `daemon.shutdown_timeout_secs` (exit 0, also when the deadline
+/// left deliveries in the outbox; 1 if the final flush failed). A second
+/// signal exits at once, after a best-effort flush, with 128 + the signal's
+/// number.
 async fn run(config: PathBuf) -> anyhow::Result<ExitCode> {
     let loaded = psa_bridge::config::load(&config, &|name| std::env::var(name).ok())?;
     let store_path = loaded.store_path.clone();
     let listeners = psa_bridge::daemon::Listeners::bind(&loaded.config.daemon).await?;
+    let mut signals = Signals::new();
     let daemon = psa_bridge::daemon::start(
         loaded,
         listeners,
@@ -251,17 +262,37 @@ async fn run(config: PathBuf) -> anyhow::Result<ExitCode> {
     }
     println!("psa-bridge admin API on http://{}", daemon.admin_addr);
     let store = daemon.engine.store.clone();
-    let code = tokio::select! {
-        _ = shutdown_signal() => ExitCode::SUCCESS,
+    let store_failed = tokio::select! {
+        first = signals.next() => {
+            tracing::info!(signal = first, "shutting down (a second signal exits at once)");
+            None
+        }
         error = store_recoverable_by_restart(&store, &store_path) => {
             eprintln!("error: the store failed to write ({error}); the disk is writable again, \
                 exiting so that the service manager restarts psa-bridge (exit code {STORE_RESTART})");
-            ExitCode::from(STORE_RESTART)
+            Some(ExitCode::from(STORE_RESTART))
         }
     };
-    tracing::info!("shutting down");
-    daemon.shutdown().await;
-    Ok(code)
+    let engine = daemon.engine.clone();
+    tokio::select! {
+        // The deadline is not a failure (what was left is completed by the
+        // next start); a failed final flush is.
+        report = daemon.shutdown() => Ok(match store_failed {
+            Some(code) => code,
+            None if report.flush_failed => ExitCode::FAILURE,
+            None => ExitCode::SUCCESS,
+        }),
+        second = signals.next() => {
+            tracing::warn!(signal = second, "second signal: exiting at once; deliveries in flight stay in the outbox");
+            if tokio::time::timeout(std::time::Duration::from_secs(2), engine.store.flush())
+                .await
+                .map_or(true, |r| r.is_err())
+            {
+                tracing::error!("the best-effort flush failed or timed out");
+            }
+            std::process::exit(128 + second);
+        }
+    }
 }
 
 /// Exit code when sled reported a write error it cannot recover from in
@@ -302,24 +333,56 @@ fn disk_writable(probe: &std::path::Path) -> bool {
     written.is_ok()
 }
 
-async fn shutdown_signal() {
+/// SIGTERM and SIGINT (Ctrl-C), listened to from start-up on, so a second
+/// signal during the shutdown is seen too.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Self {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
             }
         }
+        #[cfg(not(unix))]
+        {
+            Self {}
+        }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    /// Waits for the next signal; its number (15 SIGTERM, 2 SIGINT).
+    async fn next(&mut self) -> i32 {
+        #[cfg(unix)]
+        {
+            async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            if self.term.is_none() && self.int.is_none() {
+                let _ = tokio::signal::ctrl_c().await;
+                return 2;
+            }
+            tokio::select! {
+                _ = recv(&mut self.term) => 15,
+                _ = recv(&mut self.int) => 2,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            2
+        }
     }
 }

@@ -30,7 +30,7 @@ fn as_u64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
-fn daemon_bounds(daemon: &DaemonConfig) -> [Bound; 6] {
+fn daemon_bounds(daemon: &DaemonConfig) -> [Bound; 7] {
     [
         Bound {
             key: "header_read_timeout_secs",
@@ -67,6 +67,12 @@ fn daemon_bounds(daemon: &DaemonConfig) -> [Bound; 6] {
             value: daemon.tick_ms,
             range: 10..=60_000,
             why: "milliseconds between idle checks",
+        },
+        Bound {
+            key: "shutdown_timeout_secs",
+            value: daemon.shutdown_timeout_secs,
+            range: 1..=HOUR,
+            why: "seconds a stopping daemon may take",
         },
     ]
 }

@@ -67,6 +67,9 @@ fn hostile_daemon_numbers_are_refused_with_key_value_and_range() {
         ("max_webhook_bytes", "0"),
         ("tick_ms", HUGE),
         ("tick_ms", "0"),
+        ("shutdown_timeout_secs", "0"),
+        ("shutdown_timeout_secs", "3601"),
+        ("shutdown_timeout_secs", HUGE),
     ] {
         let (text, result) = load_with("daemon", key, bad);
         let err = result.expect_err(&format!("{key} = {bad} accepted"));
@@ -112,6 +115,8 @@ fn sane_values_at_the_edges_load() {
         ("header_read_timeout_secs", "3600"),
         ("tick_ms", "10"),
         ("max_webhook_bytes", "1024"),
+        ("shutdown_timeout_secs", "1"),
+        ("shutdown_timeout_secs", "3600"),
     ] {
         let (_, result) = load_with("daemon", key, ok);
         result.unwrap_or_else(|e| panic!("{key} = {ok}: {e}"));

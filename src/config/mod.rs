@@ -99,6 +99,11 @@ pub struct DaemonConfig {
     /// before it becomes a dead letter; 1 to 8784 (a year).
     #[serde(default = "default_retry_for_hours")]
     pub retry_for_hours: u64,
+    /// Seconds a stopping daemon (SIGTERM, Ctrl-C) may take: in-flight
+    /// deliveries may finish within it, then are left in the outbox (looked
+    /// up by marker before any repeat on the next start); 1 to 3600.
+    #[serde(default = "default_shutdown_timeout_secs")]
+    pub shutdown_timeout_secs: u64,
 }
 
 /// The admin API's bearer token from the configuration; `Debug` never shows it.
@@ -135,6 +140,9 @@ fn default_max_connections() -> usize {
 }
 fn default_tick_ms() -> u64 {
     200
+}
+fn default_shutdown_timeout_secs() -> u64 {
+    30
 }
 fn default_retry_for_hours() -> u64 {
     crate::retry::DEFAULT_RETRY_FOR_HOURS

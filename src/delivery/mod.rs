@@ -17,8 +17,10 @@ mod worker;
 pub use requeue::{blocked_by, Retried};
 #[cfg(test)]
 pub(crate) use worker::deliver_round;
-pub use worker::run_delivery;
+pub use worker::{run_delivery, run_delivery_until, DrainTally, Drained};
 
+#[cfg(test)]
+mod drain_tests;
 #[cfg(test)]
 mod index_tests;
 #[cfg(test)]

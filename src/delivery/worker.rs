@@ -7,10 +7,17 @@
 //! dead letter is blocked: nothing behind it overtakes it. A delivery task
 //! that panics frees its queue, is logged and counted, and its operation is
 //! rescheduled like a transient failure.
+//!
+//! On stop the worker starts nothing new; deliveries already in flight may
+//! finish until the `abandon` signal (the daemon's shutdown deadline), and
+//! whatever is still running then is cancelled and left in the outbox as it
+//! is: every action is idempotent (creates and notes look for the bridge's
+//! marker first), so the next start repeats it safely. [`DrainTally`] tells
+//! the daemon what was finished and what was left.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -55,12 +62,60 @@ fn due_heads(
         .collect()
 }
 
-/// Runs the delivery worker for `connection` until `shutdown` resolves.
+/// What the delivery workers did with the deliveries they had in flight
+/// when the daemon stopped (shared by every worker of one daemon).
+#[derive(Clone, Debug, Default)]
+pub struct DrainTally(Arc<Mutex<Drained>>);
+
+/// Counts of [`DrainTally`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Drained {
+    /// Deliveries that were in flight at the stop and finished (delivered
+    /// or recorded as failed) before the deadline.
+    pub finished: usize,
+    /// Operation ids cancelled at the deadline; they stay in the outbox.
+    pub abandoned: Vec<u64>,
+}
+
+impl DrainTally {
+    pub fn get(&self) -> Drained {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Drained)) {
+        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+}
+
+/// Runs the delivery worker for `connection` until `shutdown` resolves;
+/// deliveries in flight then are cancelled at once (see [`run_delivery_until`]).
 pub async fn run_delivery(
     engine: Arc<Engine>,
     connection: String,
     tick: Duration,
     shutdown: impl Future<Output = ()>,
+) {
+    run_delivery_until(
+        engine,
+        connection,
+        tick,
+        shutdown,
+        async {},
+        DrainTally::default(),
+    )
+    .await
+}
+
+/// Runs the delivery worker for `connection` until `shutdown` resolves,
+/// then lets the deliveries in flight finish until `abandon` resolves,
+/// cancels the rest (left in the outbox) and records both in `tally`.
+pub async fn run_delivery_until(
+    engine: Arc<Engine>,
+    connection: String,
+    tick: Duration,
+    shutdown: impl Future<Output = ()>,
+    abandon: impl Future<Output = ()>,
+    tally: DrainTally,
 ) {
     tokio::pin!(shutdown);
     let Some(conn) = engine.connection(&connection).cloned() else {
@@ -94,8 +149,10 @@ pub async fn run_delivery(
         // One round done: due work started, or the pause respected.
         engine.delivery_rounds.bump(&connection);
         tokio::select! {
+            // A stop wins over due work, so nothing starts after it.
+            biased;
             _ = &mut shutdown => {
-                running.shutdown().await;
+                drain(&engine, &connection, running, tasks, abandon, &tally).await;
                 return;
             }
             Some(done) = running.join_next_with_id(), if !running.is_empty() => {
@@ -193,6 +250,48 @@ pub(crate) async fn deliver_round(engine: &Engine, connection: &str) -> Vec<Outb
         record(engine, &op, result).await;
     }
     attempted
+}
+
+/// Waits for the deliveries in flight until `abandon` resolves, then
+/// cancels the rest: their operations stay in the outbox untouched.
+async fn drain(
+    engine: &Engine,
+    connection: &str,
+    mut running: JoinSet<(QueueKey, Option<DateTime<Utc>>)>,
+    mut tasks: HashMap<tokio::task::Id, OutboxOp>,
+    abandon: impl Future<Output = ()>,
+    tally: &DrainTally,
+) {
+    tokio::pin!(abandon);
+    if !running.is_empty() {
+        tracing::info!(connection = %connection, in_flight = running.len(), "stopping: letting the deliveries in flight finish");
+    }
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut abandon => break,
+            done = running.join_next_with_id() => match done {
+                None => break,
+                Some(Ok((id, _))) => {
+                    tasks.remove(&id);
+                    tally.update(|t| t.finished += 1);
+                }
+                Some(Err(failed)) => {
+                    if let Some(op) = tasks.remove(&failed.id()) {
+                        task_failed(engine, &op, &failed).await;
+                        tally.update(|t| t.finished += 1);
+                    }
+                }
+            },
+        }
+    }
+    running.shutdown().await;
+    let mut left: Vec<&OutboxOp> = tasks.values().collect();
+    left.sort_by_key(|op| op.id);
+    for op in &left {
+        tracing::warn!(connection = %connection, op = op.id, link = op.link, action = %op.action.describe(), "delivery still in flight at the shutdown deadline; left in the outbox (the next start looks for its marker before repeating it)");
+    }
+    tally.update(|t| t.abandoned.extend(left.iter().map(|op| op.id)));
 }
 
 /// A delivery task panicked (or was cancelled): log and count it, and

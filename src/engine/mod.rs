@@ -24,6 +24,8 @@ mod replan_tests;
 #[cfg(test)]
 mod snapshot_tests;
 #[cfg(test)]
+mod stop_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod visibility_tests;

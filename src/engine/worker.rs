@@ -290,6 +290,10 @@ fn missing(name: &str) -> EngineError {
 pub async fn run_planner(engine: Arc<Engine>, tick: Duration, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
+        // A stopping daemon plans nothing new, even while notices keep coming.
+        if futures::poll!(shutdown.as_mut()).is_ready() {
+            return;
+        }
         let notified = engine.inbox_ready.notified();
         let batch = due_batch(&engine).unwrap_or_else(|e| {
             tracing::error!(error = %e, "cannot read the inbox");

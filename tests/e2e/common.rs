@@ -18,6 +18,8 @@ pub struct Bridge {
     pub addr: SocketAddr,
     pub admin: SocketAddr,
     config: PathBuf,
+    /// The daemon's log (its stderr).
+    pub log: PathBuf,
 }
 
 impl Bridge {
@@ -31,7 +33,8 @@ impl Bridge {
     pub async fn spawn_with_env(config: &Path, envs: &[(&str, &str)]) -> Bridge {
         let dir = config.parent().unwrap();
         let log_index = std::fs::read_dir(dir).unwrap().count();
-        let log = std::fs::File::create(dir.join(format!("daemon-{log_index}.log"))).unwrap();
+        let log_path = dir.join(format!("daemon-{log_index}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
         let mut child = Command::new(BIN)
             .args(["run", "--config"])
             .arg(config)
@@ -71,7 +74,30 @@ impl Bridge {
             addr,
             admin,
             config: config.to_path_buf(),
+            log: log_path,
         }
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the daemon is running")
+    }
+
+    /// Sends SIGTERM and returns at once.
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill failed");
+    }
+
+    /// Waits up to `limit` for the process to exit; `None` if it still runs.
+    pub async fn exited_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        tokio::time::timeout(limit, self.child.wait())
+            .await
+            .ok()
+            .map(|status| status.expect("wait for psa-bridge"))
     }
 
     /// The admin API token the CLI would use: `daemon.admin_token` when the
