@@ -133,6 +133,46 @@ mod tests {
     use crate::clock::SystemClock;
     use crate::store::Store;
 
+    /// The same delivery (replay key) again stores nothing, even when its
+    /// hints carry new delivery ids; a different body is stored.
+    #[tokio::test]
+    async fn a_replayed_delivery_is_counted_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::new(
+            Store::open(&dir.path().join("s")).unwrap(),
+            Default::default(),
+            Vec::new(),
+            Arc::new(SystemClock),
+            Default::default(),
+        );
+        let hint = |key: &str| ChangeHint {
+            ticket_id: "42".into(),
+            updated_at: None,
+            dedup_key: key.into(),
+        };
+        let first = enqueue_delivery(&engine, "jira", &[hint("jira:hook:a")], "replay:jira:1")
+            .await
+            .unwrap();
+        assert_eq!((first.accepted, first.replayed), (1, false));
+        let again = enqueue_delivery(&engine, "jira", &[hint("jira:hook:b")], "replay:jira:1")
+            .await
+            .unwrap();
+        assert_eq!(
+            again,
+            Enqueued {
+                accepted: 0,
+                duplicates: 1,
+                replayed: true
+            }
+        );
+        assert_eq!(engine.store.inbox().unwrap().len(), 1);
+        let other = enqueue_delivery(&engine, "jira", &[hint("jira:hook:c")], "replay:jira:2")
+            .await
+            .unwrap();
+        assert_eq!(other.accepted, 1);
+        assert_eq!(engine.store.inbox().unwrap().len(), 2);
+    }
+
     /// A webhook is answered 200, and a poll cursor advanced, only after
     /// what `enqueue` wrote is on disk: nothing it committed is left
     /// unflushed when it returns.
