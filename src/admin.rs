@@ -17,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::Deserialize;
@@ -39,38 +39,119 @@ pub fn prometheus() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// The admin listener's routes behind `guard`; `with_metrics` keeps
-/// `/metrics` here (when no `daemon.metrics_listen` is set).
+/// Who may call a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// `Authorization: Bearer <admin token>` required (401 otherwise).
+    Token,
+    /// Deliberately open; the text says why.
+    Open(&'static str),
+}
+
+/// What a route does (each has exactly one handler in [`router`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Outbox,
+    Retry,
+    DeadNotices,
+    Audit,
+    AuditVerify,
+    Metrics,
+    Healthz,
+}
+
+/// One route of the admin listener.
+#[derive(Clone, Copy, Debug)]
+pub struct AdminRoute {
+    /// Path as axum spells it (`{id}` for a parameter).
+    pub path: &'static str,
+    /// The one method it answers.
+    pub method: &'static str,
+    pub endpoint: Endpoint,
+    pub access: Access,
+}
+
+const fn token(path: &'static str, method: &'static str, endpoint: Endpoint) -> AdminRoute {
+    AdminRoute {
+        path,
+        method,
+        endpoint,
+        access: Access::Token,
+    }
+}
+
+/// Every route of the admin listener: [`router`] is built from this table
+/// and nothing else, and the gate ([`auth::gate`]) lets a request through
+/// without the token only when this table marks its path open. So a route
+/// added later (a dashboard, say) needs the token unless it is listed here
+/// as open with a reason; `tests/e2e/admin.rs` walks the table.
+pub const ROUTES: &[AdminRoute] = &[
+    token("/admin/outbox", "GET", Endpoint::Outbox),
+    token("/admin/outbox/{id}/retry", "POST", Endpoint::Retry),
+    token("/admin/notices/dead", "GET", Endpoint::DeadNotices),
+    token("/admin/audit", "GET", Endpoint::Audit),
+    token("/admin/audit/verify", "GET", Endpoint::AuditVerify),
+    AdminRoute {
+        path: "/metrics",
+        method: "GET",
+        endpoint: Endpoint::Metrics,
+        access: Access::Open(
+            "scraped by Prometheus, which carries no token; only counts and \
+             configured connection names, no ticket contents or secrets",
+        ),
+    },
+    AdminRoute {
+        path: "/healthz",
+        method: "GET",
+        endpoint: Endpoint::Healthz,
+        access: Access::Open(
+            "probed by orchestrators without a token; states and counts only, \
+             error texts only with the token",
+        ),
+    },
+];
+
+/// Whether `path` may be served without the token (an [`Access::Open`] route).
+pub fn is_open(path: &str) -> bool {
+    ROUTES
+        .iter()
+        .any(|r| r.path == path && matches!(r.access, Access::Open(_)))
+}
+
+/// The admin listener's routes ([`ROUTES`]) behind `guard`; `with_metrics`
+/// keeps `/metrics` here (when no `daemon.metrics_listen` is set).
 pub fn router(
     engine: Arc<Engine>,
     health: Health,
     guard: AdminGuard,
     with_metrics: bool,
 ) -> Router {
-    let mut routes = Router::new()
-        .route("/admin/outbox", get(outbox))
-        .route("/admin/outbox/{id}/retry", post(retry))
-        .route("/admin/notices/dead", get(dead_notices))
-        .route("/admin/audit", get(audit))
-        .route("/admin/audit/verify", get(verify));
-    if with_metrics {
-        routes = routes.route("/metrics", get(metrics));
-    }
-    // Error texts (vendor messages, panic text) only for token holders;
-    // without the token `/healthz` shows states and counts, as in public.
-    let detail_guard = guard.clone();
-    routes
-        .with_state(engine)
-        .route(
-            "/healthz",
-            get(move |headers: axum::http::HeaderMap| async move {
+    let mut routes = Router::new();
+    for route in ROUTES {
+        // Error texts (vendor messages, panic text) only for token holders;
+        // without the token `/healthz` shows states and counts, as in public.
+        let (health, detail_guard) = (health.clone(), guard.clone());
+        let handler: MethodRouter<Arc<Engine>> = match route.endpoint {
+            Endpoint::Outbox => get(outbox),
+            Endpoint::Retry => post(retry),
+            Endpoint::DeadNotices => get(dead_notices),
+            Endpoint::Audit => get(audit),
+            Endpoint::AuditVerify => get(verify),
+            Endpoint::Metrics if !with_metrics => continue,
+            Endpoint::Metrics => get(metrics),
+            Endpoint::Healthz => get(move |headers: axum::http::HeaderMap| async move {
                 health.respond(detail_guard.token_matches(&headers))
             }),
-        )
+        };
+        routes = routes.route(route.path, handler);
+    }
+    routes
+        .with_state(engine)
         .layer(axum::middleware::from_fn_with_state(guard, auth::gate))
 }
 
-/// `daemon.metrics_listen`: `/metrics` and `/healthz` (states only), no token.
+/// `daemon.metrics_listen`: `/metrics` and `/healthz` (states only), no
+/// token: the two [`Access::Open`] routes of [`ROUTES`], nothing else.
 pub fn metrics_router(engine: Arc<Engine>, health: Health) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
@@ -153,5 +234,105 @@ async fn verify(State(engine): State<Arc<Engine>>) -> Response {
     match engine.store.verify_audit() {
         Ok(report) => Json(report::verify_json(&report)).into_response(),
         Err(e) => store_error(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::store::Store;
+
+    const TOKEN: &str = "0123456789abcdef0123456789";
+
+    async fn serve(app: Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
+    }
+
+    fn guard() -> AdminGuard {
+        AdminGuard::new(TOKEN, "127.0.0.1:9".parse().unwrap(), &[])
+    }
+
+    fn concrete(path: &str) -> String {
+        path.replace("{id}", "1") + "?ticket=autotask:1"
+    }
+
+    /// The table and the router agree: every route is served (with the
+    /// token, never 404/405), and only the open ones answer without it.
+    #[tokio::test]
+    async fn the_router_serves_exactly_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Arc::new(Engine::new(
+            Store::open(&dir.path().join("s")).unwrap(),
+            Default::default(),
+            Vec::new(),
+            Arc::new(SystemClock),
+            Default::default(),
+        ));
+        let base = serve(router(engine, Health::default(), guard(), true)).await;
+        let client = reqwest::Client::new();
+        let mut paths = std::collections::HashSet::new();
+        for route in ROUTES {
+            assert!(paths.insert(route.path), "{} listed twice", route.path);
+            let method = route.method.parse::<reqwest::Method>().unwrap();
+            let url = format!("{base}{}", concrete(route.path));
+            let with = client
+                .request(method.clone(), &url)
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap();
+            let status = with.status();
+            // A handler's own 404 says what is missing; the router's is empty.
+            let body = with.text().await.unwrap();
+            assert!(
+                status != StatusCode::METHOD_NOT_ALLOWED
+                    && !(status == StatusCode::NOT_FOUND && body.is_empty()),
+                "{route:?} is not served: {status}"
+            );
+            let without = client.request(method, &url).send().await.unwrap();
+            match route.access {
+                Access::Token => {
+                    assert_eq!(without.status(), StatusCode::UNAUTHORIZED, "{route:?}")
+                }
+                Access::Open(why) => {
+                    assert!(why.len() > 20, "{route:?} says why it is open");
+                    assert_ne!(without.status(), StatusCode::UNAUTHORIZED, "{route:?}");
+                }
+            }
+        }
+    }
+
+    /// A route someone adds without listing it (a dashboard) is not open:
+    /// the gate asks for the token on every path the table does not open.
+    /// (It used to guard `/admin/...` only, so `/dashboard` answered 200.)
+    #[tokio::test]
+    async fn a_route_missing_from_the_table_needs_the_token() {
+        let app = Router::new()
+            .route("/dashboard", get(|| async { "ticket contents" }))
+            .route("/dashboard/retry", post(|| async { "done" }))
+            .layer(axum::middleware::from_fn_with_state(guard(), auth::gate));
+        let base = serve(app).await;
+        let client = reqwest::Client::new();
+        for (method, path) in [("GET", "/dashboard"), ("POST", "/dashboard/retry")] {
+            let url = format!("{base}{path}");
+            let method = method.parse::<reqwest::Method>().unwrap();
+            let refused = client.request(method.clone(), &url).send().await.unwrap();
+            assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{path}");
+            assert!(refused.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer"));
+            let allowed = client
+                .request(method, &url)
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(allowed.status(), StatusCode::OK, "{path}");
+        }
     }
 }

@@ -4,15 +4,17 @@
 //!   IP literal when bound to `0.0.0.0`/`::`), or a name in
 //!   `daemon.admin_hosts`; anything else gets 421, so a web page whose DNS name
 //!   was rebound to 127.0.0.1 cannot talk to the API.
-//! - `/admin/...` needs `Authorization: Bearer <token>` (401 otherwise),
-//!   compared in constant time over SHA-256 digests (length hidden too).
-//!   Cookies are never consulted.
+//! - Every path needs `Authorization: Bearer <token>` (401 with a `Bearer`
+//!   challenge otherwise) unless [`crate::admin::ROUTES`] marks it open, so
+//!   a route added later is covered by default. Compared in constant time
+//!   over SHA-256 digests (length hidden too). Cookies are never consulted.
 //! - Requests that change state (anything but GET/HEAD) are refused when they
 //!   carry an `Origin` header (403: the CLI never sends one, browsers always
 //!   do) or a body type other than JSON (415: no cross-site HTML form posts).
 //!
 //! `/healthz` and `/metrics` need no token (they carry states and counts,
-//! no ticket contents or secrets) but still pass the Host check.
+//! no ticket contents or secrets; see their reasons in the route table) but
+//! still pass the Host check.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -120,7 +122,7 @@ pub async fn gate(State(guard): State<AdminGuard>, request: Request, next: Next)
         );
     }
     let path = request.uri().path();
-    if path == "/admin" || path.starts_with("/admin/") {
+    if !crate::admin::is_open(path) {
         if !guard.token_matches(headers) {
             let mut response = refuse(
                 StatusCode::UNAUTHORIZED,

@@ -1,4 +1,7 @@
 //! Writing change hints to the inbox: deduplicated, audited, flushed.
+//! A webhook delivery also leaves a replay key (a digest of its signed body,
+//! see `super::webhook`) in the dedup tree, in the same transaction: the
+//! same signed body again is answered without being stored twice.
 
 use psa_connector::{ChangeHint, Timestamp};
 use serde_json::json;
@@ -11,6 +14,9 @@ use crate::store::{AuditRecord, InboxItem, IntakeSource, StoreError, TreeName};
 pub struct Enqueued {
     pub accepted: usize,
     pub duplicates: usize,
+    /// The delivery's signed body was seen before: nothing was looked at.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub replayed: bool,
 }
 
 /// Stores `hints` from `connection` in one transaction (with an optional new
@@ -22,6 +28,37 @@ pub async fn enqueue(
     hints: &[ChangeHint],
     cursor: Option<Timestamp>,
 ) -> Result<Enqueued, StoreError> {
+    store_hints(engine, connection, source, hints, cursor, None).await
+}
+
+/// Stores the hints of one webhook delivery unless `replay_key` (the
+/// delivery's body digest) is already in the dedup tree; a replay counts
+/// every hint as a duplicate and writes nothing.
+pub async fn enqueue_delivery(
+    engine: &Engine,
+    connection: &str,
+    hints: &[ChangeHint],
+    replay_key: &str,
+) -> Result<Enqueued, StoreError> {
+    store_hints(
+        engine,
+        connection,
+        IntakeSource::Webhook,
+        hints,
+        None,
+        Some(replay_key),
+    )
+    .await
+}
+
+async fn store_hints(
+    engine: &Engine,
+    connection: &str,
+    source: IntakeSource,
+    hints: &[ChangeHint],
+    cursor: Option<Timestamp>,
+    replay_key: Option<&str>,
+) -> Result<Enqueued, StoreError> {
     let now = engine.clock.now();
     let mut ids = Vec::with_capacity(hints.len());
     for _ in hints {
@@ -29,6 +66,17 @@ pub async fn enqueue(
     }
     let result = engine.store.transact(|tx| {
         let mut counts = Enqueued::default();
+        if let Some(key) = replay_key {
+            if tx
+                .get::<Timestamp>(TreeName::Dedup, key.as_bytes())?
+                .is_some()
+            {
+                counts.duplicates = hints.len();
+                counts.replayed = true;
+                return Ok(counts);
+            }
+            tx.put(TreeName::Dedup, key.as_bytes(), &now)?;
+        }
         for (hint, id) in hints.iter().zip(&ids) {
             let dedup = hint.dedup_key.as_bytes();
             if tx.get::<Timestamp>(TreeName::Dedup, dedup)?.is_some() {
@@ -84,6 +132,46 @@ mod tests {
     use super::*;
     use crate::clock::SystemClock;
     use crate::store::Store;
+
+    /// The same delivery (replay key) again stores nothing, even when its
+    /// hints carry new delivery ids; a different body is stored.
+    #[tokio::test]
+    async fn a_replayed_delivery_is_counted_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::new(
+            Store::open(&dir.path().join("s")).unwrap(),
+            Default::default(),
+            Vec::new(),
+            Arc::new(SystemClock),
+            Default::default(),
+        );
+        let hint = |key: &str| ChangeHint {
+            ticket_id: "42".into(),
+            updated_at: None,
+            dedup_key: key.into(),
+        };
+        let first = enqueue_delivery(&engine, "jira", &[hint("jira:hook:a")], "replay:jira:1")
+            .await
+            .unwrap();
+        assert_eq!((first.accepted, first.replayed), (1, false));
+        let again = enqueue_delivery(&engine, "jira", &[hint("jira:hook:b")], "replay:jira:1")
+            .await
+            .unwrap();
+        assert_eq!(
+            again,
+            Enqueued {
+                accepted: 0,
+                duplicates: 1,
+                replayed: true
+            }
+        );
+        assert_eq!(engine.store.inbox().unwrap().len(), 1);
+        let other = enqueue_delivery(&engine, "jira", &[hint("jira:hook:c")], "replay:jira:2")
+            .await
+            .unwrap();
+        assert_eq!(other.accepted, 1);
+        assert_eq!(engine.store.inbox().unwrap().len(), 2);
+    }
 
     /// A webhook is answered 200, and a poll cursor advanced, only after
     /// what `enqueue` wrote is on disk: nothing it committed is left

@@ -8,6 +8,17 @@
 //! (408 and the connection is closed), at most `max_concurrent_webhooks`
 //! requests are handled at once (503 + `Retry-After` beyond), and metrics never
 //! carry a label taken from the caller's path.
+//!
+//! Replays: a verified delivery's raw body (what the vendor signed) is
+//! digested into a replay key kept in the store's dedup tree, written in
+//! the same transaction as its notices and forgotten with the other
+//! delivery keys after [`super::DEDUP_RETENTION`] (longer than any
+//! freshness window a connector checks). The same signed body again gets
+//! 200 (the sender stops retrying), `"replayed": true`, and nothing is
+//! stored, audited or looked up: a captured request cannot make the bridge
+//! re-read a ticket over and over (vendor API budget, inbox and audit
+//! growth), even when the vendor's delivery id travels outside the
+//! signature (Jira's `X-Atlassian-Webhook-Identifier`). See `docs/security.md`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -25,10 +36,9 @@ use psa_connector::WebhookRequest;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use super::enqueue;
+use super::enqueue::enqueue_delivery;
 use crate::config::DaemonConfig;
 use crate::engine::Engine;
-use crate::store::IntakeSource;
 
 /// The metric label used for every path that names no accepting connection,
 /// so callers cannot create metric series at will.
@@ -148,6 +158,14 @@ async fn read_body(
     }
 }
 
+/// The dedup-tree key that recognises `body` arriving again on `connection`.
+fn replay_key(connection: &str, body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(body);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("replay:{connection}:{hex}")
+}
+
 fn answer(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
@@ -207,15 +225,23 @@ async fn receive(
             return answer(status, &e.to_string());
         }
     };
-    match enqueue(
+    if hints.is_empty() {
+        outcome("accepted");
+        return (StatusCode::OK, Json(super::Enqueued::default())).into_response();
+    }
+    match enqueue_delivery(
         &state.engine,
         &connection,
-        IntakeSource::Webhook,
         &hints,
-        None,
+        &replay_key(&connection, &request.body),
     )
     .await
     {
+        Ok(counts) if counts.replayed => {
+            outcome("replayed");
+            tracing::info!(connection = %connection, "webhook body seen before: answered, not stored again");
+            (StatusCode::OK, Json(counts)).into_response()
+        }
         Ok(counts) => {
             outcome("accepted");
             tracing::info!(connection = %connection, accepted = counts.accepted, duplicates = counts.duplicates, "webhook stored");

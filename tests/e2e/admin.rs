@@ -5,7 +5,7 @@
 use psa_bridge::demo::DemoOptions;
 use reqwest::StatusCode;
 
-use crate::common::{cli, cli_with_env, env, text, Bridge};
+use crate::common::{cli, cli_with_env, env, text, Bridge, STEP};
 
 fn token_file(env: &psa_bridge::demo::DemoEnv) -> std::path::PathBuf {
     psa_bridge::admin::token::token_file(&env.dir.join("store"))
@@ -371,5 +371,103 @@ async fn the_cli_refuses_a_token_file_others_can_read() {
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let out = cli(&["outbox", "list", "--config", &config]).await;
     assert!(out.status.success(), "{}", text(&out));
+    bridge.stop().await;
+}
+
+/// Walks the admin route table (the one the router is built from): every
+/// route that needs the token, called with every method, without a token
+/// and with a wrong one, answers 401 with a `Bearer` challenge and changes
+/// nothing in the store. A route added later is in the table, so in the walk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_admin_route_refuses_requests_without_the_token() {
+    use psa_bridge::admin::{Access, ROUTES};
+    let (_dir, env) = env(DemoOptions {
+        poll_interval_secs: 60,
+        ..Default::default()
+    })
+    .await;
+    let bridge = Bridge::spawn(&env.config_path).await;
+    let token = bridge.admin_token();
+    let wrong = format!("{}x", &token[..token.len() - 1]);
+    // What the store holds, read with the token.
+    let snapshot = || async {
+        let mut all = String::new();
+        for path in [
+            "/admin/outbox",
+            "/admin/notices/dead",
+            "/admin/audit/verify",
+            "/admin/audit?ticket=autotask:1",
+        ] {
+            all.push_str(&bridge.admin_get(path).await);
+        }
+        all
+    };
+    // Let start-up writes (first polls, registrations) settle first.
+    let mut before = snapshot().await;
+    let deadline = tokio::time::Instant::now() + STEP;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let again = snapshot().await;
+        if again == before {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never settled");
+        before = again;
+    }
+
+    let client = reqwest::Client::new();
+    let mut walked = 0;
+    for route in ROUTES {
+        let url = bridge.admin_url(&route.path.replace("{id}", "1"));
+        let url = format!("{url}?ticket=autotask:1");
+        if let Access::Open(why) = route.access {
+            assert!(
+                ["/healthz", "/metrics"].contains(&route.path),
+                "{} is open ({why}): is that deliberate?",
+                route.path
+            );
+            let open = client.get(&url).send().await.unwrap();
+            assert_eq!(open.status(), StatusCode::OK, "{}", route.path);
+            continue;
+        }
+        for method in [
+            "GET",
+            "HEAD",
+            "POST",
+            "PUT",
+            "PATCH",
+            "DELETE",
+            route.method,
+        ] {
+            let method: reqwest::Method = method.parse().unwrap();
+            for auth in [None, Some(wrong.as_str()), Some("")] {
+                let mut request = client
+                    .request(method.clone(), &url)
+                    .header("content-type", "application/json")
+                    .body("{}");
+                if let Some(t) = auth {
+                    request = request.bearer_auth(t);
+                }
+                let response = request.send().await.unwrap();
+                let what = format!("{method} {} with token {auth:?}", route.path);
+                assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{what}");
+                let challenge = response
+                    .headers()
+                    .get("www-authenticate")
+                    .unwrap_or_else(|| panic!("{what}: no challenge"));
+                assert!(
+                    challenge.to_str().unwrap().starts_with("Bearer"),
+                    "{what}: {challenge:?}"
+                );
+                walked += 1;
+            }
+        }
+    }
+    assert!(walked >= 5 * 7 * 3, "every token route was walked");
+    assert_eq!(
+        snapshot().await,
+        before,
+        "the refused requests changed the store"
+    );
     bridge.stop().await;
 }

@@ -22,6 +22,7 @@ mod listener;
 mod order;
 mod rate;
 mod registration;
+mod replay;
 mod retries;
 mod secrets;
 mod servicenow;

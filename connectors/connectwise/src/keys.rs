@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use psa_connector::http::read_limited;
 use psa_connector::{ConnectorError, WebhookError};
 use serde::Deserialize;
+use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 use url::Url;
 
@@ -243,7 +244,7 @@ impl KeyFetcher {
             let mut cache = self.cache();
             let claimed = match cache.keys.get_mut(url.as_str()) {
                 // Another callback fetched the new key meanwhile.
-                Some(cached) if cached.digest != *stale => {
+                Some(cached) if !bool::from(cached.digest.ct_eq(stale)) => {
                     return Ok(Refetch::Changed(cached.digest))
                 }
                 Some(cached)
@@ -273,7 +274,7 @@ impl KeyFetcher {
             }
         };
         match self.fetch(url).await {
-            Ok(digest) if digest == *stale => Ok(Refetch::Unchanged),
+            Ok(digest) if bool::from(digest.ct_eq(stale)) => Ok(Refetch::Unchanged),
             Ok(digest) => {
                 tracing::info!(
                     host = url.host_str().unwrap_or_default(),

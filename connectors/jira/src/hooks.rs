@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::client::JiraConnector;
 use crate::issues::parse_time;
-use crate::webhook::{signature_matches, IDENTIFIER_HEADER, SIGNATURE_HEADER};
+use crate::webhook::{check_fresh, signature_matches, IDENTIFIER_HEADER, SIGNATURE_HEADER};
 
 /// Events the bridge registers for.
 pub const EVENTS: [&str; 4] = [
@@ -56,6 +56,15 @@ impl JiraConnector {
             }
             return Ok(Vec::new());
         };
+        // Signed, so a replayer cannot refresh it; checked only for notices
+        // that would be stored (an issue's), and only when Jira sent one.
+        let sent = payload.get("timestamp").and_then(|t| {
+            t.as_i64()
+                .or_else(|| t.as_str().and_then(|s| s.trim().parse().ok()))
+        });
+        if let Some(sent) = sent {
+            check_fresh(sent, chrono::Utc::now()).map_err(WebhookError::Unauthorized)?;
+        }
         let delivery = request
             .headers
             .get(IDENTIFIER_HEADER)

@@ -24,9 +24,18 @@ const RENEW_BEFORE: Duration = Duration::from_secs(60);
 /// Largest token answer read.
 const MAX_TOKEN_BYTES: usize = 64 * 1024;
 
-/// A secret string whose `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
+/// A secret string whose `Debug` never shows it, compared in constant time.
+#[derive(Clone)]
 pub(crate) struct Secret(pub String);
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+
+impl Eq for Secret {}
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
