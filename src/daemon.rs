@@ -274,7 +274,7 @@ pub async fn start_with(
     }
     // The store's lock first: a second daemon on the same store stops
     // here, before it could race the first for the token file.
-    let store = Store::open(&loaded.store_path)?;
+    let store = Store::open_with_cache(&loaded.store_path, loaded.config.daemon.store_cache_mb)?;
     let (token, token_source) = admin::token::resolve(&loaded)?;
     if !admin_addr.ip().is_loopback() {
         tracing::warn!(%admin_addr, "the admin API listens beyond loopback; it is protected by daemon.admin_token only, so keep it on a private network");

@@ -30,7 +30,7 @@ pub fn load_for_inspection(config: &Path) -> anyhow::Result<LoadedConfig> {
 
 pub async fn connect(config: &Path) -> anyhow::Result<Access> {
     let loaded = load_for_inspection(config)?;
-    match Store::open(&loaded.store_path) {
+    match Store::open_with_cache(&loaded.store_path, loaded.config.daemon.store_cache_mb) {
         Ok(store) => {
             let connections = psa_bridge::connections::build_all(&loaded.config.connections)
                 .unwrap_or_else(|_| HashMap::new());

@@ -30,7 +30,7 @@ fn as_u64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
-fn daemon_bounds(daemon: &DaemonConfig) -> [Bound; 7] {
+fn daemon_bounds(daemon: &DaemonConfig) -> [Bound; 8] {
     [
         Bound {
             key: "header_read_timeout_secs",
@@ -73,6 +73,12 @@ fn daemon_bounds(daemon: &DaemonConfig) -> [Bound; 7] {
             value: daemon.shutdown_timeout_secs,
             range: 1..=HOUR,
             why: "seconds a stopping daemon may take",
+        },
+        Bound {
+            key: "store_cache_mb",
+            value: daemon.store_cache_mb,
+            range: 8..=16_384,
+            why: "MiB of store page cache",
         },
     ]
 }

@@ -70,6 +70,9 @@ fn hostile_daemon_numbers_are_refused_with_key_value_and_range() {
         ("shutdown_timeout_secs", "0"),
         ("shutdown_timeout_secs", "3601"),
         ("shutdown_timeout_secs", HUGE),
+        ("store_cache_mb", "7"),
+        ("store_cache_mb", "16385"),
+        ("store_cache_mb", HUGE),
     ] {
         let (text, result) = load_with("daemon", key, bad);
         let err = result.expect_err(&format!("{key} = {bad} accepted"));
@@ -117,6 +120,8 @@ fn sane_values_at_the_edges_load() {
         ("max_webhook_bytes", "1024"),
         ("shutdown_timeout_secs", "1"),
         ("shutdown_timeout_secs", "3600"),
+        ("store_cache_mb", "8"),
+        ("store_cache_mb", "16384"),
     ] {
         let (_, result) = load_with("daemon", key, ok);
         result.unwrap_or_else(|e| panic!("{key} = {ok}: {e}"));

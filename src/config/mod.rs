@@ -104,6 +104,11 @@ pub struct DaemonConfig {
     /// up by marker before any repeat on the next start); 1 to 3600.
     #[serde(default = "default_shutdown_timeout_secs")]
     pub shutdown_timeout_secs: u64,
+    /// Memory the store may use to cache its pages, in MiB; 8 to 16384.
+    /// The process's resident memory grows with the stored data until the
+    /// cache is full, then stays level.
+    #[serde(default = "default_store_cache_mb")]
+    pub store_cache_mb: u64,
 }
 
 /// The admin API's bearer token from the configuration; `Debug` never shows it.
@@ -143,6 +148,9 @@ fn default_tick_ms() -> u64 {
 }
 fn default_shutdown_timeout_secs() -> u64 {
     30
+}
+fn default_store_cache_mb() -> u64 {
+    crate::store::DEFAULT_CACHE_MB
 }
 fn default_retry_for_hours() -> u64 {
     crate::retry::DEFAULT_RETRY_FOR_HOURS

@@ -33,10 +33,15 @@ pub(super) fn has_data(path: &Path) -> bool {
 
 /// Opens the sled db at `path` after checking the directory holds a sled db
 /// (or nothing), turning sled's errors and panics into [`StoreError`]s.
-pub(super) fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
+pub(super) fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
     let shown = path.display().to_string();
     precheck(path, &shown)?;
-    let opened = quietly(|| sled::Config::new().path(path).open());
+    let opened = quietly(|| {
+        sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_bytes)
+            .open()
+    });
     match opened {
         Ok(Ok(db)) => Ok(db),
         Ok(Err(sled::Error::Io(e))) if e.kind() == ErrorKind::PermissionDenied => {

@@ -166,13 +166,23 @@ struct Durability {
     faults: Faults,
 }
 
+/// Default of `daemon.store_cache_mb`: sled's own default is 1 GiB, which
+/// a bridge for a handful of clients never needs.
+pub const DEFAULT_CACHE_MB: u64 = 64;
+
 impl Store {
     /// Opens (or creates) the store at `path`. Refuses, before writing
     /// anything, a directory that is damaged, not a psa-bridge store, of a
     /// newer format or unreadable (see [`StoreError::is_unusable_store`]).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(path, DEFAULT_CACHE_MB)
+    }
+
+    /// [`Store::open`] with a page cache of `cache_mb` MiB
+    /// (`daemon.store_cache_mb`).
+    pub fn open_with_cache(path: &Path, cache_mb: u64) -> Result<Self, StoreError> {
         let had_data = format::has_data(path);
-        let db = format::open_db(path)?;
+        let db = format::open_db(path, cache_mb.saturating_mul(1024 * 1024))?;
         format::check_and_stamp(&db, path, had_data)?;
         // Only once the directory is known to be ours: owner-only modes.
         perms::make_private(path).map_err(|e| StoreError::Open {

@@ -10,6 +10,9 @@
 //! # or: scripts/soak.sh 5
 //! ```
 //!
+//! `SOAK_STORE_CACHE_MB` sets the daemon's `store_cache_mb` (the store's
+//! page cache; default 64), `SOAK_DUPLICATES=1` makes every webhook a repeat.
+//!
 //! `soak_short_keeps_files_and_tasks_bounded` runs 15 s in the ordinary suite.
 //! It asserts behaviour, not timing: after a warm-up, open files and alive
 //! tasks stay within a generous margin of the warm-up's highest figure. A
@@ -148,6 +151,15 @@ async fn setup() -> (TestDir, DemoEnv, Bridge, Vec<(i64, i64)>) {
         ..Default::default()
     })
     .await;
+    // SOAK_STORE_CACHE_MB: the store's page cache (daemon.store_cache_mb).
+    if let Ok(mb) = std::env::var("SOAK_STORE_CACHE_MB") {
+        let config = std::fs::read_to_string(&env.config_path).unwrap().replacen(
+            "[daemon]\n",
+            &format!("[daemon]\nstore_cache_mb = {mb}\n"),
+            1,
+        );
+        std::fs::write(&env.config_path, config).unwrap();
+    }
     let bridge = Bridge::spawn_with_env(&env.config_path, &[("RUST_LOG", "warn")]).await;
     let mut pairs = Vec::new();
     for i in 0..TICKETS {
