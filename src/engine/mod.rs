@@ -61,10 +61,20 @@ impl EngineError {
     pub fn is_retryable(&self) -> bool {
         match self {
             EngineError::Vendor { source, .. } => source.is_retryable(),
-            EngineError::Store(StoreError::Conflict(_)) => true,
-            EngineError::Store(_) => false,
+            EngineError::Store(e) => store_error_is_transient(e),
         }
     }
+}
+
+/// Whether planning that failed on this store error should be tried again
+/// (a plan raced a concurrent change, or the disk failed a read or write:
+/// full, quota, I/O) rather than kept as a dead notice (a record that cannot
+/// be decoded will not decode next time either).
+pub(crate) fn store_error_is_transient(error: &StoreError) -> bool {
+    matches!(
+        error,
+        StoreError::Conflict(_) | StoreError::Sled(_) | StoreError::Aborted(_)
+    )
 }
 
 /// One connection as the engine sees it.

@@ -432,3 +432,26 @@ fn trigger_rules() {
     created.marker = Some("psa-bridge:other:12".into());
     assert!(!triggers(f.pairing(), Side::A, &created));
 }
+
+/// A disk that fails a read or write (full, quota, I/O) or a raced plan
+/// leaves the notice to be planned again; only a record that cannot be
+/// decoded makes a dead notice.
+#[test]
+fn store_failures_of_the_disk_are_retried_and_corrupt_records_are_not() {
+    use crate::store::StoreError;
+    let disk_full = StoreError::Sled(sled::Error::Io(std::io::Error::from(
+        std::io::ErrorKind::StorageFull,
+    )));
+    assert!(super::store_error_is_transient(&disk_full));
+    assert!(super::EngineError::Store(disk_full).is_retryable());
+    assert!(super::store_error_is_transient(&StoreError::Conflict(
+        "raced".into()
+    )));
+    let corrupt = StoreError::Corrupt {
+        tree: "links",
+        key: "7".into(),
+        reason: "bad json".into(),
+    };
+    assert!(!super::store_error_is_transient(&corrupt));
+    assert!(!super::EngineError::Store(corrupt).is_retryable());
+}

@@ -414,7 +414,7 @@ async fn handle_failure(
         // Notices are retried for as long as it takes (no retry period):
         // keeping one costs nothing, losing one stops a ticket syncing.
         EngineError::Vendor { source, .. } => engine.retry.decide(source, item.attempts, None, now),
-        EngineError::Store(StoreError::Conflict(_)) => Decision::Retry {
+        EngineError::Store(e) if super::store_error_is_transient(e) => Decision::Retry {
             at: crate::retry::later(
                 now,
                 engine.retry.delay(item.attempts.saturating_add(1), None),
