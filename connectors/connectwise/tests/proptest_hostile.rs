@@ -5,28 +5,16 @@
 //! region; no `/count` lets paging run past the hard cap. 256 cases per
 //! property from a fixed seed; `scripts/fuzz.sh` explores further.
 
-use bytes::Bytes;
-use http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, RngSeed};
+use psa_connector::hostile::{self, bytes, bytes_of, Vendor};
 use psa_connector::WebhookRequest;
 use psa_connectwise::{fuzzing, key_digest, sign, SIGNATURE_HEADER};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use url::Url;
 
 const KEY: &str = "proptest-signing-key";
 const KEY_URL: &str =
     "https://api-na.myconnectwise.net/v4_6_release/apis/3.0/system/callbackkey/index.rails?id=1";
-
-fn config() -> Config {
-    Config {
-        cases: 256,
-        failure_persistence: None,
-        rng_algorithm: RngAlgorithm::ChaCha,
-        rng_seed: RngSeed::Fixed(0xc0ec_7415),
-        ..Config::default()
-    }
-}
 
 const KEYS: &[&str] = &[
     "id",
@@ -70,50 +58,35 @@ const KEYS: &[&str] = &[
     "x",
 ];
 
-fn leaf() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| json!(f)),
-        prop_oneof![
-            Just("2026-11-25T10:00:00Z".to_string()),
-            Just("9999-12-31T23:59:59Z".to_string()),
-            Just("psa-bridge:acme:7".to_string()),
-            Just("x [psa-bridge:acme:1:n:1]".to_string()),
-            Just("ticket".to_string()),
-            Just("demo".to_string()),
-            Just("v4_6_release/".to_string()),
-            Just("api-na.myconnectwise.net".to_string()),
-            Just("https://evil.example".to_string()),
-            Just(KEY_URL.to_string()),
-            Just(r#"{"id":5,"_info":{"lastUpdated":"2026-11-25T10:00:00Z"}}"#.to_string()),
-            any::<String>(),
-        ]
-        .prop_map(Value::String),
-    ]
+/// ConnectWise's dates, markers, codebase and hosts (one hostile), the key
+/// URL and a ticket as a string (callbacks carry the entity as JSON text).
+const STRINGS: &[&str] = &[
+    "2026-11-25T10:00:00Z",
+    "9999-12-31T23:59:59Z",
+    "psa-bridge:acme:7",
+    "x [psa-bridge:acme:1:n:1]",
+    "ticket",
+    "demo",
+    "v4_6_release/",
+    "api-na.myconnectwise.net",
+    "https://evil.example",
+    KEY_URL,
+    r#"{"id":5,"_info":{"lastUpdated":"2026-11-25T10:00:00Z"}}"#,
+];
+
+/// JSON whose object keys are mostly ConnectWise's.
+const CONNECTWISE: Vendor = Vendor {
+    keys: KEYS,
+    strings: STRINGS,
+    unsigned: true,
+};
+
+fn leaf() -> BoxedStrategy<Value> {
+    CONNECTWISE.leaf()
 }
 
-/// Arbitrary JSON whose object keys are mostly ConnectWise's.
-fn vendor_json() -> impl Strategy<Value = Value> {
-    leaf().prop_recursive(4, 64, 8, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::vec((prop::sample::select(KEYS), inner), 0..8).prop_map(|pairs| {
-                Value::Object(
-                    pairs
-                        .into_iter()
-                        .map(|(k, v)| (k.to_string(), v))
-                        .collect::<Map<_, _>>(),
-                )
-            }),
-        ]
-    })
-}
-
-fn bytes_of(value: &Value) -> Vec<u8> {
-    serde_json::to_vec(value).unwrap()
+fn vendor_json() -> BoxedStrategy<Value> {
+    CONNECTWISE.json()
 }
 
 fn hosts() -> Vec<String> {
@@ -121,15 +94,7 @@ fn hosts() -> Vec<String> {
 }
 
 fn callback(signature: &str, body: &[u8]) -> WebhookRequest {
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(signature) {
-        headers.insert(SIGNATURE_HEADER, v);
-    }
-    WebhookRequest {
-        headers,
-        query: None,
-        body: Bytes::copy_from_slice(body),
-    }
+    hostile::request(&[(SIGNATURE_HEADER, Some(signature))], body)
 }
 
 /// A callback body of the right shape with arbitrary values in it.
@@ -159,11 +124,11 @@ fn callback_body() -> impl Strategy<Value = Value> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(hostile::config(0xc0ec_7415))]
 
     #[test]
-    fn arbitrary_bytes_never_panic(first in prop::collection::vec(any::<u8>(), 0..128),
-                                   body in prop::collection::vec(any::<u8>(), 0..512),
+    fn arbitrary_bytes_never_panic(first in bytes(0..128),
+                                   body in bytes(0..512),
                                    status in 400u16..600) {
         let _ = fuzzing::ticket(&body, false);
         let _ = fuzzing::notes(&body);
