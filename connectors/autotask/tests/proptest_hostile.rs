@@ -11,78 +11,70 @@ use proptest::prelude::*;
 use psa_autotask::{default_limits, fuzzing, AutotaskConnector, AutotaskSettings};
 use psa_connector::hostile::{self, bytes, bytes_of, Vendor};
 use psa_connector::WebhookRequest;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const SECRET: &str = "proptest-webhook-secret";
 
-/// Field names Autotask uses, in both spellings, plus a stranger.
-const KEYS: &[&str] = &[
-    "id",
-    "Id",
-    "item",
-    "items",
-    "pageDetails",
-    "nextPageUrl",
-    "fields",
-    "name",
-    "picklistValues",
-    "value",
-    "label",
-    "isActive",
-    "isDefaultValue",
-    "status",
-    "priority",
-    "queueID",
-    "title",
-    "ticketNumber",
-    "lastTrackedModificationDateTime",
-    "lastActivityDate",
-    "createDate",
-    "userDefinedFields",
-    "description",
-    "publish",
-    "createDateTime",
-    "creatorResourceID",
-    "createdByContactID",
-    "queryCount",
-    "errors",
-    "message",
-    "firstName",
-    "lastName",
-    "Action",
-    "EntityType",
-    "Guid",
-    "SequenceNumber",
-    "EventTime",
-    "Fields",
-    "TicketID",
-    "x",
-];
-
-/// Autotask's date formats at their extremes, markers, a picklist label, a
-/// count past `i64::MAX`, webhook entity names.
-const STRINGS: &[&str] = &[
-    "2026-11-25T10:00:00Z",
-    "+262143-12-31T23:59:59",
-    "-262143-01-01T00:00:00Z",
-    "psa-bridge:acme:1",
-    "hello\n[psa-bridge:acme:1:n:2]",
-    "All Autotask Users",
-    "9223372036854775808",
-    "Ticket",
-    "TicketNote",
-];
-
 /// JSON whose object keys are mostly Autotask's.
 const AUTOTASK: Vendor = Vendor {
-    keys: KEYS,
-    strings: STRINGS,
+    // Field names Autotask uses, in both spellings, plus a stranger.
+    keys: &[
+        "id",
+        "Id",
+        "item",
+        "items",
+        "pageDetails",
+        "nextPageUrl",
+        "fields",
+        "name",
+        "picklistValues",
+        "value",
+        "label",
+        "isActive",
+        "isDefaultValue",
+        "status",
+        "priority",
+        "queueID",
+        "title",
+        "ticketNumber",
+        "lastTrackedModificationDateTime",
+        "lastActivityDate",
+        "createDate",
+        "userDefinedFields",
+        "description",
+        "publish",
+        "createDateTime",
+        "creatorResourceID",
+        "createdByContactID",
+        "queryCount",
+        "errors",
+        "message",
+        "firstName",
+        "lastName",
+        "Action",
+        "EntityType",
+        "Guid",
+        "SequenceNumber",
+        "EventTime",
+        "Fields",
+        "TicketID",
+        "x",
+    ],
+    // Autotask's date formats at their extremes, markers, a picklist label, a
+    // count past `i64::MAX`, webhook entity names.
+    strings: &[
+        "2026-11-25T10:00:00Z",
+        "+262143-12-31T23:59:59",
+        "-262143-01-01T00:00:00Z",
+        "psa-bridge:acme:1",
+        "hello\n[psa-bridge:acme:1:n:2]",
+        "All Autotask Users",
+        "9223372036854775808",
+        "Ticket",
+        "TicketNote",
+    ],
     unsigned: true,
 };
-
-fn vendor_json() -> BoxedStrategy<Value> {
-    AUTOTASK.json()
-}
 
 fn connector() -> AutotaskConnector {
     let mut settings = AutotaskSettings::new("user@example.invalid", "s", "c");
@@ -111,9 +103,9 @@ proptest! {
     }
 
     #[test]
-    fn vendor_shaped_answers_never_panic(item in vendor_json(),
-                                         fields in vendor_json(),
-                                         page in prop::collection::vec(vendor_json(), 0..4)) {
+    fn vendor_shaped_answers_never_panic(item in AUTOTASK.json(),
+                                         fields in AUTOTASK.json(),
+                                         page in prop::collection::vec(AUTOTASK.json(), 0..4)) {
         let fields = bytes_of(&json!({"fields": [fields]}));
         if let Ok(ticket) = fuzzing::ticket(&fields, &bytes_of(&json!({"item": item}))) {
             prop_assert!(!ticket.id.is_empty());
@@ -134,7 +126,7 @@ proptest! {
     }
 
     #[test]
-    fn unsigned_or_forged_webhooks_are_refused(body in vendor_json(),
+    fn unsigned_or_forged_webhooks_are_refused(body in AUTOTASK.json(),
                                                raw in bytes(0..256),
                                                signature in "[ -~]{0,60}") {
         let c = connector();
@@ -148,7 +140,7 @@ proptest! {
     }
 
     #[test]
-    fn signed_webhooks_of_any_shape_never_panic(body in vendor_json(),
+    fn signed_webhooks_of_any_shape_never_panic(body in AUTOTASK.json(),
                                                 raw in bytes(0..256)) {
         let c = connector();
         for body in [bytes_of(&body), raw] {

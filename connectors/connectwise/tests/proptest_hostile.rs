@@ -16,78 +16,67 @@ const KEY: &str = "proptest-signing-key";
 const KEY_URL: &str =
     "https://api-na.myconnectwise.net/v4_6_release/apis/3.0/system/callbackkey/index.rails?id=1";
 
-const KEYS: &[&str] = &[
-    "id",
-    "summary",
-    "board",
-    "status",
-    "priority",
-    "company",
-    "owner",
-    "externalXRef",
-    "closedFlag",
-    "_info",
-    "lastUpdated",
-    "name",
-    "identifier",
-    "text",
-    "detailDescriptionFlag",
-    "resolutionFlag",
-    "internalAnalysisFlag",
-    "internalFlag",
-    "member",
-    "contact",
-    "createdBy",
-    "dateCreated",
-    "Codebase",
-    "SiteUrl",
-    "code",
-    "message",
-    "errors",
-    "field",
-    "count",
-    "MessageId",
-    "Action",
-    "Type",
-    "ID",
-    "CompanyId",
-    "Entity",
-    "Metadata",
-    "key_url",
-    "signing_key",
-    "x",
-];
-
-/// ConnectWise's dates, markers, codebase and hosts (one hostile), the key
-/// URL and a ticket as a string (callbacks carry the entity as JSON text).
-const STRINGS: &[&str] = &[
-    "2026-11-25T10:00:00Z",
-    "9999-12-31T23:59:59Z",
-    "psa-bridge:acme:7",
-    "x [psa-bridge:acme:1:n:1]",
-    "ticket",
-    "demo",
-    "v4_6_release/",
-    "api-na.myconnectwise.net",
-    "https://evil.example",
-    KEY_URL,
-    r#"{"id":5,"_info":{"lastUpdated":"2026-11-25T10:00:00Z"}}"#,
-];
-
 /// JSON whose object keys are mostly ConnectWise's.
 const CONNECTWISE: Vendor = Vendor {
-    keys: KEYS,
-    strings: STRINGS,
+    // ConnectWise's field and callback names, plus a stranger.
+    keys: &[
+        "id",
+        "summary",
+        "board",
+        "status",
+        "priority",
+        "company",
+        "owner",
+        "externalXRef",
+        "closedFlag",
+        "_info",
+        "lastUpdated",
+        "name",
+        "identifier",
+        "text",
+        "detailDescriptionFlag",
+        "resolutionFlag",
+        "internalAnalysisFlag",
+        "internalFlag",
+        "member",
+        "contact",
+        "createdBy",
+        "dateCreated",
+        "Codebase",
+        "SiteUrl",
+        "code",
+        "message",
+        "errors",
+        "field",
+        "count",
+        "MessageId",
+        "Action",
+        "Type",
+        "ID",
+        "CompanyId",
+        "Entity",
+        "Metadata",
+        "key_url",
+        "signing_key",
+        "x",
+    ],
+    // ConnectWise's dates, markers, codebase and hosts (one hostile), the key
+    // URL and a ticket as a string (callbacks carry the entity as JSON text).
+    strings: &[
+        "2026-11-25T10:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "psa-bridge:acme:7",
+        "x [psa-bridge:acme:1:n:1]",
+        "ticket",
+        "demo",
+        "v4_6_release/",
+        "api-na.myconnectwise.net",
+        "https://evil.example",
+        KEY_URL,
+        r#"{"id":5,"_info":{"lastUpdated":"2026-11-25T10:00:00Z"}}"#,
+    ],
     unsigned: true,
 };
-
-fn leaf() -> BoxedStrategy<Value> {
-    CONNECTWISE.leaf()
-}
-
-fn vendor_json() -> BoxedStrategy<Value> {
-    CONNECTWISE.json()
-}
 
 fn hosts() -> Vec<String> {
     vec!["api-na.myconnectwise.net".to_string()]
@@ -100,11 +89,11 @@ fn callback(signature: &str, body: &[u8]) -> WebhookRequest {
 /// A callback body of the right shape with arbitrary values in it.
 fn callback_body() -> impl Strategy<Value = Value> {
     (
-        vendor_json(),
-        vendor_json(),
-        leaf(),
-        leaf(),
-        prop::option::of(leaf()),
+        CONNECTWISE.json(),
+        CONNECTWISE.json(),
+        CONNECTWISE.leaf(),
+        CONNECTWISE.leaf(),
+        prop::option::of(CONNECTWISE.leaf()),
     )
         .prop_map(|(entity, extra, id, company, message)| {
             let mut body = json!({
@@ -141,8 +130,8 @@ proptest! {
     }
 
     #[test]
-    fn vendor_shaped_answers_never_panic(one in vendor_json(),
-                                         page in prop::collection::vec(vendor_json(), 0..4)) {
+    fn vendor_shaped_answers_never_panic(one in CONNECTWISE.json(),
+                                         page in prop::collection::vec(CONNECTWISE.json(), 0..4)) {
         let _ = fuzzing::ticket(&bytes_of(&one), true);
         let page = bytes_of(&Value::Array(page));
         let _ = fuzzing::notes(&page);
@@ -155,7 +144,7 @@ proptest! {
     /// Whatever `SiteUrl` says, the API root stays on the configured
     /// site's ConnectWise region.
     #[test]
-    fn companyinfo_never_leads_credentials_away(site_url in leaf(), codebase in leaf()) {
+    fn companyinfo_never_leads_credentials_away(site_url in CONNECTWISE.leaf(), codebase in CONNECTWISE.leaf()) {
         let site = Url::parse("https://na.myconnectwise.net/").unwrap();
         let body = bytes_of(&json!({"Codebase": codebase, "SiteUrl": site_url}));
         if let Ok(root) = fuzzing::company_info(&site, &body) {
@@ -174,7 +163,7 @@ proptest! {
 
     #[test]
     fn signed_callbacks_of_any_shape_never_panic(body in callback_body(),
-                                                 raw in vendor_json()) {
+                                                 raw in CONNECTWISE.json()) {
         for body in [bytes_of(&body), bytes_of(&raw)] {
             let signature = sign(&key_digest(KEY), &body);
             if let Ok(hints) = fuzzing::callback(&callback(&signature, &body), KEY, "demo", &hosts()) {
