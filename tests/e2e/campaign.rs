@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::common::{cli, settled_by, text, Bridge};
+use crate::common::{settled_by, Bridge};
+use crate::steps::audit_verifies;
 use crate::workload::acked::{missing_from_store, Collector};
 use crate::workload::checks::{mismatches, Notes};
 use crate::workload::plan::{apply, draw, Expected};
@@ -99,14 +100,7 @@ async fn crash_campaign_over_two_pairings_loses_and_duplicates_nothing() {
         missing.is_empty(),
         "acknowledged webhooks missing from the store: {missing:#?}"
     );
-    let verify = cli(&[
-        "audit",
-        "verify",
-        "--config",
-        env.config_path.to_str().unwrap(),
-    ])
-    .await;
-    assert!(verify.status.success(), "{}", text(&verify));
+    audit_verifies(&env).await;
     eprintln!(
         "campaign: seed {seed}: {} tickets in 2 pairings, {} changes ({} priorities, {} statuses, {} notes), \
          {kills} kills; {} webhooks acknowledged ({:?}) carrying {} change hints, all in the store; \

@@ -19,7 +19,8 @@ use rand::{Rng, SeedableRng};
 use psa_bridge::demo::{DemoEnv, AT_USER};
 use psa_connectwise::sim::ConnectWiseSimOptions;
 
-use crate::common::{cli, env, text, Bridge};
+use crate::common::{env, Bridge};
+use crate::steps::audit_verifies;
 
 /// Every webhook registration the restarts left behind is complete: with the
 /// faults off, registering again writes nothing but each Autotask webhook's
@@ -320,14 +321,7 @@ async fn chaos_kills_and_vendor_errors_lose_and_duplicate_nothing() {
         );
     }
     bridge.stop().await;
-    let verify = cli(&[
-        "audit",
-        "verify",
-        "--config",
-        env.config_path.to_str().unwrap(),
-    ])
-    .await;
-    assert!(verify.status.success(), "{}", text(&verify));
+    audit_verifies(&env).await;
 
     // No webhook was refused as malformed or unsigned (0: the daemon was down).
     for (vendor, answers) in [

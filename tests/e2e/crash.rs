@@ -7,6 +7,7 @@ use psa_bridge::demo::story::Story;
 use psa_bridge::demo::{wait_for, DemoOptions};
 
 use crate::common::{env, Bridge, STEP};
+use crate::steps::audit_verifies;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_daemon_resumes_without_duplicates() {
@@ -106,14 +107,7 @@ async fn killed_daemon_resumes_without_duplicates() {
     assert_eq!(env.autotask.ticket(t.id).unwrap().status, "Complete");
     assert!(env.connectwise.ticket(cw_id).unwrap().closed);
     bridge.stop().await;
-    let verify = crate::common::cli(&[
-        "audit",
-        "verify",
-        "--config",
-        env.config_path.to_str().unwrap(),
-    ])
-    .await;
-    assert!(verify.status.success(), "{}", crate::common::text(&verify));
+    audit_verifies(&env).await;
 }
 
 /// With polling off, only the stored webhook can bring the change: a kill
