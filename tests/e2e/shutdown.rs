@@ -13,7 +13,9 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::{env, settled, Bridge, STEP};
-use crate::steps::{audit_verifies, autotask_webhook, metric, post_autotask_webhook};
+use crate::steps::{
+    audit_verifies, autotask_webhook, msp_ticket, post_autotask_webhook, wait_for_metric,
+};
 
 /// Slack on top of the configured bound when checking the exit time: the
 /// test must not fail because the machine is slow, only because the daemon
@@ -210,14 +212,11 @@ async fn sigterm_mid_story_answers_503_keeps_every_200_and_duplicates_nothing() 
 
 /// Waits until the daemon's in-flight webhook gauge reads `value`.
 async fn wait_for_gauge(bridge: &Bridge, value: f64) {
-    let deadline = Instant::now() + STEP;
-    while metric(bridge, "psa_bridge_webhooks_in_flight", &[]).await != value {
-        assert!(
-            Instant::now() < deadline,
-            "psa_bridge_webhooks_in_flight never read {value}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let what = format!("read {value}");
+    wait_for_metric(bridge, "psa_bridge_webhooks_in_flight", &[], &what, |v| {
+        v == value
+    })
+    .await;
 }
 
 /// A delivery stuck far longer than the bound: the daemon exits at the
@@ -270,12 +269,7 @@ async fn a_delivery_stuck_past_the_bound_is_left_and_done_once_after_restart() {
     env.connectwise.control().set_latency(Duration::ZERO);
     let bridge = Bridge::spawn(&env.config_path).await;
     wait_for("the escalation after restart", STEP, || {
-        env.autotask
-            .ticket(t.id)?
-            .udfs
-            .get("MSP Ticket")
-            .filter(|v| !v.is_empty())
-            .cloned()
+        msp_ticket(&env, t.id)
     })
     .await
     .unwrap();

@@ -1,11 +1,16 @@
 //! Steps several end-to-end tests share: signed Autotask webhooks posted to
-//! the daemon, metric samples from its `/metrics`, and the closing check
-//! that `audit verify` finds the audit chain intact.
+//! the daemon, metric samples from its `/metrics`, the ConnectWise ticket
+//! an escalation wrote back, the killer of the crash tests, and the closing check that `audit verify` finds the audit chain
+//! intact.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use psa_bridge::demo::{DemoEnv, AT_WEBHOOK_SECRET};
+use rand::Rng;
 use serde_json::{json, Value};
 
-use crate::common::{cli, text, Bridge};
+use crate::common::{cli, text, Bridge, STEP};
 
 /// A signed Autotask ticket webhook (body, `X-Hook-Signature`) about
 /// ticket `id` with `fields`, whose dedup key carries `sequence`.
@@ -50,6 +55,57 @@ pub async fn metric(bridge: &Bridge, name: &str, labels: &[&str]) -> f64 {
         .filter(|l| l.starts_with(name) && labels.iter().all(|label| l.contains(label)))
         .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
         .sum()
+}
+
+/// Waits (at most [`STEP`]) until [`metric`]`(name, labels)` satisfies
+/// `ok`; `what` says what was awaited when it never does.
+pub async fn wait_for_metric(
+    bridge: &Bridge,
+    name: &str,
+    labels: &[&str],
+    what: &str,
+    ok: impl Fn(f64) -> bool,
+) {
+    let deadline = Instant::now() + STEP;
+    while !ok(metric(bridge, name, labels).await) {
+        assert!(Instant::now() < deadline, "{name}{labels:?} never {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The ConnectWise ticket the escalation of Autotask ticket `id` wrote
+/// back to its "MSP Ticket" field, once it has.
+pub fn msp_ticket(env: &DemoEnv, id: i64) -> Option<i64> {
+    env.autotask
+        .ticket(id)?
+        .udfs
+        .get("MSP Ticket")
+        .filter(|v| !v.is_empty())?
+        .parse()
+        .ok()
+}
+
+/// Starts the daemon on `config`, then SIGKILLs it at `kills` random
+/// instants (300 to 1,500 ms apart, drawn from `rng` now) and restarts it
+/// at once each time; the task ends with the last daemon.
+pub fn kill_at_random(
+    rng: &mut impl Rng,
+    kills: usize,
+    config: &Path,
+) -> tokio::task::JoinHandle<Bridge> {
+    let delays: Vec<Duration> = (0..kills)
+        .map(|_| Duration::from_millis(rng.random_range(300..1500)))
+        .collect();
+    let config = config.to_path_buf();
+    tokio::spawn(async move {
+        let mut bridge = Bridge::spawn(&config).await;
+        for delay in delays {
+            tokio::time::sleep(delay).await;
+            bridge.kill().await;
+            bridge = Bridge::spawn(&config).await;
+        }
+        bridge
+    })
 }
 
 /// `psa-bridge audit verify` on the environment's config succeeds.

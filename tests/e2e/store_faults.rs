@@ -14,7 +14,7 @@ use psa_bridge::store::{Store, FAULT_FILE_ENV};
 use serde_json::{json, Value};
 
 use crate::common::{env, settled, Bridge, BIN, STEP};
-use crate::steps::{autotask_webhook, metric, post_autotask_webhook};
+use crate::steps::{autotask_webhook, metric, post_autotask_webhook, wait_for_metric};
 
 fn store_path(config: &Path) -> PathBuf {
     psa_bridge::config::load(config, &|_| Some(String::new()))
@@ -141,14 +141,8 @@ fn autotask_hook(id: i64, number: &str, sequence: u64) -> (Vec<u8>, String) {
 
 /// Waits until `metric` reaches at least `target`.
 async fn metric_reaches(bridge: &Bridge, name: &str, labels: &[&str], target: f64) {
-    let deadline = tokio::time::Instant::now() + STEP;
-    while metric(bridge, name, labels).await < target {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{name}{labels:?} never reached {target}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let what = format!("reached {target}");
+    wait_for_metric(bridge, name, labels, &what, |v| v >= target).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
