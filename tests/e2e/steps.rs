@@ -1,7 +1,7 @@
 //! Steps several end-to-end tests share: signed Autotask webhooks posted to
 //! the daemon, metric samples from its `/metrics`, the ConnectWise ticket
-//! an escalation wrote back, the killer of the crash tests, and the closing check that `audit verify` finds the audit chain
-//! intact.
+//! an escalation wrote back, the killer of the crash tests, and the closing
+//! check that `audit verify` finds the audit chain intact.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
