@@ -18,9 +18,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
-use crate::common::{cli, settled_by, text, Bridge};
+use crate::common::settled_by;
+use crate::steps::{audit_verifies, kill_at_random};
 use crate::workload::acked::{missing_from_store, Collector};
 use crate::workload::checks::{mismatches, Notes};
 use crate::workload::plan::{apply, draw, Expected};
@@ -44,20 +45,8 @@ async fn crash_campaign_over_two_pairings_loses_and_duplicates_nothing() {
     let collecting = collector.run(env.clone());
 
     // The killer: SIGKILL at random instants, restart at once.
-    let kill_delays: Vec<Duration> = (0..kills)
-        .map(|_| Duration::from_millis(rng.random_range(300..1500)))
-        .collect();
-    let config_path = env.config_path.clone();
     let started = Instant::now();
-    let killer = tokio::spawn(async move {
-        let mut bridge = Bridge::spawn(&config_path).await;
-        for delay in kill_delays {
-            tokio::time::sleep(delay).await;
-            bridge.kill().await;
-            bridge = Bridge::spawn(&config_path).await;
-        }
-        bridge
-    });
+    let killer = kill_at_random(&mut rng, kills, &env.config_path);
 
     let mut expected = Expected::default();
     escalate(
@@ -99,14 +88,7 @@ async fn crash_campaign_over_two_pairings_loses_and_duplicates_nothing() {
         missing.is_empty(),
         "acknowledged webhooks missing from the store: {missing:#?}"
     );
-    let verify = cli(&[
-        "audit",
-        "verify",
-        "--config",
-        env.config_path.to_str().unwrap(),
-    ])
-    .await;
-    assert!(verify.status.success(), "{}", text(&verify));
+    audit_verifies(&env).await;
     eprintln!(
         "campaign: seed {seed}: {} tickets in 2 pairings, {} changes ({} priorities, {} statuses, {} notes), \
          {kills} kills; {} webhooks acknowledged ({:?}) carrying {} change hints, all in the store; \

@@ -19,7 +19,8 @@ use rand::{Rng, SeedableRng};
 use psa_bridge::demo::{DemoEnv, AT_USER};
 use psa_connectwise::sim::ConnectWiseSimOptions;
 
-use crate::common::{cli, env, text, Bridge};
+use crate::common::{env, Bridge};
+use crate::steps::{audit_verifies, kill_at_random, msp_ticket};
 
 /// Every webhook registration the restarts left behind is complete: with the
 /// faults off, registering again writes nothing but each Autotask webhook's
@@ -194,19 +195,7 @@ async fn chaos_kills_and_vendor_errors_lose_and_duplicate_nothing() {
     }
 
     // The killer: SIGKILL at random instants, restart at once.
-    let kill_delays: Vec<Duration> = (0..kills)
-        .map(|_| Duration::from_millis(rng.random_range(300..1500)))
-        .collect();
-    let config_path = env.config_path.clone();
-    let killer = tokio::spawn(async move {
-        let mut bridge = Bridge::spawn(&config_path).await;
-        for delay in kill_delays {
-            tokio::time::sleep(delay).await;
-            bridge.kill().await;
-            bridge = Bridge::spawn(&config_path).await;
-        }
-        bridge
-    });
+    let killer = kill_at_random(&mut rng, kills, &env.config_path);
 
     // The workload: escalations, then notes on both sides of each link.
     let mut at_ids = Vec::new();
@@ -223,17 +212,9 @@ async fn chaos_kills_and_vendor_errors_lose_and_duplicate_nothing() {
     }
     let mut links = BTreeMap::new();
     for (i, &at_id) in at_ids.iter().enumerate() {
-        let cw_id: i64 = wait_for("an escalation", CONVERGE, || {
-            env.autotask
-                .ticket(at_id)?
-                .udfs
-                .get("MSP Ticket")
-                .filter(|v| !v.is_empty())?
-                .parse()
-                .ok()
-        })
-        .await
-        .unwrap();
+        let cw_id: i64 = wait_for("an escalation", CONVERGE, || msp_ticket(&env, at_id))
+            .await
+            .unwrap();
         links.insert(i, (at_id, cw_id));
         env.autotask
             .user_add_note(at_id, &format!("at-pub-{i} please check"), false, "Tina");
@@ -320,14 +301,7 @@ async fn chaos_kills_and_vendor_errors_lose_and_duplicate_nothing() {
         );
     }
     bridge.stop().await;
-    let verify = cli(&[
-        "audit",
-        "verify",
-        "--config",
-        env.config_path.to_str().unwrap(),
-    ])
-    .await;
-    assert!(verify.status.success(), "{}", text(&verify));
+    audit_verifies(&env).await;
 
     // No webhook was refused as malformed or unsigned (0: the daemon was down).
     for (vendor, answers) in [

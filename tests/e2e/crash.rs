@@ -7,6 +7,7 @@ use psa_bridge::demo::story::Story;
 use psa_bridge::demo::{wait_for, DemoOptions};
 
 use crate::common::{env, Bridge, STEP};
+use crate::steps::{audit_verifies, msp_ticket};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_daemon_resumes_without_duplicates() {
@@ -36,13 +37,7 @@ async fn killed_daemon_resumes_without_duplicates() {
     bridge.kill().await;
     let bridge = Bridge::spawn(&env.config_path).await;
     let cw_id: i64 = wait_for("the escalation after restart", STEP, || {
-        env.autotask
-            .ticket(t.id)?
-            .udfs
-            .get("MSP Ticket")
-            .filter(|v| !v.is_empty())?
-            .parse()
-            .ok()
+        msp_ticket(&env, t.id)
     })
     .await
     .unwrap();
@@ -106,14 +101,7 @@ async fn killed_daemon_resumes_without_duplicates() {
     assert_eq!(env.autotask.ticket(t.id).unwrap().status, "Complete");
     assert!(env.connectwise.ticket(cw_id).unwrap().closed);
     bridge.stop().await;
-    let verify = crate::common::cli(&[
-        "audit",
-        "verify",
-        "--config",
-        env.config_path.to_str().unwrap(),
-    ])
-    .await;
-    assert!(verify.status.success(), "{}", crate::common::text(&verify));
+    audit_verifies(&env).await;
 }
 
 /// With polling off, only the stored webhook can bring the change: a kill

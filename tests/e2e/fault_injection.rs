@@ -19,6 +19,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::common::{cli, settled_by, text, Bridge};
+use crate::steps::audit_verifies;
 use crate::workload::checks::{mismatches, Notes};
 use crate::workload::plan::{apply, draw, Expected};
 use crate::workload::{all_writes, controls, converge, escalate, knob, lanes, pause, two_pairings};
@@ -146,14 +147,7 @@ async fn under_errors_resets_timeouts_and_429_bursts_every_change_arrives_once()
         injected(&env)
     );
     bridge.stop().await;
-    let verify = cli(&[
-        "audit",
-        "verify",
-        "--config",
-        env.config_path.to_str().unwrap(),
-    ])
-    .await;
-    assert!(verify.status.success(), "{}", text(&verify));
+    audit_verifies(&env).await;
     eprintln!(
         "faults: seed {seed}: {} tickets, {} changes; injected {errors} 5xx, {resets} resets, \
          {timeouts} timed-out writes (applied), {throttled} 429s, 1 permanent 400; \

@@ -8,7 +8,8 @@ use std::time::Duration;
 use psa_bridge::demo::story::{Story, JIRA_TO_AUTOTASK};
 use psa_bridge::demo::{DemoEnv, DemoOptions, System};
 
-use crate::common::{cli, env, play_with_kills, settled, text, Bridge, STEP};
+use crate::common::{env, play_with_kills, settled, Bridge, STEP};
+use crate::steps::audit_verifies;
 
 fn jira_options(options: DemoOptions) -> DemoOptions {
     DemoOptions {
@@ -162,14 +163,7 @@ async fn jira_story_survives_kills_in_every_step() {
         "Resolved"
     );
     bridge.stop().await;
-    let verify = cli(&[
-        "audit",
-        "verify",
-        "--config",
-        env.config_path.to_str().unwrap(),
-    ])
-    .await;
-    assert!(verify.status.success(), "{}", text(&verify));
+    audit_verifies(&env).await;
 }
 
 /// A rich ADF description (heading, lists, code, link, mention) arrives in

@@ -30,6 +30,7 @@ mod servicenow_rules;
 mod shutdown;
 mod simulate;
 mod soak;
+mod steps;
 mod store_faults;
 mod story;
 mod supervision;

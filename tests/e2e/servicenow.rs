@@ -8,7 +8,8 @@ use std::time::Duration;
 use psa_bridge::demo::story::{Story, SERVICENOW_TO_CONNECTWISE};
 use psa_bridge::demo::{DemoEnv, DemoOptions, System};
 
-use crate::common::{cli, env, play_with_kills, settled, text, Bridge, STEP};
+use crate::common::{env, play_with_kills, settled, Bridge, STEP};
+use crate::steps::audit_verifies;
 
 /// Starts the daemon and, with `notify`, points the instance's business
 /// rule at it (what an instance admin does once; ServiceNow has no
@@ -237,12 +238,5 @@ async fn servicenow_story_survives_kills_in_every_step() {
         "Resolved"
     );
     bridge.stop().await;
-    let verify = cli(&[
-        "audit",
-        "verify",
-        "--config",
-        env.config_path.to_str().unwrap(),
-    ])
-    .await;
-    assert!(verify.status.success(), "{}", text(&verify));
+    audit_verifies(&env).await;
 }

@@ -8,11 +8,14 @@
 use std::time::{Duration, Instant};
 
 use psa_bridge::demo::story::Story;
-use psa_bridge::demo::{wait_for, DemoEnv, DemoOptions, AT_WEBHOOK_SECRET};
+use psa_bridge::demo::{wait_for, DemoEnv, DemoOptions};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{cli, env, settled, text, Bridge, STEP};
+use crate::common::{env, settled, Bridge, STEP};
+use crate::steps::{
+    audit_verifies, autotask_webhook, msp_ticket, post_autotask_webhook, wait_for_metric,
+};
 
 /// Slack on top of the configured bound when checking the exit time: the
 /// test must not fail because the machine is slow, only because the daemon
@@ -27,45 +30,8 @@ fn with_bound(env: &DemoEnv, settings: &str) {
 }
 
 /// A signed Autotask webhook for `ticket` whose dedup key carries `sequence`.
-fn autotask_webhook(ticket: &str, sequence: u64) -> (Vec<u8>, String) {
-    let body = serde_json::to_vec(&json!({
-        "Action": "Update",
-        "Guid": "5a0c1b7e-9d1e-4d55-a0b4-2f1c3d4e5f60",
-        "EntityType": "Ticket",
-        "Id": ticket.parse::<i64>().unwrap(),
-        "Fields": { "Status": "8" },
-        "EventTime": "2026-11-25T14:57:50Z",
-        "SequenceNumber": sequence,
-        "PersonID": 30691780
-    }))
-    .unwrap();
-    let signature = psa_autotask::hooks::sign(AT_WEBHOOK_SECRET, &body);
-    (body, signature)
-}
-
-async fn post_webhook(bridge: &Bridge, ticket: &str, sequence: u64) -> reqwest::Response {
-    let (body, signature) = autotask_webhook(ticket, sequence);
-    reqwest::Client::new()
-        .post(bridge.url("/webhooks/autotask"))
-        .header("content-type", "application/json")
-        .header("X-Hook-Signature", signature)
-        .body(body)
-        .send()
-        .await
-        .expect("the listener answers while the daemon drains")
-}
-
-/// A gauge from the daemon's `/metrics` (0 when absent).
-async fn gauge(bridge: &Bridge, name: &str) -> f64 {
-    let body = reqwest::get(bridge.admin_url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    body.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-        .map_or(0.0, |v| v.trim().parse().unwrap())
+fn webhook(ticket: &str, sequence: u64) -> (Vec<u8>, String) {
+    autotask_webhook(ticket.parse().unwrap(), json!({ "Status": "8" }), sequence)
 }
 
 /// Whether the audit log holds an intake entry whose dedup key carries `sequence`.
@@ -83,17 +49,6 @@ async fn intake_stored(bridge: &Bridge, ticket: &str, sequence: u64) -> bool {
                 .as_str()
                 .is_some_and(|k| k.contains(&needle))
     })
-}
-
-async fn audit_verifies(env: &DemoEnv) {
-    let verify = cli(&[
-        "audit",
-        "verify",
-        "--config",
-        env.config_path.to_str().unwrap(),
-    ])
-    .await;
-    assert!(verify.status.success(), "{}", text(&verify));
 }
 
 /// `text` without terminal colour codes.
@@ -150,7 +105,8 @@ async fn sigterm_mid_story_answers_503_keeps_every_200_and_duplicates_nothing() 
     let ticket = story.internal_id.clone();
     // Two ordinary webhooks, acknowledged before the signal.
     for sequence in [70_001, 70_002] {
-        assert_eq!(post_webhook(&bridge, &ticket, sequence).await.status(), 200);
+        let hook = webhook(&ticket, sequence);
+        assert_eq!(post_autotask_webhook(&bridge, &hook).await.status(), 200);
     }
     // One webhook whose body is still arriving when the signal lands. The
     // simulators stay quiet meanwhile (polling brings their changes), so
@@ -159,7 +115,7 @@ async fn sigterm_mid_story_answers_503_keeps_every_200_and_duplicates_nothing() 
     env.connectwise.set_callbacks_enabled(false);
     env.wait_webhooks_idle().await;
     wait_for_gauge(&bridge, 0.0).await;
-    let (body, signature) = autotask_webhook(&ticket, 70_003);
+    let (body, signature) = webhook(&ticket, 70_003);
     let mut slow = tokio::net::TcpStream::connect(bridge.addr).await.unwrap();
     let head = format!(
         "POST /webhooks/autotask HTTP/1.1\r\nhost: bridge\r\ncontent-type: application/json\r\n\
@@ -183,7 +139,7 @@ async fn sigterm_mid_story_answers_503_keeps_every_200_and_duplicates_nothing() 
         bridge.terminate();
         // New webhooks: 503 with Retry-After, not a refused connection,
         // while the daemon waits for the admitted one.
-        let refused = post_webhook(&bridge, &ticket, 70_004).await;
+        let refused = post_autotask_webhook(&bridge, &webhook(&ticket, 70_004)).await;
         assert_eq!(refused.status(), 503);
         assert!(refused.headers().contains_key("retry-after"));
         // The admitted webhook finishes and is acknowledged.
@@ -256,14 +212,11 @@ async fn sigterm_mid_story_answers_503_keeps_every_200_and_duplicates_nothing() 
 
 /// Waits until the daemon's in-flight webhook gauge reads `value`.
 async fn wait_for_gauge(bridge: &Bridge, value: f64) {
-    let deadline = Instant::now() + STEP;
-    while gauge(bridge, "psa_bridge_webhooks_in_flight").await != value {
-        assert!(
-            Instant::now() < deadline,
-            "psa_bridge_webhooks_in_flight never read {value}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let what = format!("read {value}");
+    wait_for_metric(bridge, "psa_bridge_webhooks_in_flight", &[], &what, |v| {
+        v == value
+    })
+    .await;
 }
 
 /// A delivery stuck far longer than the bound: the daemon exits at the
@@ -316,12 +269,7 @@ async fn a_delivery_stuck_past_the_bound_is_left_and_done_once_after_restart() {
     env.connectwise.control().set_latency(Duration::ZERO);
     let bridge = Bridge::spawn(&env.config_path).await;
     wait_for("the escalation after restart", STEP, || {
-        env.autotask
-            .ticket(t.id)?
-            .udfs
-            .get("MSP Ticket")
-            .filter(|v| !v.is_empty())
-            .cloned()
+        msp_ticket(&env, t.id)
     })
     .await
     .unwrap();

@@ -26,6 +26,7 @@ use psa_connectwise::sim::SimNoteKind;
 use serde_json::json;
 
 use crate::common::{env, Bridge, TestDir, STEP};
+use crate::steps::msp_ticket;
 
 /// Signed webhooks per second (besides the simulators' own).
 const WEBHOOKS_PER_SEC: u64 = 20;
@@ -170,17 +171,9 @@ async fn setup() -> (TestDir, DemoEnv, Bridge, Vec<(i64, i64)>) {
             "High",
         );
         env.autotask.user_set_queue(t.id, "Escalate to MSP");
-        let cw: i64 = wait_for("the escalation", STEP * 2, || {
-            env.autotask
-                .ticket(t.id)?
-                .udfs
-                .get("MSP Ticket")
-                .filter(|v| !v.is_empty())?
-                .parse()
-                .ok()
-        })
-        .await
-        .unwrap();
+        let cw: i64 = wait_for("the escalation", STEP * 2, || msp_ticket(&env, t.id))
+            .await
+            .unwrap();
         pairs.push((t.id, cw));
     }
     (dir, env, bridge, pairs)

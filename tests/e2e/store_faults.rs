@@ -9,11 +9,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use psa_bridge::demo::{wait_for, DemoOptions, AT_WEBHOOK_SECRET};
+use psa_bridge::demo::{wait_for, DemoOptions};
 use psa_bridge::store::{Store, FAULT_FILE_ENV};
 use serde_json::{json, Value};
 
 use crate::common::{env, settled, Bridge, BIN, STEP};
+use crate::steps::{autotask_webhook, metric, post_autotask_webhook, wait_for_metric};
 
 fn store_path(config: &Path) -> PathBuf {
     psa_bridge::config::load(config, &|_| Some(String::new()))
@@ -131,57 +132,17 @@ async fn an_unusable_store_stops_run_with_exit_code_3_and_is_left_alone() {
 
 /// A signed Autotask webhook about ticket `id`.
 fn autotask_hook(id: i64, number: &str, sequence: u64) -> (Vec<u8>, String) {
-    let body = serde_json::to_vec(&json!({
-        "Action": "Update",
-        "Guid": "5a0c1b7e-9d1e-4d55-a0b4-2f1c3d4e5f61",
-        "EntityType": "Ticket",
-        "Id": id,
-        "Fields": { "TicketNumber": number, "Status": "1" },
-        "EventTime": "2026-11-25T14:57:50Z",
-        "SequenceNumber": sequence,
-        "PersonID": 30691780
-    }))
-    .unwrap();
-    let signature = psa_autotask::hooks::sign(AT_WEBHOOK_SECRET, &body);
-    (body, signature)
-}
-
-async fn post_hook(bridge: &Bridge, hook: &(Vec<u8>, String)) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(bridge.url("/webhooks/autotask"))
-        .header("content-type", "application/json")
-        .header("X-Hook-Signature", &hook.1)
-        .body(hook.0.clone())
-        .send()
-        .await
-        .unwrap()
-}
-
-/// The sum of the metric samples whose line starts with `name` and
-/// contains every one of `labels`.
-async fn metric(bridge: &Bridge, name: &str, labels: &[&str]) -> f64 {
-    let body = reqwest::get(bridge.admin_url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    body.lines()
-        .filter(|l| l.starts_with(name) && labels.iter().all(|label| l.contains(label)))
-        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .sum()
+    autotask_webhook(
+        id,
+        json!({ "TicketNumber": number, "Status": "1" }),
+        sequence,
+    )
 }
 
 /// Waits until `metric` reaches at least `target`.
 async fn metric_reaches(bridge: &Bridge, name: &str, labels: &[&str], target: f64) {
-    let deadline = tokio::time::Instant::now() + STEP;
-    while metric(bridge, name, labels).await < target {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{name}{labels:?} never reached {target}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let what = format!("reached {target}");
+    wait_for_metric(bridge, name, labels, &what, |v| v >= target).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,7 +178,7 @@ async fn a_store_that_cannot_write_answers_503_and_recovers_without_duplicates()
 
     // A signed notice cannot be stored: 503, so the vendor retries.
     let hook = autotask_hook(t.id, &t.number, 7);
-    let refused = post_hook(&bridge, &hook).await;
+    let refused = post_autotask_webhook(&bridge, &hook).await;
     assert_eq!(refused.status(), 503);
 
     // /healthz says why.
@@ -260,7 +221,7 @@ async fn a_store_that_cannot_write_answers_503_and_recovers_without_duplicates()
     // The disk is back: the vendor's retry is accepted, everything converges.
     std::fs::remove_file(&fault).unwrap();
     env.connectwise.control().set_latency(Duration::ZERO);
-    let accepted = post_hook(&bridge, &hook).await;
+    let accepted = post_autotask_webhook(&bridge, &hook).await;
     assert_eq!(accepted.status(), 200);
     let counts: Value = accepted.json().await.unwrap();
     assert_eq!(counts["accepted"], 1, "{counts}");
@@ -378,7 +339,7 @@ async fn a_real_write_error_exits_with_code_4_once_the_disk_is_back() {
 
     // What a service manager does: start it again. sled recovers.
     let bridge = Bridge::spawn(&env.config_path).await;
-    let response = post_hook(&bridge, &refused).await;
+    let response = post_autotask_webhook(&bridge, &refused).await;
     assert_eq!(response.status(), 200);
     let (code, health) = bridge.health().await;
     assert_eq!(health["store"]["state"], "ok", "{code} {health}");

@@ -5,141 +5,95 @@
 //! region; no `/count` lets paging run past the hard cap. 256 cases per
 //! property from a fixed seed; `scripts/fuzz.sh` explores further.
 
-use bytes::Bytes;
-use http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, RngSeed};
+use psa_connector::hostile::{self, bytes, bytes_of, Vendor};
 use psa_connector::WebhookRequest;
 use psa_connectwise::{fuzzing, key_digest, sign, SIGNATURE_HEADER};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use url::Url;
 
 const KEY: &str = "proptest-signing-key";
 const KEY_URL: &str =
     "https://api-na.myconnectwise.net/v4_6_release/apis/3.0/system/callbackkey/index.rails?id=1";
 
-fn config() -> Config {
-    Config {
-        cases: 256,
-        failure_persistence: None,
-        rng_algorithm: RngAlgorithm::ChaCha,
-        rng_seed: RngSeed::Fixed(0xc0ec_7415),
-        ..Config::default()
-    }
-}
-
-const KEYS: &[&str] = &[
-    "id",
-    "summary",
-    "board",
-    "status",
-    "priority",
-    "company",
-    "owner",
-    "externalXRef",
-    "closedFlag",
-    "_info",
-    "lastUpdated",
-    "name",
-    "identifier",
-    "text",
-    "detailDescriptionFlag",
-    "resolutionFlag",
-    "internalAnalysisFlag",
-    "internalFlag",
-    "member",
-    "contact",
-    "createdBy",
-    "dateCreated",
-    "Codebase",
-    "SiteUrl",
-    "code",
-    "message",
-    "errors",
-    "field",
-    "count",
-    "MessageId",
-    "Action",
-    "Type",
-    "ID",
-    "CompanyId",
-    "Entity",
-    "Metadata",
-    "key_url",
-    "signing_key",
-    "x",
-];
-
-fn leaf() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| json!(f)),
-        prop_oneof![
-            Just("2026-11-25T10:00:00Z".to_string()),
-            Just("9999-12-31T23:59:59Z".to_string()),
-            Just("psa-bridge:acme:7".to_string()),
-            Just("x [psa-bridge:acme:1:n:1]".to_string()),
-            Just("ticket".to_string()),
-            Just("demo".to_string()),
-            Just("v4_6_release/".to_string()),
-            Just("api-na.myconnectwise.net".to_string()),
-            Just("https://evil.example".to_string()),
-            Just(KEY_URL.to_string()),
-            Just(r#"{"id":5,"_info":{"lastUpdated":"2026-11-25T10:00:00Z"}}"#.to_string()),
-            any::<String>(),
-        ]
-        .prop_map(Value::String),
-    ]
-}
-
-/// Arbitrary JSON whose object keys are mostly ConnectWise's.
-fn vendor_json() -> impl Strategy<Value = Value> {
-    leaf().prop_recursive(4, 64, 8, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::vec((prop::sample::select(KEYS), inner), 0..8).prop_map(|pairs| {
-                Value::Object(
-                    pairs
-                        .into_iter()
-                        .map(|(k, v)| (k.to_string(), v))
-                        .collect::<Map<_, _>>(),
-                )
-            }),
-        ]
-    })
-}
-
-fn bytes_of(value: &Value) -> Vec<u8> {
-    serde_json::to_vec(value).unwrap()
-}
+/// JSON whose object keys are mostly ConnectWise's.
+const CONNECTWISE: Vendor = Vendor {
+    // ConnectWise's field and callback names, plus a stranger.
+    keys: &[
+        "id",
+        "summary",
+        "board",
+        "status",
+        "priority",
+        "company",
+        "owner",
+        "externalXRef",
+        "closedFlag",
+        "_info",
+        "lastUpdated",
+        "name",
+        "identifier",
+        "text",
+        "detailDescriptionFlag",
+        "resolutionFlag",
+        "internalAnalysisFlag",
+        "internalFlag",
+        "member",
+        "contact",
+        "createdBy",
+        "dateCreated",
+        "Codebase",
+        "SiteUrl",
+        "code",
+        "message",
+        "errors",
+        "field",
+        "count",
+        "MessageId",
+        "Action",
+        "Type",
+        "ID",
+        "CompanyId",
+        "Entity",
+        "Metadata",
+        "key_url",
+        "signing_key",
+        "x",
+    ],
+    // ConnectWise's dates, markers, codebase and hosts (one hostile), the key
+    // URL and a ticket as a string (callbacks carry the entity as JSON text).
+    strings: &[
+        "2026-11-25T10:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "psa-bridge:acme:7",
+        "x [psa-bridge:acme:1:n:1]",
+        "ticket",
+        "demo",
+        "v4_6_release/",
+        "api-na.myconnectwise.net",
+        "https://evil.example",
+        KEY_URL,
+        r#"{"id":5,"_info":{"lastUpdated":"2026-11-25T10:00:00Z"}}"#,
+    ],
+    unsigned: true,
+};
 
 fn hosts() -> Vec<String> {
     vec!["api-na.myconnectwise.net".to_string()]
 }
 
 fn callback(signature: &str, body: &[u8]) -> WebhookRequest {
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(signature) {
-        headers.insert(SIGNATURE_HEADER, v);
-    }
-    WebhookRequest {
-        headers,
-        query: None,
-        body: Bytes::copy_from_slice(body),
-    }
+    hostile::request(&[(SIGNATURE_HEADER, Some(signature))], body)
 }
 
 /// A callback body of the right shape with arbitrary values in it.
 fn callback_body() -> impl Strategy<Value = Value> {
     (
-        vendor_json(),
-        vendor_json(),
-        leaf(),
-        leaf(),
-        prop::option::of(leaf()),
+        CONNECTWISE.json(),
+        CONNECTWISE.json(),
+        CONNECTWISE.leaf(),
+        CONNECTWISE.leaf(),
+        prop::option::of(CONNECTWISE.leaf()),
     )
         .prop_map(|(entity, extra, id, company, message)| {
             let mut body = json!({
@@ -159,11 +113,11 @@ fn callback_body() -> impl Strategy<Value = Value> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(hostile::config(0xc0ec_7415))]
 
     #[test]
-    fn arbitrary_bytes_never_panic(first in prop::collection::vec(any::<u8>(), 0..128),
-                                   body in prop::collection::vec(any::<u8>(), 0..512),
+    fn arbitrary_bytes_never_panic(first in bytes(0..128),
+                                   body in bytes(0..512),
                                    status in 400u16..600) {
         let _ = fuzzing::ticket(&body, false);
         let _ = fuzzing::notes(&body);
@@ -176,8 +130,8 @@ proptest! {
     }
 
     #[test]
-    fn vendor_shaped_answers_never_panic(one in vendor_json(),
-                                         page in prop::collection::vec(vendor_json(), 0..4)) {
+    fn vendor_shaped_answers_never_panic(one in CONNECTWISE.json(),
+                                         page in prop::collection::vec(CONNECTWISE.json(), 0..4)) {
         let _ = fuzzing::ticket(&bytes_of(&one), true);
         let page = bytes_of(&Value::Array(page));
         let _ = fuzzing::notes(&page);
@@ -190,7 +144,7 @@ proptest! {
     /// Whatever `SiteUrl` says, the API root stays on the configured
     /// site's ConnectWise region.
     #[test]
-    fn companyinfo_never_leads_credentials_away(site_url in leaf(), codebase in leaf()) {
+    fn companyinfo_never_leads_credentials_away(site_url in CONNECTWISE.leaf(), codebase in CONNECTWISE.leaf()) {
         let site = Url::parse("https://na.myconnectwise.net/").unwrap();
         let body = bytes_of(&json!({"Codebase": codebase, "SiteUrl": site_url}));
         if let Ok(root) = fuzzing::company_info(&site, &body) {
@@ -209,7 +163,7 @@ proptest! {
 
     #[test]
     fn signed_callbacks_of_any_shape_never_panic(body in callback_body(),
-                                                 raw in vendor_json()) {
+                                                 raw in CONNECTWISE.json()) {
         for body in [bytes_of(&body), bytes_of(&raw)] {
             let signature = sign(&key_digest(KEY), &body);
             if let Ok(hints) = fuzzing::callback(&callback(&signature, &body), KEY, "demo", &hosts()) {

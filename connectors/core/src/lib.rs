@@ -11,6 +11,9 @@
 pub mod compliance;
 pub mod connector;
 pub mod error;
+#[cfg(feature = "test-support")]
+#[doc(hidden)]
+pub mod hostile;
 pub mod http;
 pub mod limits;
 pub mod marker;
