@@ -456,7 +456,8 @@ async fn fault_knobs_answer_with_the_platform_error_body() {
         "applied"
     );
     sim.control().set_error_rate(1.0);
-    assert_eq!(get(&sim, &path).await.status(), 503);
+    let failed = get(&sim, &path).await.status().as_u16();
+    assert!([502, 503, 504].contains(&failed), "{failed}");
     sim.control().set_error_rate(0.0);
     assert_eq!(get(&sim, &path).await.status(), 200);
     // Writes are counted per API user.
