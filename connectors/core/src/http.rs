@@ -149,7 +149,40 @@ impl HttpClient {
     /// [`Self::send`] with per-request headers added to the defaults (an
     /// OAuth bearer token that changes while the client lives). Mark secret
     /// values sensitive.
+    ///
+    /// A `GET` that fails transiently (a 502, 503 or 504, a dropped or reset
+    /// connection, a timeout) is sent again at once, up to twice more
+    /// (100–400 ms apart, each through the limiter): reading twice changes
+    /// nothing, and a step of several calls (a Jira transition path, a marker
+    /// look-up before a write) then survives a flaky vendor instead of
+    /// starting over on the retry schedule. Other methods are sent once: a
+    /// write whose answer was lost is the caller's to look up. A 429 is
+    /// never repeated here (its `Retry-After` is the scheduler's).
     pub async fn send_with_headers(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+        headers: HeaderMap,
+    ) -> Result<HttpResponse, ConnectorError> {
+        use backon::Retryable;
+        if method != Method::GET {
+            return self.send_once(method, url, body, headers).await;
+        }
+        let attempt = || self.send_once(method.clone(), url.clone(), body, headers.clone());
+        attempt
+            .retry(
+                backon::ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(100))
+                    .with_max_delay(Duration::from_millis(400))
+                    .with_jitter()
+                    .with_max_times(READ_RETRIES),
+            )
+            .when(is_transient_read_failure)
+            .await
+    }
+
+    async fn send_once(
         &self,
         method: Method,
         url: Url,
@@ -208,6 +241,20 @@ pub fn same_origin_as(base: &Url, url: &str) -> Result<Url, ConnectorError> {
         )));
     }
     Ok(parsed)
+}
+
+/// How many more times a `GET` that failed transiently is sent at once.
+pub const READ_RETRIES: usize = 2;
+
+/// A read worth sending again at once: a gateway error or an answer lost
+/// on the way (never a 429, nor a 500, which some vendors use for
+/// permanent refusals).
+fn is_transient_read_failure(error: &ConnectorError) -> bool {
+    match error {
+        ConnectorError::Http { status, .. } => matches!(status, 502..=504),
+        ConnectorError::Transport(_) | ConnectorError::Timeout => true,
+        _ => false,
+    }
 }
 
 fn classify_transport(e: reqwest::Error) -> ConnectorError {

@@ -64,8 +64,9 @@ async fn injected_server_errors_are_gateway_kinds_and_retryable() {
     let c = client(&s.base);
     s.control.set_error_rate(1.0);
     let mut seen = std::collections::BTreeSet::new();
+    // Writes: sent once each (a read would be tried again at once).
     for _ in 0..60 {
-        match c.send(Method::GET, c.url("items").unwrap(), None).await {
+        match c.send(Method::POST, c.url("items").unwrap(), None).await {
             Err(e @ ConnectorError::Http { status, .. }) => {
                 assert!(e.is_retryable(), "{e:?}");
                 seen.insert(status);
@@ -92,4 +93,61 @@ async fn a_throttling_burst_answers_429_with_retry_after_then_ends() {
     tokio::time::sleep(Duration::from_millis(150)).await;
     let after = raw.post(&url).send().await.unwrap();
     assert_eq!(after.status(), 201);
+}
+
+/// A read that fails transiently is sent again at once (twice at most); a
+/// write, a 429 or a 500 is not.
+#[tokio::test]
+async fn only_transient_read_failures_are_sent_again_at_once() {
+    let s = server().await;
+    let c = client(&s.base);
+    let gets = |s: &common::Server| {
+        s.control
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET")
+            .count()
+    };
+    s.control.fail_next_reads(&[503, 502]);
+    c.send(Method::GET, c.url("items").unwrap(), None)
+        .await
+        .unwrap();
+    assert_eq!(gets(&s), 3, "two failures, then the answer");
+
+    s.control.fail_next_reads(&[504, 504, 504, 504]);
+    let err = c
+        .send(Method::GET, c.url("items").unwrap(), None)
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+    assert_eq!(gets(&s), 6, "three tries, then the error is the caller's");
+    s.control.fail_next_reads(&[]);
+    c.send(Method::GET, c.url("items").unwrap(), None)
+        .await
+        .unwrap();
+    assert_eq!(gets(&s), 8, "the fourth queued 504, then the answer");
+
+    for status in [429, 500] {
+        s.control.fail_next_reads(&[status]);
+        let before = gets(&s);
+        assert!(c
+            .send(Method::GET, c.url("items").unwrap(), None)
+            .await
+            .is_err());
+        assert_eq!(gets(&s), before + 1, "{status} is not repeated here");
+    }
+
+    s.control.fail_next_writes(&[503]);
+    assert!(c
+        .send(Method::POST, c.url("items").unwrap(), None)
+        .await
+        .is_err());
+    assert_eq!(s.applied.load(Ordering::SeqCst), 0);
+    let posts = s
+        .control
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(posts, 1, "a write is sent once");
 }
