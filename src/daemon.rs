@@ -65,7 +65,13 @@ fn serve(
     app: axum::Router,
     limits: ListenerLimits,
 ) -> std::io::Result<()> {
-    let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
+    // A 5xx the bridge answers on purpose (503 while draining or while the
+    // store cannot write, so senders retry) is a warning; the code that
+    // decided it logs the cause.
+    let app = app.layer(
+        tower_http::trace::TraceLayer::new_for_http()
+            .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::WARN)),
+    );
     let socket = listener.into_std()?;
     let label = name.to_string();
     supervisor.spawn(tasks, name, Lifetime::UntilStop, move |stop| {
