@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use psa_connector::http::{read_limited, HttpClient, HttpSettings};
-use psa_connector::{ConnectorError, RateLimits};
+use psa_connector::{ApiStats, ConnectorError, RateLimits};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::{Mutex, OnceCell};
@@ -29,6 +29,8 @@ pub struct AutotaskConnector {
     limits: RateLimits,
     timeout: Duration,
     http: OnceCell<HttpClient>,
+    /// Counts every call of `http`, also before the zone is known.
+    pub(crate) stats: ApiStats,
     ticket_lists: Mutex<Option<Arc<EntityPicklists>>>,
     note_lists: Mutex<Option<Arc<EntityPicklists>>>,
     /// Note authors' names by resource id.
@@ -86,6 +88,7 @@ impl AutotaskConnector {
             timeout,
             http: OnceCell::new(),
             ticket_lists: Mutex::new(None),
+            stats: ApiStats::new(),
             note_lists: Mutex::new(None),
             resource_names: ResourceNames::default(),
         })
@@ -118,6 +121,7 @@ impl AutotaskConnector {
             default_retry_after: Duration::from_secs(60),
             error_message: wire::error_message,
         })
+        .map(|client| client.with_stats(self.stats.clone()))
     }
 
     fn auth_headers(&self) -> Result<HeaderMap, ConnectorError> {

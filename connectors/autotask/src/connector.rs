@@ -99,4 +99,8 @@ impl Connector for AutotaskConnector {
     async fn register_webhook(&self, url: &str) -> Result<(), ConnectorError> {
         self.register(url).await
     }
+
+    fn api_stats(&self) -> Option<psa_connector::ApiStats> {
+        Some(self.stats.clone())
+    }
 }

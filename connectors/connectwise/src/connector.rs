@@ -87,4 +87,8 @@ impl Connector for ConnectWiseConnector {
     async fn register_webhook(&self, url: &str) -> Result<(), ConnectorError> {
         self.do_register_webhook(url).await
     }
+
+    fn api_stats(&self) -> Option<psa_connector::ApiStats> {
+        Some(self.http.stats().clone())
+    }
 }

@@ -120,4 +120,10 @@ pub trait Connector: Send + Sync {
 
     /// Registers (or finds already registered) a webhook/callback pointing at `url`.
     async fn register_webhook(&self, url: &str) -> Result<(), ConnectorError>;
+
+    /// The connection's vendor-call counters ([`crate::http::HttpClient::stats`]),
+    /// for the admin API and metrics; `None` for a connector without them.
+    fn api_stats(&self) -> Option<crate::stats::ApiStats> {
+        None
+    }
 }

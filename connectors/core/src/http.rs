@@ -11,6 +11,7 @@ use url::Url;
 
 use crate::error::ConnectorError;
 use crate::limits::{RateLimiter, RateLimits};
+use crate::stats::{ApiStats, CallKind, CallOutcome};
 pub use crate::transport::{check_scheme, client_builder, transport_message};
 
 /// Largest vendor response body read before giving up.
@@ -95,6 +96,7 @@ pub struct HttpClient {
     limiter: RateLimiter,
     default_retry_after: Duration,
     error_message: ErrorMessageFn,
+    stats: ApiStats,
 }
 
 impl HttpClient {
@@ -115,7 +117,20 @@ impl HttpClient {
             limiter: RateLimiter::new(&settings.limits),
             default_retry_after: settings.default_retry_after,
             error_message: settings.error_message,
+            stats: ApiStats::new(),
         })
+    }
+
+    /// Counts this client's calls in `stats` (a connector that builds its
+    /// client late keeps the counters from the start).
+    pub fn with_stats(mut self, stats: ApiStats) -> Self {
+        self.stats = stats;
+        self
+    }
+
+    /// This connection's call counters (shared by every clone of the client).
+    pub fn stats(&self) -> &ApiStats {
+        &self.stats
     }
 
     pub fn base(&self) -> &Url {
@@ -189,7 +204,31 @@ impl HttpClient {
         body: Option<&serde_json::Value>,
         headers: HeaderMap,
     ) -> Result<HttpResponse, ConnectorError> {
+        let waiting = tokio::time::Instant::now();
         let _permit = self.limiter.acquire().await;
+        let kind = if method == Method::GET {
+            CallKind::Read
+        } else {
+            CallKind::Write
+        };
+        self.stats.record_start(kind, waiting.elapsed());
+        let result = self.call(method, url, body, headers).await;
+        self.stats.record_outcome(match &result {
+            Ok(_) => CallOutcome::Success,
+            Err(ConnectorError::Http { status: 429, .. }) => CallOutcome::Throttled,
+            Err(_) => CallOutcome::Failed,
+        });
+        result
+    }
+
+    /// One request and its classified answer (the limiter already passed).
+    async fn call(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+        headers: HeaderMap,
+    ) -> Result<HttpResponse, ConnectorError> {
         let mut request = self
             .client
             .request(method.clone(), url.clone())

@@ -20,9 +20,11 @@ pub mod marker;
 pub mod model;
 pub mod probe;
 pub mod sim;
+pub mod stats;
 pub mod transport;
 
 pub use connector::{Connector, WebhookRequest};
 pub use error::{ConnectorError, RetryAction, WebhookError};
 pub use limits::{RateLimiter, RateLimits};
 pub use model::*;
+pub use stats::{ApiStats, ApiStatsSnapshot};

@@ -141,3 +141,25 @@ async fn unreachable_vendor_is_retryable() {
         .unwrap_err();
     assert!(e.is_retryable(), "{e:?}");
 }
+
+/// Every call is counted on the client's [`psa_connector::ApiStats`]: reads
+/// and writes, 429s apart from other failures, and the last success.
+#[tokio::test]
+async fn calls_are_counted_by_kind_and_outcome() {
+    let base = server().await;
+    let c = client(&base);
+    let shared = c.clone();
+    let get = |path: &str| c.send(Method::GET, c.url(path).unwrap(), None);
+    get("garbage").await.unwrap();
+    get("throttled").await.unwrap_err();
+    get("invalid").await.unwrap_err();
+    // A write to a GET-only route: answered 405, counted as a failed write.
+    let post = shared.send(Method::POST, shared.url("garbage").unwrap(), None);
+    post.await.unwrap_err();
+    let s = c.stats().snapshot();
+    assert_eq!((s.reads, s.writes), (3, 1), "{s:?}");
+    assert_eq!((s.successes, s.http_429, s.failures), (1, 1, 2), "{s:?}");
+    assert_eq!(s.calls_last_hour, 4);
+    assert!(s.last_success_unix_ms.is_some() && s.last_failure_unix_ms.is_some());
+    assert_eq!(shared.stats().snapshot(), s, "clones count together");
+}

@@ -84,4 +84,8 @@ impl Connector for JiraConnector {
     async fn register_webhook(&self, url: &str) -> Result<(), ConnectorError> {
         self.do_register_webhook(url).await
     }
+
+    fn api_stats(&self) -> Option<psa_connector::ApiStats> {
+        Some(self.http.stats().clone())
+    }
 }

@@ -120,4 +120,8 @@ impl Connector for ServiceNowConnector {
         );
         Ok(())
     }
+
+    fn api_stats(&self) -> Option<psa_connector::ApiStats> {
+        Some(self.http.stats().clone())
+    }
 }
