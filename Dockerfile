@@ -27,6 +27,12 @@ USER psa-bridge
 WORKDIR /var/lib/psa-bridge
 VOLUME ["/var/lib/psa-bridge"]
 EXPOSE 8080
-# Health: GET /healthz on the listen address (probe it from your orchestrator).
+# Asks the admin listener's /healthz (no curl in the image): exit 0 healthy,
+# 1 not. `psa-bridge healthcheck --ready` asks /readyz (vendors reachable).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
+  CMD ["/usr/local/bin/psa-bridge", "healthcheck", "--config", "/etc/psa-bridge/psa-bridge.toml"]
+# The daemon drains for up to daemon.shutdown_timeout_secs (default 30 s)
+# after SIGTERM: stop it with `docker stop -t 40` (compose: stop_grace_period).
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/psa-bridge"]
 CMD ["run", "--config", "/etc/psa-bridge/psa-bridge.toml"]

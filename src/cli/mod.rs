@@ -3,6 +3,7 @@
 mod access;
 mod check;
 mod demo;
+mod healthcheck;
 mod inspect;
 mod logging;
 mod simulate;
@@ -98,6 +99,21 @@ enum Command {
         #[command(flatten)]
         faults: simulate::Faults,
     },
+    /// Ask the running daemon whether it is healthy (exit 0) or not (exit 1):
+    /// the container image's HEALTHCHECK. Needs no token.
+    Healthcheck {
+        /// Configuration file (also from PSA_BRIDGE_CONFIG): the daemon's
+        /// recorded admin address, else daemon.admin_listen.
+        #[arg(long, short, env = "PSA_BRIDGE_CONFIG")]
+        config: Option<PathBuf>,
+        /// Admin listener base URL instead (e.g. http://127.0.0.1:9180).
+        #[arg(long)]
+        url: Option<String>,
+        /// Ask /readyz (store writable, vendors reachable) instead of /healthz
+        /// (process up, tasks running).
+        #[arg(long)]
+        ready: bool,
+    },
     /// Play the escalation story on built-in simulators and verify the audit chain.
     Demo {
         /// Keep the demo's store in this folder instead of a temporary one.
@@ -189,6 +205,14 @@ pub fn main() -> ExitCode {
                 listen,
                 faults,
             } => simulate::simulate(vendor, listen, faults).await,
+            Command::Healthcheck { config, url, ready } => {
+                let probe = if ready {
+                    healthcheck::Probe::Ready
+                } else {
+                    healthcheck::Probe::Live
+                };
+                healthcheck::healthcheck(config.as_deref(), url.as_deref(), probe).await
+            }
             Command::Demo {
                 store,
                 internal,

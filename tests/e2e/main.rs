@@ -20,6 +20,7 @@ mod file_modes;
 mod jira;
 mod listener;
 mod order;
+mod packaging;
 mod rate;
 mod registration;
 mod replay;
