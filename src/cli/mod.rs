@@ -39,7 +39,12 @@ pub enum LogFormat {
 enum Command {
     /// Run the daemon. SIGTERM or Ctrl-C stops it within
     /// daemon.shutdown_timeout_secs (new webhooks get 503, in-flight
-    /// deliveries may finish); a second signal exits at once.
+    /// deliveries may finish); a second signal exits at once. SIGHUP reloads
+    /// the configuration: validated first (as `check --offline`); a file
+    /// with errors, or one that changes a restart-only setting (store,
+    /// listeners, admin token and hosts, public_url, register_webhooks,
+    /// shutdown_timeout_secs), is refused and the running configuration
+    /// stays (reason logged, in /healthz `config.last_reload` and audited).
     #[command(
         after_help = "Exit codes: 0 after a shutdown (SIGTERM / Ctrl-C), also when the \
         deadline left deliveries in the outbox (the next start completes them); \
@@ -241,12 +246,13 @@ async fn run(config: PathBuf) -> anyhow::Result<ExitCode> {
     let store_path = loaded.store_path.clone();
     let listeners = psa_bridge::daemon::Listeners::bind(&loaded.config.daemon).await?;
     let mut signals = Signals::new();
-    let daemon = psa_bridge::daemon::start(
+    let mut daemon = psa_bridge::daemon::start(
         loaded,
         listeners,
         std::sync::Arc::new(psa_bridge::clock::SystemClock),
     )
     .await?;
+    daemon.reload_on_sighup()?;
     // Test-only: lets end-to-end tests fail store writes while a file exists.
     if let Some(file) = std::env::var_os(psa_bridge::store::FAULT_FILE_ENV) {
         tracing::warn!(file = ?file, "TEST ONLY: store writes fail while this file exists ({})", psa_bridge::store::FAULT_FILE_ENV);
