@@ -37,7 +37,7 @@ use crate::{admin, connections, delivery};
 pub use health::{Health, Registration, TaskHealth, TaskState};
 pub use listen::ListenerLimits;
 pub use register::RegisterPolicy;
-pub use reload::{ReloadReport, Reloader};
+pub use reload::{ReloadReport, Reloader, AUDIT_KEY as RELOAD_AUDIT_KEY};
 pub use shutdown::ShutdownReport;
 pub use supervise::{Lifetime, RestartPolicy, Stop, Supervisor};
 

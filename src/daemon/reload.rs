@@ -25,7 +25,8 @@
 //!
 //! Removed connections' operations stay in the outbox until the connection
 //! comes back. The audit entry `config_reloaded` names the digest of the
-//! files (no secrets) and what changed.
+//! files (no secrets) and what changed; reload entries are filed under the
+//! key [`AUDIT_KEY`] (`psa-bridge audit --ticket daemon:config`).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
@@ -50,6 +51,10 @@ use crate::delivery::DrainTally;
 use crate::engine::{Connection, Engine};
 use crate::ingest::{router as webhook_router, WebhookState};
 use crate::store::{AuditRecord, Store};
+
+/// The ticket key reload entries are audited under, so that
+/// `psa-bridge audit --ticket daemon:config` lists them.
+pub const AUDIT_KEY: &str = "daemon:config";
 
 /// A router whose routes can be replaced while it serves: requests
 /// already inside keep the router they entered.
@@ -318,7 +323,7 @@ impl Reloader {
                     kind,
                     pairing: None,
                     link: None,
-                    tickets: Vec::new(),
+                    tickets: vec![AUDIT_KEY.to_string()],
                     message: message.clone(),
                     detail: detail.clone(),
                 },

@@ -22,6 +22,7 @@ mod listener;
 mod order;
 mod rate;
 mod registration;
+mod reload;
 mod replay;
 mod retries;
 mod secrets;
