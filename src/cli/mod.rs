@@ -103,7 +103,9 @@ enum Command {
         #[command(flatten)]
         faults: simulate::Faults,
     },
-    /// Play the escalation story on built-in simulators and verify the audit chain.
+    /// Play the escalation story on built-in simulators and verify the audit
+    /// chain. Prints the story; the daemon's log goes to a file it names
+    /// (only warnings and errors show).
     Demo {
         /// Keep the demo's store in this folder instead of a temporary one.
         #[arg(long)]
@@ -115,6 +117,16 @@ enum Command {
         /// The MSP's system (default: the one the internal system pairs with).
         #[arg(long, value_enum)]
         msp: Option<psa_bridge::demo::System>,
+        /// After the story, keep the simulators, the daemon, the admin API
+        /// and the dashboard running (until Ctrl-C or SIGTERM) and print
+        /// their URLs, the admin token and commands that change tickets on
+        /// either side, to watch the changes flow.
+        #[arg(long)]
+        serve: bool,
+        /// Where the admin API and dashboard listen with --serve (default:
+        /// a free port on 127.0.0.1).
+        #[arg(long, requires = "serve")]
+        admin_listen: Option<std::net::SocketAddr>,
     },
 }
 
@@ -150,7 +162,8 @@ enum SimVendor {
 /// Parses arguments, runs the command and turns errors into exit codes.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.log_format);
+    // The demo tells its story on stdout; its logs go to a file it names.
+    logging::init(cli.log_format, matches!(cli.command, Command::Demo { .. }));
     // The store, its token and address files hold data: owner-only.
     psa_bridge::store::owner_only_umask();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -198,7 +211,18 @@ pub fn main() -> ExitCode {
                 store,
                 internal,
                 msp,
-            } => demo::demo(store, internal, msp).await,
+                serve,
+                admin_listen,
+            } => {
+                demo::demo(demo::DemoArgs {
+                    store,
+                    internal,
+                    msp,
+                    serve,
+                    admin_listen,
+                })
+                .await
+            }
         }
     });
     match result {

@@ -20,19 +20,31 @@ pub fn restart_only_changes(old: &LoadedConfig, new: &LoadedConfig) -> Vec<&'sta
     let (a, b) = (&old.config.daemon, &new.config.daemon);
     [
         ("daemon.store_path", old.store_path != new.store_path),
-        ("daemon.store_cache_mb", a.store_cache_mb != b.store_cache_mb),
+        (
+            "daemon.store_cache_mb",
+            a.store_cache_mb != b.store_cache_mb,
+        ),
         ("daemon.listen", a.listen != b.listen),
         ("daemon.admin_listen", a.admin_listen != b.admin_listen),
-        ("daemon.metrics_listen", a.metrics_listen != b.metrics_listen),
+        (
+            "daemon.metrics_listen",
+            a.metrics_listen != b.metrics_listen,
+        ),
         (
             "daemon.header_read_timeout_secs",
             a.header_read_timeout_secs != b.header_read_timeout_secs,
         ),
-        ("daemon.max_connections", a.max_connections != b.max_connections),
+        (
+            "daemon.max_connections",
+            a.max_connections != b.max_connections,
+        ),
         ("daemon.admin_token", a.admin_token != b.admin_token),
         ("daemon.admin_hosts", a.admin_hosts != b.admin_hosts),
         ("daemon.public_url", a.public_url != b.public_url),
-        ("daemon.register_webhooks", a.register_webhooks != b.register_webhooks),
+        (
+            "daemon.register_webhooks",
+            a.register_webhooks != b.register_webhooks,
+        ),
         (
             "daemon.shutdown_timeout_secs",
             a.shutdown_timeout_secs != b.shutdown_timeout_secs,
@@ -44,7 +56,12 @@ pub fn restart_only_changes(old: &LoadedConfig, new: &LoadedConfig) -> Vec<&'sta
 }
 
 /// Keys of a connection's table that its workers read, not its connector.
-const WORKER_KEYS: [&str; 4] = ["webhooks", "polling", "poll_interval_secs", "poll_overlap_secs"];
+const WORKER_KEYS: [&str; 4] = [
+    "webhooks",
+    "polling",
+    "poll_interval_secs",
+    "poll_overlap_secs",
+];
 
 /// Whether connection `name` needs a new connector under `new`: it is new,
 /// or its vendor, credentials, URLs, limits or timeout changed. (Polling

@@ -306,7 +306,9 @@ impl Reloader {
                 tracing::error!(error = %error, "configuration reload refused; the running configuration stays");
                 (
                     "config_reload_failed",
-                    format!("configuration reload refused, the running configuration stays: {error}"),
+                    format!(
+                        "configuration reload refused, the running configuration stays: {error}"
+                    ),
                     serde_json::json!({ "error": error }),
                 )
             }
@@ -400,10 +402,7 @@ impl Reloader {
 
         // Intake first: it never pauses.
         self.routers.switch(&engine, &loaded, &self.health);
-        running
-            .generation
-            .retire(Instant::now() + self.drain)
-            .await;
+        running.generation.retire(Instant::now() + self.drain).await;
         let register = self.to_register(&loaded, &report);
         let generation = Generation::start(
             engine.clone(),

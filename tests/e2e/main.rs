@@ -13,6 +13,7 @@ mod common;
 mod conflict;
 mod crash;
 mod dead_letters;
+mod demo;
 mod edits;
 mod fault_injection;
 mod faults;

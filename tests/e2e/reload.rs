@@ -133,7 +133,9 @@ async fn a_changed_mapping_applies_to_the_next_change() {
     assert_eq!(reloaded.len(), 1, "{reloaded:?}");
     let digest = reloaded[0]["detail"]["digest"].as_str().unwrap();
     assert_eq!(digest.len(), 64, "a SHA-256: {digest}");
-    assert!(!reloaded[0].to_string().contains(psa_bridge::demo::AT_SECRET));
+    assert!(!reloaded[0]
+        .to_string()
+        .contains(psa_bridge::demo::AT_SECRET));
     drop(admin);
     bridge.stop().await;
 }
