@@ -127,3 +127,18 @@ mod tests {
         assert_eq!(format!("{:?}", moved.tables), "RawTables(<redacted>)");
     }
 }
+
+#[cfg(test)]
+mod hostile_tests {
+    /// A deeply nested file within the size cap is an error, not a stack overflow.
+    #[test]
+    fn deep_nesting_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let depth = 200_000;
+        let text = format!("x = {}{}\n", "[".repeat(depth), "]".repeat(depth));
+        std::fs::write(&path, text).unwrap();
+        let error = crate::config::load(&path, &|_| None).unwrap_err();
+        assert!(error.to_string().contains("c.toml"), "{error}");
+    }
+}
