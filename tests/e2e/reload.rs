@@ -6,13 +6,15 @@
 //! streaming in during reloads are all stored; a pairing and connection
 //! added by a reload syncs.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use psa_bridge::demo::story::Story;
 use psa_bridge::demo::{pairing, wait_for, DemoEnv, DemoOptions, System};
 use serde_json::{json, Value};
 
-use crate::common::{env, Bridge, STEP};
+use crate::common::{env, settled, Bridge, STEP};
 use crate::steps::{autotask_webhook, post_autotask_webhook};
 
 /// The admin API with the token read at the start (the helpers of
@@ -219,14 +221,19 @@ async fn webhooks_arriving_during_reloads_are_all_stored() {
     let mut story = Story::new(&env, STEP, false);
     story.escalate().await.unwrap();
     let ticket = story.autotask_id();
-    const HOOKS: u64 = 60;
     const RELOADS: usize = 4;
+    // The sender streams until every reload is done, so they overlap by
+    // construction whatever the machine's speed.
+    let reloading = Arc::new(AtomicBool::new(true));
     let sender = {
         let bridge_url = bridge.url("/webhooks/autotask");
+        let reloading = reloading.clone();
         tokio::spawn(async move {
             let client = reqwest::Client::new();
             let mut refused = Vec::new();
-            for sequence in 1..=HOOKS {
+            let mut sequence = 0;
+            while reloading.load(Ordering::SeqCst) || sequence < 20 {
+                sequence += 1;
                 let (body, signature) =
                     autotask_webhook(ticket, json!({ "Status": "8" }), 1_000 + sequence);
                 let response = client
@@ -240,15 +247,16 @@ async fn webhooks_arriving_during_reloads_are_all_stored() {
                 if response.status() != 200 {
                     refused.push((sequence, response.status().as_u16()));
                 }
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            refused
+            (sequence, refused)
         })
     };
     for _ in 0..RELOADS {
         assert_eq!(reload(&admin).await["ok"], true);
     }
-    let refused = sender.await.unwrap();
+    reloading.store(false, Ordering::SeqCst);
+    let (sent, refused) = sender.await.unwrap();
     assert!(refused.is_empty(), "webhooks refused: {refused:?}");
     let entries: Vec<Value> = serde_json::from_str(
         &bridge
@@ -256,14 +264,14 @@ async fn webhooks_arriving_during_reloads_are_all_stored() {
             .await,
     )
     .unwrap();
-    for sequence in 1..=HOOKS {
+    for sequence in 1..=sent {
         let needle = format!(":{}:", 1_000 + sequence);
         assert!(
             entries.iter().any(|e| e["kind"] == "intake"
                 && e["detail"]["dedup_key"]
                     .as_str()
                     .is_some_and(|k| k.contains(&needle))),
-            "webhook {sequence} was not stored"
+            "webhook {sequence} of {sent} was not stored"
         );
     }
     assert_eq!(audited(&admin, "config_reloaded").await.len(), RELOADS);
@@ -309,6 +317,72 @@ async fn a_pairing_and_connection_added_by_reload_sync() {
     assert!(health["tasks"].get("delivery:jira").is_none(), "{health}");
     assert!(health["webhooks"].get("jira").is_none(), "{health}");
     assert_eq!(health["webhooks"]["connectwise"]["state"], "registered");
+    drop(admin);
+    bridge.stop().await;
+}
+
+/// `text` without terminal colour codes.
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Deliveries to `connection` the daemon has started, from its log.
+fn deliveries_started(bridge: &Bridge, connection: &str) -> usize {
+    let log = std::fs::read_to_string(&bridge.log).unwrap_or_default();
+    let field = format!("connection={connection}");
+    log.lines()
+        .map(plain)
+        .filter(|l| l.contains("delivering") && l.contains(&field))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_in_flight_during_a_reload_finishes_once() {
+    let (_dir, env) = env(DemoOptions::default()).await;
+    let bridge = Bridge::spawn(&env.config_path).await;
+    let admin = Admin::new(&bridge);
+    let mut story = Story::new(&env, STEP, false);
+    story.escalate().await.unwrap();
+    let before = settled(&env, &bridge).await;
+    let started = deliveries_started(&bridge, "connectwise");
+    env.connectwise
+        .control()
+        .set_latency(Duration::from_millis(1500));
+    let id = story.autotask_id().to_string();
+    story.internal().set_priority(&id, "Critical");
+    wait_for("the PATCH to ConnectWise in flight", STEP, || {
+        (deliveries_started(&bridge, "connectwise") > started).then_some(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(reload(&admin).await["ok"], true);
+    env.connectwise.control().set_latency(Duration::ZERO);
+    let cw = story.connectwise_id().to_string();
+    wait_for("the priority on ConnectWise", STEP, || {
+        (env.desk(System::Connectwise).ticket(&cw)?.priority == "Priority 1 - Emergency Response")
+            .then_some(())
+    })
+    .await
+    .unwrap();
+    let after = settled(&env, &bridge).await;
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (0, 1),
+        "one PATCH, finished by the old generation, not repeated"
+    );
     drop(admin);
     bridge.stop().await;
 }
