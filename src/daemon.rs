@@ -15,10 +15,10 @@ mod drain;
 mod health;
 mod listen;
 mod register;
+mod reload;
 mod shutdown;
 mod supervise;
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,13 +30,14 @@ use tokio::task::JoinSet;
 use crate::clock::SharedClock;
 use crate::config::{ConfigError, LoadedConfig};
 use crate::engine::{run_planner, Engine};
-use crate::ingest::{router as webhook_router, run_poller, run_pruner, WebhookState};
+use crate::ingest::{run_poller, run_pruner};
 use crate::store::{Store, StoreError};
 use crate::{admin, connections, delivery};
 
 pub use health::{Health, Registration, TaskHealth, TaskState};
 pub use listen::ListenerLimits;
 pub use register::RegisterPolicy;
+pub use reload::{ReloadReport, Reloader, AUDIT_KEY as RELOAD_AUDIT_KEY};
 pub use shutdown::ShutdownReport;
 pub use supervise::{Lifetime, RestartPolicy, Stop, Supervisor};
 
@@ -240,17 +241,17 @@ pub struct Daemon {
     /// Task and webhook-registration health, as `/healthz` shows it.
     pub health: Health,
     supervisor: Supervisor,
-    /// Stops the planner, pruner, pollers, delivery workers and registration.
+    /// Stops the tasks added by [`Daemon::supervise`] (the workers of the
+    /// configuration in force are stopped through [`Reloader`]).
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
-    /// Tells delivery workers to give up what is still in flight.
-    abandon: watch::Sender<bool>,
-    tally: delivery::DrainTally,
     /// The HTTP listeners, stopped last.
     stop_http: watch::Sender<bool>,
     http_tasks: JoinSet<()>,
     intake: drain::Intake,
     shutdown_timeout: Duration,
+    /// The configuration in force, its workers, and how to replace them.
+    reloader: Arc<Reloader>,
 }
 
 /// Starts every part of the daemon on `listeners`.
@@ -264,7 +265,7 @@ pub async fn start(
 
 /// [`start`] with explicit restart and registration backoff.
 pub async fn start_with(
-    loaded: LoadedConfig,
+    mut loaded: LoadedConfig,
     listeners: Listeners,
     clock: SharedClock,
     tuning: Tuning,
@@ -286,62 +287,56 @@ pub async fn start_with(
         tracing::warn!(%admin_addr, "the admin API listens beyond loopback; it is protected by daemon.admin_token only, so keep it on a private network");
     }
     let connections = connections::build_all(&loaded.config.connections)?;
-    let daemon_cfg = &loaded.config.daemon;
-    let tick = Duration::from_millis(daemon_cfg.tick_ms.max(10));
     let engine = Arc::new(Engine::new(
         store,
         connections,
-        loaded.pairings,
-        clock,
-        crate::retry::RetryPolicy::for_hours(daemon_cfg.retry_for_hours),
+        std::mem::take(&mut loaded.pairings),
+        clock.clone(),
+        crate::retry::RetryPolicy::for_hours(loaded.config.daemon.retry_for_hours),
     ));
+    let daemon_cfg = &loaded.config.daemon;
     let (stop, stop_rx) = watch::channel(false);
-    let (abandon, abandon_rx) = watch::channel(false);
     let (stop_http, stop_http_rx) = watch::channel(false);
     let health = Health::default();
     health.watch_store(engine.store.clone());
+    health.config_loaded(engine.clock.now().timestamp_millis());
     let supervisor = Supervisor::new(health.clone(), Stop::new(stop_rx), tuning.restart);
     let http_supervisor = Supervisor::new(health.clone(), Stop::new(stop_http_rx), tuning.restart);
-    let mut tasks = JoinSet::new();
+    let tasks = JoinSet::new();
     let mut http_tasks = JoinSet::new();
-    let tally = delivery::DrainTally::default();
     let shutdown_timeout = Duration::from_secs(daemon_cfg.shutdown_timeout_secs.max(1));
-    spawn_workers(
-        &supervisor,
-        &mut tasks,
-        &engine,
-        &loaded.config,
-        tick,
-        (&Stop::new(abandon_rx), &tally),
-    );
     let intake = drain::Intake::new(daemon_cfg.shutdown_timeout_secs);
-    let webhooks: HashSet<String> = loaded
-        .config
-        .connections
-        .iter()
-        .filter(|(_, conn)| conn.webhooks)
-        .map(|(name, _)| name.clone())
-        .collect();
     let _ = admin::prometheus();
     // Each listener gets its own connection cap, so a flood on the public
     // one cannot lock operators out of the admin API.
     let limits = ListenerLimits::from_config(daemon_cfg);
-    let public_health = health.clone();
-    let public = webhook_router(
-        WebhookState {
-            engine: engine.clone(),
-            enabled: Arc::new(webhooks.clone()),
-        },
-        daemon_cfg,
-    )
-    .route(
-        "/healthz",
-        axum::routing::get(move || async move { public_health.respond(false) }),
-    )
-    .layer(axum::middleware::from_fn_with_state(
-        intake.clone(),
-        drain::gate,
+    // The routes that use the engine can be switched by a reload ([`reload`]).
+    let routers = reload::Routers {
+        public: reload::Swap::new(reload::public_routes(&engine, &loaded)),
+        admin: reload::Swap::new(axum::Router::new()),
+        metrics: metrics_addr.map(|_| reload::Swap::new(axum::Router::new())),
+        guard: admin::AdminGuard::new(&token, admin_addr, &daemon_cfg.admin_hosts),
+    };
+    routers.admin.set(admin::router(
+        engine.clone(),
+        health.clone(),
+        routers.guard.clone(),
+        metrics_addr.is_none(),
     ));
+    if let Some(metrics) = &routers.metrics {
+        metrics.set(admin::metrics_router(engine.clone(), health.clone()));
+    }
+    let public_health = health.clone();
+    let public = axum::Router::new()
+        .route(
+            "/healthz",
+            axum::routing::get(move || async move { public_health.respond(false) }),
+        )
+        .fallback_service(routers.public.router())
+        .layer(axum::middleware::from_fn_with_state(
+            intake.clone(),
+            drain::gate,
+        ));
     serve(
         &http_supervisor,
         &mut http_tasks,
@@ -350,46 +345,36 @@ pub async fn start_with(
         public,
         limits,
     )?;
-    let guard = admin::AdminGuard::new(&token, admin_addr, &daemon_cfg.admin_hosts);
-    let admin_app = admin::router(
-        engine.clone(),
-        health.clone(),
-        guard,
-        metrics_addr.is_none(),
-    );
     serve(
         &http_supervisor,
         &mut http_tasks,
         "http:admin",
         listeners.admin,
-        admin_app,
+        routers.admin.router(),
         limits,
     )?;
-    if let Some(listener) = listeners.metrics {
-        let app = admin::metrics_router(engine.clone(), health.clone());
+    if let (Some(listener), Some(metrics)) = (listeners.metrics, &routers.metrics) {
         serve(
             &http_supervisor,
             &mut http_tasks,
             "http:metrics",
             listener,
-            app,
+            metrics.router(),
             limits,
         )?;
     }
-    if daemon_cfg.register_webhooks {
-        let base = daemon_cfg
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{addr}"));
-        let mut names: Vec<&String> = webhooks.iter().collect();
-        names.sort();
-        for name in names {
-            if let Some(conn) = engine.connection(name) {
-                let url = format!("{}/webhooks/{name}", base.trim_end_matches('/'));
-                spawn_registration(&supervisor, &mut tasks, &health, conn, url, tuning.register);
-            }
-        }
-    }
+    let base = daemon_cfg
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let mut register: Vec<String> = if daemon_cfg.register_webhooks {
+        reload::webhook_connections(&loaded).into_iter().collect()
+    } else {
+        Vec::new()
+    };
+    register.sort();
+    let generation =
+        reload::Generation::start(engine.clone(), &loaded, &health, &tuning, &register, &base);
     // Everything already serves; a short wait keeps "registered at start-up"
     // the usual case (and the state tests and operators see right after
     // start) without letting a slow or failing vendor hold the daemon up.
@@ -404,22 +389,37 @@ pub async fn start_with(
         tracing::warn!(error = %e, "cannot write the address file");
     }
     tracing::info!(%addr, %admin_addr, metrics_addr = ?metrics_addr, admin_token = %token_source, "psa-bridge running");
+    let store_path = loaded.store_path.clone();
+    let reloader = Arc::new(Reloader {
+        path: loaded.path.clone(),
+        running: tokio::sync::Mutex::new(reload::Running {
+            applied: loaded,
+            generation,
+            closed: false,
+        }),
+        routers,
+        health: health.clone(),
+        store: engine.store.clone(),
+        clock,
+        tuning,
+        base,
+        drain: shutdown_timeout,
+    });
     Ok(Daemon {
         addr,
         admin_addr,
         metrics_addr,
-        store_path: loaded.store_path.clone(),
+        store_path,
         engine,
         health,
         supervisor,
         stop,
         tasks,
-        abandon,
-        tally,
         stop_http,
         http_tasks,
         intake,
         shutdown_timeout,
+        reloader,
     })
 }
 
@@ -433,6 +433,60 @@ impl Daemon {
     {
         self.supervisor
             .spawn(&mut self.tasks, name, Lifetime::UntilStop, make);
+    }
+
+    /// Loads the configuration file again and applies it, or keeps the
+    /// running configuration and says why (see [`reload`]).
+    pub async fn reload(&self) -> Result<ReloadReport, String> {
+        self.reloader.reload().await
+    }
+
+    /// The engine of the configuration in force (`engine` is the one the
+    /// daemon started with; both share the store).
+    pub async fn current_engine(&self) -> Arc<Engine> {
+        self.reloader.running.lock().await.generation.engine.clone()
+    }
+
+    /// Reloads the configuration on every SIGHUP until the daemon stops.
+    /// The signal handler is installed before this returns.
+    pub fn reload_on_sighup(&mut self) -> std::io::Result<()> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let first = std::sync::Mutex::new(Some(signal(SignalKind::hangup())?));
+            let reloader = self.reloader.clone();
+            self.supervise("reload", move |stop| {
+                let reloader = reloader.clone();
+                let hangups = first
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take()
+                    .map_or_else(|| signal(SignalKind::hangup()), Ok);
+                async move {
+                    let mut hangups = match hangups {
+                        Ok(hangups) => hangups,
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot listen for SIGHUP");
+                            return;
+                        }
+                    };
+                    loop {
+                        tokio::select! {
+                            _ = stop.wait() => return,
+                            received = hangups.recv() => {
+                                if received.is_none() {
+                                    return;
+                                }
+                                tracing::info!("SIGHUP: reloading the configuration");
+                                // The outcome is logged, audited and in /healthz.
+                                let _ = reloader.reload().await;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        Ok(())
     }
 
     /// Stops within `daemon.shutdown_timeout_secs`; see [`Daemon::shutdown_within`].

@@ -40,7 +40,12 @@ pub enum LogFormat {
 enum Command {
     /// Run the daemon. SIGTERM or Ctrl-C stops it within
     /// daemon.shutdown_timeout_secs (new webhooks get 503, in-flight
-    /// deliveries may finish); a second signal exits at once.
+    /// deliveries may finish); a second signal exits at once. SIGHUP reloads
+    /// the configuration: validated first (as `check --offline`); a file
+    /// with errors, or one that changes a restart-only setting (store,
+    /// listeners, admin token and hosts, public_url, register_webhooks,
+    /// shutdown_timeout_secs), is refused and the running configuration
+    /// stays (reason logged, in /healthz `config.last_reload` and audited).
     #[command(
         after_help = "Exit codes: 0 after a shutdown (SIGTERM / Ctrl-C), also when the \
         deadline left deliveries in the outbox (the next start completes them); \
@@ -114,7 +119,9 @@ enum Command {
         #[arg(long)]
         ready: bool,
     },
-    /// Play the escalation story on built-in simulators and verify the audit chain.
+    /// Play the escalation story on built-in simulators and verify the audit
+    /// chain. Prints the story; the daemon's log goes to a file it names
+    /// (only warnings and errors show).
     Demo {
         /// Keep the demo's store in this folder instead of a temporary one.
         #[arg(long)]
@@ -126,6 +133,16 @@ enum Command {
         /// The MSP's system (default: the one the internal system pairs with).
         #[arg(long, value_enum)]
         msp: Option<psa_bridge::demo::System>,
+        /// After the story, keep the simulators, the daemon, the admin API
+        /// and the dashboard running (until Ctrl-C or SIGTERM) and print
+        /// their URLs, the admin token and commands that change tickets on
+        /// either side, to watch the changes flow.
+        #[arg(long)]
+        serve: bool,
+        /// Where the admin API and dashboard listen with --serve (default:
+        /// a free port on 127.0.0.1).
+        #[arg(long, requires = "serve")]
+        admin_listen: Option<std::net::SocketAddr>,
     },
 }
 
@@ -161,7 +178,8 @@ enum SimVendor {
 /// Parses arguments, runs the command and turns errors into exit codes.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.log_format);
+    // The demo tells its story on stdout; its logs go to a file it names.
+    logging::init(cli.log_format, matches!(cli.command, Command::Demo { .. }));
     // The store, its token and address files hold data: owner-only.
     psa_bridge::store::owner_only_umask();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -217,7 +235,18 @@ pub fn main() -> ExitCode {
                 store,
                 internal,
                 msp,
-            } => demo::demo(store, internal, msp).await,
+                serve,
+                admin_listen,
+            } => {
+                demo::demo(demo::DemoArgs {
+                    store,
+                    internal,
+                    msp,
+                    serve,
+                    admin_listen,
+                })
+                .await
+            }
         }
     });
     match result {
@@ -265,12 +294,13 @@ async fn run(config: PathBuf) -> anyhow::Result<ExitCode> {
     let store_path = loaded.store_path.clone();
     let listeners = psa_bridge::daemon::Listeners::bind(&loaded.config.daemon).await?;
     let mut signals = Signals::new();
-    let daemon = psa_bridge::daemon::start(
+    let mut daemon = psa_bridge::daemon::start(
         loaded,
         listeners,
         std::sync::Arc::new(psa_bridge::clock::SystemClock),
     )
     .await?;
+    daemon.reload_on_sighup()?;
     // Test-only: lets end-to-end tests fail store writes while a file exists.
     if let Some(file) = std::env::var_os(psa_bridge::store::FAULT_FILE_ENV) {
         tracing::warn!(file = ?file, "TEST ONLY: store writes fail while this file exists ({})", psa_bridge::store::FAULT_FILE_ENV);

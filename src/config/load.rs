@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
+use sha2::Digest;
 
 use super::error::{key_line, line_of};
 use super::mapping::Mapping;
@@ -46,6 +47,44 @@ pub struct LoadedConfig {
     pub pairings: Vec<LoadedPairing>,
     /// `daemon.store_path` resolved against the config file's folder.
     pub store_path: PathBuf,
+    /// SHA-256 of the config file as written (before `${VAR}` substitution,
+    /// so secrets taken from the environment do not enter it) and of each
+    /// mapping file: what a reload's audit entry names.
+    pub digest: String,
+    /// The parsed file after substitution, to tell which connections a
+    /// reload changed (`Debug` never shows it: it holds secrets).
+    pub(crate) tables: RawTables,
+}
+
+/// The configuration as a TOML table; `Debug` shows nothing of it.
+#[derive(Clone, Default)]
+pub(crate) struct RawTables(pub(crate) toml::Table);
+
+impl std::fmt::Debug for RawTables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RawTables(<redacted>)")
+    }
+}
+
+/// Largest configuration or mapping file read (1 MiB); a larger one is
+/// refused before it is parsed, so a hostile file cannot exhaust memory.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// Reads `path` as text, refusing files over [`MAX_CONFIG_BYTES`].
+fn read_bounded(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(format!(
+            "the file is larger than {} KiB; is this the right file?",
+            MAX_CONFIG_BYTES / 1024
+        ));
+    }
+    Ok(text)
 }
 
 /// Parses TOML text into `T`, naming the field and line of the first error.
@@ -88,10 +127,13 @@ pub fn load(
     path: &Path,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<LoadedConfig, ConfigError> {
-    let raw = std::fs::read_to_string(path)
+    let raw = read_bounded(path)
         .map_err(|e| ConfigError::new(path, None, "(file)", format!("cannot read: {e}")))?;
     let text = env::substitute(path, &raw, lookup)?;
     let mut config: Config = parse_toml(path, &text)?;
+    let tables = RawTables(parse_toml(path, &text)?);
+    let mut digest = sha2::Sha256::new();
+    digest.update(raw.as_bytes());
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let at = |offset: usize| Some(line_of(&text, offset));
     check_admin_listener(path, &text, &config)?;
@@ -183,7 +225,7 @@ pub fn load(
             ));
         }
         let mapping_path = base.join(p.mapping.get_ref());
-        let mapping_source = std::fs::read_to_string(&mapping_path).map_err(|e| {
+        let mapping_source = read_bounded(&mapping_path).map_err(|e| {
             ConfigError::new(
                 path,
                 at(p.mapping.span().start),
@@ -193,6 +235,7 @@ pub fn load(
         })?;
         let mapping: Mapping = parse_toml(&mapping_path, &mapping_source)?;
         mapping.validate(&mapping_path, &mapping_source)?;
+        digest.update(mapping_source.as_bytes());
         pairings.push(LoadedPairing {
             name,
             a: p.a.get_ref().clone(),
@@ -208,5 +251,7 @@ pub fn load(
         config,
         pairings,
         store_path,
+        digest: format!("{:x}", digest.finalize()),
+        tables,
     })
 }

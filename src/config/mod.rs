@@ -4,6 +4,7 @@
 //! with file, line and field.
 
 mod bounds;
+pub mod changes;
 pub mod companion;
 mod env;
 mod error;

@@ -11,6 +11,12 @@
 //! failing until the process restarts; `psa-bridge run` then exits with
 //! code 4 as soon as the disk is writable again).
 //!
+//! The `config` entry says when the running configuration was loaded and
+//! how the last reload (SIGHUP) went: `{"loaded_unix_ms", "last_reload":
+//! {"ok", "at_unix_ms", "error"}}` (`last_reload` is null before the first;
+//! a failed reload leaves the daemon on its previous configuration and does
+//! not change `status`).
+//!
 //! HTTP status: 503 while any task is down (waiting to be restarted) or the
 //! store fails to write, else 200. `status` is `failing`, `degraded` (a
 //! registration is not done yet: polling still covers changes) or `ok`. Error texts are shown on the admin
@@ -75,6 +81,22 @@ struct State {
     webhooks: BTreeMap<String, Registration>,
     /// The store whose write failures are reported, once the daemon has one.
     store: Option<crate::store::Store>,
+    config: Option<ConfigHealth>,
+}
+
+/// When the running configuration was loaded, and the last reload.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConfigHealth {
+    pub loaded_unix_ms: i64,
+    pub last_reload: Option<Reload>,
+}
+
+/// One reload attempt: applied (`ok`) or refused with its reason.
+#[derive(Clone, Debug, Serialize)]
+pub struct Reload {
+    pub ok: bool,
+    pub at_unix_ms: i64,
+    pub error: Option<String>,
 }
 
 /// Shared health board; cheap to clone.
@@ -158,6 +180,44 @@ impl Health {
         self.state().store = Some(store);
     }
 
+    /// Records that the configuration in force was loaded at `at_unix_ms`.
+    pub(crate) fn config_loaded(&self, at_unix_ms: i64) {
+        let mut state = self.state();
+        let last_reload = state.config.take().and_then(|c| c.last_reload);
+        state.config = Some(ConfigHealth {
+            loaded_unix_ms: at_unix_ms,
+            last_reload,
+        });
+    }
+
+    /// Records a reload attempt (after [`Health::config_loaded`] when it applied).
+    pub(crate) fn config_reload(&self, reload: Reload) {
+        let mut state = self.state();
+        let config = state.config.get_or_insert(ConfigHealth {
+            loaded_unix_ms: 0,
+            last_reload: None,
+        });
+        config.last_reload = Some(reload);
+    }
+
+    /// The `config` entry, if the daemon recorded one.
+    pub fn config(&self) -> Option<ConfigHealth> {
+        self.state().config.clone()
+    }
+
+    /// Forgets tasks and registrations of connections a reload removed.
+    pub(crate) fn forget(&self, tasks: &[String], registrations: &[String]) {
+        let mut state = self.state();
+        for task in tasks {
+            state.tasks.remove(task);
+        }
+        for connection in registrations {
+            state.webhooks.remove(connection);
+        }
+        drop(state);
+        self.changed.send_replace(());
+    }
+
     pub(crate) fn set_registration(&self, connection: &str, registration: Registration) {
         self.state()
             .webhooks
@@ -207,6 +267,14 @@ impl Health {
             StatusCode::OK
         };
         let mut body = json!({ "status": status, "tasks": tasks, "webhooks": webhooks });
+        if let Some(config) = &state.config {
+            body["config"] = serde_json::to_value(config).unwrap_or(Value::Null);
+            if !detail {
+                if let Some(reload) = body["config"]["last_reload"].as_object_mut() {
+                    reload.remove("error");
+                }
+            }
+        }
         if let Some(store) = &state.store {
             body["store"] = match store_failure {
                 None => json!({ "state": "ok" }),
@@ -311,6 +379,40 @@ mod tests {
         let (code, body) = health.report(true);
         assert_eq!((code, &body["status"]), (StatusCode::OK, &json!("ok")));
         assert_eq!(body["store"]["state"], "ok");
+    }
+
+    /// A refused reload shows with its reason (admin only) and keeps the
+    /// time the running configuration was loaded.
+    #[test]
+    fn config_entry_shows_the_last_reload() {
+        let health = Health::default();
+        assert!(health.report(true).1.get("config").is_none());
+        health.config_loaded(1_000);
+        let (_, body) = health.report(true);
+        assert_eq!(body["config"]["loaded_unix_ms"], 1_000);
+        assert!(body["config"]["last_reload"].is_null());
+        health.config_reload(Reload {
+            ok: false,
+            at_unix_ms: 2_000,
+            error: Some("bad mapping".into()),
+        });
+        let (code, body) = health.report(true);
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(body["config"]["loaded_unix_ms"], 1_000);
+        assert_eq!(body["config"]["last_reload"]["ok"], false);
+        assert_eq!(body["config"]["last_reload"]["error"], "bad mapping");
+        let (_, public) = health.report(false);
+        assert_eq!(public["config"]["last_reload"]["ok"], false);
+        assert!(public["config"]["last_reload"].get("error").is_none());
+        health.config_loaded(3_000);
+        health.config_reload(Reload {
+            ok: true,
+            at_unix_ms: 3_000,
+            error: None,
+        });
+        let (_, body) = health.report(true);
+        assert_eq!(body["config"]["loaded_unix_ms"], 3_000);
+        assert!(body["config"]["last_reload"]["error"].is_null());
     }
 
     #[tokio::test]

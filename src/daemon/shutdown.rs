@@ -42,19 +42,7 @@ pub struct ShutdownReport {
     pub flush_failed: bool,
 }
 
-/// Waits for every task of `tasks` until `deadline`; `false` if some were
-/// still running then (they are left to the caller).
-async fn join_until(tasks: &mut JoinSet<()>, deadline: Instant) -> bool {
-    timeout_at(deadline, async {
-        while let Some(joined) = tasks.join_next().await {
-            if let Err(e) = joined {
-                tracing::error!(error = %e, "a supervised task failed during shutdown");
-            }
-        }
-    })
-    .await
-    .is_ok()
-}
+use super::reload::join_until;
 
 /// Cancels whatever is left in `tasks` and waits for the cancellations.
 async fn cancel(tasks: &mut JoinSet<()>) {
@@ -77,15 +65,44 @@ impl Daemon {
 
         self.intake.start_draining();
         let _ = self.stop.send(true);
-        if !join_until(&mut self.tasks, deadline - reserve).await {
+        // A reload in progress finishes first (it is bounded by the same timeout).
+        let reloader = self.reloader.clone();
+        let mut running = match timeout_at(deadline - reserve, reloader.running.lock()).await {
+            Ok(running) => Some(running),
+            Err(_) => {
+                tracing::warn!("a configuration reload still runs at the shutdown deadline");
+                report.deadline_hit = true;
+                None
+            }
+        };
+        let mut workers = match &mut running {
+            Some(running) => {
+                running.closed = true;
+                running.generation.stop();
+                std::mem::take(&mut running.generation.tasks)
+            }
+            None => JoinSet::new(),
+        };
+        let workers = &mut workers;
+        let joined = join_until(&mut self.tasks, deadline - reserve).await;
+        if !(joined && join_until(workers, deadline - reserve).await) {
             report.deadline_hit = true;
-            let _ = self.abandon.send(true);
+            if let Some(running) = &running {
+                running.generation.abandon();
+            }
             // Abandoned deliveries return at their next await point.
-            if !join_until(&mut self.tasks, deadline - reserve / 2).await {
+            let joined = join_until(&mut self.tasks, deadline - reserve / 2).await;
+            if !(joined && join_until(workers, deadline - reserve / 2).await) {
                 tracing::warn!("tasks still running at the shutdown deadline; cancelling them");
                 cancel(&mut self.tasks).await;
+                cancel(workers).await;
             }
         }
+        let drained = running
+            .as_ref()
+            .map(|r| r.generation.tally.get())
+            .unwrap_or_default();
+        drop(running);
 
         // The listeners have been answering 503 meanwhile; requests admitted
         // before the stop finish their enqueue before they close.
@@ -107,7 +124,6 @@ impl Daemon {
             tracing::error!(error = %e, "final flush failed");
         }
         let _ = std::fs::remove_file(address_file(&self.store_path));
-        let drained = self.tally.get();
         report.finished = drained.finished;
         report.abandoned = drained.abandoned;
         report.elapsed = started.elapsed();

@@ -3,6 +3,7 @@
 //! `demo` command narrates and the end-to-end tests replay.
 
 pub mod desk;
+pub mod desk_server;
 pub mod story;
 mod systems;
 
