@@ -5,6 +5,7 @@
 mod admin;
 mod ambiguous;
 mod audit;
+mod backfill;
 mod campaign;
 mod chaos;
 mod check;
