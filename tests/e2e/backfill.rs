@@ -412,3 +412,78 @@ async fn bad_input_and_a_refused_listing_fail_cleanly() {
     assert!(env.connectwise.tickets().is_empty());
     bridge.stop().await;
 }
+
+/// The daemon does the work while it runs; SIGKILLed in the middle of a
+/// backfill, started again and the backfill run again: one far ticket per
+/// ticket, and the CLI said the first run was cut off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_killed_mid_backfill_then_run_again_creates_nothing_twice() {
+    let (_dir, env) = env(options()).await;
+    let bridge = Bridge::spawn(&env.config_path).await;
+    env.autotask.set_webhooks_enabled(false);
+    let tickets: Vec<SimTicket> = (0..6)
+        .map(|i| new_ticket(&env, &format!("Old ticket {i}"), QUEUE))
+        .collect();
+    env.autotask.set_webhooks_enabled(true);
+    env.autotask
+        .control()
+        .set_latency(Duration::from_millis(150));
+    let config = env.config_path.to_str().unwrap();
+    let mut child = tokio::process::Command::new(BIN)
+        .args([
+            "backfill",
+            "--config",
+            config,
+            "--pairing",
+            "acme",
+            "--since",
+            "2020-01-01",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.contains(": escalated") {
+            break;
+        }
+    }
+    bridge.kill().await;
+    let cut = child.wait_with_output().await.unwrap();
+    let out = text(&cut);
+    assert!(!cut.status.success(), "{out}");
+    assert!(out.contains("run the backfill again"), "{out}");
+    env.autotask.control().set_latency(Duration::ZERO);
+
+    let bridge = Bridge::spawn(&env.config_path).await;
+    let output = cli(&[
+        "backfill",
+        "--config",
+        config,
+        "--pairing",
+        "acme",
+        "--since",
+        "2020-01-01",
+    ])
+    .await;
+    let out = text(&output);
+    assert!(output.status.success(), "{out}");
+    assert!(
+        out.contains("failed 0") && !out.contains("already linked 0,"),
+        "{out}"
+    );
+    settled(&env, &bridge).await;
+    let far = env.connectwise.tickets();
+    assert_eq!(far.len(), tickets.len(), "{far:#?}");
+    for t in &tickets {
+        assert_eq!(
+            far.iter().filter(|f| f.summary.contains(&t.number)).count(),
+            1,
+            "{far:#?}"
+        );
+    }
+    bridge.stop().await;
+}
