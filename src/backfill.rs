@@ -68,6 +68,9 @@ pub struct TicketOutcome {
     #[serde(default)]
     pub title: String,
     pub decision: Decision,
+    /// Unlinked and meeting the trigger (also when linking it then failed).
+    #[serde(default)]
+    pub met_trigger: bool,
     /// The link, when there is one (already, or made now).
     #[serde(default)]
     pub link: Option<u64>,
@@ -106,17 +109,14 @@ pub struct Summary {
 impl Summary {
     /// Counts one ticket's outcome.
     pub fn count(&mut self, outcome: &TicketOutcome) {
+        if outcome.met_trigger {
+            self.matched += 1;
+        }
         match outcome.decision {
             Decision::AlreadyLinked => self.already_linked += 1,
             Decision::NotMatched => self.not_matched += 1,
-            Decision::LinkByMarker => {
-                self.matched += 1;
-                self.linked_by_marker += 1;
-            }
-            Decision::Escalate => {
-                self.matched += 1;
-                self.escalated += 1;
-            }
+            Decision::LinkByMarker => self.linked_by_marker += 1,
+            Decision::Escalate => self.escalated += 1,
             Decision::Failed => {
                 self.failed += 1;
                 self.failures.push(format!(
@@ -214,6 +214,7 @@ mod tests {
             number: "T7".into(),
             title: String::new(),
             decision: Decision::Escalate,
+            met_trigger: true,
             link: None,
             far_ticket: None,
             detail: None,
@@ -222,9 +223,10 @@ mod tests {
         outcome.decision = Decision::Failed;
         outcome.detail = Some("403 forbidden".into());
         summary.count(&outcome);
+        // A ticket that met the trigger, then failed, is counted as matched too.
         assert_eq!(
             (summary.matched, summary.escalated, summary.failed),
-            (1, 1, 1)
+            (2, 1, 1)
         );
         assert_eq!(
             summary.failures,

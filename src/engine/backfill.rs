@@ -39,7 +39,7 @@ pub enum BackfillError {
     #[error("no pairing {asked:?}; configured pairings: {configured}")]
     UnknownPairing { asked: String, configured: String },
     /// Permanent: the pairing's connection is missing from this engine.
-    #[error("connection {0:?} is not configured")]
+    #[error("connection {0:?} is not available (not configured, or its settings are unusable: see `psa-bridge check`)")]
     MissingConnection(String),
     /// The trigger side could not be listed; retryable when the vendor's
     /// error is.
@@ -162,6 +162,7 @@ impl Engine {
             number: id.to_string(),
             title: String::new(),
             decision: Decision::Failed,
+            met_trigger: false,
             link: None,
             far_ticket: None,
             detail: None,
@@ -182,6 +183,7 @@ impl Engine {
             outcome.decision = Decision::NotMatched;
             return Ok(outcome);
         }
+        outcome.met_trigger = true;
         let earlier = match self.earlier_far_ticket(pairing, near, far, &ticket).await {
             Ok(earlier) => earlier,
             Err(e) => {
@@ -375,6 +377,7 @@ impl Engine {
         self.store.flush().await?;
         if !queued {
             outcome.decision = Decision::AlreadyLinked;
+            outcome.met_trigger = false;
             outcome.detail = Some("linked meanwhile (by the planner)".into());
             return Ok(outcome);
         }
