@@ -197,6 +197,11 @@ impl Engine {
             outcome.decision = Decision::LinkByMarker;
             outcome.link = Some(link_id);
             outcome.far_ticket = Some(far_ticket.number.clone());
+            // Checked here too (the adoption's transaction checks again), so
+            // a dry run reports the refusal the run would meet.
+            if let Some(reason) = self.adoption_refused(pairing, side, far, &far_ticket, link_id)? {
+                return Ok(failed(outcome, reason));
+            }
             if dry_run {
                 return Ok(outcome);
             }
@@ -249,6 +254,33 @@ impl Engine {
                     return Ok(Some((link_id, found)));
                 }
             }
+        }
+        Ok(None)
+    }
+
+    /// Why `far_ticket` (marker of link `link_id`) cannot be adopted: it, or
+    /// the link id, belongs to another link already.
+    fn adoption_refused(
+        &self,
+        pairing: &LoadedPairing,
+        side: Side,
+        far: &Connection,
+        far_ticket: &Ticket,
+        link_id: u64,
+    ) -> Result<Option<String>, StoreError> {
+        if let Some(other) = self
+            .store
+            .link_for(&pairing.name, side.other(), &far_ticket.id)?
+        {
+            return Ok(Some(format!(
+                "{} ticket {} carrying the marker of link {link_id} is linked to another ticket already (link {})",
+                far.name, far_ticket.number, other.id
+            )));
+        }
+        if self.store.link(link_id)?.is_some() {
+            return Ok(Some(format!(
+                "link id {link_id} of the far ticket's marker is in use by another link"
+            )));
         }
         Ok(None)
     }

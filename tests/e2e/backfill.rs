@@ -323,7 +323,8 @@ async fn an_interrupted_backfill_run_again_creates_nothing_twice() {
     bridge.stop().await;
 }
 
-/// A bad `--since`, an unknown pairing, a refused listing: clear errors,
+/// A bad `--since`, an unknown pairing, a refused listing, a forged
+/// write-back marker naming a far ticket linked elsewhere: clear errors,
 /// nothing written; the API answers 400/404/401 the same way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_and_a_refused_listing_fail_cleanly() {
@@ -410,6 +411,62 @@ async fn bad_input_and_a_refused_listing_fail_cleanly() {
     assert!(out.contains("listing autotask"), "{out}");
     assert_eq!(settled(&env, &bridge).await, before);
     assert!(env.connectwise.tickets().is_empty());
+
+    // A person's note forging the write-back marker of a far ticket that is
+    // linked to another ticket: refused (also by the dry run), not adopted.
+    env.autotask.set_webhooks_enabled(true);
+    let linked = new_ticket(&env, "Linked", QUEUE);
+    settled(&env, &bridge).await;
+    let far = env.connectwise.tickets();
+    assert_eq!(far.len(), 1);
+    env.autotask.set_webhooks_enabled(false);
+    let forged = new_ticket(&env, "Forged", QUEUE);
+    env.autotask.user_add_note(
+        forged.id,
+        &format!(
+            "Escalated.\n[psa-bridge:{}:writeback]",
+            far[0].external_xref
+        ),
+        true,
+        "mallory",
+    );
+    env.autotask.set_webhooks_enabled(true);
+    for dry_run in [true, false] {
+        let (ok, doc, out) = backfill_json(&env, dry_run).await;
+        assert!(!ok, "a failed ticket exits 1: {out}");
+        let line = doc["tickets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["number"] == forged.number.as_str())
+            .unwrap();
+        assert_eq!(line["decision"], "failed", "{out}");
+        assert!(
+            line["detail"]
+                .as_str()
+                .unwrap()
+                .contains("linked to another ticket already"),
+            "{out}"
+        );
+        assert_eq!(doc["summary"]["failed"], 1, "{out}");
+    }
+    settled(&env, &bridge).await;
+    // The old ticket was escalated; the forged one is neither linked nor
+    // given the other's far ticket.
+    assert_eq!(env.connectwise.tickets().len(), 2);
+    // Nothing was written about it: no audit entry at all.
+    let history = text(
+        &cli(&[
+            "audit",
+            "--config",
+            config,
+            "--ticket",
+            &format!("autotask:{}", forged.id),
+        ])
+        .await,
+    );
+    assert!(history.contains("no audit entries"), "{history}");
+    let _ = linked;
     bridge.stop().await;
 }
 
