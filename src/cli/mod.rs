@@ -100,8 +100,8 @@ enum Command {
         backfill_escalated). Safe to interrupt and run again: nothing is created twice. \
         While the daemon runs it does the work (admin API, token as for `outbox`); \
         otherwise the CLI plans with the store itself and the daemon delivers the \
-        creates when it starts. Exit codes: 0 every ticket handled, 1 some failed or \
-        the run was cut short, 2 bad arguments or the run failed."
+        creates when it starts. Exit codes: 0 every ticket handled, 1 some tickets \
+        failed (listed with reasons), 2 bad arguments, or the run failed or was cut off."
     )]
     Backfill {
         /// Configuration file (also from PSA_BRIDGE_CONFIG).
