@@ -29,7 +29,8 @@ use crate::backfill::{BackfillRequest, Decision, Event, Summary, TicketOutcome};
 use crate::config::LoadedPairing;
 use crate::retry::read_in_place;
 use crate::store::{
-    link_key, AuditRecord, InboxItem, IntakeSource, Link, Side, StoreError, TicketRef, TreeName,
+    comment_key, link_key, AuditRecord, CommentEntry, InboxItem, IntakeSource, Link, Side,
+    StoreError, TicketRef, TreeName,
 };
 
 /// A run that could not be done at all.
@@ -205,8 +206,24 @@ impl Engine {
             if dry_run {
                 return Ok(outcome);
             }
+            let notes = match self
+                .crossed_notes(pairing, side, near, far, &ticket, &far_ticket, link_id)
+                .await
+            {
+                Ok(notes) => notes,
+                Err(e) => return Ok(failed(outcome, format!("reading both tickets' notes: {e}"))),
+            };
             return match self
-                .adopt(pairing, side, near, far, &ticket, &far_ticket, link_id)
+                .adopt(
+                    pairing,
+                    side,
+                    near,
+                    far,
+                    &ticket,
+                    &far_ticket,
+                    link_id,
+                    &notes,
+                )
                 .await
             {
                 Ok(()) => Ok(outcome),
@@ -258,6 +275,52 @@ impl Engine {
         Ok(None)
     }
 
+    /// The comment-map entries of the notes that crossed while link
+    /// `link_id` existed, rebuilt from the markers the bridge wrote: a note
+    /// carrying `P:<link>:...` is the bridge's own on its side, and one
+    /// carrying `P:<link>:<side>:<note id>` is the mirror of that note (so
+    /// neither is mirrored again once the pair is adopted).
+    #[allow(clippy::too_many_arguments)]
+    async fn crossed_notes(
+        &self,
+        pairing: &LoadedPairing,
+        side: Side,
+        near: &Connection,
+        far: &Connection,
+        ticket: &Ticket,
+        far_ticket: &Ticket,
+        link_id: u64,
+    ) -> Result<Vec<(Side, String, CommentEntry)>, ConnectorError> {
+        let prefix = format!("{}:{link_id}:", pairing.name);
+        let mut entries = Vec::new();
+        for (here, conn, id) in [
+            (side, near, &ticket.id),
+            (side.other(), far, &far_ticket.id),
+        ] {
+            for note in read_in_place(|| conn.connector.list_comments(id)).await? {
+                let Some(rest) = note.marker.as_deref().and_then(|m| m.strip_prefix(&prefix))
+                else {
+                    continue;
+                };
+                entries.push((here, note.id.clone(), CommentEntry::Bridge));
+                if let Some((from, source_id)) = rest.split_once(':') {
+                    if from == here.other().as_str() {
+                        entries.push((
+                            here.other(),
+                            source_id.to_string(),
+                            CommentEntry::Mirrored {
+                                op: 0,
+                                target_id: Some(note.id.clone()),
+                                visibility: Some(note.visibility),
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(entries)
+    }
+
     /// Why `far_ticket` (marker of link `link_id`) cannot be adopted: it, or
     /// the link id, belongs to another link already.
     fn adoption_refused(
@@ -298,6 +361,7 @@ impl Engine {
         ticket: &Ticket,
         far_ticket: &Ticket,
         link_id: u64,
+        notes: &[(Side, String, CommentEntry)],
     ) -> Result<(), StoreError> {
         self.reserve_id(link_id)?;
         let now = self.clock.now();
@@ -369,6 +433,13 @@ impl Engine {
             tx.put(TreeName::LinkIndex, &near_key, &link_id)?;
             tx.put(TreeName::LinkIndex, &far_key, &link_id)?;
             tx.put(TreeName::Shadows, &link_id.to_be_bytes(), &shadow)?;
+            for (note_side, note_id, entry) in notes {
+                tx.put(
+                    TreeName::Comments,
+                    &comment_key(link_id, *note_side, note_id),
+                    entry,
+                )?;
+            }
             self.put_notice(tx, &item)?;
             tx.audit(
                 now,

@@ -107,13 +107,28 @@ async fn backfill_links_and_escalates_exactly_the_right_tickets() {
     let bridge = Bridge::spawn(&env.config_path).await;
     let lost = new_ticket(&env, "Link lost", QUEUE);
     settled(&env, &bridge).await;
-    bridge.stop().await;
     let far_of_lost = env
         .connectwise
         .tickets()
         .into_iter()
         .find(|t| t.summary.contains(&lost.number))
         .unwrap();
+    // Notes crossed both ways before the link was lost: adopting must not
+    // mirror them (or their mirrors) again.
+    env.autotask
+        .user_add_note(lost.id, "Printer still jammed.", false, "tech");
+    env.connectwise.user_add_note(
+        far_of_lost.id,
+        "Ordering a new fuser.",
+        psa_connectwise::sim::SimNoteKind::Discussion,
+        "jsmith",
+    );
+    settled(&env, &bridge).await;
+    let notes = (
+        env.autotask.notes(lost.id).len(),
+        env.connectwise.notes(far_of_lost.id).len(),
+    );
+    bridge.stop().await;
     std::fs::remove_dir_all(&store).unwrap();
     copy_dir(&backup, &store);
 
@@ -212,6 +227,14 @@ async fn backfill_links_and_escalates_exactly_the_right_tickets() {
     );
     let far = env.connectwise.tickets();
     assert_eq!(far.len(), 4, "{far:#?}");
+    assert_eq!(
+        (
+            env.autotask.notes(lost.id).len(),
+            env.connectwise.notes(far_of_lost.id).len()
+        ),
+        notes,
+        "notes crossed again after the adoption"
+    );
     for t in [&first, &second] {
         assert_eq!(
             far.iter().filter(|f| f.summary.contains(&t.number)).count(),
