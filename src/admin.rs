@@ -9,7 +9,7 @@
 //! `/healthz` shows error texts only to requests carrying the token.
 
 pub mod auth;
-mod backfill;
+pub mod backfill;
 mod process;
 pub mod token;
 
