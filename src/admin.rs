@@ -9,6 +9,7 @@
 //! `/healthz` shows error texts only to requests carrying the token.
 
 pub mod auth;
+pub mod backfill;
 mod process;
 pub mod token;
 
@@ -56,6 +57,7 @@ pub enum Endpoint {
     DeadNotices,
     Audit,
     AuditVerify,
+    Backfill,
     Metrics,
     Healthz,
 }
@@ -91,6 +93,7 @@ pub const ROUTES: &[AdminRoute] = &[
     token("/admin/notices/dead", "GET", Endpoint::DeadNotices),
     token("/admin/audit", "GET", Endpoint::Audit),
     token("/admin/audit/verify", "GET", Endpoint::AuditVerify),
+    token("/api/v1/backfill", "POST", Endpoint::Backfill),
     AdminRoute {
         path: "/metrics",
         method: "GET",
@@ -137,6 +140,7 @@ pub fn router(
             Endpoint::DeadNotices => get(dead_notices),
             Endpoint::Audit => get(audit),
             Endpoint::AuditVerify => get(verify),
+            Endpoint::Backfill => post(backfill::backfill),
             Endpoint::Metrics if !with_metrics => continue,
             Endpoint::Metrics => get(metrics),
             Endpoint::Healthz => get(move |headers: axum::http::HeaderMap| async move {

@@ -8,6 +8,7 @@
 //! command line. See `docs/architecture.md`.
 
 pub mod admin;
+pub mod backfill;
 pub mod clock;
 pub mod config;
 pub mod connections;

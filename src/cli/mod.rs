@@ -1,6 +1,7 @@
-//! Command-line interface: `run`, `check`, `outbox`, `audit`, `simulate`, `demo`.
+//! Command-line interface: `run`, `check`, `outbox`, `audit`, `backfill`, `simulate`, `demo`.
 
 mod access;
+mod backfill;
 mod check;
 mod demo;
 mod healthcheck;
@@ -93,6 +94,37 @@ enum Command {
         ticket: Option<String>,
         #[command(subcommand)]
         command: Option<AuditCommand>,
+    },
+    /// Link tickets that met a pairing's trigger before the bridge saw them
+    /// (tickets older than the bridge or the pairing), and far tickets the
+    /// bridge created whose link was lost (found by marker).
+    #[command(
+        after_help = "For each ticket of the trigger side changed since --since: already \
+        linked → skipped; not meeting the trigger → skipped; a far ticket carrying the \
+        marker of the bridge's write-back note on it → linked (audited backfill_linked); \
+        else escalated by the planner as a live change would be (audited \
+        backfill_escalated). Safe to interrupt and run again: nothing is created twice. \
+        While the daemon runs it does the work (admin API, token as for `outbox`); \
+        otherwise the CLI plans with the store itself and the daemon delivers the \
+        creates when it starts. Exit codes: 0 every ticket handled, 1 some tickets \
+        failed (listed with reasons), 2 bad arguments, or the run failed or was cut off."
+    )]
+    Backfill {
+        /// Configuration file (also from PSA_BRIDGE_CONFIG).
+        #[arg(long, short, env = "PSA_BRIDGE_CONFIG")]
+        config: Option<PathBuf>,
+        /// The pairing whose trigger side is looked at.
+        #[arg(long)]
+        pairing: String,
+        /// Oldest change to look at: RFC 3339 (2026-11-01T08:00:00Z) or YYYY-MM-DD (midnight UTC).
+        #[arg(long)]
+        since: String,
+        /// List what would be done; write nothing to the store or any vendor.
+        #[arg(long)]
+        dry_run: bool,
+        /// One JSON document (tickets and summary) on stdout instead of lines.
+        #[arg(long)]
+        json: bool,
     },
     /// Run a vendor simulator standalone, to try a configuration without a tenant.
     Simulate {
@@ -218,6 +250,13 @@ pub fn main() -> ExitCode {
                     )),
                 }
             }
+            Command::Backfill {
+                config,
+                pairing,
+                since,
+                dry_run,
+                json,
+            } => backfill::backfill(&required(config)?, &pairing, &since, dry_run, json).await,
             Command::Simulate {
                 vendor,
                 listen,

@@ -7,6 +7,7 @@
 //! operations, new shadow, comment map entries and audit entries are written
 //! in one store transaction together with the removal of the inbox item.
 
+mod backfill;
 mod comments;
 mod commit;
 mod lanes;
@@ -39,6 +40,7 @@ use crate::clock::SharedClock;
 use crate::config::LoadedPairing;
 use crate::store::{Action, CommentEntry, Link, Shadow, Side, Store, StoreError};
 
+pub use backfill::BackfillError;
 pub use observe::observe;
 pub use trigger::write_back_ops;
 #[cfg(test)]

@@ -99,6 +99,7 @@ async fn store_hints(
             let how = match source {
                 IntakeSource::Webhook => "webhook",
                 IntakeSource::Poll => "poll",
+                IntakeSource::Backfill => "backfill",
             };
             tx.audit(
                 now,

@@ -40,6 +40,9 @@ impl std::fmt::Display for Side {
 pub enum IntakeSource {
     Webhook,
     Poll,
+    /// Queued by `psa-bridge backfill` for a ticket that met the trigger
+    /// before the bridge saw it.
+    Backfill,
 }
 
 /// A durable change notice waiting to be planned.

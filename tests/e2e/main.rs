@@ -6,6 +6,7 @@ mod admin;
 mod ambiguous;
 mod audit;
 mod backup;
+mod backfill;
 mod campaign;
 mod chaos;
 mod check;

@@ -1,0 +1,157 @@
+//! `POST /api/v1/backfill` (token required): runs a backfill
+//! ([`crate::backfill`]) in the daemon, which holds the store and whose
+//! connections' rate limiters the vendor reads go through. Body:
+//! `{"pairing": P, "since": "2026-11-01" | RFC 3339, "dry_run": bool}`.
+//! A bad `since` is 400 naming the accepted forms, an unknown pairing 404
+//! listing the configured ones. Otherwise the answer is 200 with an NDJSON
+//! stream of [`Event`]s: `listed`, one `ticket` per ticket, then `summary`
+//! (or `error`). A client that goes away stops the run between tickets;
+//! what was done stays done, and running it again completes it.
+//! [`openapi_path_item`] describes the route for the API document.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::backfill::{parse_since, BackfillRequest, Event};
+use crate::engine::Engine;
+
+/// The request body as sent (`since` still text).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackfillBody {
+    pairing: String,
+    since: String,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+fn refuse(status: StatusCode, error: String) -> Response {
+    (status, Json(json!({ "error": error }))).into_response()
+}
+
+/// The handler.
+pub async fn backfill(
+    State(engine): State<Arc<Engine>>,
+    body: Result<Json<BackfillBody>, JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(body) => body,
+        Err(e) => {
+            return refuse(
+                e.status(),
+                format!(
+                    "body: {} (expected {{\"pairing\", \"since\", \"dry_run\"}})",
+                    e.body_text()
+                ),
+            )
+        }
+    };
+    let since = match parse_since(&body.since) {
+        Ok(since) => since,
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    if engine.pairing(&body.pairing).is_none() {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no pairing {:?}; configured pairings: {}",
+                body.pairing,
+                engine.pairing_names()
+            ),
+        );
+    }
+    let request = BackfillRequest {
+        pairing: body.pairing,
+        since,
+        dry_run: body.dry_run,
+    };
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    tokio::spawn(async move {
+        let events = tx.clone();
+        let mut on_event = move |event: Event| events.send(event).is_ok();
+        let last = match engine.backfill(&request, &mut on_event).await {
+            Ok(summary) => Event::Summary { summary },
+            Err(e) => {
+                tracing::warn!(error = %e, pairing = %request.pairing, "backfill failed");
+                Event::Error {
+                    error: e.to_string(),
+                }
+            }
+        };
+        let _ = tx.send(last);
+    });
+    let lines = futures::stream::unfold(rx, |mut rx| async move {
+        let event = rx.recv().await?;
+        let mut line = serde_json::to_vec(&event).unwrap_or_default();
+        line.push(b'\n');
+        Some((Ok::<_, std::convert::Infallible>(line), rx))
+    });
+    (
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(lines),
+    )
+        .into_response()
+}
+
+/// This route's OpenAPI 3.1 path item, for the API document
+/// (`/api/v1/openapi.json`) to include under `/api/v1/backfill`.
+pub fn openapi_path_item() -> serde_json::Value {
+    let error = json!({
+        "content": { "application/json": { "schema": {
+            "type": "object", "required": ["error"],
+            "properties": { "error": { "type": "string" } }
+        } } }
+    });
+    json!({
+        "post": {
+            "summary": "Link tickets that met the pairing's trigger before the bridge saw them",
+            "operationId": "backfill",
+            "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                "type": "object", "additionalProperties": false,
+                "required": ["pairing", "since"],
+                "properties": {
+                    "pairing": { "type": "string" },
+                    "since": { "type": "string", "description": "RFC 3339 time or YYYY-MM-DD (midnight UTC)" },
+                    "dry_run": { "type": "boolean", "default": false }
+                }
+            } } } },
+            "responses": {
+                "200": {
+                    "description": "NDJSON stream of events: `listed` {total}, one `ticket` {ticket} per ticket, then `summary` {summary} or `error` {error}",
+                    "content": { "application/x-ndjson": { "schema": {
+                        "type": "object", "required": ["event"],
+                        "properties": { "event": { "enum": ["listed", "ticket", "summary", "error"] } }
+                    } } }
+                },
+                "400": { "description": "bad body or since", "content": error["content"] },
+                "401": { "description": "no or wrong admin token", "content": error["content"] },
+                "404": { "description": "unknown pairing (the message lists the configured ones)", "content": error["content"] }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    /// The path item names every status the handler answers and the body's fields.
+    #[test]
+    fn the_openapi_path_item_describes_the_route() {
+        let item = super::openapi_path_item();
+        let post = &item["post"];
+        for status in ["200", "400", "401", "404"] {
+            assert!(post["responses"][status].is_object(), "{status}");
+        }
+        let fields = &post["requestBody"]["content"]["application/json"]["schema"]["properties"];
+        for field in ["pairing", "since", "dry_run"] {
+            assert!(fields[field].is_object(), "{field}");
+        }
+    }
+}
