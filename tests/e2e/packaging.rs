@@ -150,6 +150,7 @@ fn the_systemd_unit_is_hardened_and_valid() {
         "UMask=0077",
         "Restart=on-failure",
         "RestartPreventExitStatus=2 3",
+        "ExecReload=/bin/kill -HUP $MAINPID",
     ] {
         assert!(
             unit.lines().any(|l| l.trim() == setting),
