@@ -342,6 +342,7 @@ impl Engine {
         if !written {
             return Ok(None);
         }
+        crate::telemetry::failure_recorded(&op.connection, retry_at.is_none());
         self.store.flush().await?;
         Ok(retry_at)
     }

@@ -200,6 +200,7 @@ impl Engine {
                     plans: Vec::new(),
                     note: None,
                     replans_done: Vec::new(),
+                    changed_at: None,
                 })
                 .await?);
         };
@@ -237,6 +238,7 @@ impl Engine {
                         plans: Vec::new(),
                         note,
                         replans_done: replans.into_iter().map(|(key, _)| key).collect(),
+                        changed_at: None,
                     })
                     .await?);
             }
@@ -269,6 +271,7 @@ impl Engine {
                 plans,
                 note: None,
                 replans_done,
+                changed_at: Some(crate::telemetry::change_time(item)),
             })
             .await?;
         Ok(written)
@@ -333,18 +336,20 @@ const PLANNING_LANES: usize = 4;
 /// a concurrent delivery changed the link, and records failures.
 pub(super) async fn plan_notice(engine: &Engine, item: &InboxItem, same_ticket: &[u64]) {
     let span = tracing::info_span!("plan", connection = %item.connection, ticket = %item.ticket_id);
+    let started = std::time::Instant::now();
     for attempt in 1.. {
         match engine
             .process(item, same_ticket.to_vec())
             .instrument(span.clone())
             .await
         {
-            Ok(_) => return,
+            Ok(_) => return crate::telemetry::planned(&item.connection, true, started.elapsed()),
             // A delivery changed the link while we planned: plan again from the new state.
             Err(EngineError::Store(StoreError::Conflict(reason))) if attempt < MAX_REPLANS => {
                 tracing::debug!(%reason, attempt, "planning again");
             }
             Err(e) => {
+                crate::telemetry::planned(&item.connection, false, started.elapsed());
                 handle_failure(engine, item, same_ticket, e).await;
                 return;
             }
@@ -473,6 +478,7 @@ async fn handle_failure(
                     },
                 )
             })
+            .inspect(|_| crate::telemetry::dead_notice(&item.connection))
         }
     };
     if let Err(e) = result {
