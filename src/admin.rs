@@ -35,7 +35,11 @@ static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 /// Installs the process-wide Prometheus recorder once.
 pub fn prometheus() -> Option<&'static PrometheusHandle> {
     PROMETHEUS
-        .get_or_init(|| crate::telemetry::prometheus_builder().install_recorder().ok())
+        .get_or_init(|| {
+            crate::telemetry::prometheus_builder()
+                .install_recorder()
+                .ok()
+        })
         .as_ref()
 }
 

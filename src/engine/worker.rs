@@ -462,23 +462,25 @@ async fn handle_failure(
                 item.connection, item.ticket_id, item.id, item.id
             );
             let tickets = vec![format!("{}:{}", item.connection, item.ticket_id)];
-            engine.store.transact(|tx| {
-                drop_redundant(tx)?;
-                tx.remove(TreeName::Inbox, &key)?;
-                tx.put(TreeName::DeadNotices, &key, &dead)?;
-                tx.audit(
-                    now,
-                    AuditRecord {
-                        kind: "plan_failed",
-                        pairing: None,
-                        link: None,
-                        tickets: tickets.clone(),
-                        message: message.clone(),
-                        detail: serde_json::json!({ "notice": item.id, "status": status }),
-                    },
-                )
-            })
-            .inspect(|_| crate::telemetry::dead_notice(&item.connection))
+            engine
+                .store
+                .transact(|tx| {
+                    drop_redundant(tx)?;
+                    tx.remove(TreeName::Inbox, &key)?;
+                    tx.put(TreeName::DeadNotices, &key, &dead)?;
+                    tx.audit(
+                        now,
+                        AuditRecord {
+                            kind: "plan_failed",
+                            pairing: None,
+                            link: None,
+                            tickets: tickets.clone(),
+                            message: message.clone(),
+                            detail: serde_json::json!({ "notice": item.id, "status": status }),
+                        },
+                    )
+                })
+                .inspect(|_| crate::telemetry::dead_notice(&item.connection))
         }
     };
     if let Err(e) = result {

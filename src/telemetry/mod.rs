@@ -24,7 +24,7 @@ use psa_connector::Timestamp;
 use crate::engine::Engine;
 use crate::store::{InboxItem, IntakeSource, OutboxOp};
 
-pub use ready::{Readiness, Reach};
+pub use ready::{Reach, Readiness};
 
 /// Change notices stored (or recognised as repeats), by connection, source
 /// (`webhook`, `poll`) and outcome (`accepted`, `duplicate`).
@@ -196,7 +196,8 @@ pub fn export(engine: &Engine, readiness: Option<&Readiness>) {
         metrics::counter!(API_429, "connection" => name.clone()).absolute(s.http_429);
         metrics::counter!(API_FAILURES, "connection" => name.clone()).absolute(s.failures);
         metrics::counter!(RATE_LIMIT_WAIT, "connection" => name.clone()).absolute(s.rate_wait_ms);
-        metrics::gauge!(API_CALLS_LAST_HOUR, "connection" => name.clone()).set(s.calls_last_hour as f64);
+        metrics::gauge!(API_CALLS_LAST_HOUR, "connection" => name.clone())
+            .set(s.calls_last_hour as f64);
         if let Some(ms) = s.last_success_unix_ms {
             metrics::gauge!(API_LAST_SUCCESS, "connection" => name.clone()).set(ms as f64 / 1000.0);
         }
@@ -206,7 +207,11 @@ pub fn export(engine: &Engine, readiness: Option<&Readiness>) {
         metrics::gauge!(READY).set(if verdict.ready() { 1.0 } else { 0.0 });
         for (name, reach) in &verdict.connections {
             let up = matches!(reach, Reach::Reachable);
-            metrics::gauge!(REACHABLE, "connection" => name.clone()).set(if up { 1.0 } else { 0.0 });
+            metrics::gauge!(REACHABLE, "connection" => name.clone()).set(if up {
+                1.0
+            } else {
+                0.0
+            });
         }
     }
 }

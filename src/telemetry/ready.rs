@@ -108,11 +108,7 @@ pub struct Verdict {
 
 impl Verdict {
     pub fn ready(&self) -> bool {
-        self.store.is_none()
-            && self
-                .connections
-                .iter()
-                .all(|(_, r)| *r == Reach::Reachable)
+        self.store.is_none() && self.connections.iter().all(|(_, r)| *r == Reach::Reachable)
     }
 
     /// HTTP status and body; `detail` adds the reason texts (token holders).
