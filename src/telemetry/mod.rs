@@ -186,6 +186,10 @@ pub fn export(engine: &Engine, readiness: Option<&Readiness>) {
     let mut names: Vec<&String> = engine.connections.keys().collect();
     names.sort();
     for name in names {
+        // Present from the first scrape (at 0), so `rate()` and alerts see them.
+        for metric in [RETRIES, DEAD_LETTERS, DEAD_NOTICES] {
+            metrics::counter!(metric, "connection" => name.clone()).increment(0);
+        }
         let Some(stats) = engine.connections[name].connector.api_stats() else {
             continue;
         };

@@ -19,6 +19,7 @@ mod faults;
 mod file_modes;
 mod jira;
 mod listener;
+mod metrics;
 mod order;
 mod rate;
 mod registration;
