@@ -250,7 +250,7 @@ async fn the_story_shows_in_the_metrics_and_the_dashboard_uses_only_exported_ser
     }
     let seconds = s.sum("psa_bridge_propagation_seconds_sum", &[]);
     assert!(
-        seconds > 0.0 && seconds < 30.0 * propagated,
+        seconds > 0.0 && seconds < 60.0 * propagated,
         "webhook-driven changes cross within seconds: {seconds} s for {propagated}"
     );
     assert!(s.has(
@@ -461,14 +461,17 @@ async fn readiness_429s_and_dead_letters_through_the_daemon() {
         "no webhooks"
     );
 
-    // A throttling burst: polls get 429s, counted; no dead letter from it.
+    // A throttling burst (ended once seen, so no poll timing matters):
+    // polls get 429s, counted, and a 429 does not make a connection unready.
     env.connectwise
         .control()
-        .throttle_for(Duration::from_secs(3), 1);
+        .throttle_for(Duration::from_secs(300), 1);
     let s = scrape_until(&bridge, "a ConnectWise 429", |s| {
         s.sum("psa_bridge_api_429_total", &[("connection", "connectwise")]) >= 1.0
     })
     .await;
+    env.connectwise.control().throttle_for(Duration::ZERO, 1);
+    assert_eq!(readyz(&bridge, false).await.0, StatusCode::OK, "a 429 is an answer");
     assert_eq!(
         s.sum("psa_bridge_api_429_total", &[("connection", "autotask")]),
         0.0
