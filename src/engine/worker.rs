@@ -343,7 +343,10 @@ pub(super) async fn plan_notice(engine: &Engine, item: &InboxItem, same_ticket: 
             .instrument(span.clone())
             .await
         {
-            Ok(_) => return crate::telemetry::planned(&item.connection, true, started.elapsed()),
+            Ok(_) => {
+                crate::telemetry::planned(&item.connection, true, started.elapsed());
+                return;
+            }
             // A delivery changed the link while we planned: plan again from the new state.
             Err(EngineError::Store(StoreError::Conflict(reason))) if attempt < MAX_REPLANS => {
                 tracing::debug!(%reason, attempt, "planning again");

@@ -471,7 +471,11 @@ async fn readiness_429s_and_dead_letters_through_the_daemon() {
     })
     .await;
     env.connectwise.control().throttle_for(Duration::ZERO, 1);
-    assert_eq!(readyz(&bridge, false).await.0, StatusCode::OK, "a 429 is an answer");
+    assert_eq!(
+        readyz(&bridge, false).await.0,
+        StatusCode::OK,
+        "a 429 is an answer"
+    );
     assert_eq!(
         s.sum("psa_bridge_api_429_total", &[("connection", "autotask")]),
         0.0
