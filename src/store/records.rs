@@ -264,8 +264,8 @@ pub struct OutboxOp {
     /// When the vendor change this operation carries across happened: the
     /// planned notice's vendor stamp (`ChangeHint::updated_at`), or its
     /// arrival when the hint had none or a later one. Feeds the propagation
-    /// latency metric on delivery; `None` for operations not planned from a
-    /// notice (write-back follow-ups) and in records written before it was kept.
+    /// latency metric on delivery (a create's write-back follow-ups inherit
+    /// it); `None` in records written before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_at: Option<Timestamp>,
 }

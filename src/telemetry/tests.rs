@@ -82,8 +82,8 @@ fn sample(rendered: &str, series: &str) -> Option<f64> {
 }
 
 /// A delivered operation records change → write on the engine's clock, in
-/// the propagation histogram's buckets; one without a change time (a
-/// write-back follow-up) records nothing.
+/// the propagation histogram's buckets; one without a change time (a record
+/// written before it was kept) records nothing.
 #[tokio::test]
 async fn delivery_records_propagation_on_the_engine_clock() {
     let recorder = prometheus_builder().build_recorder();

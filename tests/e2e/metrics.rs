@@ -231,14 +231,14 @@ async fn the_story_shows_in_the_metrics_and_the_dashboard_uses_only_exported_ser
     // Each delivered operation is one ticket or note write on a simulator.
     assert_eq!(delivered_total as usize, at_writes + cw_writes);
 
-    // Propagation: every delivered operation planned from a change
-    // carries its time; only the escalation's write-backs (the internal
-    // ticket's note and field, follow-ups of the create) do not.
+    // Propagation: every delivered operation carries its change's time,
+    // the escalation's write-backs (the internal ticket's note and field,
+    // follow-ups of the create) too: one observation per write.
     let propagated = s.sum(
         "psa_bridge_propagation_seconds_count",
         &[("pairing", "acme")],
     );
-    assert_eq!(propagated, delivered_total - 2.0, "{}", s.text);
+    assert_eq!(propagated, delivered_total, "{}", s.text);
     for conn in CONNECTIONS {
         assert!(
             s.sum(
