@@ -149,20 +149,25 @@ impl Verdict {
 impl Readiness {
     /// Readiness of `engine`'s store and connections, budgets from `config`.
     pub fn new(engine: &Engine, config: &Config) -> Self {
+        Self::with_budgets(engine, |name| {
+            config
+                .connections
+                .get(name)
+                .map(|c| budget(c.polling, c.poll_interval_secs, c.timeout_secs))
+                .unwrap_or(WEBHOOK_ONLY_BUDGET)
+        })
+    }
+
+    /// Readiness of `engine`'s store and connections, each connection's
+    /// budget given by `budget_of`.
+    pub fn with_budgets(engine: &Engine, budget_of: impl Fn(&str) -> Duration) -> Self {
         let mut probes: Vec<Probe> = engine
             .connections
             .values()
-            .map(|conn| {
-                let budget = config
-                    .connections
-                    .get(&conn.name)
-                    .map(|c| budget(c.polling, c.poll_interval_secs, c.timeout_secs))
-                    .unwrap_or(WEBHOOK_ONLY_BUDGET);
-                Probe {
-                    name: conn.name.clone(),
-                    stats: conn.connector.api_stats(),
-                    budget,
-                }
+            .map(|conn| Probe {
+                name: conn.name.clone(),
+                stats: conn.connector.api_stats(),
+                budget: budget_of(&conn.name),
             })
             .collect();
         probes.sort_by(|a, b| a.name.cmp(&b.name));

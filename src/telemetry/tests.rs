@@ -306,3 +306,51 @@ fn outbox_records_without_a_change_time_stay_compatible() {
     let back: OutboxOp = serde_json::from_str(&serde_json::to_string(&stamped).unwrap()).unwrap();
     assert_eq!(back.changed_at, Some(at(0)));
 }
+
+/// A failed store write makes the daemon unready until a flush succeeds.
+#[tokio::test]
+async fn a_store_that_cannot_write_is_not_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new(
+        Store::open(&dir.path().join("s")).unwrap(),
+        HashMap::from([(
+            "stub".to_string(),
+            Connection {
+                name: "stub".into(),
+                connector: Arc::new(Fake(Accepting)),
+            },
+        )]),
+        Vec::new(),
+        Arc::new(ManualClock::new(at(0))),
+        Default::default(),
+    );
+    let readiness = Readiness::with_budgets(&engine, |_| Duration::from_secs(60));
+    let verdict = readiness.check();
+    assert!(verdict.ready(), "{verdict:?}");
+    assert_eq!(
+        verdict.connections,
+        vec![("stub".to_string(), Reach::Reachable)]
+    );
+
+    engine
+        .store
+        .faults()
+        .set_write_failure(Some(std::io::ErrorKind::StorageFull));
+    assert!(engine.store.flush().await.is_err());
+    let verdict = readiness.check();
+    assert!(!verdict.ready());
+    let (code, body) = verdict.report(true);
+    assert_eq!(code, axum::http::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["store"]["state"], "failing");
+    assert!(
+        body["store"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("injected store fault"),
+        "{body}"
+    );
+
+    engine.store.faults().set_write_failure(None);
+    engine.store.flush().await.unwrap();
+    assert!(readiness.check().ready());
+}
