@@ -25,6 +25,7 @@ mod rate;
 mod registration;
 mod replay;
 mod retries;
+mod scrape;
 mod secrets;
 mod servicenow;
 mod servicenow_rules;
