@@ -20,7 +20,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -36,7 +36,11 @@ static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 /// Installs the process-wide Prometheus recorder once.
 pub fn prometheus() -> Option<&'static PrometheusHandle> {
     PROMETHEUS
-        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .get_or_init(|| {
+            crate::telemetry::prometheus_builder()
+                .install_recorder()
+                .ok()
+        })
         .as_ref()
 }
 
@@ -60,6 +64,7 @@ pub enum Endpoint {
     Backfill,
     Metrics,
     Healthz,
+    Readyz,
 }
 
 /// One route of the admin listener.
@@ -112,6 +117,15 @@ pub const ROUTES: &[AdminRoute] = &[
              error texts only with the token",
         ),
     },
+    AdminRoute {
+        path: "/readyz",
+        method: "GET",
+        endpoint: Endpoint::Readyz,
+        access: Access::Open(
+            "probed by orchestrators and monitors without a token; states only, \
+             reason texts only with the token",
+        ),
+    },
 ];
 
 /// Whether `path` may be served without the token (an [`Access::Open`] route).
@@ -142,9 +156,12 @@ pub fn router(
             Endpoint::AuditVerify => get(verify),
             Endpoint::Backfill => post(backfill::backfill),
             Endpoint::Metrics if !with_metrics => continue,
-            Endpoint::Metrics => get(metrics),
+            Endpoint::Metrics => get(move |s| metrics(s, health)),
             Endpoint::Healthz => get(move |headers: axum::http::HeaderMap| async move {
                 health.respond(detail_guard.token_matches(&headers))
+            }),
+            Endpoint::Readyz => get(move |headers: axum::http::HeaderMap| async move {
+                health.respond_ready(detail_guard.token_matches(&headers))
             }),
         };
         routes = routes.route(route.path, handler);
@@ -154,19 +171,25 @@ pub fn router(
         .layer(axum::middleware::from_fn_with_state(guard, auth::gate))
 }
 
-/// `daemon.metrics_listen`: `/metrics` and `/healthz` (states only), no
-/// token: the two [`Access::Open`] routes of [`ROUTES`], nothing else.
+/// `daemon.metrics_listen`: `/metrics`, `/healthz` and `/readyz` (states
+/// only), no token: the [`Access::Open`] routes of [`ROUTES`], nothing else.
 pub fn metrics_router(engine: Arc<Engine>, health: Health) -> Router {
+    let (scrape, ready) = (health.clone(), health.clone());
     Router::new()
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(move |s| metrics(s, scrape)))
         .with_state(engine)
         .route(
             "/healthz",
             get(move || async move { health.respond(false) }),
         )
+        .route(
+            "/readyz",
+            get(move || async move { ready.respond_ready(false) }),
+        )
 }
 
-async fn metrics(State(engine): State<Arc<Engine>>) -> Response {
+async fn metrics(State(engine): State<Arc<Engine>>, health: Health) -> Response {
+    crate::telemetry::export(&engine, health.readiness().as_deref());
     // From the store's counters: a scrape decodes no outbox record.
     if let Ok(counts) = engine.store.outbox_counts() {
         metrics::gauge!("psa_bridge_outbox_pending").set(counts.pending as f64);

@@ -300,6 +300,7 @@ pub async fn start_with(
     let health = Health::default();
     health.watch_store(engine.store.clone());
     health.config_loaded(engine.clock.now().timestamp_millis());
+    health.watch_readiness(crate::telemetry::Readiness::new(&engine, &loaded.config));
     let supervisor = Supervisor::new(health.clone(), Stop::new(stop_rx), tuning.restart);
     let http_supervisor = Supervisor::new(health.clone(), Stop::new(stop_http_rx), tuning.restart);
     let tasks = JoinSet::new();

@@ -21,6 +21,7 @@ pub mod report;
 pub mod retry;
 pub mod side_file;
 pub mod store;
+pub mod telemetry;
 
 #[cfg(test)]
 mod model_tests;

@@ -63,7 +63,7 @@ pub struct DaemonConfig {
     /// `localhost` and the listener's own address; others get 421 (DNS rebinding).
     #[serde(default)]
     pub admin_hosts: Vec<String>,
-    /// Serve `/metrics` (and `/healthz`) on this separate, unauthenticated
+    /// Serve `/metrics` (and `/healthz`, `/readyz`) on this separate, unauthenticated
     /// listener instead of the admin listener.
     #[serde(default)]
     pub metrics_listen: Option<SocketAddr>,

@@ -82,6 +82,8 @@ struct State {
     /// The store whose write failures are reported, once the daemon has one.
     store: Option<crate::store::Store>,
     config: Option<ConfigHealth>,
+    /// What `/readyz` checks, once the daemon has its connections.
+    ready: Option<Arc<crate::telemetry::Readiness>>,
 }
 
 /// When the running configuration was loaded, and the last reload.
@@ -216,6 +218,32 @@ impl Health {
         }
         drop(state);
         self.changed.send_replace(());
+    }
+
+    /// Answers `/readyz` from `readiness` from now on.
+    pub(crate) fn watch_readiness(&self, readiness: crate::telemetry::Readiness) {
+        self.state().ready = Some(Arc::new(readiness));
+    }
+
+    /// What `/readyz` checks (`None` before the daemon set it up).
+    pub fn readiness(&self) -> Option<Arc<crate::telemetry::Readiness>> {
+        self.state().ready.clone()
+    }
+
+    /// The `/readyz` answer ([`crate::telemetry::ready`]); `detail` adds
+    /// the reason texts (token holders only). 503 until the daemon set it up.
+    pub fn respond_ready(&self, detail: bool) -> Response {
+        match self.readiness() {
+            Some(readiness) => {
+                let (code, body) = readiness.check().report(detail);
+                (code, Json(body)).into_response()
+            }
+            None => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "starting" })),
+            )
+                .into_response(),
+        }
     }
 
     pub(crate) fn set_registration(&self, connection: &str, registration: Registration) {

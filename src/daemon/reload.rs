@@ -402,6 +402,8 @@ impl Reloader {
 
         // Intake first: it never pauses.
         self.routers.switch(&engine, &loaded, &self.health);
+        self.health
+            .watch_readiness(crate::telemetry::Readiness::new(&engine, &loaded.config));
         running.generation.retire(Instant::now() + self.drain).await;
         let register = self.to_register(&loaded, &report);
         let generation = Generation::start(

@@ -107,6 +107,8 @@ impl Supervisor {
         let this = self.clone();
         let name = name.to_string();
         this.health.task_running(&name);
+        // At 0 from the start, so dashboards and `increase()` see every task.
+        metrics::counter!("psa_bridge_task_restarts_total", "task" => name.clone()).increment(0);
         tasks.spawn(async move { this.supervise(name, lifetime, make).await });
     }
 

@@ -83,6 +83,7 @@ fn op(id: u64, link: u64, target: Side, action: Action, fields: &[&str]) -> Outb
         last_error: None,
         dead: None,
         first_failed_at: None,
+        changed_at: None,
     }
 }
 

@@ -219,7 +219,11 @@ impl Engine {
                 }
             }
             for (planned, id) in follow_ups.iter().zip(&ids) {
-                let follow = self.new_op(*id, &link, planned, now);
+                // The write-back finishes the change's crossing: same change time.
+                let follow = OutboxOp {
+                    changed_at: op.changed_at,
+                    ..self.new_op(*id, &link, planned, now)
+                };
                 tx.put_op(&follow)?;
                 tx.audit(
                     now,
@@ -342,6 +346,7 @@ impl Engine {
         if !written {
             return Ok(None);
         }
+        crate::telemetry::failure_recorded(&op.connection, retry_at.is_none());
         self.store.flush().await?;
         Ok(retry_at)
     }

@@ -188,8 +188,10 @@ async fn deliver_one(
     target: Option<String>,
 ) -> Option<DateTime<Utc>> {
     tracing::debug!(action = %op.action.describe(), attempt = op.attempts + 1, "delivering");
+    let started = std::time::Instant::now();
     let result =
         crate::retry::deliver_in_place(|| apply(connector.as_ref(), &op, target.as_deref())).await;
+    crate::telemetry::delivery_finished(&op.connection, result.is_ok(), started.elapsed());
     record(engine, &op, result).await
 }
 
@@ -203,6 +205,7 @@ async fn record(
     match result {
         Ok(delivered) => {
             metrics::counter!("psa_bridge_deliveries_total", "connection" => op.connection.clone(), "outcome" => "delivered").increment(1);
+            crate::telemetry::propagated(op, engine.clock.now());
             if let Err(e) = engine.record_success(op, delivered).await {
                 tracing::error!(error = %e, "delivered but cannot record it; the marker check will adopt it on retry");
             }

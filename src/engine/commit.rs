@@ -24,6 +24,9 @@ pub struct Outcome<'a> {
     /// `replans` records this plan settles (their links are planned from
     /// current state now): removed in the same transaction.
     pub replans_done: Vec<Vec<u8>>,
+    /// When the planned change happened (see [`OutboxOp::changed_at`]):
+    /// stamped on every operation written, for the propagation metric.
+    pub changed_at: Option<Timestamp>,
 }
 
 impl Engine {
@@ -61,6 +64,7 @@ impl Engine {
             last_error: None,
             dead: None,
             first_failed_at: None,
+            changed_at: None,
         }
     }
 
@@ -111,7 +115,7 @@ impl Engine {
                 let mut op_ids = Vec::new();
                 for planned in &plan.ops {
                     let id = *next_id.next().ok_or_else(|| StoreError::Aborted("op id pool exhausted".into()))?;
-                    let op = self.new_op(id, link, planned, now);
+                    let op = OutboxOp { changed_at: outcome.changed_at, ..self.new_op(id, link, planned, now) };
                     tx.put_op(&op)?;
                     op_ids.push((id, planned));
                 }
@@ -230,6 +234,7 @@ mod tests {
             plans: vec![stale],
             note: None,
             replans_done: Vec::new(),
+            changed_at: None,
         };
         assert!(matches!(
             engine.commit(outcome).await,
@@ -248,6 +253,7 @@ mod tests {
             plans: vec![fresh],
             note: None,
             replans_done: Vec::new(),
+            changed_at: None,
         };
         assert!(engine.commit(outcome).await.is_ok());
         // A plan's outcome is on disk before the planner moves on.
@@ -283,6 +289,7 @@ mod tests {
             plans: vec![plan],
             note: None,
             replans_done: Vec::new(),
+            changed_at: None,
         }
     }
 

@@ -102,6 +102,7 @@ async fn a_note_made_internal_after_crossing_gets_its_mirror_made_internal_once(
             plans: vec![plan],
             note: None,
             replans_done: Vec::new(),
+            changed_at: None,
         })
         .await
         .unwrap();

@@ -200,6 +200,7 @@ impl Engine {
                     plans: Vec::new(),
                     note: None,
                     replans_done: Vec::new(),
+                    changed_at: None,
                 })
                 .await?);
         };
@@ -237,6 +238,7 @@ impl Engine {
                         plans: Vec::new(),
                         note,
                         replans_done: replans.into_iter().map(|(key, _)| key).collect(),
+                        changed_at: None,
                     })
                     .await?);
             }
@@ -269,6 +271,7 @@ impl Engine {
                 plans,
                 note: None,
                 replans_done,
+                changed_at: Some(crate::telemetry::change_time(item)),
             })
             .await?;
         Ok(written)
@@ -333,18 +336,23 @@ const PLANNING_LANES: usize = 4;
 /// a concurrent delivery changed the link, and records failures.
 pub(super) async fn plan_notice(engine: &Engine, item: &InboxItem, same_ticket: &[u64]) {
     let span = tracing::info_span!("plan", connection = %item.connection, ticket = %item.ticket_id);
+    let started = std::time::Instant::now();
     for attempt in 1.. {
         match engine
             .process(item, same_ticket.to_vec())
             .instrument(span.clone())
             .await
         {
-            Ok(_) => return,
+            Ok(_) => {
+                crate::telemetry::planned(&item.connection, true, started.elapsed());
+                return;
+            }
             // A delivery changed the link while we planned: plan again from the new state.
             Err(EngineError::Store(StoreError::Conflict(reason))) if attempt < MAX_REPLANS => {
                 tracing::debug!(%reason, attempt, "planning again");
             }
             Err(e) => {
+                crate::telemetry::planned(&item.connection, false, started.elapsed());
                 handle_failure(engine, item, same_ticket, e).await;
                 return;
             }
@@ -457,22 +465,25 @@ async fn handle_failure(
                 item.connection, item.ticket_id, item.id, item.id
             );
             let tickets = vec![format!("{}:{}", item.connection, item.ticket_id)];
-            engine.store.transact(|tx| {
-                drop_redundant(tx)?;
-                tx.remove(TreeName::Inbox, &key)?;
-                tx.put(TreeName::DeadNotices, &key, &dead)?;
-                tx.audit(
-                    now,
-                    AuditRecord {
-                        kind: "plan_failed",
-                        pairing: None,
-                        link: None,
-                        tickets: tickets.clone(),
-                        message: message.clone(),
-                        detail: serde_json::json!({ "notice": item.id, "status": status }),
-                    },
-                )
-            })
+            engine
+                .store
+                .transact(|tx| {
+                    drop_redundant(tx)?;
+                    tx.remove(TreeName::Inbox, &key)?;
+                    tx.put(TreeName::DeadNotices, &key, &dead)?;
+                    tx.audit(
+                        now,
+                        AuditRecord {
+                            kind: "plan_failed",
+                            pairing: None,
+                            link: None,
+                            tickets: tickets.clone(),
+                            message: message.clone(),
+                            detail: serde_json::json!({ "notice": item.id, "status": status }),
+                        },
+                    )
+                })
+                .inspect(|_| crate::telemetry::dead_notice(&item.connection))
         }
     };
     if let Err(e) = result {

@@ -120,6 +120,7 @@ async fn store_hints(
         Ok(counts)
     })?;
     engine.store.flush().await?;
+    crate::telemetry::intake(connection, source, result.accepted, result.duplicates);
     if result.accepted > 0 {
         engine.inbox_ready.notify_waiters();
     }

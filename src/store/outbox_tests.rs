@@ -75,6 +75,7 @@ fn op(id: u64, link: u64, connection: &str, at: Timestamp, dead: bool) -> Outbox
             message: "refused".into(),
         }),
         first_failed_at: None,
+        changed_at: None,
     }
 }
 

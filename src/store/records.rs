@@ -264,6 +264,13 @@ pub struct OutboxOp {
     /// `daemon.retry_for_hours` after it); `None` while nothing failed.
     #[serde(default)]
     pub first_failed_at: Option<Timestamp>,
+    /// When the vendor change this operation carries across happened: the
+    /// planned notice's vendor stamp (`ChangeHint::updated_at`), or its
+    /// arrival when the hint had none or a later one. Feeds the propagation
+    /// latency metric on delivery (a create's write-back follow-ups inherit
+    /// it); `None` in records written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<Timestamp>,
 }
 
 /// A change notice that could not be planned for a permanent reason (an
@@ -295,6 +302,7 @@ impl OutboxOp {
             last_error: None,
             dead: None,
             first_failed_at: None,
+            changed_at: None,
         }
     }
 }

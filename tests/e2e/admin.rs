@@ -422,7 +422,7 @@ async fn every_admin_route_refuses_requests_without_the_token() {
         let url = format!("{url}?ticket=autotask:1");
         if let Access::Open(why) = route.access {
             assert!(
-                ["/healthz", "/metrics"].contains(&route.path),
+                ["/healthz", "/metrics", "/readyz"].contains(&route.path),
                 "{} is open ({why}): is that deliberate?",
                 route.path
             );

@@ -2,7 +2,8 @@
 //! [`crate::http::HttpClient`]: calls by kind (read or write), answers by
 //! class (success, 429, other errors), time spent waiting on the rate
 //! limiter, the calls of the last rolling hour (the budget used) and when the
-//! vendor last answered with a success. The admin API's connection status and
+//! vendor last answered with a success (and since when calls have been
+//! failing, for `/readyz`). The admin API's connection status and
 //! the Prometheus exporter read them with [`ApiStats::snapshot`]; recording
 //! takes no lock but the one guarding the hour's minute buckets.
 
@@ -62,6 +63,9 @@ struct Inner {
     last_success_ms: AtomicU64,
     /// Unix milliseconds of the last failed call (not 429); 0 before the first.
     last_failure_ms: AtomicU64,
+    /// Unix milliseconds of the first failed call (not 429) since the last
+    /// success; 0 while the latest such outcome was a success.
+    failing_since_ms: AtomicU64,
     /// (minute since `started`, calls in it), one slot per minute of the hour.
     minutes: Mutex<[(u64, u64); WINDOW_MINUTES]>,
 }
@@ -87,6 +91,9 @@ pub struct ApiStatsSnapshot {
     pub last_success_unix_ms: Option<u64>,
     /// When a call last failed without a 429 (Unix ms).
     pub last_failure_unix_ms: Option<u64>,
+    /// When the current run of failed calls (not 429) began, with no
+    /// success since (Unix ms); `None` when the latest call did not fail.
+    pub failing_since_unix_ms: Option<u64>,
 }
 
 impl Default for ApiStats {
@@ -108,6 +115,7 @@ impl ApiStats {
                 rate_wait_micros: AtomicU64::new(0),
                 last_success_ms: AtomicU64::new(0),
                 last_failure_ms: AtomicU64::new(0),
+                failing_since_ms: AtomicU64::new(0),
                 minutes: Mutex::new([(u64::MAX, 0); WINDOW_MINUTES]),
             }),
         }
@@ -142,13 +150,22 @@ impl ApiStats {
             CallOutcome::Success => {
                 inner.successes.fetch_add(1, Ordering::Relaxed);
                 inner.last_success_ms.store(unix_ms(), Ordering::Relaxed);
+                inner.failing_since_ms.store(0, Ordering::Relaxed);
             }
             CallOutcome::Throttled => {
                 inner.throttled.fetch_add(1, Ordering::Relaxed);
             }
             CallOutcome::Failed => {
                 inner.failed.fetch_add(1, Ordering::Relaxed);
-                inner.last_failure_ms.store(unix_ms(), Ordering::Relaxed);
+                let now = unix_ms();
+                inner.last_failure_ms.store(now, Ordering::Relaxed);
+                // Only the first failure of a run sets it.
+                let _ = inner.failing_since_ms.compare_exchange(
+                    0,
+                    now,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
             }
         }
     }
@@ -184,6 +201,7 @@ impl ApiStats {
             calls_last_hour,
             last_success_unix_ms: stamp(&inner.last_success_ms),
             last_failure_unix_ms: stamp(&inner.last_failure_ms),
+            failing_since_unix_ms: stamp(&inner.failing_since_ms),
         }
     }
 
@@ -219,6 +237,24 @@ mod tests {
         assert_eq!(s.rate_wait_ms, 12);
         assert_eq!(s.calls_last_hour, 3);
         assert!(s.last_success_unix_ms.is_some() && s.last_failure_unix_ms.is_some());
+        assert!(s.failing_since_unix_ms.is_some(), "the latest call failed");
+    }
+
+    /// A run of failures keeps its start; a 429 neither starts nor ends
+    /// it; a success ends it.
+    #[test]
+    fn failing_since_marks_the_first_failure_after_a_success() {
+        let stats = ApiStats::new();
+        stats.record_outcome(CallOutcome::Throttled);
+        assert_eq!(stats.snapshot().failing_since_unix_ms, None);
+        stats.record_outcome(CallOutcome::Failed);
+        let since = stats.snapshot().failing_since_unix_ms.expect("failing");
+        std::thread::sleep(Duration::from_millis(2));
+        stats.record_outcome(CallOutcome::Failed);
+        stats.record_outcome(CallOutcome::Throttled);
+        assert_eq!(stats.snapshot().failing_since_unix_ms, Some(since));
+        stats.record_outcome(CallOutcome::Success);
+        assert_eq!(stats.snapshot().failing_since_unix_ms, None);
     }
 
     #[test]
