@@ -17,6 +17,8 @@ mod listen;
 mod register;
 mod shutdown;
 mod supervise;
+mod webhook_url;
+pub mod webhook_watch;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -39,6 +41,7 @@ pub use listen::ListenerLimits;
 pub use register::RegisterPolicy;
 pub use shutdown::ShutdownReport;
 pub use supervise::{Lifetime, RestartPolicy, Stop, Supervisor};
+pub use webhook_url::{configured_webhook_url, webhook_url};
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -377,15 +380,11 @@ pub async fn start_with(
         )?;
     }
     if daemon_cfg.register_webhooks {
-        let base = daemon_cfg
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{addr}"));
         let mut names: Vec<&String> = webhooks.iter().collect();
         names.sort();
         for name in names {
             if let Some(conn) = engine.connection(name) {
-                let url = format!("{}/webhooks/{name}", base.trim_end_matches('/'));
+                let url = webhook_url(daemon_cfg, addr, name);
                 spawn_registration(&supervisor, &mut tasks, &health, conn, url, tuning.register);
             }
         }

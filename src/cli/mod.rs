@@ -6,6 +6,7 @@ mod demo;
 mod inspect;
 mod logging;
 mod simulate;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -87,6 +88,22 @@ enum Command {
         ticket: Option<String>,
         #[command(subcommand)]
         command: Option<AuditCommand>,
+    },
+    /// Register, inspect or remove a connection's webhook on the vendor side
+    /// (talks to the vendor directly; the daemon need not run).
+    #[command(after_help = webhooks::EXIT_CODES)]
+    Webhooks {
+        #[arg(value_enum)]
+        action: webhooks::Action,
+        /// The connection (a key under [connections]).
+        #[arg(long)]
+        connection: String,
+        /// Configuration file (also from PSA_BRIDGE_CONFIG).
+        #[arg(long, short, env = "PSA_BRIDGE_CONFIG")]
+        config: PathBuf,
+        /// One JSON object on stdout instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Run a vendor simulator standalone, to try a configuration without a tenant.
     Simulate {
@@ -184,6 +201,12 @@ pub fn main() -> ExitCode {
                     )),
                 }
             }
+            Command::Webhooks {
+                action,
+                connection,
+                config,
+                json,
+            } => webhooks::webhooks(&config, &connection, action, json).await,
             Command::Simulate {
                 vendor,
                 listen,

@@ -37,4 +37,5 @@ mod supervision;
 mod trigger;
 mod visibility;
 mod webhooks;
+mod webhooks_cli;
 mod workload;
