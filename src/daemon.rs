@@ -182,6 +182,21 @@ fn spawn_registration(
     );
 }
 
+/// Checks `watch`'s webhook in the background ([`webhook_watch`]).
+fn spawn_watch(
+    supervisor: &Supervisor,
+    tasks: &mut JoinSet<()>,
+    watch: webhook_watch::Watch,
+    tick: Duration,
+) {
+    let name = format!("webhook_watch:{}", watch.connection());
+    // Kept across restarts of the task: the times it has seen.
+    let watch = Arc::new(tokio::sync::Mutex::new(watch));
+    supervisor.spawn(tasks, &name, Lifetime::UntilStop, move |stop| {
+        webhook_watch::run_watch(watch.clone(), tick, stop)
+    });
+}
+
 /// Where a running daemon records its admin address: beside the store.
 pub fn address_file(store_path: &std::path::Path) -> std::path::PathBuf {
     crate::side_file::beside(store_path, ".addr")
@@ -218,6 +233,9 @@ pub struct Tuning {
     /// How long `start` waits for the first registration attempts to finish
     /// (succeed or fail) before returning; they go on in the background.
     pub first_registration_wait: Duration,
+    /// How often the webhook watchers wake up to see whether a check is due
+    /// ([`webhook_watch`]; the checks themselves follow the clock).
+    pub webhook_watch_tick: Duration,
 }
 
 impl Default for Tuning {
@@ -226,6 +244,7 @@ impl Default for Tuning {
             restart: RestartPolicy::default(),
             register: RegisterPolicy::default(),
             first_registration_wait: Duration::from_secs(5),
+            webhook_watch_tick: Duration::from_secs(1),
         }
     }
 }
@@ -330,6 +349,7 @@ pub async fn start_with(
     // one cannot lock operators out of the admin API.
     let limits = ListenerLimits::from_config(daemon_cfg);
     let public_health = health.clone();
+    let activity = webhook_watch::WebhookActivity::new(engine.clock.clone());
     let public = webhook_router(
         WebhookState {
             engine: engine.clone(),
@@ -341,6 +361,10 @@ pub async fn start_with(
         "/healthz",
         axum::routing::get(move || async move { public_health.respond(false) }),
     )
+    .layer(axum::middleware::from_fn_with_state(
+        activity.clone(),
+        webhook_watch::observe,
+    ))
     .layer(axum::middleware::from_fn_with_state(
         intake.clone(),
         drain::gate,
@@ -385,7 +409,29 @@ pub async fn start_with(
         for name in names {
             if let Some(conn) = engine.connection(name) {
                 let url = webhook_url(daemon_cfg, addr, name);
-                spawn_registration(&supervisor, &mut tasks, &health, conn, url, tuning.register);
+                spawn_registration(
+                    &supervisor,
+                    &mut tasks,
+                    &health,
+                    conn,
+                    url.clone(),
+                    tuning.register,
+                );
+                if let Some(conn_cfg) = loaded.config.connections.get(name.as_str()) {
+                    spawn_watch(
+                        &supervisor,
+                        &mut tasks,
+                        webhook_watch::Watch::new(
+                            engine.clone(),
+                            name,
+                            &url,
+                            webhook_watch::WatchSettings::of(conn_cfg),
+                            health.clone(),
+                            activity.clone(),
+                        ),
+                        tuning.webhook_watch_tick,
+                    );
+                }
             }
         }
     }
