@@ -38,4 +38,5 @@ mod trigger;
 mod visibility;
 mod webhooks;
 mod webhooks_cli;
+mod webhooks_heal;
 mod workload;

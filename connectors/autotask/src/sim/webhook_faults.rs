@@ -164,6 +164,14 @@ impl AutotaskSim {
         }
     }
 
+    /// Deactivates every webhook without any notice (a webhook created
+    /// with a DeactivationUrl nobody answers, or an administrator's click).
+    pub fn deactivate_webhooks_silently(&self) {
+        for hook in self.shared.lock().hooks.values_mut() {
+            hook.active = false;
+        }
+    }
+
     /// Consecutive failed deliveries after which a webhook is deactivated (25).
     pub fn set_webhook_failure_limit(&self, limit: u32) {
         self.shared.lock().hook_failure_limit = limit;
