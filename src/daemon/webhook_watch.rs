@@ -188,9 +188,7 @@ impl Watch {
 
     /// Why a check is due now, if one is.
     fn due(&mut self, now: Timestamp) -> Option<Reason> {
-        let Some(conn) = self.engine.connection(&self.connection) else {
-            return None;
-        };
+        let conn = self.engine.connection(&self.connection)?;
         match self.engine.store.cursor(&self.connection) {
             Ok(cursor) => {
                 // A first cursor (None before) is where polling starts,

@@ -105,7 +105,7 @@ async fn register_status_deactivation_and_removal_from_the_cli() {
     let (code, out) = webhooks(&config, "status", "connectwise").await;
     assert_eq!(code, Some(1), "{out}");
     webhooks(&config, "register", "connectwise").await;
-    assert_eq!(env.connectwise.callbacks()[0].1, true);
+    assert!(env.connectwise.callbacks()[0].1);
 
     // Human output names the state.
     let out = cli(&[

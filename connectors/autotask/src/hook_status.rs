@@ -20,11 +20,11 @@ use crate::client::{AutotaskConnector, MAX_RECORDS};
 use crate::hooks::get_ci;
 use crate::register::{flag, int, HookSpec, NOTE_HOOK, TICKET_HOOK};
 
+/// A listed record: its id and fields.
+type Record<'a> = (i64, &'a Map<String, Value>);
+
 /// The objects of a listing, or a clear error naming what was malformed.
-fn objects<'a>(
-    items: &'a [Value],
-    what: &str,
-) -> Result<Vec<(i64, &'a Map<String, Value>)>, ConnectorError> {
+fn objects<'a>(items: &'a [Value], what: &str) -> Result<Vec<Record<'a>>, ConnectorError> {
     items
         .iter()
         .map(|item| {
