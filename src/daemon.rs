@@ -18,6 +18,8 @@ mod register;
 mod reload;
 mod shutdown;
 mod supervise;
+mod webhook_url;
+pub mod webhook_watch;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,6 +42,7 @@ pub use register::RegisterPolicy;
 pub use reload::{ReloadReport, Reloader, AUDIT_KEY as RELOAD_AUDIT_KEY};
 pub use shutdown::ShutdownReport;
 pub use supervise::{Lifetime, RestartPolicy, Stop, Supervisor};
+pub use webhook_url::{configured_webhook_url, webhook_url};
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -180,6 +183,21 @@ fn spawn_registration(
     );
 }
 
+/// Checks `watch`'s webhook in the background ([`webhook_watch`]).
+fn spawn_watch(
+    supervisor: &Supervisor,
+    tasks: &mut JoinSet<()>,
+    watch: webhook_watch::Watch,
+    tick: Duration,
+) {
+    let name = format!("webhook_watch:{}", watch.connection());
+    // Kept across restarts of the task: the times it has seen.
+    let watch = Arc::new(tokio::sync::Mutex::new(watch));
+    supervisor.spawn(tasks, &name, Lifetime::UntilStop, move |stop| {
+        webhook_watch::run_watch(watch.clone(), tick, stop)
+    });
+}
+
 /// Where a running daemon records its admin address: beside the store.
 pub fn address_file(store_path: &std::path::Path) -> std::path::PathBuf {
     crate::side_file::beside(store_path, ".addr")
@@ -216,6 +234,9 @@ pub struct Tuning {
     /// How long `start` waits for the first registration attempts to finish
     /// (succeed or fail) before returning; they go on in the background.
     pub first_registration_wait: Duration,
+    /// How often the webhook watchers wake up to see whether a check is due
+    /// ([`webhook_watch`]; the checks themselves follow the clock).
+    pub webhook_watch_tick: Duration,
 }
 
 impl Default for Tuning {
@@ -224,6 +245,7 @@ impl Default for Tuning {
             restart: RestartPolicy::default(),
             register: RegisterPolicy::default(),
             first_registration_wait: Duration::from_secs(5),
+            webhook_watch_tick: Duration::from_secs(1),
         }
     }
 }
@@ -328,12 +350,19 @@ pub async fn start_with(
         metrics.set(admin::metrics_router(engine.clone(), health.clone()));
     }
     let public_health = health.clone();
+    // Webhook deliveries seen per connection (silence detection), shared by
+    // every generation of workers.
+    let activity = webhook_watch::WebhookActivity::new(engine.clock.clone());
     let public = axum::Router::new()
         .route(
             "/healthz",
             axum::routing::get(move || async move { public_health.respond(false) }),
         )
         .fallback_service(routers.public.router())
+        .layer(axum::middleware::from_fn_with_state(
+            activity.clone(),
+            webhook_watch::observe,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             intake.clone(),
             drain::gate,
@@ -374,8 +403,14 @@ pub async fn start_with(
         Vec::new()
     };
     register.sort();
-    let generation =
-        reload::Generation::start(engine.clone(), &loaded, &health, &tuning, &register, &base);
+    let generation = reload::Generation::start(
+        engine.clone(),
+        &loaded,
+        (&health, &activity),
+        &tuning,
+        &register,
+        &base,
+    );
     // Everything already serves; a short wait keeps "registered at start-up"
     // the usual case (and the state tests and operators see right after
     // start) without letting a slow or failing vendor hold the daemon up.
@@ -404,6 +439,7 @@ pub async fn start_with(
         clock,
         tuning,
         base,
+        activity,
         drain: shutdown_timeout,
     });
     Ok(Daemon {

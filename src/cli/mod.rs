@@ -8,6 +8,7 @@ mod healthcheck;
 mod inspect;
 mod logging;
 mod simulate;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -123,6 +124,22 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
         /// One JSON document (tickets and summary) on stdout instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register, inspect or remove a connection's webhook on the vendor side
+    /// (talks to the vendor directly; the daemon need not run).
+    #[command(after_help = webhooks::EXIT_CODES)]
+    Webhooks {
+        #[arg(value_enum)]
+        action: webhooks::Action,
+        /// The connection (a key under [connections]).
+        #[arg(long)]
+        connection: String,
+        /// Configuration file (also from PSA_BRIDGE_CONFIG).
+        #[arg(long, short, env = "PSA_BRIDGE_CONFIG")]
+        config: PathBuf,
+        /// One JSON object on stdout instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -257,6 +274,12 @@ pub fn main() -> ExitCode {
                 dry_run,
                 json,
             } => backfill::backfill(&required(config)?, &pairing, &since, dry_run, json).await,
+            Command::Webhooks {
+                action,
+                connection,
+                config,
+                json,
+            } => webhooks::webhooks(&config, &connection, action, json).await,
             Command::Simulate {
                 vendor,
                 listen,

@@ -98,6 +98,12 @@ fn connection_bounds(conn: &ConnectionConfig) -> Vec<Bound> {
             why: "seconds each poll re-reads (7 days at most)",
         },
         Bound {
+            key: "webhook_check_interval_secs",
+            value: conn.webhook_check_interval_secs,
+            range: 1..=DAY,
+            why: "seconds between webhook status checks",
+        },
+        Bound {
             key: "timeout_secs",
             value: conn.timeout_secs,
             range: 1..=HOUR,

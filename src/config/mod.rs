@@ -194,6 +194,11 @@ pub struct ConnectionConfig {
     /// How far back each poll reaches before the cursor, to catch late writes.
     #[serde(default = "default_poll_overlap")]
     pub poll_overlap_secs: u64,
+    /// Seconds between checks that the vendor still has this connection's
+    /// webhook active (with `daemon.register_webhooks`): a missing or
+    /// deactivated one is registered again and the gap is polled.
+    #[serde(default = "default_webhook_check_interval")]
+    pub webhook_check_interval_secs: u64,
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
     /// Request limits; the vendor's defaults when omitted.
@@ -233,6 +238,9 @@ fn yes() -> bool {
 }
 fn default_poll_interval() -> u64 {
     60
+}
+fn default_webhook_check_interval() -> u64 {
+    600
 }
 fn default_poll_overlap() -> u64 {
     120

@@ -43,7 +43,8 @@ use tower::ServiceExt;
 
 use super::health::{Health, Registration, Reload};
 use super::supervise::{Stop, Supervisor};
-use super::{spawn_registration, spawn_workers, Tuning};
+use super::webhook_watch::{self, WebhookActivity};
+use super::{spawn_registration, spawn_watch, spawn_workers, Tuning};
 use crate::admin;
 use crate::clock::SharedClock;
 use crate::config::{changes, LoadedConfig};
@@ -107,7 +108,7 @@ impl Generation {
     pub(super) fn start(
         engine: Arc<Engine>,
         loaded: &LoadedConfig,
-        health: &Health,
+        (health, activity): (&Health, &Arc<WebhookActivity>),
         tuning: &Tuning,
         register: &[String],
         base: &str,
@@ -133,11 +134,30 @@ impl Generation {
                 names.insert(format!("poller:{name}"));
             }
         }
+        let webhook_url = |name: &str| format!("{}/webhooks/{name}", base.trim_end_matches('/'));
         for name in register {
             if let Some(conn) = engine.connection(name) {
-                let url = format!("{}/webhooks/{name}", base.trim_end_matches('/'));
+                let url = webhook_url(name);
                 spawn_registration(&supervisor, &mut tasks, health, conn, url, tuning.register);
                 names.insert(format!("register:{name}"));
+            }
+        }
+        // Every generation watches every registered webhook (self-healing).
+        if loaded.config.daemon.register_webhooks {
+            for name in webhook_connections(loaded) {
+                let Some(conn_cfg) = loaded.config.connections.get(name.as_str()) else {
+                    continue;
+                };
+                let watch = webhook_watch::Watch::new(
+                    engine.clone(),
+                    &name,
+                    &webhook_url(&name),
+                    webhook_watch::WatchSettings::of(conn_cfg),
+                    health.clone(),
+                    activity.clone(),
+                );
+                spawn_watch(&supervisor, &mut tasks, watch, tuning.webhook_watch_tick);
+                names.insert(format!("webhook_watch:{name}"));
             }
         }
         Self {
@@ -254,6 +274,8 @@ pub struct Reloader {
     pub(super) tuning: Tuning,
     /// Base URL webhooks are registered at.
     pub(super) base: String,
+    /// Webhook deliveries seen, kept across generations.
+    pub(super) activity: Arc<WebhookActivity>,
     pub(super) drain: Duration,
 }
 
@@ -409,7 +431,7 @@ impl Reloader {
         let generation = Generation::start(
             engine.clone(),
             &loaded,
-            &self.health,
+            (&self.health, &self.activity),
             &self.tuning,
             &register,
             &self.base,

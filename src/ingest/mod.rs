@@ -8,6 +8,6 @@ mod prune;
 mod webhook;
 
 pub use enqueue::{enqueue, Enqueued};
-pub use poller::run_poller;
+pub use poller::{poll_since, run_poller};
 pub use prune::{prune_dedup, run_pruner, DEDUP_RETENTION};
 pub use webhook::{router, WebhookLimits, WebhookState};

@@ -119,16 +119,39 @@ pub async fn poll_once(
     connection: &str,
     overlap: Duration,
 ) -> Result<usize, String> {
+    poll_from(engine, connection, overlap, None).await
+}
+
+/// A poll round from `since` instead of the cursor (a catch-up over a
+/// webhook gap): hits are decided and stored exactly as a poll's, so what
+/// was already planned or stored is not stored again; the cursor only
+/// moves forward.
+pub async fn poll_since(
+    engine: &Engine,
+    connection: &str,
+    since: Timestamp,
+) -> Result<usize, String> {
+    poll_from(engine, connection, Duration::ZERO, Some(since)).await
+}
+
+async fn poll_from(
+    engine: &Engine,
+    connection: &str,
+    overlap: Duration,
+    from: Option<Timestamp>,
+) -> Result<usize, String> {
     let conn = engine
         .connection(connection)
         .ok_or_else(|| format!("unknown connection {connection}"))?;
     let overlap = chrono::Duration::from_std(overlap).unwrap_or(chrono::Duration::minutes(2));
     let cursor = engine.store.cursor(connection).map_err(|e| e.to_string())?;
     let now = engine.clock.now();
-    let since = cursor
-        .unwrap_or(now)
-        .checked_sub_signed(overlap)
-        .unwrap_or(Timestamp::MIN_UTC);
+    let since = from.unwrap_or_else(|| {
+        cursor
+            .unwrap_or(now)
+            .checked_sub_signed(overlap)
+            .unwrap_or(Timestamp::MIN_UTC)
+    });
     let hints = conn
         .connector
         .changed_since(since)

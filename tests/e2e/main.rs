@@ -44,4 +44,7 @@ mod supervision;
 mod trigger;
 mod visibility;
 mod webhooks;
+mod webhooks_budget;
+mod webhooks_cli;
+mod webhooks_heal;
 mod workload;

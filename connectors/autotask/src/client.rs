@@ -35,6 +35,12 @@ pub struct AutotaskConnector {
     note_lists: Mutex<Option<Arc<EntityPicklists>>>,
     /// Note authors' names by resource id.
     pub(crate) resource_names: ResourceNames,
+    /// The tenant's shared request budget ([`crate::budget`]).
+    pub(crate) budget: crate::budget::Budget,
+    /// The resource the webhooks exclude (the API user's), once known.
+    pub(crate) excluded_resource: OnceCell<i64>,
+    /// An authenticated `Deactivated` notice arrived (cleared when read).
+    pub(crate) deactivated: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Deserialize)]
@@ -82,7 +88,27 @@ impl AutotaskConnector {
                 "webhook_secret must be 1 to 64 characters (Autotask's SecretKey limit)".into(),
             ));
         }
+        let share = settings.api_budget_share;
+        if !(share > 0.0 && share <= 1.0) {
+            return Err(ConnectorError::Config(format!(
+                "api_budget_share must be more than 0 and at most 1 (got {share})"
+            )));
+        }
+        if settings.api_budget_check_calls == 0 || settings.api_budget_check_secs > 3600 {
+            return Err(ConnectorError::Config(
+                "api_budget_check_calls must be at least 1 and api_budget_check_secs at most 3600"
+                    .into(),
+            ));
+        }
+        let budget = crate::budget::Budget::new(
+            share,
+            settings.api_budget_check_calls,
+            Duration::from_secs(settings.api_budget_check_secs),
+        );
         Ok(Self {
+            budget,
+            excluded_resource: OnceCell::new(),
+            deactivated: Default::default(),
             settings,
             limits,
             timeout,
@@ -212,6 +238,7 @@ impl AutotaskConnector {
     ) -> Result<psa_connector::http::HttpResponse, ConnectorError> {
         let http = self.http().await?;
         let url = http.url(path)?;
+        self.spend_budget().await?;
         http.send(method, url, body).await.map_err(classify)
     }
 

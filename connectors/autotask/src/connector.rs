@@ -100,6 +100,26 @@ impl Connector for AutotaskConnector {
         self.register(url).await
     }
 
+    async fn webhook_status(
+        &self,
+        url: &str,
+    ) -> Result<psa_connector::WebhookStatus, ConnectorError> {
+        self.hook_status(url).await
+    }
+
+    async fn remove_webhook(&self, url: &str) -> Result<usize, ConnectorError> {
+        self.remove_hooks(url).await
+    }
+
+    fn take_webhook_deactivated(&self) -> bool {
+        self.deactivated
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn budget(&self) -> Option<psa_connector::ApiBudget> {
+        self.budget.snapshot()
+    }
+
     fn api_stats(&self) -> Option<psa_connector::ApiStats> {
         Some(self.stats.clone())
     }

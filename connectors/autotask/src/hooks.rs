@@ -91,6 +91,16 @@ pub(crate) fn check_signature(secret: &str, request: &WebhookRequest) -> Result<
     ))
 }
 
+/// Whether a (verified) payload is Autotask's `Deactivated` notice.
+pub(crate) fn is_deactivation(body: &[u8]) -> bool {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => {
+            scalar(get_ci(&map, "Action")).is_some_and(|a| a.eq_ignore_ascii_case("Deactivated"))
+        }
+        _ => false,
+    }
+}
+
 /// Reads a verified payload into hints.
 pub(crate) fn hints_from_payload(body: &[u8]) -> Result<Vec<ChangeHint>, WebhookError> {
     let value: Value = serde_json::from_slice(body)
@@ -149,6 +159,10 @@ impl AutotaskConnector {
             .as_deref()
             .ok_or_else(|| WebhookError::Unauthorized("no webhook_secret configured".into()))?;
         check_signature(secret, request)?;
+        if is_deactivation(&request.body) {
+            self.deactivated
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         hints_from_payload(&request.body)
     }
 }

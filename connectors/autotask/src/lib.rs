@@ -8,12 +8,14 @@
 //! `Resources/{id}` (cached), and webhooks signed with HMAC-SHA1 over
 //! Autotask's `\uXXXX`-escaped bodies.
 
+mod budget;
 mod client;
 mod connector;
 mod errors;
 pub mod escape;
 #[doc(hidden)]
 pub mod fuzzing;
+mod hook_status;
 pub mod hooks;
 mod notes;
 mod paging;

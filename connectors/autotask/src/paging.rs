@@ -66,6 +66,7 @@ impl AutotaskConnector {
         let mut pages: u64 = 0;
         loop {
             seen.insert(url.clone());
+            self.spend_budget().await?;
             let answer = http
                 .send(method.clone(), url.clone(), body)
                 .await

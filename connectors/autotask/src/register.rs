@@ -32,21 +32,21 @@ const NOTE_SUBSCRIBED: &[&str] = &["description", "publish"];
 const NOTE_ALWAYS: &[&str] = &["ticketID"];
 
 /// One webhook kind: its entity, the entity naming its field ids, and the fields.
-struct HookSpec {
-    entity: &'static str,
-    fields_entity: &'static str,
-    subscribed: &'static [&'static str],
-    always: &'static [&'static str],
+pub(crate) struct HookSpec {
+    pub(crate) entity: &'static str,
+    pub(crate) fields_entity: &'static str,
+    pub(crate) subscribed: &'static [&'static str],
+    pub(crate) always: &'static [&'static str],
 }
 
-const TICKET_HOOK: HookSpec = HookSpec {
+pub(crate) const TICKET_HOOK: HookSpec = HookSpec {
     entity: "TicketWebhooks",
     fields_entity: "TicketWebhookFields",
     subscribed: TICKET_SUBSCRIBED,
     always: TICKET_ALWAYS,
 };
 
-const NOTE_HOOK: HookSpec = HookSpec {
+pub(crate) const NOTE_HOOK: HookSpec = HookSpec {
     entity: "TicketNoteWebhooks",
     fields_entity: "TicketNoteWebhookFields",
     subscribed: NOTE_SUBSCRIBED,
@@ -61,11 +61,11 @@ struct Registered {
     always: bool,
 }
 
-fn flag(item: &serde_json::Map<String, Value>, key: &str) -> bool {
+pub(crate) fn flag(item: &serde_json::Map<String, Value>, key: &str) -> bool {
     get_ci(item, key).and_then(Value::as_bool).unwrap_or(false)
 }
 
-fn int(item: &serde_json::Map<String, Value>, key: &str) -> Option<i64> {
+pub(crate) fn int(item: &serde_json::Map<String, Value>, key: &str) -> Option<i64> {
     match get_ci(item, key)? {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.trim().parse().ok(),
@@ -273,7 +273,7 @@ impl AutotaskConnector {
     /// without it would be unusable, so the webhook must not be switched on
     /// (registration is retried). A subscribed field it lacks is skipped with
     /// a warning, as long as one subscribed field remains.
-    async fn wanted_fields(
+    pub(crate) async fn wanted_fields(
         &self,
         spec: &HookSpec,
     ) -> Result<Vec<(&'static str, i64, bool)>, ConnectorError> {
@@ -332,9 +332,7 @@ impl AutotaskConnector {
         entity: &str,
         webhook_id: i64,
     ) -> Result<usize, ConnectorError> {
-        let Some(resource) = self.settings.webhook_excluded_resource_id else {
-            return Ok(0);
-        };
+        let resource = self.excluded_resource_id().await?;
         let path = format!("{entity}/{webhook_id}/ExcludedResources");
         let excluded = self.query_all(&path, None).await?;
         let present = excluded

@@ -39,9 +39,33 @@ pub struct AutotaskSettings {
     /// `noteType` label for notes the bridge writes.
     #[serde(default = "default_note_type_label")]
     pub note_type_label: String,
-    /// Resource id added to the webhooks' ExcludedResources (the bridge's own API user).
+    /// Resource id added to the webhooks' ExcludedResources (the bridge's own
+    /// API user). When unset, the API user's resource is looked up by its
+    /// user name (`Resources/query`, `userName` = `username`).
     #[serde(default)]
     pub webhook_excluded_resource_id: Option<i64>,
+    /// The tenant-wide share of Autotask's hourly request threshold up to
+    /// which the bridge runs at full speed (0 < share <= 1); past it the
+    /// bridge slows down, and it pauses half-way to the threshold (at most
+    /// at 95 %), so other integrations and the tenant are never locked out.
+    #[serde(default = "default_budget_share")]
+    pub api_budget_share: f64,
+    /// Read `ThresholdInformation` again after this many calls …
+    #[serde(default = "default_budget_check_calls")]
+    pub api_budget_check_calls: u64,
+    /// … or after this many seconds, whichever comes first (0: before every call).
+    #[serde(default = "default_budget_check_secs")]
+    pub api_budget_check_secs: u64,
+}
+
+fn default_budget_share() -> f64 {
+    0.5
+}
+fn default_budget_check_calls() -> u64 {
+    100
+}
+fn default_budget_check_secs() -> u64 {
+    60
 }
 
 /// The vendor's global discovery host.
@@ -77,6 +101,9 @@ impl AutotaskSettings {
             internal_publish_label: default_internal_publish_label(),
             note_type_label: default_note_type_label(),
             webhook_excluded_resource_id: None,
+            api_budget_share: default_budget_share(),
+            api_budget_check_calls: default_budget_check_calls(),
+            api_budget_check_secs: default_budget_check_secs(),
         }
     }
 }
@@ -103,6 +130,9 @@ impl std::fmt::Debug for AutotaskSettings {
                 "webhook_excluded_resource_id",
                 &self.webhook_excluded_resource_id,
             )
+            .field("api_budget_share", &self.api_budget_share)
+            .field("api_budget_check_calls", &self.api_budget_check_calls)
+            .field("api_budget_check_secs", &self.api_budget_check_secs)
             .finish()
     }
 }

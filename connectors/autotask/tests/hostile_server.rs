@@ -53,6 +53,10 @@ async fn hostile_counted(chain: Chain, count: Count) -> Fake {
         let (base, counter) = (base.clone(), counter.clone());
         async move {
             let path = uri.path().to_ascii_lowercase();
+            if path.ends_with("/thresholdinformation") {
+                // The budget read is not a page.
+                return axum::http::StatusCode::NOT_FOUND.into_response();
+            }
             if path.ends_with("/query/count") {
                 return match count {
                     Count::Says(n) => axum::Json(json!({"queryCount": n})).into_response(),
@@ -244,6 +248,13 @@ async fn full_size_pages_stop_at_the_listing_budget() {
     let app = axum::Router::new().fallback(move |uri: Uri| {
         let (base, counter) = (base.clone(), counter.clone());
         async move {
+            if uri
+                .path()
+                .to_ascii_lowercase()
+                .ends_with("/thresholdinformation")
+            {
+                return axum::http::StatusCode::NOT_FOUND.into_response();
+            }
             if uri.path().to_ascii_lowercase().ends_with("/query/count") {
                 return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "").into_response();
             }

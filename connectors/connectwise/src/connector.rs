@@ -88,6 +88,17 @@ impl Connector for ConnectWiseConnector {
         self.do_register_webhook(url).await
     }
 
+    async fn webhook_status(
+        &self,
+        url: &str,
+    ) -> Result<psa_connector::WebhookStatus, ConnectorError> {
+        self.callback_status(url).await
+    }
+
+    async fn remove_webhook(&self, url: &str) -> Result<usize, ConnectorError> {
+        self.remove_callbacks(url).await
+    }
+
     fn api_stats(&self) -> Option<psa_connector::ApiStats> {
         Some(self.http.stats().clone())
     }

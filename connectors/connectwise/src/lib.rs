@@ -9,6 +9,7 @@
 //! `HMAC-SHA256(SHA256(signing_key), body)`.
 
 mod api;
+mod callback_status;
 mod client;
 mod connector;
 mod discovery;

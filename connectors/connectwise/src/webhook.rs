@@ -226,13 +226,9 @@ impl ConnectWiseConnector {
     }
 
     pub(crate) async fn do_register_webhook(&self, url: &str) -> Result<(), ConnectorError> {
-        let parsed = Url::parse(url)
+        Url::parse(url)
             .map_err(|e| ConnectorError::Config(format!("callback url {url:?}: {e}")))?;
-        let target = if parsed.query().is_none() {
-            format!("{}?id=", url.trim_end_matches('?'))
-        } else {
-            format!("{url}&recordId=")
-        };
+        let target = crate::callback_status::callback_target(url);
         let existing: Vec<CwCallback> = self.get_all("system/callbacks", &[]).await?;
         if let Some(found) = existing.iter().find(|c| c.url == target || c.url == url) {
             if found.inactive {

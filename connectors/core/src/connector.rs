@@ -9,6 +9,7 @@ use crate::model::{
     Catalog, ChangeHint, Comment, NewComment, NewTicket, Ticket, TicketUpdate, Timestamp,
     Visibility,
 };
+use crate::webhooks::WebhookStatus;
 
 /// An incoming webhook exactly as received: verification works on the raw bytes.
 #[derive(Clone, Debug)]
@@ -120,6 +121,45 @@ pub trait Connector: Send + Sync {
 
     /// Registers (or finds already registered) a webhook/callback pointing at `url`.
     async fn register_webhook(&self, url: &str) -> Result<(), ConnectorError>;
+
+    /// What the vendor has registered for `url` and whether it still sends
+    /// events through it (Autotask and ConnectWise deactivate hooks whose
+    /// deliveries keep failing). Vendors where an administrator sets the
+    /// notification up by hand keep this default: "cannot tell", with how to
+    /// check by hand.
+    async fn webhook_status(&self, url: &str) -> Result<WebhookStatus, ConnectorError> {
+        Ok(WebhookStatus::unsupported(
+            url,
+            format!(
+                "the {} connector cannot inspect its webhook on the vendor side",
+                self.vendor()
+            ),
+        ))
+    }
+
+    /// Removes every hook pointing at `url`; returns how many were removed
+    /// (0 when none was). Vendors where an administrator sets the
+    /// notification up keep this default, a configuration error saying so.
+    async fn remove_webhook(&self, url: &str) -> Result<usize, ConnectorError> {
+        Err(ConnectorError::Config(format!(
+            "the {} connector cannot remove its webhook at {url}: an administrator removes it on the vendor side",
+            self.vendor()
+        )))
+    }
+
+    /// Whether an authenticated notice that the vendor deactivated the
+    /// bridge's webhook (Autotask's `Deactivated` action) arrived since the
+    /// last call; reading clears it. The daemon then checks the status and
+    /// re-registers at once.
+    fn take_webhook_deactivated(&self) -> bool {
+        false
+    }
+
+    /// The tenant's shared request budget, for connectors whose vendor
+    /// shares one allowance among every integration (Autotask); `None` otherwise.
+    fn budget(&self) -> Option<crate::webhooks::ApiBudget> {
+        None
+    }
 
     /// The connection's vendor-call counters ([`crate::http::HttpClient::stats`]),
     /// for the admin API and metrics; `None` for a connector without them.

@@ -22,9 +22,11 @@ pub mod probe;
 pub mod sim;
 pub mod stats;
 pub mod transport;
+pub mod webhooks;
 
 pub use connector::{Connector, WebhookRequest};
 pub use error::{ConnectorError, RetryAction, WebhookError};
 pub use limits::{RateLimiter, RateLimits};
 pub use model::*;
 pub use stats::{ApiStats, ApiStatsSnapshot};
+pub use webhooks::{ApiBudget, BudgetState, VendorHook, WebhookStatus};

@@ -85,6 +85,17 @@ impl Connector for JiraConnector {
         self.do_register_webhook(url).await
     }
 
+    async fn webhook_status(
+        &self,
+        url: &str,
+    ) -> Result<psa_connector::WebhookStatus, ConnectorError> {
+        self.hook_status(url).await
+    }
+
+    async fn remove_webhook(&self, url: &str) -> Result<usize, ConnectorError> {
+        self.remove_hooks(url).await
+    }
+
     fn api_stats(&self) -> Option<psa_connector::ApiStats> {
         Some(self.http.stats().clone())
     }

@@ -2,9 +2,8 @@
 //! payload's issue as the change hint, deduplicated by the delivery's
 //! identifier) and registration of the admin webhook, found by URL first.
 
-use http::Method;
-use psa_connector::{ChangeHint, ConnectorError, WebhookError, WebhookRequest};
-use serde_json::{json, Value};
+use psa_connector::{ChangeHint, WebhookError, WebhookRequest};
+use serde_json::Value;
 
 use crate::client::JiraConnector;
 use crate::issues::parse_time;
@@ -88,34 +87,5 @@ impl JiraConnector {
             updated_at: updated,
             dedup_key: format!("jira:hook:{delivery}"),
         }])
-    }
-
-    pub(crate) async fn do_register_webhook(&self, url: &str) -> Result<(), ConnectorError> {
-        let Some(secret) = self.settings.webhook_secret.as_deref() else {
-            return Err(ConnectorError::Config("register_webhooks needs webhook_secret for Jira (deliveries are checked against it)".into()));
-        };
-        let existing: Vec<Value> = self.get_json("rest/webhooks/1.0/webhook", &[]).await?;
-        if existing
-            .iter()
-            .any(|w| w.get("url").and_then(Value::as_str) == Some(url))
-        {
-            return Ok(());
-        }
-        let body = json!({
-            "name": format!("psa-bridge {}", self.settings.project),
-            "url": url,
-            "events": EVENTS,
-            "filters": {"issue-related-events-section": format!("project = {}", self.settings.project)},
-            "excludeBody": false,
-            "secret": secret,
-        });
-        self.write(
-            Method::POST,
-            "rest/webhooks/1.0/webhook",
-            &body,
-            "webhook API",
-        )
-        .await?;
-        Ok(())
     }
 }

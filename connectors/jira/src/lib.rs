@@ -13,6 +13,7 @@ mod connector;
 mod errors;
 #[doc(hidden)]
 pub mod fuzzing;
+mod hook_status;
 mod hooks;
 mod issues;
 mod search;

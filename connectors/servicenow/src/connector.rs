@@ -121,6 +121,32 @@ impl Connector for ServiceNowConnector {
         Ok(())
     }
 
+    /// The business rule that notifies the bridge is set up by an instance
+    /// admin and cannot be read through the Table API with the bridge's
+    /// usual roles: the status says so and how to check by hand.
+    async fn webhook_status(
+        &self,
+        url: &str,
+    ) -> Result<psa_connector::WebhookStatus, ConnectorError> {
+        Ok(psa_connector::WebhookStatus::unsupported(
+            url,
+            format!(
+                "ServiceNow notifications come from a business rule an instance admin sets up \
+                 (docs/vendors/servicenow.md); check it under System Definition > Business Rules \
+                 (table {}, active, posting to {url}) and its calls under System Logs > Outbound HTTP Requests. \
+                 Polling covers changes either way.",
+                self.settings.table
+            ),
+        ))
+    }
+
+    async fn remove_webhook(&self, url: &str) -> Result<usize, ConnectorError> {
+        Err(ConnectorError::Config(format!(
+            "ServiceNow notifications to {url} come from a business rule an instance admin set up; \
+             deactivate it under System Definition > Business Rules"
+        )))
+    }
+
     fn api_stats(&self) -> Option<psa_connector::ApiStats> {
         Some(self.http.stats().clone())
     }

@@ -12,6 +12,8 @@ use crate::escape::to_autotask_json;
 /// A webhook delivery waiting to be sent (after the state lock is released).
 #[derive(Clone, Debug)]
 pub(crate) struct Outgoing {
+    /// The webhook it is sent for (its failures are counted).
+    pub hook_id: i64,
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -136,6 +138,7 @@ impl Data {
             let body = to_autotask_json(&payload).into_bytes();
             let signature = crate::hooks::sign(&hook.secret, &body);
             out.push(Outgoing {
+                hook_id: hook.id,
                 url: hook.url.clone(),
                 headers: vec![
                     (

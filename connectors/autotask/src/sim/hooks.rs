@@ -136,6 +136,7 @@ impl Data {
                 excluded: Vec::new(),
                 udf_fields: Vec::new(),
                 sequence: 0,
+                failures: 0,
             },
         );
         Ok(id)

@@ -18,6 +18,9 @@ mod routes;
 mod seed;
 mod state;
 mod tickets;
+mod webhook_faults;
+
+pub use webhook_faults::SimWebhook;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -25,7 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::http::{HeaderMap, Method};
 use chrono::{DateTime, Utc};
-use psa_connector::sim::{middleware, send_webhook, Deliveries, SimControl};
+use psa_connector::sim::{middleware, send_webhook, send_webhook_status, Deliveries, SimControl};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
@@ -152,7 +155,7 @@ impl ApiError {
 
 /// State shared by the server and the handle.
 pub(crate) struct Shared {
-    data: Mutex<Data>,
+    data: Arc<Mutex<Data>>,
     control: Arc<SimControl>,
     origin: String,
     tasks: Deliveries,
@@ -160,6 +163,8 @@ pub(crate) struct Shared {
     /// [`AutotaskSim::fail_writes_after`]: successful writes still to let
     /// through, then the statuses to queue on `fail_next_writes`.
     write_faults: Mutex<Option<(usize, Vec<u16>)>>,
+    /// Calls refused because the tenant was at its request threshold.
+    threshold_refusals: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -179,17 +184,19 @@ impl Shared {
         }
     }
 
+    /// Sends each event in a tracked task; the answer counts towards the
+    /// webhook's consecutive failures ([`webhook_faults`]).
     fn deliver(&self, events: Vec<Outgoing>) {
-        if events.is_empty() {
-            return;
-        }
         for e in events {
-            self.tasks.track(self.runtime.spawn(send_webhook(
-                self.control.clone(),
-                e.url,
-                e.headers,
-                e.body,
-            )));
+            let (control, data) = (self.control.clone(), self.data.clone());
+            self.tasks.track(self.runtime.spawn(async move {
+                let status = send_webhook_status(control.clone(), e.url, e.headers, e.body).await;
+                let notice = webhook_faults::count_delivery(&data, e.hook_id, status);
+                if let Some(n) = notice {
+                    // The notice's own answer does not count.
+                    send_webhook(control, n.url, n.headers, n.body).await;
+                }
+            }));
         }
     }
 }
@@ -226,6 +233,8 @@ impl AutotaskSim {
             next_note: 30_000,
             next_hook: 100,
             next_child: 500,
+            request_threshold: 10_000,
+            hook_failure_limit: 25,
             ..Data::default()
         };
         if options.seed {
@@ -242,12 +251,13 @@ impl AutotaskSim {
         // simulator applies it per API user, which is stricter.
         control.set_concurrency_limit(Some(3), THREAD_LIMIT_MESSAGE);
         let shared = Arc::new(Shared {
-            data: Mutex::new(data),
+            data: Arc::new(Mutex::new(data)),
             control: control.clone(),
             origin: format!("http://{addr}"),
             tasks: Deliveries::default(),
             runtime: tokio::runtime::Handle::current(),
             write_faults: Mutex::new(None),
+            threshold_refusals: Default::default(),
         });
         let router = axum::Router::new()
             .fallback(routes::dispatch)

@@ -3,7 +3,6 @@
 //! `/ATServicesRest/V1.0/…` (matched case-insensitively) to the handlers.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -71,6 +70,22 @@ pub(crate) async fn dispatch(
         Err(e) => return e.into_response(),
     };
     let lower: Vec<&str> = lower[2..].iter().map(String::as_str).collect();
+    if lower != ["thresholdinformation"] {
+        if let Some(message) = shared.over_threshold() {
+            shared
+                .threshold_refusals
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut response = ApiError {
+                status: 429,
+                message,
+            }
+            .into_response();
+            response
+                .headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("60"));
+            return response;
+        }
+    }
     let is_write =
         method != Method::GET && !matches!(lower.last(), Some(&("query" | "count" | "search")));
     let request = Request {
@@ -229,15 +244,10 @@ fn route(shared: &Shared, lower: &[&str], req: &Request) -> Reply {
     let m = &req.method;
     match lower {
         ["thresholdinformation"] if m == Method::GET => {
-            let hour = Duration::from_secs(3600);
-            let used = shared
-                .control
-                .requests()
-                .iter()
-                .filter(|r| r.at.elapsed() < hour)
-                .count();
+            let used = shared.requests_this_hour();
+            let threshold = shared.lock().request_threshold;
             ok(
-                json!({"externalRequestThreshold": 10000, "requestThresholdTimeframe": 60, "currentTimeframeRequestCount": used}),
+                json!({"externalRequestThreshold": threshold, "requestThresholdTimeframe": 60, "currentTimeframeRequestCount": used}),
             )
         }
         ["tickets", rest @ ..] => tickets(shared, rest, req),

@@ -169,6 +169,8 @@ pub(crate) struct HookRec {
     /// (child id, udf field id, subscribed, display always)
     pub udf_fields: Vec<(i64, i64, bool, bool)>,
     pub sequence: u64,
+    /// Consecutive failed deliveries (Autotask deactivates at 25).
+    pub failures: u32,
 }
 
 impl HookRec {
@@ -197,6 +199,13 @@ pub(crate) struct Data {
     /// Entity fields the `{Kind}WebhookFields` field list leaves out
     /// ([`super::AutotaskSim::hide_webhook_field`]).
     pub hidden_hook_fields: Vec<(HookKind, String)>,
+    /// The tenant's requests per rolling hour (`ThresholdInformation`);
+    /// calls beyond it are refused with 429.
+    pub request_threshold: u64,
+    /// Requests other integrations made, counted in the hour (a knob).
+    pub external_requests: u64,
+    /// Consecutive failed deliveries after which a webhook is deactivated.
+    pub hook_failure_limit: u32,
 }
 
 /// Now, truncated to the milliseconds the API shows.

@@ -124,3 +124,10 @@ pub async fn receiver() -> (String, Inbox) {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (format!("http://{addr}/webhooks/autotask-internal"), inbox)
 }
+
+/// Settings pointing straight at a zone REST root (a fake).
+pub fn settings_for_api(api: &str) -> AutotaskSettings {
+    let mut s = AutotaskSettings::new("bridge@example.com", "demo-secret", "DEMOCODE");
+    s.api_url = Some(api.to_string());
+    s
+}

@@ -112,13 +112,46 @@ impl Shared {
                 ("content-type".to_string(), "application/json".to_string()),
                 (SIGNATURE_HEADER.to_string(), signature),
             ];
-            let task = self.runtime.spawn(psa_connector::sim::send_webhook(
-                self.control.clone(),
-                url,
-                headers,
-                body,
-            ));
+            let (shared, id) = (self.clone(), cb.id);
+            let task = self.runtime.spawn(async move {
+                let status = psa_connector::sim::send_webhook_status(
+                    shared.control.clone(),
+                    url,
+                    headers,
+                    body,
+                )
+                .await;
+                shared.count_delivery(id, status);
+            });
             self.deliveries.track(task);
+        }
+    }
+
+    /// Counts a delivery's answer (0: none): a callback whose deliveries
+    /// have failed for `callback_disable_after` (3 days) is deactivated,
+    /// as ConnectWise does. A success ends the run of failures.
+    fn count_delivery(&self, callback_id: i64, status: u16) {
+        let mut state = self.state();
+        let limit = state
+            .callback_disable_after
+            .unwrap_or(std::time::Duration::from_secs(3 * 24 * 3600));
+        let Some(cb) = state.callbacks.get_mut(&callback_id) else {
+            return;
+        };
+        if (200..300).contains(&status) {
+            cb.failing_since = None;
+            cb.failures = 0;
+            return;
+        }
+        cb.failures = cb.failures.saturating_add(1);
+        let since = *cb.failing_since.get_or_insert_with(std::time::Instant::now);
+        if !cb.inactive && since.elapsed() >= limit {
+            tracing::warn!(
+                callback = callback_id,
+                failures = cb.failures,
+                "simulated ConnectWise deactivates a failing callback"
+            );
+            cb.inactive = true;
         }
     }
 

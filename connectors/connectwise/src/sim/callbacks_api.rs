@@ -66,7 +66,11 @@ pub(crate) async fn patch(
         let path = op.get("path").and_then(Value::as_str).unwrap_or_default();
         let value = op.get("value");
         match (path, value) {
-            ("inactiveFlag", Some(Value::Bool(v))) => cb.inactive = *v,
+            ("inactiveFlag", Some(Value::Bool(v))) => {
+                cb.inactive = *v;
+                cb.failing_since = None;
+                cb.failures = 0;
+            }
             ("description", Some(Value::String(v))) => cb.description = v.clone(),
             _ => {
                 return Err(ApiError::bad_request(format!(
@@ -151,6 +155,8 @@ pub(crate) async fn create(
             .get("isSelfSuppressedFlag")
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        failing_since: None,
+        failures: 0,
     };
     state.next_callback += 1;
     let json = state.callback_json(&rec);

@@ -372,6 +372,23 @@ impl ConnectWiseSim {
             .collect()
     }
 
+    /// How long deliveries may fail before a callback is deactivated
+    /// (ConnectWise: 3 days). A test sets a short span (zero: the first
+    /// failed delivery deactivates it) instead of waiting days.
+    pub fn set_callback_disable_after(&self, after: std::time::Duration) {
+        self.shared.state().callback_disable_after = Some(after);
+    }
+
+    /// Failed deliveries in a row per callback id.
+    pub fn callback_failures(&self) -> Vec<(i64, u32)> {
+        self.shared
+            .state()
+            .callbacks
+            .values()
+            .map(|cb| (cb.id, cb.failures))
+            .collect()
+    }
+
     /// Turns callback delivery off (polling-only tests) or back on.
     pub fn set_callbacks_enabled(&self, on: bool) {
         self.shared.state().callbacks_enabled = on;

@@ -134,6 +134,10 @@ pub(crate) struct CallbackRec {
     pub payload_version: String,
     pub inactive: bool,
     pub self_suppressed: bool,
+    /// When the current run of failed deliveries began (None: the last one
+    /// succeeded), and how many failed since.
+    pub failing_since: Option<std::time::Instant>,
+    pub failures: u32,
 }
 
 /// Everything the simulated tenant holds.
@@ -155,6 +159,9 @@ pub(crate) struct State {
     pub callbacks_enabled: bool,
     /// The API member the configured keys belong to.
     pub api_member: String,
+    /// How long deliveries may keep failing before the callback is
+    /// deactivated (ConnectWise: 3 days; `None` means that).
+    pub callback_disable_after: Option<std::time::Duration>,
 }
 
 /// ConnectWise keeps whole seconds.

@@ -176,6 +176,24 @@ impl JiraSim {
         self.shared.state().webhooks_enabled = on;
     }
 
+    /// Switches every admin webhook off (`enabled: false`), as an
+    /// administrator can in Jira's settings (Jira itself does not).
+    pub fn disable_webhooks(&self) {
+        for hook in self.shared.state().webhooks.values_mut() {
+            hook.enabled = false;
+        }
+    }
+
+    /// Whether each admin webhook is enabled, by URL.
+    pub fn webhooks_enabled_by_url(&self) -> Vec<(String, bool)> {
+        self.shared
+            .state()
+            .webhooks
+            .values()
+            .map(|w| (w.url.clone(), w.enabled))
+            .collect()
+    }
+
     /// Registered webhooks: `(url, events, jql filter, has a secret)`.
     pub fn webhooks(&self) -> Vec<(String, Vec<String>, String, bool)> {
         self.shared

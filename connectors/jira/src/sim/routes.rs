@@ -371,7 +371,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/rest/webhooks/1.0/webhook",
             get(webhooks::list).post(webhooks::register),
         )
-        .route("/rest/webhooks/1.0/webhook/{id}", delete(webhooks::remove))
+        .route(
+            "/rest/webhooks/1.0/webhook/{id}",
+            delete(webhooks::remove).put(webhooks::update),
+        )
         .route(
             "/rest/api/3/webhook",
             get(dynamic_webhooks)

@@ -188,8 +188,9 @@ const EVENTS: [&str; 6] = [
     "comment_deleted",
 ];
 
-pub(crate) async fn register(AxState(sim): Sim, body: Bytes) -> Result<Response, ApiError> {
-    let b = json_body(&body)?;
+/// A webhook as a request body describes it (id 0: not assigned yet).
+fn parse_hook(body: &Bytes) -> Result<WebhookRec, ApiError> {
+    let b = json_body(body)?;
     let url = b
         .get("url")
         .and_then(Value::as_str)
@@ -220,11 +221,8 @@ pub(crate) async fn register(AxState(sim): Sim, body: Bytes) -> Result<Response,
         jql::parse(&jql_text)
             .map_err(|e| ApiError::field("filters", format!("Invalid JQL: {e}")))?;
     }
-    let mut state = sim.state();
-    let id = state.next_webhook;
-    state.next_webhook += 1;
-    let rec = WebhookRec {
-        id,
+    Ok(WebhookRec {
+        id: 0,
         name: b
             .get("name")
             .and_then(Value::as_str)
@@ -239,10 +237,38 @@ pub(crate) async fn register(AxState(sim): Sim, body: Bytes) -> Result<Response,
             .filter(|s| !s.is_empty())
             .map(str::to_string),
         enabled: b.get("enabled").and_then(Value::as_bool).unwrap_or(true),
-    };
+    })
+}
+
+pub(crate) async fn register(AxState(sim): Sim, body: Bytes) -> Result<Response, ApiError> {
+    let mut rec = parse_hook(&body)?;
+    let mut state = sim.state();
+    rec.id = state.next_webhook;
+    state.next_webhook += 1;
     let json = hook_json(&sim.base_url, &rec);
-    state.webhooks.insert(id, rec);
+    state.webhooks.insert(rec.id, rec);
     Ok((StatusCode::CREATED, Json(json)).into_response())
+}
+
+/// `PUT …/webhook/{id}`: replaces the webhook (the secret is kept when the
+/// body has none, as Jira never returns it).
+pub(crate) async fn update(
+    AxState(sim): Sim,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mut rec = parse_hook(&body)?;
+    let mut state = sim.state();
+    let Some(old) = id.parse::<u64>().ok().and_then(|n| state.webhooks.get(&n)) else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "Webhook not found."));
+    };
+    rec.id = old.id;
+    if rec.secret.is_none() {
+        rec.secret = old.secret.clone();
+    }
+    let json = hook_json(&sim.base_url, &rec);
+    state.webhooks.insert(rec.id, rec);
+    Ok(Json(json).into_response())
 }
 
 pub(crate) async fn list(AxState(sim): Sim) -> Json<Value> {
