@@ -207,6 +207,7 @@ mod tests {
             b: None,
             origin: Side::A,
             created_at: chrono::Utc::now(),
+            marker: None,
         };
         engine
             .store
@@ -268,6 +269,7 @@ mod tests {
             }),
             origin: Side::A,
             created_at: chrono::Utc::now(),
+            marker: None,
         };
         engine
             .store
