@@ -173,7 +173,8 @@ impl Engine {
 /// `link` and has not recorded yet: an operation posting that marker to that
 /// side is (or was, when the outbox was read) in the outbox, or the marker is
 /// one of the link's own once-only markers (the created ticket's first note,
-/// the write-back note). A marker copied into a person's note (an email reply
+/// the write-back note), or the marker of one of its close or description
+/// notes for a change on the other side. A marker copied into a person's note (an email reply
 /// quoting a mirrored note) matches neither, so that note is mirrored.
 /// Notes the bridge recorded are recognised earlier, by the comment map.
 pub(super) fn written_by_bridge(
@@ -187,6 +188,15 @@ pub(super) fn written_by_bridge(
         return true;
     }
     if side == link.origin && marker == super::trigger::write_back_marker(&ticket_marker) {
+        return true;
+    }
+    // The close rule's and description edits' notes: written to the side
+    // opposite the change, with a fresh id; recognised by their link-specific
+    // prefix when the comment map lost them (restored store).
+    if ["close", "desc"]
+        .iter()
+        .any(|kind| marker.starts_with(&link.event_prefix(kind, side.other())))
+    {
         return true;
     }
     outbox_before_fetch.iter().any(|op| {

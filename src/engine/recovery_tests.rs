@@ -278,3 +278,52 @@ fn a_mirror_marker_waits_until_both_sides_are_read() {
         .unwrap();
     assert_eq!(kinds(&plan), ["foreign_marker"]);
 }
+
+/// The close rule's and description edits' notes carry a fresh id, so they
+/// cannot be paired with a source; their link-specific prefix on the side
+/// they are written to is enough to keep them from being mirrored back when
+/// the comment map lost them. Another link's are people's notes.
+#[test]
+fn close_and_description_notes_the_store_lost_are_not_mirrored_back() {
+    for legacy in [true, false] {
+        let mut f = fixture();
+        if !legacy {
+            new_format(&mut f);
+        }
+        let close_from_a = f.link.event_marker("close", Side::A, 4711);
+        let desc_from_b = f.link.event_marker("desc", Side::B, 4712);
+        let plan = plan_both(
+            &f,
+            &[public_note("60", "Description updated", Some(&desc_from_b))],
+            &[public_note(
+                "910",
+                "Resolved on the client side",
+                Some(&close_from_a),
+            )],
+        );
+        assert!(plan.ops.is_empty(), "{:?}", plan.ops);
+        assert!(plan
+            .comments
+            .iter()
+            .all(|(_, _, e)| *e == CommentEntry::Bridge));
+        // The same markers on the side the change was made on, or another
+        // link's, are not the bridge's notes there.
+        let mut other = f.link.clone();
+        other.id = 8;
+        other.marker = other.marker.map(|m| m.replace(":100", ":101"));
+        let plan = plan_both(
+            &f,
+            &[public_note("61", "x", Some(&close_from_a))],
+            &[public_note(
+                "911",
+                "y",
+                Some(&other.event_marker("close", Side::A, 1)),
+            )],
+        );
+        assert_eq!(
+            kinds(&plan),
+            ["foreign_marker", "foreign_marker"],
+            "{legacy}"
+        );
+    }
+}

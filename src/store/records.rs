@@ -181,6 +181,28 @@ impl Link {
         }
     }
 
+    /// The marker of a note the bridge writes on its own account for a
+    /// change on `side` (`kind` `close`: the close rule's note; `desc`: a
+    /// description edit), made unique by `n`, a fresh store id.
+    pub fn event_marker(&self, kind: &str, side: Side, n: u64) -> String {
+        format!("{}{n}", self.event_prefix(kind, side))
+    }
+
+    /// How [`Link::event_marker`]s of `kind` for changes on `side` start:
+    /// `<ticket marker without prefix>:<kind>:<side>:`, or for links made
+    /// before markers were stored `<pairing>:<link id>:<kind>:<side>:`.
+    pub fn event_prefix(&self, kind: &str, side: Side) -> String {
+        match &self.marker {
+            Some(marker) => format!(
+                "{}:{kind}:{side}:",
+                marker
+                    .strip_prefix(psa_connector::marker::TICKET_MARKER_PREFIX)
+                    .unwrap_or(marker)
+            ),
+            None => format!("{}:{}:{kind}:{side}:", self.pairing, self.id),
+        }
+    }
+
     /// How the markers of this link's mirrors of `side`'s notes start.
     pub fn mirror_prefix(&self, side: Side) -> String {
         match &self.marker {
