@@ -174,8 +174,9 @@ impl Engine {
 /// side is (or was, when the outbox was read) in the outbox, or the marker is
 /// one of the link's own once-only markers (the created ticket's first note,
 /// the write-back note), or the marker of one of its close or description
-/// notes for a change on the other side. A marker copied into a person's note (an email reply
-/// quoting a mirrored note) matches neither, so that note is mirrored.
+/// notes for a change on the other side. A marker copied into a person's
+/// note (an email reply quoting a mirrored note) matches none of these, so
+/// that note is mirrored.
 /// Notes the bridge recorded are recognised earlier, by the comment map.
 pub(super) fn written_by_bridge(
     link: &Link,
