@@ -167,3 +167,77 @@ async fn updates_and_notes_need_a_linked_ticket() {
         "read back after the write"
     );
 }
+
+/// A vendor holding the tickets the bridge made, found by exact marker.
+#[derive(Default)]
+struct Vendor {
+    tickets: Vec<Ticket>,
+    created: Mutex<u32>,
+}
+
+impl Script for Vendor {
+    fn find_by_marker(&self, marker: &str) -> Result<Option<Ticket>, ConnectorError> {
+        Ok(self
+            .tickets
+            .iter()
+            .find(|t| t.marker.as_deref() == Some(marker))
+            .cloned())
+    }
+    fn create_ticket(&self, new: &NewTicket) -> Result<Ticket, ConnectorError> {
+        *self.created.lock().unwrap() += 1;
+        Ok(Ticket {
+            marker: Some(new.marker.clone()),
+            ..sample_ticket("new")
+        })
+    }
+}
+
+/// A store that lost a link (restored from a backup) escalates the source
+/// ticket again under a new link id; the create carries the marker of the
+/// first escalation and adopts the far ticket made then. The link-id marker
+/// of older versions would have missed it and created a second ticket.
+#[tokio::test]
+async fn a_re_escalation_after_a_lost_link_adopts_the_far_ticket() {
+    use crate::store::{Link, TicketRef};
+    let source = TicketRef {
+        id: "100".into(),
+        number: "T100".into(),
+    };
+    let now = chrono::Utc::now();
+    let first = Link::new(3, "p", Side::A, source.clone(), now);
+    let vendor = Fake(Vendor {
+        tickets: vec![Ticket {
+            marker: Some(first.marker()),
+            ..sample_ticket("1001")
+        }],
+        ..Default::default()
+    });
+    let again = Link::new(8, "p", Side::A, source, now);
+    let with_marker = |marker: String| {
+        let mut op = create();
+        if let Action::CreateTicket { ticket, .. } = &mut op.action {
+            ticket.marker = marker;
+        }
+        op
+    };
+    let delivered = apply(&vendor, &with_marker(again.marker()), None)
+        .await
+        .unwrap();
+    assert!(
+        matches!(delivered, Delivered::Created { adopted: true, ref ticket } if ticket.id == "1001")
+    );
+    assert_eq!(*vendor.0.created.lock().unwrap(), 0, "nothing created");
+
+    // The old link-id marker of the new link misses it.
+    let legacy = Link {
+        marker: None,
+        ..again
+    };
+    let delivered = apply(&vendor, &with_marker(legacy.marker()), None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        delivered,
+        Delivered::Created { adopted: false, .. }
+    ));
+}

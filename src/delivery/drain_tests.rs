@@ -88,6 +88,7 @@ fn link_and_op(engine: &Engine, id: u64, b: &str, now: chrono::DateTime<chrono::
         }),
         origin: Side::A,
         created_at: now,
+        marker: None,
     };
     let update = TicketUpdate {
         status: Some("Done".into()),

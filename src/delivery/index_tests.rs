@@ -61,6 +61,7 @@ fn link(id: u64, b: bool) -> Link {
         }),
         origin: Side::A,
         created_at: start(),
+        marker: None,
     }
 }
 

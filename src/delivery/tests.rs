@@ -104,6 +104,7 @@ async fn a_panicking_delivery_does_not_wedge_its_queue() {
         }),
         origin: Side::A,
         created_at: chrono::Utc::now(),
+        marker: None,
     };
     let op = update_op(100, 1);
     engine
@@ -193,6 +194,7 @@ async fn a_visibility_change_for_a_vanished_note_completes_with_an_audit_line() 
         }),
         origin: Side::A,
         created_at: chrono::Utc::now(),
+        marker: None,
     };
     let mut op = update_op(100, 1);
     op.action = Action::SetCommentVisibility {

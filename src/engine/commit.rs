@@ -211,6 +211,7 @@ mod tests {
             b: None,
             origin: Side::A,
             created_at: chrono::Utc::now(),
+            marker: None,
         };
         engine
             .store
@@ -274,6 +275,7 @@ mod tests {
             }),
             origin: Side::A,
             created_at: chrono::Utc::now(),
+            marker: None,
         };
         engine
             .store

@@ -21,6 +21,8 @@ mod worker;
 #[cfg(test)]
 mod companion_tests;
 #[cfg(test)]
+mod recovery_tests;
+#[cfg(test)]
 mod replan_tests;
 #[cfg(test)]
 mod snapshot_tests;

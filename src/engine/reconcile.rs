@@ -300,12 +300,7 @@ impl Engine {
             }
         }
         if let Some(note) = &rule.note {
-            let marker = format!(
-                "{}:{}:close:{side}:{}",
-                pairing.name,
-                plan.link.id,
-                self.store.next_id()?
-            );
+            let marker = plan.link.event_marker("close", side, self.store.next_id()?);
             plan.add_comment(
                 other,
                 note.clone(),
@@ -346,12 +341,7 @@ impl Engine {
         let conn = pairing.connection(side);
         // A fresh store id, not a timestamp: two edits in one second must
         // not share a marker (the second would be "adopted" as the first).
-        let marker = format!(
-            "{}:{}:desc:{side}:{}",
-            pairing.name,
-            plan.link.id,
-            self.store.next_id()?
-        );
+        let marker = plan.link.event_marker("desc", side, self.store.next_id()?);
         plan.add_comment(
             side.other(),
             format!("Description updated in {conn}:\n{current}"),

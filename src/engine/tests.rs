@@ -63,6 +63,7 @@ pub(super) fn fixture_with(mapping_text: &str) -> Fixture {
         }),
         origin: Side::A,
         created_at: start,
+        marker: None,
     };
     Fixture {
         engine,

@@ -1,5 +1,11 @@
 //! Escalation: a ticket that meets the pairing's trigger gets a link and a
 //! create operation for the far side, carrying the bridge's marker.
+//!
+//! The marker depends on the source ticket only (`Link::new`,
+//! [`crate::store::ticket_marker_for`]), not on the link's store id: a store
+//! that lost the link (a restored backup) escalates the ticket again, and the
+//! create finds the far ticket made the first time by that marker and adopts
+//! it (`delivery::apply`) instead of making a second one.
 
 use psa_connector::{NewTicket, Ticket, TicketUpdate};
 use serde_json::json;
@@ -33,20 +39,15 @@ impl Engine {
         let mapping = &pairing.mapping;
         let target = side.other();
         let now = self.clock.now();
-        let mut link = Link {
-            id: link_id,
-            pairing: pairing.name.clone(),
-            a: None,
-            b: None,
-            origin: side,
-            created_at: now,
-        };
-        link.set_side(
+        let link = Link::new(
+            link_id,
+            &pairing.name,
             side,
             TicketRef {
                 id: ticket.id.clone(),
                 number: ticket.number.clone(),
             },
+            now,
         );
 
         let source_state = observe(mapping, side, ticket);

@@ -58,8 +58,8 @@ impl Engine {
             } else if triggers(pairing, side, ticket) {
                 let link_id = self.store.next_id()?;
                 let mut plan = self.plan_escalation(pairing, side, connection, ticket, link_id);
-                self.plan_side_comments(pairing, side, &ticket.id, &[], &mut plan)
-                    .await?;
+                let comments = self.read_comments(pairing, side, &ticket.id).await?;
+                self.plan_side_notes(pairing, side, &comments, None, &[], &mut plan)?;
                 plans.push(plan);
             }
         }
@@ -105,43 +105,52 @@ impl Engine {
             }
         }
         let mut plan = self.plan_link(pairing, link, &sides, outbox_before_fetch)?;
-        let mut resolutions = BTreeMap::new();
+        // Both sides' notes are read before either is planned: a note is
+        // recognised as the mirror of a note on the other side from the two
+        // lists alone when the comment map does not know them (restored store).
+        let mut notes: BTreeMap<Side, Vec<Comment>> = BTreeMap::new();
         for side in [Side::A, Side::B] {
             if let Some(ticket) = sides.get(side) {
-                let comments = self
-                    .plan_side_comments(pairing, side, &ticket.id, outbox_before_fetch, &mut plan)
-                    .await?;
-                if let Some(note) = comments
-                    .iter()
-                    .filter(|c| c.resolution)
-                    .max_by_key(|c| c.created_at)
-                {
-                    resolutions.insert(side, note.body.clone());
-                }
+                let read = self.read_comments(pairing, side, &ticket.id).await?;
+                notes.insert(side, read);
+            }
+        }
+        let mut resolutions = BTreeMap::new();
+        for (side, comments) in &notes {
+            let other = notes.get(&side.other()).map(Vec::as_slice);
+            self.plan_side_notes(
+                pairing,
+                *side,
+                comments,
+                other,
+                outbox_before_fetch,
+                &mut plan,
+            )?;
+            if let Some(note) = comments
+                .iter()
+                .filter(|c| c.resolution)
+                .max_by_key(|c| c.created_at)
+            {
+                resolutions.insert(*side, note.body.clone());
             }
         }
         add_status_companions(pairing, &resolutions, &mut plan);
         Ok(plan)
     }
 
-    /// Reads the comments of one side's ticket and plans their mirrors;
-    /// returns what it read.
-    async fn plan_side_comments(
+    /// Reads the comments of one side's ticket.
+    async fn read_comments(
         &self,
         pairing: &LoadedPairing,
         side: Side,
         ticket_id: &str,
-        outbox_before_fetch: &[OutboxOp],
-        plan: &mut Plan,
     ) -> Result<Vec<Comment>, EngineError> {
         let conn = self
             .side_connection(pairing, side)
             .ok_or_else(|| missing(pairing.connection(side)))?;
-        let comments = read_in_place(|| conn.connector.list_comments(ticket_id))
+        read_in_place(|| conn.connector.list_comments(ticket_id))
             .await
-            .map_err(Engine::vendor_error(&conn.name))?;
-        self.plan_comments(pairing, side, &comments, outbox_before_fetch, plan)?;
-        Ok(comments)
+            .map_err(Engine::vendor_error(&conn.name))
     }
 
     /// The links `ticket_id` of `connection` belongs to (any pairing), for

@@ -11,6 +11,7 @@ mod format;
 #[cfg(test)]
 mod format_tests;
 mod keys;
+mod markers;
 mod outbox;
 mod perms;
 pub mod records;
@@ -26,6 +27,7 @@ pub use audit::{entry_hash, VerifyReport};
 pub use faults::{Faults, FAULT_FILE_ENV};
 pub use format::{FORMAT_VERSION, PRODUCT};
 pub use keys::*;
+pub use markers::{marker_id, ticket_marker_for};
 pub use outbox::OutboxCounts;
 pub use perms::owner_only_umask;
 pub use records::*;

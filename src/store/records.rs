@@ -112,6 +112,13 @@ pub struct Link {
     /// The side whose trigger created the link.
     pub origin: Side,
     pub created_at: Timestamp,
+    /// The far ticket's marker, derived from the source ticket when the link
+    /// was made ([`super::ticket_marker_for`]), so the ticket and the notes the
+    /// bridge wrote for it are recognised from vendor data alone (a restored
+    /// backup, a lost link). `None` in links written before: their markers
+    /// are derived from the link id, as they were written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
 }
 
 impl Link {
@@ -127,14 +134,27 @@ impl Link {
             Side::B => self.b = Some(r),
         }
     }
-    /// The idempotency marker of the far-side ticket this link creates.
-    pub fn marker(&self) -> String {
-        format!(
-            "{}{}:{}",
-            psa_connector::marker::TICKET_MARKER_PREFIX,
-            self.pairing,
-            self.id
-        )
+    /// A new link of `pairing` for `source` (on `origin`), with the
+    /// deterministic marker [`super::ticket_marker_for`] of that ticket.
+    pub fn new(
+        id: u64,
+        pairing: &str,
+        origin: Side,
+        source: TicketRef,
+        created_at: Timestamp,
+    ) -> Link {
+        let marker = super::ticket_marker_for(pairing, origin, &source.id);
+        let mut link = Link {
+            id,
+            pairing: pairing.to_string(),
+            a: None,
+            b: None,
+            origin,
+            created_at,
+            marker: Some(marker),
+        };
+        link.set_side(origin, source);
+        link
     }
 }
 

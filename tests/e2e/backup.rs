@@ -7,7 +7,8 @@
 //! their markers) and its audit chain must verify.
 
 use psa_bridge::demo::story::Story;
-use psa_bridge::demo::{wait_for, DemoOptions};
+use psa_bridge::demo::{wait_for, DemoEnv, DemoOptions};
+use psa_connectwise::sim::SimNoteKind;
 
 use crate::common::{env, settled, Bridge, STEP};
 use crate::steps::{audit_verifies, msp_ticket};
@@ -40,8 +41,21 @@ async fn a_restored_backup_converges_without_duplicates() {
     tar(&["-C", &dir, "-czf", archive, "store"]);
     let bridge = Bridge::spawn(&env.config_path).await;
 
-    // Work the backup does not know: a note each way, a second escalation.
+    // Work the backup does not know: a note each way, a second escalation
+    // with a note each way.
     story.tech_replies().await.unwrap();
+    let msp_note = env.connectwise.user_add_note(
+        story.connectwise_id(),
+        "Engineer dispatched to the branch.",
+        SimNoteKind::Discussion,
+        "Mike MSP",
+    );
+    assert!(msp_note > 0);
+    wait_for("the MSP's note on Autotask", STEP, || {
+        note_with(&env, story.autotask_id(), "Engineer dispatched")
+    })
+    .await
+    .unwrap();
     let second = env.autotask.user_create_ticket(
         "Printer jams on floor 2",
         "Every second page.",
@@ -54,12 +68,36 @@ async fn a_restored_backup_converges_without_duplicates() {
     })
     .await
     .unwrap();
+    let second_msp = msp_ticket(&env, second.id).unwrap();
+    env.autotask
+        .user_add_note(second.id, "Model HP M404.", false, "Tina Tech");
+    env.connectwise.user_add_note(
+        second_msp,
+        "Ordered a new fuser.",
+        SimNoteKind::Discussion,
+        "Mike MSP",
+    );
+    wait_for("the second link's notes cross", STEP, || {
+        let on_msp = env
+            .connectwise
+            .notes(second_msp)
+            .iter()
+            .any(|n| n.text.contains("HP M404"));
+        (on_msp && note_with(&env, second.id, "new fuser").is_some()).then_some(())
+    })
+    .await
+    .unwrap();
     settled(&env, &bridge).await;
     let tickets_before = env.connectwise.tickets().len();
-    let notes_before = (
-        env.autotask.notes(story.autotask_id()).len(),
-        env.connectwise.notes(story.connectwise_id()).len(),
-    );
+    let notes = |env: &DemoEnv| {
+        (
+            env.autotask.notes(story.autotask_id()).len(),
+            env.connectwise.notes(story.connectwise_id()).len(),
+            env.autotask.notes(second.id).len(),
+            env.connectwise.notes(second_msp).len(),
+        )
+    };
+    let notes_before = notes(&env);
 
     // Restore: stop, replace the store folder with the archive's, start.
     bridge.stop().await;
@@ -72,18 +110,24 @@ async fn a_restored_backup_converges_without_duplicates() {
         tickets_before,
         "no ticket created twice"
     );
-    assert_eq!(
-        (
-            env.autotask.notes(story.autotask_id()).len(),
-            env.connectwise.notes(story.connectwise_id()).len(),
-        ),
-        notes_before,
-        "no note posted twice"
-    );
+    assert_eq!(notes(&env), notes_before, "no note posted twice");
+    assert_eq!(msp_ticket(&env, second.id), Some(second_msp));
 
-    // The restored store still syncs both links.
+    // The restored store still syncs both links, notes included.
     story.msp_resolves().await.unwrap();
-    let second_msp = msp_ticket(&env, second.id).unwrap();
+    env.connectwise.user_add_note(
+        second_msp,
+        "Fuser replaced.",
+        SimNoteKind::Discussion,
+        "Mike MSP",
+    );
+    wait_for(
+        "a note on the second link crosses after the restore",
+        STEP,
+        || note_with(&env, second.id, "Fuser replaced"),
+    )
+    .await
+    .unwrap();
     env.connectwise.user_set_status(second_msp, "In Progress");
     wait_for("the second link syncs after the restore", STEP, || {
         (env.autotask.ticket(second.id)?.status == "In Progress").then_some(())
@@ -92,6 +136,22 @@ async fn a_restored_backup_converges_without_duplicates() {
     .unwrap();
     settled(&env, &bridge).await;
     assert_eq!(env.connectwise.tickets().len(), tickets_before);
+    let fuser = env
+        .autotask
+        .notes(second.id)
+        .iter()
+        .filter(|n| n.text.contains("Fuser replaced"))
+        .count();
+    assert_eq!(fuser, 1, "the note after the restore crossed once");
     bridge.stop().await;
     audit_verifies(&env).await;
+}
+
+/// The id of the first Autotask note of `ticket` containing `text`.
+fn note_with(env: &DemoEnv, ticket: i64, text: &str) -> Option<i64> {
+    env.autotask
+        .notes(ticket)
+        .into_iter()
+        .find(|n| n.text.contains(text))
+        .map(|n| n.id)
 }

@@ -13,7 +13,8 @@
 
 const OPEN: &str = "[psa-bridge:";
 
-/// How every ticket marker starts (`psa-bridge:<pairing>:<link id>`).
+/// How every ticket marker starts (`psa-bridge:<pairing>:<origin side>:<origin
+/// ticket id>`; links made by older versions `psa-bridge:<pairing>:<link id>`).
 pub const TICKET_MARKER_PREFIX: &str = "psa-bridge:";
 
 /// The bridge's ticket marker in a field value, if the value is one. The
