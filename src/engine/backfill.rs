@@ -181,7 +181,10 @@ impl Engine {
             return Ok(outcome);
         }
         outcome.met_trigger = true;
-        let earlier = match self.earlier_far_ticket(pairing, near, far, &ticket).await {
+        let earlier = match self
+            .earlier_far_ticket(pairing, side, (near, far), &ticket)
+            .await
+        {
             Ok(earlier) => earlier,
             Err(e) => {
                 return Ok(failed(
@@ -190,39 +193,50 @@ impl Engine {
                 ))
             }
         };
-        if let Some((link_id, far_ticket)) = earlier {
+        if let Some(earlier) = earlier {
             outcome.decision = Decision::LinkByMarker;
-            outcome.link = Some(link_id);
-            outcome.far_ticket = Some(far_ticket.number.clone());
+            outcome.link = earlier.legacy_link;
+            outcome.far_ticket = Some(earlier.far_ticket.number.clone());
             // Checked here too (the adoption's transaction checks again), so
             // a dry run reports the refusal the run would meet.
-            if let Some(reason) = self.adoption_refused(pairing, side, far, &far_ticket, link_id)? {
+            if let Some(reason) =
+                self.adoption_refused(pairing, side, far, &earlier.far_ticket, earlier.legacy_link)?
+            {
                 return Ok(failed(outcome, reason));
             }
             if dry_run {
                 return Ok(outcome);
             }
-            let notes = match self
-                .crossed_notes(pairing, side, near, far, &ticket, &far_ticket, link_id)
-                .await
-            {
-                Ok(notes) => notes,
-                Err(e) => return Ok(failed(outcome, format!("reading both tickets' notes: {e}"))),
+            // Notes of an older version's link are paired here; a current
+            // link's by the planner, from their mirror markers.
+            let notes = match earlier.legacy_link {
+                Some(link_id) => match self
+                    .crossed_notes(
+                        pairing,
+                        side,
+                        near,
+                        far,
+                        &ticket,
+                        &earlier.far_ticket,
+                        link_id,
+                    )
+                    .await
+                {
+                    Ok(notes) => notes,
+                    Err(e) => {
+                        return Ok(failed(outcome, format!("reading both tickets' notes: {e}")))
+                    }
+                },
+                None => Vec::new(),
             };
             return match self
-                .adopt(
-                    pairing,
-                    side,
-                    near,
-                    far,
-                    &ticket,
-                    &far_ticket,
-                    link_id,
-                    &notes,
-                )
+                .adopt(pairing, side, (near, far), &ticket, &earlier, &notes)
                 .await
             {
-                Ok(()) => Ok(outcome),
+                Ok(link_id) => {
+                    outcome.link = Some(link_id);
+                    Ok(outcome)
+                }
                 Err(StoreError::Aborted(reason)) => Ok(failed(outcome, reason)),
                 Err(e) => Err(e),
             };

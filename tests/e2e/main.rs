@@ -5,8 +5,8 @@
 mod admin;
 mod ambiguous;
 mod audit;
-mod backup;
 mod backfill;
+mod backup;
 mod campaign;
 mod chaos;
 mod check;

@@ -1,7 +1,12 @@
 //! Adopting a far ticket the bridge created earlier whose link was lost
-//! (see [`super`]): found through the marker of the bridge's write-back
-//! note, linked under the marker's link id with the comment map rebuilt
-//! from the notes' markers, in one transaction.
+//! (see [`super`]), in one transaction. Links made by this version carry a
+//! ticket marker derived from the source ticket alone
+//! ([`crate::store::ticket_marker_for`]): the far ticket is looked up by it,
+//! linked under a new id with that marker, and the planner pairs the notes
+//! that crossed by their mirror markers (`mirror_recovered`). Links made by
+//! older versions carry `psa-bridge:<pairing>:<link id>`: found through the
+//! marker of the bridge's write-back note, linked under the marker's link id
+//! with the comment map rebuilt from the notes' markers.
 
 use psa_connector::{ConnectorError, Ticket};
 use serde_json::json;
@@ -10,23 +15,45 @@ use super::super::{observe, Connection, Engine};
 use crate::config::LoadedPairing;
 use crate::retry::read_in_place;
 use crate::store::{
-    comment_key, link_key, AuditRecord, CommentEntry, Link, Side, StoreError, TicketRef, TreeName,
+    comment_key, link_key, ticket_marker_for, AuditRecord, CommentEntry, Link, Side, StoreError,
+    TicketRef, TreeName,
 };
 
 /// How far a marker's link id may lie beyond this store's id counter (a
 /// store restored from an old backup is behind by what was written since).
 const MAX_ID_GAP: u64 = 1 << 24;
 
+/// A far ticket the bridge created earlier for a ticket whose link was lost.
+#[derive(Debug)]
+pub(super) struct Earlier {
+    pub far_ticket: Ticket,
+    /// The link id of an older version's marker (`psa-bridge:<pairing>:<id>`);
+    /// `None` for a marker derived from the source ticket.
+    pub legacy_link: Option<u64>,
+}
+
 impl Engine {
-    /// The far ticket the bridge created for `ticket` earlier, by the marker
-    /// of the write-back note it posted on `ticket`: `(link id, far ticket)`.
+    /// The far ticket the bridge created for `ticket` (on `side`) earlier:
+    /// by the marker derived from `ticket`, else (an older version's link)
+    /// by the marker of the write-back note it posted on `ticket`.
     pub(super) async fn earlier_far_ticket(
         &self,
         pairing: &LoadedPairing,
-        near: &Connection,
-        far: &Connection,
+        side: Side,
+        (near, far): (&Connection, &Connection),
         ticket: &Ticket,
-    ) -> Result<Option<(u64, Ticket)>, ConnectorError> {
+    ) -> Result<Option<Earlier>, ConnectorError> {
+        let marker = ticket_marker_for(&pairing.name, side, &ticket.id);
+        if let Some(found) = read_in_place(|| far.connector.find_by_marker(&marker)).await? {
+            if psa_connector::marker::ticket_marker(found.marker.as_deref()).as_deref()
+                == Some(marker.as_str())
+            {
+                return Ok(Some(Earlier {
+                    far_ticket: found,
+                    legacy_link: None,
+                }));
+            }
+        }
         let comments = read_in_place(|| near.connector.list_comments(&ticket.id)).await?;
         let prefix = format!(
             "{}{}:",
@@ -48,7 +75,10 @@ impl Engine {
                 if psa_connector::marker::ticket_marker(found.marker.as_deref()).as_deref()
                     == Some(marker.as_str())
                 {
-                    return Ok(Some((link_id, found)));
+                    return Ok(Some(Earlier {
+                        far_ticket: found,
+                        legacy_link: Some(link_id),
+                    }));
                 }
             }
         }
@@ -109,41 +139,50 @@ impl Engine {
         side: Side,
         far: &Connection,
         far_ticket: &Ticket,
-        link_id: u64,
+        legacy_link: Option<u64>,
     ) -> Result<Option<String>, StoreError> {
         if let Some(other) = self
             .store
             .link_for(&pairing.name, side.other(), &far_ticket.id)?
         {
             return Ok(Some(format!(
-                "{} ticket {} carrying the marker of link {link_id} is linked to another ticket already (link {})",
-                far.name, far_ticket.number, other.id
+                "{} ticket {} carrying the bridge's marker {} is linked to another ticket already (link {})",
+                far.name,
+                far_ticket.number,
+                far_ticket.marker.as_deref().unwrap_or_default(),
+                other.id
             )));
         }
-        if self.store.link(link_id)?.is_some() {
-            return Ok(Some(format!(
-                "link id {link_id} of the far ticket's marker is in use by another link"
-            )));
+        if let Some(link_id) = legacy_link {
+            if self.store.link(link_id)?.is_some() {
+                return Ok(Some(format!(
+                    "link id {link_id} of the far ticket's marker is in use by another link"
+                )));
+            }
         }
         Ok(None)
     }
 
-    /// Links `ticket` to `far_ticket` (which carries link `link_id`'s
-    /// marker) and queues a notice so the planner reconciles the pair.
-    /// `StoreError::Aborted` says why it was refused.
-    #[allow(clippy::too_many_arguments)]
+    /// Links `ticket` to the earlier far ticket and queues a notice so the
+    /// planner reconciles the pair; the new link's id. `StoreError::Aborted`
+    /// says why it was refused.
     pub(super) async fn adopt(
         &self,
         pairing: &LoadedPairing,
         side: Side,
-        near: &Connection,
-        far: &Connection,
+        (near, far): (&Connection, &Connection),
         ticket: &Ticket,
-        far_ticket: &Ticket,
-        link_id: u64,
+        earlier: &Earlier,
         notes: &[(Side, String, CommentEntry)],
-    ) -> Result<(), StoreError> {
-        self.reserve_id(link_id)?;
+    ) -> Result<u64, StoreError> {
+        let far_ticket = &earlier.far_ticket;
+        let link_id = match earlier.legacy_link {
+            Some(link_id) => {
+                self.reserve_id(link_id)?;
+                link_id
+            }
+            None => self.store.next_id()?,
+        };
         let now = self.clock.now();
         // The shadow an adopted create gets: this side as it is, the far
         // side as found (so nothing is taken for an edit), then planned.
@@ -158,6 +197,11 @@ impl Engine {
             b: None,
             origin: side,
             created_at: now,
+            // An older version's link keeps its link-id marker (`None`).
+            marker: earlier
+                .legacy_link
+                .is_none()
+                .then(|| ticket_marker_for(&pairing.name, side, &ticket.id)),
         };
         link.set_side(
             side,
@@ -235,7 +279,7 @@ impl Engine {
         })?;
         self.store.flush().await?;
         self.inbox_ready.notify_waiters();
-        Ok(())
+        Ok(link_id)
     }
 
     /// Moves the store's id counter past `id` (a link id taken from a
