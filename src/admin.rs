@@ -9,6 +9,7 @@
 //! `/healthz` shows error texts only to requests carrying the token.
 
 pub mod auth;
+pub mod dashboard;
 mod process;
 pub mod token;
 
@@ -58,6 +59,8 @@ pub enum Endpoint {
     AuditVerify,
     Metrics,
     Healthz,
+    /// The web dashboard's page and assets ([`dashboard`]).
+    Dashboard,
 }
 
 /// One route of the admin listener.
@@ -109,6 +112,14 @@ pub const ROUTES: &[AdminRoute] = &[
              error texts only with the token",
         ),
     },
+    // The web dashboard: no data, only the page and its files.
+    dashboard::route("/"),
+    dashboard::route("/assets/style.css"),
+    dashboard::route("/assets/app.js"),
+    dashboard::route("/assets/api.js"),
+    dashboard::route("/assets/dom.js"),
+    dashboard::route("/assets/views.js"),
+    dashboard::route("/assets/favicon.svg"),
 ];
 
 /// Whether `path` may be served without the token (an [`Access::Open`] route).
@@ -139,6 +150,7 @@ pub fn router(
             Endpoint::AuditVerify => get(verify),
             Endpoint::Metrics if !with_metrics => continue,
             Endpoint::Metrics => get(metrics),
+            Endpoint::Dashboard => get(dashboard::serve),
             Endpoint::Healthz => get(move |headers: axum::http::HeaderMap| async move {
                 health.respond(detail_guard.token_matches(&headers))
             }),

@@ -12,6 +12,7 @@ mod close;
 mod common;
 mod conflict;
 mod crash;
+mod dashboard;
 mod dead_letters;
 mod edits;
 mod fault_injection;
