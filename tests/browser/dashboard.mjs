@@ -4,13 +4,15 @@
 // afterwards. Each step saves a screenshot into --out.
 //
 //   node dashboard.mjs --url http://127.0.0.1:PORT --token TOKEN --out DIR \
-//        [--dead outbox:ID] [--xss TEXT --xss-ticket CONNECTION:TICKET]
+//        [--dead outbox:ID] [--discard notices:ID]
+//        [--xss TEXT --xss-ticket CONNECTION:TICKET]
 //
 // Steps: without a token only the login prompt shows (no figures, no API
 // answer 200); a wrong token brings the prompt back; with the token the
 // figures equal /api/v1/status; a hostile ticket title renders as text; a
 // ticket's audit link shows its history; Discard asks first (Cancel keeps
-// it); Retry on the dead letter answers 200 and the letter leaves the page.
+// it); Retry on the dead letter answers 200 and the letter leaves the page;
+// Discard (confirmed, with a reason) removes the other one.
 // Exit 0 when every step passed, 1 with the reason otherwise.
 
 import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
@@ -24,6 +26,7 @@ const { values: opt } = parseArgs({
     token: { type: 'string' },
     out: { type: 'string' },
     dead: { type: 'string' },
+    discard: { type: 'string' },
     xss: { type: 'string' },
     'xss-ticket': { type: 'string' },
     chromium: { type: 'string', default: process.env.PSA_CHROMIUM ?? '/usr/bin/chromium' },
@@ -244,7 +247,22 @@ try {
     await screenshot('retried');
   }
 
-  // 8. Log out: the prompt again, the token forgotten.
+  // 8. Discard, confirmed with a reason.
+  if (opt.discard) {
+    const [kind, id] = opt.discard.split(':');
+    const row = page.locator(`tr.dead-letter[data-kind="${kind}"][data-id="${id}"]`);
+    await row.waitFor();
+    await row.locator('button.discard').click();
+    await row.locator('.discard-reason').fill('discarded in the browser test');
+    const discarded = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/${id}/discard`));
+    await row.locator('button.confirm-discard').click();
+    const answer = await discarded;
+    check(answer.status() === 200, `Discard answered ${answer.status()}: ${await answer.text()}`);
+    await row.waitFor({ state: 'detached', timeout: 60_000 });
+    await screenshot('discarded');
+  }
+
+  // 9. Log out: the prompt again, the token forgotten.
   await page.click('#logout');
   await page.locator('#login').waitFor({ state: 'visible' });
   check((await page.evaluate(() => sessionStorage.length)) === 0, 'log out kept the token');

@@ -88,7 +88,11 @@ async function refresh() {
     if (mine !== generation) return;
     if (showError(e)) return;
   }
-  if (mine === generation) timer = setTimeout(refresh, REFRESH_MS);
+  if (mine === generation) {
+    // One chain of refreshes, however many were started at once.
+    clearTimeout(timer);
+    timer = setTimeout(refresh, REFRESH_MS);
+  }
 }
 
 async function act(key, what, run) {
