@@ -1,10 +1,11 @@
 //! The web dashboard in a real headless browser: Debian's Chromium driven by
 //! playwright-core (`tests/browser/dashboard.mjs`, installed by
 //! `scripts/browser-deps.sh`) against the daemon after a story with a dead
-//! letter and a ticket whose title is an HTML injection. The script checks
-//! the login prompt, the figures against the API, the hostile title shown as
-//! text and the audit view, and clicks Retry on the dead letter; this side
-//! then sees the retried change delivered to the simulator. Screenshots of
+//! letter, a dead notice and a ticket whose title is an HTML injection. The
+//! script checks the login prompt, the figures against the API, the hostile
+//! title shown as text and the audit view, clicks Retry on the dead letter
+//! and discards the dead notice; this side then sees the retried change
+//! delivered to the simulator and the notice gone. Screenshots of
 //! every step are kept in `target/browser-screenshots/dashboard/`.
 
 use std::path::{Path, PathBuf};
@@ -66,6 +67,15 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
+/// An id the API gives as a number or a string.
+fn id_of(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 async fn get_json(bridge: &Bridge, path: &str) -> Value {
     serde_json::from_str(&bridge.admin_get(path).await).unwrap()
 }
@@ -73,7 +83,12 @@ async fn get_json(bridge: &Bridge, path: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_in_headless_chromium() {
     let (chromium, browser_dir) = browser_tools();
-    let (_dir, env) = env(DemoOptions::default()).await;
+    // Webhooks only: no poll can use up the injected read fault below.
+    let (_dir, env) = env(DemoOptions {
+        polling: false,
+        ..Default::default()
+    })
+    .await;
     let bridge = Bridge::spawn(&env.config_path).await;
 
     // The story's escalation, and a ticket whose title is HTML.
@@ -108,6 +123,19 @@ async fn the_dashboard_in_headless_chromium() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(dead.is_object(), "no dead letter appeared");
+    // A dead notice: reading the hostile ticket is refused for good.
+    env.autotask.control().fail_next_reads(&[403]);
+    env.autotask.user_set_priority(hostile.id, "High");
+    let mut notice = Value::Null;
+    for _ in 0..300 {
+        notice = get_json(&bridge, "/api/v1/notices/dead").await[0].clone();
+        if !notice.is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let notice_id = id_of(&notice["id"]).or_else(|| id_of(&notice["item"]["id"]));
+    let notice_id = notice_id.unwrap_or_else(|| panic!("no dead notice appeared: {notice}"));
     settled(&env, &bridge).await;
     assert_eq!(env.connectwise.ticket(cw1).unwrap().priority, P2);
 
@@ -122,12 +150,9 @@ async fn the_dashboard_in_headless_chromium() {
         .arg("--out")
         .arg(&out)
         .arg("--dead")
-        .arg(format!(
-            "outbox:{}",
-            dead["id"]
-                .as_str()
-                .map_or_else(|| dead["id"].to_string(), str::to_string)
-        ))
+        .arg(format!("outbox:{}", id_of(&dead["id"]).unwrap()))
+        .arg("--discard")
+        .arg(format!("notices:{notice_id}"))
         .arg("--xss")
         .arg(HOSTILE_TITLE)
         .arg("--xss-ticket")
@@ -177,7 +202,14 @@ async fn the_dashboard_in_headless_chromium() {
     settled(&env, &bridge).await;
     let left = get_json(&bridge, "/api/v1/outbox?state=dead").await;
     assert_eq!(left["items"], Value::Array(Vec::new()), "{left}");
+    let notices = get_json(&bridge, "/api/v1/notices/dead").await;
+    assert_eq!(notices, Value::Array(Vec::new()), "the discarded notice");
+    let activity = bridge.admin_get("/api/v1/activity?limit=500").await;
+    assert!(
+        activity.contains("discarded in the browser test"),
+        "the discard and its reason are audited: {activity}"
+    );
     let shots = std::fs::read_dir(&out).unwrap().count();
-    assert!(shots >= 7, "{shots} screenshots in {}", out.display());
+    assert!(shots >= 9, "{shots} screenshots in {}", out.display());
     bridge.stop().await;
 }
