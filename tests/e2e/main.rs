@@ -4,6 +4,9 @@
 
 mod admin;
 mod ambiguous;
+mod api_outbox;
+mod api_status;
+mod api_steps;
 mod audit;
 mod campaign;
 mod chaos;
