@@ -4,6 +4,8 @@
 
 mod admin;
 mod ambiguous;
+mod api_input;
+mod api_links;
 mod api_outbox;
 mod api_status;
 mod api_steps;
