@@ -6,6 +6,7 @@ mod admin;
 mod ambiguous;
 mod api_input;
 mod api_links;
+mod api_openapi;
 mod api_outbox;
 mod api_status;
 mod api_steps;
