@@ -295,6 +295,10 @@ pub async fn start_with(
         clock,
         crate::retry::RetryPolicy::for_hours(daemon_cfg.retry_for_hours),
     ));
+    for (name, conn) in &loaded.config.connections {
+        let budget = connections::effective_limits(conn).requests_per_hour;
+        engine.live.set_budget(name, budget);
+    }
     let (stop, stop_rx) = watch::channel(false);
     let (abandon, abandon_rx) = watch::channel(false);
     let (stop_http, stop_http_rx) = watch::channel(false);

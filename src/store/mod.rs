@@ -12,6 +12,7 @@ mod format;
 mod format_tests;
 mod keys;
 mod outbox;
+mod paging;
 mod perms;
 pub mod records;
 mod tx;
@@ -27,6 +28,7 @@ pub use faults::{Faults, FAULT_FILE_ENV};
 pub use format::{FORMAT_VERSION, PRODUCT};
 pub use keys::*;
 pub use outbox::OutboxCounts;
+pub use paging::{unlink_hold_key, Page};
 pub use perms::owner_only_umask;
 pub use records::*;
 pub use tx::{AuditRecord, Tx, TxError};
@@ -369,6 +371,11 @@ impl Store {
             .into_iter()
             .map(|(_, v)| v)
             .collect())
+    }
+
+    /// Dead notice `id`, if there is one.
+    pub fn dead_notice(&self, id: u64) -> Result<Option<DeadNotice>, StoreError> {
+        self.get(TreeName::DeadNotices, &id.to_be_bytes())
     }
 
     /// Dead updates being re-planned (see [`TreeName::Replans`]), with their keys.

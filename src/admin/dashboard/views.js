@@ -125,11 +125,11 @@ function deadSection(snap, ui, act) {
   const ops = items(snap.dead).filter((op) => (op.state ?? 'dead') === 'dead').map((op) => ({
     kind: 'outbox',
     id: op.id,
-    what: op.kind ?? op.action?.kind ?? 'operation',
+    what: [op.kind ?? 'operation', op.summary ? el('div', { class: 'muted' }, op.summary) : null],
     connection: op.connection,
     links: ticketLinks(op),
     attempts: op.attempts,
-    message: op.last_error ?? op.dead?.message,
+    message: [op.status ? `HTTP ${op.status}: ` : '', op.last_error ?? op.dead?.message ?? ''].join(''),
     waiting: op.waiting,
   }));
   const notices = items(snap.deadNotices).map((n) => {
@@ -142,7 +142,7 @@ function deadSection(snap, ui, act) {
       connection,
       links: connection && ticket ? [ticketLink(connection, ticket)] : [],
       attempts: n.attempts ?? n.item?.attempts,
-      message: n.last_error ?? n.message ?? n.dead?.message,
+      message: [n.status ? `HTTP ${n.status}: ` : '', n.last_error ?? n.message ?? n.dead?.message ?? ''].join(''),
       waiting: null,
     };
   });
