@@ -120,6 +120,12 @@ function pairingsSection(status) {
     table(['pairing', 'connections', 'links#', 'pending#', 'dead#'], rows));
 }
 
+/** The vendor's message, with its HTTP status unless it already says it. */
+function withStatus(status, message) {
+  const text = message ?? '';
+  return status && !text.includes(String(status)) ? `HTTP ${status}: ${text}` : text;
+}
+
 /** Dead operations and dead notices, with Retry and Discard. */
 function deadSection(snap, ui, act) {
   const ops = items(snap.dead).filter((op) => (op.state ?? 'dead') === 'dead').map((op) => ({
@@ -129,7 +135,7 @@ function deadSection(snap, ui, act) {
     connection: op.connection,
     links: ticketLinks(op),
     attempts: op.attempts,
-    message: [op.status ? `HTTP ${op.status}: ` : '', op.last_error ?? op.dead?.message ?? ''].join(''),
+    message: withStatus(op.status, op.last_error ?? op.dead?.message),
     waiting: op.waiting,
   }));
   const notices = items(snap.deadNotices).map((n) => {
@@ -142,7 +148,7 @@ function deadSection(snap, ui, act) {
       connection,
       links: connection && ticket ? [ticketLink(connection, ticket)] : [],
       attempts: n.attempts ?? n.item?.attempts,
-      message: [n.status ? `HTTP ${n.status}: ` : '', n.last_error ?? n.message ?? n.dead?.message ?? ''].join(''),
+      message: withStatus(n.status ?? n.dead?.status, n.last_error ?? n.message ?? n.dead?.message),
       waiting: null,
     };
   });
