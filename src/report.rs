@@ -71,6 +71,9 @@ pub struct OpView {
     pub kind: String,
     /// What the operation writes, in words.
     pub summary: String,
+    /// What it writes, in full: the stored action (tagged by `kind`: the
+    /// ticket to create, the field update, the note's text).
+    pub action: serde_json::Value,
     pub tickets: Vec<String>,
     pub attempts: u32,
     /// The vendor's message: the dead letter's, else the last failure's.
@@ -89,10 +92,8 @@ pub struct OpView {
 impl From<&OutboxRow> for OpView {
     fn from(row: &OutboxRow) -> Self {
         let op = &row.op;
-        let kind = serde_json::to_value(&op.action)
-            .ok()
-            .and_then(|v| v["kind"].as_str().map(str::to_string))
-            .unwrap_or_default();
+        let action = serde_json::to_value(&op.action).unwrap_or_default();
+        let kind = action["kind"].as_str().unwrap_or_default().to_string();
         OpView {
             id: op.id.to_string(),
             state: if op.dead.is_some() { "dead" } else { "pending" }.to_string(),
@@ -101,6 +102,7 @@ impl From<&OutboxRow> for OpView {
             link: op.link.to_string(),
             kind,
             summary: op.action.describe(),
+            action,
             tickets: row.tickets.clone(),
             attempts: op.attempts,
             last_error: op

@@ -66,6 +66,8 @@ async fn the_document_validates_and_so_do_the_answers() {
     .await;
     let dead_id = dead["id"].as_str().unwrap().to_string();
     let (other, _, _) = escalate(&env, "Beamer broken").await;
+    // The write-back's reads must not take the injected 403.
+    settled(&env, &bridge).await;
     env.autotask.control().fail_next_reads(&[403]);
     env.autotask.user_set_priority(other, "Critical");
     wait_get(&bridge, "/api/v1/notices/dead", "a dead notice", |list| {
