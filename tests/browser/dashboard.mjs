@@ -228,6 +228,12 @@ try {
     const row = page.locator(`tr.dead-letter[data-kind="${kind}"][data-id="${id}"]`);
     await row.waitFor();
     check((await row.locator('.vendor-message').textContent()).trim().length > 0, 'the dead letter shows no vendor message');
+    // What it writes, unfolded, stays unfolded across a refresh.
+    if (kind === 'outbox') {
+      await row.locator('details summary').click();
+      await page.evaluate(() => window.psaBridgeRefresh());
+      check(await row.locator('details').evaluate((d) => d.open), 'the unfolded operation folded on refresh');
+    }
     const posts = () => answers.filter((a) => a.method === 'POST').length;
     const postsBefore = posts();
     await row.locator('button.discard').click();

@@ -10,7 +10,7 @@ const REFRESH_MS = 3000;
 const $ = (id) => document.getElementById(id);
 
 /** UI state that survives a refresh. */
-const ui = { busy: new Set(), confirming: null, notice: null };
+const ui = { busy: new Set(), confirming: null, notice: null, unfolded: new Set() };
 let timer = null;
 let lastSnap = null;
 let generation = 0;

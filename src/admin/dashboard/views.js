@@ -126,12 +126,24 @@ function withStatus(status, message) {
   return status && !text.includes(String(status)) ? `HTTP ${status}: ${text}` : text;
 }
 
+/** What an operation writes, in full, folded; stays open across refreshes. */
+function inFull(key, action, ui) {
+  const details = el('details', { open: ui.unfolded.has(key) }, el('summary', {}, 'in full'),
+    el('div', { class: 'detail' }, JSON.stringify(action, null, 1)));
+  details.addEventListener('toggle', () => (details.open ? ui.unfolded.add(key) : ui.unfolded.delete(key)));
+  return details;
+}
+
 /** Dead operations and dead notices, with Retry and Discard. */
 function deadSection(snap, ui, act) {
   const ops = items(snap.dead).filter((op) => (op.state ?? 'dead') === 'dead').map((op) => ({
     kind: 'outbox',
     id: op.id,
-    what: [op.kind ?? 'operation', op.summary ? el('div', { class: 'muted' }, op.summary) : null],
+    what: [
+      op.kind ?? 'operation',
+      op.summary ? el('div', { class: 'muted' }, op.summary) : null,
+      op.action ? inFull(`outbox:${op.id}`, op.action, ui) : null,
+    ],
     connection: op.connection,
     links: ticketLinks(op),
     attempts: op.attempts,
