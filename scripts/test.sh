@@ -9,4 +9,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 ./scripts/deny.sh
 # The Python client libraries the simulator tests drive (a venv under target/).
 ./scripts/python-clients.sh >/dev/null
+# Chromium and playwright-core for the dashboard's browser test (tests/e2e/dashboard.rs).
+./scripts/browser-deps.sh
 cargo test --workspace --locked

@@ -1,138 +1,59 @@
 //! The admin listener (`daemon.admin_listen`, loopback by default): health,
-//! Prometheus metrics and the operator API the CLI uses while the daemon holds
-//! the store: outbox listing, dead letters (operations and notices) and
-//! retrying them, audit reading and verification.
+//! Prometheus metrics and the operator API, versioned under `/api/v1` and
+//! described by the OpenAPI 3.1 document it serves at
+//! `/api/v1/openapi.json` ([`openapi`]). The CLI uses it while the daemon
+//! holds the store; the dashboard reads it.
+//!
 //! It is a separate socket from the public webhook receiver because it shows
 //! ticket contents; nothing here returns secrets. [`auth`] gates it (bearer
-//! token on `/admin/...`, Host check, no cross-site posts); [`token`] keeps
-//! the token. `/metrics` can move to its own listener ([`metrics_router`]).
-//! `/healthz` shows error texts only to requests carrying the token.
+//! token on everything [`ROUTES`] does not mark open, Host check, no
+//! cross-site posts); [`token`] keeps the token. `/metrics` can move to its
+//! own listener ([`metrics_router`]). `/healthz` shows error texts only to
+//! requests carrying the token.
+//!
+//! Modules: [`routes`] (the table), [`api`] (errors, parameters, bodies),
+//! [`status`] (connections, pairings), [`links`], [`outbox`] (operations and
+//! notices), [`audit`], [`actions`] (what an operator changes), [`live`]
+//! (last poll and webhook per connection), [`openapi`].
 
+pub mod actions;
+pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod backfill;
+pub mod dashboard;
+pub mod links;
+pub mod live;
+pub mod openapi;
+pub mod outbox;
 mod process;
+pub mod routes;
+pub mod status;
 pub mod token;
 
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
-use axum::{Json, Router};
-use metrics_exporter_prometheus::PrometheusHandle;
-use serde::Deserialize;
-use serde_json::json;
+use axum::Router;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::daemon::Health;
 use crate::engine::Engine;
-use crate::report;
 use crate::store::TreeName;
 
 pub use auth::AdminGuard;
+pub use routes::{is_open, Access, AdminRoute, Endpoint, ROUTES};
 
 static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs the process-wide Prometheus recorder once.
 pub fn prometheus() -> Option<&'static PrometheusHandle> {
     PROMETHEUS
-        .get_or_init(|| {
-            crate::telemetry::prometheus_builder()
-                .install_recorder()
-                .ok()
-        })
+        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
         .as_ref()
-}
-
-/// Who may call a route.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// `Authorization: Bearer <admin token>` required (401 otherwise).
-    Token,
-    /// Deliberately open; the text says why.
-    Open(&'static str),
-}
-
-/// What a route does (each has exactly one handler in [`router`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Endpoint {
-    Outbox,
-    Retry,
-    DeadNotices,
-    Audit,
-    AuditVerify,
-    Backfill,
-    Metrics,
-    Healthz,
-    Readyz,
-}
-
-/// One route of the admin listener.
-#[derive(Clone, Copy, Debug)]
-pub struct AdminRoute {
-    /// Path as axum spells it (`{id}` for a parameter).
-    pub path: &'static str,
-    /// The one method it answers.
-    pub method: &'static str,
-    pub endpoint: Endpoint,
-    pub access: Access,
-}
-
-const fn token(path: &'static str, method: &'static str, endpoint: Endpoint) -> AdminRoute {
-    AdminRoute {
-        path,
-        method,
-        endpoint,
-        access: Access::Token,
-    }
-}
-
-/// Every route of the admin listener: [`router`] is built from this table
-/// and nothing else, and the gate ([`auth::gate`]) lets a request through
-/// without the token only when this table marks its path open. So a route
-/// added later (a dashboard, say) needs the token unless it is listed here
-/// as open with a reason; `tests/e2e/admin.rs` walks the table.
-pub const ROUTES: &[AdminRoute] = &[
-    token("/admin/outbox", "GET", Endpoint::Outbox),
-    token("/admin/outbox/{id}/retry", "POST", Endpoint::Retry),
-    token("/admin/notices/dead", "GET", Endpoint::DeadNotices),
-    token("/admin/audit", "GET", Endpoint::Audit),
-    token("/admin/audit/verify", "GET", Endpoint::AuditVerify),
-    token("/api/v1/backfill", "POST", Endpoint::Backfill),
-    AdminRoute {
-        path: "/metrics",
-        method: "GET",
-        endpoint: Endpoint::Metrics,
-        access: Access::Open(
-            "scraped by Prometheus, which carries no token; only counts and \
-             configured connection names, no ticket contents or secrets",
-        ),
-    },
-    AdminRoute {
-        path: "/healthz",
-        method: "GET",
-        endpoint: Endpoint::Healthz,
-        access: Access::Open(
-            "probed by orchestrators without a token; states and counts only, \
-             error texts only with the token",
-        ),
-    },
-    AdminRoute {
-        path: "/readyz",
-        method: "GET",
-        endpoint: Endpoint::Readyz,
-        access: Access::Open(
-            "probed by orchestrators and monitors without a token; states only, \
-             reason texts only with the token",
-        ),
-    },
-];
-
-/// Whether `path` may be served without the token (an [`Access::Open`] route).
-pub fn is_open(path: &str) -> bool {
-    ROUTES
-        .iter()
-        .any(|r| r.path == path && matches!(r.access, Access::Open(_)))
 }
 
 /// The admin listener's routes ([`ROUTES`]) behind `guard`; `with_metrics`
@@ -143,41 +64,62 @@ pub fn router(
     guard: AdminGuard,
     with_metrics: bool,
 ) -> Router {
+    let state = api::Api {
+        engine,
+        health: health.clone(),
+    };
     let mut routes = Router::new();
     for route in ROUTES {
         // Error texts (vendor messages, panic text) only for token holders;
         // without the token `/healthz` shows states and counts, as in public.
         let (health, detail_guard) = (health.clone(), guard.clone());
-        let handler: MethodRouter<Arc<Engine>> = match route.endpoint {
-            Endpoint::Outbox => get(outbox),
-            Endpoint::Retry => post(retry),
-            Endpoint::DeadNotices => get(dead_notices),
-            Endpoint::Audit => get(audit),
-            Endpoint::AuditVerify => get(verify),
-            Endpoint::Backfill => post(backfill::backfill),
+        let handler: MethodRouter<api::Api> = match route.endpoint {
+            Endpoint::OpenApi => get(openapi::serve),
+            Endpoint::Status => get(status::get_status),
+            Endpoint::Connections => get(status::get_connections),
+            Endpoint::Pairings => get(status::get_pairings),
+            Endpoint::Links => get(links::list),
+            Endpoint::Relink => post(links::relink),
+            Endpoint::Unlink => post(links::unlink),
+            Endpoint::Outbox => get(outbox::list),
+            Endpoint::OutboxRetry => post(outbox::retry),
+            Endpoint::OutboxDiscard => post(outbox::discard),
+            Endpoint::DeadNotices => get(outbox::dead_notices),
+            Endpoint::NoticeRetry => post(outbox::retry_notice),
+            Endpoint::NoticeDiscard => post(outbox::discard_notice),
+            Endpoint::Activity => get(audit::activity),
+            Endpoint::TicketAudit => get(audit::ticket),
+            Endpoint::AuditVerify => get(audit::verify),
             Endpoint::Metrics if !with_metrics => continue,
-            Endpoint::Metrics => get(move |s| metrics(s, health)),
-            Endpoint::Healthz => get(move |headers: axum::http::HeaderMap| async move {
-                health.respond(detail_guard.token_matches(&headers))
-            }),
+            Endpoint::Metrics => get(metrics),
+            Endpoint::Backfill => post(backfill::backfill),
             Endpoint::Readyz => get(move |headers: axum::http::HeaderMap| async move {
                 health.respond_ready(detail_guard.token_matches(&headers))
+            }),
+            Endpoint::Dashboard => get(dashboard::serve),
+            Endpoint::Healthz => get(move |headers: axum::http::HeaderMap| async move {
+                health.respond(detail_guard.token_matches(&headers))
             }),
         };
         routes = routes.route(route.path, handler);
     }
     routes
-        .with_state(engine)
+        .fallback(|| async { api::ApiError::not_found("no such route (see /api/v1/openapi.json)") })
+        .with_state(state)
         .layer(axum::middleware::from_fn_with_state(guard, auth::gate))
 }
 
 /// `daemon.metrics_listen`: `/metrics`, `/healthz` and `/readyz` (states
-/// only), no token: the [`Access::Open`] routes of [`ROUTES`], nothing else.
+/// only), no token: the probes and metrics of [`ROUTES`], nothing else.
 pub fn metrics_router(engine: Arc<Engine>, health: Health) -> Router {
-    let (scrape, ready) = (health.clone(), health.clone());
+    let state = api::Api {
+        engine,
+        health: health.clone(),
+    };
+    let ready = health.clone();
     Router::new()
-        .route("/metrics", get(move |s| metrics(s, scrape)))
-        .with_state(engine)
+        .route("/metrics", get(metrics))
+        .with_state(state)
         .route(
             "/healthz",
             get(move || async move { health.respond(false) }),
@@ -188,8 +130,9 @@ pub fn metrics_router(engine: Arc<Engine>, health: Health) -> Router {
         )
 }
 
-async fn metrics(State(engine): State<Arc<Engine>>, health: Health) -> Response {
-    crate::telemetry::export(&engine, health.readiness().as_deref());
+async fn metrics(State(api): State<api::Api>) -> Response {
+    let engine = &api.engine;
+    crate::telemetry::export(engine, api.health.readiness().as_deref());
     // From the store's counters: a scrape decodes no outbox record.
     if let Ok(counts) = engine.store.outbox_counts() {
         metrics::gauge!("psa_bridge_outbox_pending").set(counts.pending as f64);
@@ -207,60 +150,6 @@ async fn metrics(State(engine): State<Arc<Engine>>, health: Health) -> Response 
             "metrics recorder unavailable",
         )
             .into_response(),
-    }
-}
-
-fn store_error(e: impl std::fmt::Display) -> Response {
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        Json(json!({ "error": e.to_string() })),
-    )
-        .into_response()
-}
-
-async fn outbox(State(engine): State<Arc<Engine>>) -> Response {
-    match report::outbox_rows(&engine) {
-        Ok(rows) => Json(rows).into_response(),
-        Err(e) => store_error(e),
-    }
-}
-
-async fn retry(State(engine): State<Arc<Engine>>, Path(id): Path<u64>) -> Response {
-    match engine.retry_dead(id).await {
-        Ok(Some(retried)) => Json(retried).into_response(),
-        Ok(None) => (
-            StatusCode::NOT_FOUND,
-            Json(json!({ "error": format!("no outbox operation or dead notice {id}") })),
-        )
-            .into_response(),
-        Err(e) => store_error(e),
-    }
-}
-
-/// Notices kept as dead letters (planning failed permanently).
-async fn dead_notices(State(engine): State<Arc<Engine>>) -> Response {
-    match engine.store.dead_notices() {
-        Ok(notices) => Json(notices).into_response(),
-        Err(e) => store_error(e),
-    }
-}
-
-#[derive(Deserialize)]
-struct AuditQuery {
-    ticket: String,
-}
-
-async fn audit(State(engine): State<Arc<Engine>>, Query(q): Query<AuditQuery>) -> Response {
-    match report::ticket_history(&engine.store, &q.ticket) {
-        Ok(entries) => Json(entries).into_response(),
-        Err(e) => store_error(e),
-    }
-}
-
-async fn verify(State(engine): State<Arc<Engine>>) -> Response {
-    match engine.store.verify_audit() {
-        Ok(report) => Json(report::verify_json(&report)).into_response(),
-        Err(e) => store_error(e),
     }
 }
 
@@ -284,7 +173,9 @@ mod tests {
     }
 
     fn concrete(path: &str) -> String {
-        path.replace("{id}", "1") + "?ticket=autotask:1"
+        path.replace("{id}", "1")
+            .replace("{connection}", "autotask")
+            .replace("{ticket}", "1")
     }
 
     /// The table and the router agree: every route is served (with the
@@ -303,7 +194,12 @@ mod tests {
         let client = reqwest::Client::new();
         let mut paths = std::collections::HashSet::new();
         for route in ROUTES {
-            assert!(paths.insert(route.path), "{} listed twice", route.path);
+            assert!(
+                paths.insert((route.path, route.method)),
+                "{} {} listed twice",
+                route.method,
+                route.path
+            );
             let method = route.method.parse::<reqwest::Method>().unwrap();
             let url = format!("{base}{}", concrete(route.path));
             let with = client

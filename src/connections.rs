@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use psa_connector::{Connector, ConnectorError};
+use psa_connector::{Connector, ConnectorError, RateLimits};
 
 use crate::config::{ConnectionConfig, Vendor};
 use crate::engine::Connection;
@@ -61,6 +61,20 @@ pub fn build_connector(
             Arc::new(psa_jira::JiraConnector::new(settings, limits, timeout)?)
         }
     })
+}
+
+/// The rate limits a connection runs with: `[connections.X.limits]`, else
+/// its vendor's defaults (what [`build_connector`] gives the connector).
+pub fn effective_limits(config: &ConnectionConfig) -> RateLimits {
+    config
+        .limits
+        .clone()
+        .unwrap_or_else(|| match config.vendor.get_ref() {
+            Vendor::Autotask => psa_autotask::default_limits(),
+            Vendor::Connectwise => psa_connectwise::default_limits(),
+            Vendor::Servicenow => psa_servicenow::default_limits(),
+            Vendor::Jira => psa_jira::default_limits(),
+        })
 }
 
 /// All connections of a configuration, by name.

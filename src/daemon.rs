@@ -317,6 +317,10 @@ pub async fn start_with(
         crate::retry::RetryPolicy::for_hours(loaded.config.daemon.retry_for_hours),
     ));
     let daemon_cfg = &loaded.config.daemon;
+    for (name, conn) in &loaded.config.connections {
+        let budget = connections::effective_limits(conn).requests_per_hour;
+        engine.live.set_budget(name, budget);
+    }
     let (stop, stop_rx) = watch::channel(false);
     let (stop_http, stop_http_rx) = watch::channel(false);
     let health = Health::default();

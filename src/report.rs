@@ -1,6 +1,8 @@
 //! Reading the store for people: the outbox with the tickets each operation
-//! concerns (and which wait behind a dead letter), one ticket's audit history across both sides, and the audit
-//! chain check's verdict.
+//! concerns (and which wait behind a dead letter), as the rows the CLI
+//! prints and the [`OpView`]s and [`NoticeView`]s the admin API answers
+//! with; one ticket's audit history across both sides, and the audit chain
+//! check's verdict.
 
 use std::collections::{HashMap, HashSet};
 
@@ -9,7 +11,7 @@ use serde_json::json;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Engine;
-use crate::store::{AuditEntry, OutboxOp, Store, StoreError, VerifyReport};
+use crate::store::{AuditEntry, DeadNotice, OutboxOp, Store, StoreError, VerifyReport};
 
 /// An outbox operation with the `connection:id/number` keys of its link's tickets.
 #[derive(Debug, Serialize, Deserialize)]
@@ -54,6 +56,110 @@ pub fn outbox_rows(engine: &Engine) -> Result<Vec<OutboxRow>, StoreError> {
             })
         })
         .collect()
+}
+
+/// An outbox operation as the admin API shows it (`/api/v1/outbox`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpView {
+    pub id: String,
+    /// `pending` (due, scheduled or waiting behind a dead letter) or `dead`.
+    pub state: String,
+    pub connection: String,
+    pub pairing: String,
+    pub link: String,
+    /// `create_ticket`, `update_ticket`, `add_comment`, `set_comment_visibility`.
+    pub kind: String,
+    /// What the operation writes, in words.
+    pub summary: String,
+    /// What it writes, in full: the stored action (tagged by `kind`: the
+    /// ticket to create, the field update, the note's text).
+    pub action: serde_json::Value,
+    pub tickets: Vec<String>,
+    pub attempts: u32,
+    /// The vendor's message: the dead letter's, else the last failure's.
+    pub last_error: Option<String>,
+    /// The HTTP status of the dead letter, when the vendor answered one.
+    pub status: Option<u16>,
+    pub dead_unix_ms: Option<i64>,
+    /// When it is tried next (`null` for a dead letter).
+    pub next_attempt_unix_ms: Option<i64>,
+    /// The dead letter it waits behind.
+    pub blocked_by: Option<String>,
+    /// For a dead letter: how many operations wait behind it.
+    pub waiting: usize,
+}
+
+impl From<&OutboxRow> for OpView {
+    fn from(row: &OutboxRow) -> Self {
+        let op = &row.op;
+        let action = serde_json::to_value(&op.action).unwrap_or_default();
+        let kind = action["kind"].as_str().unwrap_or_default().to_string();
+        OpView {
+            id: op.id.to_string(),
+            state: if op.dead.is_some() { "dead" } else { "pending" }.to_string(),
+            connection: op.connection.clone(),
+            pairing: op.pairing.clone(),
+            link: op.link.to_string(),
+            kind,
+            summary: op.action.describe(),
+            action,
+            tickets: row.tickets.clone(),
+            attempts: op.attempts,
+            last_error: op
+                .dead
+                .as_ref()
+                .map(|d| d.message.clone())
+                .or_else(|| op.last_error.clone()),
+            status: op.dead.as_ref().and_then(|d| d.status),
+            dead_unix_ms: op.dead.as_ref().map(|d| d.at.timestamp_millis()),
+            next_attempt_unix_ms: op
+                .dead
+                .is_none()
+                .then(|| op.next_attempt_at.timestamp_millis()),
+            blocked_by: row.blocked_by.map(|b| b.to_string()),
+            waiting: row.waiting,
+        }
+    }
+}
+
+/// A dead notice as the admin API shows it (`/api/v1/notices/dead`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NoticeView {
+    pub id: String,
+    pub connection: String,
+    /// The vendor's ticket id the notice is about.
+    pub ticket: String,
+    /// `webhook` or `poll`.
+    pub source: String,
+    pub received_unix_ms: i64,
+    pub attempts: u32,
+    /// The vendor's HTTP status, when it answered one.
+    pub status: Option<u16>,
+    /// Why planning failed for good (the vendor's message).
+    pub message: String,
+    pub dead_unix_ms: i64,
+}
+
+impl From<&DeadNotice> for NoticeView {
+    fn from(notice: &DeadNotice) -> Self {
+        let item = &notice.item;
+        NoticeView {
+            id: item.id.to_string(),
+            connection: item.connection.clone(),
+            ticket: item.ticket_id.clone(),
+            source: match item.source {
+                crate::store::IntakeSource::Webhook => "webhook",
+                crate::store::IntakeSource::Poll => "poll",
+                crate::store::IntakeSource::Backfill => "backfill",
+            }
+            .to_string(),
+            received_unix_ms: item.received_at.timestamp_millis(),
+            attempts: item.attempts,
+            status: notice.dead.status,
+            message: notice.dead.message.clone(),
+            dead_unix_ms: notice.dead.at.timestamp_millis(),
+        }
+    }
 }
 
 /// For every dead letter, how many operations wait behind it, in one pass
@@ -104,14 +210,19 @@ pub fn render_history(entries: &[AuditEntry]) -> String {
     out
 }
 
+/// The audit chain check's verdict as JSON: `ok` (and `intact`, its older
+/// name), `entries` (how many were checked), `head` (the last hash; `null`
+/// when broken), `problem` (what is wrong; `null` when intact) and, when
+/// broken, `entry` (the first bad entry) and `reason` (= `problem`).
 pub fn verify_json(report: &VerifyReport) -> serde_json::Value {
     match report {
-        VerifyReport::Intact { entries, head } => {
-            json!({ "intact": true, "entries": entries, "head": head })
-        }
-        VerifyReport::Broken { seq, reason } => {
-            json!({ "intact": false, "entry": seq, "reason": reason })
-        }
+        VerifyReport::Intact { entries, head } => json!({
+            "ok": true, "intact": true, "entries": entries, "head": head, "problem": null
+        }),
+        VerifyReport::Broken { seq, reason } => json!({
+            "ok": false, "intact": false, "entries": seq.saturating_sub(1), "head": null,
+            "problem": format!("entry #{seq}: {reason}"), "entry": seq, "reason": reason
+        }),
     }
 }
 

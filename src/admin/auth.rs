@@ -9,8 +9,9 @@
 //!   a route added later is covered by default. Compared in constant time
 //!   over SHA-256 digests (length hidden too). Cookies are never consulted.
 //! - Requests that change state (anything but GET/HEAD) are refused when they
-//!   carry an `Origin` header (403: the CLI never sends one, browsers always
-//!   do) or a body type other than JSON (415: no cross-site HTML form posts).
+//!   carry an `Origin` header naming another origin than this listener (403:
+//!   the CLI sends none; the dashboard's own page sends this listener's) or a
+//!   body type other than JSON (415: no cross-site HTML form posts).
 //!
 //! `/healthz` and `/metrics` need no token (they carry states and counts,
 //! no ticket contents or secrets; see their reasons in the route table) but
@@ -103,6 +104,16 @@ fn host_name(host: &str) -> Option<&str> {
     }
 }
 
+/// Whether an `Origin` value is this listener's own (`http(s)://` + the
+/// request's `Host`, already checked): the dashboard's page posting to its
+/// own API. Any other origin, `null` included, is cross-site.
+fn same_origin(origin: &str, host: &str) -> bool {
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    authority.is_some_and(|a| !host.is_empty() && a.eq_ignore_ascii_case(host.trim()))
+}
+
 fn refuse(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
@@ -115,7 +126,7 @@ pub async fn gate(State(guard): State<AdminGuard>, request: Request, next: Next)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .or_else(|| request.uri().authority().map(|a| a.to_string()));
-    if !host.is_some_and(|h| guard.host_allowed(&h)) {
+    if !host.as_deref().is_some_and(|h| guard.host_allowed(h)) {
         return refuse(
             StatusCode::MISDIRECTED_REQUEST,
             "the admin API answers to localhost and its own address only (see daemon.admin_hosts)",
@@ -135,7 +146,10 @@ pub async fn gate(State(guard): State<AdminGuard>, request: Request, next: Next)
             return response;
         }
         if request.method() != Method::GET && request.method() != Method::HEAD {
-            if headers.contains_key(header::ORIGIN) {
+            let origin = headers
+                .get(header::ORIGIN)
+                .map(|v| v.to_str().unwrap_or(""));
+            if origin.is_some_and(|o| !same_origin(o, host.as_deref().unwrap_or(""))) {
                 return refuse(StatusCode::FORBIDDEN, "cross-origin requests are refused");
             }
             let json_or_none = headers
@@ -200,6 +214,27 @@ mod tests {
         let any = guard("0.0.0.0:9180");
         assert!(any.host_allowed("10.0.0.5:9180"));
         assert!(!any.host_allowed("rebound.evil.example:9180"));
+    }
+
+    /// The dashboard's Retry button: Chromium sends `Origin` on every POST,
+    /// even to its own origin; only another origin is refused.
+    #[test]
+    fn only_this_listeners_own_origin_may_post() {
+        let host = "127.0.0.1:9180";
+        assert!(same_origin("http://127.0.0.1:9180", host));
+        assert!(same_origin("https://LOCALHOST:9180", "localhost:9180"));
+        for other in [
+            "https://evil.example",
+            "http://127.0.0.1:9181",
+            "http://127.0.0.1",
+            "null",
+            "",
+            "http://127.0.0.1:9180/",
+            "file://127.0.0.1:9180",
+        ] {
+            assert!(!same_origin(other, host), "{other}");
+        }
+        assert!(!same_origin("http://", ""));
     }
 
     #[test]

@@ -7,9 +7,7 @@
 //! stream of [`Event`]s: `listed`, one `ticket` per ticket, then `summary`
 //! (or `error`). A client that goes away stops the run between tickets;
 //! what was done stays done, and running it again completes it.
-//! [`openapi_path_item`] describes the route for the API document.
-
-use std::sync::Arc;
+//! `src/admin/openapi.json` describes the route.
 
 use axum::body::Body;
 use axum::extract::rejection::JsonRejection;
@@ -21,7 +19,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::backfill::{parse_since, BackfillRequest, Event};
-use crate::engine::Engine;
 
 /// The request body as sent (`since` still text).
 #[derive(Deserialize)]
@@ -39,7 +36,7 @@ fn refuse(status: StatusCode, error: String) -> Response {
 
 /// The handler.
 pub async fn backfill(
-    State(engine): State<Arc<Engine>>,
+    State(super::api::Api { engine, .. }): State<super::api::Api>,
     body: Result<Json<BackfillBody>, JsonRejection>,
 ) -> Response {
     let Json(body) = match body {
@@ -99,59 +96,4 @@ pub async fn backfill(
         Body::from_stream(lines),
     )
         .into_response()
-}
-
-/// This route's OpenAPI 3.1 path item, for the API document
-/// (`/api/v1/openapi.json`) to include under `/api/v1/backfill`.
-pub fn openapi_path_item() -> serde_json::Value {
-    let error = json!({
-        "content": { "application/json": { "schema": {
-            "type": "object", "required": ["error"],
-            "properties": { "error": { "type": "string" } }
-        } } }
-    });
-    json!({
-        "post": {
-            "summary": "Link tickets that met the pairing's trigger before the bridge saw them",
-            "operationId": "backfill",
-            "requestBody": { "required": true, "content": { "application/json": { "schema": {
-                "type": "object", "additionalProperties": false,
-                "required": ["pairing", "since"],
-                "properties": {
-                    "pairing": { "type": "string" },
-                    "since": { "type": "string", "description": "RFC 3339 time or YYYY-MM-DD (midnight UTC)" },
-                    "dry_run": { "type": "boolean", "default": false }
-                }
-            } } } },
-            "responses": {
-                "200": {
-                    "description": "NDJSON stream of events: `listed` {total}, one `ticket` {ticket} per ticket, then `summary` {summary} or `error` {error}",
-                    "content": { "application/x-ndjson": { "schema": {
-                        "type": "object", "required": ["event"],
-                        "properties": { "event": { "enum": ["listed", "ticket", "summary", "error"] } }
-                    } } }
-                },
-                "400": { "description": "bad body or since", "content": error["content"] },
-                "401": { "description": "no or wrong admin token", "content": error["content"] },
-                "404": { "description": "unknown pairing (the message lists the configured ones)", "content": error["content"] }
-            }
-        }
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    /// The path item names every status the handler answers and the body's fields.
-    #[test]
-    fn the_openapi_path_item_describes_the_route() {
-        let item = super::openapi_path_item();
-        let post = &item["post"];
-        for status in ["200", "400", "401", "404"] {
-            assert!(post["responses"][status].is_object(), "{status}");
-        }
-        let fields = &post["requestBody"]["content"]["application/json"]["schema"]["properties"];
-        for field in ["pairing", "since", "dry_run"] {
-            assert!(fields[field].is_object(), "{field}");
-        }
-    }
 }

@@ -1,7 +1,7 @@
 //! How inspection commands reach the data: the store directly when the daemon
-//! is stopped, or the running daemon's admin API when it holds the store. The
-//! API's bearer token comes from `PSA_BRIDGE_ADMIN_TOKEN`, else
-//! `daemon.admin_token`, else the daemon's `<store_path>.token` file.
+//! is stopped, or the running daemon's admin API (`/api/v1`) when it holds
+//! the store. The API's bearer token comes from `PSA_BRIDGE_ADMIN_TOKEN`,
+//! else `daemon.admin_token`, else the daemon's `<store_path>.token` file.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -118,11 +118,30 @@ pub fn refusal(status: reqwest::StatusCode, body: &str) -> anyhow::Error {
     }
 }
 
+/// How the API answered a change.
+pub enum Answer {
+    Done(serde_json::Value),
+    /// 404: no such id (the message says which).
+    NotFound(String),
+    /// 400 or 409: refused, with the API's message.
+    Refused(String),
+}
+
+/// The API's `{"error": ...}` message, or the body as it is.
+fn error_message(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or_else(|| body.to_string())
+}
+
 impl Access {
-    pub async fn get_json<T: serde::de::DeserializeOwned>(
-        client: &reqwest::Client,
-        url: String,
-    ) -> anyhow::Result<T> {
+    /// `GET path` on the running daemon's API (a remote access only).
+    pub async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        let Access::Remote { base, client } = self else {
+            anyhow::bail!("not connected to a daemon");
+        };
+        let url = format!("{base}{path}");
         let response = client
             .get(&url)
             .send()
@@ -134,4 +153,41 @@ impl Access {
         }
         Ok(response.json().await?)
     }
+
+    /// `POST path` with a JSON `body` on the running daemon's API.
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<Answer> {
+        let Access::Remote { base, client } = self else {
+            anyhow::bail!("not connected to a daemon");
+        };
+        let url = format!("{base}{path}");
+        let response = client
+            .post(&url)
+            .json(body)
+            .send()
+            .await
+            .with_context(|| format!("POST {url}"))?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        match status {
+            s if s.is_success() => Ok(Answer::Done(serde_json::from_str(&text)?)),
+            reqwest::StatusCode::NOT_FOUND => Ok(Answer::NotFound(error_message(&text))),
+            reqwest::StatusCode::BAD_REQUEST | reqwest::StatusCode::CONFLICT => {
+                Ok(Answer::Refused(error_message(&text)))
+            }
+            _ => Err(refusal(status, &text)),
+        }
+    }
+}
+
+/// Percent-encodes `s` for a URL path segment or query value.
+pub fn escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

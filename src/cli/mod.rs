@@ -6,6 +6,7 @@ mod check;
 mod demo;
 mod healthcheck;
 mod inspect;
+mod links;
 mod logging;
 mod simulate;
 mod webhooks;
@@ -84,8 +85,18 @@ enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// List, unlink and link tickets the bridge keeps in sync (through the
+    /// running daemon's admin API and its token, like `outbox`).
+    Links {
+        /// Configuration file (also from PSA_BRIDGE_CONFIG).
+        #[arg(long, short, global = true, env = "PSA_BRIDGE_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: LinksCommand,
+    },
     /// Read or verify the hash-chained audit log (through the running daemon's
-    /// admin API and its token, like `outbox`).
+    /// admin API and its token, like `outbox`). Without --ticket or `verify`:
+    /// the most recent entries.
     Audit {
         /// Configuration file (also from PSA_BRIDGE_CONFIG).
         #[arg(long, short, global = true, env = "PSA_BRIDGE_CONFIG")]
@@ -93,6 +104,9 @@ enum Command {
         /// One ticket's history on both sides, as CONNECTION:TICKET (id or number).
         #[arg(long)]
         ticket: Option<String>,
+        /// How many recent entries to show (without --ticket).
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
         #[command(subcommand)]
         command: Option<AuditCommand>,
     },
@@ -208,6 +222,61 @@ enum OutboxCommand {
     /// a create or note is re-queued as is (idempotent by marker); a dead
     /// notice goes back to the inbox.
     Retry { id: u64 },
+    /// Remove a dead letter (operation or notice) for good, unblocking what
+    /// waits behind it; audited with the reason.
+    Discard {
+        id: u64,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum LinksCommand {
+    /// Links, oldest first, a page at a time.
+    List {
+        /// Only this pairing's links.
+        #[arg(long)]
+        pairing: Option<String>,
+        /// Only links where either side's ticket id or number is this.
+        #[arg(long)]
+        q: Option<String>,
+        /// Links per page (1 to 500).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Continue after a previous page (the value it printed).
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Stop syncing two tickets: the link, its pending operations and notes
+    /// map are removed; neither ticket is escalated again until relinked.
+    Unlink {
+        id: u64,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Link two existing tickets (vendor ids); the next plan copies the
+    /// --from side's mapped fields (default: the pairing's trigger side) to
+    /// the other; notes already on them are not copied.
+    Relink {
+        #[arg(long)]
+        pairing: String,
+        /// Ticket id on side a.
+        a: String,
+        /// Ticket id on side b.
+        b: String,
+        /// The side whose values win.
+        #[arg(long, value_enum)]
+        from: Option<LinkSide>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LinkSide {
+    A,
+    B,
 }
 
 #[derive(Subcommand)]
@@ -251,20 +320,57 @@ pub fn main() -> ExitCode {
                     OutboxCommand::List => inspect::outbox(&config, false).await,
                     OutboxCommand::Dead => inspect::outbox(&config, true).await,
                     OutboxCommand::Retry { id } => inspect::retry(&config, id).await,
+                    OutboxCommand::Discard { id, reason } => {
+                        inspect::discard(&config, id, reason.as_deref()).await
+                    }
+                }
+            }
+            Command::Links { config, command } => {
+                let config = required(config)?;
+                match command {
+                    LinksCommand::List {
+                        pairing,
+                        q,
+                        limit,
+                        cursor,
+                    } => {
+                        links::list(
+                            &config,
+                            pairing.as_deref(),
+                            q.as_deref(),
+                            limit,
+                            cursor.as_deref(),
+                        )
+                        .await
+                    }
+                    LinksCommand::Unlink { id, reason } => {
+                        links::unlink(&config, id, reason.as_deref()).await
+                    }
+                    LinksCommand::Relink {
+                        pairing,
+                        a,
+                        b,
+                        from,
+                    } => {
+                        let from = from.map(|f| match f {
+                            LinkSide::A => psa_bridge::store::Side::A,
+                            LinkSide::B => psa_bridge::store::Side::B,
+                        });
+                        links::relink(&config, &pairing, &a, &b, from).await
+                    }
                 }
             }
             Command::Audit {
                 config,
                 ticket,
+                limit,
                 command,
             } => {
                 let config = required(config)?;
                 match (command, ticket) {
                     (Some(AuditCommand::Verify), _) => inspect::verify(&config).await,
                     (None, Some(ticket)) => inspect::history(&config, &ticket).await,
-                    (None, None) => Err(anyhow::anyhow!(
-                        "give --ticket CONNECTION:TICKET or the `verify` subcommand"
-                    )),
+                    (None, None) => inspect::recent(&config, limit).await,
                 }
             }
             Command::Backfill {

@@ -49,13 +49,13 @@ pub struct DaemonConfig {
     /// Address of the webhook receiver (`POST /webhooks/{connection}`, `/healthz`).
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// Address of the admin API (`/admin/...`, `/metrics`, `/healthz`) the CLI
+    /// Address of the admin API (`/api/v1/...`, `/metrics`, `/healthz`) the CLI
     /// uses while the daemon runs. Keep it on loopback or a private network:
     /// it shows ticket contents and can re-queue operations. A non-loopback
     /// address needs `admin_token`.
     #[serde(default = "default_admin_listen")]
     pub admin_listen: SocketAddr,
-    /// Bearer token for `/admin/...`. When unset, the daemon generates one on
+    /// Bearer token for `/api/v1/...`. When unset, the daemon generates one on
     /// first start into `<store_path>.token` (owner-only), which the CLI reads.
     #[serde(default)]
     pub admin_token: Option<AdminToken>,

@@ -420,6 +420,12 @@ impl Reloader {
         engine.outbox_ready = old.outbox_ready.clone();
         engine.inbox_ready = old.inbox_ready.clone();
         engine.delivery_rounds = old.delivery_rounds.clone();
+        // Last poll and webhook per connection, and the budgets, carry on.
+        engine.live = old.live.clone();
+        for (name, conn) in &loaded.config.connections {
+            let budget = crate::connections::effective_limits(conn).requests_per_hour;
+            engine.live.set_budget(name, budget);
+        }
         let engine = Arc::new(engine);
 
         // Intake first: it never pauses.

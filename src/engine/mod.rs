@@ -45,6 +45,7 @@ use crate::store::{Action, CommentEntry, Link, Shadow, Side, Store, StoreError};
 pub use backfill::BackfillError;
 pub use observe::observe;
 pub use trigger::write_back_ops;
+pub(crate) use unlink::UnlinkCause;
 #[cfg(test)]
 pub(crate) use worker::plan_round;
 pub use worker::run_planner;
@@ -103,6 +104,8 @@ pub struct Engine {
     /// Completed delivery rounds per connection (tests wait on these
     /// instead of sleeping).
     pub delivery_rounds: Arc<Rounds>,
+    /// Last successful poll and webhook per connection (admin API status).
+    pub live: Arc<crate::admin::live::Live>,
 }
 
 /// A counter per connection of completed worker rounds.
@@ -204,6 +207,7 @@ impl Engine {
             outbox_ready: Arc::new(tokio::sync::Notify::new()),
             inbox_ready: Arc::new(tokio::sync::Notify::new()),
             delivery_rounds: Arc::new(Rounds::default()),
+            live: Arc::default(),
         }
     }
 

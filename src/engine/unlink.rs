@@ -4,12 +4,26 @@
 //! pending operations and re-plans are removed in one audited transaction.
 //! If the other ticket still meets the pairing's trigger, its next notice
 //! escalates it again as a new link.
+//!
+//! An operator can unlink too (`POST /api/v1/links/{id}/unlink`, `links
+//! unlink`): the same removal, audited as `unlinked_by_operator`, and both
+//! tickets are held (`store::unlink_hold_key`) so the trigger does not
+//! escalate them again until an operator links them again.
 
 use serde_json::json;
 
 use super::Engine;
 use crate::config::LoadedPairing;
-use crate::store::{link_key, AuditRecord, Link, Side, StoreError, TreeName};
+use crate::store::{link_key, unlink_hold_key, AuditRecord, Link, Side, StoreError, TreeName};
+
+/// Why a link is removed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum UnlinkCause<'a> {
+    /// The ticket on `side` is not found (`what`: the connector's words).
+    Gone { side: Side, what: &'a str },
+    /// An operator asked, perhaps saying why.
+    Operator { reason: Option<&'a str> },
+}
 
 /// Keys of a link's comment-map entries and re-plans, read before its
 /// unlinking transaction (sled transactions cannot scan). The transaction
@@ -17,7 +31,7 @@ use crate::store::{link_key, AuditRecord, Link, Side, StoreError, TreeName};
 /// gathered here from the link index only add operations whose queue is
 /// keyed by a connection the pairing no longer names (a renamed connection).
 #[derive(Debug, Default)]
-pub(super) struct Gathered {
+pub(crate) struct Gathered {
     comments: Vec<Vec<u8>>,
     replans: Vec<Vec<u8>>,
     ops: Vec<u64>,
@@ -45,7 +59,7 @@ impl Engine {
     }
 
     /// The comment-map and re-plan keys of link `id`.
-    pub(super) fn unlink_gather(&self, id: u64) -> Result<Gathered, StoreError> {
+    pub(crate) fn unlink_gather(&self, id: u64) -> Result<Gathered, StoreError> {
         let key = id.to_be_bytes();
         let keys = |tree: TreeName| -> Result<Vec<Vec<u8>>, StoreError> {
             Ok(self
@@ -78,14 +92,25 @@ impl Engine {
         what: &str,
         gathered: Gathered,
     ) -> Result<(), StoreError> {
+        let cause = UnlinkCause::Gone { side: gone, what };
+        self.unlink_commit_as(pairing, link, cause, gathered)
+            .await
+            .map(|_| ())
+    }
+
+    /// [`Engine::unlink_commit`] for any [`UnlinkCause`]; returns the ids
+    /// of the outbox operations removed.
+    pub(crate) async fn unlink_commit_as(
+        &self,
+        pairing: &LoadedPairing,
+        link: &Link,
+        cause: UnlinkCause<'_>,
+        gathered: Gathered,
+    ) -> Result<Vec<u64>, StoreError> {
         let now = self.clock.now();
         let key = link.id.to_be_bytes();
         let tickets = self.link_keys(link);
-        let number = link
-            .side(gone)
-            .map(|r| r.number.clone())
-            .unwrap_or_default();
-        let message = self.store.transact(|tx| {
+        let (message, removed) = self.store.transact(|tx| {
             let stored: Option<Link> = tx.get(TreeName::Links, &key)?;
             if stored.as_ref() != Some(link) {
                 return Err(StoreError::Conflict(format!(
@@ -121,28 +146,56 @@ impl Engine {
             for k in &gathered.replans {
                 tx.remove(TreeName::Replans, k)?;
             }
-            let message = format!(
-                "{} ticket {number} no longer exists ({what}); link {} removed with {} pending operation(s); the other ticket is no longer synced",
-                pairing.connection(gone),
-                link.id,
-                ops.len()
-            );
+            let (kind, message, detail) = match cause {
+                UnlinkCause::Gone { side, what } => {
+                    let number = link.side(side).map(|r| r.number.as_str()).unwrap_or_default();
+                    (
+                        "unlinked",
+                        format!(
+                            "{} ticket {number} no longer exists ({what}); link {} removed with {} pending operation(s); the other ticket is no longer synced",
+                            pairing.connection(side),
+                            link.id,
+                            ops.len()
+                        ),
+                        json!({ "side": side, "operations_removed": ops }),
+                    )
+                }
+                UnlinkCause::Operator { reason } => {
+                    for side in [Side::A, Side::B] {
+                        if let Some(r) = link.side(side) {
+                            let hold = unlink_hold_key(&link.pairing, side, &r.id);
+                            tx.put(TreeName::Meta, &hold, &link.id)?;
+                        }
+                    }
+                    (
+                        "unlinked_by_operator",
+                        format!(
+                            "unlinked by an operator{}: link {} removed with {} pending operation(s); neither ticket is synced or escalated again until linked again",
+                            reason.map(|r| format!(" ({r})")).unwrap_or_default(),
+                            link.id,
+                            ops.len()
+                        ),
+                        json!({ "operations_removed": ops, "reason": reason }),
+                    )
+                }
+            };
             tx.audit(
                 now,
                 AuditRecord {
-                    kind: "unlinked",
+                    kind,
                     pairing: Some(&link.pairing),
                     link: Some(link.id),
                     tickets: tickets.clone(),
                     message: message.clone(),
-                    detail: json!({ "side": gone, "operations_removed": ops }),
+                    detail,
                 },
             )?;
-            Ok(message)
+            Ok((message, ops))
         })?;
         tracing::warn!(link = link.id, "{message}");
         self.sweep_unlinked(link.id)?;
-        self.store.flush().await
+        self.store.flush().await?;
+        Ok(removed)
     }
 
     /// Removes comment-map entries and re-plans of the removed link `id`

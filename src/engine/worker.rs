@@ -55,7 +55,9 @@ impl Engine {
                     self.reconcile(pairing, link, side, ticket, outbox_before_fetch)
                         .await?,
                 );
-            } else if triggers(pairing, side, ticket) {
+            } else if triggers(pairing, side, ticket)
+                && !self.store.unlink_held(&pairing.name, side, &ticket.id)?
+            {
                 let link_id = self.store.next_id()?;
                 let mut plan = self.plan_escalation(pairing, side, connection, ticket, link_id);
                 let comments = self.read_comments(pairing, side, &ticket.id).await?;

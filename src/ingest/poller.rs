@@ -30,7 +30,10 @@ pub async fn run_poller(
             .instrument(span)
             .await
         {
-            Ok(_) => "ok",
+            Ok(_) => {
+                engine.live.poll_ok(&connection, engine.clock.now());
+                "ok"
+            }
             Err(e) => {
                 tracing::warn!(connection = %connection, error = %e, "poll failed; will try again");
                 "failed"

@@ -225,6 +225,10 @@ async fn receive(
             return answer(status, &e.to_string());
         }
     };
+    state
+        .engine
+        .live
+        .webhook_seen(&connection, state.engine.clock.now());
     if hints.is_empty() {
         outcome("accepted");
         return (StatusCode::OK, Json(super::Enqueued::default())).into_response();

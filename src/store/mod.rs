@@ -13,6 +13,7 @@ mod format_tests;
 mod keys;
 mod markers;
 mod outbox;
+mod paging;
 mod perms;
 pub mod records;
 mod tx;
@@ -29,6 +30,7 @@ pub use format::{FORMAT_VERSION, PRODUCT};
 pub use keys::*;
 pub use markers::{marker_id, ticket_marker_for};
 pub use outbox::OutboxCounts;
+pub use paging::{unlink_hold_key, Page};
 pub use perms::owner_only_umask;
 pub use records::*;
 pub use tx::{AuditRecord, Tx, TxError};
@@ -371,6 +373,11 @@ impl Store {
             .into_iter()
             .map(|(_, v)| v)
             .collect())
+    }
+
+    /// Dead notice `id`, if there is one.
+    pub fn dead_notice(&self, id: u64) -> Result<Option<DeadNotice>, StoreError> {
+        self.get(TreeName::DeadNotices, &id.to_be_bytes())
     }
 
     /// Dead updates being re-planned (see [`TreeName::Replans`]), with their keys.

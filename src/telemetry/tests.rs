@@ -118,6 +118,7 @@ async fn delivery_records_propagation_on_the_engine_clock() {
         }),
         origin: Side::A,
         created_at: at(0),
+        marker: None,
     };
     let update = |id, link, changed_at| OutboxOp {
         connection: "stub".into(),

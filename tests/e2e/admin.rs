@@ -1,4 +1,4 @@
-//! The admin API's gate, against the real binary: bearer token on `/admin`,
+//! The admin API's gate, against the real binary: bearer token on `/api/v1`,
 //! Host check (DNS rebinding), no cross-site posts, the token file, and a
 //! non-loopback listener refused without a configured token.
 
@@ -32,7 +32,7 @@ async fn admin_api_needs_the_token_and_its_own_host_name() {
         assert_eq!(mode & 0o777, 0o600, "owner-only token file");
     }
     let client = reqwest::Client::new();
-    let outbox = bridge.admin_url("/admin/outbox");
+    let outbox = bridge.admin_url("/api/v1/outbox");
     let status = |r: reqwest::Response| r.status();
 
     // No token, a wrong token, another scheme: 401 with a Bearer challenge.
@@ -56,7 +56,7 @@ async fn admin_api_needs_the_token_and_its_own_host_name() {
             StatusCode::UNAUTHORIZED
         );
     }
-    for path in ["/admin/audit/verify", "/admin/audit?ticket=autotask:1"] {
+    for path in ["/api/v1/audit/verify", "/api/v1/tickets/autotask/1/audit"] {
         assert_eq!(
             status(client.get(bridge.admin_url(path)).send().await.unwrap()),
             StatusCode::UNAUTHORIZED,
@@ -73,7 +73,7 @@ async fn admin_api_needs_the_token_and_its_own_host_name() {
     assert_eq!(right.status(), StatusCode::OK);
 
     // Another Host (a DNS name rebound to 127.0.0.1): refused even with the token.
-    for path in ["/admin/outbox", "/healthz", "/metrics"] {
+    for path in ["/api/v1/outbox", "/healthz", "/metrics"] {
         let rebound = client
             .get(bridge.admin_url(path))
             .bearer_auth(&token)
@@ -88,7 +88,7 @@ async fn admin_api_needs_the_token_and_its_own_host_name() {
     }
     let by_name = client
         .get(format!(
-            "http://localhost:{}/admin/outbox",
+            "http://localhost:{}/api/v1/outbox",
             bridge.admin.port()
         ))
         .bearer_auth(&token)
@@ -99,7 +99,7 @@ async fn admin_api_needs_the_token_and_its_own_host_name() {
     assert_eq!(by_name.status(), StatusCode::OK, "localhost is this host");
 
     // Re-queue (POST): token required; no form posts, no cross-origin posts.
-    let retry = bridge.admin_url("/admin/outbox/999999/retry");
+    let retry = bridge.admin_url("/api/v1/outbox/999999/retry");
     assert_eq!(
         status(client.post(&retry).send().await.unwrap()),
         StatusCode::UNAUTHORIZED
@@ -215,7 +215,7 @@ async fn a_configured_token_is_used_and_no_file_is_written() {
     let bridge = Bridge::spawn_with_env(&env.config_path, &[("TEST_ADMIN_TOKEN", token)]).await;
     assert!(!token_file(&env).exists(), "no token file when configured");
     let client = reqwest::Client::new();
-    let outbox = bridge.admin_url("/admin/outbox");
+    let outbox = bridge.admin_url("/api/v1/outbox");
     assert_eq!(
         client
             .get(&outbox)
@@ -305,7 +305,9 @@ async fn metrics_can_have_their_own_listener() {
         .unwrap();
     assert_eq!(health["tasks"]["planner"]["state"], "running");
     assert_eq!(
-        get(format!("http://{metrics}/admin/outbox")).await.status(),
+        get(format!("http://{metrics}/api/v1/outbox"))
+            .await
+            .status(),
         StatusCode::NOT_FOUND,
         "no admin API on the metrics listener"
     );
@@ -393,10 +395,11 @@ async fn every_admin_route_refuses_requests_without_the_token() {
     let snapshot = || async {
         let mut all = String::new();
         for path in [
-            "/admin/outbox",
-            "/admin/notices/dead",
-            "/admin/audit/verify",
-            "/admin/audit?ticket=autotask:1",
+            "/api/v1/outbox",
+            "/api/v1/notices/dead",
+            "/api/v1/links",
+            "/api/v1/audit/verify",
+            "/api/v1/tickets/autotask/1/audit",
         ] {
             all.push_str(&bridge.admin_get(path).await);
         }
@@ -418,11 +421,19 @@ async fn every_admin_route_refuses_requests_without_the_token() {
     let client = reqwest::Client::new();
     let mut walked = 0;
     for route in ROUTES {
-        let url = bridge.admin_url(&route.path.replace("{id}", "1"));
-        let url = format!("{url}?ticket=autotask:1");
+        let url = bridge.admin_url(
+            &route
+                .path
+                .replace("{id}", "1")
+                .replace("{connection}", "autotask")
+                .replace("{ticket}", "1"),
+        );
         if let Access::Open(why) = route.access {
+            let dashboard = route.endpoint == psa_bridge::admin::Endpoint::Dashboard;
             assert!(
-                ["/healthz", "/metrics", "/readyz"].contains(&route.path),
+                dashboard
+                    || ["/healthz", "/metrics", "/readyz", "/api/v1/openapi.json"]
+                        .contains(&route.path),
                 "{} is open ({why}): is that deliberate?",
                 route.path
             );
@@ -463,7 +474,7 @@ async fn every_admin_route_refuses_requests_without_the_token() {
             }
         }
     }
-    assert!(walked >= 5 * 7 * 3, "every token route was walked");
+    assert!(walked >= 15 * 7 * 3, "every token route was walked");
     assert_eq!(
         snapshot().await,
         before,

@@ -103,24 +103,24 @@ async fn under_errors_resets_timeouts_and_429_bursts_every_change_arrives_once()
 
     // The refused write becomes the one dead letter; retried, it goes through.
     let dead: Vec<serde_json::Value> =
-        crate::workload::wait_for_json(&bridge, "/admin/outbox", CONVERGE, |rows| {
-            let dead: Vec<serde_json::Value> = rows
+        crate::workload::wait_for_json(&bridge, "/api/v1/outbox", CONVERGE, |page| {
+            let dead: Vec<serde_json::Value> = page["items"]
                 .as_array()?
                 .iter()
-                .filter(|r| !r["dead"].is_null())
+                .filter(|r| r["state"] == "dead")
                 .cloned()
                 .collect();
             (!dead.is_empty()).then_some(dead)
         })
         .await;
     assert_eq!(dead.len(), 1, "only the refused write is dead: {dead:#?}");
-    let message = dead[0]["dead"].to_string();
+    let message = dead[0].to_string();
     assert!(message.contains("400"), "{message}");
-    let id = dead[0]["id"].as_u64().unwrap();
+    let id = dead[0]["id"].as_str().unwrap();
     let retry = cli(&[
         "outbox",
         "retry",
-        &id.to_string(),
+        id,
         "--config",
         env.config_path.to_str().unwrap(),
     ])
@@ -135,10 +135,14 @@ async fn under_errors_resets_timeouts_and_429_bursts_every_change_arrives_once()
     assert!(wrong.is_empty(), "after settling: {wrong:#?}");
 
     let outbox: serde_json::Value =
-        serde_json::from_str(&bridge.admin_get("/admin/outbox").await).unwrap();
-    assert_eq!(outbox, serde_json::json!([]), "nothing left, nothing dead");
+        serde_json::from_str(&bridge.admin_get("/api/v1/outbox").await).unwrap();
+    assert_eq!(
+        outbox["items"],
+        serde_json::json!([]),
+        "nothing left, nothing dead"
+    );
     let notices: serde_json::Value =
-        serde_json::from_str(&bridge.admin_get("/admin/notices/dead").await).unwrap();
+        serde_json::from_str(&bridge.admin_get("/api/v1/notices/dead").await).unwrap();
     assert_eq!(notices, serde_json::json!([]), "no notice failed for good");
     let [errors, resets, timeouts, throttled] = injected(&env);
     assert!(

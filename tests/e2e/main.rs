@@ -4,6 +4,12 @@
 
 mod admin;
 mod ambiguous;
+mod api_input;
+mod api_links;
+mod api_openapi;
+mod api_outbox;
+mod api_status;
+mod api_steps;
 mod audit;
 mod backfill;
 mod backup;
@@ -14,6 +20,7 @@ mod close;
 mod common;
 mod conflict;
 mod crash;
+mod dashboard;
 mod dead_letters;
 mod demo;
 mod edits;

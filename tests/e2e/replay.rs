@@ -47,7 +47,10 @@ async fn post(
 async fn intakes(bridge: &Bridge, ticket: &str) -> usize {
     let entries: Vec<Value> = serde_json::from_str(
         &bridge
-            .admin_get(&format!("/admin/audit?ticket={ticket}"))
+            .admin_get(&format!(
+                "/api/v1/tickets/{}/audit",
+                ticket.replacen(':', "/", 1)
+            ))
             .await,
     )
     .unwrap();

@@ -80,9 +80,13 @@ impl Seen {
     /// ticket, and the public `/healthz`.
     async fn admin(&mut self, bridge: &Bridge, tickets: &[String], label: &str) {
         for route in ROUTES.iter().filter(|r| r.method == "GET") {
-            if route.path == "/admin/audit" {
+            if route.path.contains("{ticket}") {
                 for ticket in tickets {
-                    let path = format!("/admin/audit?ticket={ticket}");
+                    let (connection, id) = ticket.split_once(':').unwrap();
+                    let path = route
+                        .path
+                        .replace("{connection}", connection)
+                        .replace("{ticket}", id);
                     self.add(
                         format!("{label} admin {path}"),
                         bridge.admin_get(&path).await,
@@ -329,7 +333,7 @@ async fn story_then_scan(env: &DemoEnv, bridge: Bridge, first: Format, mut seen:
     ];
     seen.admin(&bridge, &tickets, first.name()).await;
     assert!(
-        seen.get(&format!("{} admin /admin/outbox", first.name()))
+        seen.get(&format!("{} admin /api/v1/outbox", first.name()))
             .contains(content),
         "the dead letter listing carries the note"
     );

@@ -157,8 +157,8 @@ async fn assert_no_secrets(env: &DemoEnv, bridge: &Bridge) {
     let mut seen = String::new();
     for path in [
         "/metrics",
-        "/admin/outbox",
-        "/admin/audit/verify",
+        "/api/v1/outbox",
+        "/api/v1/audit/verify",
         "/healthz",
     ] {
         seen.push_str(&bridge.admin_get(path).await);

@@ -34,8 +34,9 @@ async fn servicenow_env(mapping: Option<String>) -> (crate::common::TestDir, Dem
 }
 
 async fn outbox(bridge: &Bridge) -> Vec<Value> {
-    let body = bridge.admin_get("/admin/outbox").await;
-    serde_json::from_str(&body).unwrap()
+    let body = bridge.admin_get("/api/v1/outbox").await;
+    let page: Value = serde_json::from_str(&body).unwrap();
+    page["items"].as_array().unwrap().clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,7 +65,7 @@ async fn a_resolve_without_close_code_dead_letters_and_lands_after_the_fix() {
         if let Some(op) = outbox(&bridge)
             .await
             .into_iter()
-            .find(|op| !op["dead"].is_null())
+            .find(|op| op["state"] == "dead")
         {
             dead = op;
             break;
@@ -72,7 +73,7 @@ async fn a_resolve_without_close_code_dead_letters_and_lands_after_the_fix() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(!dead.is_null(), "the resolve became a dead letter");
-    let reason = dead["dead"].to_string();
+    let reason = dead["last_error"].to_string();
     assert!(reason.contains("close_code"), "names the field: {reason}");
     let listing = text(
         &cli(&[
@@ -91,7 +92,7 @@ async fn a_resolve_without_close_code_dead_letters_and_lands_after_the_fix() {
     bridge.stop().await;
     std::fs::write(env.dir.join("mapping.toml"), SERVICENOW_MAPPING).unwrap();
     let bridge = spawn(&env).await;
-    let id = dead["id"].as_u64().unwrap().to_string();
+    let id = dead["id"].as_str().unwrap().to_string();
     let retried = cli(&[
         "outbox",
         "retry",

@@ -38,7 +38,7 @@ fn webhook(ticket: &str, sequence: u64) -> (Vec<u8>, String) {
 async fn intake_stored(bridge: &Bridge, ticket: &str, sequence: u64) -> bool {
     let entries: Vec<Value> = serde_json::from_str(
         &bridge
-            .admin_get(&format!("/admin/audit?ticket=autotask:{ticket}"))
+            .admin_get(&format!("/api/v1/tickets/autotask/{ticket}/audit"))
             .await,
     )
     .unwrap();

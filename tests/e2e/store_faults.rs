@@ -235,7 +235,7 @@ async fn a_store_that_cannot_write_answers_503_and_recovers_without_duplicates()
         "{health}"
     );
     let verify: Value =
-        serde_json::from_str(&bridge.admin_get("/admin/audit/verify").await).unwrap();
+        serde_json::from_str(&bridge.admin_get("/api/v1/audit/verify").await).unwrap();
     assert_eq!(verify["intact"], true, "{verify}");
     bridge.stop().await;
 }
@@ -344,7 +344,7 @@ async fn a_real_write_error_exits_with_code_4_once_the_disk_is_back() {
     let (code, health) = bridge.health().await;
     assert_eq!(health["store"]["state"], "ok", "{code} {health}");
     let verify: Value =
-        serde_json::from_str(&bridge.admin_get("/admin/audit/verify").await).unwrap();
+        serde_json::from_str(&bridge.admin_get("/api/v1/audit/verify").await).unwrap();
     assert_eq!(verify["intact"], true, "{verify}");
     bridge.stop().await;
 }

@@ -111,7 +111,7 @@ async fn assert_no_secrets(env: &psa_bridge::demo::DemoEnv, bridge: &Bridge) {
         cw.private_key.as_str(),
     ];
     let mut seen = String::new();
-    for path in ["/metrics", "/admin/outbox", "/admin/audit/verify"] {
+    for path in ["/metrics", "/api/v1/outbox", "/api/v1/audit/verify"] {
         seen.push_str(
             &bridge
                 .admin_client()

@@ -52,7 +52,10 @@ async fn webhook_only_bridge() -> (crate::common::TestDir, psa_bridge::demo::Dem
 
 async fn intake_count(client: &reqwest::Client, bridge: &Bridge, ticket: &str) -> usize {
     let entries: Vec<Value> = client
-        .get(bridge.admin_url(&format!("/admin/audit?ticket={ticket}")))
+        .get(bridge.admin_url(&format!(
+            "/api/v1/tickets/{}/audit",
+            ticket.replacen(':', "/", 1)
+        )))
         .bearer_auth(bridge.admin_token())
         .send()
         .await
@@ -66,7 +69,7 @@ async fn intake_count(client: &reqwest::Client, bridge: &Bridge, ticket: &str) -
 /// What the daemon has stored: (audit entries, inbox items pending).
 async fn stored(client: &reqwest::Client, bridge: &Bridge) -> (u64, u64) {
     let verify: Value = client
-        .get(bridge.admin_url("/admin/audit/verify"))
+        .get(bridge.admin_url("/api/v1/audit/verify"))
         .bearer_auth(bridge.admin_token())
         .send()
         .await
@@ -229,7 +232,7 @@ async fn autotask_webhook_signatures_and_bad_input() {
     assert_eq!(intake_count(&client, &bridge, "autotask:900001").await, 1);
 
     // The admin API is not on the public listener.
-    for path in ["/admin/outbox", "/metrics", "/admin/audit/verify"] {
+    for path in ["/api/v1/outbox", "/metrics", "/api/v1/audit/verify"] {
         assert_eq!(
             client.get(bridge.url(path)).send().await.unwrap().status(),
             404,
