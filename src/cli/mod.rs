@@ -175,15 +175,15 @@ enum LinksCommand {
         #[arg(long)]
         reason: Option<String>,
     },
-    /// Link two existing tickets (vendor ids); the next plan copies the
+    /// Link two existing tickets; the next plan copies the
     /// --from side's mapped fields (default: the pairing's trigger side) to
     /// the other; notes already on them are not copied.
     Relink {
         #[arg(long)]
         pairing: String,
-        /// Ticket id on side a.
+        /// Ticket on side a: its id, or a number the bridge has seen.
         a: String,
-        /// Ticket id on side b.
+        /// Ticket on side b, likewise.
         b: String,
         /// The side whose values win.
         #[arg(long, value_enum)]
