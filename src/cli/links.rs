@@ -41,6 +41,7 @@ pub enum LinksCommand {
     /// --from side's mapped fields (default: the pairing's trigger side) to
     /// the other; notes already on them are not copied.
     Relink {
+        /// The pairing (as named in the configuration).
         #[arg(long)]
         pairing: String,
         /// Ticket on side a: its id, or a number the bridge has seen.
