@@ -166,24 +166,58 @@ impl Engine {
         Ok((link, removed))
     }
 
-    /// Reads ticket `given` (a vendor id) on `side` of `pairing`.
+    /// Reads ticket `given` on `side` of `pairing`: the vendor's id, or a
+    /// number the audit log has seen beside an id (a ticket linked before,
+    /// say unlinked by mistake); the ticket read must carry that number.
     async fn operator_ticket(
         &self,
         pairing: &crate::config::LoadedPairing,
         side: Side,
         given: &str,
     ) -> Result<Ticket, OperatorError> {
+        let given = given.trim();
         let name = pairing.connection(side);
         let conn = self.connection(name).ok_or_else(|| {
             OperatorError::Conflict(format!("connection {name} is not configured"))
         })?;
-        match conn.connector.get_ticket(given.trim()).await {
-            Ok(t) => Ok(t),
-            Err(ConnectorError::NotFound(_)) => Err(OperatorError::NotFound(format!(
+        let error = match conn.connector.get_ticket(given).await {
+            Ok(t) => return Ok(t),
+            Err(e) => e,
+        };
+        if let Some(id) = self.id_for_number(name, given)? {
+            if let Ok(t) = conn.connector.get_ticket(&id).await {
+                if t.number.eq_ignore_ascii_case(given) {
+                    return Ok(t);
+                }
+            }
+        }
+        match error {
+            ConnectorError::NotFound(_) => Err(OperatorError::NotFound(format!(
                 "no ticket {given:?} on {name} (side {side}); give the vendor's ticket id"
             ))),
-            Err(e) => Err(OperatorError::Vendor(e)),
+            e if !e.is_retryable() => Err(OperatorError::NotFound(format!(
+                "{name} has no ticket {given:?} (side {side}): {e}"
+            ))),
+            e => Err(OperatorError::Vendor(e)),
         }
+    }
+
+    /// The id the audit log records beside ticket number `number` of
+    /// `connection` (`connection:id` directly followed by
+    /// `connection:number`, as `engine::ticket_keys` writes them).
+    fn id_for_number(&self, connection: &str, number: &str) -> Result<Option<String>, StoreError> {
+        let prefix = format!("{connection}:");
+        let wanted = format!("{connection}:{number}").to_ascii_lowercase();
+        for entry in self.store.audit_entries()?.iter().rev() {
+            for pair in entry.tickets.windows(2) {
+                if pair[1].to_ascii_lowercase() == wanted {
+                    if let Some(id) = pair[0].strip_prefix(&prefix) {
+                        return Ok(Some(id.to_string()));
+                    }
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Links ticket `a` and ticket `b` (vendor ids) in `pairing`; `from`

@@ -13,9 +13,9 @@
 //!   the CLI sends none; the dashboard's own page sends this listener's) or a
 //!   body type other than JSON (415: no cross-site HTML form posts).
 //!
-//! `/healthz` and `/metrics` need no token (they carry states and counts,
-//! no ticket contents or secrets; see their reasons in the route table) but
-//! still pass the Host check.
+//! `/healthz`, `/metrics` and `/api/v1/openapi.json` need no token (states,
+//! counts and the API's description; no ticket contents or secrets; see
+//! their reasons in the route table) but still pass the Host check.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -135,9 +135,9 @@ pub async fn unlink(
 #[serde(deny_unknown_fields)]
 pub struct NewLink {
     pub pairing: String,
-    /// Vendor ticket id on side a.
+    /// Ticket on side a: the vendor's id, or a number the bridge has seen.
     pub a: String,
-    /// Vendor ticket id on side b.
+    /// Ticket on side b, likewise.
     pub b: String,
     /// The side whose values win (default: the pairing's trigger side).
     #[serde(default)]

@@ -5,11 +5,94 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use clap::{Subcommand, ValueEnum};
 use psa_bridge::admin::links::{self, LinkPage, LinkView};
 use psa_bridge::store::Side;
 use serde_json::json;
 
 use super::access::{connect, escape, Access, Answer};
+
+#[derive(Subcommand)]
+pub enum LinksCommand {
+    /// Links, oldest first, a page at a time.
+    List {
+        /// Only this pairing's links.
+        #[arg(long)]
+        pairing: Option<String>,
+        /// Only links where either side's ticket id or number is this.
+        #[arg(long)]
+        q: Option<String>,
+        /// Links per page (1 to 500).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Continue after a previous page (the value it printed).
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Stop syncing two tickets: the link, its pending operations and notes
+    /// map are removed; neither ticket is escalated again until relinked.
+    Unlink {
+        id: u64,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Link two existing tickets; the next plan copies the
+    /// --from side's mapped fields (default: the pairing's trigger side) to
+    /// the other; notes already on them are not copied.
+    Relink {
+        /// The pairing (as named in the configuration).
+        #[arg(long)]
+        pairing: String,
+        /// Ticket on side a: its id, or a number the bridge has seen.
+        a: String,
+        /// Ticket on side b, likewise.
+        b: String,
+        /// The side whose values win.
+        #[arg(long, value_enum)]
+        from: Option<LinkSide>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LinkSide {
+    A,
+    B,
+}
+
+/// Runs one `links` subcommand.
+pub async fn run(config: &Path, command: LinksCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        LinksCommand::List {
+            pairing,
+            q,
+            limit,
+            cursor,
+        } => {
+            list(
+                config,
+                pairing.as_deref(),
+                q.as_deref(),
+                limit,
+                cursor.as_deref(),
+            )
+            .await
+        }
+        LinksCommand::Unlink { id, reason } => unlink(config, id, reason.as_deref()).await,
+        LinksCommand::Relink {
+            pairing,
+            a,
+            b,
+            from,
+        } => {
+            let from = from.map(|f| match f {
+                LinkSide::A => Side::A,
+                LinkSide::B => Side::B,
+            });
+            relink(config, &pairing, &a, &b, from).await
+        }
+    }
+}
 
 fn side(view: &Option<links::TicketView>) -> String {
     match view {

@@ -92,7 +92,7 @@ enum Command {
         #[arg(long, short, global = true, env = "PSA_BRIDGE_CONFIG")]
         config: Option<PathBuf>,
         #[command(subcommand)]
-        command: LinksCommand,
+        command: links::LinksCommand,
     },
     /// Read or verify the hash-chained audit log (through the running daemon's
     /// admin API and its token, like `outbox`). Without --ticket or `verify`:
@@ -233,53 +233,6 @@ enum OutboxCommand {
 }
 
 #[derive(Subcommand)]
-enum LinksCommand {
-    /// Links, oldest first, a page at a time.
-    List {
-        /// Only this pairing's links.
-        #[arg(long)]
-        pairing: Option<String>,
-        /// Only links where either side's ticket id or number is this.
-        #[arg(long)]
-        q: Option<String>,
-        /// Links per page (1 to 500).
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
-        /// Continue after a previous page (the value it printed).
-        #[arg(long)]
-        cursor: Option<String>,
-    },
-    /// Stop syncing two tickets: the link, its pending operations and notes
-    /// map are removed; neither ticket is escalated again until relinked.
-    Unlink {
-        id: u64,
-        /// Why (kept in the audit log).
-        #[arg(long)]
-        reason: Option<String>,
-    },
-    /// Link two existing tickets (vendor ids); the next plan copies the
-    /// --from side's mapped fields (default: the pairing's trigger side) to
-    /// the other; notes already on them are not copied.
-    Relink {
-        #[arg(long)]
-        pairing: String,
-        /// Ticket id on side a.
-        a: String,
-        /// Ticket id on side b.
-        b: String,
-        /// The side whose values win.
-        #[arg(long, value_enum)]
-        from: Option<LinkSide>,
-    },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum LinkSide {
-    A,
-    B,
-}
-
-#[derive(Subcommand)]
 enum AuditCommand {
     /// Check the whole hash chain and say where it breaks.
     Verify,
@@ -325,41 +278,7 @@ pub fn main() -> ExitCode {
                     }
                 }
             }
-            Command::Links { config, command } => {
-                let config = required(config)?;
-                match command {
-                    LinksCommand::List {
-                        pairing,
-                        q,
-                        limit,
-                        cursor,
-                    } => {
-                        links::list(
-                            &config,
-                            pairing.as_deref(),
-                            q.as_deref(),
-                            limit,
-                            cursor.as_deref(),
-                        )
-                        .await
-                    }
-                    LinksCommand::Unlink { id, reason } => {
-                        links::unlink(&config, id, reason.as_deref()).await
-                    }
-                    LinksCommand::Relink {
-                        pairing,
-                        a,
-                        b,
-                        from,
-                    } => {
-                        let from = from.map(|f| match f {
-                            LinkSide::A => psa_bridge::store::Side::A,
-                            LinkSide::B => psa_bridge::store::Side::B,
-                        });
-                        links::relink(&config, &pairing, &a, &b, from).await
-                    }
-                }
-            }
+            Command::Links { config, command } => links::run(&required(config)?, command).await,
             Command::Audit {
                 config,
                 ticket,

@@ -171,7 +171,8 @@ async fn links_page_search_unlink_and_relink() {
     settled(&env, &bridge).await;
     assert_eq!(env.connectwise.tickets().len(), cw_tickets, "no new ticket");
 
-    // The CLI: list, search, unlink, relink through the running daemon.
+    // The CLI: list, search, unlink, relink (by the Autotask number)
+    // through the running daemon.
     let listed = cli(&["links", "list", "--limit", "2", "--config", &config]).await;
     assert!(listed.status.success(), "{}", text(&listed));
     assert!(
@@ -200,7 +201,7 @@ async fn links_page_search_unlink_and_relink() {
         "relink",
         "--pairing",
         "acme",
-        &at.to_string(),
+        &number,
         &cw.to_string(),
         "--config",
         &config,

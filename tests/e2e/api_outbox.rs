@@ -144,6 +144,17 @@ async fn discard_removes_a_dead_letter_and_unblocks_its_queue() {
     assert_eq!(page["items"], json!([]));
     let again = cli(&["outbox", "discard", id, "--config", &config]).await;
     assert!(!again.status.success(), "{}", text(&again));
+    // `audit` through the API: recent entries, one ticket's history.
+    let recent = cli(&["audit", "--limit", "500", "--config", &config]).await;
+    assert!(text(&recent).contains("discarded"), "{}", text(&recent));
+    let ticket = format!("autotask:{at}");
+    let history = cli(&["audit", "--ticket", &ticket, "--config", &config]).await;
+    assert!(history.status.success(), "{}", text(&history));
+    assert!(
+        text(&history).contains("by an operator (test)"),
+        "{}",
+        text(&history)
+    );
     bridge.stop().await;
 }
 
@@ -157,7 +168,7 @@ async fn dead_notices_are_listed_and_discarded() {
     })
     .await;
     let bridge = Bridge::spawn(&env.config_path).await;
-    let (at, _, _) = escalate(&env, "Scanner jammed").await;
+    let (at, _, cw) = escalate(&env, "Scanner jammed").await;
     settled(&env, &bridge).await;
     // Reading the ticket is refused for good: the notice dies.
     env.autotask.control().fail_next_reads(&[403]);
@@ -185,6 +196,27 @@ async fn dead_notices_are_listed_and_discarded() {
     .await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["id"], id);
+    assert_eq!(get_ok(&bridge, "/api/v1/notices/dead").await, json!([]));
+
+    // Another dead notice, retried once the cause is gone: it is planned.
+    env.autotask.control().fail_next_reads(&[403]);
+    env.autotask.user_set_priority(at, "Low");
+    let notice = wait_get(
+        &bridge,
+        "/api/v1/notices/dead",
+        "a second dead notice",
+        |list| list.as_array()?.first().cloned(),
+    )
+    .await;
+    let id = notice["id"].as_str().unwrap();
+    let (code, body) = post(&bridge, &format!("/api/v1/notices/{id}/retry"), &json!({})).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["retried"], "notice");
+    wait_for("the retried notice's update", STEP, || {
+        (env.connectwise.ticket(cw)?.priority == "Priority 4 - Schedule Maintenance").then_some(())
+    })
+    .await
+    .unwrap();
     assert_eq!(get_ok(&bridge, "/api/v1/notices/dead").await, json!([]));
     bridge.stop().await;
 }
