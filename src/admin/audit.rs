@@ -34,7 +34,11 @@ pub async fn ticket(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Vec<Value>> {
     api::query(raw.as_deref(), &[])?;
-    if api.engine.connection(&connection).is_none() {
+    // `daemon:config` files the configuration reloads ([`crate::daemon::RELOAD_AUDIT_KEY`]).
+    let daemon_entries = crate::daemon::RELOAD_AUDIT_KEY
+        .split_once(':')
+        .is_some_and(|(c, t)| c == connection && t == ticket);
+    if !daemon_entries && api.engine.connection(&connection).is_none() {
         let mut names: Vec<&String> = api.engine.connections.keys().collect();
         names.sort();
         let names: Vec<&str> = names.into_iter().map(String::as_str).collect();

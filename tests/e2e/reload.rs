@@ -78,7 +78,7 @@ fn hangup(bridge: &Bridge) {
 
 /// Audit entries of `kind` about the configuration.
 async fn audited(admin: &Admin<'_>, kind: &str) -> Vec<Value> {
-    let (status, entries) = admin.get("/admin/audit?ticket=daemon:config").await;
+    let (status, entries) = admin.get("/api/v1/tickets/daemon/config/audit").await;
     assert_eq!(status, 200);
     let entries: Vec<Value> = serde_json::from_value(entries).unwrap();
     entries.into_iter().filter(|e| e["kind"] == kind).collect()
@@ -260,7 +260,7 @@ async fn webhooks_arriving_during_reloads_are_all_stored() {
     assert!(refused.is_empty(), "webhooks refused: {refused:?}");
     let entries: Vec<Value> = serde_json::from_str(
         &bridge
-            .admin_get(&format!("/admin/audit?ticket=autotask:{ticket}"))
+            .admin_get(&format!("/api/v1/tickets/autotask/{ticket}/audit"))
             .await,
     )
     .unwrap();
