@@ -192,3 +192,79 @@ fn the_systemd_unit_is_hardened_and_valid() {
     // verify exits 0 on unknown keys and bad values; it only warns.
     assert!(verify.status.success() && said.trim().is_empty(), "{said}");
 }
+
+/// Splits a shell command line the way `sh` would for the guide's simple
+/// commands: whitespace outside double quotes; a `#` comment ends it.
+fn shell_words(line: &str) -> Vec<String> {
+    let (mut words, mut word, mut quoted, mut any) = (Vec::new(), String::new(), false, false);
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            '#' if !quoted && !any => break,
+            c if c.is_whitespace() && !quoted => {
+                if any {
+                    words.push(std::mem::take(&mut word));
+                    any = false;
+                }
+            }
+            c => {
+                word.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        words.push(word);
+    }
+    words
+}
+
+/// Every `psa-bridge ...` command in `docs/operations.md` is one the CLI
+/// accepts (clap refuses an unknown subcommand or flag before `--help`),
+/// and every test and document the guide cites exists.
+#[test]
+fn the_operations_guide_names_real_commands_tests_and_documents() {
+    let guide = repo_file("docs/operations.md");
+    let mut in_code = false;
+    let mut checked = 0;
+    for line in guide.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        let line = line.trim().trim_end_matches('&').trim();
+        if !in_code || !line.starts_with("psa-bridge ") {
+            continue;
+        }
+        let mut args = shell_words(line);
+        args.remove(0);
+        args.push("--help".into());
+        let parsed = std::process::Command::new(BIN)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            parsed.status.success(),
+            "docs/operations.md: `{line}` is refused: {}",
+            String::from_utf8_lossy(&parsed.stderr)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} commands found");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for cited in guide.split(['`', '(', ')', '[', ']']).filter(|w| {
+        w.starts_with("tests/e2e/")
+            || w.starts_with("../packaging/")
+            || w.ends_with(".md") && !w.contains(' ')
+    }) {
+        let path = cited.split('#').next().unwrap().trim_start_matches("../");
+        let candidates = [root.join(path), root.join("docs").join(path)];
+        assert!(
+            candidates.iter().any(|p| p.exists()),
+            "docs/operations.md cites {cited}, which does not exist"
+        );
+    }
+}
