@@ -20,7 +20,8 @@ use crate::store::TreeName;
 pub struct ConnectionStatus {
     pub name: String,
     pub vendor: String,
-    /// No vendor call failed since the last success (429s are not failures).
+    /// No call got a 5xx, a 401, a 408 or no answer since the last success
+    /// (a 429 or another 4xx is an answer: the vendor is reachable).
     pub up: bool,
     pub webhook: WebhookStatus,
     pub last_poll_ok_unix_ms: Option<i64>,
@@ -29,6 +30,9 @@ pub struct ConnectionStatus {
     pub dead_letters: u64,
     /// `psa_connector::ApiStatsSnapshot` plus `requests_per_hour`.
     pub api: Value,
+    /// The tenant's shared request budget as the vendor last reported it
+    /// (Autotask's `ThresholdInformation`); `null` for other vendors.
+    pub tenant_budget: Option<psa_connector::webhooks::ApiBudget>,
 }
 
 #[derive(Debug, Serialize)]
@@ -108,6 +112,7 @@ pub fn connections(api: &Api) -> Result<Vec<ConnectionStatus>, crate::store::Sto
                 queue_depth: c.map_or(0, |c| c.pending),
                 dead_letters: c.map_or(0, |c| c.dead),
                 api: api_json,
+                tenant_budget: conn.connector.budget(),
             })
         })
         .collect())

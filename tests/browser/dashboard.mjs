@@ -91,7 +91,9 @@ function expected(status, health, key) {
   } else if (key === 'health.status') {
     value = health.status;
   } else if (key === 'health.config') {
-    value = health.config?.state ?? health.config?.status;
+    // The rule the page follows (views.js `configState`), restated here.
+    const last = health.config?.last_reload ?? null;
+    value = health.config ? (!last ? 'loaded' : last.ok ? 'reloaded' : 'reload refused') : undefined;
   } else {
     value = parts.reduce((v, p) => v?.[p], status);
   }

@@ -216,6 +216,13 @@ impl HttpClient {
         self.stats.record_outcome(match &result {
             Ok(_) => CallOutcome::Success,
             Err(ConnectorError::Http { status: 429, .. }) => CallOutcome::Throttled,
+            // The vendor answered about this request; a 401 (credentials)
+            // and a 408 (the vendor gave up) say more than that.
+            Err(ConnectorError::Http { status, .. })
+                if (400..500).contains(status) && !matches!(status, 401 | 408) =>
+            {
+                CallOutcome::Refused
+            }
             Err(_) => CallOutcome::Failed,
         });
         result

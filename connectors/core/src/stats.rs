@@ -41,7 +41,12 @@ pub enum CallOutcome {
     Success,
     /// 429 Too Many Requests.
     Throttled,
-    /// Another status, or no answer (transport failure, timeout).
+    /// Another 4xx but 401 and 408: the vendor answered and refused this
+    /// request (bad input, no permission on a record, not found). It is
+    /// reachable.
+    Refused,
+    /// A 5xx, a 401 (credentials refused: nothing will work) or a 408, or
+    /// no answer (transport failure, timeout).
     Failed,
 }
 
@@ -89,10 +94,11 @@ pub struct ApiStatsSnapshot {
     pub calls_last_hour: u64,
     /// When the vendor last answered with a success (Unix ms).
     pub last_success_unix_ms: Option<u64>,
-    /// When a call last failed without a 429 (Unix ms).
+    /// When a call last got a 5xx, a 401, a 408 or no answer (Unix ms); a
+    /// refusal (another 4xx) or a 429 is an answer, not a failure here.
     pub last_failure_unix_ms: Option<u64>,
-    /// When the current run of failed calls (not 429) began, with no
-    /// success since (Unix ms); `None` when the latest call did not fail.
+    /// When the current run of such failed calls began, with no success
+    /// since (Unix ms); `None` when the latest of them did not fail.
     pub failing_since_unix_ms: Option<u64>,
 }
 
@@ -154,6 +160,9 @@ impl ApiStats {
             }
             CallOutcome::Throttled => {
                 inner.throttled.fetch_add(1, Ordering::Relaxed);
+            }
+            CallOutcome::Refused => {
+                inner.failed.fetch_add(1, Ordering::Relaxed);
             }
             CallOutcome::Failed => {
                 inner.failed.fetch_add(1, Ordering::Relaxed);

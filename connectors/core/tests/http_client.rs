@@ -143,7 +143,9 @@ async fn unreachable_vendor_is_retryable() {
 }
 
 /// Every call is counted on the client's [`psa_connector::ApiStats`]: reads
-/// and writes, 429s apart from other failures, and the last success.
+/// and writes, 429s apart from other failures, the last success, and a
+/// failure (no answer, 5xx) apart from a refusal (another 4xx: the vendor
+/// answered, so it is reachable).
 #[tokio::test]
 async fn calls_are_counted_by_kind_and_outcome() {
     let base = server().await;
@@ -153,13 +155,19 @@ async fn calls_are_counted_by_kind_and_outcome() {
     get("garbage").await.unwrap();
     get("throttled").await.unwrap_err();
     get("invalid").await.unwrap_err();
-    // A write to a GET-only route: answered 405, counted as a failed write.
+    // A write to a GET-only route: answered 405, a refused write.
     let post = shared.send(Method::POST, shared.url("garbage").unwrap(), None);
     post.await.unwrap_err();
     let s = c.stats().snapshot();
     assert_eq!((s.reads, s.writes), (3, 1), "{s:?}");
     assert_eq!((s.successes, s.http_429, s.failures), (1, 1, 2), "{s:?}");
-    assert_eq!(s.calls_last_hour, 4);
-    assert!(s.last_success_unix_ms.is_some() && s.last_failure_unix_ms.is_some());
+    assert_eq!(s.last_failure_unix_ms, None, "refusals are answers: {s:?}");
+    assert!(s.last_success_unix_ms.is_some());
+    // A 502 is a failure (a read is sent three times in all).
+    get("broken").await.unwrap_err();
+    let s = c.stats().snapshot();
+    assert_eq!((s.reads, s.failures), (6, 5), "{s:?}");
+    assert_eq!(s.calls_last_hour, 7);
+    assert!(s.last_failure_unix_ms.is_some() && s.failing_since_unix_ms.is_some());
     assert_eq!(shared.stats().snapshot(), s, "clones count together");
 }

@@ -35,6 +35,13 @@ const badge = (state, figure) =>
 /** An error text of the health report, if any. */
 const errorOf = (value) => value?.last_error ?? value?.last_failure ?? value?.error ?? null;
 
+/** The configuration's state from `/healthz`'s `config` entry. */
+export function configState(config) {
+  const last = config?.last_reload ?? null;
+  if (!last) return 'loaded';
+  return last.ok ? 'reloaded' : 'reload refused';
+}
+
 /** `/healthz`: tasks not running, registrations, store and config reload. */
 function healthSection(health) {
   const problems = [];
@@ -51,15 +58,20 @@ function healthSection(health) {
   const rows = [...problems];
   let config = null;
   if (health?.config) {
+    // `/healthz`'s `config`: when the running configuration was loaded and
+    // the last reload (`ok`, `at_unix_ms`, `error` with the token).
     const c = health.config;
-    const errors = [errorOf(c), ...(Array.isArray(c.errors) ? c.errors : [])].filter(Boolean);
+    const last = c.last_reload ?? null;
     config = el(
       'p',
       { id: 'config-state' },
       'Configuration: ',
-      badge(c.state ?? c.status, 'health.config'),
-      c.loaded_unix_ms || c.last_reload_unix_ms ? [' reloaded ', when(c.loaded_unix_ms ?? c.last_reload_unix_ms)] : null,
-      errors.length ? el('span', { class: 'message error' }, ' ', errors.map(String).join('\n')) : null,
+      badge(configState(c), 'health.config'),
+      c.loaded_unix_ms ? [' loaded ', when(c.loaded_unix_ms)] : null,
+      last && !last.ok
+        ? el('span', { class: 'message error' }, ' the reload at ', when(last.at_unix_ms),
+          ' was refused; the running configuration stays: ', last.error ?? '(reason shown with the token)')
+        : null,
     );
   }
   return el(
@@ -103,12 +115,21 @@ function connectionsSection(status, health) {
       num(c.queue_depth, f('queue_depth')),
       num(c.api?.http_429, f('api.http_429')),
       el('td', { class: 'num' }, el('span', { dataset: { figure: f('api.calls_last_hour') } }, used ?? '–'),
-        budget ? ` / ${budget}` : el('span', { class: 'muted' }, ' (no hourly budget)')),
+        budget ? ` / ${budget}` : el('span', { class: 'muted' }, ' (no hourly budget)'),
+        c.tenant_budget ? tenantBudget(c.tenant_budget, f) : null),
       num(c.dead_letters, f('dead_letters')),
     ];
   });
   return el('section', { id: 'connections' }, el('h2', {}, 'Connections'),
     table(['connection', 'vendor API', 'webhook', 'webhook last seen', 'last poll', 'queue#', '429s#', 'calls last hour / budget#', 'dead#'], rows));
+}
+
+/** A tenant-wide budget shared with other integrations (Autotask). */
+function tenantBudget(b, f) {
+  return el('div', { class: `muted ${b.state === 'ok' ? '' : 'warn'}` },
+    'tenant: ', el('span', { dataset: { figure: f('tenant_budget.used') } }, b.used),
+    ` of ${b.threshold} in ${b.window_minutes} min, bridge share ${b.share}, `,
+    el('span', { dataset: { figure: f('tenant_budget.state') } }, b.state));
 }
 
 function pairingsSection(status) {
