@@ -11,4 +11,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 ./scripts/python-clients.sh >/dev/null
 # Chromium and playwright-core for the dashboard's browser test (tests/e2e/dashboard.rs).
 ./scripts/browser-deps.sh
+# The end-to-end tests mostly wait on loopback HTTP and the simulators, so
+# three run at once even on two cores (their timeouts allow for a slow machine).
+export RUST_TEST_THREADS="${RUST_TEST_THREADS:-3}"
 cargo test --workspace --locked

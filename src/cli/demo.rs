@@ -220,7 +220,7 @@ async fn keep_serving(
         "\nThe demo keeps running until Ctrl-C (or SIGTERM).\n\
          Dashboard:    http://{admin}/\n\
          Admin token:  {token}\n\
-         Admin API:    curl -s -H 'Authorization: Bearer {token}' http://{admin}/healthz\n\
+         Admin API:    curl -s -H 'Authorization: Bearer {token}' http://{admin}/api/v1/status\n\
          Simulators:   {} http://{}  {} http://{}\n\
          Desk:         http://{desk}/  (acts as a person in each system's UI; changes fire its webhooks)\n\
          Config:       {}  (edit it, then reload: kill -HUP {})\n",

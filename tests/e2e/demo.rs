@@ -131,7 +131,7 @@ async fn demo_serve_keeps_running_and_its_printed_commands_work() {
     assert!(field("Simulators:").contains("Autotask http://127.0.0.1:"));
     let client = reqwest::Client::new();
     let verify = client
-        .get(format!("{dashboard}admin/audit/verify"))
+        .get(format!("{dashboard}api/v1/audit/verify"))
         .bearer_auth(&token)
         .send()
         .await
