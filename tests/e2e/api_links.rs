@@ -5,11 +5,11 @@
 
 use std::collections::BTreeSet;
 
-use psa_bridge::demo::{wait_for, DemoOptions};
+use psa_bridge::demo::wait_for;
 use serde_json::{json, Value};
 
-use crate::api_steps::{escalate, get, get_ok, post};
-use crate::common::{cli, env, settled, text, Bridge, STEP};
+use crate::api_steps::{escalate, get, get_ok, post, started};
+use crate::common::{cli, settled, text, STEP};
 
 fn ids(page: &Value) -> Vec<String> {
     page["items"]
@@ -22,13 +22,8 @@ fn ids(page: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn links_page_search_unlink_and_relink() {
-    let (_dir, env) = env(DemoOptions {
-        poll_interval_secs: 1,
-        ..Default::default()
-    })
-    .await;
+    let (_dir, env, bridge) = started().await;
     let config = env.config_path.to_str().unwrap().to_string();
-    let bridge = Bridge::spawn(&env.config_path).await;
     let mut tickets = Vec::new();
     for i in 0..5 {
         tickets.push(escalate(&env, &format!("Laptop {i} broken")).await);

@@ -5,26 +5,17 @@
 use psa_bridge::demo::{wait_for, DemoOptions};
 use serde_json::{json, Value};
 
-use crate::api_steps::{escalate, get, get_ok, post, wait_get};
+use crate::api_steps::{dead_items, escalate, get, get_ok, post, started, wait_get};
 use crate::common::{cli, env, settled, text, Bridge, STEP};
 
 fn first_dead(page: &Value) -> Option<Value> {
-    page["items"]
-        .as_array()?
-        .iter()
-        .find(|i| i["state"] == "dead")
-        .cloned()
+    dead_items(page).into_iter().next()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discard_removes_a_dead_letter_and_unblocks_its_queue() {
-    let (_dir, env) = env(DemoOptions {
-        poll_interval_secs: 1,
-        ..Default::default()
-    })
-    .await;
+    let (_dir, env, bridge) = started().await;
     let config = env.config_path.to_str().unwrap().to_string();
-    let bridge = Bridge::spawn(&env.config_path).await;
     let (at, _, cw) = escalate(&env, "Phones down").await;
     settled(&env, &bridge).await;
 

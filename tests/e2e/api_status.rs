@@ -3,35 +3,16 @@
 //! happened (a link, a dead letter after a permanent refusal, an operation
 //! waiting behind it, a 429), and retry and discard of dead letters work.
 
-use psa_bridge::demo::DemoOptions;
 use serde_json::{json, Value};
 
-use crate::api_steps::{connection, escalate, get_ok, post, wait_get};
-use crate::common::{env, settled, Bridge};
+use crate::api_steps::{connection, dead_items, escalate, get_ok, post, started, wait_get};
+use crate::common::settled;
 
 const P1: &str = "Priority 1 - Emergency Response";
 
-fn dead_items(page: &Value) -> Vec<Value> {
-    page["items"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter(|i| i["state"] == "dead")
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_follows_a_link_a_dead_letter_a_429_and_a_retry() {
-    let (_dir, env) = env(DemoOptions {
-        poll_interval_secs: 1,
-        ..Default::default()
-    })
-    .await;
-    let bridge = Bridge::spawn(&env.config_path).await;
+    let (_dir, env, bridge) = started().await;
     let (at, _number, cw) = escalate(&env, "Mail server down").await;
     settled(&env, &bridge).await;
 

@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use psa_bridge::demo::{wait_for, DemoEnv};
+use psa_bridge::demo::{wait_for, DemoEnv, DemoOptions};
 use serde_json::Value;
 
-use crate::common::{Bridge, STEP};
+use crate::common::{env, Bridge, TestDir, STEP};
 
 /// `GET path` with the token: status and JSON body (`null` if not JSON).
 pub async fn get(bridge: &Bridge, path: &str) -> (u16, Value) {
@@ -90,4 +90,29 @@ pub async fn escalate(env: &DemoEnv, title: &str) -> (i64, String, i64) {
     .await
     .unwrap();
     (ticket.id, ticket.number, cw)
+}
+
+/// The simulators (polling every second) and a daemon on them.
+pub async fn started() -> (TestDir, DemoEnv, Bridge) {
+    let (dir, env) = env(DemoOptions {
+        poll_interval_secs: 1,
+        ..Default::default()
+    })
+    .await;
+    let bridge = Bridge::spawn(&env.config_path).await;
+    (dir, env, bridge)
+}
+
+/// The dead operations of an outbox page.
+pub fn dead_items(page: &Value) -> Vec<Value> {
+    page["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter(|i| i["state"] == "dead")
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -90,6 +90,27 @@ fn new_ticket(env: &DemoEnv, title: &str, queue: &str) -> SimTicket {
 /// bridge created before the store was restored from an older backup.
 /// Dry run lists the plan and writes nothing; the run links and escalates
 /// exactly those; a rerun does nothing.
+/// `psa-bridge backfill --pairing acme --since 2020-01-01` running, its
+/// stdout piped (one line per ticket), to be read or killed midway.
+fn spawn_backfill(env: &DemoEnv, stderr: Stdio) -> tokio::process::Child {
+    tokio::process::Command::new(BIN)
+        .args([
+            "backfill",
+            "--config",
+            env.config_path.to_str().unwrap(),
+            "--pairing",
+            "acme",
+            "--since",
+            "2020-01-01",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfill_links_and_escalates_exactly_the_right_tickets() {
     let (_dir, env) = env(options()).await;
@@ -282,22 +303,7 @@ async fn an_interrupted_backfill_run_again_creates_nothing_twice() {
         .control()
         .set_latency(Duration::from_millis(150));
     let config = env.config_path.to_str().unwrap();
-    let mut child = tokio::process::Command::new(BIN)
-        .args([
-            "backfill",
-            "--config",
-            config,
-            "--pairing",
-            "acme",
-            "--since",
-            "2020-01-01",
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = spawn_backfill(&env, Stdio::null());
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut seen = Vec::new();
     while let Some(line) = lines.next_line().await.unwrap() {
@@ -501,22 +507,7 @@ async fn a_daemon_killed_mid_backfill_then_run_again_creates_nothing_twice() {
         .control()
         .set_latency(Duration::from_millis(150));
     let config = env.config_path.to_str().unwrap();
-    let mut child = tokio::process::Command::new(BIN)
-        .args([
-            "backfill",
-            "--config",
-            config,
-            "--pairing",
-            "acme",
-            "--since",
-            "2020-01-01",
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = spawn_backfill(&env, Stdio::piped());
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     while let Some(line) = lines.next_line().await.unwrap() {
         if line.contains(": escalated") {
