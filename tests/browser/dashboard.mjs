@@ -117,7 +117,10 @@ async function compareFigures() {
     }
     const keys = Object.keys(shown);
     check(keys.length >= 10, `only ${keys.length} figures on the page: ${keys.join(', ')}`);
-    for (const must of ['outbox.pending', 'outbox.dead', 'notices.pending', 'notices.dead']) {
+    // A tenant-wide budget the API reports (Autotask) is shown too.
+    const budgets = after.status.connections.filter((c) => c.tenant_budget).map((c) => `connections.${c.name}.tenant_budget.used`);
+    check(budgets.length > 0, 'no connection reports a tenant budget (the Autotask one should)');
+    for (const must of ['outbox.pending', 'outbox.dead', 'notices.pending', 'notices.dead', ...budgets]) {
       check(keys.includes(must), `figure ${must} is not shown`);
     }
     for (const c of after.status.connections) {
