@@ -1,7 +1,7 @@
 //! `demo`: the simulators in-process, the daemon against them, the escalation
-//! story narrated for one pairing (`psa_bridge::demo::PAIRINGS`: Autotask or
-//! ServiceNow with ConnectWise, Jira with Autotask), then the audit chain
-//! verified. Exit code 0 on success.
+//! story narrated for one pairing (`psa_bridge::demo::PAIRINGS`: any two
+//! different systems among Autotask, ConnectWise, ServiceNow and Jira), then
+//! the audit chain verified. Exit code 0 on success.
 //!
 //! stdout carries the story only; the daemon's log goes to a file the demo
 //! names (`demo.log` in `--store`, else a file in the temporary folder) and
@@ -101,7 +101,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     if serve {
         daemon.reload_on_sighup()?;
     }
-    if internal == System::Servicenow {
+    if internal == System::Servicenow || msp == System::Servicenow {
         env.connect_servicenow_notifications(daemon.addr);
     }
     println!(

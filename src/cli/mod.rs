@@ -191,11 +191,13 @@ enum Command {
         /// Keep the demo's store in this folder instead of a temporary one.
         #[arg(long)]
         store: Option<PathBuf>,
-        /// The internal team's system. Pairs played: autotask with
-        /// connectwise, servicenow with connectwise, jira with autotask.
+        /// The internal team's system. Every direction between two different
+        /// systems is played: autotask, connectwise, servicenow or jira on
+        /// either side (12 directions).
         #[arg(long, value_enum, default_value_t = psa_bridge::demo::System::Autotask)]
         internal: psa_bridge::demo::System,
-        /// The MSP's system (default: the one the internal system pairs with).
+        /// The MSP's system, different from the internal one (default:
+        /// connectwise; autotask for jira and for connectwise).
         #[arg(long, value_enum)]
         msp: Option<psa_bridge::demo::System>,
         /// After the story, keep the simulators, the daemon, the admin API

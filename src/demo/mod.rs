@@ -4,6 +4,10 @@
 
 pub mod desk;
 pub mod desk_server;
+#[cfg(test)]
+mod mapping_text;
+pub mod profiles;
+pub mod scripts;
 pub mod story;
 mod systems;
 
@@ -85,7 +89,8 @@ impl Default for DemoOptions {
 }
 
 /// The simulators and the files the daemon needs. Every simulator runs;
-/// the configuration pairs the chosen internal system with ConnectWise.
+/// the configuration pairs the chosen internal system with the chosen MSP
+/// system.
 pub struct DemoEnv {
     pub autotask: AutotaskSim,
     pub connectwise: ConnectWiseSim,
@@ -181,7 +186,7 @@ impl DemoEnv {
     }
 
     /// Successful ticket and note writes by the bridge's API users to
-    /// (the internal system, ConnectWise); webhook registration is not counted.
+    /// (the internal system, the MSP's); webhook registration is not counted.
     pub fn ticket_writes(&self) -> (usize, usize) {
         let (internal, msp, _) = self.desks();
         (internal.bridge_writes(), msp.bridge_writes())

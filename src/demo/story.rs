@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use super::desk::Desk;
+pub use super::scripts::*;
 use super::{wait_for, DemoEnv, DemoError};
 
 /// The labels one pairing's story uses on each side, and the ticket and

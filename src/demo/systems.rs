@@ -4,6 +4,7 @@
 
 use psa_connectwise::sim::ConnectWiseSimOptions;
 
+use super::scripts;
 use super::story::{self, Script};
 use super::{
     DemoEnv, DemoError, AT_CODE, AT_SECRET, AT_USER, AT_WEBHOOK_SECRET, JIRA_WEBHOOK_SECRET,
@@ -80,36 +81,105 @@ pub struct Pairing {
     pub script: &'static Script,
 }
 
-/// Every pairing the demo supports.
-pub const PAIRINGS: [Pairing; 3] = [
+/// A pairing whose mapping is one of the shipped files.
+const fn pair(
+    internal: System,
+    msp: System,
+    mapping: &'static str,
+    script: &'static Script,
+) -> Pairing {
     Pairing {
-        internal: System::Autotask,
-        msp: System::Connectwise,
-        mapping: super::EXAMPLE_MAPPING,
-        script: &story::AUTOTASK_TO_CONNECTWISE,
-    },
-    Pairing {
-        internal: System::Servicenow,
-        msp: System::Connectwise,
-        mapping: super::SERVICENOW_MAPPING,
-        script: &story::SERVICENOW_TO_CONNECTWISE,
-    },
-    Pairing {
-        internal: System::Jira,
-        msp: System::Autotask,
-        mapping: super::JIRA_MAPPING,
-        script: &story::JIRA_TO_AUTOTASK,
-    },
-];
+        internal,
+        msp,
+        mapping,
+        script,
+    }
+}
 
-/// The pairing of `internal` and `msp`, or an error listing the supported ones.
+/// Every pairing the demo supports: each ordered pair of distinct systems.
+/// The first three are the originals (and the defaults of `--msp`).
+pub const PAIRINGS: [Pairing; 12] = {
+    use System::{Autotask as At, Connectwise as Cw, Jira, Servicenow as Sn};
+    [
+        pair(
+            At,
+            Cw,
+            super::EXAMPLE_MAPPING,
+            &story::AUTOTASK_TO_CONNECTWISE,
+        ),
+        pair(
+            Sn,
+            Cw,
+            super::SERVICENOW_MAPPING,
+            &story::SERVICENOW_TO_CONNECTWISE,
+        ),
+        pair(Jira, At, super::JIRA_MAPPING, &story::JIRA_TO_AUTOTASK),
+        pair(
+            At,
+            Sn,
+            include_str!("../../mappings/autotask-to-servicenow.toml"),
+            &scripts::AUTOTASK_TO_SERVICENOW,
+        ),
+        pair(
+            At,
+            Jira,
+            include_str!("../../mappings/autotask-to-jira.toml"),
+            &scripts::AUTOTASK_TO_JIRA,
+        ),
+        pair(
+            Cw,
+            At,
+            include_str!("../../mappings/connectwise-to-autotask.toml"),
+            &scripts::CONNECTWISE_TO_AUTOTASK,
+        ),
+        pair(
+            Cw,
+            Sn,
+            include_str!("../../mappings/connectwise-to-servicenow.toml"),
+            &scripts::CONNECTWISE_TO_SERVICENOW,
+        ),
+        pair(
+            Cw,
+            Jira,
+            include_str!("../../mappings/connectwise-to-jira.toml"),
+            &scripts::CONNECTWISE_TO_JIRA,
+        ),
+        pair(
+            Sn,
+            At,
+            include_str!("../../mappings/servicenow-to-autotask.toml"),
+            &scripts::SERVICENOW_TO_AUTOTASK,
+        ),
+        pair(
+            Sn,
+            Jira,
+            include_str!("../../mappings/servicenow-to-jira.toml"),
+            &scripts::SERVICENOW_TO_JIRA,
+        ),
+        pair(
+            Jira,
+            Cw,
+            include_str!("../../mappings/jira-to-connectwise.toml"),
+            &scripts::JIRA_TO_CONNECTWISE,
+        ),
+        pair(
+            Jira,
+            Sn,
+            include_str!("../../mappings/jira-to-servicenow.toml"),
+            &scripts::JIRA_TO_SERVICENOW,
+        ),
+    ]
+};
+
+/// The pairing of `internal` and `msp`; refused when both are the same
+/// system (the error lists the supported pairs).
 pub fn pairing(internal: System, msp: System) -> Result<&'static Pairing, DemoError> {
     PAIRINGS
         .iter()
         .find(|p| p.internal == internal && p.msp == msp)
         .ok_or_else(|| DemoError::Unsupported {
             asked: format!(
-                "--internal {} --msp {}",
+                "--internal {} --msp {} (the internal team and the MSP run different systems)",
                 internal.connection(),
                 msp.connection()
             ),
@@ -132,18 +202,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unsupported_pairs_list_the_supported_ones() {
-        assert!(pairing(System::Jira, System::Autotask).is_ok());
-        let error = pairing(System::Connectwise, System::Jira)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("--internal connectwise --msp jira"),
-            "{error}"
-        );
-        assert!(
-            error.contains("--internal servicenow --msp connectwise"),
-            "{error}"
-        );
+    fn every_ordered_pair_of_distinct_systems_is_played() {
+        let systems = [
+            System::Autotask,
+            System::Connectwise,
+            System::Servicenow,
+            System::Jira,
+        ];
+        for internal in systems {
+            for msp in systems {
+                let found = pairing(internal, msp);
+                if internal == msp {
+                    let error = found.unwrap_err().to_string();
+                    let asked = internal.connection();
+                    assert!(
+                        error.contains(&format!("--internal {asked} --msp {asked}"))
+                            && error.contains("different systems")
+                            && error.contains("--internal servicenow --msp connectwise"),
+                        "{error}"
+                    );
+                } else {
+                    let p = found.unwrap();
+                    assert_eq!((p.internal, p.msp), (internal, msp));
+                }
+            }
+        }
+        assert_eq!(PAIRINGS.len(), 12);
     }
 }

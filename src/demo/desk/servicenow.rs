@@ -75,7 +75,16 @@ impl Desk for ServiceNowDesk<'_> {
             .map(|i| i.sys_id)
     }
     fn set_status(&self, id: &str, status: &str) {
-        if let Err(e) = self.0.user_set_state(id, status, &[]) {
+        // As in the form: the fields the state's data policy asks for.
+        let with: &[(&str, &str)] = match status {
+            "Resolved" | "Closed" => &[
+                ("close_code", "Solved Remotely (Permanently)"),
+                ("close_notes", "Resolved; see the comments."),
+            ],
+            "On Hold" => &[("hold_reason", "Awaiting Caller")],
+            _ => &[],
+        };
+        if let Err(e) = self.0.user_set_state(id, status, with) {
             tracing::warn!(error = %e, "demo: state change refused");
         }
     }

@@ -213,6 +213,35 @@ impl ConnectWiseSim {
         });
     }
 
+    /// An engineer moves a ticket to another board (ignored if unknown or
+    /// inactive); as in the UI, its status becomes the new board's status
+    /// of the same name, else that board's default.
+    pub fn user_set_board(&self, ticket_id: i64, board: &str) {
+        self.human_change(ticket_id, "jsmith", |state, t| {
+            let Some(target) = state
+                .board_by_ref(&serde_json::json!({"name": board}))
+                .filter(|b| !b.inactive)
+            else {
+                tracing::warn!(board, "no such active board");
+                return;
+            };
+            let current = state
+                .statuses
+                .iter()
+                .find(|s| s.id == t.status_id)
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
+            let status = state
+                .status_by_ref(target.id, &serde_json::json!({"name": current}))
+                .or_else(|| state.default_status(target.id))
+                .cloned();
+            t.board_id = target.id;
+            if let Some(status) = status {
+                State::apply_status(t, &status, state::now());
+            }
+        });
+    }
+
     pub fn user_set_priority(&self, ticket_id: i64, priority: &str) {
         self.human_change(ticket_id, "jsmith", |state, t| {
             match state.priority_by_ref(&serde_json::json!({"name": priority})) {
