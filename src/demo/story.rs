@@ -1,6 +1,7 @@
 //! The escalation story, step by step: a tier-1 tech escalates a ticket in
 //! the internal system, the MSP picks it up in its own system and adds a
-//! note, the tech replies and raises the priority, the MSP resolves. Each
+//! public and an internal note, the tech replies, adds an internal note and
+//! raises the priority, the MSP resolves. Internal notes stay on their side. Each
 //! step acts as a person at one [`Desk`] and waits until the other desk
 //! shows the result, so the same story plays for every pairing; a
 //! [`Script`] holds the pairing's labels and the writes it needs.
@@ -244,7 +245,8 @@ impl<'a> Story<'a> {
         Ok(())
     }
 
-    /// Step 3: the tech answers and raises the priority.
+    /// Step 3: the tech answers, notes something for her team only (it
+    /// stays on the internal side) and raises the priority.
     pub async fn tech_replies(&self) -> Result<(), DemoError> {
         let internal = self.internal.as_ref();
         internal.add_note(
@@ -253,11 +255,17 @@ impl<'a> Story<'a> {
             true,
             "Tina Tech",
         );
+        internal.add_note(
+            &self.internal_id,
+            "Branch manager's mobile is in our contact list; not for the MSP.",
+            false,
+            "Tina Tech",
+        );
         internal.set_priority(&self.internal_id, self.script.internal_critical);
         self.say(
             internal,
             format!(
-                "Tina replies on {} and raises the priority to {}.",
+                "Tina replies on {}, adds an internal note and raises the priority to {}.",
                 self.internal_number, self.script.internal_critical
             ),
         );

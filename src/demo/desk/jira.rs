@@ -68,8 +68,12 @@ impl Desk for JiraDesk<'_> {
         self.0.issue(number).map(|i| i.id)
     }
     fn set_status(&self, id: &str, status: &str) {
+        // The screen asks for a resolution only on Resolve and Close; a
+        // field not on the screen is refused, as in Jira.
         if let Some(key) = self.key(id) {
-            self.0.user_transition(&key, status, Some("Fixed"));
+            if !self.0.user_transition(&key, status, None) {
+                self.0.user_transition(&key, status, Some("Fixed"));
+            }
         }
     }
     fn set_priority(&self, id: &str, priority: &str) {
