@@ -199,3 +199,18 @@ async fn demo_serve_keeps_running_and_its_printed_commands_work() {
     }
     assert!(rest.iter().any(|l| l == "Stopped."), "{rest:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_refuses_one_system_on_both_sides() {
+    let output = crate::common::cli(&["demo", "--internal", "jira", "--msp", "jira"]).await;
+    let out = crate::common::text(&output);
+    assert!(!output.status.success(), "{out}");
+    assert!(
+        out.contains("--internal jira --msp jira") && out.contains("different systems"),
+        "{out}"
+    );
+    assert!(
+        out.contains("--internal connectwise --msp jira"),
+        "lists the directions: {out}"
+    );
+}

@@ -29,6 +29,7 @@ mod faults;
 mod file_modes;
 mod jira;
 mod listener;
+mod mappings;
 mod matrix;
 mod metrics;
 mod order;
