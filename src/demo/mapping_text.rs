@@ -115,15 +115,25 @@ fn values(rows: &[String]) -> String {
     out
 }
 
-/// Why a note made internal after it crossed stays public on `p`, or not.
-fn hiding(p: &Profile) -> String {
-    if p.can_hide_notes {
-        format!("{} makes its mirror internal too", p.product)
-    } else {
-        format!(
-            "{} cannot change a note's visibility, so its mirror stays public (the bridge warns and audits it)",
-            p.product
-        )
+/// What happens to the mirror of a public note made internal after it
+/// crossed, on each side.
+fn hiding(i: &Profile, m: &Profile) -> String {
+    match (i.can_hide_notes, m.can_hide_notes) {
+        (true, true) => "its mirror is made internal too (audited)".to_string(),
+        (false, false) => format!(
+            "neither {} nor {} can change a note's visibility, so its mirror stays \
+             public (the bridge warns and audits it)",
+            i.product, m.product
+        ),
+        _ => {
+            let (can, cannot) = if i.can_hide_notes { (i, m) } else { (m, i) };
+            format!(
+                "a mirror on {} is made internal too (audited); {} cannot change a \
+                 note's visibility, so a mirror there stays public (the bridge warns \
+                 and audits it)",
+                can.product, cannot.product
+            )
+        }
     }
 }
 
@@ -275,7 +285,7 @@ pub fn render(internal: System, msp: System) -> String {
             "{} {} and {} {} flow both ways as public (customer-visible) notes. {} {} \
              and {} {} stay on their side unless `internal` names a direction; when \
              allowed they arrive internal, never customer-visible. A public note made \
-             internal after it crossed: {}; {}.",
+             internal after it crossed: {}.",
             i.product,
             i.public_notes,
             m.product,
@@ -284,8 +294,7 @@ pub fn render(internal: System, msp: System) -> String {
             i.internal_notes,
             m.product,
             m.internal_notes,
-            hiding(m),
-            hiding(i),
+            hiding(i, m),
         ),
     );
     t.push_str(
