@@ -16,6 +16,7 @@ pub mod daemon;
 pub mod delivery;
 pub mod demo;
 pub mod engine;
+pub mod evidence;
 pub mod ingest;
 pub mod report;
 pub mod retry;

@@ -1,0 +1,415 @@
+//! Bundles cut from a real store's chain: they verify, tampering is named,
+//! signatures bind them to a key, hostile files and keys are refused, and
+//! one pairing's bundle shows nothing of another's.
+
+use chrono::{Duration, TimeZone, Utc};
+use serde_json::json;
+
+use super::bundle::{build, Sides, MAX_BUNDLE_BYTES};
+use super::sign::{self, key_paths};
+use super::*;
+use crate::clock::{Clock, ManualClock};
+use crate::store::{entry_hash, AuditEntry, AuditRecord, Store};
+
+/// A store whose chain interleaves pairing `acme` and pairing `globex`
+/// entries, one an hour from 2026-10-31T22:00Z: #1 acme, #2 globex, #3 and
+/// #4 acme, #5 globex, #6 no pairing, #7 acme, #8 globex, #9 and #10 acme,
+/// #11 globex, #12 acme.
+fn chain() -> (tempfile::TempDir, Vec<AuditEntry>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s")).unwrap();
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 10, 31, 22, 0, 0).unwrap());
+    let write = |pairing: Option<&str>, ticket: String, message: String| {
+        store
+            .transact(|tx| {
+                tx.audit(
+                    clock.now(),
+                    AuditRecord {
+                        kind: "planned",
+                        pairing,
+                        link: Some(1),
+                        tickets: vec![ticket.clone()],
+                        message: message.clone(),
+                        detail: json!({ "secret": message }),
+                    },
+                )
+            })
+            .unwrap();
+        clock.advance(Duration::hours(1));
+    };
+    for i in 0..12 {
+        if i % 3 == 1 {
+            write(
+                Some("globex"),
+                format!("cw:GLOBEX-{i}"),
+                format!("globex private {i}"),
+            );
+        } else if i == 5 {
+            write(None, format!("cw:NOPAIR-{i}"), format!("intake {i}"));
+        } else {
+            write(
+                Some("acme"),
+                format!("at:ACME-{i}"),
+                format!("acme entry {i}"),
+            );
+        }
+    }
+    let entries = store.audit_entries().unwrap();
+    (dir, entries)
+}
+
+fn sides() -> Sides {
+    Sides {
+        a: "at".into(),
+        b: "cw".into(),
+    }
+}
+
+/// acme's bundle for 2026-11-01 00:00 to 06:00 (entries #3..#8).
+fn acme_bundle(entries: &[AuditEntry]) -> Bundle {
+    let from = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+    Bundle::new(build(
+        entries,
+        "acme",
+        sides(),
+        from,
+        from + Duration::hours(6),
+        from + Duration::days(2),
+    ))
+}
+
+fn full_positions(bundle: &Bundle) -> Vec<usize> {
+    bundle
+        .body
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| matches!(r, Record::Entry(_)))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+#[test]
+fn a_bundle_verifies_and_links_anchor_span_and_head() {
+    let (_d, entries) = chain();
+    let bundle = acme_bundle(&entries);
+    let body = &bundle.body;
+    assert_eq!(body.anchor.seq, 2);
+    assert_eq!(body.anchor.hash, entries[1].hash);
+    let seqs: Vec<u64> = body.records.iter().map(Record::seq).collect();
+    assert_eq!(seqs, vec![3, 4, 5, 6, 7, 8, 9]);
+    assert_eq!(body.head.seq, 12);
+    assert!(matches!(
+        body.records.last(),
+        Some(Record::Gap {
+            first: 9,
+            last: 12,
+            ..
+        })
+    ));
+    let summary = verify_chain(body).unwrap();
+    // Full: #3, #4, #7; stubs: #5, #6, #8; the gap: #9..#12.
+    assert_eq!(summary.entries, 3);
+    assert_eq!(summary.stubs, 3 + 4);
+    // Through the file and back.
+    let bytes = bundle.to_json().unwrap();
+    let read = Bundle::parse("b.json", &bytes).unwrap();
+    assert_eq!(read, bundle);
+    assert!(verify_chain(&read.body).is_ok());
+}
+
+#[test]
+fn the_whole_chain_and_an_empty_period_verify_too() {
+    let (_d, entries) = chain();
+    let from = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
+    let all = build(
+        &entries,
+        "acme",
+        sides(),
+        from,
+        from + Duration::days(60),
+        from,
+    );
+    assert_eq!(all.anchor.seq, 0);
+    assert_eq!(verify_chain(&all).unwrap().entries, 7);
+    let later = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap();
+    let empty = build(
+        &entries,
+        "acme",
+        sides(),
+        later,
+        later + Duration::days(1),
+        later,
+    );
+    assert!(empty.records.is_empty());
+    assert_eq!(empty.anchor, empty.head);
+    assert_eq!(verify_chain(&empty).unwrap().entries, 0);
+    let none = build(&[], "acme", sides(), from, later, later);
+    assert!(verify_chain(&none).is_ok());
+}
+
+#[test]
+fn another_pairings_tickets_messages_and_details_stay_out() {
+    let (_d, entries) = chain();
+    let text = String::from_utf8(acme_bundle(&entries).to_json().unwrap()).unwrap();
+    for e in &entries {
+        if e.pairing.as_deref() != Some("acme") {
+            for ticket in &e.tickets {
+                assert!(!text.contains(ticket.as_str()), "{ticket} leaked");
+            }
+            assert!(!text.contains(&e.message), "{} leaked", e.message);
+        }
+    }
+    assert!(!text.contains("globex"), "the other pairing's name leaked");
+    assert!(!text.contains("NOPAIR"));
+    assert!(text.contains("ACME-3"));
+}
+
+#[test]
+fn an_altered_entry_is_named() {
+    let (_d, entries) = chain();
+    let mut bundle = acme_bundle(&entries);
+    let at = full_positions(&bundle)[1];
+    let Record::Entry(e) = &mut bundle.body.records[at] else {
+        unreachable!()
+    };
+    e.message = "resolved within target".into();
+    let seq = e.seq;
+    let err = verify_chain(&bundle.body).unwrap_err();
+    assert_eq!(err.seq, seq);
+    assert!(err.reason.contains("altered"), "{err}");
+
+    // Rewritten with a recomputed hash: the next full entry's link breaks.
+    let rewrite = |bundle: &mut Bundle, position: usize| {
+        let Record::Entry(e) = &mut bundle.body.records[position] else {
+            unreachable!()
+        };
+        e.detail = json!({ "secret": "rewritten" });
+        let mut stored = AuditEntry::from(&*e);
+        stored.hash = entry_hash(&stored);
+        e.hash = stored.hash;
+    };
+    let mut bundle = acme_bundle(&entries);
+    rewrite(&mut bundle, 0);
+    let err = verify_chain(&bundle.body).unwrap_err();
+    assert_eq!(err.seq, 4, "{err}");
+    assert!(err.reason.contains("previous-hash link"), "{err}");
+}
+
+/// What docs/security.md says: an entry rewritten with a recomputed hash
+/// just before a stub (whose hash cannot be recomputed without disclosing
+/// another pairing's entry) passes the chain check; the signature does not.
+#[test]
+fn a_rewrite_next_to_a_stub_is_caught_by_the_signature_only() {
+    let (_d, entries) = chain();
+    let dir = tempfile::tempdir().unwrap();
+    sign::generate(&dir.path().join("k")).unwrap();
+    let (private, public) = key_paths(&dir.path().join("k"));
+    let mut bundle = acme_bundle(&entries);
+    sign::sign(&mut bundle, &sign::read_signing_key(&private).unwrap()).unwrap();
+    assert!(matches!(bundle.body.records[5], Record::Stub(_)));
+    let Record::Entry(e) = &mut bundle.body.records[4] else {
+        unreachable!()
+    };
+    assert_eq!(e.seq, 7);
+    e.message = "rewritten".into();
+    let mut stored = AuditEntry::from(&*e);
+    stored.hash = entry_hash(&stored);
+    e.hash = stored.hash;
+    assert!(verify_chain(&bundle.body).is_ok());
+    let public = sign::read_public_key(&public).unwrap();
+    let err = sign::check(&bundle, &public).unwrap_err();
+    assert!(err.contains("changed after signing"), "{err}");
+}
+
+#[test]
+fn reordered_removed_and_inserted_entries_are_named() {
+    let (_d, entries) = chain();
+    let mut bundle = acme_bundle(&entries);
+    bundle.body.records.swap(2, 3);
+    let err = verify_chain(&bundle.body).unwrap_err();
+    assert_eq!(err.seq, 5, "{err}");
+    assert!(err.reason.contains("reordered"), "{err}");
+
+    let mut bundle = acme_bundle(&entries);
+    let removed = bundle.body.records.remove(2);
+    assert_eq!(removed.seq(), 5);
+    let err = verify_chain(&bundle.body).unwrap_err();
+    assert_eq!(err.seq, 5, "{err}");
+    assert!(err.reason.contains("removed"), "{err}");
+
+    // A forged #5 that links to #4 with a valid hash, before the real #5.
+    let mut bundle = acme_bundle(&entries);
+    let mut forged = AuditEntry::from(match &bundle.body.records[1] {
+        Record::Entry(e) => e,
+        _ => unreachable!(),
+    });
+    forged.message = "MSP responded".into();
+    forged.hash = entry_hash(&forged);
+    bundle
+        .body
+        .records
+        .insert(1, Record::Entry(BundleEntry::from(&forged)));
+    let err = verify_chain(&bundle.body).unwrap_err();
+    assert_eq!(err.seq, 4, "{err}");
+    assert!(err.reason.contains("inserted"), "{err}");
+
+    // The last entries dropped together with the gap to the head.
+    let mut bundle = acme_bundle(&entries);
+    bundle.body.records.truncate(4);
+    let err = verify_chain(&bundle.body).unwrap_err();
+    assert_eq!(err.seq, 12, "{err}");
+    assert!(err.reason.contains("removed"), "{err}");
+
+    // An entry of another pairing carried in full is refused.
+    let mut bundle = acme_bundle(&entries);
+    assert_eq!(entries[4].pairing.as_deref(), Some("globex"));
+    bundle.body.records[2] = Record::Entry(BundleEntry::from(&entries[4]));
+    let err = verify_chain(&bundle.body).unwrap_err();
+    assert_eq!(err.seq, 5, "{err}");
+    assert!(err.reason.contains("not of pairing"), "{err}");
+}
+
+#[test]
+fn signatures_pass_with_the_right_key_and_fail_naming_a_wrong_one() {
+    let (_d, entries) = chain();
+    let dir = tempfile::tempdir().unwrap();
+    let msp = dir.path().join("msp");
+    let client = dir.path().join("client");
+    let msp_id = sign::generate(&msp).unwrap();
+    sign::generate(&client).unwrap();
+    let (msp_key, msp_pub) = key_paths(&msp);
+    let (_, client_pub) = key_paths(&client);
+
+    let unsigned = acme_bundle(&entries);
+    let msp_public = sign::read_public_key(&msp_pub).unwrap();
+    let err = sign::check(&unsigned, &msp_public).unwrap_err();
+    assert!(err.contains("not signed"), "{err}");
+
+    let mut bundle = unsigned.clone();
+    let id = sign::sign(&mut bundle, &sign::read_signing_key(&msp_key).unwrap()).unwrap();
+    assert_eq!(id, msp_id);
+    let read = Bundle::parse("b", &bundle.to_json().unwrap()).unwrap();
+    sign::check(&read, &msp_public).unwrap();
+
+    let client_public = sign::read_public_key(&client_pub).unwrap();
+    let err = sign::check(&read, &client_public).unwrap_err();
+    assert!(err.contains(&client_pub.display().to_string()), "{err}");
+    assert!(
+        err.contains(&client_public.id) && err.contains(&msp_id),
+        "{err}"
+    );
+
+    // Any change after signing, even one the chain cannot see.
+    let mut changed = read.clone();
+    changed.body.generated_at += Duration::seconds(1);
+    let err = sign::check(&changed, &msp_public).unwrap_err();
+    assert!(err.contains("changed after signing"), "{err}");
+    // A signature copied under the other key's id does not pass either.
+    let mut relabelled = read.clone();
+    relabelled.signatures[0].key_id = client_public.id.clone();
+    assert!(sign::check(&relabelled, &client_public).is_err());
+}
+
+#[cfg(unix)]
+#[test]
+fn keys_are_written_owner_only_never_over_existing_files_and_garbage_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("team");
+    sign::generate(&prefix).unwrap();
+    let (private, public) = key_paths(&prefix);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&private), 0o600);
+    let before = std::fs::read(&private).unwrap();
+    let err = sign::generate(&prefix).unwrap_err();
+    assert!(matches!(err, EvidenceError::Exists { .. }), "{err}");
+    assert_eq!(std::fs::read(&private).unwrap(), before, "not overwritten");
+    // Only the public half there: refused too, nothing written.
+    let other = dir.path().join("other");
+    std::fs::write(key_paths(&other).1, "x").unwrap();
+    assert!(sign::generate(&other).is_err());
+    assert!(!key_paths(&other).0.exists());
+
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = sign::read_signing_key(&private).unwrap_err().to_string();
+    assert!(err.contains("mode 644"), "{err}");
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let link = dir.path().join("link.key");
+    std::os::unix::fs::symlink(&private, &link).unwrap();
+    let err = sign::read_signing_key(&link).unwrap_err().to_string();
+    assert!(err.contains("symbolic link"), "{err}");
+    let err = sign::read_signing_key(&public).unwrap_err().to_string();
+    assert!(err.contains("wrong half"), "{err}");
+
+    let garbage = dir.path().join("garbage.pub");
+    for (content, expect) in [
+        (&b"hello"[..], "not a psa-bridge public key"),
+        (b"psa-bridge-ed25519-public-key:!!!", "base64"),
+        (b"psa-bridge-ed25519-public-key:AAAA", "not 32"),
+        (b"\xff\xfe\x00", "not text"),
+    ] {
+        std::fs::write(&garbage, content).unwrap();
+        let err = sign::read_public_key(&garbage).unwrap_err().to_string();
+        assert!(err.contains(expect), "{content:?}: {err}");
+    }
+    std::fs::write(&garbage, vec![b'A'; 10_000]).unwrap();
+    let err = sign::read_public_key(&garbage).unwrap_err().to_string();
+    assert!(err.contains("one short line"), "{err}");
+    let err = sign::read_public_key(&dir.path().join("missing.pub"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("missing.pub"), "{err}");
+}
+
+#[test]
+fn hostile_bundle_files_are_refused_with_a_reason() {
+    let (_d, entries) = chain();
+    let good = acme_bundle(&entries).to_json().unwrap();
+    let parse = |bytes: &[u8]| Bundle::parse("b.json", bytes).unwrap_err();
+
+    let err = parse(&good[..good.len() / 2]);
+    assert!(err.to_string().contains("truncated"), "{err}");
+    let err = parse(b"\xff\xfe{}");
+    assert!(
+        matches!(err, EvidenceError::NotText { offset: 0, .. }),
+        "{err}"
+    );
+    let newer =
+        String::from_utf8(good.clone())
+            .unwrap()
+            .replacen("\"version\": 1", "\"version\": 2", 1);
+    let err = parse(newer.as_bytes());
+    assert!(
+        matches!(err, EvidenceError::Version { found: 2, .. }),
+        "{err}"
+    );
+    let foreign =
+        String::from_utf8(good.clone())
+            .unwrap()
+            .replacen(bundle::FORMAT, "something-else", 1);
+    assert!(parse(foreign.as_bytes())
+        .to_string()
+        .contains("something-else"));
+    let err = parse(b"[1, 2]");
+    assert!(err.to_string().contains("not an evidence bundle"), "{err}");
+    let extra = String::from_utf8(good.clone()).unwrap().replacen(
+        "\"kind\":",
+        "\"note\": \"trust me\", \"kind\":",
+        1,
+    );
+    let err = parse(extra.as_bytes());
+    assert!(err.to_string().contains("note"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.json");
+    std::fs::write(&path, &good).unwrap();
+    let err = Bundle::read(&path, 100).unwrap_err();
+    assert!(matches!(err, EvidenceError::TooLarge { .. }), "{err}");
+    assert!(Bundle::read(&path, MAX_BUNDLE_BYTES).is_ok());
+    let err = Bundle::read(&dir.path().join("missing.json"), MAX_BUNDLE_BYTES).unwrap_err();
+    assert!(err.to_string().contains("missing.json"), "{err}");
+    // Writing refuses to replace a file.
+    let err = acme_bundle(&entries).write_new(&path).unwrap_err();
+    assert!(matches!(err, EvidenceError::Exists { .. }), "{err}");
+}
