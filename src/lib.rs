@@ -18,6 +18,7 @@ pub mod demo;
 pub mod engine;
 pub mod evidence;
 pub mod ingest;
+pub mod period_report;
 pub mod report;
 pub mod retry;
 pub mod side_file;
