@@ -1,5 +1,5 @@
 //! Command-line interface: `run`, `check`, `outbox`, `links`, `audit`,
-//! `backfill`, `webhooks`, `healthcheck`, `simulate`, `demo`.
+//! `backfill`, `webhooks`, `healthcheck`, `simulate`, `demo`, `report`, `keys`.
 
 mod access;
 mod backfill;
@@ -7,8 +7,10 @@ mod check;
 mod demo;
 mod healthcheck;
 mod inspect;
+mod keys;
 mod links;
 mod logging;
+mod report;
 mod run;
 mod simulate;
 mod webhooks;
@@ -111,6 +113,44 @@ enum Command {
         limit: usize,
         #[command(subcommand)]
         command: Option<AuditCommand>,
+    },
+    /// Write a pairing's period report (report.md, report.csv: one row per
+    /// escalated ticket) and its evidence bundle (evidence-bundle.json: the
+    /// pairing's audit entries of the period, other pairings' only as
+    /// hashes), optionally signed. Reads the store, or the running daemon's
+    /// admin API (token as for `outbox`).
+    #[command(
+        after_help = "Figures come from the audit entries stamped inside the period: tickets \
+        escalated, resolved, first-response and resolution times (wall clock, p50/p90/max), \
+        owners (custody entries), dead letters and how each ended. Check the bundle with \
+        `psa-bridge audit verify --bundle FILE [--public-key KEY.pub]`. Exit codes: 0 written; \
+        1 the store's audit chain is broken (nothing written); 2 bad arguments, a file in \
+        --out exists, or a key or the store cannot be used."
+    )]
+    Report {
+        /// Configuration file (also from PSA_BRIDGE_CONFIG).
+        #[arg(long, short, env = "PSA_BRIDGE_CONFIG")]
+        config: Option<PathBuf>,
+        /// The pairing to report on.
+        #[arg(long)]
+        pairing: String,
+        /// Start of the period (included): RFC 3339 or YYYY-MM-DD (midnight UTC).
+        #[arg(long)]
+        from: String,
+        /// End of the period (excluded): RFC 3339 or YYYY-MM-DD (midnight UTC).
+        #[arg(long)]
+        to: String,
+        /// Folder for the three files (created if missing; existing files are never replaced).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Sign the bundle with this private key (`keys generate`); repeat for one key per team.
+        #[arg(long = "sign-key", value_name = "FILE")]
+        sign_key: Vec<PathBuf>,
+    },
+    /// Ed25519 keys for signing evidence bundles.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
     },
     /// Link tickets that met a pairing's trigger before the bridge saw them
     /// (tickets older than the bridge or the pairing), and far tickets the
@@ -236,8 +276,33 @@ enum OutboxCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the whole hash chain and say where it breaks.
-    Verify,
+    /// Check the whole hash chain and say where it breaks; with --bundle,
+    /// check an evidence bundle offline instead (no store, no configuration).
+    #[command(
+        after_help = "With --bundle, exit codes: 0 the chain is intact and every --public-key \
+        signed it; 1 the bundle is unreadable, of another format version, broken (the first \
+        bad entry is named: altered, reordered, removed, inserted), unsigned while a key was \
+        given, or not signed by a given key (named); 2 a key file cannot be used."
+    )]
+    Verify {
+        /// An evidence bundle written by `report`.
+        #[arg(long, value_name = "FILE")]
+        bundle: Option<PathBuf>,
+        /// A public key (`keys generate`) that must have signed the bundle; repeatable.
+        #[arg(long = "public-key", value_name = "FILE", requires = "bundle")]
+        public_key: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Write a new key pair: PREFIX.key (private, mode 0600) and PREFIX.pub.
+    /// Refused, writing nothing, when either exists.
+    Generate {
+        /// Path prefix of the two files.
+        #[arg(long, value_name = "PREFIX")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -286,14 +351,41 @@ pub fn main() -> ExitCode {
                 ticket,
                 limit,
                 command,
-            } => {
-                let config = required(config)?;
-                match (command, ticket) {
-                    (Some(AuditCommand::Verify), _) => inspect::verify(&config).await,
-                    (None, Some(ticket)) => inspect::history(&config, &ticket).await,
-                    (None, None) => inspect::recent(&config, limit).await,
+            } => match (command, ticket) {
+                (
+                    Some(AuditCommand::Verify {
+                        bundle: Some(bundle),
+                        public_key,
+                    }),
+                    _,
+                ) => report::verify_bundle(&bundle, &public_key),
+                (Some(AuditCommand::Verify { bundle: None, .. }), _) => {
+                    inspect::verify(&required(config)?).await
                 }
+                (None, Some(ticket)) => inspect::history(&required(config)?, &ticket).await,
+                (None, None) => inspect::recent(&required(config)?, limit).await,
+            },
+            Command::Report {
+                config,
+                pairing,
+                from,
+                to,
+                out,
+                sign_key,
+            } => {
+                report::report(report::ReportArgs {
+                    config: required(config)?,
+                    pairing,
+                    from,
+                    to,
+                    out,
+                    sign_keys: sign_key,
+                })
+                .await
             }
+            Command::Keys {
+                command: KeysCommand::Generate { out },
+            } => keys::generate(&out),
             Command::Backfill {
                 config,
                 pairing,

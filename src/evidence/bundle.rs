@@ -243,10 +243,11 @@ impl Bundle {
         Ok(bytes)
     }
 
-    /// Writes the bundle to `path`, which must not exist yet.
+    /// Writes the bundle to `path`, which must not exist yet, owner-only
+    /// (it holds ticket contents; share it on purpose).
     pub fn write_new(&self, path: &Path) -> Result<(), EvidenceError> {
         let bytes = self.to_json()?;
-        write_new(path, &bytes, 0o644)
+        write_new(path, &bytes, 0o600)
     }
 
     /// Reads a bundle file of at most `limit` bytes.
@@ -324,7 +325,7 @@ impl Bundle {
 
 /// Creates `path` (never replacing anything, never following a link) with
 /// `contents` and `mode` (unix).
-pub(crate) fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), EvidenceError> {
+pub fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), EvidenceError> {
     let name = path.display().to_string();
     let mut file = create_new(path, mode).map_err(|source| {
         if source.kind() == std::io::ErrorKind::AlreadyExists {
@@ -336,7 +337,17 @@ pub(crate) fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), E
             }
         }
     })?;
-    let written = file.write_all(contents).and_then(|()| file.sync_all());
+    // The mode asked for, whatever the umask (a public key is for sharing).
+    #[cfg(unix)]
+    let written = {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(mode))
+    };
+    #[cfg(not(unix))]
+    let written = Ok(());
+    let written = written
+        .and_then(|()| file.write_all(contents))
+        .and_then(|()| file.sync_all());
     if let Err(source) = written {
         let _ = std::fs::remove_file(path);
         return Err(EvidenceError::Io { path: name, source });

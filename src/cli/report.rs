@@ -1,0 +1,234 @@
+//! `psa-bridge report --pairing P --from DATE --to DATE` (the period report
+//! and its evidence bundle) and `psa-bridge audit verify --bundle FILE`
+//! (checking a bundle offline, with no store and no configuration).
+//!
+//! The report reads the whole audit chain: from the store when the daemon
+//! is stopped, else page by page through the running daemon's
+//! `/api/v1/activity` (entries as stored, hashes included) with the admin
+//! token, as `audit` does. Either way the bundle is checked before anything
+//! is written, so a broken store chain is reported, not packaged.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use psa_bridge::backfill::parse_since;
+use psa_bridge::evidence::bundle::{self, write_new, Bundle, Sides, MAX_BUNDLE_BYTES};
+use psa_bridge::evidence::{sign, verify_chain};
+use psa_bridge::period_report::{self, render};
+use psa_bridge::store::AuditEntry;
+use serde_json::Value;
+
+use super::access::{self, Access};
+
+/// The files `report` writes into `--out`.
+pub const FILES: [&str; 3] = ["report.md", "report.csv", "evidence-bundle.json"];
+
+pub struct ReportArgs {
+    pub config: PathBuf,
+    pub pairing: String,
+    pub from: String,
+    pub to: String,
+    pub out: PathBuf,
+    pub sign_keys: Vec<PathBuf>,
+}
+
+/// Every audit entry, oldest first.
+async fn whole_chain(config: &Path) -> anyhow::Result<Vec<AuditEntry>> {
+    match access::connect(config).await? {
+        Access::Local(engine) => Ok(engine.store.audit_entries()?),
+        remote @ Access::Remote { .. } => {
+            let mut entries = Vec::new();
+            let mut before: Option<u64> = None;
+            loop {
+                let after = before.map(|b| format!("&before={b}")).unwrap_or_default();
+                let page: Value = remote
+                    .get(&format!("/api/v1/activity?limit=500{after}"))
+                    .await?;
+                let items: Vec<AuditEntry> = serde_json::from_value(page["items"].clone())
+                    .context("the daemon's audit entries are not in the expected form")?;
+                entries.extend(items);
+                match page["next_before"].as_u64() {
+                    Some(next) => before = Some(next),
+                    None => break,
+                }
+            }
+            entries.reverse();
+            Ok(entries)
+        }
+    }
+}
+
+/// `report`: exit 0 with the three files written; 1 when the store's chain
+/// is broken; 2 for bad arguments or unusable files.
+pub async fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let loaded = access::load_for_inspection(&args.config)?;
+    let Some(pairing) = loaded.pairings.iter().find(|p| p.name == args.pairing) else {
+        let names: Vec<&str> = loaded.pairings.iter().map(|p| p.name.as_str()).collect();
+        anyhow::bail!(
+            "no pairing {:?} in {}; configured pairings: {}",
+            args.pairing,
+            args.config.display(),
+            names.join(", ")
+        );
+    };
+    let from = parse_since(&args.from).map_err(|e| anyhow::anyhow!("--from: {e}"))?;
+    let to = parse_since(&args.to).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+    if from >= to {
+        anyhow::bail!("--from ({from}) must be before --to ({to})");
+    }
+    let keys = args
+        .sign_keys
+        .iter()
+        .map(|k| sign::read_signing_key(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let paths: Vec<PathBuf> = FILES.iter().map(|f| args.out.join(f)).collect();
+    if let Some(existing) = paths.iter().find(|p| std::fs::symlink_metadata(p).is_ok()) {
+        anyhow::bail!(
+            "{} exists; refusing to overwrite a report (choose another --out folder)",
+            existing.display()
+        );
+    }
+
+    let chain = whole_chain(&args.config).await?;
+    let body = bundle::build(
+        &chain,
+        &pairing.name,
+        Sides {
+            a: pairing.a.clone(),
+            b: pairing.b.clone(),
+        },
+        from,
+        to,
+        chrono::Utc::now(),
+    );
+    let summary = match verify_chain(&body) {
+        Ok(summary) => summary,
+        Err(broken) => {
+            eprintln!(
+                "the store's audit chain is broken at {broken}; no report written \
+                 (run `psa-bridge audit verify`)"
+            );
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let report = period_report::build(&body, period_report::NO_TARGETS);
+    let mut bundle = Bundle::new(body);
+    let mut signed_by = Vec::new();
+    for key in &keys {
+        signed_by.push(sign::sign(&mut bundle, key)?);
+    }
+    let markdown = render::markdown(
+        &report,
+        &render::EvidenceNote {
+            file: FILES[2],
+            chain: &summary,
+            signed_by: signed_by.clone(),
+        },
+    );
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    write_new(&paths[0], markdown.as_bytes(), 0o600)?;
+    write_new(&paths[1], render::csv(&report).as_bytes(), 0o600)?;
+    bundle.write_new(&paths[2])?;
+    println!(
+        "pairing {}: {} escalated, {} resolved, {} dead letter(s) from {} to {}",
+        pairing.name,
+        report.escalations.len(),
+        report
+            .escalations
+            .iter()
+            .filter(|e| e.times.resolved_at.is_some())
+            .count(),
+        report.dead_letters.len(),
+        from.to_rfc3339(),
+        to.to_rfc3339()
+    );
+    for path in &paths {
+        println!("wrote {}", path.display());
+    }
+    println!(
+        "bundle: {} entries, chain head #{} {}{}",
+        summary.entries,
+        summary.head.seq,
+        summary.head.hash,
+        if signed_by.is_empty() {
+            "; not signed".to_string()
+        } else {
+            format!("; signed by key id {}", signed_by.join(", "))
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `audit verify --bundle FILE [--public-key KEY ...]`: exit 0 when the
+/// chain is intact and every given key signed it; 1 when the bundle is
+/// unreadable, broken, or a key did not sign it; 2 when a key file cannot
+/// be used.
+pub fn verify_bundle(path: &Path, public_keys: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let keys = public_keys
+        .iter()
+        .map(|k| sign::read_public_key(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let bundle = match Bundle::read(path, MAX_BUNDLE_BYTES) {
+        Ok(bundle) => bundle,
+        Err(e) => {
+            println!("evidence bundle NOT verified: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let body = &bundle.body;
+    let summary = match verify_chain(body) {
+        Ok(summary) => summary,
+        Err(broken) => {
+            println!("evidence bundle BROKEN at {broken}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    println!(
+        "evidence bundle chain intact: pairing {}, {} to {}; {} entries of the pairing, \
+         {} of others as hashes; anchor #{} {}; head #{} {}",
+        body.pairing,
+        body.from.to_rfc3339(),
+        body.to.to_rfc3339(),
+        summary.entries,
+        summary.stubs,
+        summary.anchor.seq,
+        summary.anchor.hash,
+        summary.head.seq,
+        summary.head.hash
+    );
+    let mut failed = false;
+    for key in &keys {
+        match sign::check(&bundle, key) {
+            Ok(()) => println!("signature by key {} (id {}): valid", key.path, key.id),
+            Err(reason) => {
+                println!("signature check FAILED: {reason}");
+                failed = true;
+            }
+        }
+    }
+    if keys.is_empty() {
+        if bundle.signatures.is_empty() {
+            println!(
+                "not signed: compare the head with one recorded elsewhere (the daemon logs it \
+                 hourly) to rely on it"
+            );
+        } else {
+            let ids: Vec<&str> = bundle
+                .signatures
+                .iter()
+                .map(|s| s.key_id.as_str())
+                .collect();
+            println!(
+                "signed by key id {} (not checked: give --public-key FILE)",
+                ids.join(", ")
+            );
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
