@@ -268,12 +268,13 @@ pub fn csv(report: &Report) -> String {
          first_response_at,first_response_secs,resolved_at,resolution_secs,\
          owner_receiving,owner_escalating\n",
     );
-    let rfc = |t: Option<Timestamp>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+    let rfc3339 = |t: Timestamp| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let rfc = |t: Option<Timestamp>| t.map(rfc3339).unwrap_or_default();
     let secs = |d: Option<Duration>| d.map(|d| d.num_seconds().to_string()).unwrap_or_default();
     for e in &report.escalations {
         let row = [
             e.link.to_string(),
-            e.escalated_at.to_rfc3339(),
+            rfc3339(e.escalated_at),
             e.origin_connection.clone(),
             e.origin_ticket.clone(),
             e.target_connection.clone(),

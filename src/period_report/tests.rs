@@ -366,11 +366,11 @@ fn markdown_and_csv_say_the_figures() {
     assert_eq!(rows.len(), 7, "{csv}");
     assert_eq!(
         rows[1],
-        "1,2026-11-02T09:00:00+00:00,at,T1001,cw,CW-5001,2026-11-02T10:00:00+00:00,3600,\
-         2026-11-03T09:00:00+00:00,86400,Dana Reyes <dana@msp.example> (Tier 2),nobody (Service Desk)"
+        "1,2026-11-02T09:00:00Z,at,T1001,cw,CW-5001,2026-11-02T10:00:00Z,3600,\
+         2026-11-03T09:00:00Z,86400,Dana Reyes <dana@msp.example> (Tier 2),nobody (Service Desk)"
     );
     assert!(
-        rows[6].starts_with("6,2026-11-30T23:00:00+00:00,at,T1006,cw,CW-5006,,,,,"),
+        rows[6].starts_with("6,2026-11-30T23:00:00Z,at,T1006,cw,CW-5006,,,,,"),
         "{}",
         rows[6]
     );
