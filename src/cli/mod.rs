@@ -282,7 +282,8 @@ enum AuditCommand {
         after_help = "With --bundle, exit codes: 0 the chain is intact and every --public-key \
         signed it; 1 the bundle is unreadable, of another format version, broken (the first \
         bad entry is named: altered, reordered, removed, inserted), unsigned while a key was \
-        given, or not signed by a given key (named); 2 a key file cannot be used."
+        given, or not signed by a given key (named), or (--against-store) differs from the \
+        store's chain; 2 a key file, the configuration or the store cannot be used."
     )]
     Verify {
         /// An evidence bundle written by `report`.
@@ -291,6 +292,11 @@ enum AuditCommand {
         /// A public key (`keys generate`) that must have signed the bundle; repeatable.
         #[arg(long = "public-key", value_name = "FILE", requires = "bundle")]
         public_key: Vec<PathBuf>,
+        /// Also compare the bundle with this bridge's chain (store or running
+        /// daemon, from --config): every entry, stub, anchor and head must be
+        /// the store's. What makes an unsigned bundle evidence.
+        #[arg(long, requires = "bundle")]
+        against_store: bool,
     },
 }
 
@@ -356,9 +362,16 @@ pub fn main() -> ExitCode {
                     Some(AuditCommand::Verify {
                         bundle: Some(bundle),
                         public_key,
+                        against_store,
                     }),
                     _,
-                ) => report::verify_bundle(&bundle, &public_key),
+                ) => {
+                    let store_config = match against_store {
+                        true => Some(required(config)?),
+                        false => None,
+                    };
+                    report::verify_bundle(&bundle, &public_key, store_config.as_deref()).await
+                }
                 (Some(AuditCommand::Verify { bundle: None, .. }), _) => {
                     inspect::verify(&required(config)?).await
                 }

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use psa_bridge::backfill::parse_since;
 use psa_bridge::evidence::bundle::{self, write_new, Bundle, Sides, MAX_BUNDLE_BYTES};
-use psa_bridge::evidence::{sign, verify_chain};
+use psa_bridge::evidence::{compare_with_chain, sign, verify_chain};
 use psa_bridge::period_report::{self, render};
 use psa_bridge::store::AuditEntry;
 use serde_json::Value;
@@ -161,11 +161,16 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `audit verify --bundle FILE [--public-key KEY ...]`: exit 0 when the
-/// chain is intact and every given key signed it; 1 when the bundle is
-/// unreadable, broken, or a key did not sign it; 2 when a key file cannot
-/// be used.
-pub fn verify_bundle(path: &Path, public_keys: &[PathBuf]) -> anyhow::Result<ExitCode> {
+/// `audit verify --bundle FILE [--public-key KEY ...] [--against-store]`:
+/// exit 0 when the chain is intact, every given key signed it and (with
+/// `store_config`) it matches the store's chain; 1 when the bundle is
+/// unreadable, broken, a key did not sign it or it differs from the store;
+/// 2 when a key file, the configuration or the store cannot be used.
+pub async fn verify_bundle(
+    path: &Path,
+    public_keys: &[PathBuf],
+    store_config: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     let keys = public_keys
         .iter()
         .map(|k| sign::read_public_key(k))
@@ -199,6 +204,17 @@ pub fn verify_bundle(path: &Path, public_keys: &[PathBuf]) -> anyhow::Result<Exi
         summary.head.hash
     );
     let mut failed = false;
+    if let Some(config) = store_config {
+        match compare_with_chain(body, &whole_chain(config).await?) {
+            Ok(()) => println!(
+                "matches this bridge's audit chain: every entry, stub, the anchor and the head"
+            ),
+            Err(differs) => {
+                println!("bundle DIFFERS from this bridge's audit chain at {differs}");
+                failed = true;
+            }
+        }
+    }
     for key in &keys {
         match sign::check(&bundle, key) {
             Ok(()) => println!("signature by key {} (id {}): valid", key.path, key.id),

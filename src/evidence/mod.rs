@@ -21,7 +21,7 @@ pub mod verify;
 mod tests;
 
 pub use bundle::{Body, Bundle, BundleEntry, ChainPoint, Record};
-pub use verify::{verify_chain, Broken, ChainSummary};
+pub use verify::{compare_with_chain, verify_chain, Broken, ChainSummary};
 
 /// Why a bundle or key file cannot be used. All permanent: the file must be
 /// replaced or the command's arguments changed; retrying does not help.

@@ -413,3 +413,51 @@ fn hostile_bundle_files_are_refused_with_a_reason() {
     let err = acme_bundle(&entries).write_new(&path).unwrap_err();
     assert!(matches!(err, EvidenceError::Exists { .. }), "{err}");
 }
+
+#[test]
+fn a_bundle_is_compared_with_the_store_it_claims_to_come_from() {
+    let (_d, entries) = chain();
+    let bundle = acme_bundle(&entries);
+    compare_with_chain(&bundle.body, &entries).unwrap();
+    // The chain grew since: still the same entries at the same numbers.
+    let mut longer = entries.clone();
+    let mut next = entries[11].clone();
+    next.seq = 13;
+    next.prev_hash = entries[11].hash.clone();
+    next.hash = entry_hash(&next);
+    longer.push(next);
+    compare_with_chain(&bundle.body, &longer).unwrap();
+    // A store that lost its tail no longer holds the head.
+    assert_eq!(
+        compare_with_chain(&bundle.body, &entries[..10])
+            .unwrap_err()
+            .seq,
+        12
+    );
+
+    // The rewrite a stub hides from the offline check is caught here.
+    let mut rewritten = bundle.clone();
+    let Record::Entry(e) = &mut rewritten.body.records[4] else {
+        unreachable!()
+    };
+    e.message = "rewritten".into();
+    let mut stored = AuditEntry::from(&*e);
+    stored.hash = entry_hash(&stored);
+    e.hash = stored.hash;
+    assert!(verify_chain(&rewritten.body).is_ok());
+    let err = compare_with_chain(&rewritten.body, &entries).unwrap_err();
+    assert_eq!(err.seq, 7, "{err}");
+
+    let mut stub = bundle.clone();
+    stub.body.records[2] = Record::Stub(ChainPoint {
+        seq: 5,
+        hash: "0".repeat(64),
+    });
+    assert_eq!(compare_with_chain(&stub.body, &entries).unwrap_err().seq, 5);
+    let mut head = bundle.clone();
+    head.body.head.seq = 40;
+    assert_eq!(
+        compare_with_chain(&head.body, &entries).unwrap_err().seq,
+        40
+    );
+}

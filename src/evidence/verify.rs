@@ -151,3 +151,51 @@ fn out_of_sequence(rest: &[Record], expected: u64, prev: &ChainPoint) -> Broken 
         ),
     )
 }
+
+/// Compares a bundle with the chain it claims to be cut from (`chain`:
+/// every entry, oldest first, as the store holds it now): the anchor, each
+/// full entry (every field), each stub's and the gap's hash, and the head
+/// must be the store's at the same numbers. This is what makes an unsigned
+/// bundle evidence for whoever can read the store (see `docs/security.md`).
+pub fn compare_with_chain(body: &Body, chain: &[AuditEntry]) -> Result<(), Broken> {
+    let stored = |seq: u64| -> Result<Option<&AuditEntry>, Broken> {
+        if seq == 0 {
+            return Ok(None);
+        }
+        let found = usize::try_from(seq - 1).ok().and_then(|i| chain.get(i));
+        match found {
+            Some(e) if e.seq == seq => Ok(Some(e)),
+            _ => Err(broken(seq, "is not in the store's chain")),
+        }
+    };
+    let same_hash = |point: &ChainPoint, what: &str| -> Result<(), Broken> {
+        let hash = stored(point.seq)?.map_or(GENESIS, |e| e.hash.as_str());
+        if hash == point.hash {
+            Ok(())
+        } else {
+            Err(broken(
+                point.seq,
+                format!("the bundle's {what} hash differs from the store's"),
+            ))
+        }
+    };
+    same_hash(&body.anchor, "anchor")?;
+    for record in &body.records {
+        match record {
+            Record::Entry(e) => {
+                if stored(e.seq)? != Some(&AuditEntry::from(e)) {
+                    return Err(broken(e.seq, "differs from the store's entry"));
+                }
+            }
+            Record::Stub(point) => same_hash(point, "stub")?,
+            Record::Gap { last, hash, .. } => same_hash(
+                &ChainPoint {
+                    seq: *last,
+                    hash: hash.clone(),
+                },
+                "gap",
+            )?,
+        }
+    }
+    same_hash(&body.head, "head")
+}

@@ -8,6 +8,20 @@ use psa_bridge::demo::DemoOptions;
 
 use crate::common::{cli, env, text, Bridge, STEP};
 
+/// Recomputes the hash of the full entry `seq` in a bundle's JSON, as a
+/// forger who knows the format would.
+fn entry_hash_fixed(bundle: &mut serde_json::Value, seq: u64) {
+    let records = bundle["body"]["records"].as_array_mut().unwrap();
+    let entry = records
+        .iter_mut()
+        .filter_map(|r| r.get_mut("entry"))
+        .find(|e| e["seq"] == seq)
+        .unwrap();
+    let mut stored: psa_bridge::store::AuditEntry = serde_json::from_value(entry.clone()).unwrap();
+    stored.hash = psa_bridge::store::entry_hash(&stored);
+    *entry = serde_json::to_value(&stored).unwrap();
+}
+
 async fn run(args: &[&str]) -> (Option<i32>, String) {
     let out = cli(args).await;
     (out.status.code(), text(&out))
@@ -140,16 +154,16 @@ async fn report_keys_and_bundle_verification() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("not signed"), "{out}");
 
-    // One entry's words changed: named, and the signature fails too.
+    // One entry's words changed: named. The entry chosen is followed by a
+    // stub (an intake entry of no pairing), where the offline check cannot
+    // see a recomputed hash; the store comparison below does.
     let mut value: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&bundle).unwrap()).unwrap();
-    let entry = value["body"]["records"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .filter_map(|r| r.get_mut("entry"))
-        .nth(1)
-        .unwrap();
+    let records = value["body"]["records"].as_array_mut().unwrap();
+    let at = (0..records.len() - 1)
+        .find(|&i| records[i].get("entry").is_some() && records[i + 1].get("entry").is_none())
+        .expect("a full entry followed by a stub");
+    let entry = records[at].get_mut("entry").unwrap();
     let seq = entry["seq"].as_u64().unwrap();
     entry["message"] = "MSP answered within a minute".into();
     let tampered = path("tampered.json");
@@ -158,6 +172,52 @@ async fn report_keys_and_bundle_verification() {
     assert_eq!(code, Some(1), "{out}");
     assert!(
         out.contains(&format!("entry #{seq}")) && out.contains("altered"),
+        "{out}"
+    );
+
+    // Compared with the store: the genuine bundle matches; the tampered one,
+    // even with its hash recomputed, does not.
+    let (code, out) = run(&[
+        "audit",
+        "verify",
+        "--bundle",
+        &bundle,
+        "--against-store",
+        "--config",
+        &config,
+    ])
+    .await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("matches this bridge's audit chain"), "{out}");
+    entry_hash_fixed(&mut value, seq);
+    std::fs::write(&tampered, serde_json::to_vec_pretty(&value).unwrap()).unwrap();
+    let (code, out) = run(&["audit", "verify", "--bundle", &tampered]).await;
+    assert_eq!(code, Some(0), "the limit docs/security.md states: {out}");
+    let (code, out) = run(&[
+        "audit",
+        "verify",
+        "--bundle",
+        &tampered,
+        "--public-key",
+        &path("msp.pub"),
+    ])
+    .await;
+    assert_eq!(code, Some(1), "the signature catches it: {out}");
+    let (code, out) = run(&[
+        "audit",
+        "verify",
+        "--bundle",
+        &tampered,
+        "--against-store",
+        "--config",
+        &config,
+    ])
+    .await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!(
+            "DIFFERS from this bridge's audit chain at entry #{seq}"
+        )),
         "{out}"
     );
 
