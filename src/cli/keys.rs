@@ -2,12 +2,29 @@
 //! evidence bundles (`PREFIX.key`, mode 0600, and `PREFIX.pub`); refused,
 //! writing nothing, when either file exists.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use psa_bridge::evidence::sign;
 
-pub fn generate(prefix: &Path) -> anyhow::Result<ExitCode> {
+#[derive(clap::Subcommand)]
+pub enum KeysCommand {
+    /// Write a new key pair: PREFIX.key (private, mode 0600) and PREFIX.pub.
+    /// Refused, writing nothing, when either exists.
+    Generate {
+        /// Path prefix of the two files.
+        #[arg(long, value_name = "PREFIX")]
+        out: PathBuf,
+    },
+}
+
+pub fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        KeysCommand::Generate { out } => generate(&out),
+    }
+}
+
+fn generate(prefix: &Path) -> anyhow::Result<ExitCode> {
     let id = sign::generate(prefix)?;
     let (private, public) = sign::key_paths(prefix);
     println!(

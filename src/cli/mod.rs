@@ -119,38 +119,12 @@ enum Command {
     /// pairing's audit entries of the period, other pairings' only as
     /// hashes), optionally signed. Reads the store, or the running daemon's
     /// admin API (token as for `outbox`).
-    #[command(
-        after_help = "Figures come from the audit entries stamped inside the period: tickets \
-        escalated, resolved, first-response and resolution times (wall clock, p50/p90/max), \
-        owners (custody entries), dead letters and how each ended. Check the bundle with \
-        `psa-bridge audit verify --bundle FILE [--public-key KEY.pub]`. Exit codes: 0 written; \
-        1 the store's audit chain is broken (nothing written); 2 bad arguments, a file in \
-        --out exists, or a key or the store cannot be used."
-    )]
-    Report {
-        /// Configuration file (also from PSA_BRIDGE_CONFIG).
-        #[arg(long, short, env = "PSA_BRIDGE_CONFIG")]
-        config: Option<PathBuf>,
-        /// The pairing to report on.
-        #[arg(long)]
-        pairing: String,
-        /// Start of the period (included): RFC 3339 or YYYY-MM-DD (midnight UTC).
-        #[arg(long)]
-        from: String,
-        /// End of the period (excluded): RFC 3339 or YYYY-MM-DD (midnight UTC).
-        #[arg(long)]
-        to: String,
-        /// Folder for the three files (created if missing; existing files are never replaced).
-        #[arg(long, default_value = ".")]
-        out: PathBuf,
-        /// Sign the bundle with this private key (`keys generate`); repeat for one key per team.
-        #[arg(long = "sign-key", value_name = "FILE")]
-        sign_key: Vec<PathBuf>,
-    },
+    #[command(after_help = report::AFTER_HELP)]
+    Report(report::ReportArgs),
     /// Ed25519 keys for signing evidence bundles.
     Keys {
         #[command(subcommand)]
-        command: KeysCommand,
+        command: keys::KeysCommand,
     },
     /// Link tickets that met a pairing's trigger before the bridge saw them
     /// (tickets older than the bridge or the pairing), and far tickets the
@@ -300,17 +274,6 @@ enum AuditCommand {
     },
 }
 
-#[derive(Subcommand)]
-enum KeysCommand {
-    /// Write a new key pair: PREFIX.key (private, mode 0600) and PREFIX.pub.
-    /// Refused, writing nothing, when either exists.
-    Generate {
-        /// Path prefix of the two files.
-        #[arg(long, value_name = "PREFIX")]
-        out: PathBuf,
-    },
-}
-
 #[derive(Clone, Copy, ValueEnum)]
 enum SimVendor {
     Autotask,
@@ -378,27 +341,8 @@ pub fn main() -> ExitCode {
                 (None, Some(ticket)) => inspect::history(&required(config)?, &ticket).await,
                 (None, None) => inspect::recent(&required(config)?, limit).await,
             },
-            Command::Report {
-                config,
-                pairing,
-                from,
-                to,
-                out,
-                sign_key,
-            } => {
-                report::report(report::ReportArgs {
-                    config: required(config)?,
-                    pairing,
-                    from,
-                    to,
-                    out,
-                    sign_keys: sign_key,
-                })
-                .await
-            }
-            Command::Keys {
-                command: KeysCommand::Generate { out },
-            } => keys::generate(&out),
+            Command::Report(args) => report::report(args).await,
+            Command::Keys { command } => keys::run(command),
             Command::Backfill {
                 config,
                 pairing,

@@ -24,12 +24,33 @@ use super::access::{self, Access};
 /// The files `report` writes into `--out`.
 pub const FILES: [&str; 3] = ["report.md", "report.csv", "evidence-bundle.json"];
 
+/// `report --help`'s closing text.
+pub const AFTER_HELP: &str = "Figures come from the audit entries stamped inside the period: \
+    tickets escalated, resolved, first-response and resolution times (wall clock, p50/p90/max), \
+    owners (custody entries), dead letters and how each ended. Check the bundle with \
+    `psa-bridge audit verify --bundle FILE [--public-key KEY.pub]`. Exit codes: 0 written; \
+    1 the store's audit chain is broken (nothing written); 2 bad arguments, a file in \
+    --out exists, or a key or the store cannot be used.";
+
+#[derive(clap::Args)]
 pub struct ReportArgs {
-    pub config: PathBuf,
+    /// Configuration file (also from PSA_BRIDGE_CONFIG).
+    #[arg(long, short, env = "PSA_BRIDGE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The pairing to report on.
+    #[arg(long)]
     pub pairing: String,
+    /// Start of the period (included): RFC 3339 or YYYY-MM-DD (midnight UTC).
+    #[arg(long)]
     pub from: String,
+    /// End of the period (excluded): RFC 3339 or YYYY-MM-DD (midnight UTC).
+    #[arg(long)]
     pub to: String,
+    /// Folder for the three files (created if missing; existing files are never replaced).
+    #[arg(long, default_value = ".")]
     pub out: PathBuf,
+    /// Sign the bundle with this private key (`keys generate`); repeat for one key per team.
+    #[arg(long = "sign-key", value_name = "FILE")]
     pub sign_keys: Vec<PathBuf>,
 }
 
@@ -62,13 +83,14 @@ async fn whole_chain(config: &Path) -> anyhow::Result<Vec<AuditEntry>> {
 /// `report`: exit 0 with the three files written; 1 when the store's chain
 /// is broken; 2 for bad arguments or unusable files.
 pub async fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let loaded = access::load_for_inspection(&args.config)?;
+    let config = super::required(args.config.clone())?;
+    let loaded = access::load_for_inspection(&config)?;
     let Some(pairing) = loaded.pairings.iter().find(|p| p.name == args.pairing) else {
         let names: Vec<&str> = loaded.pairings.iter().map(|p| p.name.as_str()).collect();
         anyhow::bail!(
             "no pairing {:?} in {}; configured pairings: {}",
             args.pairing,
-            args.config.display(),
+            config.display(),
             names.join(", ")
         );
     };
@@ -90,7 +112,7 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let chain = whole_chain(&args.config).await?;
+    let chain = whole_chain(&config).await?;
     let body = bundle::build(
         &chain,
         &pairing.name,
