@@ -103,12 +103,15 @@ fn read_key_text(path: &Path) -> Result<(std::fs::Metadata, String), EvidenceErr
         path: path.display().to_string(),
         reason,
     };
-    let meta = std::fs::symlink_metadata(path).map_err(|e| key_error(e.to_string()))?;
-    if meta.file_type().is_symlink() {
+    let link = std::fs::symlink_metadata(path).map_err(|e| key_error(e.to_string()))?;
+    if link.file_type().is_symlink() {
         return Err(key_error(
             "is a symbolic link; give the key file itself".into(),
         ));
     }
+    // Checked on the open file, so a swap after the check above is caught.
+    let mut file = open_no_follow(path).map_err(|e| key_error(e.to_string()))?;
+    let meta = file.metadata().map_err(|e| key_error(e.to_string()))?;
     if !meta.is_file() {
         return Err(key_error("is not a regular file".into()));
     }
@@ -118,7 +121,12 @@ fn read_key_text(path: &Path) -> Result<(std::fs::Metadata, String), EvidenceErr
             meta.len()
         )));
     }
-    let bytes = std::fs::read(path).map_err(|e| key_error(e.to_string()))?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(&mut file, MAX_KEY_FILE),
+        &mut bytes,
+    )
+    .map_err(|e| key_error(e.to_string()))?;
     let text = String::from_utf8(bytes).map_err(|_| key_error("is not text".into()))?;
     Ok((meta, text.trim().to_string()))
 }
@@ -171,6 +179,20 @@ pub fn read_public_key(path: &Path) -> Result<PublicKey, EvidenceError> {
         key,
         path: name,
     })
+}
+
+#[cfg(unix)]
+fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::open(path)
 }
 
 #[cfg(unix)]
