@@ -18,6 +18,8 @@ pub mod sign;
 pub mod verify;
 
 #[cfg(test)]
+mod file_tests;
+#[cfg(test)]
 mod tests;
 
 pub use bundle::{Body, Bundle, BundleEntry, ChainPoint, Record};
