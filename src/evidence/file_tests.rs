@@ -60,6 +60,7 @@ fn keys_are_written_owner_only_never_over_existing_files_and_garbage_is_refused(
     let (private, public) = key_paths(&prefix);
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&private), 0o600);
+    assert_eq!(mode(&public), 0o644, "the public half is for sharing");
     let before = std::fs::read(&private).unwrap();
     let err = sign::generate(&prefix).unwrap_err();
     assert!(matches!(err, EvidenceError::Exists { .. }), "{err}");

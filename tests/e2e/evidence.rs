@@ -87,6 +87,16 @@ async fn report_keys_and_bundle_verification() {
     let (code, out) = run_owned(report(&path("x"), &["--pairing", "nope"])).await;
     assert_eq!(code, Some(2), "{out}");
 
+    #[cfg(unix)]
+    for file in ["report.md", "report.csv", "evidence-bundle.json"] {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(dir.join("stopped").join(file)).unwrap();
+        assert_eq!(
+            meta.permissions().mode() & 0o777,
+            0o600,
+            "{file} holds ticket contents"
+        );
+    }
     let md = std::fs::read_to_string(dir.join("stopped/report.md")).unwrap();
     for expected in [
         "| Tickets escalated | 1 |",
