@@ -1,5 +1,5 @@
 //! Command-line interface: `run`, `check`, `outbox`, `links`, `audit`,
-//! `backfill`, `webhooks`, `healthcheck`, `simulate`, `demo`.
+//! `backfill`, `webhooks`, `healthcheck`, `simulate`, `demo`, `report`, `keys`.
 
 mod access;
 mod backfill;
@@ -7,8 +7,10 @@ mod check;
 mod demo;
 mod healthcheck;
 mod inspect;
+mod keys;
 mod links;
 mod logging;
+mod report;
 mod run;
 mod simulate;
 mod webhooks;
@@ -111,6 +113,18 @@ enum Command {
         limit: usize,
         #[command(subcommand)]
         command: Option<AuditCommand>,
+    },
+    /// Write a pairing's period report (report.md, report.csv: one row per
+    /// escalated ticket) and its evidence bundle (evidence-bundle.json: the
+    /// pairing's audit entries of the period, other pairings' only as
+    /// hashes), optionally signed. Reads the store, or the running daemon's
+    /// admin API (token as for `outbox`).
+    #[command(after_help = report::AFTER_HELP)]
+    Report(report::ReportArgs),
+    /// Ed25519 keys for signing evidence bundles.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
     },
     /// Link tickets that met a pairing's trigger before the bridge saw them
     /// (tickets older than the bridge or the pairing), and far tickets the
@@ -238,8 +252,28 @@ enum OutboxCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the whole hash chain and say where it breaks.
-    Verify,
+    /// Check the whole hash chain and say where it breaks; with --bundle,
+    /// check an evidence bundle offline instead (no store, no configuration).
+    #[command(
+        after_help = "With --bundle, exit codes: 0 the chain is intact and every --public-key \
+        signed it; 1 the bundle is unreadable, of another format version, broken (the first \
+        bad entry is named: altered, reordered, removed, inserted), unsigned while a key was \
+        given, or not signed by a given key (named), or (--against-store) differs from the \
+        store's chain; 2 a key file, the configuration or the store cannot be used."
+    )]
+    Verify {
+        /// An evidence bundle written by `report`.
+        #[arg(long, value_name = "FILE")]
+        bundle: Option<PathBuf>,
+        /// A public key (`keys generate`) that must have signed the bundle; repeatable.
+        #[arg(long = "public-key", value_name = "FILE", requires = "bundle")]
+        public_key: Vec<PathBuf>,
+        /// Also compare the bundle with this bridge's chain (store or running
+        /// daemon, from --config): every entry, stub, anchor and head must be
+        /// the store's. What makes an unsigned bundle evidence.
+        #[arg(long, requires = "bundle")]
+        against_store: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -288,14 +322,29 @@ pub fn main() -> ExitCode {
                 ticket,
                 limit,
                 command,
-            } => {
-                let config = required(config)?;
-                match (command, ticket) {
-                    (Some(AuditCommand::Verify), _) => inspect::verify(&config).await,
-                    (None, Some(ticket)) => inspect::history(&config, &ticket).await,
-                    (None, None) => inspect::recent(&config, limit).await,
+            } => match (command, ticket) {
+                (
+                    Some(AuditCommand::Verify {
+                        bundle: Some(bundle),
+                        public_key,
+                        against_store,
+                    }),
+                    _,
+                ) => {
+                    let store_config = match against_store {
+                        true => Some(required(config)?),
+                        false => None,
+                    };
+                    report::verify_bundle(&bundle, &public_key, store_config.as_deref()).await
                 }
-            }
+                (Some(AuditCommand::Verify { bundle: None, .. }), _) => {
+                    inspect::verify(&required(config)?).await
+                }
+                (None, Some(ticket)) => inspect::history(&required(config)?, &ticket).await,
+                (None, None) => inspect::recent(&required(config)?, limit).await,
+            },
+            Command::Report(args) => report::report(args).await,
+            Command::Keys { command } => keys::run(command),
             Command::Backfill {
                 config,
                 pairing,

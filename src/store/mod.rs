@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-pub use audit::{entry_hash, VerifyReport};
+pub use audit::{entry_hash, VerifyReport, GENESIS};
 pub use faults::{Faults, FAULT_FILE_ENV};
 pub use format::{FORMAT_VERSION, PRODUCT};
 pub use keys::*;

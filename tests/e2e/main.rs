@@ -24,6 +24,7 @@ mod dashboard;
 mod dead_letters;
 mod demo;
 mod edits;
+mod evidence;
 mod fault_injection;
 mod faults;
 mod file_modes;
