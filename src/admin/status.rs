@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::api::{Api, ApiResult};
@@ -46,7 +46,7 @@ pub struct WebhookStatus {
 }
 
 /// One pairing's figures.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct PairingStatus {
     pub name: String,
     pub a: String,
