@@ -32,6 +32,7 @@ mod listener;
 mod metrics;
 mod order;
 mod packaging;
+mod pause;
 mod rate;
 mod registration;
 mod reload;
