@@ -269,6 +269,25 @@ async fn a_paused_pairing_keeps_its_changes_and_delivers_them_once_resumed() {
             && l.contains("client migrating")),
         "{listed}"
     );
+    // And after a reload (SIGHUP: a new engine generation over the store).
+    let hung_up = std::process::Command::new("kill")
+        .args(["-HUP", &bridge.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(hung_up.success());
+    let deadline = tokio::time::Instant::now() + STEP;
+    loop {
+        let health = get_ok(&bridge, "/healthz").await;
+        if health["config"]["last_reload"].is_object() {
+            assert_eq!(health["config"]["last_reload"]["ok"], true, "{health}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no reload: {health}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let polls = |p: Option<crate::common::Progress>| p.and_then(|p| p.polls).unwrap_or(0);
     let start = polls(progress(&bridge).await);
     let deadline = tokio::time::Instant::now() + STEP;
@@ -317,5 +336,36 @@ async fn a_paused_pairing_keeps_its_changes_and_delivers_them_once_resumed() {
         );
     }
     assert!(audit.contains("client migrating"), "{audit}");
+    bridge.stop().await;
+
+    // Paused with the daemon stopped (the CLI writes the store), then
+    // removed from the configuration: `check`, `pairings list` and the
+    // daemon's pairings view say so; resuming clears it.
+    let paused = cli(&["pairings", "pause", "initech", "--config", &config]).await;
+    assert!(paused.status.success(), "{}", text(&paused));
+    env.write_config_for(&[("acme", acme)], &options).unwrap();
+    let checked = cli(&["check", "--offline", "--config", &config]).await;
+    assert!(checked.status.success(), "{}", text(&checked));
+    assert!(
+        text(&checked).contains("pairing initech is paused in the store but no longer configured"),
+        "{}",
+        text(&checked)
+    );
+    let bridge = spawn(&env).await;
+    let pairings = get_ok(&bridge, "/api/v1/pairings").await;
+    let gone = pairings
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "initech")
+        .unwrap_or_else(|| panic!("{pairings}"));
+    assert_eq!(gone["configured"], false);
+    assert_eq!(gone["paused"], true);
+    let listed = text(&cli(&["pairings", "list", "--config", &config]).await);
+    assert!(listed.contains("no longer configured"), "{listed}");
+    let cleared = cli(&["pairings", "resume", "initech", "--config", &config]).await;
+    assert!(cleared.status.success(), "{}", text(&cleared));
+    let pairings = get_ok(&bridge, "/api/v1/pairings").await;
+    assert_eq!(pairings.as_array().unwrap().len(), 1, "{pairings}");
     bridge.stop().await;
 }
