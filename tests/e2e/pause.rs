@@ -28,6 +28,24 @@ async fn spawn(env: &DemoEnv) -> Bridge {
     bridge
 }
 
+/// `text` without its ANSI colour codes.
+fn without_colours(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn count(haystack: &[String], needle: &str) -> usize {
     haystack.iter().filter(|t| t.contains(needle)).count()
 }
@@ -324,6 +342,21 @@ async fn a_paused_pairing_keeps_its_changes_and_delivers_them_once_resumed() {
     assert_eq!(incident.status, sn.internal_in_progress);
     assert!(sn_desk.ticket(&inc2).unwrap().far_number.is_some());
 
+    // The planner's and the delivery workers' log lines name the pairing.
+    let log = without_colours(&std::fs::read_to_string(&bridge.log).unwrap());
+    for (what, needle) in [
+        ("planned", "planned pairing=initech"),
+        (
+            "delivered",
+            "deliver{connection=connectwise pairing=initech",
+        ),
+    ] {
+        assert!(
+            log.contains(needle),
+            "no {what} line naming the pairing in {}",
+            bridge.log.display()
+        );
+    }
     let outbox = text(&cli(&["outbox", "list", "--config", &config]).await);
     assert!(outbox.contains("outbox is empty"), "{outbox}");
     let audit = text(&cli(&["audit", "--limit", "500", "--config", &config]).await);
