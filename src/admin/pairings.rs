@@ -57,11 +57,21 @@ fn span(d: chrono::Duration) -> String {
     }
 }
 
-fn trimmed(reason: Option<&str>) -> Option<String> {
-    reason
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .map(str::to_string)
+/// Longest reason kept (characters).
+pub const MAX_REASON: usize = 500;
+
+/// The reason, trimmed (`None` when empty); refused when longer than
+/// [`MAX_REASON`] or carrying control characters (it is printed to terminals).
+fn trimmed(reason: Option<&str>) -> Result<Option<String>, OperatorError> {
+    let Some(reason) = reason.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    if reason.chars().count() > MAX_REASON || reason.chars().any(char::is_control) {
+        return Err(OperatorError::Invalid(format!(
+            "reason must be one line of at most {MAX_REASON} characters without control characters"
+        )));
+    }
+    Ok(Some(reason.to_string()))
 }
 
 impl Engine {
@@ -99,7 +109,7 @@ impl Engine {
         let record = PausedPairing {
             pairing: name.to_string(),
             since: self.clock.now(),
-            reason: trimmed(reason),
+            reason: trimmed(reason)?,
             by: OPERATOR.to_string(),
         };
         self.store.transact(|tx| {
@@ -157,6 +167,7 @@ impl Engine {
         reason: Option<&str>,
     ) -> Result<PauseView, OperatorError> {
         let configured = self.pairing(name).is_some();
+        let reason = trimmed(reason)?;
         let Some(record) = self.store.paused_pairing(name)? else {
             return Err(if configured {
                 OperatorError::Conflict(format!("pairing {name} is not paused"))
@@ -177,7 +188,6 @@ impl Engine {
             .filter(|op| op.first_failed_at.is_some_and(|t| t < record.since))
             .map(|op| op.id)
             .collect();
-        let reason = trimmed(reason);
         let record = self.store.transact(|tx| {
             let Some(record) = tx.paused_pairing(name)? else {
                 return Ok(Err(OperatorError::Conflict(format!(

@@ -55,6 +55,14 @@ async fn pause_and_resume_are_checked_and_audited() {
     let running = engine.resume_pairing("acme", None).await.unwrap_err();
     assert!(matches!(running, OperatorError::Conflict(_)), "{running}");
 
+    for hostile in ["line\x1b[2Jclear".to_string(), "x".repeat(501)] {
+        let refused = engine
+            .pause_pairing("acme", Some(&hostile))
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, OperatorError::Invalid(_)), "{refused}");
+    }
+    assert!(!engine.store.is_paused("acme").unwrap(), "nothing written");
     let paused = engine
         .pause_pairing("acme", Some("  client migrating  "))
         .await

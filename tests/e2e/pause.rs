@@ -148,6 +148,13 @@ async fn a_paused_pairing_keeps_its_changes_and_delivers_them_once_resumed() {
     )
     .await;
     assert_eq!(code, 400, "{body}");
+    let (code, body) = post(
+        &bridge,
+        "/api/v1/pairings/acme/pause",
+        &json!({ "reason": "x".repeat(501) }),
+    )
+    .await;
+    assert_eq!(code, 400, "{body}");
     let garbled = bridge
         .admin_client()
         .post(bridge.admin_url("/api/v1/pairings/initech/pause"))
