@@ -192,8 +192,9 @@ async fn deliver_one(
     op: OutboxOp,
     target: Option<String>,
 ) -> Option<DateTime<Utc>> {
-    // Paused after this round read the paused set: leave it untouched.
-    if engine.store.is_paused(&op.pairing).unwrap_or(false) {
+    // Paused after this round read the paused set (or the set cannot be
+    // read): leave it untouched for a later round.
+    if !matches!(engine.store.is_paused(&op.pairing), Ok(false)) {
         tracing::debug!("pairing paused just now: operation held");
         return None;
     }
