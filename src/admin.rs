@@ -13,7 +13,7 @@
 //!
 //! Modules: [`routes`] (the table), [`api`] (errors, parameters, bodies),
 //! [`status`] (connections, pairings), [`links`], [`outbox`] (operations and
-//! notices), [`audit`], [`actions`] (what an operator changes), [`live`]
+//! notices), [`pairings`] (pause and resume), [`audit`], [`actions`] (what an operator changes), [`live`]
 //! (last poll and webhook per connection), [`openapi`].
 
 pub mod actions;
@@ -26,6 +26,7 @@ pub mod links;
 pub mod live;
 pub mod openapi;
 pub mod outbox;
+pub mod pairings;
 mod process;
 pub mod routes;
 pub mod status;
@@ -82,6 +83,8 @@ pub fn router(
             Endpoint::Status => get(status::get_status),
             Endpoint::Connections => get(status::get_connections),
             Endpoint::Pairings => get(status::get_pairings),
+            Endpoint::PairingPause => post(pairings::pause),
+            Endpoint::PairingResume => post(pairings::resume),
             Endpoint::Links => get(links::list),
             Endpoint::Relink => post(links::relink),
             Endpoint::Unlink => post(links::unlink),
@@ -180,6 +183,7 @@ mod tests {
         path.replace("{id}", "1")
             .replace("{connection}", "autotask")
             .replace("{ticket}", "1")
+            .replace("{name}", "acme")
     }
 
     /// The table and the router agree: every route is served (with the

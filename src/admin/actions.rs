@@ -31,6 +31,9 @@ pub enum OperatorError {
     /// The request does not fit the current state (permanent until it changes).
     #[error("{0}")]
     Conflict(String),
+    /// The request itself is malformed (permanent: fix it and send it again).
+    #[error("{0}")]
+    Invalid(String),
     /// A vendor could not be asked (retryable when the vendor's error is).
     #[error("{0}")]
     Vendor(ConnectorError),
@@ -44,6 +47,7 @@ impl From<OperatorError> for super::api::ApiError {
         let status = match &e {
             OperatorError::NotFound(_) => StatusCode::NOT_FOUND,
             OperatorError::Conflict(_) => StatusCode::CONFLICT,
+            OperatorError::Invalid(_) => StatusCode::BAD_REQUEST,
             OperatorError::Vendor(_) => StatusCode::BAD_GATEWAY,
             OperatorError::Store(StoreError::Conflict(_)) => StatusCode::CONFLICT,
             OperatorError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -21,6 +21,10 @@ pub enum Endpoint {
     Status,
     Connections,
     Pairings,
+    /// `POST /api/v1/pairings/{name}/pause` ([`super::pairings`]).
+    PairingPause,
+    /// `POST /api/v1/pairings/{name}/resume`.
+    PairingResume,
     Links,
     Relink,
     Unlink,
@@ -82,6 +86,16 @@ pub const ROUTES: &[AdminRoute] = &[
     token("/api/v1/status", "GET", Endpoint::Status),
     token("/api/v1/connections", "GET", Endpoint::Connections),
     token("/api/v1/pairings", "GET", Endpoint::Pairings),
+    token(
+        "/api/v1/pairings/{name}/pause",
+        "POST",
+        Endpoint::PairingPause,
+    ),
+    token(
+        "/api/v1/pairings/{name}/resume",
+        "POST",
+        Endpoint::PairingResume,
+    ),
     token("/api/v1/links", "GET", Endpoint::Links),
     token("/api/v1/links", "POST", Endpoint::Relink),
     token("/api/v1/links/{id}/unlink", "POST", Endpoint::Unlink),

@@ -2,18 +2,20 @@
 //! whether the vendor answers, webhook registration and when one was last
 //! accepted, the last successful poll, outbox depth and dead letters, and
 //! the vendor-call counters against the configured hourly budget; per
-//! pairing its links and outbox figures.
+//! pairing its links, outbox figures and whether it is paused (a pairing
+//! removed from the configuration while paused is listed with
+//! `configured: false`).
 
 use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::api::{Api, ApiResult};
 use crate::engine::Engine;
-use crate::store::TreeName;
+use crate::store::{PausedPairing, TreeName};
 
 /// One connection's status (see the contract in the OpenAPI document).
 #[derive(Debug, Serialize)]
@@ -44,7 +46,7 @@ pub struct WebhookStatus {
 }
 
 /// One pairing's figures.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct PairingStatus {
     pub name: String,
     pub a: String,
@@ -52,6 +54,13 @@ pub struct PairingStatus {
     pub links: u64,
     pub pending: u64,
     pub dead: u64,
+    /// Paused by an operator: its changes wait in the outbox.
+    pub paused: bool,
+    pub paused_since_unix_ms: Option<i64>,
+    pub paused_reason: Option<String>,
+    /// `false` for a pairing no longer in the configuration that is still
+    /// paused in the store (resume it to clear the record).
+    pub configured: bool,
 }
 
 #[derive(Default)]
@@ -137,21 +146,35 @@ fn pairings_with(
     for link in engine.store.links()? {
         *links.entry(link.pairing).or_default() += 1;
     }
-    Ok(engine
+    let mut paused = engine.store.paused_pairings()?;
+    let status = |name: &str, a: &str, b: &str, configured: bool, paused: Option<PausedPairing>| {
+        let c = counts.get(name);
+        PairingStatus {
+            name: name.to_string(),
+            a: a.to_string(),
+            b: b.to_string(),
+            links: links.get(name).copied().unwrap_or(0),
+            pending: c.map_or(0, |c| c.pending),
+            dead: c.map_or(0, |c| c.dead),
+            paused: paused.is_some(),
+            paused_since_unix_ms: paused.as_ref().map(|p| p.since.timestamp_millis()),
+            paused_reason: paused.and_then(|p| p.reason),
+            configured,
+        }
+    };
+    let mut all: Vec<PairingStatus> = engine
         .pairings
         .iter()
-        .map(|p| {
-            let c = counts.get(&p.name);
-            PairingStatus {
-                name: p.name.clone(),
-                a: p.a.clone(),
-                b: p.b.clone(),
-                links: links.get(&p.name).copied().unwrap_or(0),
-                pending: c.map_or(0, |c| c.pending),
-                dead: c.map_or(0, |c| c.dead),
-            }
-        })
-        .collect())
+        .map(|p| status(&p.name, &p.a, &p.b, true, paused.remove(&p.name)))
+        .collect();
+    // Paused, then removed from the configuration: still listed, so it is
+    // not forgotten (its operations wait in the outbox).
+    all.extend(
+        paused
+            .into_values()
+            .map(|p| status(&p.pairing.clone(), "", "", false, Some(p))),
+    );
+    Ok(all)
 }
 
 pub async fn get_connections(State(api): State<Api>) -> ApiResult<Vec<ConnectionStatus>> {

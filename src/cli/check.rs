@@ -1,8 +1,59 @@
-//! `check`: validate the configuration and mappings without starting anything.
+//! `check`: validate the configuration and mappings without starting
+//! anything (each mapping finding names its pairing), and say which
+//! pairings are paused, warning about one paused and then removed from the
+//! configuration (its operations wait in the outbox).
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
+
+use psa_bridge::admin::status::{self, PairingStatus};
+use psa_bridge::config::LoadedConfig;
+
+use super::access::{connect, Access};
+
+/// Prints the paused pairings the store knows (read through the running
+/// daemon when it holds the store); nothing when there is no store yet.
+/// Informational: it never fails the check.
+async fn paused_pairings(config: &Path, loaded: &LoadedConfig) {
+    if !loaded.store_path.exists() {
+        return;
+    }
+    let listed: anyhow::Result<Vec<PairingStatus>> = async {
+        Ok(match connect(config).await? {
+            Access::Local(engine) => status::pairings(&engine)?,
+            remote @ Access::Remote { .. } => remote.get("/api/v1/pairings").await?,
+        })
+    }
+    .await;
+    let pairings = match listed {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("note: paused pairings not checked: {e:#}");
+            return;
+        }
+    };
+    for p in pairings.iter().filter(|p| p.paused) {
+        let why = p
+            .paused_reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        if p.configured {
+            println!(
+                "pairing {}: paused{why}; {} operation(s) wait in the outbox until `psa-bridge pairings resume {}`",
+                p.name, p.pending, p.name
+            );
+        } else {
+            eprintln!(
+                "warning: pairing {} is paused in the store but no longer configured{why}; \
+                 {} operation(s) of it wait in the outbox. Add it back to the configuration, \
+                 or run `psa-bridge pairings resume {}` to clear the pause record",
+                p.name, p.pending, p.name
+            );
+        }
+    }
+}
 
 pub async fn check(config: &Path, offline: bool) -> anyhow::Result<ExitCode> {
     let loaded = match psa_bridge::config::load(config, &|name| std::env::var(name).ok()) {
@@ -12,6 +63,7 @@ pub async fn check(config: &Path, offline: bool) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
+    paused_pairings(config, &loaded).await;
     if offline {
         println!(
             "{}: configuration and {} mapping(s) are valid (vendors not asked)",
@@ -53,7 +105,7 @@ pub async fn check(config: &Path, offline: bool) -> anyhow::Result<ExitCode> {
                 .mapping
                 .validate_against(&pairing.mapping_path, &pairing.mapping_source, a, b)
         {
-            eprintln!("{error}");
+            eprintln!("pairing {}: {error}", pairing.name);
             failed = true;
         }
     }

@@ -1,5 +1,6 @@
-//! `outbox list|dead|retry|discard` (operations and dead notices) and
-//! `audit [--ticket T] [verify]`, through the running daemon's `/api/v1` or
+//! `outbox list|dead|retry|discard` (operations and dead notices, each row
+//! naming its pairing; a paused pairing's operations show as held) and
+//! `audit [--ticket T] [verify]` (entries name their pairing), through the running daemon's `/api/v1` or
 //! the store directly when the daemon is stopped (see [`super::access`]).
 
 use std::path::Path;
@@ -10,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::access::{connect, escape, Access, Answer};
 
-fn print_ops(ops: &[OpView], notices: &[NoticeView], dead_only: bool) {
+fn print_ops(ops: &[OpView], notices: &[NoticeView], paused: &[String], dead_only: bool) {
     let shown: Vec<&OpView> = ops
         .iter()
         .filter(|op| !dead_only || op.state == "dead")
@@ -41,6 +42,13 @@ fn print_ops(ops: &[OpView], notices: &[NoticeView], dead_only: bool) {
                 }
             ),
             (_, Some(dead)) => format!("WAITING behind dead letter {dead}"),
+            _ if paused.contains(&op.pairing) => {
+                format!(
+                    "HELD: pairing {} is paused (attempt {} on resume)",
+                    op.pairing,
+                    op.attempts + 1
+                )
+            }
             _ => format!(
                 "pending, attempt {} at {}",
                 op.attempts + 1,
@@ -56,14 +64,15 @@ fn print_ops(ops: &[OpView], notices: &[NoticeView], dead_only: bool) {
             op.tickets.join(" ")
         };
         println!(
-            "{:<8} {:<12} {:<40} [{concerns}] {state}",
-            op.id, op.connection, op.summary
+            "{:<8} {:<12} {:<12} {:<40} [{concerns}] {state}",
+            op.id, op.pairing, op.connection, op.summary
         );
     }
     for notice in notices {
         println!(
-            "{:<8} {:<12} {:<40} [{}:{}] DEAD NOTICE ({}): {}",
+            "{:<8} {:<12} {:<12} {:<40} [{}:{}] DEAD NOTICE ({}): {}",
             notice.id,
+            "-",
             notice.connection,
             "plan ticket change",
             notice.connection,
@@ -78,42 +87,51 @@ fn print_ops(ops: &[OpView], notices: &[NoticeView], dead_only: bool) {
 }
 
 pub async fn outbox(config: &Path, dead_only: bool) -> anyhow::Result<ExitCode> {
-    let (ops, notices): (Vec<OpView>, Vec<NoticeView>) = match connect(config).await? {
-        Access::Local(engine) => (
-            report::outbox_rows(&engine)?
-                .iter()
-                .map(OpView::from)
-                .collect(),
-            engine
-                .store
-                .dead_notices()?
-                .iter()
-                .map(NoticeView::from)
-                .collect(),
-        ),
-        remote @ Access::Remote { .. } => {
-            let state = if dead_only { "&state=dead" } else { "" };
-            let mut ops = Vec::new();
-            let mut cursor: Option<String> = None;
-            loop {
-                let after = cursor
-                    .as_deref()
-                    .map(|c| format!("&cursor={}", escape(c)))
-                    .unwrap_or_default();
-                let page: Value = remote
-                    .get(&format!("/api/v1/outbox?limit=500{state}{after}"))
-                    .await?;
-                let items: Vec<OpView> = serde_json::from_value(page["items"].clone())?;
-                ops.extend(items);
-                match page["next_cursor"].as_str() {
-                    Some(next) => cursor = Some(next.to_string()),
-                    None => break,
+    let (ops, notices, paused): (Vec<OpView>, Vec<NoticeView>, Vec<String>) =
+        match connect(config).await? {
+            Access::Local(engine) => (
+                report::outbox_rows(&engine)?
+                    .iter()
+                    .map(OpView::from)
+                    .collect(),
+                engine
+                    .store
+                    .dead_notices()?
+                    .iter()
+                    .map(NoticeView::from)
+                    .collect(),
+                engine.store.paused_pairing_names()?,
+            ),
+            remote @ Access::Remote { .. } => {
+                let state = if dead_only { "&state=dead" } else { "" };
+                let mut ops = Vec::new();
+                let mut cursor: Option<String> = None;
+                loop {
+                    let after = cursor
+                        .as_deref()
+                        .map(|c| format!("&cursor={}", escape(c)))
+                        .unwrap_or_default();
+                    let page: Value = remote
+                        .get(&format!("/api/v1/outbox?limit=500{state}{after}"))
+                        .await?;
+                    let items: Vec<OpView> = serde_json::from_value(page["items"].clone())?;
+                    ops.extend(items);
+                    match page["next_cursor"].as_str() {
+                        Some(next) => cursor = Some(next.to_string()),
+                        None => break,
+                    }
                 }
+                let pairings: Vec<psa_bridge::admin::status::PairingStatus> =
+                    remote.get("/api/v1/pairings").await?;
+                let paused = pairings
+                    .into_iter()
+                    .filter(|p| p.paused)
+                    .map(|p| p.name)
+                    .collect();
+                (ops, remote.get("/api/v1/notices/dead").await?, paused)
             }
-            (ops, remote.get("/api/v1/notices/dead").await?)
-        }
-    };
-    print_ops(&ops, &notices, dead_only);
+        };
+    print_ops(&ops, &notices, &paused, dead_only);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -227,10 +245,11 @@ fn render(entries: &[Value]) -> String {
             .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
             .unwrap_or_default();
         out.push_str(&format!(
-            "#{:<5} {} {:<13} {}\n",
+            "#{:<5} {} {:<13} {:<12} {}\n",
             e["seq"],
             at,
             e["kind"].as_str().unwrap_or_default(),
+            e["pairing"].as_str().unwrap_or("-"),
             e["message"].as_str().unwrap_or_default()
         ));
     }

@@ -1,4 +1,4 @@
-//! Command-line interface: `run`, `check`, `outbox`, `links`, `audit`,
+//! Command-line interface: `run`, `check`, `outbox`, `links`, `pairings`, `audit`,
 //! `backfill`, `webhooks`, `healthcheck`, `simulate`, `demo`, `report`, `keys`.
 
 mod access;
@@ -10,6 +10,7 @@ mod inspect;
 mod keys;
 mod links;
 mod logging;
+mod pairings;
 mod report;
 mod run;
 mod simulate;
@@ -97,6 +98,16 @@ enum Command {
         config: Option<PathBuf>,
         #[command(subcommand)]
         command: links::LinksCommand,
+    },
+    /// List the pairings (with their pause state), pause one (its changes
+    /// wait in the outbox) or resume it (through the running daemon's admin
+    /// API and its token, like `outbox`).
+    Pairings {
+        /// Configuration file (also from PSA_BRIDGE_CONFIG).
+        #[arg(long, short, global = true, env = "PSA_BRIDGE_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: pairings::PairingsCommand,
     },
     /// Read or verify the hash-chained audit log (through the running daemon's
     /// admin API and its token, like `outbox`). Without --ticket or `verify`:
@@ -317,6 +328,9 @@ pub fn main() -> ExitCode {
                 }
             }
             Command::Links { config, command } => links::run(&required(config)?, command).await,
+            Command::Pairings { config, command } => {
+                pairings::run(&required(config)?, command).await
+            }
             Command::Audit {
                 config,
                 ticket,

@@ -2,13 +2,17 @@
 //! ticket (parallel across tickets), call the connector through the
 //! connection's rate limiter, and record the outcome atomically: done, retry
 //! later (on the schedule of [`crate::retry`], `Retry-After` honoured), or
-//! dead letter with the vendor's message. A dead letter holds back the
+//! dead letter with the vendor's message. A paused pairing's operations are
+//! held where they are ([`hold`]). A dead letter holds back the
 //! operations queued behind it for the same ticket until an operator retries
 //! it ([`requeue`]).
 
 mod apply;
 #[cfg(test)]
 mod apply_tests;
+mod hold;
+#[cfg(test)]
+mod hold_tests;
 mod normalise;
 mod outcome;
 mod requeue;

@@ -25,24 +25,27 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use super::apply::apply;
+use super::hold::Hold;
 use crate::engine::Engine;
 use crate::store::{Action, OutboxOp, Side};
 
 type QueueKey = (u64, Side);
 
 /// The head operation of each ticket queue of `connection` that may run now
-/// (due, not a dead letter, not already running), with its target ticket id.
-/// Reads the store's due index: only those heads are decoded.
+/// (due, not a dead letter, not already running, its pairing not paused),
+/// with its target ticket id. Reads the store's due index: only those heads
+/// are decoded.
 fn due_heads(
     engine: &Engine,
     connection: &str,
     busy: &HashSet<QueueKey>,
+    hold: &mut Hold,
     now: DateTime<Utc>,
 ) -> Vec<(OutboxOp, Option<String>)> {
-    let heads = match engine
-        .store
-        .due_heads(connection, now, |link, side| busy.contains(&(link, side)))
-    {
+    hold.refresh(&engine.store);
+    let heads = match engine.store.due_heads(connection, now, |link, side| {
+        busy.contains(&(link, side)) || hold.skips(link)
+    }) {
         Ok(heads) => heads,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the outbox");
@@ -51,6 +54,7 @@ fn due_heads(
     };
     heads
         .into_iter()
+        .filter(|op| !hold.holds(op))
         .filter_map(|op| {
             let target = match engine.store.link(op.link) {
                 Ok(Some(link)) => link.side(op.target).map(|r| r.id.clone()),
@@ -126,11 +130,12 @@ pub async fn run_delivery_until(
     // Which queue and operation each task works on, to free them if it panics.
     let mut tasks: HashMap<tokio::task::Id, OutboxOp> = HashMap::new();
     let mut paused_until: Option<DateTime<Utc>> = None;
+    let mut hold = Hold::default();
     loop {
         let notified = engine.outbox_ready.notified();
         let now = engine.clock.now();
         if paused_until.is_none_or(|t| t <= now) {
-            let heads = due_heads(&engine, &connection, &busy, now);
+            let heads = due_heads(&engine, &connection, &busy, &mut hold, now);
             tracing::trace!(connection = %connection, due = heads.len(), busy = busy.len(), running = running.len(), "delivery round");
             for (op, target) in heads {
                 let key = (op.link, op.target);
@@ -187,6 +192,12 @@ async fn deliver_one(
     op: OutboxOp,
     target: Option<String>,
 ) -> Option<DateTime<Utc>> {
+    // Paused after this round read the paused set (or the set cannot be
+    // read): leave it untouched for a later round.
+    if !matches!(engine.store.is_paused(&op.pairing), Ok(false)) {
+        tracing::debug!("pairing paused just now: operation held");
+        return None;
+    }
     tracing::debug!(action = %op.action.describe(), attempt = op.attempts + 1, "delivering");
     let started = std::time::Instant::now();
     let result =
@@ -245,7 +256,14 @@ pub(crate) async fn deliver_round(engine: &Engine, connection: &str) -> Vec<Outb
     let Some(conn) = engine.connection(connection).cloned() else {
         return Vec::new();
     };
-    let heads = due_heads(engine, connection, &HashSet::new(), engine.clock.now());
+    let now = engine.clock.now();
+    let heads = due_heads(
+        engine,
+        connection,
+        &HashSet::new(),
+        &mut Hold::default(),
+        now,
+    );
     let mut attempted = Vec::new();
     for (op, target) in heads {
         attempted.push(op.clone());
@@ -292,7 +310,7 @@ async fn drain(
     let mut left: Vec<&OutboxOp> = tasks.values().collect();
     left.sort_by_key(|op| op.id);
     for op in &left {
-        tracing::warn!(connection = %connection, op = op.id, link = op.link, action = %op.action.describe(), "delivery still in flight at the shutdown deadline; left in the outbox (the next start looks for its marker before repeating it)");
+        tracing::warn!(connection = %connection, pairing = %op.pairing, op = op.id, link = op.link, action = %op.action.describe(), "delivery still in flight at the shutdown deadline; left in the outbox (the next start looks for its marker before repeating it)");
     }
     tally.update(|t| t.abandoned.extend(left.iter().map(|op| op.id)));
 }
@@ -301,7 +319,7 @@ async fn drain(
 /// reschedule its operation like a transient failure so the queue moves on
 /// and a panic that repeats backs off instead of spinning.
 async fn task_failed(engine: &Engine, op: &OutboxOp, failed: &tokio::task::JoinError) {
-    tracing::error!(connection = %op.connection, op = op.id, error = %failed, "delivery task failed; its queue is freed and the operation retried later");
+    tracing::error!(connection = %op.connection, pairing = %op.pairing, op = op.id, error = %failed, "delivery task failed; its queue is freed and the operation retried later");
     metrics::counter!("psa_bridge_delivery_panics_total", "connection" => op.connection.clone())
         .increment(1);
     let error =

@@ -157,6 +157,9 @@ impl Engine {
             Ok(())
         })?;
         self.store.flush().await?;
+        for plan in &outcome.plans {
+            tracing::debug!(pairing = %plan.link.pairing, link = plan.link.id, ops = plan.ops.len(), "planned");
+        }
         if op_count > 0 {
             self.outbox_ready.notify_waiters();
         }

@@ -2,7 +2,8 @@
 //! connection and source, plan and delivery latency, propagation latency
 //! (vendor change → far-side write), retries and dead letters, and each
 //! connection's vendor API use (calls by kind, 429s, failures, time waited
-//! on the rate limiter), plus the readiness verdict ([`ready`], `/readyz`).
+//! on the rate limiter), per pairing whether it is paused and its outbox
+//! depth ([`pairings`]), plus the readiness verdict ([`ready`], `/readyz`).
 //!
 //! Engine, delivery and intake call the small hooks here (one line each);
 //! [`export`] copies the connectors' [`psa_connector::ApiStats`] into
@@ -12,6 +13,7 @@
 //! [`METRICS`] lists every series this module exports (the docs and the
 //! Grafana dashboard test are checked against the running daemon).
 
+mod pairings;
 pub mod ready;
 #[cfg(test)]
 mod tests;
@@ -61,6 +63,13 @@ pub const READY: &str = "psa_bridge_ready";
 /// 1 when the connection counts as reachable ([`ready`]), else 0.
 pub const REACHABLE: &str = "psa_bridge_connection_reachable";
 
+/// 1 while the pairing is paused by an operator, else 0, by pairing ([`pairings`]).
+pub const PAIRING_PAUSED: &str = "psa_bridge_pairing_paused";
+/// The pairing's outbox operations waiting (dead letters excluded), by pairing.
+pub const PAIRING_OUTBOX_PENDING: &str = "psa_bridge_pairing_outbox_pending";
+/// The pairing's dead letters in the outbox, by pairing.
+pub const PAIRING_OUTBOX_DEAD: &str = "psa_bridge_pairing_outbox_dead";
+
 /// Every series this module exports, with its Prometheus type.
 pub const METRICS: &[(&str, &str)] = &[
     (INTAKE, "counter"),
@@ -78,6 +87,9 @@ pub const METRICS: &[(&str, &str)] = &[
     (API_LAST_SUCCESS, "gauge"),
     (READY, "gauge"),
     (REACHABLE, "gauge"),
+    (PAIRING_PAUSED, "gauge"),
+    (PAIRING_OUTBOX_PENDING, "gauge"),
+    (PAIRING_OUTBOX_DEAD, "gauge"),
 ];
 
 /// Buckets of the planning and delivery histograms (seconds): a local
@@ -207,6 +219,7 @@ pub fn export(engine: &Engine, readiness: Option<&Readiness>) {
             metrics::gauge!(API_LAST_SUCCESS, "connection" => name.clone()).set(ms as f64 / 1000.0);
         }
     }
+    pairings::export(engine);
     if let Some(readiness) = readiness {
         let verdict = readiness.check();
         metrics::gauge!(READY).set(if verdict.ready() { 1.0 } else { 0.0 });

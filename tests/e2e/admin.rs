@@ -426,7 +426,8 @@ async fn every_admin_route_refuses_requests_without_the_token() {
                 .path
                 .replace("{id}", "1")
                 .replace("{connection}", "autotask")
-                .replace("{ticket}", "1"),
+                .replace("{ticket}", "1")
+                .replace("{name}", "acme"),
         );
         if let Access::Open(why) = route.access {
             let dashboard = route.endpoint == psa_bridge::admin::Endpoint::Dashboard;

@@ -153,6 +153,25 @@ async fn the_document_validates_and_so_do_the_answers() {
         )
         .await,
     ));
+    // Pausing and resuming: done, refused twice over, unknown, bad body.
+    for (route, path, body) in [
+        (
+            "pause",
+            "acme/pause",
+            json!({ "reason": "client migrating" }),
+        ),
+        ("pause", "acme/pause", json!({})),
+        ("resume", "acme/resume", json!({})),
+        ("resume", "acme/resume", json!({})),
+        ("pause", "nope/pause", json!({})),
+        ("pause", "acme/pause", json!({ "why": "x" })),
+    ] {
+        samples.push(sample(
+            "POST",
+            &format!("/api/v1/pairings/{{name}}/{route}"),
+            post(&bridge, &format!("/api/v1/pairings/{path}"), &body).await,
+        ));
+    }
     bridge.stop().await;
 
     let setup = Command::new(repo_root().join("scripts/openapi-tools.sh"))

@@ -35,6 +35,7 @@ mod matrix;
 mod metrics;
 mod order;
 mod packaging;
+mod pause;
 mod rate;
 mod registration;
 mod reload;

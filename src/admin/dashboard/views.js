@@ -132,13 +132,21 @@ function tenantBudget(b, f) {
     el('span', { dataset: { figure: f('tenant_budget.state') } }, b.state));
 }
 
+/** Running, or paused (since when, why) by an operator. */
+function pairingState(p) {
+  if (!p.paused) return 'running';
+  return el('span', { class: 'warn' }, 'paused since ', when(p.paused_since_unix_ms),
+    p.paused_reason ? `: ${p.paused_reason}` : '');
+}
+
 function pairingsSection(status) {
   const rows = (status.pairings ?? []).map((p) => {
     const f = (key) => `pairings.${p.name}.${key}`;
-    return [el('strong', {}, p.name), `${p.a} ↔ ${p.b}`, num(p.links, f('links')), num(p.pending, f('pending')), num(p.dead, f('dead'))];
+    const connections = p.configured === false ? 'no longer configured' : `${p.a} ↔ ${p.b}`;
+    return [el('strong', {}, p.name), connections, num(p.links, f('links')), num(p.pending, f('pending')), num(p.dead, f('dead')), pairingState(p)];
   });
   return el('section', { id: 'pairings' }, el('h2', {}, 'Pairings'),
-    table(['pairing', 'connections', 'links#', 'pending#', 'dead#'], rows));
+    table(['pairing', 'connections', 'links#', 'pending#', 'dead#', 'state'], rows));
 }
 
 /** The vendor's message, with its HTTP status unless it already says it. */
