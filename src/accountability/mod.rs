@@ -11,3 +11,4 @@
 //!   `target_breached` entries, metrics and optional notes.
 
 pub mod calendar;
+pub mod targets;
