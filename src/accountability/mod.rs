@@ -11,4 +11,5 @@
 //!   `target_breached` entries, metrics and optional notes.
 
 pub mod calendar;
+pub mod ledger;
 pub mod targets;

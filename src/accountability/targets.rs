@@ -122,11 +122,13 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
             .ok_or_else(bad)?;
     }
     if !number.is_empty() || total == 0 {
-        return Err(if total == 0 && number.is_empty() && !text.trim().is_empty() {
-            format!("{text:?} is zero: a target must be at least 1s")
-        } else {
-            bad()
-        });
+        return Err(
+            if total == 0 && number.is_empty() && !text.trim().is_empty() {
+                format!("{text:?} is zero: a target must be at least 1s")
+            } else {
+                bad()
+            },
+        );
     }
     // Ten years is plenty; larger values are surely a typo.
     if total > 10 * 366 * 86_400 {

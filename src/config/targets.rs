@@ -92,7 +92,12 @@ fn default_calendar() -> Spanned<String> {
 
 impl TargetsConfig {
     /// Checks the section against `mapping` and builds the runtime targets.
-    pub fn resolve(&self, mapping: &Mapping, file: &Path, text: &str) -> Result<Targets, ConfigError> {
+    pub fn resolve(
+        &self,
+        mapping: &Mapping,
+        file: &Path,
+        text: &str,
+    ) -> Result<Targets, ConfigError> {
         let err = |offset: usize, field: String, message: String| {
             let line = (offset > 0).then(|| line_of(text, offset));
             ConfigError::new(file, line, field, message)
@@ -142,7 +147,11 @@ impl TargetsConfig {
         for (name, config) in &self.calendars {
             let field = format!("targets.calendars.{name}");
             if name == ALWAYS {
-                return Err(err(0, field, "\"24/7\" is built in; give your calendar another name".into()));
+                return Err(err(
+                    0,
+                    field,
+                    "\"24/7\" is built in; give your calendar another name".into(),
+                ));
             }
             calendars.insert(name, Arc::new(config.build(&field, &err)?));
         }
@@ -169,29 +178,47 @@ impl TargetsConfig {
                     ));
                 }
             }
-            if priorities.iter().any(|q: &PriorityTargets| &q.label == label) {
-                return Err(err(p.label.span().start, format!("{field}.label"), format!("{label:?} has targets twice")));
+            if priorities
+                .iter()
+                .any(|q: &PriorityTargets| &q.label == label)
+            {
+                return Err(err(
+                    p.label.span().start,
+                    format!("{field}.label"),
+                    format!("{label:?} has targets twice"),
+                ));
             }
-            let duration = |value: &Option<Spanned<String>>, key: &str| -> Result<Option<i64>, ConfigError> {
-                value
-                    .as_ref()
-                    .map(|v| parse_duration(v.get_ref()).map_err(|m| err(v.span().start, format!("{field}.{key}"), m)))
-                    .transpose()
-            };
+            let duration =
+                |value: &Option<Spanned<String>>, key: &str| -> Result<Option<i64>, ConfigError> {
+                    value
+                        .as_ref()
+                        .map(|v| {
+                            parse_duration(v.get_ref())
+                                .map_err(|m| err(v.span().start, format!("{field}.{key}"), m))
+                        })
+                        .transpose()
+                };
             let first_response = duration(&p.first_response, "first_response")?;
             let resolution = duration(&p.resolution, "resolution")?;
             if first_response.is_none() && resolution.is_none() {
-                return Err(err(p.label.span().start, field, "give first_response, resolution or both".into()));
+                return Err(err(
+                    p.label.span().start,
+                    field,
+                    "give first_response, resolution or both".into(),
+                ));
             }
             let calendar_name = p.calendar.get_ref();
-            let calendar = calendars.get(calendar_name.as_str()).cloned().ok_or_else(|| {
-                let known: Vec<&str> = calendars.keys().copied().collect();
-                err(
-                    p.calendar.span().start,
-                    format!("{field}.calendar"),
-                    format!("no calendar {calendar_name:?}; known: {}", known.join(", ")),
-                )
-            })?;
+            let calendar = calendars
+                .get(calendar_name.as_str())
+                .cloned()
+                .ok_or_else(|| {
+                    let known: Vec<&str> = calendars.keys().copied().collect();
+                    err(
+                        p.calendar.span().start,
+                        format!("{field}.calendar"),
+                        format!("no calendar {calendar_name:?}; known: {}", known.join(", ")),
+                    )
+                })?;
             priorities.push(PriorityTargets {
                 label: label.clone(),
                 first_response,
@@ -230,17 +257,35 @@ impl CalendarConfig {
         let mut holidays = BTreeSet::new();
         for (i, day) in self.holidays.iter().enumerate() {
             let date = NaiveDate::parse_from_str(day.get_ref(), "%Y-%m-%d").map_err(|_| {
-                err(day.span().start, format!("{field}.holidays[{i}]"), format!("{:?} is not a date like \"2026-12-25\"", day.get_ref()))
+                err(
+                    day.span().start,
+                    format!("{field}.holidays[{i}]"),
+                    format!("{:?} is not a date like \"2026-12-25\"", day.get_ref()),
+                )
             })?;
             holidays.insert(date);
         }
-        let days = [&self.mon, &self.tue, &self.wed, &self.thu, &self.fri, &self.sat, &self.sun];
+        let days = [
+            &self.mon, &self.tue, &self.wed, &self.thu, &self.fri, &self.sat, &self.sun,
+        ];
         if let Some(hours) = &self.hours {
             if hours.get_ref() != ALWAYS {
-                return Err(err(hours.span().start, format!("{field}.hours"), format!("{:?}: only \"24/7\" is known here; give weekly hours with the keys {}", hours.get_ref(), WEEKDAYS.join(", "))));
+                return Err(err(
+                    hours.span().start,
+                    format!("{field}.hours"),
+                    format!(
+                        "{:?}: only \"24/7\" is known here; give weekly hours with the keys {}",
+                        hours.get_ref(),
+                        WEEKDAYS.join(", ")
+                    ),
+                ));
             }
             if days.iter().any(|d| !d.is_empty()) {
-                return Err(err(hours.span().start, format!("{field}.hours"), "give hours = \"24/7\" or weekday ranges, not both".into()));
+                return Err(err(
+                    hours.span().start,
+                    format!("{field}.hours"),
+                    "give hours = \"24/7\" or weekday ranges, not both".into(),
+                ));
             }
             return Ok(Calendar::all_week(tz, holidays));
         }
@@ -248,7 +293,11 @@ impl CalendarConfig {
         for (i, ranges) in days.iter().enumerate() {
             for (j, range) in ranges.iter().enumerate() {
                 let parsed = DayRange::parse(range.get_ref()).map_err(|m| {
-                    err(range.span().start, format!("{field}.{}[{j}]", WEEKDAYS[i]), m)
+                    err(
+                        range.span().start,
+                        format!("{field}.{}[{j}]", WEEKDAYS[i]),
+                        m,
+                    )
                 })?;
                 week[i].push(parsed);
             }
@@ -256,7 +305,10 @@ impl CalendarConfig {
         let line = self.time_zone.span().start;
         Calendar::new(tz, week, holidays).map_err(|m| {
             let m = if m.contains("no business hours") {
-                format!("{m}: give ranges under {} (e.g. mon = [\"08:00-17:00\"]) or hours = \"24/7\"", WEEKDAYS.join(", "))
+                format!(
+                    "{m}: give ranges under {} (e.g. mon = [\"08:00-17:00\"]) or hours = \"24/7\"",
+                    WEEKDAYS.join(", ")
+                )
             } else {
                 m
             };
@@ -268,7 +320,11 @@ impl CalendarConfig {
 /// A few valid zone names near `wrong`: those of the same region (the part
 /// before `/`), else well-known ones.
 fn zone_suggestions(wrong: &str) -> Vec<&'static str> {
-    let region = wrong.split('/').next().unwrap_or_default().to_ascii_lowercase();
+    let region = wrong
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let same: Vec<&'static str> = chrono_tz::TZ_VARIANTS
         .iter()
         .map(|tz| tz.name())

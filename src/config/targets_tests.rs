@@ -13,7 +13,11 @@ fn mapping_with(targets: &str) -> (String, Result<Targets, ConfigError>) {
     let mapping: Mapping = toml::from_str(&text).unwrap();
     let file = Path::new("m.toml");
     let resolved = mapping.validate(file, &text).and_then(|()| {
-        mapping.targets.as_ref().unwrap().resolve(&mapping, file, &text)
+        mapping
+            .targets
+            .as_ref()
+            .unwrap()
+            .resolve(&mapping, file, &text)
     });
     (text, resolved)
 }
@@ -53,9 +57,14 @@ fn a_valid_section_resolves() {
     let p1 = targets
         .for_priority(Some("Priority 1 - Emergency Response"))
         .unwrap();
-    assert_eq!((p1.first_response, p1.resolution), (Some(1800), Some(14_400)));
+    assert_eq!(
+        (p1.first_response, p1.resolution),
+        (Some(1800), Some(14_400))
+    );
     assert_eq!(p1.calendar_name, "24/7");
-    let other = targets.for_priority(Some("Priority 3 - Normal Response")).unwrap();
+    let other = targets
+        .for_priority(Some("Priority 3 - Normal Response"))
+        .unwrap();
     assert_eq!(other.label, "*");
     assert_eq!(other.calendar_name, "office");
     assert_eq!(other.calendar.time_zone(), chrono_tz::Europe::Berlin);

@@ -152,7 +152,7 @@ impl Engine {
                     "{conn} {} note {} by {author} → {other_conn} as a {} note",
                     comment.visibility, comment.id, comment.visibility
                 ),
-                json!({ "side": side, "comment": comment.id, "visibility": comment.visibility }),
+                json!({ "side": side, "comment": comment.id, "visibility": comment.visibility, "created_at": comment.created_at }),
             );
             // The op id is filled in at commit time.
             plan.comments.push((
