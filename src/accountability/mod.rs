@@ -12,4 +12,5 @@
 
 pub mod calendar;
 pub mod ledger;
+pub mod monitor;
 pub mod targets;
