@@ -109,3 +109,24 @@ fn mistakes_are_refused_with_the_field_and_the_valid_choices() {
         );
     }
 }
+
+/// The commented example in the shipped mapping, uncommented, is valid.
+#[test]
+fn the_documented_example_is_valid() {
+    let base = include_str!("../../mappings/autotask-to-connectwise.toml");
+    let start = base.find("# [targets]").unwrap();
+    let example: String = base[start..]
+        .lines()
+        .map(|l| {
+            l.strip_prefix("# ")
+                .or_else(|| l.strip_prefix('#'))
+                .unwrap_or(l)
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let (_, targets) = mapping_with(&example);
+    let targets = targets.unwrap();
+    assert_eq!(targets.priorities.len(), 2);
+    assert_eq!(targets.priorities[1].calendar_name, "office");
+    assert_eq!(targets.priorities[1].resolution, Some(27 * 3600));
+}

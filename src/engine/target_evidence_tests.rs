@@ -62,3 +62,25 @@ fn status_and_priority_changes_are_recorded_with_side_label_and_time() {
         again.audit
     );
 }
+
+/// The targets monitor's notes (`…:target:<side>:<id>`) are the bridge's
+/// own even when the comment map lost them (a restored store): never
+/// mirrored back as a person's note.
+#[test]
+fn target_notes_are_known_as_the_bridges() {
+    let f = fixture();
+    let note_on_b = f.link.event_marker("target", Side::A, 41);
+    assert!(super::comments::written_by_bridge(
+        &f.link,
+        Side::B,
+        &note_on_b,
+        &[]
+    ));
+    // The same marker on the other side is not one the bridge wrote there.
+    assert!(!super::comments::written_by_bridge(
+        &f.link,
+        Side::A,
+        &note_on_b,
+        &[]
+    ));
+}

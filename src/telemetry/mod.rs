@@ -78,6 +78,12 @@ pub const METRICS: &[(&str, &str)] = &[
     (API_LAST_SUCCESS, "gauge"),
     (READY, "gauge"),
     (REACHABLE, "gauge"),
+    (crate::accountability::monitor::TARGET_BREACHES, "counter"),
+    (
+        crate::accountability::monitor::TARGET_NEAR_BREACHES,
+        "counter",
+    ),
+    (crate::accountability::monitor::OPEN_ESCALATIONS, "gauge"),
 ];
 
 /// Buckets of the planning and delivery histograms (seconds): a local
