@@ -159,6 +159,23 @@ pub fn ledgers(
     targets: Option<&Targets>,
     as_of: Timestamp,
 ) -> Vec<LinkLedger> {
+    let mut all = read_ledgers(entries, pairing, targets, as_of);
+    if let Some(targets) = targets {
+        for ledger in &mut all {
+            ledger.targets = evaluate(ledger, targets, as_of);
+        }
+    }
+    all
+}
+
+/// [`ledgers`] without the target outcomes (no calendar work), pauses
+/// read by `targets`' pause statuses; see [`evaluate`].
+pub fn read_ledgers(
+    entries: &[AuditEntry],
+    pairing: &str,
+    targets: Option<&Targets>,
+    as_of: Timestamp,
+) -> Vec<LinkLedger> {
     let mut builders: BTreeMap<u64, Builder> = BTreeMap::new();
     for entry in entries {
         let (Some(link), true) = (entry.link, entry.pairing.as_deref() == Some(pairing)) else {
@@ -174,10 +191,7 @@ pub fn ledgers(
             builder.apply(entry, targets);
         }
     }
-    builders
-        .into_values()
-        .map(|b| b.finish(targets, as_of))
-        .collect()
+    builders.into_values().map(|b| b.finish(as_of)).collect()
 }
 
 /// A ledger being read.
@@ -363,7 +377,7 @@ impl Builder {
         });
     }
 
-    fn finish(mut self, targets: Option<&Targets>, as_of: Timestamp) -> LinkLedger {
+    fn finish(mut self, as_of: Timestamp) -> LinkLedger {
         // Custody opened on the pairing's initial state needs the MSP's start.
         let ledger = &mut self.ledger;
         let msp_first = ledger
@@ -396,15 +410,32 @@ impl Builder {
             span.secs = (span.to.unwrap_or(as_of) - span.from).num_seconds().max(0);
         }
         ledger.first_response = self.responses.iter().min_by_key(|r| r.at).cloned();
-        if let Some(targets) = targets {
-            ledger.targets = evaluate(ledger, targets, as_of);
-        }
         self.ledger
     }
 }
 
-/// The target results of a finished ledger.
-fn evaluate(ledger: &LinkLedger, targets: &Targets, as_of: Timestamp) -> Vec<TargetResult> {
+/// The kinds of audit entries a ledger reads (others can be left out of
+/// what is passed to [`ledgers`]).
+pub const LEDGER_KINDS: [&str; 13] = [
+    "escalated",
+    "backfill_linked",
+    "linked_by_operator",
+    "status_changed",
+    "priority_changed",
+    "note_planned",
+    "closed",
+    "custody",
+    NEAR_BREACH,
+    BREACHED,
+    "unlinked",
+    "unlinked_by_operator",
+    // Kept for the ticket keys it names (the created ticket's).
+    "delivered",
+];
+
+/// The target results of a ledger built without targets (or to re-evaluate
+/// one at another moment): what [`ledgers`] fills in `targets`.
+pub fn evaluate(ledger: &LinkLedger, targets: &Targets, as_of: Timestamp) -> Vec<TargetResult> {
     let Some(priority) = targets.for_priority(ledger.priority.as_deref()) else {
         return Vec::new();
     };

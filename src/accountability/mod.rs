@@ -14,3 +14,6 @@ pub mod calendar;
 pub mod ledger;
 pub mod monitor;
 pub mod targets;
+
+pub use ledger::{ledgers, LinkLedger};
+pub use monitor::pairing_targets;

@@ -53,7 +53,7 @@ pub struct Monitor {
     engine: Arc<Engine>,
     pairings: Vec<(String, Targets)>,
     started: Timestamp,
-    /// Entries of those pairings' links, in chain order.
+    /// Entries of those pairings' links that ledgers read, in chain order.
     entries: Vec<AuditEntry>,
     last_seq: u64,
 }
@@ -109,13 +109,15 @@ impl Monitor {
         let now = self.engine.clock.now();
         let mut recorded = Vec::new();
         for (name, targets) in &self.pairings {
-            let ledgers = ledger::ledgers(&self.entries, name, Some(targets), now);
+            // Ledgers without outcomes first (no calendar work), then the
+            // targets of only the links that can still alert.
+            let mut ledgers = ledger::read_ledgers(&self.entries, name, Some(targets), now);
             let open = ledgers
                 .iter()
                 .filter(|l| l.resolved_at.is_none() && l.ended_at.is_none())
                 .count();
             metrics::gauge!(OPEN_ESCALATIONS, "pairing" => name.clone()).set(open as f64);
-            for ledger in &ledgers {
+            for ledger in &mut ledgers {
                 let closed_before = [ledger.resolved_at, ledger.ended_at]
                     .into_iter()
                     .flatten()
@@ -123,6 +125,7 @@ impl Monitor {
                 if closed_before {
                     continue;
                 }
+                ledger.targets = ledger::evaluate(ledger, targets, now);
                 for result in &ledger.targets {
                     if result.done_at.is_some_and(|t| t < self.started) {
                         continue;
@@ -168,7 +171,7 @@ impl Monitor {
                     .pairing
                     .as_ref()
                     .is_some_and(|p| self.pairings.iter().any(|(n, _)| n == p));
-            if ours {
+            if ours && ledger::LEDGER_KINDS.contains(&entry.kind.as_str()) {
                 self.entries.push(entry);
             }
         }
