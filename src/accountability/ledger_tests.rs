@@ -8,7 +8,7 @@ use chrono::DateTime;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::accountability::calendar::DayRange;
+use crate::accountability::calendar::{Calendar, DayRange};
 use crate::accountability::targets::PriorityTargets;
 
 pub(crate) fn at(s: &str) -> Timestamp {

@@ -7,12 +7,14 @@
 //! - [`targets`]: the runtime form of a mapping's `[targets]` section.
 //! - [`ledger`]: per link, from audit entries only: escalation, first MSP
 //!   response, resolution, paused time, custody, target outcomes.
+//! - [`outcomes`]: business time counted against each target, due times.
 //! - [`monitor`]: the daemon task writing `target_near_breach` /
 //!   `target_breached` entries, metrics and optional notes.
 
 pub mod calendar;
 pub mod ledger;
 pub mod monitor;
+pub mod outcomes;
 pub mod targets;
 
 pub use ledger::{ledgers, LinkLedger};
