@@ -7,6 +7,7 @@
 //! connectors and record outcomes. [`daemon`] wires it together; [`cli`] is the
 //! command line. See `docs/architecture.md`.
 
+pub mod accountability;
 pub mod admin;
 pub mod backfill;
 pub mod clock;

@@ -27,6 +27,9 @@ pub struct Mapping {
     pub comments: CommentRule,
     #[serde(default)]
     pub on_close: CloseRules,
+    /// Response targets (`[targets]`, [`super::targets`]).
+    #[serde(default)]
+    pub targets: Option<super::targets::TargetsConfig>,
 }
 
 /// Which tickets get linked: an open ticket on `side` that is in `queue`

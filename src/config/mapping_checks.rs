@@ -109,6 +109,9 @@ impl Mapping {
                 "give a queue, a status, or both: which tickets escalate",
             ));
         }
+        if let Some(targets) = &self.targets {
+            targets.resolve(self, file, text)?;
+        }
         Ok(())
     }
 

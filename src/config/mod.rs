@@ -12,6 +12,7 @@ mod hosts;
 pub(crate) mod load;
 pub mod mapping;
 mod mapping_checks;
+pub mod targets;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -128,6 +128,9 @@ impl Generation {
             (&Stop::new(abandon_rx), &tally),
         );
         let mut names: BTreeSet<String> = ["planner".to_string(), "pruner".to_string()].into();
+        if loaded.pairings.iter().any(|p| p.mapping.targets.is_some()) {
+            names.insert("targets".to_string());
+        }
         for (name, conn) in &loaded.config.connections {
             names.insert(format!("delivery:{name}"));
             if conn.polling {

@@ -1,5 +1,5 @@
 //! Starting the daemon's supervised tasks: the HTTP servers, the planner,
-//! pruner, delivery workers and pollers, webhook registration and the
+//! pruner, targets monitor, delivery workers and pollers, webhook registration and the
 //! webhook watchers. Each runs under a [`Supervisor`] that restarts it after
 //! a failure; a reload ([`super::reload`]) starts a new set.
 
@@ -66,6 +66,17 @@ pub(super) fn spawn_workers(
     supervisor.spawn(tasks, "pruner", Lifetime::UntilStop, move |stop| {
         run_pruner(e.clone(), stop.wait())
     });
+    // Response targets (`[targets]` in a mapping): kept across restarts.
+    if let Some(monitor) = crate::accountability::monitor::Monitor::new(engine.clone()) {
+        let monitor = Arc::new(tokio::sync::Mutex::new(monitor));
+        supervisor.spawn(tasks, "targets", Lifetime::UntilStop, move |stop| {
+            crate::accountability::monitor::run_monitor(
+                monitor.clone(),
+                crate::accountability::monitor::TICK,
+                stop,
+            )
+        });
+    }
     for (name, conn) in &config.connections {
         let (e, connection) = (engine.clone(), name.clone());
         let (abandon, tally) = (abandon.clone(), tally.clone());

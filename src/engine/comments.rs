@@ -152,7 +152,7 @@ impl Engine {
                     "{conn} {} note {} by {author} → {other_conn} as a {} note",
                     comment.visibility, comment.id, comment.visibility
                 ),
-                json!({ "side": side, "comment": comment.id, "visibility": comment.visibility }),
+                json!({ "side": side, "comment": comment.id, "visibility": comment.visibility, "created_at": comment.created_at }),
             );
             // The op id is filled in at commit time.
             plan.comments.push((
@@ -191,10 +191,11 @@ pub(super) fn written_by_bridge(
     if side == link.origin && marker == super::trigger::write_back_marker(&ticket_marker) {
         return true;
     }
-    // The close rule's and description edits' notes: written to the side
-    // opposite the change, with a fresh id; recognised by their link-specific
+    // The close rule's and description edits' notes (and the targets
+    // monitor's, `accountability::monitor`): written to the side opposite
+    // the change, with a fresh id; recognised by their link-specific
     // prefix when the comment map lost them (restored store).
-    if ["close", "desc"]
+    if ["close", "desc", "target"]
         .iter()
         .any(|kind| marker.starts_with(&link.event_prefix(kind, side.other())))
     {

@@ -29,6 +29,8 @@ mod snapshot_tests;
 #[cfg(test)]
 mod stop_tests;
 #[cfg(test)]
+mod target_evidence_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod visibility_tests;

@@ -86,6 +86,16 @@ pub(super) fn add_status_companions(
     }
 }
 
+/// The audit kind recording a person's change of `field` on one side
+/// (status and priority: what response targets are measured by).
+fn tracked_change(field: &str) -> Option<&'static str> {
+    match field {
+        "status" => Some("status_changed"),
+        "priority" => Some("priority_changed"),
+        _ => None,
+    }
+}
+
 /// Fields with a write still in the outbox, per target side. The outbox must
 /// be read *before* the tickets are fetched: an operation delivered after the
 /// fetch would otherwise make the fetched (stale) value look like a change.
@@ -168,6 +178,22 @@ impl Engine {
                 }
             };
             let current = value(winner).unwrap_or_default();
+            if let Some(kind) = tracked_change(name) {
+                // Evidence for the custody ledger (`accountability::ledger`):
+                // the side's new label, what the other side gets, and when.
+                let written = rule
+                    .direction
+                    .allows(winner)
+                    .then(|| rule.translate(winner, &current))
+                    .flatten();
+                let (previous, ticket) = (old(winner), sides.get(winner));
+                plan.note(
+                    kind,
+                    format!("{name} on side {winner}: {previous:?} → {current:?}"),
+                    json!({ "side": winner, "from": previous, "to": current, "written": written,
+                            "closed": ticket.map(|t| t.closed), "at": ticket.map(|t| t.updated_at) }),
+                );
+            }
             shadow
                 .side_mut(winner)
                 .values

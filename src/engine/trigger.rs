@@ -146,7 +146,7 @@ impl Engine {
                 mapping.trigger.describe(),
                 create.title
             ),
-            json!({ "tickets": keys, "create": create }),
+            json!({ "tickets": keys, "create": create, "side": side }),
         );
         plan
     }

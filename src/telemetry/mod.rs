@@ -90,6 +90,12 @@ pub const METRICS: &[(&str, &str)] = &[
     (PAIRING_PAUSED, "gauge"),
     (PAIRING_OUTBOX_PENDING, "gauge"),
     (PAIRING_OUTBOX_DEAD, "gauge"),
+    (crate::accountability::monitor::TARGET_BREACHES, "counter"),
+    (
+        crate::accountability::monitor::TARGET_NEAR_BREACHES,
+        "counter",
+    ),
+    (crate::accountability::monitor::OPEN_ESCALATIONS, "gauge"),
 ];
 
 /// Buckets of the planning and delivery histograms (seconds): a local

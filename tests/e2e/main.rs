@@ -52,6 +52,7 @@ mod steps;
 mod store_faults;
 mod story;
 mod supervision;
+mod targets;
 mod trigger;
 mod visibility;
 mod webhooks;
