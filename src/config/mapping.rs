@@ -27,6 +27,9 @@ pub struct Mapping {
     pub comments: CommentRule,
     #[serde(default)]
     pub on_close: CloseRules,
+    /// Which tickets of each side belong to the pairing (see [`super::scope`]).
+    #[serde(default)]
+    pub scope: super::scope::ScopeRule,
 }
 
 /// Which tickets get linked: an open ticket on `side` that is in `queue`

@@ -12,6 +12,7 @@ mod hosts;
 pub(crate) mod load;
 pub mod mapping;
 mod mapping_checks;
+pub mod scope;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -266,6 +267,8 @@ pub struct PairingConfig {
 mod bounds_tests;
 #[cfg(test)]
 mod example_tests;
+#[cfg(test)]
+mod scope_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod commit;
 mod lanes;
 mod observe;
 mod reconcile;
+pub(crate) mod scope;
 mod trigger;
 mod unlink;
 mod visibility;

@@ -18,12 +18,14 @@ use crate::store::{Action, Link, Shadow, Side, TicketRef, WriteBack};
 /// Whether `ticket` on `side` meets the pairing's trigger. A ticket the
 /// bridge created (it carries a bridge marker) never does: in another
 /// pairing's trigger queue it would escalate back and forth between pairings.
+/// Nor does a ticket outside the pairing's scope (another client's).
 pub fn triggers(pairing: &LoadedPairing, side: Side, ticket: &Ticket) -> bool {
     let trigger = &pairing.mapping.trigger;
     trigger.side == side
         && !ticket.closed
         && ticket.marker.is_none()
         && trigger.met_by(ticket.queue.as_deref(), &ticket.status)
+        && pairing.mapping.scope.resolved.admits(side, ticket)
 }
 
 impl Engine {
