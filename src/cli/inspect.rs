@@ -41,6 +41,7 @@ fn print_ops(ops: &[OpView], notices: &[NoticeView], dead_only: bool) {
                 }
             ),
             (_, Some(dead)) => format!("WAITING behind dead letter {dead}"),
+            _ if op.held.is_some() => format!("HELD: {}", op.held.as_deref().unwrap_or_default()),
             _ => format!(
                 "pending, attempt {} at {}",
                 op.attempts + 1,

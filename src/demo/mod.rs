@@ -4,6 +4,7 @@
 
 pub mod desk;
 pub mod desk_server;
+pub mod shared;
 pub mod story;
 mod systems;
 

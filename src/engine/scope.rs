@@ -122,6 +122,20 @@ pub(super) fn resume(pairing: &LoadedPairing, plan: &mut Plan) {
     );
 }
 
+/// Why `link` is held, in words (`None` when it is not): what the outbox
+/// and link views show as a warning. Reads the link's shadow only.
+pub fn hold_warning(store: &Store, link: u64) -> Option<String> {
+    let hold = store.shadow(link).ok()?.out_of_scope?;
+    Some(format!(
+        "WARNING: link out of scope since {}: {} has {} {:?}, expected {:?}; held until it is back",
+        hold.since.format("%Y-%m-%d %H:%M:%S"),
+        hold.ticket,
+        hold.key,
+        hold.found.as_deref().unwrap_or("(none)"),
+        hold.expected
+    ))
+}
+
 /// Whether the operations of `link` are held because one of its tickets is
 /// out of scope (delivery skips them). A shadow that cannot be read counts
 /// as held: isolation wins over delivery until the store reads again.
