@@ -175,6 +175,7 @@ async fn three_clients_share_one_msp_connection_and_never_see_each_other() {
         play(&env, &CLIENTS[2])
     );
     let played = [acme.clone(), contoso.clone(), fabrikam.clone()];
+    eprintln!("{:?}: stories played and settled", started.elapsed());
     settled_by(&env, &bridge, || writes(&env)).await;
 
     // Each client's MSP ticket is in its own company, one each.
@@ -230,12 +231,18 @@ async fn three_clients_share_one_msp_connection_and_never_see_each_other() {
         listings <= rounds + 12,
         "{listings} ticket listings for {rounds} poll rounds (and 3 creates)"
     );
-    let busiest = env.connectwise.control().max_requests_per_second(None);
+    // Arrival times jitter by a few milliseconds on loopback (as in `rate.rs`).
+    let user = psa_connectwise::sim::ConnectWiseSimOptions::default().public_key;
+    let busiest = env
+        .connectwise
+        .control()
+        .max_requests_in_window(Some(&user), Duration::from_millis(980));
     assert!(
         busiest <= (LIMITS.0 + LIMITS.1) as usize,
         "{busiest} requests in one second to the shared connection: one budget is {LIMITS:?}"
     );
 
+    eprintln!("{:?}: checks done", started.elapsed());
     // A second Acme ticket, then moved to Contoso's company.
     let acme2 = escalate(&env, &CLIENTS[0], "Printer on fire").await;
     let moved: i64 = acme2.msp_id.parse().unwrap();
@@ -248,6 +255,10 @@ async fn three_clients_share_one_msp_connection_and_never_see_each_other() {
         notes_of(&env, &contoso).len(),
         env.servicenow.incidents().len(),
     );
+    eprintln!(
+        "{:?}: second ticket escalated and settled",
+        started.elapsed()
+    );
     // Acme's side changes while ConnectWise refuses writes: the note and
     // the priority wait in the outbox for a retry.
     let cw = env.connectwise.control();
@@ -256,10 +267,12 @@ async fn three_clients_share_one_msp_connection_and_never_see_each_other() {
     at.set_priority(&acme2.internal_id, "Critical");
     let key = format!("connectwise:{moved}");
     let config = env.config_path.to_str().unwrap().to_string();
+    // (The note waits behind the update: one queue per ticket.)
     wait_for_ops(&bridge, &key, |ops| {
-        ops.len() >= 2 && ops.iter().all(|op| op["attempts"].as_u64() >= Some(1))
+        ops.len() >= 2 && ops.iter().any(|op| op["attempts"].as_u64() >= Some(1))
     })
     .await;
+    eprintln!("{:?}: write failed, moving the ticket", started.elapsed());
 
     // Someone moves the ticket to Contoso's company: the link is held.
     env.connectwise.user_set_company(moved, "Contoso");
@@ -271,13 +284,14 @@ async fn three_clients_share_one_msp_connection_and_never_see_each_other() {
     .await;
     cw.clear_queued_failures();
     msp.set_status(&acme2.msp_id, "Waiting Customer");
-    let outbox = text(&cli(&["outbox", "--config", &config]).await);
+    let outbox = text(&cli(&["outbox", "list", "--config", &config]).await);
     assert!(
         outbox.contains("HELD: WARNING: link out of scope") && outbox.contains(&key),
         "{outbox}"
     );
     let links = text(&cli(&["links", "list", "--config", &config, "--pairing", "acme"]).await);
     assert!(links.contains("WARNING: link out of scope"), "{links}");
+    eprintln!("{:?}: held", started.elapsed());
     // The held operations' retry time passes and two more poll rounds
     // (the status change read) go by: still nothing delivered or read.
     let ops = wait_for_ops(&bridge, &key, |ops| ops.len() >= 2).await;
@@ -327,6 +341,7 @@ async fn three_clients_share_one_msp_connection_and_never_see_each_other() {
     assert_eq!(history.matches("out_of_scope").count(), 1, "{history}");
     assert!(history.contains("WARNING"), "{history}");
 
+    eprintln!("{:?}: held checks done", started.elapsed());
     // Back in Acme's company: syncing resumes both ways.
     env.connectwise.user_set_company(moved, "ACME");
     wait_for("syncing to resume", STEP, || {
@@ -348,6 +363,7 @@ async fn three_clients_share_one_msp_connection_and_never_see_each_other() {
         .filter(|n| n.text.contains("[acme] after the move"))
         .count();
     assert_eq!(copies, 1, "the held note is delivered once");
+    eprintln!("{:?}: resumed", started.elapsed());
     bridge.stop().await;
 
     // Audit entries of one pairing name only that pairing's tickets.
