@@ -12,6 +12,7 @@ mod hosts;
 pub(crate) mod load;
 pub mod mapping;
 mod mapping_checks;
+pub mod reverse;
 pub mod scope;
 
 use std::collections::BTreeMap;

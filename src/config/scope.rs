@@ -218,6 +218,7 @@ pub fn resolve(
     file: &Path,
     text: &str,
 ) -> Result<(), ConfigError> {
+    super::reverse::validate(mapping, file, text)?;
     let created_on = mapping.trigger.side.other();
     let mut resolved = PairingScope::default();
     for (side, vendor) in [(Side::A, a), (Side::B, b)] {

@@ -26,6 +26,8 @@ mod recovery_tests;
 #[cfg(test)]
 mod replan_tests;
 #[cfg(test)]
+mod reverse_tests;
+#[cfg(test)]
 mod scope_tests;
 #[cfg(test)]
 mod snapshot_tests;

@@ -183,7 +183,8 @@ impl Engine {
             let Some(side) = pairing.side_of(connection) else {
                 continue;
             };
-            matters |= pairing.mapping.trigger.side == side;
+            matters |= pairing.mapping.trigger.side == side
+                || pairing.mapping.reverse_side() == Some(side);
             if let Some(link) = self.store.link_for(&pairing.name, side, ticket_id)? {
                 links.push(link.id);
                 matters = true;
