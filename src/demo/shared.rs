@@ -17,7 +17,14 @@ pub struct Client {
     /// Company identifier on the MSP's ConnectWise.
     pub company: &'static str,
     pub script: &'static Script,
+    /// Where a ticket the MSP opens for the client lands on the client's
+    /// system (`[reverse_trigger] placement`, an inline TOML table).
+    pub reverse_placement: &'static str,
 }
+
+/// The MSP opens work for a client on this board, in status "New", for the
+/// client's company: `[reverse_trigger]` of every client's mapping.
+pub const MSP_BOARD: &str = "Co-Managed";
 
 /// Jira Service Management (internal) ↔ ConnectWise (MSP) story labels.
 pub const JIRA_TO_CONNECTWISE: Script = Script {
@@ -39,18 +46,21 @@ pub const CLIENTS: [Client; 3] = [
         internal: System::Autotask,
         company: "ACME",
         script: &AUTOTASK_TO_CONNECTWISE,
+        reverse_placement: "{ queue = \"Level I Support\" }",
     },
     Client {
         name: "contoso",
         internal: System::Servicenow,
         company: "Contoso",
         script: &SERVICENOW_TO_CONNECTWISE,
+        reverse_placement: "{}",
     },
     Client {
         name: "fabrikam",
         internal: System::Jira,
         company: "Fabrikam",
         script: &JIRA_TO_CONNECTWISE,
+        reverse_placement: "{}",
     },
 ];
 
@@ -111,7 +121,8 @@ note_visibility = "internal"
 
 impl Client {
     /// The client's mapping: its system's shipped mapping (Jira: the one
-    /// above) creating on the MSP's board for the client's company.
+    /// above) creating on the MSP's board for the client's company, and
+    /// taking the MSP's new tickets for that company on [`MSP_BOARD`].
     pub fn mapping(&self) -> String {
         let shipped = |text: &str| {
             text.replace(
@@ -119,11 +130,16 @@ impl Client {
                 &format!("company = \"{}\"", self.company),
             )
         };
-        match self.internal {
+        let forward = match self.internal {
             System::Autotask => shipped(EXAMPLE_MAPPING),
             System::Servicenow => shipped(SERVICENOW_MAPPING),
             _ => JIRA_MAPPING.replace("{company}", self.company),
-        }
+        };
+        format!(
+            "{forward}\n[reverse_trigger]\nqueue = \"{MSP_BOARD}\"\nstatus = \"New\"\n\
+             placement = {}\ntitle_template = \"MSP: {{title}} [{{number}}]\"\n",
+            self.reverse_placement
+        )
     }
 }
 

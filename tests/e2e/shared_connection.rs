@@ -9,12 +9,14 @@
 //! tickets is moved to Contoso's company: its link stops syncing (audited
 //! warning, shown by `audit` and `outbox`), nothing is written into it or
 //! into Contoso's tickets while it sits there, and moving it back resumes.
+//! Last, the MSP opens a ticket for Contoso on its board: only Contoso's
+//! pairing takes it (`[reverse_trigger]` within the pairing's scope).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use psa_bridge::demo::desk::Desk;
-use psa_bridge::demo::shared::{Client, CLIENTS};
+use psa_bridge::demo::shared::{Client, CLIENTS, MSP_BOARD};
 use psa_bridge::demo::{wait_for, DemoEnv, DemoOptions, System};
 
 use crate::common::{audit_history, cli, env, settled_by, text, Bridge};
@@ -364,13 +366,57 @@ async fn three_clients_share_one_msp_connection_and_never_see_each_other() {
         .count();
     assert_eq!(copies, 1, "the held note is delivered once");
     eprintln!("{:?}: resumed", started.elapsed());
+
+    // The MSP opens work for Contoso: only Contoso's ServiceNow gets it.
+    let (at_count, jira_count) = (env.autotask.tickets().len(), env.jira.issues().len());
+    let opened = env.connectwise.user_create_ticket(
+        "[msp] New printer for the second floor",
+        MSP_BOARD,
+        "Contoso",
+        "Priority 3 - Normal Response",
+    );
+    let incident = wait_for("the MSP's ticket on Contoso's ServiceNow", STEP, || {
+        env.servicenow
+            .incidents()
+            .into_iter()
+            .find(|i| i.short_description.contains("[msp] New printer"))
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        incident.short_description,
+        format!(
+            "MSP: [msp] New printer for the second floor [{}]",
+            opened.id
+        )
+    );
+    settled_by(&env, &bridge, || writes(&env)).await;
+    assert_eq!(
+        (env.autotask.tickets().len(), env.jira.issues().len()),
+        (at_count, jira_count),
+        "Acme and Fabrikam do not get Contoso's work"
+    );
+    let copies = env
+        .servicenow
+        .incidents()
+        .iter()
+        .filter(|i| i.short_description.contains("[msp] New printer"))
+        .count();
+    assert_eq!(copies, 1);
+    let contoso_new = Played {
+        client: &CLIENTS[1],
+        internal_id: incident.sys_id.clone(),
+        internal_number: incident.number.clone(),
+        msp_id: opened.id.to_string(),
+    };
+    eprintln!("{:?}: reverse escalation done", started.elapsed());
     bridge.stop().await;
 
     // Audit entries of one pairing name only that pairing's tickets.
     let loaded = psa_bridge::config::load(&env.config_path, &|_| None).unwrap();
     let store = psa_bridge::store::Store::open(&loaded.store_path).unwrap();
     let mut own: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    for p in played.iter().chain([&acme2]) {
+    for p in played.iter().chain([&acme2, &contoso_new]) {
         let conn = p.client.internal.connection();
         own.entry(p.client.name).or_default().extend([
             format!("{conn}:{}", p.internal_id),
