@@ -124,7 +124,8 @@ pub fn keys(vendor: Vendor) -> String {
 /// Longest scope value accepted (company names and identifiers are short).
 pub const MAX_VALUE_CHARS: usize = 256;
 
-/// One condition: the ticket's value read from `source` must equal `value`.
+/// One condition: the ticket's value read from `source` must equal `value`
+/// (ignoring case and surrounding blanks).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Condition {
     pub key: &'static str,
@@ -153,7 +154,12 @@ impl SideScope {
                 Source::Field(name) => ticket.fields.get(name).cloned(),
                 Source::Queue => ticket.queue.clone(),
             };
-            (found.as_deref() != Some(c.value.as_str())).then(|| Mismatch {
+            // Vendors match these names case-insensitively (a placement
+            // `company = "acme"` creates in ACME), so the scope does too.
+            let same = found
+                .as_deref()
+                .is_some_and(|f| f.trim().to_lowercase() == c.value.trim().to_lowercase());
+            (!same).then(|| Mismatch {
                 key: c.key.to_string(),
                 expected: c.value.clone(),
                 found,

@@ -47,6 +47,13 @@ fn the_created_side_defaults_to_the_placement_company_and_the_trigger_side_is_th
     let acme = ticket(&[("company", "ACME"), ("board", "Co-Managed")], None);
     let contoso = ticket(&[("company", "Contoso")], None);
     assert!(scope.admits(Side::B, &acme));
+    let lower = ticket(&[("company", " acme ")], None);
+    assert!(
+        scope.admits(Side::B, &lower),
+        "case and blanks do not matter"
+    );
+    let longer = ticket(&[("company", "ACME2")], None);
+    assert!(!scope.admits(Side::B, &longer));
     assert_eq!(
         scope.b.check(&contoso),
         Some(Mismatch {
