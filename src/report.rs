@@ -25,6 +25,9 @@ pub struct OutboxRow {
     /// For a dead letter: how many operations wait behind it.
     #[serde(default)]
     pub waiting: usize,
+    /// Why the operation is held (its link is out of scope), if it is.
+    #[serde(default)]
+    pub held: Option<String>,
 }
 
 /// Every outbox operation, oldest first, with the tickets it concerns.
@@ -33,8 +36,13 @@ pub fn outbox_rows(engine: &Engine) -> Result<Vec<OutboxRow>, StoreError> {
     let blocked = crate::delivery::blocked_by(&ops);
     let waiting_behind = waiting_counts(&blocked);
     let mut tickets_of: HashMap<u64, Vec<String>> = HashMap::new();
+    let mut held_of: HashMap<u64, Option<String>> = HashMap::new();
     ops.into_iter()
         .map(|op| {
+            let held = held_of
+                .entry(op.link)
+                .or_insert_with(|| crate::engine::scope::hold_warning(&engine.store, op.link))
+                .clone();
             let tickets = match tickets_of.get(&op.link) {
                 Some(tickets) => tickets.clone(),
                 None => {
@@ -53,6 +61,7 @@ pub fn outbox_rows(engine: &Engine) -> Result<Vec<OutboxRow>, StoreError> {
                 waiting,
                 op,
                 tickets,
+                held,
             })
         })
         .collect()
@@ -87,6 +96,10 @@ pub struct OpView {
     pub blocked_by: Option<String>,
     /// For a dead letter: how many operations wait behind it.
     pub waiting: usize,
+    /// Set while the operation's link is out of its pairing's scope: why
+    /// it is held (not delivered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
 }
 
 impl From<&OutboxRow> for OpView {
@@ -118,6 +131,7 @@ impl From<&OutboxRow> for OpView {
                 .then(|| op.next_attempt_at.timestamp_millis()),
             blocked_by: row.blocked_by.map(|b| b.to_string()),
             waiting: row.waiting,
+            held: row.held.clone(),
         }
     }
 }

@@ -29,6 +29,10 @@ pub struct LinkView {
     /// The side the link came from (whose values won when it was made).
     pub origin: Side,
     pub linked_unix_ms: Option<i64>,
+    /// Set while one of the link's tickets is outside the pairing's scope
+    /// (the link is held): the warning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_scope: Option<String>,
 }
 
 impl LinkView {
@@ -52,6 +56,7 @@ impl LinkView {
             b: side(Side::B),
             origin: link.origin,
             linked_unix_ms: Some(api::unix_ms(link.created_at)),
+            out_of_scope: crate::engine::scope::hold_warning(&engine.store, link.id),
         }
     }
 }

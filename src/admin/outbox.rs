@@ -81,6 +81,7 @@ fn view(engine: &Engine, op: OutboxOp) -> OpView {
         tickets,
         blocked_by: None,
         waiting: 0,
+        held: None,
     })
 }
 

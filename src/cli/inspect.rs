@@ -49,6 +49,7 @@ fn print_ops(ops: &[OpView], notices: &[NoticeView], paused: &[String], dead_onl
                     op.attempts + 1
                 )
             }
+            _ if op.held.is_some() => format!("HELD: {}", op.held.as_deref().unwrap_or_default()),
             _ => format!(
                 "pending, attempt {} at {}",
                 op.attempts + 1,

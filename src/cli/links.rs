@@ -109,6 +109,9 @@ fn print_link(link: &LinkView) {
         side(&link.a),
         side(&link.b)
     );
+    if let Some(warning) = &link.out_of_scope {
+        println!("         {warning}");
+    }
 }
 
 /// `links list [--pairing P] [--q TEXT] [--limit N] [--cursor C]`.

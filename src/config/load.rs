@@ -233,8 +233,12 @@ pub fn load(
                 format!("cannot read {}: {e}", mapping_path.display()),
             )
         })?;
-        let mapping: Mapping = parse_toml(&mapping_path, &mapping_source)?;
+        let mut mapping: Mapping = parse_toml(&mapping_path, &mapping_source)?;
         mapping.validate(&mapping_path, &mapping_source)?;
+        let vendor = |c: &str| config.connections.get(c).map(|c| *c.vendor.get_ref());
+        if let (Some(a), Some(b)) = (vendor(p.a.get_ref()), vendor(p.b.get_ref())) {
+            super::scope::resolve(&mut mapping, a, b, &mapping_path, &mapping_source)?;
+        }
         digest.update(mapping_source.as_bytes());
         pairings.push(LoadedPairing {
             name,

@@ -30,6 +30,12 @@ pub struct Mapping {
     /// Response targets (`[targets]`, [`super::targets`]).
     #[serde(default)]
     pub targets: Option<super::targets::TargetsConfig>,
+    /// Which tickets of each side belong to the pairing (see [`super::scope`]).
+    #[serde(default)]
+    pub scope: super::scope::ScopeRule,
+    /// Far-side tickets that start a link too (see [`super::reverse`]).
+    #[serde(default)]
+    pub reverse_trigger: Option<super::reverse::ReverseTrigger>,
 }
 
 /// Which tickets get linked: an open ticket on `side` that is in `queue`

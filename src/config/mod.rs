@@ -12,6 +12,8 @@ mod hosts;
 pub(crate) mod load;
 pub mod mapping;
 mod mapping_checks;
+pub mod reverse;
+pub mod scope;
 pub mod targets;
 
 use std::collections::BTreeMap;
@@ -267,6 +269,8 @@ pub struct PairingConfig {
 mod bounds_tests;
 #[cfg(test)]
 mod example_tests;
+#[cfg(test)]
+mod scope_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

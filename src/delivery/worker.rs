@@ -32,9 +32,9 @@ use crate::store::{Action, OutboxOp, Side};
 type QueueKey = (u64, Side);
 
 /// The head operation of each ticket queue of `connection` that may run now
-/// (due, not a dead letter, not already running, its pairing not paused),
-/// with its target ticket id. Reads the store's due index: only those heads
-/// are decoded.
+/// (due, not a dead letter, not already running, its pairing not paused,
+/// its link not held out of scope: `engine::scope`), with its target ticket
+/// id. Reads the store's due index: only those heads are decoded.
 fn due_heads(
     engine: &Engine,
     connection: &str,
@@ -55,6 +55,7 @@ fn due_heads(
     heads
         .into_iter()
         .filter(|op| !hold.holds(op))
+        .filter(|op| !crate::engine::scope::held(&engine.store, op.link))
         .filter_map(|op| {
             let target = match engine.store.link(op.link) {
                 Ok(Some(link)) => link.side(op.target).map(|r| r.id.clone()),

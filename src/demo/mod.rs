@@ -8,6 +8,7 @@ pub mod desk_server;
 mod mapping_text;
 pub mod profiles;
 pub mod scripts;
+pub mod shared;
 pub mod story;
 mod systems;
 

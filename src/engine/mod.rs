@@ -13,6 +13,7 @@ mod commit;
 mod lanes;
 mod observe;
 mod reconcile;
+pub(crate) mod scope;
 mod trigger;
 mod unlink;
 mod visibility;
@@ -24,6 +25,10 @@ mod companion_tests;
 mod recovery_tests;
 #[cfg(test)]
 mod replan_tests;
+#[cfg(test)]
+mod reverse_tests;
+#[cfg(test)]
+mod scope_tests;
 #[cfg(test)]
 mod snapshot_tests;
 #[cfg(test)]

@@ -101,6 +101,7 @@ impl Fixture {
         let shadow = Shadow {
             a: observe(mapping, Side::A, a),
             b: observe(mapping, Side::B, b),
+            out_of_scope: None,
         };
         let key = self.link.id.to_be_bytes();
         self.engine

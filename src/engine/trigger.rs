@@ -18,12 +18,23 @@ use crate::store::{Action, Link, Shadow, Side, TicketRef, WriteBack};
 /// Whether `ticket` on `side` meets the pairing's trigger. A ticket the
 /// bridge created (it carries a bridge marker) never does: in another
 /// pairing's trigger queue it would escalate back and forth between pairings.
+/// Nor does a ticket outside the pairing's scope (another client's). The
+/// far side meets it only through `[reverse_trigger]` (`config::reverse`).
 pub fn triggers(pairing: &LoadedPairing, side: Side, ticket: &Ticket) -> bool {
-    let trigger = &pairing.mapping.trigger;
-    trigger.side == side
-        && !ticket.closed
+    let mapping = &pairing.mapping;
+    let trigger = &mapping.trigger;
+    let met = if trigger.side == side {
+        trigger.met_by(ticket.queue.as_deref(), &ticket.status)
+    } else {
+        // The far side starts links only through `[reverse_trigger]`.
+        mapping
+            .reverse_trigger
+            .as_ref()
+            .is_some_and(|r| r.met_by(ticket.queue.as_deref(), &ticket.status))
+    };
+    met && !ticket.closed
         && ticket.marker.is_none()
-        && trigger.met_by(ticket.queue.as_deref(), &ticket.status)
+        && pairing.mapping.scope.resolved.admits(side, ticket)
 }
 
 impl Engine {
@@ -37,6 +48,7 @@ impl Engine {
         link_id: u64,
     ) -> Plan {
         let mapping = &pairing.mapping;
+        let from = mapping.create_from(side);
         let target = side.other();
         let now = self.clock.now();
         let link = Link::new(
@@ -55,8 +67,7 @@ impl Engine {
         target_state.values.clear();
         target_state.description = None;
         let mut create = NewTicket {
-            title: mapping
-                .create
+            title: from
                 .title_template
                 .replace("{title}", &ticket.title)
                 .replace("{number}", &ticket.number),
@@ -68,7 +79,7 @@ impl Engine {
             status: None,
             priority: None,
             marker: link.marker(),
-            placement: mapping.create.placement.clone(),
+            placement: from.placement.clone(),
             fields: Default::default(),
         };
         let mut fields = Vec::new();
@@ -112,12 +123,13 @@ impl Engine {
             target_state.values.insert(rule.name().to_string(), mapped);
             fields.push(rule.name().to_string());
         }
-        let write_back = (mapping.write_back.note.is_some() || mapping.write_back.field.is_some())
-            .then(|| WriteBack {
-                note: mapping.write_back.note.clone(),
-                note_visibility: mapping.write_back.note_visibility,
-                field: mapping.write_back.field.clone(),
-            });
+        let write_back = (from.write_back
+            && (mapping.write_back.note.is_some() || mapping.write_back.field.is_some()))
+        .then(|| WriteBack {
+            note: mapping.write_back.note.clone(),
+            note_visibility: mapping.write_back.note_visibility,
+            field: mapping.write_back.field.clone(),
+        });
         let mut shadow = Shadow::default();
         *shadow.side_mut(side) = source_state;
         *shadow.side_mut(target) = target_state;
@@ -143,7 +155,7 @@ impl Engine {
             format!(
                 "{source_connection} ticket {} entered {}: planned a new ticket on the other side ({:?})",
                 ticket.number,
-                mapping.trigger.describe(),
+                from.trigger,
                 create.title
             ),
             json!({ "tickets": keys, "create": create, "side": side }),

@@ -106,7 +106,11 @@ impl Engine {
                 Side::B => sides.b = ticket,
             }
         }
+        if let Some(plan) = self.scope_hold(pairing, &link, &sides)? {
+            return Ok(plan);
+        }
         let mut plan = self.plan_link(pairing, link, &sides, outbox_before_fetch)?;
+        super::scope::resume(pairing, &mut plan);
         // Both sides' notes are read before either is planned: a note is
         // recognised as the mirror of a note on the other side from the two
         // lists alone when the comment map does not know them (restored store).
@@ -179,7 +183,8 @@ impl Engine {
             let Some(side) = pairing.side_of(connection) else {
                 continue;
             };
-            matters |= pairing.mapping.trigger.side == side;
+            matters |= pairing.mapping.trigger.side == side
+                || pairing.mapping.reverse_side() == Some(side);
             if let Some(link) = self.store.link_for(&pairing.name, side, ticket_id)? {
                 links.push(link.id);
                 matters = true;

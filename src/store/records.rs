@@ -172,6 +172,24 @@ pub struct SideState {
 pub struct Shadow {
     pub a: SideState,
     pub b: SideState,
+    /// Set while one of the link's tickets is outside its pairing's scope
+    /// (moved to another client's company): the link is not synced and its
+    /// queued operations are held (`engine::scope`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_scope: Option<ScopeHold>,
+}
+
+/// Why a link is held: which side's ticket left the scope, by which key,
+/// with which value (nothing else of that ticket is kept).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScopeHold {
+    pub side: Side,
+    /// `connection:id` of the ticket.
+    pub ticket: String,
+    pub key: String,
+    pub expected: String,
+    pub found: Option<String>,
+    pub since: Timestamp,
 }
 
 impl Shadow {

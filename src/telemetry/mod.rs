@@ -58,6 +58,8 @@ pub const RATE_LIMIT_WAIT: &str = "psa_bridge_rate_limit_wait_milliseconds_total
 pub const API_CALLS_LAST_HOUR: &str = "psa_bridge_api_calls_last_hour";
 /// Unix time of the connection's last successful vendor call.
 pub const API_LAST_SUCCESS: &str = "psa_bridge_api_last_success_timestamp_seconds";
+/// Links held because one of their tickets left the pairing's scope, by pairing.
+pub const OUT_OF_SCOPE: &str = "psa_bridge_out_of_scope_total";
 /// 1 when `/readyz` would answer 200, else 0.
 pub const READY: &str = "psa_bridge_ready";
 /// 1 when the connection counts as reachable ([`ready`]), else 0.
@@ -85,6 +87,7 @@ pub const METRICS: &[(&str, &str)] = &[
     (RATE_LIMIT_WAIT, "counter"),
     (API_CALLS_LAST_HOUR, "gauge"),
     (API_LAST_SUCCESS, "gauge"),
+    (OUT_OF_SCOPE, "counter"),
     (READY, "gauge"),
     (REACHABLE, "gauge"),
     (PAIRING_PAUSED, "gauge"),

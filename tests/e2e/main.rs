@@ -45,6 +45,7 @@ mod scrape;
 mod secrets;
 mod servicenow;
 mod servicenow_rules;
+mod shared_connection;
 mod shutdown;
 mod simulate;
 mod soak;

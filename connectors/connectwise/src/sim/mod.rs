@@ -251,6 +251,17 @@ impl ConnectWiseSim {
         });
     }
 
+    /// An engineer moves a ticket to another company, by identifier
+    /// (ignored if unknown): an MSP's clients are its companies.
+    pub fn user_set_company(&self, ticket_id: i64, company: &str) {
+        self.human_change(ticket_id, "jsmith", |state, t| {
+            match state.company_by_ref(&serde_json::json!({"identifier": company})) {
+                Some(c) => t.company_id = c.id,
+                None => tracing::warn!(company, "no such company"),
+            }
+        });
+    }
+
     pub fn user_set_summary(&self, ticket_id: i64, summary: &str) {
         self.human_change(ticket_id, "jsmith", |_, t| {
             t.summary = summary.chars().take(100).collect();

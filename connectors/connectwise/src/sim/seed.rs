@@ -1,6 +1,6 @@
 //! The simulated tenant's starting data: two boards with their own statuses,
 //! ticket types and subtypes,
-//! the four standard priorities, two companies and an MSP engineer.
+//! the four standard priorities, three companies and an MSP engineer.
 
 use super::state::{Board, BoardType, Company, Member, Priority, State, Status};
 
@@ -110,6 +110,11 @@ pub(crate) fn seed() -> State {
             id: 251,
             identifier: "Contoso".into(),
             name: "Contoso Ltd".into(),
+        },
+        Company {
+            id: 252,
+            identifier: "Fabrikam".into(),
+            name: "Fabrikam Inc".into(),
         },
     ];
     state.members = vec![

@@ -32,6 +32,14 @@ impl SimControl {
             .extend(statuses.iter().map(|s| (*s, None)));
     }
 
+    /// Forgets the queued failures ([`Self::fail_next_writes`],
+    /// [`Self::fail_next_reads`]) not used yet.
+    pub fn clear_queued_failures(&self) {
+        let mut knobs = self.knobs();
+        knobs.fail_next_writes.clear();
+        knobs.fail_next_reads.clear();
+    }
+
     /// The next read requests (GETs, queries) fail with these statuses, in order.
     pub fn fail_next_reads(&self, statuses: &[u16]) {
         self.knobs()
