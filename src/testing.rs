@@ -105,6 +105,8 @@ impl<S: Script> Connector for Fake<S> {
 /// A plain open ticket with the given id, for fakes' answers.
 pub fn sample_ticket(id: &str) -> Ticket {
     Ticket {
+        assignee: Default::default(),
+        category: Default::default(),
         id: id.into(),
         number: id.into(),
         title: "t".into(),

@@ -89,6 +89,8 @@ impl AutotaskConnector {
                 ))
             })?;
         Ok(Ticket {
+            assignee: Default::default(),
+            category: Default::default(),
             id: wire.id.to_string(),
             number: wire.ticket_number.unwrap_or_default(),
             title: wire.title.unwrap_or_default(),

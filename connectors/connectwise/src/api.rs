@@ -164,6 +164,8 @@ impl CwTicket {
         }
         let marker = marker::ticket_marker(self.external_xref.as_deref());
         Ticket {
+            assignee: Default::default(),
+            category: Default::default(),
             id: self.id.to_string(),
             number: self.id.to_string(),
             title: self.summary,

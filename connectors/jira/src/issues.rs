@@ -150,6 +150,8 @@ impl JiraConnector {
             );
         }
         Ok(Ticket {
+            assignee: Default::default(),
+            category: Default::default(),
             id: id.to_string(),
             number: key.to_string(),
             title: f

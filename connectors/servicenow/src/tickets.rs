@@ -64,6 +64,8 @@ impl ServiceNowConnector {
             fields.insert(f.to_string(), r.display(f));
         }
         Ok(Ticket {
+            assignee: Default::default(),
+            category: Default::default(),
             number: r.value("number"),
             title: r.value("short_description"),
             description: Some(r.value("description")),
