@@ -55,7 +55,12 @@ impl ConnectWiseConnector {
                 raw.status.as_ref().and_then(|s| s.id),
             )
             .await;
-        raw.into_ticket(closed)
+        let mut ticket = raw.into_ticket(closed);
+        if let Err(e) = self.fill_person(&mut ticket).await {
+            // The owner's id is known; only the name and e-mail are missing.
+            tracing::warn!(ticket = %ticket.id, error = %e, "connectwise member lookup failed");
+        }
+        ticket
     }
 
     pub(crate) async fn do_discover(&self) -> Result<Catalog, ConnectorError> {
@@ -162,7 +167,14 @@ impl ConnectWiseConnector {
         if let Some(kind) = new.placement.get("subtype") {
             body["subType"] = json!({"name": kind});
         }
-        for (name, value) in &new.fields {
+        let (extra, rest) = self.owner_and_category_ops(&new.fields).await?;
+        for op in extra {
+            let (Some(path), Some(value)) = (op["path"].as_str(), op.get("value")) else {
+                continue;
+            };
+            body[path] = value.clone();
+        }
+        for (name, value) in &rest {
             match name.as_str() {
                 "owner" => body["owner"] = json!({"identifier": value}),
                 other => return Err(unknown_field(other)),
@@ -185,9 +197,9 @@ impl ConnectWiseConnector {
         if update.is_empty() {
             return Ok(None);
         }
-        let mut ops = Vec::new();
+        let (mut ops, rest) = self.owner_and_category_ops(&update.fields).await?;
         let mut board_id = None;
-        for (name, value) in &update.fields {
+        for (name, value) in &rest {
             match name.as_str() {
                 "owner" => ops.push(replace("owner", json!({"identifier": value}))),
                 "company" => ops.push(replace("company", company_ref(value))),
