@@ -171,6 +171,7 @@ impl ConnectWiseConnector {
             for (key, path) in [
                 (keys::CATEGORIES, "types"),
                 (keys::SUBCATEGORIES, "subtypes"),
+                (keys::ITEMS, "items"),
             ] {
                 let list: Vec<Named> = self
                     .get_all(&format!("service/boards/{}/{path}", board.id), &[])
