@@ -27,6 +27,8 @@ pub struct Mapping {
     pub comments: CommentRule,
     #[serde(default)]
     pub on_close: CloseRules,
+    pub owners: Option<super::owners::Owners>,
+    pub categories: Option<super::categories::Categories>,
 }
 
 /// Which tickets get linked: an open ticket on `side` that is in `queue`

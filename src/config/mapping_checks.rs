@@ -109,6 +109,12 @@ impl Mapping {
                 "give a queue, a status, or both: which tickets escalate",
             ));
         }
+        if let Some(owners) = &self.owners {
+            owners.validate(file, text)?;
+        }
+        if let Some(categories) = &self.categories {
+            categories.validate(file, text)?;
+        }
         Ok(())
     }
 
