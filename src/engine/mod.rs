@@ -10,11 +10,14 @@
 mod backfill;
 mod comments;
 mod commit;
+pub mod custody;
 mod lanes;
 mod observe;
+pub mod owners;
 mod reconcile;
 mod trigger;
 mod unlink;
+pub mod unowned;
 mod visibility;
 mod worker;
 

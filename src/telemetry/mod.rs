@@ -56,6 +56,8 @@ pub const RATE_LIMIT_WAIT: &str = "psa_bridge_rate_limit_wait_milliseconds_total
 pub const API_CALLS_LAST_HOUR: &str = "psa_bridge_api_calls_last_hour";
 /// Unix time of the connection's last successful vendor call.
 pub const API_LAST_SUCCESS: &str = "psa_bridge_api_last_success_timestamp_seconds";
+/// Escalations whose MSP side had no named owner in time, by pairing.
+pub const OWNER_MISSING: &str = "psa_bridge_owner_missing_total";
 /// 1 when `/readyz` would answer 200, else 0.
 pub const READY: &str = "psa_bridge_ready";
 /// 1 when the connection counts as reachable ([`ready`]), else 0.
@@ -78,6 +80,7 @@ pub const METRICS: &[(&str, &str)] = &[
     (API_LAST_SUCCESS, "gauge"),
     (READY, "gauge"),
     (REACHABLE, "gauge"),
+    (OWNER_MISSING, "counter"),
 ];
 
 /// Buckets of the planning and delivery histograms (seconds): a local
@@ -175,6 +178,11 @@ pub fn failure_recorded(connection: &str, dead: bool) {
     metrics::counter!(name, "connection" => connection.to_string()).increment(1);
 }
 
+/// Counts an `owner_missing` alert.
+pub fn owner_missing(pairing: &str) {
+    metrics::counter!(OWNER_MISSING, "pairing" => pairing.to_string()).increment(1);
+}
+
 /// Counts a notice kept as a dead notice.
 pub fn dead_notice(connection: &str) {
     metrics::counter!(DEAD_NOTICES, "connection" => connection.to_string()).increment(1);
@@ -206,6 +214,9 @@ pub fn export(engine: &Engine, readiness: Option<&Readiness>) {
         if let Some(ms) = s.last_success_unix_ms {
             metrics::gauge!(API_LAST_SUCCESS, "connection" => name.clone()).set(ms as f64 / 1000.0);
         }
+    }
+    for pairing in &engine.pairings {
+        metrics::counter!(OWNER_MISSING, "pairing" => pairing.name.clone()).increment(0);
     }
     if let Some(readiness) = readiness {
         let verdict = readiness.check();
