@@ -35,6 +35,10 @@ pub trait Script: Send + Sync {
     fn can_set_comment_visibility(&self) -> bool {
         false
     }
+    /// Nobody, unless scripted.
+    fn find_person(&self, _email: &str) -> Result<Option<psa_connector::Person>, ConnectorError> {
+        Ok(None)
+    }
     fn set_comment_visibility(
         &self,
         _ticket: &str,
@@ -80,6 +84,12 @@ impl<S: Script> Connector for Fake<S> {
     }
     fn can_set_comment_visibility(&self) -> bool {
         self.0.can_set_comment_visibility()
+    }
+    async fn find_person(
+        &self,
+        email: &str,
+    ) -> Result<Option<psa_connector::Person>, ConnectorError> {
+        self.0.find_person(email)
     }
     async fn set_comment_visibility(
         &self,

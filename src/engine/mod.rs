@@ -24,6 +24,8 @@ mod worker;
 #[cfg(test)]
 mod companion_tests;
 #[cfg(test)]
+mod owners_tests;
+#[cfg(test)]
 mod recovery_tests;
 #[cfg(test)]
 mod replan_tests;

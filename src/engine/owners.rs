@@ -310,11 +310,14 @@ impl Engine {
             .side_mut(target)
             .values
             .insert(PERSON.into(), resolved.clone());
-        let holds =
-            plan.link.side(target).is_some() && current.as_deref() == Some(resolved.as_str());
-        if !holds {
-            write(plan, target, fields, PERSON);
+        if plan.link.side(target).is_some() && current.as_deref() == Some(resolved.as_str()) {
+            // The target already holds that person: write only a fallback group.
+            fields.retain(|(k, _)| *k != keys::PERSON);
+            let current_group = sides.get(target).and_then(|t| t.assignee.group.clone());
+            fields
+                .retain(|(k, v)| *k != keys::GROUP || current_group.as_deref() != Some(v.as_str()));
         }
+        write(plan, target, fields, PERSON);
         Ok(())
     }
 }
