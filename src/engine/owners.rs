@@ -133,9 +133,14 @@ fn write(plan: &mut Plan, target: Side, fields: Vec<(&str, String)>, synced: &st
                 },
                 fields: Vec::new(),
             });
+            let words = match synced {
+                PERSON => "assign the owner",
+                GROUP => "set the group",
+                _ => "set the category",
+            };
             plan.note(
                 "planned",
-                format!("side {target}: {synced}"),
+                format!("side {target}: {words}"),
                 json!({ "target": target, "fields": [synced] }),
             );
             let Some(op) = plan.ops.last_mut() else {

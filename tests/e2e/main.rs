@@ -31,6 +31,7 @@ mod jira;
 mod listener;
 mod metrics;
 mod order;
+mod owners;
 mod packaging;
 mod rate;
 mod registration;
