@@ -156,3 +156,41 @@ values = [{ a = { category = "Hardware", subcategory = "Printr" }, b = { categor
         );
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    /// The commented example in the shipped mapping is valid when uncommented.
+    #[test]
+    fn the_shipped_commented_example_is_valid() {
+        let text = include_str!("../../mappings/autotask-to-connectwise.toml");
+        let (head, rest) = text.split_once("#-- owners example begin\n").unwrap();
+        let (example, _) = rest.split_once("#-- owners example end").unwrap();
+        let example: String = example
+            .lines()
+            .map(|l| l.strip_prefix("# ").unwrap_or(l.trim_start_matches('#')))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let full = format!("{head}\n{example}\n");
+        let m: Mapping = toml::from_str(&full).unwrap();
+        m.validate(Path::new("m.toml"), &full).unwrap();
+        let owners = m.owners.as_ref().unwrap();
+        assert_eq!(owners.msp_owner_within_minutes, Some(30));
+        assert_eq!(m.categories.as_ref().unwrap().values.len(), 2);
+        // Labels the demo simulators have: check would accept them.
+        let a: Picklists = [
+            ("assignee.group".to_string(), vec!["Level II Support".to_string()]),
+            ("category".to_string(), vec!["Hardware".to_string(), "Network".to_string()]),
+            ("subcategory".to_string(), vec!["Printer".to_string(), "VPN".to_string()]),
+        ]
+        .into();
+        let b: Picklists = [
+            ("category".to_string(), vec!["Incident".to_string()]),
+            ("subcategory".to_string(), vec!["Hardware".to_string(), "Network".to_string()]),
+            ("item".to_string(), vec!["Printer".to_string()]),
+        ]
+        .into();
+        assert!(m.validate_owner_labels(Path::new("m.toml"), &full, &a, &b).is_empty());
+    }
+}

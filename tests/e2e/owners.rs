@@ -74,3 +74,27 @@ async fn owner_and_category_cross_and_custody_is_audited() {
     );
     bridge.stop().await;
 }
+
+/// `check` asks both simulators for group and category labels: the example
+/// mapping's owners section passes, a category the vendor lacks is named
+/// with the valid ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_names_category_labels_the_vendor_lacks() {
+    let (_dir, env) = env(DemoOptions::default()).await;
+    let config = env.config_path.to_str().unwrap().to_string();
+    let good = format!("{EXAMPLE_MAPPING}\n{OWNERS}");
+    std::fs::write(env.dir.join("mapping.toml"), &good).unwrap();
+    let ok = crate::common::cli(&["check", "--config", &config]).await;
+    assert!(ok.status.success(), "{}", crate::common::text(&ok));
+
+    let bad = good.replace("subcategory = \"Printer\"", "subcategory = \"Printr\"");
+    std::fs::write(env.dir.join("mapping.toml"), &bad).unwrap();
+    let refused = crate::common::cli(&["check", "--config", &config]).await;
+    let out = crate::common::text(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{out}");
+    assert!(out.contains("categories.values[0].a.subcategory"), "{out}");
+    assert!(
+        out.contains("side a has no subcategory \"Printr\"; it has: Laptop, Printer"),
+        "{out}"
+    );
+}
