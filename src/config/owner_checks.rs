@@ -180,17 +180,31 @@ mod example_tests {
         assert_eq!(m.categories.as_ref().unwrap().values.len(), 2);
         // Labels the demo simulators have: check would accept them.
         let a: Picklists = [
-            ("assignee.group".to_string(), vec!["Level II Support".to_string()]),
-            ("category".to_string(), vec!["Hardware".to_string(), "Network".to_string()]),
-            ("subcategory".to_string(), vec!["Printer".to_string(), "VPN".to_string()]),
+            (
+                "assignee.group".to_string(),
+                vec!["Level II Support".to_string()],
+            ),
+            (
+                "category".to_string(),
+                vec!["Hardware".to_string(), "Network".to_string()],
+            ),
+            (
+                "subcategory".to_string(),
+                vec!["Printer".to_string(), "VPN".to_string()],
+            ),
         ]
         .into();
         let b: Picklists = [
             ("category".to_string(), vec!["Incident".to_string()]),
-            ("subcategory".to_string(), vec!["Hardware".to_string(), "Network".to_string()]),
+            (
+                "subcategory".to_string(),
+                vec!["Hardware".to_string(), "Network".to_string()],
+            ),
             ("item".to_string(), vec!["Printer".to_string()]),
         ]
         .into();
-        assert!(m.validate_owner_labels(Path::new("m.toml"), &full, &a, &b).is_empty());
+        assert!(m
+            .validate_owner_labels(Path::new("m.toml"), &full, &a, &b)
+            .is_empty());
     }
 }
