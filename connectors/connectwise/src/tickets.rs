@@ -48,7 +48,7 @@ pub(crate) fn parse_id(id: &str) -> Result<i64, ConnectorError> {
 }
 
 impl ConnectWiseConnector {
-    pub(crate) async fn to_ticket(&self, raw: CwTicket) -> Ticket {
+    pub(crate) async fn to_ticket(&self, raw: CwTicket) -> Result<Ticket, ConnectorError> {
         let closed = self
             .cached_status_closed(
                 raw.board.as_ref().and_then(|b| b.id),
@@ -56,11 +56,10 @@ impl ConnectWiseConnector {
             )
             .await;
         let mut ticket = raw.into_ticket(closed);
-        if let Err(e) = self.fill_person(&mut ticket).await {
-            // The owner's id is known; only the name and e-mail are missing.
-            tracing::warn!(ticket = %ticket.id, error = %e, "connectwise member lookup failed");
-        }
-        ticket
+        // A failed member lookup fails the read (retried like any read): a
+        // ticket whose owner lost its e-mail would look reassigned.
+        self.fill_person(&mut ticket).await?;
+        Ok(ticket)
     }
 
     pub(crate) async fn do_discover(&self) -> Result<Catalog, ConnectorError> {
@@ -105,7 +104,7 @@ impl ConnectWiseConnector {
 
     pub(crate) async fn do_get_ticket(&self, id: &str) -> Result<Ticket, ConnectorError> {
         let raw = self.raw_ticket(id).await?;
-        Ok(self.to_ticket(raw).await)
+        self.to_ticket(raw).await
     }
 
     pub(crate) async fn do_find_by_marker(
@@ -130,7 +129,7 @@ impl ConnectWiseConnector {
             );
         }
         match found.into_iter().next() {
-            Some(raw) => Ok(Some(self.to_ticket(raw).await)),
+            Some(raw) => Ok(Some(self.to_ticket(raw).await?)),
             None => Ok(None),
         }
     }
@@ -182,7 +181,7 @@ impl ConnectWiseConnector {
         }
         let url = self.api_url("service/tickets", &[]).await?;
         let raw: CwTicket = self.http.send_json(Method::POST, url, Some(&body)).await?;
-        Ok(self.to_ticket(raw).await)
+        self.to_ticket(raw).await
     }
 
     /// PATCHes the changed fields. ConnectWise answers with the whole ticket
@@ -259,7 +258,7 @@ impl ConnectWiseConnector {
         update: &TicketUpdate,
     ) -> Result<Ticket, ConnectorError> {
         match self.do_update_ticket(id, update).await? {
-            Some(raw) => Ok(self.to_ticket(raw).await),
+            Some(raw) => self.to_ticket(raw).await,
             None => self.do_get_ticket(id).await,
         }
     }
