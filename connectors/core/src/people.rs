@@ -44,8 +44,15 @@ impl PeopleCache {
         if let Some(known) = self.by_id.lock().unwrap_or_else(|e| e.into_inner()).get(id) {
             return Ok(known.clone());
         }
+        // A person the API user may not read (403) or that is gone is shown
+        // without e-mail rather than failing the ticket's read; a transient
+        // failure fails it (retried), so the owner never looks changed.
         let found = match fetch().await {
             Err(ConnectorError::NotFound(_)) => None,
+            Err(e) if !e.is_retryable() => {
+                tracing::warn!(person = id, error = %e, "cannot read a ticket's assignee; matching by e-mail is not possible for them");
+                None
+            }
             other => other?,
         };
         self.remember(&found);
@@ -122,6 +129,14 @@ mod tests {
             .await
             .unwrap()
             .is_some());
+        let forbidden = || async {
+            Err(ConnectorError::Http {
+                status: 403,
+                message: "no read access to users".into(),
+                retry_after: None,
+            })
+        };
+        assert_eq!(cache.by_id("9", forbidden).await.unwrap(), None);
         let failing = || async { Err(ConnectorError::Transport("down".into())) };
         assert!(cache.by_email("x@example.com", failing).await.is_err());
         let nobody = || async {
