@@ -35,6 +35,10 @@ pub trait Script: Send + Sync {
     fn can_set_comment_visibility(&self) -> bool {
         false
     }
+    /// Nobody, unless scripted.
+    fn find_person(&self, _email: &str) -> Result<Option<psa_connector::Person>, ConnectorError> {
+        Ok(None)
+    }
     fn set_comment_visibility(
         &self,
         _ticket: &str,
@@ -81,6 +85,12 @@ impl<S: Script> Connector for Fake<S> {
     fn can_set_comment_visibility(&self) -> bool {
         self.0.can_set_comment_visibility()
     }
+    async fn find_person(
+        &self,
+        email: &str,
+    ) -> Result<Option<psa_connector::Person>, ConnectorError> {
+        self.0.find_person(email)
+    }
     async fn set_comment_visibility(
         &self,
         ticket: &str,
@@ -105,6 +115,8 @@ impl<S: Script> Connector for Fake<S> {
 /// A plain open ticket with the given id, for fakes' answers.
 pub fn sample_ticket(id: &str) -> Ticket {
     Ticket {
+        assignee: Default::default(),
+        category: Default::default(),
         id: id.into(),
         number: id.into(),
         title: "t".into(),

@@ -108,6 +108,9 @@ pub async fn check(config: &Path, offline: bool) -> anyhow::Result<ExitCode> {
             eprintln!("pairing {}: {error}", pairing.name);
             failed = true;
         }
+        if pairing.mapping.names_owner_labels() {
+            failed |= !check_owner_labels(config, &connections, pairing).await;
+        }
     }
     if failed {
         return Ok(ExitCode::from(1));
@@ -118,4 +121,49 @@ pub async fn check(config: &Path, offline: bool) -> anyhow::Result<ExitCode> {
         loaded.pairings.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Asks both sides for their group and category labels and checks the
+/// pairing's `[owners]` / `[categories]` against them; prints the errors.
+/// Returns whether everything is valid.
+async fn check_owner_labels(
+    config: &Path,
+    connections: &std::collections::HashMap<String, psa_bridge::engine::Connection>,
+    pairing: &psa_bridge::config::LoadedPairing,
+) -> bool {
+    let mut lists = Vec::new();
+    for name in [&pairing.a, &pairing.b] {
+        let Some(conn) = connections.get(name) else {
+            return true;
+        };
+        match tokio::time::timeout(Duration::from_secs(30), conn.connector.discover_picklists())
+            .await
+        {
+            Ok(Ok(l)) => lists.push(l),
+            Ok(Err(e)) => {
+                eprintln!(
+                    "{}: connections.{name}: cannot read group and category labels: {e}",
+                    config.display()
+                );
+                return false;
+            }
+            Err(_) => {
+                eprintln!(
+                    "{}: connections.{name}: the vendor did not answer within 30 s",
+                    config.display()
+                );
+                return false;
+            }
+        }
+    }
+    let errors = pairing.mapping.validate_owner_labels(
+        &pairing.mapping_path,
+        &pairing.mapping_source,
+        &lists[0],
+        &lists[1],
+    );
+    for error in &errors {
+        eprintln!("{error}");
+    }
+    errors.is_empty()
 }

@@ -36,6 +36,10 @@ pub struct Mapping {
     /// Far-side tickets that start a link too (see [`super::reverse`]).
     #[serde(default)]
     pub reverse_trigger: Option<super::reverse::ReverseTrigger>,
+    /// Owners and custody (`[owners]`, [`super::owners`]).
+    pub owners: Option<super::owners::Owners>,
+    /// Category rules (`[categories]`, [`super::categories`]).
+    pub categories: Option<super::categories::Categories>,
 }
 
 /// Which tickets get linked: an open ticket on `side` that is in `queue`

@@ -112,6 +112,12 @@ impl Mapping {
         if let Some(targets) = &self.targets {
             targets.resolve(self, file, text)?;
         }
+        if let Some(owners) = &self.owners {
+            owners.validate(file, text)?;
+        }
+        if let Some(categories) = &self.categories {
+            categories.validate(file, text)?;
+        }
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 //! with file, line and field.
 
 mod bounds;
+pub mod categories;
 pub mod changes;
 pub mod companion;
 mod env;
@@ -11,6 +12,9 @@ mod error;
 mod hosts;
 pub(crate) mod load;
 pub mod mapping;
+mod owner_checks;
+pub mod owners;
+pub use owner_checks::Picklists;
 mod mapping_checks;
 pub mod reverse;
 pub mod scope;

@@ -234,6 +234,8 @@ async fn delivery_outcomes_keep_the_outbox_indexes() {
 
     // A create's success queues its write-back note on the source side.
     let ticket = Ticket {
+        assignee: Default::default(),
+        category: Default::default(),
         id: "801".into(),
         number: "801".into(),
         title: "VPN down".into(),

@@ -10,17 +10,22 @@
 mod backfill;
 mod comments;
 mod commit;
+pub mod custody;
 mod lanes;
 mod observe;
+pub mod owners;
 mod reconcile;
 pub(crate) mod scope;
 mod trigger;
 mod unlink;
+pub mod unowned;
 mod visibility;
 mod worker;
 
 #[cfg(test)]
 mod companion_tests;
+#[cfg(test)]
+mod owners_tests;
 #[cfg(test)]
 mod recovery_tests;
 #[cfg(test)]

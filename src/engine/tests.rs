@@ -76,6 +76,8 @@ pub(super) fn fixture_with(mapping_text: &str) -> Fixture {
 pub(super) fn ticket(side: Side, status: &str, priority: &str) -> Ticket {
     let closed = matches!(status, "Complete" | ">Closed" | "Resolved");
     Ticket {
+        assignee: Default::default(),
+        category: Default::default(),
         id: if side == Side::A { "100" } else { "200" }.into(),
         number: if side == Side::A { "T100" } else { "200" }.into(),
         title: "VPN down".into(),

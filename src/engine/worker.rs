@@ -111,6 +111,8 @@ impl Engine {
         }
         let mut plan = self.plan_link(pairing, link, &sides, outbox_before_fetch)?;
         super::scope::resume(pairing, &mut plan);
+        self.plan_owners(pairing, &sides, outbox_before_fetch, &mut plan)
+            .await?;
         // Both sides' notes are read before either is planned: a note is
         // recognised as the mirror of a note on the other side from the two
         // lists alone when the comment map does not know them (restored store).
@@ -308,11 +310,13 @@ fn missing(name: &str) -> EngineError {
 /// Runs the planner until `shutdown` resolves.
 pub async fn run_planner(engine: Arc<Engine>, tick: Duration, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
+    let mut unowned_checked = None;
     loop {
         // A stopping daemon plans nothing new, even while notices keep coming.
         if futures::poll!(shutdown.as_mut()).is_ready() {
             return;
         }
+        engine.unowned_tick(&mut unowned_checked).await;
         let notified = engine.inbox_ready.notified();
         let batch = due_batch(&engine).unwrap_or_else(|e| {
             tracing::error!(error = %e, "cannot read the inbox");

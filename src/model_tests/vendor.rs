@@ -97,6 +97,8 @@ impl Vendor {
         let id = format!("{}{}", self.name, s.next_id);
         let at = Self::stamp(&mut s, now);
         let ticket = Ticket {
+            assignee: Default::default(),
+            category: Default::default(),
             id: id.clone(),
             number: format!("#{id}"),
             title: title.into(),
@@ -214,6 +216,8 @@ impl Script for Vendor {
             let id = format!("{name}{}", s.next_id);
             let at = Self::stamp(s, now);
             let ticket = Ticket {
+                assignee: Default::default(),
+                category: Default::default(),
                 id: id.clone(),
                 number: format!("#{id}"),
                 title: new.title.clone(),

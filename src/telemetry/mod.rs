@@ -60,6 +60,8 @@ pub const API_CALLS_LAST_HOUR: &str = "psa_bridge_api_calls_last_hour";
 pub const API_LAST_SUCCESS: &str = "psa_bridge_api_last_success_timestamp_seconds";
 /// Links held because one of their tickets left the pairing's scope, by pairing.
 pub const OUT_OF_SCOPE: &str = "psa_bridge_out_of_scope_total";
+/// Escalations whose MSP side had no named owner in time, by pairing.
+pub const OWNER_MISSING: &str = "psa_bridge_owner_missing_total";
 /// 1 when `/readyz` would answer 200, else 0.
 pub const READY: &str = "psa_bridge_ready";
 /// 1 when the connection counts as reachable ([`ready`]), else 0.
@@ -99,6 +101,7 @@ pub const METRICS: &[(&str, &str)] = &[
         "counter",
     ),
     (crate::accountability::monitor::OPEN_ESCALATIONS, "gauge"),
+    (OWNER_MISSING, "counter"),
 ];
 
 /// Buckets of the planning and delivery histograms (seconds): a local
@@ -196,6 +199,11 @@ pub fn failure_recorded(connection: &str, dead: bool) {
     metrics::counter!(name, "connection" => connection.to_string()).increment(1);
 }
 
+/// Counts an `owner_missing` alert.
+pub fn owner_missing(pairing: &str) {
+    metrics::counter!(OWNER_MISSING, "pairing" => pairing.to_string()).increment(1);
+}
+
 /// Counts a notice kept as a dead notice.
 pub fn dead_notice(connection: &str) {
     metrics::counter!(DEAD_NOTICES, "connection" => connection.to_string()).increment(1);
@@ -229,6 +237,9 @@ pub fn export(engine: &Engine, readiness: Option<&Readiness>) {
         }
     }
     pairings::export(engine);
+    for pairing in &engine.pairings {
+        metrics::counter!(OWNER_MISSING, "pairing" => pairing.name.clone()).increment(0);
+    }
     if let Some(readiness) = readiness {
         let verdict = readiness.check();
         metrics::gauge!(READY).set(if verdict.ready() { 1.0 } else { 0.0 });

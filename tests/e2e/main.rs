@@ -34,6 +34,7 @@ mod mappings;
 mod matrix;
 mod metrics;
 mod order;
+mod owners;
 mod packaging;
 mod pause;
 mod rate;

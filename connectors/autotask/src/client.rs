@@ -35,6 +35,8 @@ pub struct AutotaskConnector {
     note_lists: Mutex<Option<Arc<EntityPicklists>>>,
     /// Note authors' names by resource id.
     pub(crate) resource_names: ResourceNames,
+    /// Assignees by resource id and e-mail ([`crate::people`]).
+    pub(crate) people: psa_connector::people::PeopleCache,
     /// The tenant's shared request budget ([`crate::budget`]).
     pub(crate) budget: crate::budget::Budget,
     /// The resource the webhooks exclude (the API user's), once known.
@@ -117,6 +119,7 @@ impl AutotaskConnector {
             stats: ApiStats::new(),
             note_lists: Mutex::new(None),
             resource_names: ResourceNames::default(),
+            people: Default::default(),
         })
     }
 

@@ -43,6 +43,27 @@ impl Connector for AutotaskConnector {
         Ok(catalog)
     }
 
+    async fn discover_picklists(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, Vec<String>>, ConnectorError> {
+        let lists = self.ticket_lists(false).await?;
+        Ok([
+            (psa_connector::keys::GROUPS, "queueID"),
+            (psa_connector::keys::CATEGORIES, "issueType"),
+            (psa_connector::keys::SUBCATEGORIES, "subIssueType"),
+        ]
+        .into_iter()
+        .map(|(key, field)| (key.to_string(), lists.get(field).labels()))
+        .collect())
+    }
+
+    async fn find_person(
+        &self,
+        email: &str,
+    ) -> Result<Option<psa_connector::Person>, ConnectorError> {
+        self.person_by_email(email).await
+    }
+
     async fn get_ticket(&self, id: &str) -> Result<Ticket, ConnectorError> {
         self.read_ticket(id).await
     }

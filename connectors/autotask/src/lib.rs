@@ -19,6 +19,7 @@ mod hook_status;
 pub mod hooks;
 mod notes;
 mod paging;
+mod people;
 mod picklists;
 mod polling;
 mod register;

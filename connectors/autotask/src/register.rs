@@ -23,7 +23,16 @@ use crate::hooks::get_ci;
 use crate::wire::ItemIdResponse;
 
 /// Ticket fields whose change announces a ticket.
-const TICKET_SUBSCRIBED: &[&str] = &["status", "priority", "title", "queueID", "description"];
+const TICKET_SUBSCRIBED: &[&str] = &[
+    "status",
+    "priority",
+    "title",
+    "queueID",
+    "description",
+    "assignedResourceID",
+    "issueType",
+    "subIssueType",
+];
 /// Shown in every ticket payload.
 const TICKET_ALWAYS: &[&str] = &["ticketNumber"];
 /// Note fields subscribed (creation events carry them).

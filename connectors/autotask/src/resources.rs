@@ -168,6 +168,9 @@ mod tests {
         let r =
             |first: Option<&str>, last: Option<&str>, user: Option<&str>, email: Option<&str>| {
                 WireResource {
+                    id: None,
+                    active: None,
+                    default_role: None,
                     first_name: first.map(str::to_string),
                     last_name: last.map(str::to_string),
                     user_name: user.map(str::to_string),

@@ -66,6 +66,25 @@ impl AutotaskConnector {
                 .map(str::to_string)
                 .unwrap_or(q)
         });
+        let label = |field: &str, value: Option<i64>| {
+            value.map(|v| {
+                let v = v.to_string();
+                lists.get(field).label(&v).map(str::to_string).unwrap_or(v)
+            })
+        };
+        let assignee = psa_connector::Assignee {
+            person: wire.assigned_resource_id.map(|id| psa_connector::Person {
+                id: id.to_string(),
+                name: None,
+                email: None,
+            }),
+            group: queue.clone(),
+        };
+        let category = psa_connector::Category {
+            category: label("issueType", wire.issue_type),
+            subcategory: label("subIssueType", wire.sub_issue_type),
+            item: None,
+        };
         let mut fields = BTreeMap::new();
         let mut marker = None;
         for udf in &wire.udfs {
@@ -89,6 +108,8 @@ impl AutotaskConnector {
                 ))
             })?;
         Ok(Ticket {
+            assignee,
+            category,
             id: wire.id.to_string(),
             number: wire.ticket_number.unwrap_or_default(),
             title: wire.title.unwrap_or_default(),
@@ -113,7 +134,19 @@ impl AutotaskConnector {
             .await?;
         let wire: WireTicket = wire::from_item("ticket", item)?;
         let lists = self.ticket_lists(false).await?;
-        self.to_ticket(&lists, wire)
+        let mut ticket = self.to_ticket(&lists, wire)?;
+        self.fill_person(&mut ticket).await?;
+        Ok(ticket)
+    }
+
+    /// [`Self::pick`] for the owner and category picklists.
+    pub(crate) async fn pick_label(
+        &self,
+        field: &str,
+        kind: &'static str,
+        label: &str,
+    ) -> Result<Value, ConnectorError> {
+        self.pick(field, kind, label).await
     }
 
     /// Looks a label up; an unknown label triggers one picklist refresh first.
@@ -225,8 +258,9 @@ impl AutotaskConnector {
                 }
             }
         }
+        let rest = self.owner_and_category(&new.fields, &mut body).await?;
         let mut udfs = Vec::new();
-        self.udf_entries(&new.fields, false, &mut udfs)?;
+        self.udf_entries(&rest, false, &mut udfs)?;
         let marker_udf = &self.settings.marker_udf;
         udfs.retain(|u| u.get("name").and_then(Value::as_str) != Some(marker_udf.as_str()));
         udfs.push(json!({"name": self.settings.marker_udf, "value": new.marker}));
@@ -268,8 +302,9 @@ impl AutotaskConnector {
                 self.pick("priority", "priority", priority).await?,
             );
         }
+        let rest = self.owner_and_category(&update.fields, &mut body).await?;
         let mut udfs = Vec::new();
-        if let Some(queue) = self.udf_entries(&update.fields, true, &mut udfs)? {
+        if let Some(queue) = self.udf_entries(&rest, true, &mut udfs)? {
             body.insert(
                 "queueID".into(),
                 self.pick("queueID", "queue", &queue).await?,
@@ -304,7 +339,9 @@ impl AutotaskConnector {
         let mut found = Vec::new();
         for item in items {
             let wire: WireTicket = wire::from_item("ticket", item)?;
-            found.push(self.to_ticket(&lists, wire)?);
+            let mut ticket = self.to_ticket(&lists, wire)?;
+            self.fill_person(&mut ticket).await?;
+            found.push(ticket);
         }
         // The query matches case-insensitively; the marker must match exactly.
         found.retain(|t| t.marker.as_deref() == Some(marker));

@@ -102,6 +102,12 @@ pub(crate) struct WireTicket {
     pub queue_id: Option<i64>,
     #[serde(default, rename = "companyID", alias = "CompanyID")]
     pub company_id: Option<i64>,
+    #[serde(default, rename = "assignedResourceID", alias = "AssignedResourceID")]
+    pub assigned_resource_id: Option<i64>,
+    #[serde(default, rename = "issueType", alias = "IssueType")]
+    pub issue_type: Option<i64>,
+    #[serde(default, rename = "subIssueType", alias = "SubIssueType")]
+    pub sub_issue_type: Option<i64>,
     #[serde(
         default,
         rename = "lastTrackedModificationDateTime",
@@ -146,6 +152,16 @@ pub(crate) struct WireNote {
 /// The parts of a resource (a person or API user) the connector reads.
 #[derive(Debug, Deserialize)]
 pub(crate) struct WireResource {
+    #[serde(default, alias = "Id")]
+    pub id: Option<i64>,
+    #[serde(default, rename = "isActive", alias = "IsActive")]
+    pub active: Option<bool>,
+    #[serde(
+        default,
+        rename = "defaultServiceDeskRoleID",
+        alias = "DefaultServiceDeskRoleID"
+    )]
+    pub default_role: Option<i64>,
     #[serde(default, rename = "firstName", alias = "FirstName")]
     pub first_name: Option<String>,
     #[serde(default, rename = "lastName", alias = "LastName")]

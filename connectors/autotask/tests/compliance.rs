@@ -93,3 +93,17 @@ async fn autotask_connector_passes_the_compliance_kit() {
     // The bridge's writes are counted against its API user.
     assert!(!sim.control().writes_by("bridge@example.com").is_empty());
 }
+
+#[tokio::test]
+async fn autotask_owner_and_category_round_trip() {
+    let sim = common::sim().await;
+    let connector = common::connector(common::settings(&sim));
+    let labels = compliance::OwnerLabels {
+        person_email: "sam.supervisor@northwind-msp.example".into(),
+        group: Some("Level II Support".into()),
+        category: Some("Hardware".into()),
+        subcategory: Some("Printer".into()),
+        item: None,
+    };
+    compliance::run_owners(&connector, &Actions { sim: &sim }, &labels).await;
+}

@@ -99,7 +99,16 @@ async fn assert_complete(sim: &psa_autotask::AutotaskSim, context: &str) {
     assert_eq!(
         tickets[0].fields,
         wanted(
-            &["status", "priority", "title", "queueID", "description"],
+            &[
+                "status",
+                "priority",
+                "title",
+                "queueID",
+                "description",
+                "assignedResourceID",
+                "issueType",
+                "subIssueType"
+            ],
             &["ticketNumber"]
         ),
         "{context}: ticket webhook fields, each exactly once"

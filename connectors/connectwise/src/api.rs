@@ -39,6 +39,12 @@ pub(crate) struct CwTicket {
     pub company: Option<Reference>,
     #[serde(default)]
     pub owner: Option<Reference>,
+    #[serde(rename = "type", default)]
+    pub kind: Option<Reference>,
+    #[serde(rename = "subType", default)]
+    pub sub_type: Option<Reference>,
+    #[serde(default)]
+    pub item: Option<Reference>,
     #[serde(rename = "externalXRef", default)]
     pub external_xref: Option<String>,
     #[serde(rename = "closedFlag", default)]
@@ -163,7 +169,26 @@ impl CwTicket {
             fields.insert("owner".to_string(), owner);
         }
         let marker = marker::ticket_marker(self.external_xref.as_deref());
+        let assignee = psa_connector::Assignee {
+            person: self
+                .owner
+                .as_ref()
+                .and_then(|o| o.id)
+                .map(|id| psa_connector::Person {
+                    id: id.to_string(),
+                    name: ref_label(&self.owner),
+                    email: None,
+                }),
+            group: board.clone(),
+        };
+        let category = psa_connector::Category {
+            category: ref_label(&self.kind),
+            subcategory: ref_label(&self.sub_type),
+            item: ref_label(&self.item),
+        };
         Ticket {
+            assignee,
+            category,
             id: self.id.to_string(),
             number: self.id.to_string(),
             title: self.summary,

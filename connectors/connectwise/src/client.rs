@@ -22,6 +22,8 @@ pub struct ConnectWiseConnector {
     pub(crate) http: HttpClient,
     pub(crate) api: OnceCell<Url>,
     boards: Mutex<Option<Vec<CwBoard>>>,
+    /// Owners by member id and e-mail ([`crate::people`]).
+    pub(crate) people: psa_connector::people::PeopleCache,
     statuses: Mutex<HashMap<i64, Vec<CwStatus>>>,
     priorities: Mutex<Option<Vec<CwPriority>>>,
     pub(crate) keys: KeyFetcher,
@@ -66,6 +68,7 @@ impl ConnectWiseConnector {
             http,
             api,
             boards: Mutex::new(None),
+            people: Default::default(),
             statuses: Mutex::new(HashMap::new()),
             priorities: Mutex::new(None),
         })

@@ -23,6 +23,19 @@ impl Connector for ConnectWiseConnector {
         self.do_discover().await
     }
 
+    async fn discover_picklists(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, Vec<String>>, ConnectorError> {
+        self.owner_catalog().await
+    }
+
+    async fn find_person(
+        &self,
+        email: &str,
+    ) -> Result<Option<psa_connector::Person>, ConnectorError> {
+        self.person_by_email(email).await
+    }
+
     async fn get_ticket(&self, id: &str) -> Result<Ticket, ConnectorError> {
         self.do_get_ticket(id).await
     }

@@ -19,6 +19,7 @@ mod hosts;
 mod keys;
 mod notes;
 mod paging;
+mod people;
 mod settings;
 pub mod sim;
 mod tickets;

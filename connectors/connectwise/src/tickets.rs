@@ -48,14 +48,18 @@ pub(crate) fn parse_id(id: &str) -> Result<i64, ConnectorError> {
 }
 
 impl ConnectWiseConnector {
-    pub(crate) async fn to_ticket(&self, raw: CwTicket) -> Ticket {
+    pub(crate) async fn to_ticket(&self, raw: CwTicket) -> Result<Ticket, ConnectorError> {
         let closed = self
             .cached_status_closed(
                 raw.board.as_ref().and_then(|b| b.id),
                 raw.status.as_ref().and_then(|s| s.id),
             )
             .await;
-        raw.into_ticket(closed)
+        let mut ticket = raw.into_ticket(closed);
+        // A failed member lookup fails the read (retried like any read): a
+        // ticket whose owner lost its e-mail would look reassigned.
+        self.fill_person(&mut ticket).await?;
+        Ok(ticket)
     }
 
     pub(crate) async fn do_discover(&self) -> Result<Catalog, ConnectorError> {
@@ -100,7 +104,7 @@ impl ConnectWiseConnector {
 
     pub(crate) async fn do_get_ticket(&self, id: &str) -> Result<Ticket, ConnectorError> {
         let raw = self.raw_ticket(id).await?;
-        Ok(self.to_ticket(raw).await)
+        self.to_ticket(raw).await
     }
 
     pub(crate) async fn do_find_by_marker(
@@ -125,7 +129,7 @@ impl ConnectWiseConnector {
             );
         }
         match found.into_iter().next() {
-            Some(raw) => Ok(Some(self.to_ticket(raw).await)),
+            Some(raw) => Ok(Some(self.to_ticket(raw).await?)),
             None => Ok(None),
         }
     }
@@ -162,7 +166,14 @@ impl ConnectWiseConnector {
         if let Some(kind) = new.placement.get("subtype") {
             body["subType"] = json!({"name": kind});
         }
-        for (name, value) in &new.fields {
+        let (extra, rest) = self.owner_and_category_ops(&new.fields).await?;
+        for op in extra {
+            let (Some(path), Some(value)) = (op["path"].as_str(), op.get("value")) else {
+                continue;
+            };
+            body[path] = value.clone();
+        }
+        for (name, value) in &rest {
             match name.as_str() {
                 "owner" => body["owner"] = json!({"identifier": value}),
                 other => return Err(unknown_field(other)),
@@ -170,7 +181,7 @@ impl ConnectWiseConnector {
         }
         let url = self.api_url("service/tickets", &[]).await?;
         let raw: CwTicket = self.http.send_json(Method::POST, url, Some(&body)).await?;
-        Ok(self.to_ticket(raw).await)
+        self.to_ticket(raw).await
     }
 
     /// PATCHes the changed fields. ConnectWise answers with the whole ticket
@@ -185,9 +196,9 @@ impl ConnectWiseConnector {
         if update.is_empty() {
             return Ok(None);
         }
-        let mut ops = Vec::new();
+        let (mut ops, rest) = self.owner_and_category_ops(&update.fields).await?;
         let mut board_id = None;
-        for (name, value) in &update.fields {
+        for (name, value) in &rest {
             match name.as_str() {
                 "owner" => ops.push(replace("owner", json!({"identifier": value}))),
                 "company" => ops.push(replace("company", company_ref(value))),
@@ -247,7 +258,7 @@ impl ConnectWiseConnector {
         update: &TicketUpdate,
     ) -> Result<Ticket, ConnectorError> {
         match self.do_update_ticket(id, update).await? {
-            Some(raw) => Ok(self.to_ticket(raw).await),
+            Some(raw) => self.to_ticket(raw).await,
             None => self.do_get_ticket(id).await,
         }
     }

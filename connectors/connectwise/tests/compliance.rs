@@ -71,3 +71,17 @@ async fn connectwise_passes_the_compliance_kit() {
     // The kit's writes were counted as the API user's.
     assert!(!sim.control().writes_by("demo-public").is_empty());
 }
+
+#[tokio::test]
+async fn connectwise_owner_and_category_round_trip() {
+    let sim = common::start_sim().await;
+    let connector = common::connector(&sim);
+    let labels = compliance::OwnerLabels {
+        person_email: "tina.tech@northwind-msp.example".into(),
+        group: Some("Co-Managed".into()),
+        category: Some("Incident".into()),
+        subcategory: Some("Hardware".into()),
+        item: Some("Printer".into()),
+    };
+    compliance::run_owners(&connector, &Actions { sim: sim.clone() }, &labels).await;
+}

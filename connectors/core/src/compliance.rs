@@ -5,6 +5,9 @@
 //! Failures panic with a message naming the broken promise (this is test code).
 
 mod ambiguous;
+mod owners;
+
+pub use owners::{run_owners, OwnerLabels};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -6,7 +6,7 @@ use http::HeaderMap;
 
 use crate::error::{ConnectorError, WebhookError};
 use crate::model::{
-    Catalog, ChangeHint, Comment, NewComment, NewTicket, Ticket, TicketUpdate, Timestamp,
+    Catalog, ChangeHint, Comment, NewComment, NewTicket, Person, Ticket, TicketUpdate, Timestamp,
     Visibility,
 };
 use crate::webhooks::WebhookStatus;
@@ -39,6 +39,15 @@ pub trait Connector: Send + Sync {
         &self,
     ) -> Result<std::collections::BTreeMap<String, Vec<String>>, ConnectorError> {
         Ok(std::collections::BTreeMap::new())
+    }
+
+    /// The person whose e-mail address is `email` (compared
+    /// case-insensitively), through the vendor's resource / member / user
+    /// lookup; `None` when nobody has it. Connectors cache the answers.
+    /// Connectors that cannot look people up keep this default (nobody).
+    async fn find_person(&self, email: &str) -> Result<Option<Person>, ConnectorError> {
+        let _ = email;
+        Ok(None)
     }
 
     /// Reads the current state of one ticket. Missing tickets give [`ConnectorError::NotFound`].

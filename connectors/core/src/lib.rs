@@ -18,6 +18,7 @@ pub mod http;
 pub mod limits;
 pub mod marker;
 pub mod model;
+pub mod people;
 pub mod probe;
 pub mod sim;
 pub mod stats;

@@ -56,6 +56,62 @@ pub struct Ticket {
     pub fields: BTreeMap<String, String>,
     /// The vendor's change watermark.
     pub updated_at: Timestamp,
+    /// Who holds the ticket: a person and/or a group (queue, team, assignment group).
+    #[serde(default)]
+    pub assignee: Assignee,
+    /// The ticket's category labels (issue type / sub-issue type, type / subtype / item, ...).
+    #[serde(default)]
+    pub category: Category,
+}
+
+/// A person on a vendor system (Autotask resource, ConnectWise member,
+/// ServiceNow user, Jira account).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    /// The vendor's id (resource id, member id, `sys_id`, `accountId`).
+    pub id: String,
+    pub name: Option<String>,
+    /// How people are matched across systems (compared case-insensitively).
+    pub email: Option<String>,
+}
+
+/// Who holds a ticket.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignee {
+    pub person: Option<Person>,
+    /// Group label: Autotask queue, ConnectWise team, ServiceNow assignment group.
+    pub group: Option<String>,
+}
+
+/// A ticket's category labels; which of them a vendor has is the connector's
+/// business (Autotask: issue type / sub-issue type; ConnectWise: type /
+/// subtype / item; ServiceNow: category / subcategory; Jira: issue type /
+/// first component).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Category {
+    pub category: Option<String>,
+    pub subcategory: Option<String>,
+    pub item: Option<String>,
+}
+
+/// Reserved [`TicketUpdate::fields`] / [`NewTicket::fields`] keys through
+/// which the bridge writes owners and categories (every connector
+/// understands them). An empty value clears the field.
+pub mod keys {
+    /// The vendor id of the person to assign (from [`crate::Connector::find_person`]).
+    pub const PERSON: &str = "assignee.person";
+    /// The group label to assign.
+    pub const GROUP: &str = "assignee.group";
+    /// Category labels.
+    pub const CATEGORY: &str = "category.category";
+    pub const SUBCATEGORY: &str = "category.subcategory";
+    pub const ITEM: &str = "category.item";
+    /// Catalog keys of [`crate::Connector::discover_picklists`] listing the
+    /// labels the mapping may name.
+    pub const GROUPS: &str = "assignee.group";
+    pub const CATEGORIES: &str = "category";
+    pub const SUBCATEGORIES: &str = "subcategory";
+    pub const ITEMS: &str = "item";
 }
 
 /// A note / comment on a ticket.

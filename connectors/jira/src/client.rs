@@ -76,6 +76,8 @@ pub struct JiraConnector {
     pub(crate) settings: JiraSettings,
     pub(crate) http: HttpClient,
     pub(crate) cache: Mutex<Cache>,
+    /// Assignees by e-mail ([`crate::people`]).
+    pub(crate) people: psa_connector::people::PeopleCache,
 }
 
 impl std::fmt::Debug for JiraConnector {
@@ -111,6 +113,7 @@ impl JiraConnector {
             settings,
             http,
             cache: Mutex::new(Cache::default()),
+            people: Default::default(),
         })
     }
 

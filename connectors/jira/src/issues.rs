@@ -16,7 +16,7 @@ use crate::{adf, MARKER_PROPERTY};
 
 /// Fields every read asks for.
 pub(crate) const BASE_FIELDS: &str =
-    "summary,description,status,priority,updated,created,project,issuetype,resolution,labels";
+    "summary,description,status,priority,updated,created,project,issuetype,resolution,labels,assignee,components";
 
 /// Jira's limit on a summary.
 pub const SUMMARY_MAX_CHARS: usize = 255;
@@ -149,7 +149,28 @@ impl JiraConnector {
                 f.get(&x.id).map(value_text).unwrap_or_default(),
             );
         }
+        let assignee = psa_connector::Assignee {
+            person: crate::people::person_of(f.get("assignee")),
+            group: None,
+        };
+        let first_component = f
+            .get("components")
+            .and_then(Value::as_array)
+            .and_then(|c| c.first())
+            .and_then(|c| c.get("name"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let category = psa_connector::Category {
+            category: f
+                .pointer("/issuetype/name")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            subcategory: first_component,
+            item: None,
+        };
         Ok(Ticket {
+            assignee,
+            category,
             id: id.to_string(),
             number: key.to_string(),
             title: f
@@ -288,7 +309,8 @@ impl JiraConnector {
         if let Some(p) = &new.priority {
             fields.insert("priority".into(), json!({"id": self.priority_id(p).await?}));
         }
-        self.named_fields(&new.fields, &mut fields).await?;
+        let named = self.owner_and_category(&new.fields, &mut fields)?;
+        self.named_fields(&named, &mut fields).await?;
         if let Some(status) = &new.status {
             // Checked before anything is written: an unknown label is no create.
             self.status_known(status).await?;
@@ -332,12 +354,13 @@ impl JiraConnector {
         if let Some(p) = &update.priority {
             fields.insert("priority".into(), json!({"id": self.priority_id(p).await?}));
         }
+        let owned = self.owner_and_category(&update.fields, &mut fields)?;
         // Fields a transition screen takes go with the status.
-        let mut for_edit = update.fields.clone();
+        let mut for_edit = owned.clone();
         let mut for_transition = BTreeMap::new();
         if let Some(status) = &update.status {
             self.status_known(status).await?;
-            for name in update.fields.keys() {
+            for name in owned.keys() {
                 if self.is_transition_field(name).await {
                     if let Some(v) = for_edit.remove(name) {
                         for_transition.insert(name.clone(), v);

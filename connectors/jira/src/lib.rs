@@ -16,6 +16,7 @@ pub mod fuzzing;
 mod hook_status;
 mod hooks;
 mod issues;
+mod people;
 mod search;
 mod settings;
 pub mod sim;

@@ -76,3 +76,25 @@ async fn jira_service_desk_passes_the_compliance_kit() {
     .await;
     assert!(!sim.control().writes_by(&sim.options().email).is_empty());
 }
+
+#[tokio::test]
+async fn jira_owner_and_component_round_trip() {
+    let sim = common::start_sim().await;
+    let connector = common::connector(&sim, "HELP");
+    let labels = compliance::OwnerLabels {
+        person_email: "sam.supervisor@northwind-msp.example".into(),
+        group: None,
+        category: None,
+        subcategory: Some("Hardware".into()),
+        item: None,
+    };
+    let actions = Actions {
+        sim: sim.clone(),
+        project: "HELP",
+    };
+    compliance::run_owners(&connector, &actions, &labels).await;
+    let lists = psa_connector::Connector::discover_picklists(&connector)
+        .await
+        .unwrap();
+    assert_eq!(lists["category"], vec!["Service Request".to_string()]);
+}

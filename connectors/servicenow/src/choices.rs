@@ -20,6 +20,8 @@ pub(crate) const CHOICE_FIELDS: &[&str] = &[
     "priority",
     "close_code",
     "hold_reason",
+    "category",
+    "subcategory",
 ];
 
 /// (value, label) pairs per field, in the instance's order.

@@ -24,6 +24,8 @@ pub struct ServiceNowConnector {
     pub(crate) http: HttpClient,
     oauth: Option<OAuth>,
     pub(crate) refs: RefCache,
+    /// Assignees by sys_id and e-mail ([`crate::people`]).
+    pub(crate) people: psa_connector::people::PeopleCache,
     pub(crate) choices: ChoiceCache,
     pub(crate) clock: Clock,
 }
@@ -104,6 +106,7 @@ impl ServiceNowConnector {
             http,
             oauth,
             refs: RefCache::default(),
+            people: Default::default(),
             choices: ChoiceCache::default(),
             clock,
         })

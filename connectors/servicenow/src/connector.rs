@@ -59,8 +59,25 @@ impl Connector for ServiceNowConnector {
                 .into_iter()
                 .map(|f| (f.to_string(), choices.labels(f)))
                 .collect();
-        lists.insert("assignment_group".into(), self.group_names().await?);
+        let groups = self.group_names().await?;
+        lists.insert(psa_connector::keys::GROUPS.into(), groups.clone());
+        lists.insert("assignment_group".into(), groups);
+        lists.insert(
+            psa_connector::keys::CATEGORIES.into(),
+            choices.labels("category"),
+        );
+        lists.insert(
+            psa_connector::keys::SUBCATEGORIES.into(),
+            choices.labels("subcategory"),
+        );
         Ok(lists)
+    }
+
+    async fn find_person(
+        &self,
+        email: &str,
+    ) -> Result<Option<psa_connector::Person>, ConnectorError> {
+        self.person_by_email(email).await
     }
 
     async fn get_ticket(&self, id: &str) -> Result<Ticket, ConnectorError> {

@@ -17,6 +17,7 @@ mod errors;
 pub mod fuzzing;
 mod journal;
 mod paging;
+mod people;
 mod polling;
 mod refs;
 mod settings;

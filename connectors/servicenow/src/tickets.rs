@@ -18,7 +18,7 @@ use crate::refs::reference_table;
 use crate::wire::{is_sys_id, parse_time, query_value, Record};
 
 /// Columns every ticket read asks for (`sysparm_fields`).
-pub(crate) const READ_FIELDS: &str = "sys_id,number,short_description,description,state,priority,impact,urgency,assignment_group,caller_id,company,correlation_id,correlation_display,close_code,close_notes,hold_reason,sys_updated_on,sys_mod_count";
+pub(crate) const READ_FIELDS: &str = "sys_id,number,short_description,description,state,priority,impact,urgency,assignment_group,assigned_to,category,subcategory,caller_id,company,correlation_id,correlation_display,close_code,close_notes,hold_reason,sys_updated_on,sys_mod_count";
 
 /// Named fields a ticket carries in [`Ticket::fields`], shown by label/name.
 const SHOWN_FIELDS: &[&str] = &[
@@ -63,7 +63,25 @@ impl ServiceNowConnector {
         for f in SHOWN_FIELDS {
             fields.insert(f.to_string(), r.display(f));
         }
+        let shown = |f: &str| Some(r.display(f)).filter(|v| !v.is_empty());
+        let assignee = psa_connector::Assignee {
+            person: Some(r.value("assigned_to"))
+                .filter(|v| !v.is_empty())
+                .map(|id| psa_connector::Person {
+                    id,
+                    name: shown("assigned_to"),
+                    email: None,
+                }),
+            group: queue.clone(),
+        };
+        let category = psa_connector::Category {
+            category: shown("category"),
+            subcategory: shown("subcategory"),
+            item: None,
+        };
         Ok(Ticket {
+            assignee,
+            category,
             number: r.value("number"),
             title: r.value("short_description"),
             description: Some(r.value("description")),
@@ -87,7 +105,9 @@ impl ServiceNowConnector {
         }
         let url = self.table_url(&self.settings.table, Some(id), &read_params())?;
         let response = self.call(Method::GET, url, None).await?;
-        self.ticket_from(&Self::result(&response)?)
+        let mut ticket = self.ticket_from(&Self::result(&response)?)?;
+        self.fill_person(&mut ticket).await?;
+        Ok(ticket)
     }
 
     pub(crate) async fn find_marker(&self, marker: &str) -> Result<Option<Ticket>, ConnectorError> {
@@ -101,7 +121,14 @@ impl ServiceNowConnector {
         let url = self.table_url(&self.settings.table, None, &params)?;
         let response = self.call(Method::GET, url, None).await?;
         match Self::result(&response)? {
-            Value::Array(items) => items.first().map(|v| self.ticket_from(v)).transpose(),
+            Value::Array(items) => match items.first() {
+                Some(v) => {
+                    let mut ticket = self.ticket_from(v)?;
+                    self.fill_person(&mut ticket).await?;
+                    Ok(Some(ticket))
+                }
+                None => Ok(None),
+            },
             _ => Err(ConnectorError::InvalidResponse(
                 "a list answer whose result is not an array".into(),
             )),
@@ -111,6 +138,8 @@ impl ServiceNowConnector {
     pub(crate) async fn create(&self, new: &NewTicket) -> Result<Ticket, ConnectorError> {
         let mut fields = new.placement.clone();
         fields.extend(new.fields.clone());
+        let mut owned = Map::new();
+        let fields = self.owner_and_category(&fields, &mut owned).await?;
         let mut body = self
             .write_body(
                 Some(&new.title),
@@ -119,6 +148,7 @@ impl ServiceNowConnector {
                 &fields,
             )
             .await?;
+        body.extend(owned);
         body.insert("description".into(), Value::String(new.description.clone()));
         body.insert("correlation_id".into(), Value::String(new.marker.clone()));
         body.entry("correlation_display")
@@ -141,14 +171,17 @@ impl ServiceNowConnector {
                 self.settings.table
             )));
         }
-        let body = self
+        let mut owned = Map::new();
+        let fields = self.owner_and_category(&update.fields, &mut owned).await?;
+        let mut body = self
             .write_body(
                 update.title.as_deref(),
                 update.status.as_deref(),
                 update.priority.as_deref(),
-                &update.fields,
+                &fields,
             )
             .await?;
+        body.extend(owned);
         if body.is_empty() {
             return self.read(id).await;
         }
@@ -156,7 +189,9 @@ impl ServiceNowConnector {
         let response = self
             .call(Method::PATCH, url, Some(&Value::Object(body)))
             .await?;
-        self.ticket_from(&Self::result(&response)?)
+        let mut ticket = self.ticket_from(&Self::result(&response)?)?;
+        self.fill_person(&mut ticket).await?;
+        Ok(ticket)
     }
 
     /// The JSON body of a write, with labels translated and the state's

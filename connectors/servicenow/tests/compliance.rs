@@ -83,3 +83,17 @@ async fn servicenow_connector_passes_the_compliance_kit_with_oauth() {
     );
     assert!(!sim.control().writes_by(common::USER).is_empty());
 }
+
+#[tokio::test]
+async fn servicenow_owner_and_category_round_trip() {
+    let sim = common::sim().await;
+    let connector = common::connector(common::settings(&sim));
+    let labels = compliance::OwnerLabels {
+        person_email: "sam.supervisor@northwind-msp.example".into(),
+        group: Some("MSP Escalation".into()),
+        category: Some("Hardware".into()),
+        subcategory: Some("Printer".into()),
+        item: None,
+    };
+    compliance::run_owners(&connector, &Actions { sim: &sim }, &labels).await;
+}

@@ -81,6 +81,9 @@ impl AutotaskSim {
                 status: String::new(),
                 priority: priority.to_string(),
                 queue: queue.to_string(),
+                assignee: None,
+                issue_type: String::new(),
+                sub_issue_type: String::new(),
                 udfs: BTreeMap::new(),
                 last_modified: Utc::now(),
             })
@@ -109,6 +112,23 @@ impl AutotaskSim {
     }
     pub fn user_set_queue(&self, ticket_id: i64, queue: &str) {
         self.user_set(ticket_id, "queueID", queue);
+    }
+    /// A dispatcher assigns the ticket to the technician named `person`
+    /// ("Tina Tech", a resource made up on first use), or unassigns it (`None`).
+    pub fn user_assign(&self, ticket_id: i64, person: Option<&str>) {
+        self.act(|data, author| {
+            let resource = person.map(|name| self.human(data, name));
+            let role = resource.map(|_| super::resources::DEFAULT_ROLE);
+            let body = json!({ "id": ticket_id, "assignedResourceID": resource, "assignedResourceRoleID": role });
+            let (_, events) =
+                data.update_ticket(body.as_object().unwrap_or(&Map::new()), author, false)?;
+            Ok(events)
+        });
+    }
+    /// A person sets the issue type and sub-issue type (labels).
+    pub fn user_set_category(&self, ticket_id: i64, issue_type: &str, sub_issue_type: &str) {
+        self.user_set(ticket_id, "issueType", issue_type);
+        self.user_set(ticket_id, "subIssueType", sub_issue_type);
     }
     /// A person rewrites the ticket's title and description.
     pub fn user_set_text(&self, ticket_id: i64, title: &str, description: &str) {

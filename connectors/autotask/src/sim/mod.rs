@@ -82,6 +82,10 @@ pub struct SimTicket {
     pub status: String,
     pub priority: String,
     pub queue: String,
+    /// The assigned resource's e-mail address.
+    pub assignee: Option<String>,
+    pub issue_type: String,
+    pub sub_issue_type: String,
     pub udfs: BTreeMap<String, String>,
     pub last_modified: DateTime<Utc>,
 }
@@ -313,6 +317,20 @@ impl AutotaskSim {
             queue: t
                 .queue_id
                 .and_then(|q| label_of(&tn.queues, q))
+                .unwrap_or_default()
+                .to_string(),
+            assignee: t
+                .assigned_resource_id
+                .and_then(|r| tn.resources.get(&r))
+                .map(|r| r.email.clone()),
+            issue_type: t
+                .issue_type
+                .and_then(|v| label_of(&tn.issue_types, v))
+                .unwrap_or_default()
+                .to_string(),
+            sub_issue_type: t
+                .sub_issue_type
+                .and_then(|v| label_of(&tn.sub_issue_types, v))
                 .unwrap_or_default()
                 .to_string(),
             udfs: t.udfs.clone(),

@@ -75,6 +75,9 @@ impl ResourceRec {
     }
 }
 
+/// The service desk role every simulated resource has as its default.
+pub(crate) const DEFAULT_ROLE: i64 = 29683461;
+
 pub(crate) const RESOURCE_FIELDS: &[FieldMeta] = &[
     ("id", "long", true, true, false),
     ("firstName", "string", true, false, false),
@@ -82,6 +85,7 @@ pub(crate) const RESOURCE_FIELDS: &[FieldMeta] = &[
     ("userName", "string", true, false, false),
     ("email", "string", true, false, false),
     ("isActive", "boolean", true, false, false),
+    ("defaultServiceDeskRoleID", "integer", false, false, false),
     ("resourceType", "string", false, true, false),
 ];
 
@@ -94,6 +98,7 @@ pub(crate) fn resource_json(id: i64, r: &ResourceRec) -> Value {
         "userName": r.user_name,
         "email": r.email,
         "isActive": r.active,
+        "defaultServiceDeskRoleID": DEFAULT_ROLE,
         "resourceType": r.kind,
         "userDefinedFields": [],
     })

@@ -41,6 +41,15 @@ pub(crate) fn tenant() -> Tenant {
         (29683354, "Recurring Tickets"),
         (29683481, "Escalate to MSP"),
     ]);
+    let issue_types = list(&[(1, "Hardware"), (2, "Software"), (3, "Network")]);
+    let sub_issue_types = list(&[
+        (10, "Laptop"),
+        (11, "Printer"),
+        (20, "Email"),
+        (21, "Office"),
+        (30, "VPN"),
+        (31, "Wi-Fi"),
+    ]);
     let mut ticket_types = list(&[
         (1, "Service Request"),
         (2, "Incident"),
@@ -92,6 +101,8 @@ pub(crate) fn tenant() -> Tenant {
         statuses,
         priorities,
         queues,
+        issue_types,
+        sub_issue_types,
         ticket_types,
         sources,
         note_types,

@@ -143,6 +143,8 @@ impl Data {
             ("queueID", &mut t.queue_id),
             ("ticketType", &mut t.ticket_type),
             ("source", &mut t.source),
+            ("issueType", &mut t.issue_type),
+            ("subIssueType", &mut t.sub_issue_type),
         ] {
             if let Some(v) = int(body, field)? {
                 self.check_pick(field, v)?;
@@ -224,7 +226,9 @@ impl Data {
         }
         let mut changed: Vec<&'static str> = Vec::new();
         let b = &before;
-        let checks: [(&'static str, bool); 12] = [
+        let checks: [(&'static str, bool); 14] = [
+            ("issueType", b.issue_type != t.issue_type),
+            ("subIssueType", b.sub_issue_type != t.sub_issue_type),
             ("title", b.title != t.title),
             ("description", b.description != t.description),
             ("status", b.status != t.status),
@@ -285,6 +289,8 @@ impl Data {
                 .find(|p| p.default)
                 .map(|p| p.value),
             source: None,
+            issue_type: None,
+            sub_issue_type: None,
             due: Some(now + chrono::Duration::days(1)),
             created: now,
             creator_resource_id: author,

@@ -88,6 +88,17 @@ pub(crate) const BOARD_TYPE: Resource = Resource {
     name: "type",
     fields: &["id", "name", "inactiveFlag", "board/id", "board/name"],
 };
+pub(crate) const MEMBER: Resource = Resource {
+    name: "member",
+    fields: &[
+        "id",
+        "identifier",
+        "firstName",
+        "lastName",
+        "officeEmail",
+        "inactiveFlag",
+    ],
+};
 pub(crate) const PRIORITY: Resource = Resource {
     name: "priority",
     fields: &["id", "name", "sort", "defaultFlag"],

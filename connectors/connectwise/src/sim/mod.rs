@@ -64,6 +64,12 @@ pub struct SimTicket {
     pub external_xref: String,
     pub closed: bool,
     pub last_updated: DateTime<Utc>,
+    /// The owner's `officeEmail`.
+    pub owner: Option<String>,
+    /// `type`, `subType` and `item` names (empty when unset).
+    pub kind: String,
+    pub sub_kind: String,
+    pub item: String,
 }
 
 /// A ticket note as the simulator holds it.
@@ -259,6 +265,26 @@ impl ConnectWiseSim {
                 Some(c) => t.company_id = c.id,
                 None => tracing::warn!(company, "no such company"),
             }
+        });
+    }
+
+    /// An engineer makes member `identifier` the ticket's owner (`None`: nobody).
+    pub fn user_set_owner(&self, ticket_id: i64, identifier: Option<&str>) {
+        self.human_change(ticket_id, "jsmith", |state, t| {
+            t.owner_id = identifier.and_then(|i| state.member_by_identifier(i).map(|m| m.id));
+        });
+    }
+
+    /// An engineer sets the ticket's type and subtype (names on its board).
+    pub fn user_set_type(&self, ticket_id: i64, kind: &str, sub_kind: &str) {
+        self.human_change(ticket_id, "jsmith", |state, t| {
+            let pick = |list: &[state::BoardType], name: &str| {
+                list.iter()
+                    .find(|b| b.board_id == t.board_id && b.name == name)
+                    .cloned()
+            };
+            t.kind = pick(&state.types, kind);
+            t.sub_kind = pick(&state.subtypes, sub_kind);
         });
     }
 
@@ -493,5 +519,16 @@ fn sim_ticket(state: &State, t: &TicketRec) -> SimTicket {
         external_xref: t.external_xref.clone(),
         closed: t.closed,
         last_updated: t.last_updated,
+        owner: t
+            .owner_id
+            .and_then(|id| state.member(id))
+            .map(|m| m.email.clone()),
+        kind: t.kind.as_ref().map(|k| k.name.clone()).unwrap_or_default(),
+        sub_kind: t
+            .sub_kind
+            .as_ref()
+            .map(|k| k.name.clone())
+            .unwrap_or_default(),
+        item: t.item.as_ref().map(|k| k.name.clone()).unwrap_or_default(),
     }
 }

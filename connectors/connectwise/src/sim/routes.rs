@@ -130,7 +130,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/service/boards/{id}/statuses", get(statuses))
         .route("/service/boards/{id}/types", get(types))
         .route("/service/boards/{id}/subtypes", get(subtypes))
+        .route("/service/boards/{id}/items", get(items))
         .route("/service/priorities", get(priorities))
+        .route("/system/members", get(members))
+        .route("/system/members/{id}", get(member))
         .route("/company/companies", get(companies))
         .route(
             "/system/callbacks",
@@ -222,6 +225,14 @@ async fn subtypes(
     board_types(&shared, &id, list, |s| &s.subtypes)
 }
 
+async fn items(
+    State(shared): Sim,
+    Path(id): Path<String>,
+    list: Listing,
+) -> Result<Response, ApiError> {
+    board_types(&shared, &id, list, |s| &s.items)
+}
+
 fn board_types(
     shared: &Shared,
     id: &str,
@@ -246,6 +257,18 @@ async fn priorities(State(shared): Sim, list: Listing) -> Result<Response, ApiEr
         .map(|p| state.priority_json(p))
         .collect();
     list.respond(&listing::PRIORITY, items)
+}
+
+async fn members(State(shared): Sim, list: Listing) -> Result<Response, ApiError> {
+    let state = shared.state();
+    let items = state.members.iter().map(|m| state.member_json(m)).collect();
+    list.respond(&listing::MEMBER, items)
+}
+
+async fn member(State(shared): Sim, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let state = shared.state();
+    let m = find("Member", &id, |n| state.member(n).cloned())?;
+    Ok(axum::Json(state.member_json(&m)).into_response())
 }
 
 async fn companies(State(shared): Sim, list: Listing) -> Result<Response, ApiError> {

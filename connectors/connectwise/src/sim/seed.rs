@@ -86,6 +86,10 @@ pub(crate) fn seed() -> State {
     .into_iter()
     .map(board_type)
     .collect();
+    state.items = [(121, 1, "Laptop"), (122, 1, "Printer"), (221, 2, "Laptop")]
+        .into_iter()
+        .map(board_type)
+        .collect();
     state.priorities = [
         (7, "Priority 1 - Emergency Response", 1, false),
         (8, "Priority 2 - Quick Response", 2, false),
@@ -122,11 +126,25 @@ pub(crate) fn seed() -> State {
             id: 148,
             identifier: "jsmith".into(),
             name: "John Smith".into(),
+            email: "john.smith@northwind-msp.example".into(),
         },
         Member {
             id: 190,
             identifier: API_MEMBER.into(),
             name: "PSA Bridge API".into(),
+            email: String::new(),
+        },
+        Member {
+            id: 201,
+            identifier: "ttech".into(),
+            name: "Tina Tech".into(),
+            email: "tina.tech@northwind-msp.example".into(),
+        },
+        Member {
+            id: 202,
+            identifier: "ssupervisor".into(),
+            name: "Sam Supervisor".into(),
+            email: "sam.supervisor@northwind-msp.example".into(),
         },
     ];
     state

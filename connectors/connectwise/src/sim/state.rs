@@ -54,6 +54,8 @@ pub(crate) struct Member {
     pub id: i64,
     pub identifier: String,
     pub name: String,
+    /// `officeEmail`, how the bridge matches people across systems.
+    pub email: String,
 }
 
 #[derive(Clone, Debug)]
@@ -67,6 +69,7 @@ pub(crate) struct TicketRec {
     pub owner_id: Option<i64>,
     pub kind: Option<BoardType>,
     pub sub_kind: Option<BoardType>,
+    pub item: Option<BoardType>,
     pub external_xref: String,
     pub initial_description: String,
     pub closed: bool,
@@ -147,6 +150,8 @@ pub(crate) struct State {
     pub statuses: Vec<Status>,
     pub types: Vec<BoardType>,
     pub subtypes: Vec<BoardType>,
+    /// Ticket items per board (`/service/boards/{id}/items`).
+    pub items: Vec<BoardType>,
     pub priorities: Vec<Priority>,
     pub companies: Vec<Company>,
     pub members: Vec<Member>,
@@ -317,6 +322,12 @@ impl State {
                "status": {"id": 1, "name": "Active"}, "deletedFlag": false})
     }
 
+    pub fn member_json(&self, m: &Member) -> Value {
+        let (first, last) = m.name.split_once(' ').unwrap_or((m.name.as_str(), ""));
+        json!({"id": m.id, "identifier": m.identifier, "firstName": first, "lastName": last,
+               "officeEmail": m.email, "inactiveFlag": false})
+    }
+
     fn member_ref(&self, id: Option<i64>) -> Value {
         match id.and_then(|id| self.member(id)) {
             Some(m) => json!({"id": m.id, "identifier": m.identifier, "name": m.name}),
@@ -355,6 +366,9 @@ impl State {
         }
         if let Some(kind) = &t.kind {
             v["type"] = json!({"id": kind.id, "name": kind.name});
+        }
+        if let Some(item) = &t.item {
+            v["item"] = json!({"id": item.id, "name": item.name});
         }
         if let Some(kind) = &t.sub_kind {
             v["subType"] = json!({"id": kind.id, "name": kind.name});

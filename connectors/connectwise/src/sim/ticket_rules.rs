@@ -103,7 +103,11 @@ pub(crate) fn resolve_type(
         .filter(|t| t.board_id == board_id && !t.inactive)
         .cloned()
         .ok_or_else(|| {
-            let what = if field == "type" { "Type" } else { "SubType" };
+            let what = match field {
+                "type" => "Type",
+                "item" => "Item",
+                _ => "SubType",
+            };
             ApiError::invalid(
                 "ticket",
                 "InvalidField",
@@ -190,6 +194,10 @@ pub(crate) fn from_body(
         },
         sub_kind: match body.get("subType").filter(|v| !v.is_null()) {
             Some(r) => Some(resolve_type(&state.subtypes, "subType", board.id, r)?),
+            None => None,
+        },
+        item: match body.get("item").filter(|v| !v.is_null()) {
+            Some(r) => Some(resolve_type(&state.items, "item", board.id, r)?),
             None => None,
         },
         external_xref: external_xref.to_string(),
@@ -292,6 +300,8 @@ pub(crate) fn apply_op(
                 &value,
             )?)
         }
+        "item" if value.is_null() => t.item = None,
+        "item" => t.item = Some(resolve_type(&state.items, "item", t.board_id, &value)?),
         "externalXRef" => {
             let xref = value.as_str().unwrap_or_default();
             check_external_xref(xref)?;
@@ -354,6 +364,7 @@ pub(crate) fn new_ticket_record(
         owner_id: state.member_by_identifier(member).map(|m| m.id),
         kind: None,
         sub_kind: None,
+        item: None,
         external_xref: String::new(),
         initial_description: String::new(),
         closed: false,

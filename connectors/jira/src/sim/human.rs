@@ -138,6 +138,12 @@ impl JiraSim {
         self.user_edit(key, json!({"fields": {"priority": {"name": priority}}}))
     }
 
+    /// A person assigns the issue to the user with `email` (`None`: nobody).
+    pub fn user_assign(&self, key: &str, email: Option<&str>) -> bool {
+        let account = email.map(|e| self.shared.state().user_by_name(e).account_id);
+        self.user_edit(key, serde_json::json!({"fields": {"assignee": account.map(|a| serde_json::json!({"accountId": a}))}}))
+    }
+
     pub fn user_set_summary(&self, key: &str, summary: &str) -> bool {
         self.user_edit(key, json!({"fields": {"summary": summary}}))
     }

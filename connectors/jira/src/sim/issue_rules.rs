@@ -84,6 +84,36 @@ impl State {
                         .unwrap_or_default()
                 }
                 "project" | "issuetype" if creating => {}
+                "assignee" => {
+                    issue.assignee = match value.get("accountId").and_then(Value::as_str) {
+                        None if value.is_null() => None,
+                        Some(id) if self.users.iter().any(|u| u.account_id == id) => {
+                            Some(id.to_string())
+                        }
+                        _ => {
+                            return Err(ApiError::field(
+                                "assignee",
+                                format!("User '{}' cannot be assigned issues.", value),
+                            ))
+                        }
+                    }
+                }
+                "components" => {
+                    let mut names = Vec::new();
+                    for c in value.as_array().into_iter().flatten() {
+                        let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
+                        let Some((_, known)) = super::state::COMPONENTS.iter().find(|(id, n)| {
+                            *n == name || c.get("id").and_then(Value::as_str) == Some(id)
+                        }) else {
+                            return Err(ApiError::field(
+                                "components",
+                                format!("Component name '{name}' is not valid"),
+                            ));
+                        };
+                        names.push(known.to_string());
+                    }
+                    issue.components = names;
+                }
                 "customfield_10050" => {
                     if !(value.is_string() || value.is_null()) {
                         return Err(ApiError::field(name, "Operation value must be a string"));
@@ -186,6 +216,8 @@ impl State {
             priority: "3".into(),
             resolution: None,
             labels: vec![],
+            assignee: None,
+            components: vec![],
             custom: Default::default(),
             properties: Default::default(),
             reporter: self.user_by_name(actor).name,

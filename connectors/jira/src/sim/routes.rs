@@ -257,6 +257,48 @@ async fn projects(AxState(sim): Sim) -> Json<Value> {
     ))
 }
 
+async fn components(
+    AxState(sim): Sim,
+    axum::extract::Path(key): axum::extract::Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let state = sim.state();
+    let project = state.project(&key).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("No project could be found with key '{key}'."),
+        )
+    })?;
+    let list: Vec<Value> = super::state::COMPONENTS
+        .iter()
+        .map(|(id, n)| json!({"self": format!("{}rest/api/3/component/{id}", sim.base_url), "id": id, "name": n, "project": project.key}))
+        .collect();
+    Ok(Json(Value::Array(list)))
+}
+
+/// `GET /rest/api/3/user/search?query=`: users whose e-mail or display
+/// name starts with the query (case-insensitive), as Jira Cloud answers.
+async fn user_search(
+    AxState(sim): Sim,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Json<Value> {
+    let state = sim.state();
+    let query = q
+        .get("query")
+        .map(|s| s.trim().to_lowercase())
+        .unwrap_or_default();
+    let list: Vec<Value> = state
+        .users
+        .iter()
+        .filter(|u| {
+            !query.is_empty()
+                && (u.email.to_lowercase().starts_with(&query)
+                    || u.name.to_lowercase().starts_with(&query))
+        })
+        .map(|u| state.user_json(&sim.base_url, &u.account_id))
+        .collect();
+    Json(Value::Array(list))
+}
+
 async fn project(
     AxState(sim): Sim,
     axum::extract::Path(key): axum::extract::Path<String>,
@@ -334,6 +376,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/rest/api/3/project", get(projects))
         .route("/rest/api/3/workflow/search", get(workflows))
         .route("/rest/api/3/project/{key}", get(project))
+        .route("/rest/api/3/project/{key}/components", get(components))
+        .route("/rest/api/3/user/search", get(user_search))
         .route(
             "/rest/api/3/search",
             get(removed_search).post(removed_search),

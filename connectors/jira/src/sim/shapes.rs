@@ -77,6 +77,20 @@ impl State {
                 .unwrap_or(Value::Null),
         );
         f.insert("labels".into(), json!(i.labels));
+        f.insert(
+            "assignee".into(),
+            i.assignee
+                .as_ref()
+                .map(|a| self.user_json(base, a))
+                .unwrap_or(Value::Null),
+        );
+        let components: Vec<Value> = i
+            .components
+            .iter()
+            .filter_map(|n| super::state::COMPONENTS.iter().find(|(_, c)| c == n))
+            .map(|(id, n)| json!({"self": format!("{base}rest/api/3/component/{id}"), "id": id, "name": n}))
+            .collect();
+        f.insert("components".into(), json!(components));
         if let Some(p) = project {
             f.insert(
                 "project".into(),

@@ -51,6 +51,10 @@ pub(crate) struct IssueRec {
     pub priority: String,
     pub resolution: Option<String>,
     pub labels: Vec<String>,
+    /// The assignee's account id.
+    pub assignee: Option<String>,
+    /// Component names.
+    pub components: Vec<String>,
     /// Custom field values by id, as the API shows them.
     pub custom: BTreeMap<String, Value>,
     pub properties: BTreeMap<String, Value>,
@@ -78,6 +82,13 @@ pub(crate) struct User {
     pub email: String,
     pub name: String,
 }
+
+/// Components every simulated project has.
+pub(crate) const COMPONENTS: &[(&str, &str)] = &[
+    ("10200", "Hardware"),
+    ("10201", "Network"),
+    ("10202", "Email"),
+];
 
 pub(crate) struct State {
     pub projects: Vec<Project>,
@@ -239,6 +250,11 @@ impl State {
                     account_id: "5b10ac8d82e05b22cc7d4ef5".into(),
                     email: "jane.doe@example.com".into(),
                     name: "Jane Doe".into(),
+                },
+                User {
+                    account_id: "5b10ac8d82e05b22cc7d4ef6".into(),
+                    email: "sam.supervisor@northwind-msp.example".into(),
+                    name: "Sam Supervisor".into(),
                 },
             ],
             issues: BTreeMap::new(),

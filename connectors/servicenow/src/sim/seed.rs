@@ -15,6 +15,24 @@ fn rec(pairs: &[(&str, &str)]) -> Rec {
 /// Choice lists as a new instance has them for `incident`.
 pub(crate) const CHOICES: &[(&str, &[(&str, &str)])] = &[
     (
+        "category",
+        &[
+            ("inquiry", "Inquiry / Help"),
+            ("software", "Software"),
+            ("hardware", "Hardware"),
+            ("network", "Network"),
+        ],
+    ),
+    (
+        "subcategory",
+        &[
+            ("printer", "Printer"),
+            ("laptop", "Laptop"),
+            ("vpn", "VPN"),
+            ("email", "Email"),
+        ],
+    ),
+    (
         "state",
         &[
             ("1", "New"),
@@ -110,13 +128,23 @@ pub(crate) fn seed(data: &mut Data, api_users: &[SimUser]) {
         data.store("core_company", rec(&[("name", company)]));
     }
     let humans = [
-        ("abel.tuter", "Abel Tuter"),
-        ("ivy.internal", "Ivy Internal"),
+        ("abel.tuter", "Abel Tuter", "abel.tuter@example.com"),
+        ("ivy.internal", "Ivy Internal", "ivy.internal@example.com"),
+        (
+            "sam.supervisor",
+            "Sam Supervisor",
+            "sam.supervisor@northwind-msp.example",
+        ),
     ];
-    for (user_name, name) in humans {
+    for (user_name, name, email) in humans {
         data.store(
             "sys_user",
-            rec(&[("user_name", user_name), ("name", name), ("active", "true")]),
+            rec(&[
+                ("user_name", user_name),
+                ("name", name),
+                ("email", email),
+                ("active", "true"),
+            ]),
         );
     }
     for user in api_users {

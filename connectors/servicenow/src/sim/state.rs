@@ -56,6 +56,7 @@ pub(crate) const TASK_FIELDS: &[&str] = &[
     "resolved_at",
     "closed_at",
     "category",
+    "subcategory",
     "sys_created_on",
     "sys_created_by",
     "sys_updated_on",
