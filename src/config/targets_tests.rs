@@ -114,7 +114,8 @@ fn mistakes_are_refused_with_the_field_and_the_valid_choices() {
 #[test]
 fn the_documented_example_is_valid() {
     let base = include_str!("../../mappings/autotask-to-connectwise.toml");
-    let start = base.find("#-- targets example begin").unwrap();
+    let begin = "#-- targets example begin\n";
+    let start = base.find(begin).unwrap() + begin.len();
     let end = base.find("#-- targets example end").unwrap();
     let example: String = base[start..end]
         .lines()

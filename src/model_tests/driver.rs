@@ -399,19 +399,4 @@ fn visibility(public: bool) -> Visibility {
     }
 }
 
-/// Opens the store; right after a restart sled's background flusher may
-/// still hold the previous handle's file lock for a moment, so a refused
-/// lock is tried again (up to 5 s).
-fn reopen(path: &Path) -> Store {
-    let mut tries = 0;
-    loop {
-        match Store::open(path) {
-            Ok(store) => return store,
-            Err(e) if tries < 500 && e.to_string().contains("lock") => {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            Err(e) => panic!("reopening the store: {e}"),
-        }
-    }
-}
+use crate::store::reopen::reopen;

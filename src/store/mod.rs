@@ -17,6 +17,8 @@ mod paging;
 mod paused;
 mod perms;
 pub mod records;
+#[cfg(test)]
+pub(crate) mod reopen;
 mod tx;
 
 use std::path::Path;

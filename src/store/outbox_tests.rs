@@ -331,16 +331,7 @@ fn due_heads_figure() {
     println!("due heads of 10,001 pending operations: whole outbox {before:?}, due index {after:?} per round");
 }
 
-/// Opens the store at `path` once the previous handle's lock is released.
-fn reopen(path: &std::path::Path) -> Store {
-    for _ in 0..500 {
-        match Store::open(path) {
-            Ok(store) => return store,
-            Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
-        }
-    }
-    Store::open(path).unwrap()
-}
+use crate::store::reopen::reopen;
 
 /// Outbox transactions share no counter record: counts come from tree
 /// lengths, so the `meta` tree is not written by `put_op` / `remove_op`.

@@ -150,7 +150,7 @@ mod tests {
                 .unwrap();
             store.db.flush().unwrap();
         }
-        let store = Store::open(&path).unwrap();
+        let store = crate::store::reopen::reopen(&path);
         assert!(store.is_paused("acme").unwrap());
         assert!(!store.is_paused("acm").unwrap(), "no prefix match");
         let paused = store.paused_pairings().unwrap();
