@@ -228,6 +228,14 @@ pub async fn verify_bundle(
         summary.head.seq,
         summary.head.hash
     );
+    if summary.unchecked > 0 {
+        println!(
+            "{} of the entries shown as hashes predate hash format 2: their hashes are taken \
+             as stated (a rewrite just before one shows only with --against-store, a recorded \
+             head or a signature)",
+            summary.unchecked
+        );
+    }
     let mut failed = false;
     if let Some(config) = store_config {
         match compare_with_chain(body, &whole_chain(config).await?) {

@@ -166,8 +166,8 @@ async fn report_keys_and_bundle_verification() {
     assert!(out.contains("not signed"), "{out}");
 
     // One entry's words changed: named. The entry chosen is followed by a
-    // stub (an intake entry of no pairing), where the offline check cannot
-    // see a recomputed hash; the store comparison below does.
+    // stub (an intake entry of no pairing), whose hash the offline check
+    // recomputes from its digest, so even a recomputed hash is caught.
     let mut value: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&bundle).unwrap()).unwrap();
     let records = value["body"]["records"].as_array_mut().unwrap();
@@ -202,8 +202,14 @@ async fn report_keys_and_bundle_verification() {
     assert!(out.contains("matches this bridge's audit chain"), "{out}");
     entry_hash_fixed(&mut value, seq);
     std::fs::write(&tampered, serde_json::to_vec_pretty(&value).unwrap()).unwrap();
+    // The stub after it carries its content digest (hash format 2): its hash
+    // no longer follows from the rewritten entry's, offline too.
     let (code, out) = run(&["audit", "verify", "--bundle", &tampered]).await;
-    assert_eq!(code, Some(0), "the limit docs/security.md states: {out}");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!("entry #{seq}")) && out.contains("altered"),
+        "{out}"
+    );
     let (code, out) = run(&[
         "audit",
         "verify",
