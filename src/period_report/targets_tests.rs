@@ -13,7 +13,7 @@ use super::render::{self, EvidenceNote};
 use super::tests::{acme_body, closed, custody, ev, note, nov, store_with, Event};
 use super::*;
 use crate::accountability::calendar::{Calendar, DayRange};
-use crate::accountability::targets::PriorityTargets;
+use crate::accountability::targets::{PriorityTargets, TargetKind};
 use crate::evidence::verify_chain;
 
 fn office() -> Calendar {
