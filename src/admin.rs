@@ -22,6 +22,7 @@ pub mod audit;
 pub mod auth;
 pub mod backfill;
 pub mod dashboard;
+pub mod escalations;
 pub mod links;
 pub mod live;
 pub mod openapi;
@@ -85,6 +86,7 @@ pub fn router(
             Endpoint::Pairings => get(status::get_pairings),
             Endpoint::PairingPause => post(pairings::pause),
             Endpoint::PairingResume => post(pairings::resume),
+            Endpoint::PairingEscalations => get(escalations::list),
             Endpoint::Links => get(links::list),
             Endpoint::Relink => post(links::relink),
             Endpoint::Unlink => post(links::unlink),

@@ -35,6 +35,7 @@ impl Trail {
             detail,
             prev_hash: String::new(),
             hash: String::new(),
+            v: 2,
         });
         self
     }

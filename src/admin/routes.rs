@@ -25,6 +25,8 @@ pub enum Endpoint {
     PairingPause,
     /// `POST /api/v1/pairings/{name}/resume`.
     PairingResume,
+    /// `GET /api/v1/pairings/{name}/escalations` ([`super::escalations`]).
+    PairingEscalations,
     Links,
     Relink,
     Unlink,
@@ -95,6 +97,11 @@ pub const ROUTES: &[AdminRoute] = &[
         "/api/v1/pairings/{name}/resume",
         "POST",
         Endpoint::PairingResume,
+    ),
+    token(
+        "/api/v1/pairings/{name}/escalations",
+        "GET",
+        Endpoint::PairingEscalations,
     ),
     token("/api/v1/links", "GET", Endpoint::Links),
     token("/api/v1/links", "POST", Endpoint::Relink),

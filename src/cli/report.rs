@@ -25,9 +25,11 @@ use super::access::{self, Access};
 pub const FILES: [&str; 3] = ["report.md", "report.csv", "evidence-bundle.json"];
 
 /// `report --help`'s closing text.
-pub const AFTER_HELP: &str = "Figures come from the audit entries stamped inside the period: \
-    tickets escalated, resolved, first-response and resolution times (wall clock, p50/p90/max), \
-    owners (custody entries), dead letters and how each ended. Check the bundle with \
+pub const AFTER_HELP: &str = "Figures come from the custody ledger of the audit entries stamped \
+    inside the period: tickets escalated in it, resolved, first-response and resolution times \
+    (business time on the priority's calendar with the mapping's [targets], else wall clock; \
+    p50/p90/max per priority), met/breached/near targets, breaches, custody (who held each \
+    ticket, how long), dead letters and how each ended. Check the bundle with \
     `psa-bridge audit verify --bundle FILE [--public-key KEY.pub]`. Exit codes: 0 written; \
     1 the store's audit chain is broken (nothing written); 2 bad arguments, a file in \
     --out exists, or a key or the store cannot be used.";
@@ -134,7 +136,8 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    let report = period_report::build(&body, period_report::NO_TARGETS);
+    let targets = psa_bridge::accountability::pairing_targets(pairing);
+    let report = period_report::build(&body, targets.as_ref());
     let mut bundle = Bundle::new(body);
     let mut signed_by = Vec::new();
     for key in &keys {
@@ -225,6 +228,14 @@ pub async fn verify_bundle(
         summary.head.seq,
         summary.head.hash
     );
+    if summary.unchecked > 0 {
+        println!(
+            "{} of the entries shown as hashes predate hash format 2: their hashes are taken \
+             as stated (a rewrite just before one shows only with --against-store, a recorded \
+             head or a signature)",
+            summary.unchecked
+        );
+    }
     let mut failed = false;
     if let Some(config) = store_config {
         match compare_with_chain(body, &whole_chain(config).await?) {

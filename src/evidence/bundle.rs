@@ -14,8 +14,11 @@ use crate::store::{AuditEntry, GENESIS};
 
 /// The `format` field of every bundle.
 pub const FORMAT: &str = "psa-bridge-evidence-bundle";
-/// The bundle layout this build writes and reads.
-pub const VERSION: u64 = 1;
+/// The bundle layout this build writes (2: entries carry their hash format
+/// `v`, stubs and the gap the content digests of format 2 entries).
+pub const VERSION: u64 = 2;
+/// The oldest bundle layout this build reads (1: no digests).
+pub const OLDEST_VERSION: u64 = 1;
 /// Largest bundle `audit verify --bundle` reads (a month of a busy pairing
 /// is a few MiB).
 pub const MAX_BUNDLE_BYTES: u64 = 256 * 1024 * 1024;
@@ -43,6 +46,24 @@ pub struct BundleEntry {
     pub detail: serde_json::Value,
     pub prev_hash: String,
     pub hash: String,
+    /// The entry's hash format (absent: 1), see [`crate::store::entry_hash`].
+    #[serde(
+        default = "crate::store::v1",
+        skip_serializing_if = "crate::store::is_v1"
+    )]
+    pub v: u8,
+}
+
+/// Another pairing's entry: its number and hash, and for a format 2 entry
+/// its content digest, from which (with the hash before it) the verifier
+/// recomputes the hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stub {
+    pub seq: u64,
+    pub hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 impl From<&AuditEntry> for BundleEntry {
@@ -58,6 +79,7 @@ impl From<&AuditEntry> for BundleEntry {
             detail: e.detail.clone(),
             prev_hash: e.prev_hash.clone(),
             hash: e.hash.clone(),
+            v: e.v,
         }
     }
 }
@@ -75,8 +97,14 @@ impl From<&BundleEntry> for AuditEntry {
             detail: e.detail.clone(),
             prev_hash: e.prev_hash.clone(),
             hash: e.hash.clone(),
+            v: e.v,
         }
     }
+}
+
+/// The digest a stub or gap carries for `e` (format 2 entries only).
+fn digest_of(e: &AuditEntry) -> Option<String> {
+    (e.v >= 2).then(|| crate::store::content_digest(e))
 }
 
 /// One position of the chain inside the bundle.
@@ -86,11 +114,18 @@ pub enum Record {
     /// An entry of the bundle's pairing, in full.
     Entry(BundleEntry),
     /// An entry of another pairing (or of no pairing) inside the span: its
-    /// number and hash only.
-    Stub(ChainPoint),
+    /// number and hash (and content digest, format 2).
+    Stub(Stub),
     /// The entries after the period up to the head at generation time
-    /// (`first..=last`), as the last one's hash.
-    Gap { first: u64, last: u64, hash: String },
+    /// (`first..=last`), as the last one's hash, and when all of them are
+    /// format 2 their content digests in order.
+    Gap {
+        first: u64,
+        last: u64,
+        hash: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        digests: Vec<String>,
+    },
 }
 
 impl Record {
@@ -182,15 +217,22 @@ pub fn build(
             if e.pairing.as_deref() == Some(pairing) {
                 Record::Entry(BundleEntry::from(e))
             } else {
-                Record::Stub(point(e))
+                Record::Stub(Stub {
+                    seq: e.seq,
+                    hash: e.hash.clone(),
+                    digest: digest_of(e),
+                })
             }
         })
         .collect();
     if let (Some(first), Some(last)) = (chain.get(end), chain.last()) {
+        let after = &chain[end..];
+        let digests: Option<Vec<String>> = after.iter().map(digest_of).collect();
         records.push(Record::Gap {
             first: first.seq,
             last: last.seq,
             hash: last.hash.clone(),
+            digests: digests.unwrap_or_default(),
         });
     }
     Body {
@@ -307,7 +349,7 @@ impl Bundle {
             None => return Err(format_error(format!("no \"format\": {FORMAT:?} field"))),
         }
         match header.version.as_ref().map(|v| v.as_u64()) {
-            Some(Some(VERSION)) => {}
+            Some(Some(OLDEST_VERSION..=VERSION)) => {}
             Some(Some(found)) => {
                 return Err(EvidenceError::Version {
                     path: name.to_string(),

@@ -118,10 +118,10 @@ fn hostile_bundle_files_are_refused_with_a_reason() {
     let newer =
         String::from_utf8(good.clone())
             .unwrap()
-            .replacen("\"version\": 1", "\"version\": 2", 1);
+            .replacen("\"version\": 2", "\"version\": 3", 1);
     let err = parse(newer.as_bytes());
     assert!(
-        matches!(err, EvidenceError::Version { found: 2, .. }),
+        matches!(err, EvidenceError::Version { found: 3, .. }),
         "{err}"
     );
     let foreign =

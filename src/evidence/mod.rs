@@ -20,6 +20,8 @@ pub mod verify;
 #[cfg(test)]
 mod file_tests;
 #[cfg(test)]
+mod hash_format_tests;
+#[cfg(test)]
 mod tests;
 
 pub use bundle::{Body, Bundle, BundleEntry, ChainPoint, Record};
@@ -40,7 +42,7 @@ pub enum EvidenceError {
     NotText { path: String, offset: usize },
     #[error("{path} is not an evidence bundle: {reason}")]
     Format { path: String, reason: String },
-    #[error("{path} is an evidence bundle of format version {found}; this psa-bridge reads version {supported}")]
+    #[error("{path} is an evidence bundle of format version {found}; this psa-bridge reads versions 1 to {supported}")]
     Version {
         path: String,
         found: u64,

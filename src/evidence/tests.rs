@@ -196,11 +196,12 @@ fn an_altered_entry_is_named() {
     assert!(err.reason.contains("previous-hash link"), "{err}");
 }
 
-/// What docs/security.md says: an entry rewritten with a recomputed hash
-/// just before a stub (whose hash cannot be recomputed without disclosing
-/// another pairing's entry) passes the chain check; the signature does not.
+/// An entry rewritten with a recomputed hash just before a stub: the stub's
+/// hash (format 2) is recomputed from its content digest and the rewritten
+/// entry's hash, so the offline check names the rewritten entry (before
+/// hash format 2 only the signature caught this); the signature fails too.
 #[test]
-fn a_rewrite_next_to_a_stub_is_caught_by_the_signature_only() {
+fn a_rewrite_next_to_a_stub_fails_offline_naming_the_entry() {
     let (_d, entries) = chain();
     let dir = tempfile::tempdir().unwrap();
     sign::generate(&dir.path().join("k")).unwrap();
@@ -216,7 +217,9 @@ fn a_rewrite_next_to_a_stub_is_caught_by_the_signature_only() {
     let mut stored = AuditEntry::from(&*e);
     stored.hash = entry_hash(&stored);
     e.hash = stored.hash;
-    assert!(verify_chain(&bundle.body).is_ok());
+    let err = verify_chain(&bundle.body).unwrap_err();
+    assert_eq!(err.seq, 7, "{err}");
+    assert!(err.reason.contains("altered"), "{err}");
     let public = sign::read_public_key(&public).unwrap();
     let err = sign::check(&bundle, &public).unwrap_err();
     assert!(err.contains("changed after signing"), "{err}");
@@ -291,7 +294,7 @@ fn a_bundle_is_compared_with_the_store_it_claims_to_come_from() {
         12
     );
 
-    // The rewrite a stub hides from the offline check is caught here.
+    // A rewrite next to a stub, hash recomputed: caught here too.
     let mut rewritten = bundle.clone();
     let Record::Entry(e) = &mut rewritten.body.records[4] else {
         unreachable!()
@@ -300,16 +303,23 @@ fn a_bundle_is_compared_with_the_store_it_claims_to_come_from() {
     let mut stored = AuditEntry::from(&*e);
     stored.hash = entry_hash(&stored);
     e.hash = stored.hash;
-    assert!(verify_chain(&rewritten.body).is_ok());
     let err = compare_with_chain(&rewritten.body, &entries).unwrap_err();
     assert_eq!(err.seq, 7, "{err}");
 
     let mut stub = bundle.clone();
-    stub.body.records[2] = Record::Stub(ChainPoint {
+    stub.body.records[2] = Record::Stub(bundle::Stub {
         seq: 5,
         hash: "0".repeat(64),
+        digest: None,
     });
     assert_eq!(compare_with_chain(&stub.body, &entries).unwrap_err().seq, 5);
+    // The right hash with another digest.
+    let mut digest = bundle.clone();
+    if let Record::Stub(s) = &mut digest.body.records[2] {
+        s.digest = Some("0".repeat(64));
+    }
+    let err = compare_with_chain(&digest.body, &entries).unwrap_err();
+    assert!(err.seq == 5 && err.reason.contains("digest"), "{err}");
     let mut head = bundle.clone();
     head.body.head.seq = 40;
     assert_eq!(

@@ -1,10 +1,16 @@
 //! Checking a bundle's chain offline: every full entry's hash is recomputed
-//! from its content and the hash before it, sequence numbers run without a
-//! hole or repeat from the anchor to the head, and the first entry that
-//! fails is named (altered, reordered, removed, inserted).
+//! from its content and the hash before it, and every stub's (and the
+//! gap's) of hash format 2 from its content digest and the hash before it,
+//! so a rewrite anywhere changes every later hash up to the head; sequence
+//! numbers run without a hole or repeat from the anchor to the head; hash
+//! formats never go back from 2 to 1; and the first entry that fails is
+//! named (altered, reordered, removed, inserted). A format 1 stub (an entry
+//! written before store format 2) is taken as stated: a rewrite of the
+//! entry just before it shows only against the store, a recorded head or a
+//! signature (`docs/security.md`).
 
 use super::bundle::{Body, ChainPoint, Record};
-use crate::store::{entry_hash, AuditEntry, GENESIS};
+use crate::store::{chain_hash, entry_hash, AuditEntry, GENESIS, HASH_VERSION};
 
 /// The first break found: which entry and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +27,9 @@ pub struct ChainSummary {
     pub entries: usize,
     /// Entries of other pairings shown as stubs, and after the period as a gap.
     pub stubs: u64,
+    /// Stubs and gap entries of hash format 1, whose hashes are taken as
+    /// stated (not recomputed).
+    pub unchecked: u64,
     pub anchor: ChainPoint,
     pub head: ChainPoint,
 }
@@ -43,6 +52,9 @@ pub fn verify_chain(body: &Body) -> Result<ChainSummary, Broken> {
     let mut prev = body.anchor.clone();
     let mut entries = 0usize;
     let mut stubs = 0u64;
+    let mut unchecked = 0u64;
+    // The hash format seen last: a chain never goes back from 2 to 1.
+    let mut version = 1u8;
     for (i, record) in body.records.iter().enumerate() {
         let seq = record.seq();
         let expected = prev.seq + 1;
@@ -70,6 +82,16 @@ pub fn verify_chain(body: &Body) -> Result<ChainSummary, Broken> {
                         ),
                     ));
                 }
+                if e.v < version || e.v > HASH_VERSION {
+                    return Err(broken(
+                        seq,
+                        format!(
+                            "claims hash format {} after format {version} entries: the entry was rewritten",
+                            e.v
+                        ),
+                    ));
+                }
+                version = e.v;
                 if entry_hash(&AuditEntry::from(e)) != e.hash {
                     return Err(broken(
                         seq,
@@ -82,18 +104,72 @@ pub fn verify_chain(body: &Body) -> Result<ChainSummary, Broken> {
                     hash: e.hash.clone(),
                 };
             }
-            Record::Stub(point) => {
+            Record::Stub(stub) => {
                 stubs += 1;
-                prev = point.clone();
+                match &stub.digest {
+                    Some(digest) => {
+                        if chain_hash(&prev.hash, digest) != stub.hash {
+                            return Err(after_altered(&prev, seq, "entry"));
+                        }
+                        version = HASH_VERSION;
+                    }
+                    None if version >= 2 => {
+                        return Err(broken(
+                            seq,
+                            format!("carries no content digest after format {version} entries: its hash cannot be checked (the bundle was altered)"),
+                        ))
+                    }
+                    None => unchecked += 1,
+                }
+                prev = ChainPoint {
+                    seq,
+                    hash: stub.hash.clone(),
+                };
             }
-            Record::Gap { first, last, hash } => {
+            Record::Gap {
+                first,
+                last,
+                hash,
+                digests,
+            } => {
                 if last < first {
                     return Err(broken(
                         *first,
                         format!("a gap from #{first} to #{last} runs backwards"),
                     ));
                 }
-                stubs += last - first + 1;
+                let count = last - first + 1;
+                stubs += count;
+                if digests.is_empty() {
+                    if version >= 2 {
+                        return Err(broken(
+                            *first,
+                            format!("the entries after the period carry no content digests after format {version} entries (the bundle was altered)"),
+                        ));
+                    }
+                    unchecked += count;
+                } else {
+                    if digests.len() as u64 != count {
+                        return Err(broken(
+                            *first,
+                            format!(
+                                "the gap #{first}..#{last} carries {} digests for {count} entries",
+                                digests.len()
+                            ),
+                        ));
+                    }
+                    let end = digests
+                        .iter()
+                        .fold(prev.hash.clone(), |h, d| chain_hash(&h, d));
+                    if &end != hash {
+                        return Err(after_altered(
+                            &prev,
+                            *first,
+                            "entries after the period (gap)",
+                        ));
+                    }
+                    version = HASH_VERSION;
+                }
                 prev = ChainPoint {
                     seq: *last,
                     hash: hash.clone(),
@@ -120,9 +196,22 @@ pub fn verify_chain(body: &Body) -> Result<ChainSummary, Broken> {
     Ok(ChainSummary {
         entries,
         stubs,
+        unchecked,
         anchor: body.anchor.clone(),
         head: body.head.clone(),
     })
+}
+
+/// A format 2 stub (or gap) whose hash does not follow from `prev`: the
+/// entry before it (named) was altered, or the stub itself.
+fn after_altered(prev: &ChainPoint, seq: u64, what: &str) -> Broken {
+    broken(
+        prev.seq,
+        format!(
+            "the hash of the next {what} (#{seq}, carried as a digest) does not follow from this \
+             entry's: this entry was altered (or its hash recomputed), or #{seq} was"
+        ),
+    )
 }
 
 /// Names the break when `rest[0]` is not entry `expected`.
@@ -187,7 +276,24 @@ pub fn compare_with_chain(body: &Body, chain: &[AuditEntry]) -> Result<(), Broke
                     return Err(broken(e.seq, "differs from the store's entry"));
                 }
             }
-            Record::Stub(point) => same_hash(point, "stub")?,
+            Record::Stub(stub) => {
+                same_hash(
+                    &ChainPoint {
+                        seq: stub.seq,
+                        hash: stub.hash.clone(),
+                    },
+                    "stub",
+                )?;
+                let stored_digest = stored(stub.seq)?
+                    .filter(|e| e.v >= 2)
+                    .map(crate::store::content_digest);
+                if stub.digest != stored_digest {
+                    return Err(broken(
+                        stub.seq,
+                        "the bundle's stub digest differs from the store's entry",
+                    ));
+                }
+            }
             Record::Gap { last, hash, .. } => same_hash(
                 &ChainPoint {
                     seq: *last,

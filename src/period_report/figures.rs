@@ -1,72 +1,55 @@
 //! Response and resolution times of one escalation, and their percentiles.
 //!
-//! This is the one place that turns a link's audit entries into times, so
-//! it can be switched to a business-hours ledger (targets, calendars,
-//! paused statuses) without touching the rest of the report. Here the times
-//! are wall-clock, from the `escalated` entry's stamp:
-//!
-//! - **first response**: the first entry of the link showing the receiving
-//!   side acting on the ticket: one of its notes planned across
-//!   (`note_planned` with `side` = receiving side), a field it changed
-//!   planned back to the escalating side (`planned` with `target` = the
-//!   escalating side), or it closing the ticket (`closed`, not by the
-//!   bridge). An owner being assigned (`custody`) is not a response.
-//! - **resolution**: the first `closed` entry of the link not caused by the
-//!   bridge's own status write, from either side.
+//! The events (first MSP response, resolution, paused time) are the custody
+//! ledger's ([`crate::accountability::ledger`]): this module only measures
+//! them. With `[targets]`, a time is the business time of the priority's
+//! calendar outside paused statuses (what the targets are measured in);
+//! without, or for a priority no target entry covers, it is wall-clock time
+//! from the escalation. The wall-clock time is kept alongside in both cases.
 
 use chrono::Duration;
 use psa_connector::Timestamp;
 
-use crate::evidence::BundleEntry;
-use crate::store::Side;
+use crate::accountability::ledger::{counted_secs, LinkLedger};
+use crate::accountability::targets::Targets;
 
 /// Times of one escalation; `None` when it did not happen in the period.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TicketTimes {
     pub first_response_at: Option<Timestamp>,
+    /// Counted time ([`TicketTimes::basis`]) to the first response.
     pub first_response: Option<Duration>,
+    pub first_response_wall: Option<Duration>,
     pub resolved_at: Option<Timestamp>,
     pub resolution: Option<Duration>,
+    pub resolution_wall: Option<Duration>,
+    /// The calendar the counted times are in (`None`: wall clock).
+    pub calendar: Option<String>,
 }
 
-/// How the durations are measured (said in the report).
+/// How the durations are measured without targets (said in the report).
 pub const BASIS: &str = "wall-clock time from the escalation";
 
-fn side_field(entry: &BundleEntry, field: &str) -> Option<Side> {
-    serde_json::from_value(entry.detail.get(field)?.clone()).ok()
-}
-
-fn by_bridge(entry: &BundleEntry) -> bool {
-    entry.detail.get("by_bridge").and_then(|v| v.as_bool()) == Some(true)
-}
-
-/// Whether `entry` shows the `receiving` side acting on the ticket.
-fn is_response(entry: &BundleEntry, receiving: Side) -> bool {
-    match entry.kind.as_str() {
-        "note_planned" => side_field(entry, "side") == Some(receiving),
-        "planned" => side_field(entry, "target") == Some(receiving.other()),
-        "closed" => side_field(entry, "side") == Some(receiving) && !by_bridge(entry),
-        _ => false,
-    }
-}
-
-/// The times of an escalation made at `escalated_at` whose far ticket is on
-/// `receiving`, from the link's entries in the period (chain order).
-pub fn ticket_times(
-    escalated_at: Timestamp,
-    receiving: Side,
-    link_entries: &[&BundleEntry],
-) -> TicketTimes {
-    let after = || link_entries.iter().filter(|e| e.at >= escalated_at);
-    let first_response_at = after().find(|e| is_response(e, receiving)).map(|e| e.at);
-    let resolved_at = after()
-        .find(|e| e.kind == "closed" && !by_bridge(e))
-        .map(|e| e.at);
+/// The times of `ledger`'s escalation, counted on its priority's calendar
+/// (pauses excluded) when `targets` has an entry for it.
+pub fn ticket_times(ledger: &LinkLedger, targets: Option<&Targets>) -> TicketTimes {
+    let priority = targets.and_then(|t| t.for_priority(ledger.priority.as_deref()));
+    let start = ledger.escalated_at;
+    let counted = |at: Option<Timestamp>| {
+        at.map(|at| match priority {
+            Some(p) => Duration::seconds(counted_secs(&p.calendar, start, at, &ledger.paused)),
+            None => at - start,
+        })
+    };
+    let first_response_at = ledger.first_response.as_ref().map(|r| r.at);
     TicketTimes {
         first_response_at,
-        first_response: first_response_at.map(|t| t - escalated_at),
-        resolved_at,
-        resolution: resolved_at.map(|t| t - escalated_at),
+        first_response: counted(first_response_at),
+        first_response_wall: first_response_at.map(|t| t - start),
+        resolved_at: ledger.resolved_at,
+        resolution: counted(ledger.resolved_at),
+        resolution_wall: ledger.resolved_at.map(|t| t - start),
+        calendar: priority.map(|p| p.calendar_name.clone()),
     }
 }
 

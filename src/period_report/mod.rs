@@ -1,29 +1,42 @@
 //! The period report of one pairing (`psa-bridge report`): escalations,
-//! first-response and resolution times with percentiles, owners, dead
-//! letters and how each ended, computed from the evidence bundle's own
-//! entries (those stamped inside the period), so anyone holding the bundle
-//! can recompute every figure from what it proves.
+//! first-response and resolution times against the pairing's response
+//! targets with percentiles per priority, breaches, custody (who held each
+//! ticket and for how long), dead letters and how each ended, computed from
+//! the evidence bundle's own entries (those stamped inside the period), so
+//! anyone holding the bundle and the mapping's `[targets]` (which the
+//! report states) can recompute every figure from what it proves.
 //!
-//! [`figures`] turns a link's entries into times; [`render`] writes
-//! Markdown and CSV.
+//! The events come from the custody ledger
+//! ([`crate::accountability::ledgers`]), the one definition of first
+//! response and resolution; [`figures`] measures them, [`render`] writes
+//! Markdown and CSV. Only links escalated inside the period are measured:
+//! a link escalated before `--from` has its escalation outside the bundle,
+//! so it is listed by number only (report a period that starts before it).
 
 pub mod figures;
 pub mod render;
+mod sections;
+mod targets;
 
+#[cfg(test)]
+mod targets_tests;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use psa_connector::Timestamp;
 use serde_json::Value;
 
+use crate::accountability::ledger::{self, CustodySpan, LinkLedger, LINK_STARTS};
+use crate::accountability::targets::Targets;
 use crate::evidence::{Body, BundleEntry};
-use crate::store::Side;
+use crate::store::{AuditEntry, Side};
 use figures::{Stats, TicketTimes};
+pub use targets::{Breach, Counts, PriorityFigures, PriorityNote, TargetsNote};
 
 /// One escalation made in the period.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Escalation {
     pub link: u64,
     pub escalated_at: Timestamp,
@@ -40,6 +53,9 @@ pub struct Escalation {
     /// the escalating side.
     pub target_owner: Option<String>,
     pub origin_owner: Option<String>,
+    /// The link's ledger as of the end of the period (priority, custody,
+    /// paused time, target outcomes, recorded alerts).
+    pub ledger: LinkLedger,
 }
 
 /// How a dead letter ended, as far as the period's entries tell.
@@ -72,7 +88,7 @@ pub struct DeadLetter {
 }
 
 /// Everything the report says.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Report {
     pub pairing: String,
     pub from: Timestamp,
@@ -81,11 +97,16 @@ pub struct Report {
     pub escalations: Vec<Escalation>,
     pub first_response: Option<Stats>,
     pub resolution: Option<Stats>,
+    /// Per MSP priority, in label order (`None` last).
+    pub priorities: Vec<PriorityFigures>,
+    pub breaches: Vec<Breach>,
+    /// Links with entries in the period whose escalation is before it.
+    pub earlier_links: Vec<u64>,
     pub dead_letters: Vec<DeadLetter>,
     /// Whether any `custody` entry was recorded in the period.
     pub owners_recorded: bool,
-    /// What the report says about response targets.
-    pub targets: String,
+    /// `None`: the mapping has no `[targets]` ([`NO_TARGETS`]).
+    pub targets: Option<TargetsNote>,
 }
 
 /// What the report says when the pairing's mapping has no targets.
@@ -103,38 +124,50 @@ fn number_of(keys: &[&str]) -> Option<String> {
         .map(|(_, n)| n.to_string())
 }
 
-/// "name <email> (group)" from a custody entry's detail.
-fn owner_of(detail: &Value) -> String {
-    let person = &detail["person"];
-    let name = ["name", "email", "id"]
-        .iter()
-        .find_map(|f| person[f].as_str().filter(|s| !s.is_empty()));
-    let email = person["email"]
-        .as_str()
+/// "name <email> (group)" of a custody span.
+pub fn owner_of(span: &CustodySpan) -> String {
+    let person = span.person.as_ref();
+    let name = person.and_then(|p| {
+        [p.name.as_deref(), p.email.as_deref(), Some(p.id.as_str())]
+            .into_iter()
+            .flatten()
+            .find(|s| !s.is_empty())
+    });
+    let email = person
+        .and_then(|p| p.email.as_deref())
         .filter(|e| Some(*e) != name && !e.is_empty());
     let mut text = name.unwrap_or("nobody").to_string();
     if let Some(email) = email {
         text.push_str(&format!(" <{email}>"));
     }
-    if let Some(group) = detail["group"].as_str().filter(|g| !g.is_empty()) {
+    if let Some(group) = span.group.as_deref().filter(|g| !g.is_empty()) {
         text.push_str(&format!(" ({group})"));
     }
     text
 }
 
-/// Builds the report from a bundle's body; `targets` is what to say about
-/// response targets ([`NO_TARGETS`] when the mapping has none).
-pub fn build(body: &Body, targets: &str) -> Report {
+/// Builds the report from a bundle's body, measured against `targets` (the
+/// pairing's `[targets]`, if any).
+pub fn build(body: &Body, targets: Option<&Targets>) -> Report {
     let in_period: Vec<&BundleEntry> = body
         .entries()
         .filter(|e| e.at >= body.from && e.at < body.to)
         .collect();
+    let entries: Vec<AuditEntry> = in_period.iter().map(|e| AuditEntry::from(*e)).collect();
+    let as_of = body.to.min(body.generated_at.max(body.from));
+    let ledgers = ledger::ledgers(&entries, &body.pairing, targets, as_of);
     let mut by_link: BTreeMap<u64, Vec<&BundleEntry>> = BTreeMap::new();
     for e in &in_period {
         if let Some(link) = e.link {
             by_link.entry(link).or_default().push(e);
         }
     }
+    let measured: BTreeSet<u64> = ledgers.iter().map(|l| l.link).collect();
+    let earlier_links = by_link
+        .keys()
+        .copied()
+        .filter(|l| !measured.contains(l))
+        .collect();
     let side_of = |connection: &str| {
         if body.connections.a == connection {
             Side::A
@@ -147,17 +180,28 @@ pub fn build(body: &Body, targets: &str) -> Report {
         Side::B => body.connections.b.clone(),
     };
     let mut escalations = Vec::new();
-    for e in in_period.iter().filter(|e| e.kind == "escalated") {
-        let (Some(link), Some(first_key)) = (e.link, e.tickets.first()) else {
+    for ledger in ledgers {
+        let link = ledger.link;
+        let link_entries = by_link.get(&link).cloned().unwrap_or_default();
+        let Some(start) = link_entries
+            .iter()
+            .find(|e| LINK_STARTS.contains(&e.kind.as_str()))
+        else {
+            continue;
+        };
+        let Some(first_key) = start.tickets.first() else {
             continue;
         };
         let origin_connection = connection_of(first_key).to_string();
         let origin = side_of(&origin_connection);
         let target_connection = connection(origin.other());
-        let origin_keys: Vec<&str> = e.tickets.iter().map(String::as_str).collect();
-        let entries = by_link.get(&link).cloned().unwrap_or_default();
-        let later: Vec<&BundleEntry> = entries.into_iter().filter(|l| l.seq >= e.seq).collect();
-        let target_ticket = later.iter().find_map(|l| {
+        let origin_keys: Vec<&str> = start
+            .tickets
+            .iter()
+            .map(String::as_str)
+            .filter(|k| connection_of(k) == origin_connection)
+            .collect();
+        let target_ticket = link_entries.iter().find_map(|l| {
             let keys: Vec<&str> = l
                 .tickets
                 .iter()
@@ -166,30 +210,30 @@ pub fn build(body: &Body, targets: &str) -> Report {
                 .collect();
             number_of(&keys)
         });
+        // The last span each side's custody entries recorded.
         let owner = |side: Side| {
-            later
+            ledger
+                .custody
                 .iter()
                 .rev()
-                .find(|l| {
-                    l.kind == "custody"
-                        && serde_json::from_value::<Side>(l.detail["side"].clone()).ok()
-                            == Some(side)
-                })
-                .map(|l| owner_of(&l.detail))
+                .find(|s| s.side == side && (s.person.is_some() || s.group.is_some()))
+                .map(owner_of)
         };
         escalations.push(Escalation {
             link,
-            escalated_at: e.at,
+            escalated_at: ledger.escalated_at,
             origin,
             origin_ticket: number_of(&origin_keys).unwrap_or_default(),
             origin_connection,
             target_connection,
             target_ticket,
-            times: figures::ticket_times(e.at, origin.other(), &later),
+            times: figures::ticket_times(&ledger, targets),
             target_owner: owner(origin.other()),
             origin_owner: owner(origin),
+            ledger,
         });
     }
+    escalations.sort_by_key(|e| (e.escalated_at, e.link));
     let first_response = figures::stats(escalations.iter().filter_map(|e| e.times.first_response));
     let resolution = figures::stats(escalations.iter().filter_map(|e| e.times.resolution));
     Report {
@@ -199,10 +243,13 @@ pub fn build(body: &Body, targets: &str) -> Report {
         generated_at: body.generated_at,
         first_response,
         resolution,
+        priorities: targets::priorities(&escalations, targets),
+        breaches: targets::breaches(&escalations),
+        earlier_links,
         escalations,
         dead_letters: dead_letters(&in_period),
         owners_recorded: in_period.iter().any(|e| e.kind == "custody"),
-        targets: targets.to_string(),
+        targets: targets.map(targets::note_of),
     }
 }
 

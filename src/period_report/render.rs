@@ -1,13 +1,15 @@
 //! The report as Markdown (`report.md`) and CSV (`report.csv`, one row per
-//! escalated ticket). Vendor text (ticket numbers, owner names, messages) is
+//! escalated ticket; the per-priority and breach tables are in the Markdown). Vendor text (ticket numbers, owner names, messages) is
 //! escaped for each format; a CSV cell that a spreadsheet would run as a
 //! formula is prefixed with `'`.
 
 use chrono::Duration;
 use psa_connector::Timestamp;
 
-use super::figures::{Stats, BASIS};
-use super::{Ending, Report};
+use super::figures::Stats;
+use super::sections::{basis_text, count_outcome, custody_section, targets_sections};
+use super::{owner_of, Ending, Report, NO_TARGETS};
+use crate::accountability::ledger::Outcome;
 use crate::evidence::ChainSummary;
 
 /// What the report says about its evidence bundle.
@@ -18,7 +20,7 @@ pub struct EvidenceNote<'a> {
     pub signed_by: Vec<String>,
 }
 
-fn time(t: Timestamp) -> String {
+pub(super) fn time(t: Timestamp) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
@@ -34,7 +36,7 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
-fn stats_line(stats: &Option<Stats>, of: usize) -> String {
+pub(super) fn stats_line(stats: &Option<Stats>, of: usize) -> String {
     match stats {
         Some(s) => format!(
             "p50 {} · p90 {} · max {} ({} of {of})",
@@ -48,7 +50,7 @@ fn stats_line(stats: &Option<Stats>, of: usize) -> String {
 }
 
 /// Text safe inside a Markdown table cell or list item.
-fn md(text: &str) -> String {
+pub(super) fn md(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -110,7 +112,17 @@ pub fn markdown(report: &Report, evidence: &EvidenceNote<'_>) -> String {
     );
     line(
         &mut out,
-        format!("| Response targets | {} |", md(&report.targets)),
+        format!(
+            "| Response targets | {} |",
+            match &report.targets {
+                Some(_) => format!(
+                    "{} breached, {} near at the end of the period",
+                    count_outcome(report, Outcome::Breached),
+                    count_outcome(report, Outcome::Near)
+                ),
+                None => NO_TARGETS.to_string(),
+            }
+        ),
     );
     let (retried, discarded, open) =
         report
@@ -128,40 +140,35 @@ pub fn markdown(report: &Report, evidence: &EvidenceNote<'_>) -> String {
             report.dead_letters.len()
         ),
     );
-    line(
-        &mut out,
-        format!(
-            "\nTimes are {BASIS}: first response is the first note, field change or close \
-             of the receiving side the bridge recorded; resolution the first close not made \
-             by the bridge. Percentiles are nearest-rank. Only entries inside the period \
-             count: a ticket answered or closed after it shows \"-\".\n"
-        ),
-    );
+    line(&mut out, basis_text(report.targets.as_ref()));
+    targets_sections(&mut out, report);
     line(&mut out, "## Escalated tickets\n".into());
     if report.escalations.is_empty() {
         line(&mut out, "None in the period.\n".into());
     } else {
         line(
             &mut out,
-            "| Link | Escalated | From | To | First response | Resolved | Owner (receiving) | Owner (escalating) |"
+            "| Link | Escalated | From | To | Priority | First response | Resolved | Owner (receiving) | Owner (escalating) |"
                 .into(),
         );
-        line(&mut out, "|---|---|---|---|---|---|---|---|".into());
+        line(&mut out, "|---|---|---|---|---|---|---|---|---|".into());
         for e in &report.escalations {
             let after = |at: Option<Timestamp>, d: Option<Duration>| match (at, d) {
                 (Some(at), Some(d)) => format!("{} ({})", time(at), duration(d)),
                 _ => "-".into(),
             };
+            let priority = e.ledger.priority.as_deref().unwrap_or("-");
             line(
                 &mut out,
                 format!(
-                    "| {} | {} | {} {} | {} {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} {} | {} {} | {} | {} | {} | {} | {} |",
                     e.link,
                     time(e.escalated_at),
                     md(&e.origin_connection),
                     md(&e.origin_ticket),
                     md(&e.target_connection),
                     md(e.target_ticket.as_deref().unwrap_or("-")),
+                    md(priority),
                     after(e.times.first_response_at, e.times.first_response),
                     after(e.times.resolved_at, e.times.resolution),
                     md(e.target_owner.as_deref().unwrap_or("-")),
@@ -176,6 +183,18 @@ pub fn markdown(report: &Report, evidence: &EvidenceNote<'_>) -> String {
             );
         }
         out.push('\n');
+        custody_section(&mut out, report);
+    }
+    if !report.earlier_links.is_empty() {
+        let links: Vec<String> = report.earlier_links.iter().map(u64::to_string).collect();
+        line(
+            &mut out,
+            format!(
+                "Links escalated before the period, not measured here (their escalation is \
+                 outside this bundle; report a period that starts before it): {}.\n",
+                links.join(", ")
+            ),
+        );
     }
     line(&mut out, "## Dead letters\n".into());
     if report.dead_letters.is_empty() {
@@ -261,17 +280,47 @@ fn cell(text: &str) -> String {
     }
 }
 
-/// The CSV report: a header and one row per escalated ticket.
+/// The CSV report: a header and one row per escalated ticket. `*_secs` are
+/// counted on the priority's calendar (`calendar`; empty: wall clock),
+/// `*_wall_secs` wall-clock; `custody` lists `connection: holder from..to`.
 pub fn csv(report: &Report) -> String {
     let mut out = String::from(
-        "link,escalated_at,from_connection,from_ticket,to_connection,to_ticket,\
-         first_response_at,first_response_secs,resolved_at,resolution_secs,\
-         owner_receiving,owner_escalating\n",
+        "link,escalated_at,from_connection,from_ticket,to_connection,to_ticket,priority,calendar,\
+         first_response_at,first_response_secs,first_response_wall_secs,first_response_target_secs,first_response_outcome,\
+         resolved_at,resolution_secs,resolution_wall_secs,resolution_target_secs,resolution_outcome,\
+         owner_receiving,owner_escalating,custody\n",
     );
     let rfc3339 = |t: Timestamp| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let rfc = |t: Option<Timestamp>| t.map(rfc3339).unwrap_or_default();
     let secs = |d: Option<Duration>| d.map(|d| d.num_seconds().to_string()).unwrap_or_default();
     for e in &report.escalations {
+        let target = |kind| e.ledger.targets.iter().find(|r| r.kind == kind);
+        let target_secs = |kind| {
+            target(kind)
+                .map(|r| r.target_secs.to_string())
+                .unwrap_or_default()
+        };
+        let outcome = |kind| {
+            target(kind)
+                .and_then(|r| serde_json::to_value(r.outcome).ok())
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        };
+        let custody: Vec<String> = e
+            .ledger
+            .custody
+            .iter()
+            .map(|s| {
+                let connection = if s.side == e.origin {
+                    &e.origin_connection
+                } else {
+                    &e.target_connection
+                };
+                let holder = owner_of(s).replace(['\n', '\r'], " ");
+                format!("{connection}: {holder} {}..{}", rfc3339(s.from), rfc(s.to))
+            })
+            .collect();
+        use crate::accountability::targets::TargetKind::{FirstResponse, Resolution};
         let row = [
             e.link.to_string(),
             rfc3339(e.escalated_at),
@@ -279,12 +328,21 @@ pub fn csv(report: &Report) -> String {
             e.origin_ticket.clone(),
             e.target_connection.clone(),
             e.target_ticket.clone().unwrap_or_default(),
+            e.ledger.priority.clone().unwrap_or_default(),
+            e.times.calendar.clone().unwrap_or_default(),
             rfc(e.times.first_response_at),
             secs(e.times.first_response),
+            secs(e.times.first_response_wall),
+            target_secs(FirstResponse),
+            outcome(FirstResponse),
             rfc(e.times.resolved_at),
             secs(e.times.resolution),
+            secs(e.times.resolution_wall),
+            target_secs(Resolution),
+            outcome(Resolution),
             e.target_owner.clone().unwrap_or_default(),
             e.origin_owner.clone().unwrap_or_default(),
+            custody.join("; "),
         ];
         out.push_str(&row.iter().map(|c| cell(c)).collect::<Vec<_>>().join(","));
         out.push('\n');

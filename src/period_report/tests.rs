@@ -13,23 +13,23 @@ use crate::evidence::bundle::{build as cut, Sides};
 use crate::evidence::{verify_chain, Bundle};
 use crate::store::{AuditRecord, Store};
 
-fn nov(day: u32, hour: u32, min: u32) -> Timestamp {
+pub(super) fn nov(day: u32, hour: u32, min: u32) -> Timestamp {
     Utc.with_ymd_and_hms(2026, 11, day, hour, min, 0).unwrap()
 }
 
-struct Event {
-    at: Timestamp,
-    kind: &'static str,
-    pairing: &'static str,
-    link: u64,
-    tickets: Vec<String>,
-    message: String,
-    detail: Value,
+pub(super) struct Event {
+    pub at: Timestamp,
+    pub kind: &'static str,
+    pub pairing: &'static str,
+    pub link: u64,
+    pub tickets: Vec<String>,
+    pub message: String,
+    pub detail: Value,
 }
 
 /// Keys of acme link `n`: autotask ticket `10n` (number T100n) and, once
 /// created, ConnectWise ticket `500n` (number CW-500n).
-fn keys(n: u64, far: bool) -> Vec<String> {
+pub(super) fn keys(n: u64, far: bool) -> Vec<String> {
     let mut k = vec![format!("at:10{n}"), format!("at:T100{n}")];
     if far {
         k.extend([format!("cw:500{n}"), format!("cw:CW-500{n}")]);
@@ -37,7 +37,7 @@ fn keys(n: u64, far: bool) -> Vec<String> {
     k
 }
 
-fn ev(at: Timestamp, kind: &'static str, link: u64, detail: Value) -> Event {
+pub(super) fn ev(at: Timestamp, kind: &'static str, link: u64, detail: Value) -> Event {
     Event {
         at,
         kind,
@@ -49,7 +49,7 @@ fn ev(at: Timestamp, kind: &'static str, link: u64, detail: Value) -> Event {
     }
 }
 
-fn escalated(at: Timestamp, link: u64) -> Vec<Event> {
+pub(super) fn escalated(at: Timestamp, link: u64) -> Vec<Event> {
     vec![
         ev(at, "escalated", link, json!({})),
         ev(
@@ -61,16 +61,16 @@ fn escalated(at: Timestamp, link: u64) -> Vec<Event> {
     ]
 }
 
-fn note(at: Timestamp, link: u64, side: &str) -> Event {
+pub(super) fn note(at: Timestamp, link: u64, side: &str) -> Event {
     ev(
         at,
         "note_planned",
         link,
-        json!({ "side": side, "comment": "c" }),
+        json!({ "side": side, "comment": "c", "visibility": "public", "created_at": at }),
     )
 }
 
-fn closed(at: Timestamp, link: u64, side: &str, by_bridge: bool) -> Event {
+pub(super) fn closed(at: Timestamp, link: u64, side: &str, by_bridge: bool) -> Event {
     let detail = if by_bridge {
         json!({ "side": side, "by_bridge": true })
     } else {
@@ -79,7 +79,7 @@ fn closed(at: Timestamp, link: u64, side: &str, by_bridge: bool) -> Event {
     ev(at, "closed", link, detail)
 }
 
-fn custody(at: Timestamp, link: u64, side: &str, person: Value, group: Value) -> Event {
+pub(super) fn custody(at: Timestamp, link: u64, side: &str, person: Value, group: Value) -> Event {
     ev(
         at,
         "custody",
@@ -88,7 +88,7 @@ fn custody(at: Timestamp, link: u64, side: &str, person: Value, group: Value) ->
     )
 }
 
-fn dead(at: Timestamp, link: u64, op: u64) -> Event {
+pub(super) fn dead(at: Timestamp, link: u64, op: u64) -> Event {
     ev(at, "dead_letter", link, json!({ "op": op, "status": 500 }))
 }
 
@@ -115,13 +115,14 @@ fn month() -> Vec<Event> {
     events.push(note(nov(2, 10, 0), 1, "b"));
     events.push(closed(nov(3, 9, 0), 1, "b", false));
     events.push(closed(nov(3, 9, 1), 1, "a", true));
-    // Link 2: the MSP changed a field after 20 min; the internal side closed after 6h.
+    // Link 2: a person on the MSP side changed its status after 20 min;
+    // the internal side closed after 6h.
     events.extend(escalated(nov(5, 14, 0), 2));
     events.push(ev(
         nov(5, 14, 20),
-        "planned",
+        "status_changed",
         2,
-        json!({ "target": "a", "fields": ["status"] }),
+        json!({ "side": "b", "from": "New", "to": "In Progress", "closed": false, "at": nov(5, 14, 20) }),
     ));
     events.push(closed(nov(5, 20, 0), 2, "a", false));
     // Link 3: the internal side's own note is no response; the MSP's after 4h; never closed.
@@ -143,7 +144,8 @@ fn month() -> Vec<Event> {
     discarded.message = "by an operator (duplicate): discarded dead operation 902".into();
     events.push(discarded);
     events.push(closed(nov(22, 10, 0), 4, "b", false));
-    // Link 5: escalated before the period; its close inside does not count.
+    // Link 5: escalated before the period; its close inside does not count
+    // (the ledger needs the escalation): listed as escalated earlier.
     events.extend(escalated(nov(1, 0, 0) - Duration::days(2), 5));
     events.push(closed(nov(4, 0, 0), 5, "b", false));
     // Link 6: escalated in the last hour; answered after the period.
@@ -188,7 +190,7 @@ fn month() -> Vec<Event> {
 }
 
 /// Writes `events` in time order through `Store::transact`/`Tx::audit`.
-fn store_with(events: Vec<Event>) -> (tempfile::TempDir, Store) {
+pub(super) fn store_with(events: Vec<Event>) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("s")).unwrap();
     let mut events = events;
@@ -215,7 +217,7 @@ fn store_with(events: Vec<Event>) -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
-fn acme_body(store: &Store) -> Body {
+pub(super) fn acme_body(store: &Store) -> Body {
     cut(
         &store.audit_entries().unwrap(),
         "acme",
@@ -234,7 +236,7 @@ fn a_scripted_month_gives_the_hand_computed_figures() {
     let (_d, store) = store_with(month());
     let body = acme_body(&store);
     verify_chain(&body).unwrap();
-    let report = build(&body, NO_TARGETS);
+    let report = build(&body, None);
 
     let links: Vec<u64> = report.escalations.iter().map(|e| e.link).collect();
     assert_eq!(
@@ -323,13 +325,14 @@ fn a_scripted_month_gives_the_hand_computed_figures() {
         ]
     );
     assert!(report.owners_recorded);
-    assert_eq!(report.targets, "no targets configured");
+    assert_eq!(report.targets, None);
+    assert_eq!(report.earlier_links, vec![5]);
 
     // The same figures from the bundle file read back: the evidence
     // reproduces the report.
     let bytes = Bundle::new(body.clone()).to_json().unwrap();
     let read = Bundle::parse("b", &bytes).unwrap();
-    assert_eq!(build(&read.body, NO_TARGETS), report);
+    assert_eq!(build(&read.body, None), report);
 }
 
 #[test]
@@ -337,7 +340,7 @@ fn markdown_and_csv_say_the_figures() {
     let (_d, store) = store_with(month());
     let body = acme_body(&store);
     let chain = verify_chain(&body).unwrap();
-    let report = build(&body, NO_TARGETS);
+    let report = build(&body, None);
     let text = render::markdown(
         &report,
         &EvidenceNote {
@@ -352,8 +355,11 @@ fn markdown_and_csv_say_the_figures() {
         "| First response | p50 2h 30m · p90 2d 00h 00m · max 2d 00h 00m (5 of 6) |",
         "| Resolution | p50 1d 00h 00m · p90 2d 00h 00m · max 2d 00h 00m (4 of 6) |",
         "| Response targets | no targets configured |",
+        "Times are wall-clock time from the escalation.",
+        "Links escalated before the period, not measured here",
+        "| 1 | cw | Dana Reyes \\<dana@msp.example\\> (Tier 2) | 2026-11-02 09:30 UTC | 2026-11-03 09:00 UTC | 23h 30m |",
         "| Dead letters | 3 (retried 1, discarded 1, still dead 1) |",
-        "| 1 | 2026-11-02 09:00 UTC | at T1001 | cw CW-5001 | 2026-11-02 10:00 UTC (1h 00m) | 2026-11-03 09:00 UTC (1d 00h 00m) | Dana Reyes \\<dana@msp.example\\> (Tier 2) | nobody (Service Desk) |",
+        "| 1 | 2026-11-02 09:00 UTC | at T1001 | cw CW-5001 | - | 2026-11-02 10:00 UTC (1h 00m) | 2026-11-03 09:00 UTC (1d 00h 00m) | Dana Reyes \\<dana@msp.example\\> (Tier 2) | nobody (Service Desk) |",
         "→ retried 2026-11-10 11:00 UTC (requeued on link 3), delivered 2026-11-10 11:01 UTC",
         "→ discarded 2026-11-21 12:00 UTC (reason: duplicate)",
         "→ still dead at the end of the period",
@@ -366,11 +372,14 @@ fn markdown_and_csv_say_the_figures() {
     assert_eq!(rows.len(), 7, "{csv}");
     assert_eq!(
         rows[1],
-        "1,2026-11-02T09:00:00Z,at,T1001,cw,CW-5001,2026-11-02T10:00:00Z,3600,\
-         2026-11-03T09:00:00Z,86400,Dana Reyes <dana@msp.example> (Tier 2),nobody (Service Desk)"
+        "1,2026-11-02T09:00:00Z,at,T1001,cw,CW-5001,,,2026-11-02T10:00:00Z,3600,3600,,,\
+         2026-11-03T09:00:00Z,86400,86400,,,Dana Reyes <dana@msp.example> (Tier 2),nobody (Service Desk),\
+         cw: nobody 2026-11-02T09:00:00Z..2026-11-02T09:30:00Z; \
+         cw: Dana Reyes <dana@msp.example> (Tier 2) 2026-11-02T09:30:00Z..2026-11-03T09:00:00Z; \
+         at: nobody (Service Desk) 2026-11-02T09:40:00Z..2026-11-03T09:00:00Z"
     );
     assert!(
-        rows[6].starts_with("6,2026-11-30T23:00:00Z,at,T1006,cw,CW-5006,,,,,"),
+        rows[6].starts_with("6,2026-11-30T23:00:00Z,at,T1006,cw,CW-5006,,,,,,,,,,,,,"),
         "{}",
         rows[6]
     );
@@ -393,7 +402,7 @@ fn vendor_text_cannot_break_the_csv_or_the_table() {
         Value::Null,
     ));
     let (_d, store) = store_with(events);
-    let report = build(&acme_body(&store), NO_TARGETS);
+    let report = build(&acme_body(&store), None);
     let csv = render::csv(&report);
     assert_eq!(
         csv.lines().count(),

@@ -1,8 +1,18 @@
 //! The audit chain's hashing and verification.
 //!
-//! Each entry's hash is SHA-256 over the previous entry's hash and the entry's
-//! own content (everything but `hash`), so altering, removing or reordering
-//! any stored entry breaks the chain from that entry on.
+//! Each entry's hash chains the previous entry's hash to the entry's own
+//! content, so altering, removing or reordering any stored entry breaks the
+//! chain from that entry on. Two formats, recorded per entry (`v`):
+//!
+//! - **1** (entries written before store format 2): `hash = SHA-256(prev_hash
+//!   ‖ JSON of the entry with hash empty)`.
+//! - **2** (every entry written since): `hash = SHA-256(prev_hash ‖
+//!   digest)`, `digest = SHA-256(JSON of the entry with prev_hash and hash
+//!   empty)` (both as lowercase hex text). An evidence bundle can carry
+//!   another pairing's entry as its digest only, and the verifier still
+//!   recomputes its hash from the entry before it.
+//!
+//! A chain runs v1 then v2, never back: a v1 entry after a v2 one is a break.
 
 use sha2::{Digest, Sha256};
 
@@ -11,15 +21,49 @@ use super::{decode, AuditEntry, Store, StoreError, TreeName};
 /// The `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// SHA-256 (hex) of an entry's content chained to its predecessor.
+/// The hash format this build writes.
+pub const HASH_VERSION: u8 = 2;
+
+/// Serde default of [`AuditEntry::v`]: entries without it are format 1.
+pub fn v1() -> u8 {
+    1
+}
+
+/// Format 1 is not written out (its entries' JSON stays as it was hashed).
+pub fn is_v1(v: &u8) -> bool {
+    *v == 1
+}
+
+/// SHA-256 (hex) of an entry's content chained to its predecessor, in the
+/// entry's format (`v`; anything but 1 is hashed as 2).
 pub fn entry_hash(entry: &AuditEntry) -> String {
+    if entry.v == 1 {
+        let mut content = entry.clone();
+        content.hash = String::new();
+        // Serialising a struct with fixed field order is deterministic.
+        let bytes = serde_json::to_vec(&content).unwrap_or_default();
+        let mut hasher = Sha256::new();
+        hasher.update(entry.prev_hash.as_bytes());
+        hasher.update(&bytes);
+        return hex(&hasher.finalize());
+    }
+    chain_hash(&entry.prev_hash, &content_digest(entry))
+}
+
+/// Format 2: SHA-256 (hex) of the entry without its chain fields.
+pub fn content_digest(entry: &AuditEntry) -> String {
     let mut content = entry.clone();
+    content.prev_hash = String::new();
     content.hash = String::new();
-    // Serialising a struct with fixed field order is deterministic.
     let bytes = serde_json::to_vec(&content).unwrap_or_default();
+    hex(&Sha256::digest(&bytes))
+}
+
+/// Format 2: the hash of an entry with content `digest` after `prev_hash`.
+pub fn chain_hash(prev_hash: &str, digest: &str) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(entry.prev_hash.as_bytes());
-    hasher.update(&bytes);
+    hasher.update(prev_hash.as_bytes());
+    hasher.update(digest.as_bytes());
     hex(&hasher.finalize())
 }
 
@@ -47,6 +91,7 @@ impl Store {
     pub fn verify_audit(&self) -> Result<VerifyReport, StoreError> {
         let mut prev = GENESIS.to_string();
         let mut expected_seq = 1u64;
+        let mut version = 1u8;
         for kv in self.tree(TreeName::Audit).iter() {
             let (key, value) = kv?;
             let key_seq = key.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
@@ -71,6 +116,16 @@ impl Store {
                     reason: "previous-hash link does not match the entry before it".into(),
                 });
             }
+            if entry.v < version || entry.v > HASH_VERSION {
+                return Ok(VerifyReport::Broken {
+                    seq: entry.seq,
+                    reason: format!(
+                        "hash format {} after format {version} entries (entry was rewritten)",
+                        entry.v
+                    ),
+                });
+            }
+            version = entry.v;
             if entry_hash(&entry) != entry.hash {
                 return Ok(VerifyReport::Broken {
                     seq: entry.seq,

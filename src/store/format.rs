@@ -14,8 +14,12 @@ use std::sync::Once;
 
 use super::{StoreError, TREE_NAMES};
 
-/// The store layout this build writes and the newest it reads.
-pub const FORMAT_VERSION: u64 = 1;
+/// The store layout this build writes and the newest it reads. 2: audit
+/// entries are hashed in format 2 (`store::audit`), which builds reading
+/// format 1 would report as altered. A format 1 store is adopted as it is
+/// (its entries keep format 1 and verify as before; new entries are
+/// format 2) and re-stamped, so an older build refuses it.
+pub const FORMAT_VERSION: u64 = 2;
 /// Written beside the version, so another program's sled db is told apart.
 pub const PRODUCT: &str = "psa-bridge store";
 
@@ -138,7 +142,11 @@ pub(super) fn check_and_stamp(
     if has_meta {
         let meta = db.open_tree(META)?;
         if let Some(version) = meta.get(VERSION_KEY)? {
-            return check_marker(&meta, &version, &shown);
+            if check_marker(&meta, &version, &shown)? < FORMAT_VERSION {
+                tracing::info!(path = %shown, "store of an older format: new audit entries use hash format 2; stamped as format {FORMAT_VERSION}");
+                return stamp(db);
+            }
+            return Ok(());
         }
         if meta.get(PRODUCT_KEY)?.is_some() {
             return Err(StoreError::CorruptStore {
@@ -159,7 +167,8 @@ pub(super) fn check_and_stamp(
     stamp(db)
 }
 
-fn check_marker(meta: &sled::Tree, version: &[u8], shown: &str) -> Result<(), StoreError> {
+/// The store's format version, if this build reads it.
+fn check_marker(meta: &sled::Tree, version: &[u8], shown: &str) -> Result<u64, StoreError> {
     let product = meta.get(PRODUCT_KEY)?;
     let product: Option<String> = product.and_then(|p| serde_json::from_slice(&p).ok());
     if product.as_deref() != Some(PRODUCT) {
@@ -185,7 +194,7 @@ fn check_marker(meta: &sled::Tree, version: &[u8], shown: &str) -> Result<(), St
             reason: "its format version is 0".into(),
         });
     }
-    Ok(())
+    Ok(found)
 }
 
 /// Writes product marker and version in one atomic batch, then flushes.

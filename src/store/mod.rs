@@ -27,7 +27,9 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-pub use audit::{entry_hash, VerifyReport, GENESIS};
+pub use audit::{
+    chain_hash, content_digest, entry_hash, is_v1, v1, VerifyReport, GENESIS, HASH_VERSION,
+};
 pub use faults::{Faults, FAULT_FILE_ENV};
 pub use format::{FORMAT_VERSION, PRODUCT};
 pub use keys::*;

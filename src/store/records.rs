@@ -381,4 +381,13 @@ pub struct AuditEntry {
     pub detail: serde_json::Value,
     pub prev_hash: String,
     pub hash: String,
+    /// Hash format ([`super::audit`]): 1 (absent) hashes the content
+    /// JSON with the previous hash; 2 hashes the previous hash with the
+    /// content's own digest, so a bundle's stub can carry the digest and
+    /// its hash be recomputed.
+    #[serde(
+        default = "super::audit::v1",
+        skip_serializing_if = "super::audit::is_v1"
+    )]
+    pub v: u8,
 }

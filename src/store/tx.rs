@@ -130,6 +130,7 @@ impl<'a> Tx<'a> {
             detail: record.detail,
             prev_hash,
             hash: String::new(),
+            v: super::audit::HASH_VERSION,
         };
         entry.hash = entry_hash(&entry);
         self.put(TreeName::Audit, &seq.to_be_bytes(), &entry)?;

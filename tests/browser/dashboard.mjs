@@ -5,11 +5,14 @@
 //
 //   node dashboard.mjs --url http://127.0.0.1:PORT --token TOKEN --out DIR \
 //        [--dead outbox:ID] [--discard notices:ID]
-//        [--xss TEXT --xss-ticket CONNECTION:TICKET]
+//        [--xss TEXT --xss-ticket CONNECTION:TICKET] [--escalations N]
 //
 // Steps: without a token only the login prompt shows (no figures, no API
 // answer 200); a wrong token brings the prompt back; with the token the
-// figures equal /api/v1/status; a hostile ticket title renders as text; a
+// figures equal /api/v1/status; each pairing's open escalations (at least
+// --escalations N of them) show both tickets, the owner and each target's
+// outcome as /api/v1/pairings/{name}/escalations says; a hostile ticket
+// title renders as text; a
 // ticket's audit link shows its history; Discard asks first (Cancel keeps
 // it); Retry on the dead letter answers 200 and the letter leaves the page;
 // Discard (confirmed, with a reason) removes the other one.
@@ -29,6 +32,7 @@ const { values: opt } = parseArgs({
     discard: { type: 'string' },
     xss: { type: 'string' },
     'xss-ticket': { type: 'string' },
+    escalations: { type: 'string', default: '0' },
     chromium: { type: 'string', default: process.env.PSA_CHROMIUM ?? '/usr/bin/chromium' },
   },
 });
@@ -139,6 +143,54 @@ async function compareFigures() {
   throw new Error(`the figures differ from the API:\n  ${problems.join('\n  ')}`);
 }
 
+/** The owner as the page writes it (views.js `ownerText`), restated. */
+function ownerText(owner) {
+  if (!owner?.person) return owner?.group ? `nobody named (${owner.group})` : 'nobody named yet';
+  return owner.group ? `${owner.person} (${owner.group})` : owner.person;
+}
+
+/** Each pairing's open escalations on the page equal the API's answer. */
+async function compareEscalations(status) {
+  let problems = [];
+  for (let attempt = 0; attempt < 8; attempt += 1) {
+    await page.evaluate(() => window.psaBridgeRefresh());
+    problems = [];
+    let total = 0;
+    for (const p of status.pairings.filter((x) => x.configured !== false)) {
+      const view = await api(`/api/v1/pairings/${encodeURIComponent(p.name)}/escalations`);
+      const shown = await page.$$eval(`#escalations tr.escalation[data-pairing="${p.name}"]`, (rows) => rows.map((tr) => ({
+        link: tr.dataset.link,
+        text: tr.textContent,
+        owner: tr.querySelector('td.owner')?.firstChild?.textContent ?? '',
+        targets: [...tr.querySelectorAll('.target')].map((t) => `${t.dataset.target}=${t.dataset.outcome}: ${t.textContent}`),
+      })));
+      const links = (list) => list.map((x) => String(x.link)).join(',');
+      if (links(shown) !== links(view.items)) {
+        problems.push(`${p.name}: page shows links ${links(shown)}, API says ${links(view.items)}`);
+        continue;
+      }
+      total += view.items.length;
+      view.items.forEach((item, i) => {
+        const row = shown[i];
+        for (const t of [item.a, item.b].filter(Boolean)) {
+          if (!row.text.includes(`${t.connection}:${t.number || t.id}`)) problems.push(`${p.name} link ${item.link}: ticket ${t.connection}:${t.number} not shown`);
+        }
+        if (row.owner !== ownerText(item.owner)) problems.push(`${p.name} link ${item.link}: owner ${row.owner}, API ${ownerText(item.owner)}`);
+        const want = item.targets.map((t) => `${t.target}=${t.outcome}`);
+        const got = row.targets.map((t) => t.split(':')[0]);
+        if (want.join() !== got.join()) problems.push(`${p.name} link ${item.link}: targets ${got}, API ${want}`);
+        row.targets.forEach((t) => {
+          if (!/ left\)?$| ago$|met$|breached/.test(t)) problems.push(`${p.name} link ${item.link}: target text ${t}`);
+        });
+      });
+    }
+    if (problems.length === 0 && total >= Number(opt.escalations)) return total;
+    if (total < Number(opt.escalations)) problems.push(`${total} open escalations shown, expected at least ${opt.escalations}`);
+    await page.waitForTimeout(500);
+  }
+  throw new Error(`the open escalations differ from the API:\n  ${problems.join('\n  ')}`);
+}
+
 const browser = await chromium.launchPersistentContext(profile, {
   executablePath: opt.chromium,
   headless: true,
@@ -199,6 +251,10 @@ try {
   const compared = await compareFigures();
   console.log(`figures equal the API: ${compared.figures}`);
   await screenshot('overview');
+  const escalations = await compareEscalations(compared.status);
+  console.log(`open escalations equal the API: ${escalations}`);
+  await page.locator('#escalations').scrollIntoViewIfNeeded();
+  await screenshot('open-escalations');
 
   // 4. A hostile ticket title is text (in that ticket's audit history).
   if (opt.xss) {

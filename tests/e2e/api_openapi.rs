@@ -80,6 +80,14 @@ async fn the_document_validates_and_so_do_the_answers() {
         ("/api/v1/status", "/api/v1/status".to_string()),
         ("/api/v1/connections", "/api/v1/connections".to_string()),
         ("/api/v1/pairings", "/api/v1/pairings".to_string()),
+        (
+            "/api/v1/pairings/{name}/escalations",
+            "/api/v1/pairings/acme/escalations".to_string(),
+        ),
+        (
+            "/api/v1/pairings/{name}/escalations",
+            "/api/v1/pairings/nope/escalations".to_string(),
+        ),
         ("/api/v1/links", "/api/v1/links?limit=1".to_string()),
         ("/api/v1/links", "/api/v1/links?limit=0".to_string()),
         ("/api/v1/links", "/api/v1/links?pairing=nope".to_string()),

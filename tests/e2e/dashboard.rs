@@ -2,7 +2,10 @@
 //! playwright-core (`tests/browser/dashboard.mjs`, installed by
 //! `scripts/browser-deps.sh`) against the daemon after a story with a dead
 //! letter, a dead notice and a ticket whose title is an HTML injection. The
-//! script checks the login prompt, the figures against the API, the hostile
+//! script checks the login prompt, the figures against the API, the open
+//! escalations (tickets, owner, targets: `[targets]` with a first response
+//! due after 2 s, so both are breached, and an 8 h resolution) against
+//! `/api/v1/pairings/acme/escalations`, the hostile
 //! title shown as text and the audit view, clicks Retry on the dead letter
 //! and discards the dead notice; this side then sees the retried change
 //! delivered to the simulator and the notice gone. Screenshots of
@@ -22,6 +25,15 @@ use crate::common::{env, settled, Bridge, STEP};
 const HOSTILE_TITLE: &str = "<img src=x onerror=alert(1)>";
 const P2: &str = "Priority 2 - Quick Response";
 const P3: &str = "Priority 3 - Normal Response";
+/// Response targets for the open-escalations view: breached and open.
+const TARGETS: &str = r#"
+[targets]
+
+[[targets.priority]]
+label = "*"
+first_response = "2s"
+resolution = "8h"
+"#;
 /// The whole browser script, a generous bound (it waits on conditions).
 const BROWSER_LIMIT: Duration = Duration::from_secs(240);
 
@@ -84,8 +96,13 @@ async fn get_json(bridge: &Bridge, path: &str) -> Value {
 async fn the_dashboard_in_headless_chromium() {
     let (chromium, browser_dir) = browser_tools();
     // Webhooks only: no poll can use up the injected read fault below.
+    let mapping = format!(
+        "{}\n{TARGETS}",
+        include_str!("../../mappings/autotask-to-connectwise.toml")
+    );
     let (_dir, env) = env(DemoOptions {
         polling: false,
+        mapping: Some(mapping),
         ..Default::default()
     })
     .await;
@@ -139,6 +156,18 @@ async fn the_dashboard_in_headless_chromium() {
     settled(&env, &bridge).await;
     assert_eq!(env.connectwise.ticket(cw1).unwrap().priority, P2);
 
+    // Both escalations are open; their first response is overdue.
+    let open = get_json(&bridge, "/api/v1/pairings/acme/escalations").await;
+    let items = open["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(items.len(), 2, "{open}");
+    assert!(
+        items
+            .iter()
+            .all(|i| i["targets"][0]["outcome"] == "breached"
+                && i["targets"][1]["outcome"] == "open"),
+        "{open}"
+    );
+
     let out = screenshot_dir();
     println!("dashboard screenshots: {}", out.display());
     let mut script = tokio::process::Command::new("node")
@@ -157,6 +186,8 @@ async fn the_dashboard_in_headless_chromium() {
         .arg(HOSTILE_TITLE)
         .arg("--xss-ticket")
         .arg(format!("autotask:{}", hostile.id))
+        .arg("--escalations")
+        .arg("2")
         .env("PSA_CHROMIUM", &chromium)
         .current_dir(&browser_dir)
         .stdout(Stdio::piped())

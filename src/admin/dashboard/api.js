@@ -55,7 +55,17 @@ export async function snapshot() {
     call('/api/v1/notices/dead'),
     call('/api/v1/activity?limit=50'),
   ]);
-  return { status, health, dead, deadNotices, activity };
+  // Open escalations of each configured pairing (a failure shows in its section).
+  const escalations = {};
+  await Promise.all((status?.pairings ?? []).filter((p) => p.configured !== false).map(async (p) => {
+    try {
+      escalations[p.name] = await call(`/api/v1/pairings/${encodeURIComponent(p.name)}/escalations`);
+    } catch (e) {
+      if (e instanceof Unauthorized) throw e;
+      escalations[p.name] = { error: String(e.message ?? e) };
+    }
+  }));
+  return { status, health, dead, deadNotices, activity, escalations };
 }
 
 export const ticketAudit = (connection, ticket) =>

@@ -149,6 +149,42 @@ function pairingsSection(status) {
     table(['pairing', 'connections', 'links#', 'pending#', 'dead#', 'state'], rows));
 }
 
+/** The holder of the MSP's ticket (`/escalations` `owner`), as text. */
+export function ownerText(owner) {
+  if (!owner?.person) return owner?.group ? `nobody named (${owner.group})` : 'nobody named yet';
+  return owner.group ? `${owner.person} (${owner.group})` : owner.person;
+}
+
+const outcomeClass = { breached: 'bad', near: 'warn', open: 'ok', met: 'muted' };
+
+/** One ticket of an escalation, as a link to its audit history. */
+const escalationTicket = (t) => (t ? ticketLink(t.connection, t.number || t.id) : el('span', { class: 'muted' }, 'not created yet'));
+
+/** Per pairing: open escalations, both tickets, owner, time left per target. */
+function escalationsSection(snap) {
+  const pairings = Object.entries(snap.escalations ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  const parts = pairings.map(([name, view]) => {
+    const heading = el('h3', {}, name);
+    if (view?.error) return [heading, el('p', { class: 'error' }, view.error)];
+    const rows = (view?.items ?? []).map((e) => el('tr', { class: 'escalation', dataset: { pairing: name, link: String(e.link) } },
+      el('td', {}, String(e.link)),
+      el('td', {}, escalationTicket(e.a)),
+      el('td', {}, escalationTicket(e.b)),
+      el('td', {}, e.priority ?? '–'),
+      el('td', {}, when(e.escalated_unix_ms)),
+      el('td', { class: 'owner' }, ownerText(e.owner), el('div', { class: 'muted' }, 'since ', when(e.owner?.since_unix_ms))),
+      el('td', {}, e.targets.length
+        ? e.targets.map((t) => el('div', { class: `target ${outcomeClass[t.outcome] ?? ''}`, dataset: { target: t.target, outcome: t.outcome } },
+          `${t.target.replace('_', ' ')}: ${t.text}`))
+        : el('span', { class: 'muted' }, view.targets_configured ? 'no target for this priority' : 'no targets configured'))));
+    return [heading, rows.length
+      ? el('table', {}, el('thead', {}, el('tr', {}, ['link', 'ticket (a)', 'ticket (b)', 'priority', 'escalated', 'owner (MSP)', 'targets'].map((h) => el('th', {}, h)))), el('tbody', {}, rows))
+      : el('p', { class: 'muted' }, 'no open escalations')];
+  });
+  return el('section', { id: 'escalations' }, el('h2', {}, 'Open escalations'),
+    parts.length ? parts : el('p', { class: 'muted' }, 'no pairing configured'));
+}
+
 /** The vendor's message, with its HTTP status unless it already says it. */
 function withStatus(status, message) {
   const text = message ?? '';
@@ -249,6 +285,7 @@ export function renderOverview(root, snap, ui, act) {
     queuesSection(snap.status),
     connectionsSection(snap.status, snap.health),
     pairingsSection(snap.status),
+    escalationsSection(snap),
     deadSection(snap, ui, act),
     activitySection(snap));
 }
