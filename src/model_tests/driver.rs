@@ -16,7 +16,7 @@ use crate::clock::{Clock, ManualClock};
 use crate::config::load::parse_toml;
 use crate::config::{LoadedPairing, Mapping};
 use crate::engine::{Connection, Engine};
-use crate::store::{IntakeSource, OutboxOp, Side, Store};
+use crate::store::{IntakeSource, OutboxOp, Side};
 use crate::testing::Fake;
 
 /// Tickets people create on side a (all in the trigger queue).
