@@ -11,8 +11,9 @@
 //! On stop the worker starts nothing new; deliveries already in flight may
 //! finish until the `abandon` signal (the daemon's shutdown deadline), and
 //! whatever is still running then is cancelled and left in the outbox as it
-//! is: every action is idempotent (creates and notes look for the bridge's
-//! marker first), so the next start repeats it safely. [`DrainTally`] tells
+//! is: every action is idempotent (a create or a note whose attempt began
+//! looks for the bridge's marker first: `attempt`), so the next start
+//! repeats it safely. [`DrainTally`] tells
 //! the daemon what was finished and what was left.
 
 use std::collections::{HashMap, HashSet};
