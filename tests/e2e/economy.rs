@@ -5,11 +5,11 @@
 //! exact look-up rules are pinned in `src/delivery/attempt_tests.rs`.
 
 use psa_bridge::demo::story::Story;
-use psa_bridge::demo::{DemoEnv, DemoOptions, AT_USER};
-use psa_connector::sim::RequestRecord;
+use psa_bridge::demo::{wait_for, DemoEnv, DemoOptions, AT_USER};
+use psa_connector::sim::{AmbiguousReply, RequestRecord};
 use psa_connectwise::sim::ConnectWiseSimOptions;
 
-use crate::common::{env, settled, Bridge, STEP};
+use crate::common::{audit_history, env, settled, Bridge, STEP};
 
 /// The bridge's calls to one simulator, by kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -127,4 +127,51 @@ async fn the_demo_story_spends_few_calls_per_change() {
     }
     let (_, _, _, cw) = rows[2];
     assert!(cw.writes >= 2, "the reply and the priority crossed: {cw:?}");
+}
+
+/// A first post skips the look-up, so the attempt mark must carry an
+/// unknown outcome across a restart: the note's answer is lost (applied,
+/// answered 503) and the daemon is killed at once; after the restart the
+/// retry looks, finds the note and adopts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_note_whose_answer_was_lost_before_a_kill_is_adopted_after_the_restart() {
+    let (_dir, env) = env(DemoOptions::default()).await;
+    let bridge = Bridge::spawn(&env.config_path).await;
+    let mut story = Story::new(&env, STEP, false);
+    story.escalate().await.unwrap();
+    settled(&env, &bridge).await;
+    let cw = env.connectwise.control();
+    cw.ambiguous_next_writes_to(AmbiguousReply::Unavailable, 1, "/notes");
+    env.autotask.user_add_note(
+        story.autotask_id(),
+        "Users still cannot print.",
+        false,
+        "Tina",
+    );
+    wait_for("the note's answer to be lost", STEP, || {
+        (cw.ambiguous_writes().len() == 1).then_some(())
+    })
+    .await
+    .unwrap();
+    bridge.kill().await;
+
+    let bridge = Bridge::spawn(&env.config_path).await;
+    settled(&env, &bridge).await;
+    let copies = env
+        .connectwise
+        .notes(story.connectwise_id())
+        .iter()
+        .filter(|n| n.text.contains("cannot print"))
+        .count();
+    assert_eq!(copies, 1, "posted once");
+    let user = ConnectWiseSimOptions::default().public_key;
+    let posts = cw
+        .writes_by(&user)
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/notes"))
+        .count();
+    assert_eq!(posts, 1, "the retry looked instead of posting again");
+    let history = audit_history(&env, &format!("autotask:{}", story.internal_number)).await;
+    assert!(history.contains("adopted note"), "{history}");
+    bridge.stop().await;
 }
