@@ -105,7 +105,8 @@ fn link(b: Option<&str>) -> Link {
 fn queued(engine: &Engine, link: &Link, action: Action) -> OutboxOp {
     let op = OutboxOp {
         connection: "stub".into(),
-        next_attempt_at: chrono::Utc::now() - chrono::Duration::seconds(1),
+        // Due by the engine's (manual) clock, however long the set-up took.
+        next_attempt_at: engine.clock.now() - chrono::Duration::minutes(1),
         ..OutboxOp::sample(100, link.id, Side::B, action)
     };
     engine
