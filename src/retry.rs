@@ -172,8 +172,8 @@ where
 /// Tries one delivery of an outbox operation up to 2 more times with
 /// 100–400 ms jittered pauses when it fails transiently, before the failure
 /// is recorded and the operation goes back to the schedule. Safe only
-/// because every delivery is idempotent (`delivery::apply`: creates and
-/// notes look for the bridge's marker first, updates write the same
+/// because every delivery is idempotent (`delivery::apply`: a create or a
+/// note retried here looks for the bridge's marker first, updates write the same
 /// values); without it one unlucky operation at a 15% fault rate can sit
 /// minutes in the exponential schedule and hold back its ticket's queue.
 pub async fn deliver_in_place<T, F, Fut>(deliver: F) -> Result<T, ConnectorError>

@@ -1,5 +1,7 @@
 //! Executing one outbox operation against the vendor, idempotently: creates
-//! and comments first look for the bridge's marker and adopt what they find.
+//! and comments whose earlier attempt may have reached the vendor
+//! (`super::attempt`) first look for the bridge's marker and adopt what
+//! they find.
 //! Those lookups retry a transient failure in place ([`read_in_place`]).
 //! Because every action here is idempotent, the delivery worker may run it
 //! again at once after a transient failure (`retry::deliver_in_place`).
@@ -32,17 +34,34 @@ pub enum Delivered {
     },
 }
 
-/// Performs `op` on `target_id` (the far ticket; `None` for creates).
+/// Performs `op` on `target_id` (the far ticket; `None` for creates),
+/// looking for the marker of a create or a note first.
+#[cfg(test)]
 pub async fn apply(
     connector: &dyn Connector,
     op: &OutboxOp,
     target_id: Option<&str>,
 ) -> Result<Delivered, ConnectorError> {
+    apply_with(connector, op, target_id, true).await
+}
+
+/// Performs `op` on `target_id`; a create or a note looks for its marker
+/// first only when `look_first` (an earlier attempt may have written it:
+/// `super::attempt`).
+pub async fn apply_with(
+    connector: &dyn Connector,
+    op: &OutboxOp,
+    target_id: Option<&str>,
+    look_first: bool,
+) -> Result<Delivered, ConnectorError> {
     match &op.action {
         Action::CreateTicket { ticket, .. } => {
-            if let Some(existing) =
+            let existing = if look_first {
                 read_in_place(|| connector.find_by_marker(&ticket.marker)).await?
-            {
+            } else {
+                None
+            };
+            if let Some(existing) = existing {
                 tracing::info!(ticket = %existing.id, "found the ticket an earlier attempt created; adopting it");
                 return Ok(Delivered::Created {
                     ticket: Box::new(existing),
@@ -61,7 +80,11 @@ pub async fn apply(
         }
         Action::AddComment { comment, .. } => {
             let id = target_id.ok_or_else(not_linked)?;
-            let existing = read_in_place(|| connector.list_comments(id)).await?;
+            let existing = if look_first {
+                read_in_place(|| connector.list_comments(id)).await?
+            } else {
+                Vec::new()
+            };
             if let Some(found) = existing
                 .iter()
                 .find(|c| c.marker.as_deref() == Some(comment.marker.as_str()))

@@ -85,6 +85,7 @@ fn op(id: u64, link: u64, target: Side, action: Action, fields: &[&str]) -> Outb
         dead: None,
         first_failed_at: None,
         changed_at: None,
+        attempt_started_at: None,
     }
 }
 

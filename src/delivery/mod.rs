@@ -10,6 +10,9 @@
 mod apply;
 #[cfg(test)]
 mod apply_tests;
+mod attempt;
+#[cfg(test)]
+mod attempt_tests;
 mod hold;
 #[cfg(test)]
 mod hold_tests;

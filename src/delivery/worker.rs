@@ -11,8 +11,9 @@
 //! On stop the worker starts nothing new; deliveries already in flight may
 //! finish until the `abandon` signal (the daemon's shutdown deadline), and
 //! whatever is still running then is cancelled and left in the outbox as it
-//! is: every action is idempotent (creates and notes look for the bridge's
-//! marker first), so the next start repeats it safely. [`DrainTally`] tells
+//! is: every action is idempotent (a create or a note whose attempt began
+//! looks for the bridge's marker first: `attempt`), so the next start
+//! repeats it safely. [`DrainTally`] tells
 //! the daemon what was finished and what was left.
 
 use std::collections::{HashMap, HashSet};
@@ -24,7 +25,8 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use super::apply::apply;
+use super::apply::apply_with;
+use super::attempt;
 use super::hold::Hold;
 use crate::engine::Engine;
 use crate::store::{Action, OutboxOp, Side};
@@ -199,10 +201,15 @@ async fn deliver_one(
         tracing::debug!("pairing paused just now: operation held");
         return None;
     }
-    tracing::debug!(action = %op.action.describe(), attempt = op.attempts + 1, "delivering");
+    let (op, mut look_first) = attempt::begin(engine, op).await?;
+    tracing::debug!(action = %op.action.describe(), attempt = op.attempts + 1, look_first, "delivering");
     let started = std::time::Instant::now();
-    let result =
-        crate::retry::deliver_in_place(|| apply(connector.as_ref(), &op, target.as_deref())).await;
+    // A retry in place follows an attempt whose outcome is unknown: it looks.
+    let result = crate::retry::deliver_in_place(|| {
+        let look = std::mem::replace(&mut look_first, true);
+        apply_with(connector.as_ref(), &op, target.as_deref(), look)
+    })
+    .await;
     crate::telemetry::delivery_finished(&op.connection, result.is_ok(), started.elapsed());
     record(engine, &op, result).await
 }
@@ -268,7 +275,11 @@ pub(crate) async fn deliver_round(engine: &Engine, connection: &str) -> Vec<Outb
     let mut attempted = Vec::new();
     for (op, target) in heads {
         attempted.push(op.clone());
-        let result = apply(conn.connector.as_ref(), &op, target.as_deref()).await;
+        let Some((op, look_first)) = attempt::begin(engine, op).await else {
+            attempted.pop();
+            continue;
+        };
+        let result = apply_with(conn.connector.as_ref(), &op, target.as_deref(), look_first).await;
         record(engine, &op, result).await;
     }
     attempted
@@ -325,7 +336,9 @@ async fn task_failed(engine: &Engine, op: &OutboxOp, failed: &tokio::task::JoinE
         .increment(1);
     let error =
         psa_connector::ConnectorError::Transport(format!("the delivery task failed: {failed}"));
-    if let Err(e) = engine.record_failure(op, &error).await {
+    // The task may have marked its attempt as started before it failed.
+    let op = attempt::as_stored(engine, op);
+    if let Err(e) = engine.record_failure(&op, &error).await {
         tracing::error!(error = %e, "cannot record the failed delivery task");
     }
 }

@@ -65,6 +65,7 @@ impl Engine {
             dead: None,
             first_failed_at: None,
             changed_at: None,
+            attempt_started_at: None,
         }
     }
 

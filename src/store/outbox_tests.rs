@@ -76,6 +76,7 @@ fn op(id: u64, link: u64, connection: &str, at: Timestamp, dead: bool) -> Outbox
         }),
         first_failed_at: None,
         changed_at: None,
+        attempt_started_at: None,
     }
 }
 

@@ -309,6 +309,13 @@ pub struct OutboxOp {
     /// it); `None` in records written before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_at: Option<Timestamp>,
+    /// When a delivery attempt of a create or a note last began, written
+    /// and flushed before the vendor call: set, the outcome of an earlier
+    /// attempt may be unknown (a lost answer, a crash), so the next attempt
+    /// looks for the bridge's marker first (`delivery::apply`); `None` on
+    /// the first attempt, which has nothing to look for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt_started_at: Option<Timestamp>,
 }
 
 /// A change notice that could not be planned for a permanent reason (an
@@ -341,6 +348,7 @@ impl OutboxOp {
             dead: None,
             first_failed_at: None,
             changed_at: None,
+            attempt_started_at: None,
         }
     }
 }

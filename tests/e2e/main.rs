@@ -23,6 +23,7 @@ mod crash;
 mod dashboard;
 mod dead_letters;
 mod demo;
+mod economy;
 mod edits;
 mod evidence;
 mod fault_injection;

@@ -1,0 +1,86 @@
+//! The "attempt started" mark of creates and notes, so a first attempt
+//! skips the marker look-up that only a repeated attempt needs.
+//!
+//! Before the vendor call of a create or a note post the operation records,
+//! in its outbox record and flushed, that an attempt is starting
+//! (`OutboxOp::attempt_started_at`). Only an operation that carries the
+//! mark can have reached the vendor before: a lost answer (timeout, reset,
+//! 503 after the write), a crash or a shutdown in the middle of the call.
+//! So the first attempt posts at once (nothing the bridge wrote can be
+//! there), and every later one (a retry in place, a scheduled retry, a
+//! restart with the mark set) looks for the bridge's marker first, exactly
+//! as before (`apply::apply_with`). Should the mark not be written or
+//! flushed, the attempt looks first too: never a saving at the cost of a
+//! duplicate.
+
+use crate::engine::Engine;
+use crate::store::{Action, OutboxOp, TreeName};
+
+/// Whether `op` is a create or a note post: the actions whose repetition
+/// is guarded by a marker look-up.
+fn guarded(op: &OutboxOp) -> bool {
+    matches!(
+        op.action,
+        Action::CreateTicket { .. } | Action::AddComment { .. }
+    )
+}
+
+/// Called before the vendor call of `op`. Returns the operation as it is
+/// stored now (with the mark, so recording the outcome matches the stored
+/// record) and whether the call must look for its marker first; `None`
+/// when the record changed meanwhile (re-queued, removed): the call is
+/// skipped and a later round takes the operation as it is now.
+pub(super) async fn begin(engine: &Engine, op: OutboxOp) -> Option<(OutboxOp, bool)> {
+    if !guarded(&op) {
+        return Some((op, false));
+    }
+    if op.attempt_started_at.is_some() {
+        // An earlier attempt started: its outcome may be unknown.
+        return Some((op, true));
+    }
+    let mut marked = op.clone();
+    marked.attempt_started_at = Some(engine.clock.now());
+    let key = op.id.to_be_bytes();
+    let written = engine.store.transact(|tx| {
+        let stored: Option<OutboxOp> = tx.get(TreeName::Outbox, &key)?;
+        if stored.as_ref() != Some(&op) {
+            return Ok(false);
+        }
+        tx.put_op(&marked)?;
+        Ok(true)
+    });
+    match written {
+        Ok(true) => match engine.store.flush().await {
+            Ok(()) => Some((marked, false)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot flush the attempt mark; looking for the marker first");
+                Some((marked, true))
+            }
+        },
+        Ok(false) => {
+            tracing::debug!("operation changed before its attempt; left for a later round");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot record the attempt mark; looking for the marker first");
+            Some((op, true))
+        }
+    }
+}
+
+/// The stored version of `op` when it differs from `op` only by the
+/// attempt mark [`begin`] wrote (a delivery task that failed after it), so
+/// the failure is recorded against the stored record; else `op`.
+pub(super) fn as_stored(engine: &Engine, op: &OutboxOp) -> OutboxOp {
+    match engine.store.outbox_op(op.id) {
+        Ok(Some(stored))
+            if OutboxOp {
+                attempt_started_at: stored.attempt_started_at,
+                ..op.clone()
+            } == stored =>
+        {
+            stored
+        }
+        _ => op.clone(),
+    }
+}
