@@ -5,8 +5,10 @@
 //! The backlog: notes are added to linked Autotask tickets while the
 //! simulator sends no webhooks, then one more note per ticket with
 //! webhooks on, so the planner reads each ticket once and queues a note
-//! post for every note. Once the inbox is empty the outbox holds the
-//! backlog; the ConnectWise calls of a steady window over R give the
+//! post for every note. Once every note is queued or posted the outbox holds the
+//! backlog (ConnectWise calls back for every note the bridge posts, so
+//! the planner keeps reading while it drains, as it would in production);
+//! the ConnectWise calls of a steady window over R give the
 //! achieved share, the daemon's `VmHWM` its peak memory. Then the daemon
 //! is stopped (SIGTERM) and started again on the same store: the time from
 //! the start to the first ConnectWise write is the restart figure.
@@ -27,7 +29,7 @@ pub async fn run(size: Size, binary: &Path) -> Result<Report> {
     let queued = size.pick(100_000, 2_000, 60);
     let tickets = size.pick(1_000, 40, 3);
     let window = Duration::from_secs(size.pick(30, 10, 2));
-    let dir = tempfile::tempdir()?;
+    let dir = setup::WorkDir::new()?;
     // Burst 1: the limiter spaces calls evenly, as the vendor's window wants.
     let env = setup::start(dir.path(), setup::options(60, (RATE, 1))).await?;
     let mut daemon = Daemon::spawn(binary, &env.config_path).await?;
@@ -51,17 +53,23 @@ pub async fn run(size: Size, binary: &Path) -> Result<Report> {
     }
     env.wait_webhooks_idle().await;
     let plan_limit = Duration::from_secs(size.pick(1_800, 300, 120));
+    // Queued once every note is an operation in the outbox or already posted
+    // (the inbox is rarely empty: ConnectWise calls back for each posted note).
     let backlog = loop {
         let q = daemon.queues().await?;
-        if q.inbox == 0 && q.outbox > 0 {
+        let posted = cw
+            .requests()
+            .iter()
+            .filter(|r| r.at >= begin && r.is_write() && r.applied() && r.path.contains("/notes"))
+            .count();
+        if q.outbox as usize + posted >= queued {
             break q.outbox;
         }
         if begin.elapsed() > plan_limit {
-            bail!("the planner did not queue the backlog within {plan_limit:?}: {q:?}");
+            bail!("the planner did not queue the backlog within {plan_limit:?}: {q:?}, {posted} posted");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-
     let from = Instant::now();
     tokio::time::sleep(window).await;
     let to = Instant::now();

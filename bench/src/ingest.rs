@@ -29,7 +29,7 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn run(size: Size, binary: &Path) -> Result<Report> {
     let count = size.pick(20_000, 4_000, 200);
-    let dir = tempfile::tempdir()?;
+    let dir = setup::WorkDir::new()?;
     let env = setup::start(dir.path(), setup::options(60, setup::OPEN_LIMITS)).await?;
     let daemon = Daemon::spawn(binary, &env.config_path).await?;
     let ceiling = crate::ceiling::start(&env.config_path, "autotask").await?;

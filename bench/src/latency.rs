@@ -29,7 +29,7 @@ pub async fn run(size: Size, binary: &Path) -> Result<Report> {
     let webhook_samples = size.pick(100, 20, 3);
     let poll_samples = size.pick(20, 4, 2);
     let poll_secs = size.pick(5, 5, 2);
-    let dir = tempfile::tempdir()?;
+    let dir = setup::WorkDir::new()?;
     let env = setup::start(dir.path(), setup::options(poll_secs, setup::OPEN_LIMITS)).await?;
     let daemon = Daemon::spawn(binary, &env.config_path).await?;
     let link = setup::link(&env, &daemon, 1).await?[0];

@@ -133,3 +133,29 @@ pub fn calls(control: &SimControl, from: Instant, to: Instant) -> Calls {
     }
     calls
 }
+
+/// A scenario's temporary folder (config, store, daemon logs); kept, and
+/// its path printed, when `PSA_BENCH_KEEP` is set.
+pub struct WorkDir(Option<tempfile::TempDir>, std::path::PathBuf);
+
+impl WorkDir {
+    pub fn new() -> Result<WorkDir> {
+        let dir = tempfile::Builder::new().prefix("psa-bench-").tempdir()?;
+        let path = dir.path().to_path_buf();
+        Ok(WorkDir(Some(dir), path))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.1
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if std::env::var_os("PSA_BENCH_KEEP").is_some() {
+            if let Some(dir) = self.0.take() {
+                eprintln!("kept {}", dir.keep().display());
+            }
+        }
+    }
+}

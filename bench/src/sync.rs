@@ -44,7 +44,7 @@ struct Change {
 pub async fn run(size: Size, binary: &Path) -> Result<Report> {
     let tickets = size.pick(1_000, 100, 4);
     let count = size.pick(10_000, 1_000, 24);
-    let dir = tempfile::tempdir()?;
+    let dir = setup::WorkDir::new()?;
     let env = setup::start(dir.path(), setup::options(60, setup::OPEN_LIMITS)).await?;
     let daemon = Daemon::spawn(binary, &env.config_path).await?;
     let linked = setup::link(&env, &daemon, tickets).await?;
