@@ -36,7 +36,14 @@ pub fn binary() -> Result<PathBuf> {
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
         let mut build = std::process::Command::new(cargo);
         build
-            .args(["build", "--quiet", "-p", "psa-bridge", "--bin", "psa-bridge"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "psa-bridge",
+                "--bin",
+                "psa-bridge",
+            ])
             .arg("--manifest-path")
             .arg(manifest)
             .env("CARGO_TARGET_DIR", target);
@@ -44,10 +51,19 @@ pub fn binary() -> Result<PathBuf> {
         // track CARGO_MANIFEST_DIR, and a changed value rebuilds the TLS stack.
         for (name, _) in std::env::vars_os() {
             let name = name.to_string_lossy();
-            let per_crate = ["CARGO_PKG_", "CARGO_BIN_", "CARGO_MANIFEST_", "CARGO_CRATE_"]
-                .iter()
-                .any(|prefix| name.starts_with(prefix));
-            if per_crate || name == "CARGO_PRIMARY_PACKAGE" || name == "CARGO_TARGET_TMPDIR" || name == "OUT_DIR" {
+            let per_crate = [
+                "CARGO_PKG_",
+                "CARGO_BIN_",
+                "CARGO_MANIFEST_",
+                "CARGO_CRATE_",
+            ]
+            .iter()
+            .any(|prefix| name.starts_with(prefix));
+            if per_crate
+                || name == "CARGO_PRIMARY_PACKAGE"
+                || name == "CARGO_TARGET_TMPDIR"
+                || name == "OUT_DIR"
+            {
                 build.env_remove(name.as_ref());
             }
         }

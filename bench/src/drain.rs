@@ -74,19 +74,24 @@ pub async fn run(size: Size, binary: &Path) -> Result<Report> {
     tokio::time::sleep(window).await;
     let to = Instant::now();
     let in_window = setup::calls(&cw, from, to);
-    let achieved = (in_window.reads + in_window.writes) as f64 / to.duration_since(from).as_secs_f64();
+    let achieved =
+        (in_window.reads + in_window.writes) as f64 / to.duration_since(from).as_secs_f64();
     let peak_rss = daemon.peak_rss_mb()?;
     let left = daemon.queues().await?.outbox;
 
     daemon.stop().await?;
     let restarted = Instant::now();
     daemon = Daemon::spawn(binary, &env.config_path).await?;
-    let first = setup::wait_for("a ConnectWise write after the restart", Duration::from_secs(120), || {
-        cw.requests()
-            .iter()
-            .find(|r| r.at >= restarted && r.is_write() && r.applied())
-            .map(|r| r.at)
-    })
+    let first = setup::wait_for(
+        "a ConnectWise write after the restart",
+        Duration::from_secs(120),
+        || {
+            cw.requests()
+                .iter()
+                .find(|r| r.at >= restarted && r.is_write() && r.applied())
+                .map(|r| r.at)
+        },
+    )
     .await?;
     let restart_ms = first.duration_since(restarted).as_secs_f64() * 1000.0;
     let peak_rss = peak_rss.max(daemon.peak_rss_mb()?);

@@ -39,7 +39,9 @@ pub async fn run(size: Size, binary: &Path) -> Result<Report> {
         .build()?;
 
     let ceiling_url = format!("http://{}/webhooks/autotask", ceiling.addr);
-    post_all(&client, &ceiling_url, bodies(0, WARMUP)).await.check("ceiling")?;
+    post_all(&client, &ceiling_url, bodies(0, WARMUP))
+        .await
+        .check("ceiling")?;
     let begin = Instant::now();
     let at_ceiling = post_all(&client, &ceiling_url, bodies(WARMUP, count)).await;
     let ceiling_secs = begin.elapsed().as_secs_f64();
@@ -48,7 +50,9 @@ pub async fn run(size: Size, binary: &Path) -> Result<Report> {
 
     let url = format!("http://{}/webhooks/autotask", daemon.addr);
     let first = 2 * WARMUP + count;
-    post_all(&client, &url, bodies(first, WARMUP)).await.check("daemon")?;
+    post_all(&client, &url, bodies(first, WARMUP))
+        .await
+        .check("daemon")?;
     daemon.wait_idle(Duration::from_secs(120)).await?;
     let begin = Instant::now();
     let mut answers = post_all(&client, &url, bodies(first + WARMUP, count)).await;

@@ -92,7 +92,10 @@ pub async fn run(size: Size, binary: &Path) -> Result<Report> {
     report.figure("poll_interval_ms", poll_ms);
     report.target("latency_p99_ms < 1000 (webhooks)", p99 < 1000.0);
     report.target(
-        format!("poll_latency_p99_ms < poll interval + 1000 ({})", poll_ms + 1000.0),
+        format!(
+            "poll_latency_p99_ms < poll interval + 1000 ({})",
+            poll_ms + 1000.0
+        ),
         poll_p99 < poll_ms + 1000.0,
     );
     Ok(report)

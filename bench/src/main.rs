@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use psa_bridge_bench::report::Size;
 use psa_bridge_bench::SCENARIOS;
 
-const USAGE: &str = "usage: psa-bridge-bench <ingest|sync|latency|drain|micro|all> [--quick] [--json]\n\
+const USAGE: &str =
+    "usage: psa-bridge-bench <ingest|sync|latency|drain|micro|all> [--quick] [--json]\n\
     --quick  every scenario at reduced size (`all --quick` takes a few minutes)\n\
     --tiny   the CI smoke test's size: checks the harness, the figures mean nothing\n\
     --json   print one JSON array, an object per scenario (progress goes to stderr)\n\
@@ -31,7 +32,9 @@ async fn main() -> ExitCode {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
             }
-            name if !name.starts_with('-') && scenario.is_none() => scenario = Some(name.to_string()),
+            name if !name.starts_with('-') && scenario.is_none() => {
+                scenario = Some(name.to_string())
+            }
             other => {
                 eprintln!("unexpected argument {other:?}\n{USAGE}");
                 return ExitCode::from(2);

@@ -43,8 +43,14 @@ impl Fixture {
         let dir = tempfile::tempdir()?;
         let env = DemoEnv::start(dir.path(), &demo::DemoOptions::default()).await?;
         let pairings = [
-            ("at-cw", demo::pairing(System::Autotask, System::Connectwise)?),
-            ("sn-cw", demo::pairing(System::Servicenow, System::Connectwise)?),
+            (
+                "at-cw",
+                demo::pairing(System::Autotask, System::Connectwise)?,
+            ),
+            (
+                "sn-cw",
+                demo::pairing(System::Servicenow, System::Connectwise)?,
+            ),
             ("jira-at", demo::pairing(System::Jira, System::Autotask)?),
         ];
         env.write_config_for(&pairings, &demo::DemoOptions::default())?;
@@ -70,9 +76,12 @@ impl Fixture {
             "Level I Support",
             "High",
         );
-        let cw = env
-            .connectwise
-            .user_create_ticket("Printer on floor 2 offline", "Co-Managed", "ACME", "Priority 2 - Quick Response");
+        let cw = env.connectwise.user_create_ticket(
+            "Printer on floor 2 offline",
+            "Co-Managed",
+            "ACME",
+            "Priority 2 - Quick Response",
+        );
         let incident = env
             .servicenow
             .user_create_incident("Printer on floor 2 offline", "Error 41.");
@@ -99,9 +108,16 @@ impl Fixture {
         let (cw_body, cw_signature) = env.connectwise.signed_callback(cw.id, "updated");
         let (sn_headers, sn_body) = env
             .servicenow
-            .signed_notice("incident", &incident.sys_id, demo::SN_WEBHOOK_SECRET, chrono::Utc::now())
+            .signed_notice(
+                "incident",
+                &incident.sys_id,
+                demo::SN_WEBHOOK_SECRET,
+                chrono::Utc::now(),
+            )
             .ok_or_else(|| anyhow!("no ServiceNow notice"))?;
-        let (jira_body, jira_headers) = env.jira.signed_webhook(&issue.key, demo::JIRA_WEBHOOK_SECRET);
+        let (jira_body, jira_headers) = env
+            .jira
+            .signed_webhook(&issue.key, demo::JIRA_WEBHOOK_SECRET);
         let hooks = vec![
             (
                 at_connector,
@@ -115,7 +131,10 @@ impl Fixture {
                     cw_body,
                 )?,
             ),
-            (connector("servicenow")?, request(&sn_headers, None, sn_body)?),
+            (
+                connector("servicenow")?,
+                request(&sn_headers, None, sn_body)?,
+            ),
             (connector("jira")?, request(&jira_headers, None, jira_body)?),
         ];
         let store = Store::open(&dir.path().join("micro-store"))?;

@@ -115,7 +115,8 @@ async fn inject(env: &psa_bridge::demo::DemoEnv, linked: &[Linked], count: usize
             Kind::AutotaskTitle => {
                 let title = format!("Bench ticket {ticket} edit {wave}");
                 let description = "Created by the benchmark.";
-                env.autotask.user_set_text(link.autotask, &title, description);
+                env.autotask
+                    .user_set_text(link.autotask, &title, description);
                 title
             }
             Kind::AutotaskNote => {
@@ -132,8 +133,12 @@ async fn inject(env: &psa_bridge::demo::DemoEnv, linked: &[Linked], count: usize
             }
             Kind::ConnectWiseNote => {
                 let text = format!("bench note b{ticket}.{wave}");
-                env.connectwise
-                    .user_add_note(link.connectwise, &text, SimNoteKind::Discussion, "jsmith");
+                env.connectwise.user_add_note(
+                    link.connectwise,
+                    &text,
+                    SimNoteKind::Discussion,
+                    "jsmith",
+                );
                 text
             }
         };

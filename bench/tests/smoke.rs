@@ -8,7 +8,13 @@ use std::process::Command;
 const KEYS: [(&str, &[&str]); 5] = [
     (
         "ingest",
-        &["accepted_per_s", "ceiling_per_s", "ratio", "ack_p50_ms", "ack_p99_ms"],
+        &[
+            "accepted_per_s",
+            "ceiling_per_s",
+            "ratio",
+            "ack_p50_ms",
+            "ack_p99_ms",
+        ],
     ),
     (
         "sync",
@@ -71,7 +77,10 @@ fn every_scenario_reports_every_key_with_a_sane_value() {
             }
         }
         let targets = report["targets"].as_array().expect("targets");
-        assert!(!targets.is_empty() || *scenario == "micro", "{scenario}: no targets");
+        assert!(
+            !targets.is_empty() || *scenario == "micro",
+            "{scenario}: no targets"
+        );
         assert!(targets.iter().all(|t| t["met"].is_boolean()));
     }
     let ratio = reports[0]["ratio"].as_f64().unwrap();
