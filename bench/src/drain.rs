@@ -33,7 +33,9 @@ pub async fn run(size: Size, binary: &Path) -> Result<Report> {
     // Burst 1: the limiter spaces calls evenly, as the vendor's window wants.
     let env = setup::start(dir.path(), setup::options(60, (RATE, 1))).await?;
     let mut daemon = Daemon::spawn(binary, &env.config_path).await?;
+    let linking = Instant::now();
     let linked = setup::link(&env, &daemon, tickets).await?;
+    let link_secs = linking.elapsed().as_secs_f64();
     let cw = env.connectwise.control();
     cw.set_rate_limit(Some(RATE), 1);
     let begin = Instant::now();
@@ -107,6 +109,9 @@ pub async fn run(size: Size, binary: &Path) -> Result<Report> {
         "{queued} notes on {tickets} linked Autotask tickets -> {backlog} operations queued; \
          ConnectWise limit {RATE}/s on both sides; window {} s ({left} still queued after it)",
         window.as_secs()
+    ));
+    report.note(format!(
+        "linking the {tickets} tickets first took {link_secs:.1} s"
     ));
     report.note(format!(
         "window: {} reads, {} writes to ConnectWise = {achieved:.1} calls/s",

@@ -28,7 +28,7 @@ const GHOST_TICKET_BASE: i64 = 900_000_000;
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn run(size: Size, binary: &Path) -> Result<Report> {
-    let count = size.pick(20_000, 4_000, 200);
+    let count = size.pick(50_000, 10_000, 200);
     let dir = setup::WorkDir::new()?;
     let env = setup::start(dir.path(), setup::options(60, setup::OPEN_LIMITS)).await?;
     let daemon = Daemon::spawn(binary, &env.config_path).await?;

@@ -18,9 +18,20 @@ pub const OPEN_LIMITS: (u32, u32) = (1000, 1000);
 /// The Autotask queue that escalates a ticket (the shipped mapping's trigger).
 pub const ESCALATE: &str = "Escalate to MSP";
 
-/// Simulators on loopback and the config in `dir`.
+/// The Autotask simulator's hourly request threshold in the scenarios.
+/// Autotask's real one is 10,000 per tenant, and the connector paces
+/// itself from half of it (`psa_autotask` budget); a full-size run spends
+/// more than that in minutes, so the pacing, not the bridge, would be
+/// measured. What the real budget allows is worked out in
+/// `docs/performance.md` from the calls per change measured here.
+pub const AUTOTASK_THRESHOLD: u64 = 100_000_000;
+
+/// Simulators on loopback (Autotask's hourly threshold raised to
+/// [`AUTOTASK_THRESHOLD`]) and the config in `dir`.
 pub async fn start(dir: &Path, options: DemoOptions) -> Result<DemoEnv> {
-    Ok(DemoEnv::start(dir, &options).await?)
+    let env = DemoEnv::start(dir, &options).await?;
+    env.autotask.set_request_threshold(AUTOTASK_THRESHOLD);
+    Ok(env)
 }
 
 /// Options with webhooks on, polling every `poll_secs`, and `limits`.
@@ -41,36 +52,46 @@ pub struct Linked {
     pub connectwise: i64,
 }
 
-/// Creates `count` Autotask tickets in the escalation queue and waits until
-/// the daemon has linked each (the write-back field names the ConnectWise
-/// ticket), then until it is idle.
+/// Tickets escalated at once by [`link`]: a thousand at once would be a
+/// webhook burst beyond the daemon's `max_concurrent_webhooks` (answered
+/// 503, after which the Autotask simulator deactivates the webhook, as
+/// Autotask does), which is not what the scenarios measure.
+pub const LINK_BATCH: usize = 50;
+
+/// Creates `count` Autotask tickets in the escalation queue, [`LINK_BATCH`]
+/// at a time, and waits until the daemon has linked each (the write-back
+/// field names the ConnectWise ticket), then until it is idle.
 pub async fn link(env: &DemoEnv, daemon: &Daemon, count: usize) -> Result<Vec<Linked>> {
-    let ids: Vec<i64> = (0..count)
-        .map(|i| {
-            env.autotask
-                .user_create_ticket(
-                    &format!("Bench ticket {i}"),
-                    "Created by the benchmark.",
-                    ESCALATE,
-                    "Medium",
-                )
-                .id
-        })
-        .collect();
-    let limit = Duration::from_secs(60 + count as u64 / 5);
-    let linked = wait_for("every escalation's write-back", limit, || {
-        ids.iter()
-            .map(|&id| {
-                let ticket = env.autotask.ticket(id)?;
-                let cw = ticket.udfs.get("MSP Ticket")?.parse().ok()?;
-                Some(Linked {
-                    autotask: id,
-                    connectwise: cw,
-                })
+    let limit = Duration::from_secs(120);
+    let mut linked = Vec::with_capacity(count);
+    for first in (0..count).step_by(LINK_BATCH) {
+        let ids: Vec<i64> = (first..count.min(first + LINK_BATCH))
+            .map(|i| {
+                env.autotask
+                    .user_create_ticket(
+                        &format!("Bench ticket {i}"),
+                        "Created by the benchmark.",
+                        ESCALATE,
+                        "Medium",
+                    )
+                    .id
             })
-            .collect::<Option<Vec<_>>>()
-    })
-    .await?;
+            .collect();
+        let batch = wait_for("every escalation's write-back", limit, || {
+            ids.iter()
+                .map(|&id| {
+                    let ticket = env.autotask.ticket(id)?;
+                    let cw = ticket.udfs.get("MSP Ticket")?.parse().ok()?;
+                    Some(Linked {
+                        autotask: id,
+                        connectwise: cw,
+                    })
+                })
+                .collect::<Option<Vec<_>>>()
+        })
+        .await?;
+        linked.extend(batch);
+    }
     daemon.wait_idle(limit).await?;
     env.wait_webhooks_idle().await;
     Ok(linked)
