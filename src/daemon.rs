@@ -38,6 +38,8 @@ use crate::store::{Store, StoreError};
 use crate::{admin, connections, delivery};
 
 pub use health::{Health, Registration, TaskHealth, TaskState};
+/// The daemon's HTTP/1 accept loop, for the benchmark's no-storage ceiling server.
+pub use listen::serve as serve_listener;
 pub use listen::ListenerLimits;
 pub use register::RegisterPolicy;
 pub use reload::{ReloadReport, Reloader, AUDIT_KEY as RELOAD_AUDIT_KEY};
