@@ -204,6 +204,7 @@ impl Fixture {
             dead: None,
             first_failed_at: None,
             changed_at: Some(now),
+            attempt_started_at: None,
         };
         self.store.transact(|tx| tx.put_op(&op))?;
         self.store.flush().await?;

@@ -165,5 +165,15 @@ async fn check_owner_labels(
     for error in &errors {
         eprintln!("{error}");
     }
+    for (side, labels) in pairing.mapping.unmapped_categories(&lists[0], &lists[1]) {
+        println!(
+            "warning: pairing {}: side {side} ({}) has categories no [categories] pair maps; \
+             a ticket carrying one is not categorised across and is audited \
+             unmapped_category: {}",
+            pairing.name,
+            pairing.connection(side),
+            labels.join(", ")
+        );
+    }
     errors.is_empty()
 }

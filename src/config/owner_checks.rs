@@ -74,6 +74,42 @@ impl Mapping {
         }
         errors
     }
+
+    /// Category labels a side's vendor has that no `[categories]` pair
+    /// names on that side, for each side whose categories flow across: a
+    /// ticket carrying one is audited `unmapped_category` at run time, so
+    /// `check` lists them as a warning beforehand.
+    pub fn unmapped_categories(&self, a: &Picklists, b: &Picklists) -> Vec<(Side, Vec<String>)> {
+        let Some(categories) = &self.categories else {
+            return Vec::new();
+        };
+        let mut found = Vec::new();
+        for (side, lists) in [(Side::A, a), (Side::B, b)] {
+            if !categories.direction.allows(side) {
+                continue;
+            }
+            let named: Vec<&str> = categories
+                .values
+                .iter()
+                .map(|pair| match side {
+                    Side::A => pair.a.category.get_ref().as_str(),
+                    Side::B => pair.b.category.get_ref().as_str(),
+                })
+                .collect();
+            let unmapped: Vec<String> = lists
+                .get(keys::CATEGORIES)
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+                .iter()
+                .filter(|label| !named.contains(&label.as_str()))
+                .cloned()
+                .collect();
+            if !unmapped.is_empty() {
+                found.push((side, unmapped));
+            }
+        }
+        found
+    }
 }
 
 #[cfg(test)]
@@ -206,5 +242,39 @@ mod example_tests {
         assert!(m
             .validate_owner_labels(Path::new("m.toml"), &full, &a, &b)
             .is_empty());
+    }
+
+    #[test]
+    fn vendor_categories_no_pair_names_are_listed_per_flowing_side() {
+        let text = r#"
+[trigger]
+side = "a"
+queue = "Escalate to MSP"
+
+[categories]
+direction = "a_to_b"
+values = [{ a = { category = "Hardware" }, b = { category = "Incident" } }]
+"#;
+        let m: Mapping = toml::from_str(text).unwrap();
+        m.validate(Path::new("m.toml"), text).unwrap();
+        let a: Picklists = [(
+            "category".to_string(),
+            vec![
+                "Hardware".to_string(),
+                "Network".to_string(),
+                "Software".to_string(),
+            ],
+        )]
+        .into();
+        let b: Picklists = [(
+            "category".to_string(),
+            vec!["Incident".to_string(), "Request".to_string()],
+        )]
+        .into();
+        // Only side a's categories flow (a_to_b): side b's "Request" is not listed.
+        assert_eq!(
+            m.unmapped_categories(&a, &b),
+            vec![(Side::A, vec!["Network".to_string(), "Software".to_string()])]
+        );
     }
 }

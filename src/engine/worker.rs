@@ -41,6 +41,8 @@ impl Engine {
             let Some(side) = pairing.side_of(connection) else {
                 continue;
             };
+            // Everything logged while planning this pairing names it.
+            let span = tracing::info_span!("pairing", pairing = %pairing.name);
             if let Some(link) = self.store.link_for(&pairing.name, side, &ticket.id)? {
                 if !snapshot_links.contains(&link.id) {
                     // Linked (a delivery recorded the created ticket) after
@@ -53,15 +55,22 @@ impl Engine {
                 }
                 plans.push(
                     self.reconcile(pairing, link, side, ticket, outbox_before_fetch)
+                        .instrument(span)
                         .await?,
                 );
             } else if triggers(pairing, side, ticket)
                 && !self.store.unlink_held(&pairing.name, side, &ticket.id)?
             {
                 let link_id = self.store.next_id()?;
-                let mut plan = self.plan_escalation(pairing, side, connection, ticket, link_id);
-                let comments = self.read_comments(pairing, side, &ticket.id).await?;
-                self.plan_side_notes(pairing, side, &comments, None, &[], &mut plan)?;
+                let mut plan = span
+                    .in_scope(|| self.plan_escalation(pairing, side, connection, ticket, link_id));
+                let comments = self
+                    .read_comments(pairing, side, &ticket.id)
+                    .instrument(span.clone())
+                    .await?;
+                span.in_scope(|| {
+                    self.plan_side_notes(pairing, side, &comments, None, &[], &mut plan)
+                })?;
                 plans.push(plan);
             }
         }

@@ -85,7 +85,15 @@ async fn check_names_category_labels_the_vendor_lacks() {
     let good = format!("{EXAMPLE_MAPPING}\n{OWNERS}");
     std::fs::write(env.dir.join("mapping.toml"), &good).unwrap();
     let ok = crate::common::cli(&["check", "--config", &config]).await;
-    assert!(ok.status.success(), "{}", crate::common::text(&ok));
+    let out = crate::common::text(&ok);
+    assert!(ok.status.success(), "{out}");
+    // Autotask's categories flow (a_to_b); two of its three have no pair.
+    assert!(
+        out.contains(
+            "warning: pairing acme: side a (autotask) has categories no [categories] pair maps"
+        ) && out.contains("unmapped_category: Software, Network"),
+        "{out}"
+    );
 
     let bad = good.replace("subcategory = \"Printer\"", "subcategory = \"Printr\"");
     std::fs::write(env.dir.join("mapping.toml"), &bad).unwrap();

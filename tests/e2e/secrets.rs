@@ -93,8 +93,10 @@ impl Seen {
                     );
                 }
             } else {
-                let body = bridge.admin_get(route.path).await;
-                self.add(format!("{label} admin {}", route.path), body);
+                // Pairing routes are read for the story's pairing.
+                let path = route.path.replace("{name}", "acme");
+                let body = bridge.admin_get(&path).await;
+                self.add(format!("{label} admin {path}"), body);
             }
         }
         let public = reqwest::get(bridge.url("/healthz")).await.unwrap();
