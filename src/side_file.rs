@@ -81,8 +81,9 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), SideF
     written.map_err(io(path))
 }
 
+/// Creates `path` (never over an existing file, never through a link) with `mode`.
 #[cfg(unix)]
-fn create_new(path: &Path, mode: u32) -> std::io::Result<std::fs::File> {
+pub(crate) fn create_new(path: &Path, mode: u32) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
         .write(true)
@@ -93,7 +94,7 @@ fn create_new(path: &Path, mode: u32) -> std::io::Result<std::fs::File> {
 }
 
 #[cfg(not(unix))]
-fn create_new(path: &Path, _mode: u32) -> std::io::Result<std::fs::File> {
+pub(crate) fn create_new(path: &Path, _mode: u32) -> std::io::Result<std::fs::File> {
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -143,8 +144,9 @@ pub fn read_private(path: &Path) -> Result<String, SideFileError> {
     Ok(text.to_string())
 }
 
+/// Opens `path` for reading, refusing a symbolic link at the last component.
 #[cfg(unix)]
-fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
+pub(crate) fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
         .read(true)
@@ -153,12 +155,14 @@ fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
 }
 
 #[cfg(not(unix))]
-fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
+pub(crate) fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
     std::fs::File::open(path)
 }
 
+/// Whether an open file is owned by this process's user and closed to
+/// group and others; the problem in words if not.
 #[cfg(unix)]
-fn check_owner_only(meta: &std::fs::Metadata) -> Result<(), String> {
+pub(crate) fn check_owner_only(meta: &std::fs::Metadata) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
     let me = rustix::process::geteuid().as_raw();
     if meta.uid() != me {
@@ -177,7 +181,7 @@ fn check_owner_only(meta: &std::fs::Metadata) -> Result<(), String> {
 }
 
 #[cfg(not(unix))]
-fn check_owner_only(_meta: &std::fs::Metadata) -> Result<(), String> {
+pub(crate) fn check_owner_only(_meta: &std::fs::Metadata) -> Result<(), String> {
     Ok(())
 }
 

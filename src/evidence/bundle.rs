@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::sign::Signature;
 use super::EvidenceError;
+use crate::side_file::create_new;
 use crate::store::{AuditEntry, GENESIS};
 
 /// The `format` field of every bundle.
@@ -395,23 +396,4 @@ pub fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), Evidence
         return Err(EvidenceError::Io { path: name, source });
     }
     Ok(())
-}
-
-#[cfg(unix)]
-fn create_new(path: &Path, mode: u32) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn create_new(path: &Path, _mode: u32) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
 }

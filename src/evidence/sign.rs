@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::bundle::{write_new, Body, Bundle};
 use super::EvidenceError;
+use crate::side_file::{check_owner_only, open_no_follow};
 
 const PRIVATE_PREFIX: &str = "psa-bridge-ed25519-private-key:";
 const PUBLIC_PREFIX: &str = "psa-bridge-ed25519-public-key:";
@@ -159,7 +160,11 @@ pub fn read_signing_key(path: &Path) -> Result<SigningKey, EvidenceError> {
     };
     let (meta, text) = read_key_text(path)?;
     let seed = decode_key(&text, PRIVATE_PREFIX, PUBLIC_PREFIX, "private").map_err(key_error)?;
-    owner_only(&meta).map_err(key_error)?;
+    check_owner_only(&meta)
+        .map_err(|problem| {
+            format!("{problem}; chmod 600 it (and consider the key exposed: generate a new one)")
+        })
+        .map_err(key_error)?;
     Ok(SigningKey::from_bytes(&seed))
 }
 
@@ -179,45 +184,6 @@ pub fn read_public_key(path: &Path) -> Result<PublicKey, EvidenceError> {
         key,
         path: name,
     })
-}
-
-#[cfg(unix)]
-fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::File::open(path)
-}
-
-#[cfg(unix)]
-fn owner_only(meta: &std::fs::Metadata) -> Result<(), String> {
-    use std::os::unix::fs::MetadataExt;
-    let me = rustix::process::geteuid().as_raw();
-    if meta.uid() != me {
-        return Err(format!(
-            "is owned by user id {}, not by this process's user id {me}",
-            meta.uid()
-        ));
-    }
-    if meta.mode() & 0o077 != 0 {
-        return Err(format!(
-            "has mode {:o}: group or others can read or write it; chmod 600 it \
-             (and consider the key exposed: generate a new one)",
-            meta.mode() & 0o777
-        ));
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn owner_only(_meta: &std::fs::Metadata) -> Result<(), String> {
-    Ok(())
 }
 
 /// The bytes a signature covers.
