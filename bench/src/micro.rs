@@ -205,6 +205,7 @@ impl Fixture {
             first_failed_at: None,
             changed_at: Some(now),
             attempt_started_at: None,
+            planned_in_session: None,
         };
         self.store.transact(|tx| tx.put_op(&op))?;
         self.store.flush().await?;

@@ -1,17 +1,20 @@
-//! The "attempt started" mark of creates and notes, so a first attempt
-//! skips the marker look-up that only a repeated attempt needs.
+//! The "attempt started" mark of note mirrors, so a first attempt skips
+//! the marker look-up that only a repeated attempt needs.
 //!
-//! Before the vendor call of a create or a note post the operation records,
-//! in its outbox record and flushed, that an attempt is starting
+//! Before the vendor call of a note mirror planned in this run of the
+//! store (`OutboxOp::planned_in_session`), the operation records, in its
+//! outbox record and flushed, that an attempt is starting
 //! (`OutboxOp::attempt_started_at`). Only an operation that carries the
 //! mark can have reached the vendor before: a lost answer (timeout, reset,
 //! 503 after the write), a crash or a shutdown in the middle of the call.
-//! So the first attempt posts at once (nothing the bridge wrote can be
-//! there), and every later one (a retry in place, a scheduled retry, a
-//! restart with the mark set) looks for the bridge's marker first, exactly
-//! as before (`apply::apply_with`). Should the mark not be written or
-//! flushed, the attempt looks first too: never a saving at the cost of a
-//! duplicate.
+//! So its first attempt posts at once, and every later one (a retry in
+//! place, a scheduled retry, a restart with the mark set) looks for the
+//! bridge's marker first, exactly as before (`apply::apply_with`).
+//! Creates, write-back and event notes, and every operation planned before
+//! this run (a restored backup's queue, an earlier process) always look
+//! first: a restored store plans them again without knowing they were
+//! written. Should the mark not be written or flushed, the attempt looks
+//! first too: never a saving at the cost of a duplicate.
 
 use crate::engine::Engine;
 use crate::store::{Action, OutboxOp, TreeName};
@@ -25,6 +28,24 @@ fn guarded(op: &OutboxOp) -> bool {
     )
 }
 
+/// Whether `op` is a note mirror planned in this run of the store by a plan
+/// that read the target side's notes (`engine::commit` sets the session
+/// only then): a mirror the bridge posted earlier (even one a restored
+/// store forgot) was recognised there (`mirror_recovered`) and no such
+/// operation planned. Mirrors planned with an escalation (the far ticket
+/// not read yet), creates, write-back and event notes are planned again
+/// after a restore without that check, and an operation from an earlier
+/// run may have been posted already.
+fn fresh_mirror(engine: &Engine, op: &OutboxOp) -> bool {
+    matches!(
+        op.action,
+        Action::AddComment {
+            source: Some(_),
+            ..
+        }
+    ) && op.planned_in_session == Some(engine.store.session())
+}
+
 /// Called before the vendor call of `op`. Returns the operation as it is
 /// stored now (with the mark, so recording the outcome matches the stored
 /// record) and whether the call must look for its marker first; `None`
@@ -34,8 +55,11 @@ pub(super) async fn begin(engine: &Engine, op: OutboxOp) -> Option<(OutboxOp, bo
     if !guarded(&op) {
         return Some((op, false));
     }
-    if op.attempt_started_at.is_some() {
-        // An earlier attempt started: its outcome may be unknown.
+    if op.attempt_started_at.is_some() || !fresh_mirror(engine, &op) {
+        // An earlier attempt started (its outcome may be unknown), or the
+        // operation may have been written before this run: a create
+        // planned again after a restore, a write-back or event note, an
+        // operation from a restored backup or an earlier run.
         return Some((op, true));
     }
     let mut marked = op.clone();

@@ -1,8 +1,10 @@
 //! The attempt mark of [`super::attempt`], pinned with a scripted vendor
-//! through the worker's own round: a first create or note post makes no
-//! marker look-up, and a post whose outcome is unknown (its answer lost, or
-//! the daemon killed during the call) looks first after a restart, finds
-//! the note and adopts it instead of posting twice.
+//! through the worker's own round: the first post of a note mirror planned
+//! in this run makes no marker look-up; creates, and operations planned
+//! before this run (a restored backup's queue), always look; and a post
+//! whose outcome is unknown (its answer lost, or the daemon killed during
+//! the call) looks first after a restart, finds the note and adopts it
+//! instead of posting twice.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -107,6 +109,8 @@ fn queued(engine: &Engine, link: &Link, action: Action) -> OutboxOp {
         connection: "stub".into(),
         // Due by the engine's (manual) clock, however long the set-up took.
         next_attempt_at: engine.clock.now() - chrono::Duration::minutes(1),
+        // Planned in this run, as `Engine::new_op` marks it.
+        planned_in_session: Some(engine.store.session()),
         ..OutboxOp::sample(100, link.id, Side::B, action)
     };
     engine
@@ -132,7 +136,7 @@ fn note() -> Action {
 }
 
 #[tokio::test]
-async fn a_first_create_or_note_post_makes_no_marker_lookup() {
+async fn only_a_first_mirror_planned_in_this_run_skips_the_lookup() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(chrono::Utc::now());
     let vendor = Arc::new(Fake(Notes::default()));
@@ -147,6 +151,8 @@ async fn a_first_create_or_note_post_makes_no_marker_lookup() {
     );
     assert!(engine.store.outbox_op(100).unwrap().is_none(), "delivered");
 
+    // A create may be planned again after a restore (the far ticket made
+    // by the first run is unknown to the restored store): it always looks.
     let create = Action::CreateTicket {
         ticket: NewTicket {
             title: "t".into(),
@@ -163,9 +169,34 @@ async fn a_first_create_or_note_post_makes_no_marker_lookup() {
     assert_eq!(deliver_round(&engine, "stub").await.len(), 1);
     assert_eq!(
         vendor.0.calls(),
-        ["create_ticket"],
-        "no look-up before a first create"
+        ["find_by_marker", "create_ticket"],
+        "a create looks first"
     );
+}
+
+/// A restored backup's queue: the note was posted by the run that went on
+/// after the backup, so the restored operation (another store session)
+/// must look before posting.
+#[tokio::test]
+async fn a_mirror_planned_before_this_run_looks_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(chrono::Utc::now());
+    let vendor = Arc::new(Fake(Notes::default()));
+    let engine = engine(&dir.path().join("s"), &vendor, &clock);
+    let op = queued(&engine, &link(Some("2")), note());
+    let Action::AddComment { comment, .. } = &op.action else {
+        unreachable!()
+    };
+    vendor.0.post(comment);
+    let restored = OutboxOp {
+        planned_in_session: Some(engine.store.session().wrapping_add(1)),
+        ..op
+    };
+    engine.store.transact(|tx| tx.put_op(&restored)).unwrap();
+
+    assert_eq!(deliver_round(&engine, "stub").await.len(), 1);
+    assert_eq!(vendor.0.calls(), ["list_comments"], "looked, did not post");
+    assert_eq!(vendor.0.notes.lock().unwrap().len(), 1, "posted once");
 }
 
 #[tokio::test]

@@ -86,6 +86,7 @@ fn op(id: u64, link: u64, target: Side, action: Action, fields: &[&str]) -> Outb
         first_failed_at: None,
         changed_at: None,
         attempt_started_at: None,
+        planned_in_session: None,
     }
 }
 

@@ -66,6 +66,7 @@ impl Engine {
             first_failed_at: None,
             changed_at: None,
             attempt_started_at: None,
+            planned_in_session: None,
         }
     }
 
@@ -116,7 +117,15 @@ impl Engine {
                 let mut op_ids = Vec::new();
                 for planned in &plan.ops {
                     let id = *next_id.next().ok_or_else(|| StoreError::Aborted("op id pool exhausted".into()))?;
-                    let op = OutboxOp { changed_at: outcome.changed_at, ..self.new_op(id, link, planned, now) };
+                    // The plan of a known link read the target side's notes just
+                    // now: a mirror it plans is not there yet, so its first post
+                    // may skip the marker look-up (`delivery::attempt`).
+                    let read_target = !plan.new_link && link.side(planned.target).is_some();
+                    let op = OutboxOp {
+                        changed_at: outcome.changed_at,
+                        planned_in_session: read_target.then(|| self.store.session()),
+                        ..self.new_op(id, link, planned, now)
+                    };
                     tx.put_op(&op)?;
                     op_ids.push((id, planned));
                 }

@@ -170,6 +170,10 @@ pub struct Store {
 /// the last write failure; the test-only fault switch.
 #[derive(Default)]
 struct Durability {
+    /// This opening of the store, random: operations planned since carry
+    /// it (`OutboxOp::planned_in_session`), so a restored backup's or an
+    /// earlier run's operations are told apart from this run's.
+    session: u64,
     committed: AtomicU64,
     flushed: AtomicU64,
     health: faults::WriteHealth,
@@ -186,6 +190,11 @@ impl Store {
     /// newer format or unreadable (see [`StoreError::is_unusable_store`]).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         Self::open_with_cache(path, DEFAULT_CACHE_MB)
+    }
+
+    /// This opening of the store (random, differs from every earlier one).
+    pub fn session(&self) -> u64 {
+        self.durability.session
     }
 
     /// [`Store::open`] with a page cache of `cache_mb` MiB
@@ -206,7 +215,10 @@ impl Store {
         let store = Self {
             db,
             trees,
-            durability: Arc::default(),
+            durability: Arc::new(Durability {
+                session: rand::random(),
+                ..Durability::default()
+            }),
         };
         store.ensure_outbox_index()?;
         Ok(store)

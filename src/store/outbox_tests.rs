@@ -77,6 +77,7 @@ fn op(id: u64, link: u64, connection: &str, at: Timestamp, dead: bool) -> Outbox
         first_failed_at: None,
         changed_at: None,
         attempt_started_at: None,
+        planned_in_session: None,
     }
 }
 

@@ -316,6 +316,14 @@ pub struct OutboxOp {
     /// the first attempt, which has nothing to look for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt_started_at: Option<Timestamp>,
+    /// The store session ([`super::Store::session`]) of the plan that made
+    /// the operation, set only when that plan read the target side's notes
+    /// (a known link). Only a note mirror planned so in this very run may
+    /// skip the marker look-up on its first attempt; one from a restored
+    /// backup or an earlier run (`None` or another session) may have been
+    /// posted already.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_in_session: Option<u64>,
 }
 
 /// A change notice that could not be planned for a permanent reason (an
@@ -349,6 +357,7 @@ impl OutboxOp {
             first_failed_at: None,
             changed_at: None,
             attempt_started_at: None,
+            planned_in_session: None,
         }
     }
 }
