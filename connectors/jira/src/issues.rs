@@ -309,7 +309,9 @@ impl JiraConnector {
         if let Some(p) = &new.priority {
             fields.insert("priority".into(), json!({"id": self.priority_id(p).await?}));
         }
-        let named = self.owner_and_category(&new.fields, &mut fields)?;
+        let named = self
+            .owner_and_category(None, &new.fields, &mut fields)
+            .await?;
         self.named_fields(&named, &mut fields).await?;
         if let Some(status) = &new.status {
             // Checked before anything is written: an unknown label is no create.
@@ -354,7 +356,9 @@ impl JiraConnector {
         if let Some(p) = &update.priority {
             fields.insert("priority".into(), json!({"id": self.priority_id(p).await?}));
         }
-        let owned = self.owner_and_category(&update.fields, &mut fields)?;
+        let owned = self
+            .owner_and_category(Some(id), &update.fields, &mut fields)
+            .await?;
         // Fields a transition screen takes go with the status.
         let mut for_edit = owned.clone();
         let mut for_transition = BTreeMap::new();

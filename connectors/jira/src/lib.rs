@@ -15,6 +15,7 @@ mod errors;
 pub mod fuzzing;
 mod hook_status;
 mod hooks;
+mod issue_type;
 mod issues;
 mod people;
 mod search;

@@ -1,8 +1,9 @@
 //! Owners and categories on Jira issues: `assignee` (an account; matched by
 //! e-mail through `user/search?query=`, cached), the issue type as the
-//! category and the first component as the subcategory. Jira has no group
-//! on an issue, and the bridge does not change an issue's type (that is a
-//! move between workflows): both are refused as configuration errors.
+//! category and the first component as the subcategory. A category written
+//! into Jira sets the issue type (`issue_type.rs`: on an existing issue only
+//! a type its edit screen offers). Jira has no group or item on an issue:
+//! both are refused as configuration errors.
 
 use std::collections::BTreeMap;
 
@@ -61,9 +62,11 @@ impl JiraConnector {
     }
 
     /// Moves the reserved owner and category keys of `fields` into the
-    /// issue's `fields` JSON; returns the other fields.
-    pub(crate) fn owner_and_category(
+    /// issue's `fields` JSON (`issue`: the issue edited, `None` on create);
+    /// returns the other fields.
+    pub(crate) async fn owner_and_category(
         &self,
+        issue: Option<&str>,
         fields: &BTreeMap<String, String>,
         out: &mut Map<String, Value>,
     ) -> Result<BTreeMap<String, String>, ConnectorError> {
@@ -79,9 +82,14 @@ impl JiraConnector {
                     let components = if v.is_empty() { json!([]) } else { json!([{"name": v}]) };
                     out.insert("components".into(), components);
                 }
-                k if k == keys::GROUP || k == keys::CATEGORY || k == keys::ITEM => {
+                k if k == keys::CATEGORY => {
+                    if let Some(t) = self.issue_type_value(issue, v).await? {
+                        out.insert("issuetype".into(), t);
+                    }
+                }
+                k if k == keys::GROUP || k == keys::ITEM => {
                     return Err(ConnectorError::Config(format!(
-                        "Jira cannot take {key} {v:?}: issues have no group or item, and the bridge does not change an issue's type (sync categories from Jira only, or map components as subcategory)"
+                        "Jira cannot take {key} {v:?}: issues have no group or item (map the issue type as category and components as subcategory)"
                     )))
                 }
                 _ => {

@@ -78,13 +78,13 @@ async fn jira_service_desk_passes_the_compliance_kit() {
 }
 
 #[tokio::test]
-async fn jira_owner_and_component_round_trip() {
+async fn jira_owner_issue_type_and_component_round_trip() {
     let sim = common::start_sim().await;
     let connector = common::connector(&sim, "HELP");
     let labels = compliance::OwnerLabels {
         person_email: "sam.supervisor@northwind-msp.example".into(),
         group: None,
-        category: None,
+        category: Some("Incident".into()),
         subcategory: Some("Hardware".into()),
         item: None,
     };
@@ -96,5 +96,8 @@ async fn jira_owner_and_component_round_trip() {
     let lists = psa_connector::Connector::discover_picklists(&connector)
         .await
         .unwrap();
-    assert_eq!(lists["category"], vec!["Service Request".to_string()]);
+    assert_eq!(
+        lists["category"],
+        ["Service Request", "Incident", "Change"].map(String::from)
+    );
 }

@@ -151,6 +151,19 @@ async fn requests_and_answers_match_the_openapi_spec() {
     )
     .await
     .unwrap();
+    // A category is the issue type, edited when editmeta offers it.
+    desk.update_ticket(
+        &created.id,
+        &TicketUpdate {
+            fields: BTreeMap::from([(
+                psa_connector::keys::CATEGORY.to_string(),
+                "Incident".to_string(),
+            )]),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     let note = |v| NewComment {
         body: "Restarted.".into(),
         visibility: v,

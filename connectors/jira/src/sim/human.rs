@@ -84,7 +84,7 @@ impl JiraSim {
                 .cloned()
                 .ok_or_else(|| super::api_error::ApiError::bad_request("no such project"))?;
             let body = json!({"fields": {
-                "project": {"key": p.key}, "issuetype": {"id": p.issue_type.0},
+                "project": {"key": p.key}, "issuetype": {"id": p.issue_types.first().map(|t| t.id)},
                 "summary": summary, "description": description, "priority": {"name": priority},
             }});
             state.create_issue(&body, DEFAULT_HUMAN)

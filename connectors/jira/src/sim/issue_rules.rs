@@ -84,6 +84,7 @@ impl State {
                         .unwrap_or_default()
                 }
                 "project" | "issuetype" if creating => {}
+                "issuetype" => issue.issue_type = self.edited_type(issue, value)?,
                 "assignee" => {
                     issue.assignee = match value.get("accountId").and_then(Value::as_str) {
                         None if value.is_null() => None,
@@ -191,13 +192,14 @@ impl State {
             .cloned()
             .ok_or_else(|| ApiError::field("project", "Specify a valid project ID or key"))?;
         let it = fields.get("issuetype");
-        let type_ok = it.is_some_and(|t| {
-            t.get("id").and_then(Value::as_str) == Some(project.issue_type.0)
-                || t.get("name").and_then(Value::as_str) == Some(project.issue_type.1)
-        });
-        if !type_ok {
+        let Some(issue_type) = project.issue_types.iter().find(|t| {
+            it.is_some_and(|it| {
+                it.get("id").and_then(Value::as_str) == Some(t.id)
+                    || it.get("name").and_then(Value::as_str) == Some(t.name)
+            })
+        }) else {
             return Err(ApiError::field("issuetype", "Specify an issue type"));
-        }
+        };
         if !fields.contains_key("summary") {
             return Err(ApiError::field(
                 "summary",
@@ -210,6 +212,7 @@ impl State {
             id,
             key: String::new(),
             project: project.key,
+            issue_type: issue_type.id,
             summary: String::new(),
             description: None,
             status: super::workflow::OPEN,
@@ -266,7 +269,7 @@ impl State {
             .get(&id)
             .cloned()
             .ok_or_else(ApiError::issue_not_found)?;
-        for f in ["status", "resolution", "project", "issuetype"] {
+        for f in ["status", "resolution", "project"] {
             if fields.contains_key(f) {
                 return Err(cannot_set(f));
             }

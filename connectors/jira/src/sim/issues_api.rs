@@ -1,4 +1,5 @@
 //! The issue routes: read with `fields`/`properties`, create, edit,
+//! edit metadata,
 //! transitions (`expand=transitions.fields`) and issue properties.
 
 use std::sync::Arc;
@@ -82,6 +83,16 @@ pub(crate) async fn edit_issue(
     };
     sim.deliver(events);
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET …/editmeta`: the edit screen's fields for this issue.
+pub(crate) async fn edit_meta(
+    AxState(sim): Sim,
+    Path(key): Path<String>,
+) -> Result<Response, ApiError> {
+    let state = sim.state();
+    let id = issue_id(&state, &key)?;
+    Ok(Json(state.edit_meta(&sim.base_url, &state.issues[&id])).into_response())
 }
 
 pub(crate) async fn get_transitions(

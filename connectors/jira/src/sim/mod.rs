@@ -2,7 +2,8 @@
 //! for tests, the demo and benchmarks: two projects (a service desk `HELP`
 //! and a software project `DEV`) sharing a workflow with conditions and
 //! required fields, `search/jql` token paging, ADF bodies, JSM comment
-//! visibility, issue properties, the field catalogue, admin webhooks signed
+//! visibility, issue properties, issue types with edit metadata (a type change only
+//! within one workflow), the field catalogue, admin webhooks signed
 //! with `X-Hub-Signature` and retried on failure, Jira's error envelope, and
 //! the shared fault knobs ([`psa_connector::sim`]). Human actions (`user_*`)
 //! act as a person in the Jira UI: they bypass the API and are not counted
@@ -10,6 +11,7 @@
 
 mod api_error;
 mod comments_api;
+mod edit_meta;
 mod human;
 mod issue_rules;
 mod issues_api;

@@ -243,7 +243,7 @@ fn project_json(base: &str, p: &super::state::Project) -> Value {
     json!({"self": format!("{base}rest/api/3/project/{}", p.id), "id": p.id, "key": p.key, "name": p.name,
            "projectTypeKey": if p.service_desk { "service_desk" } else { "software" }, "simplified": false, "style": "classic",
            "isPrivate": false, "properties": {},
-           "issueTypes": [{"self": format!("{base}rest/api/3/issuetype/{}", p.issue_type.0), "id": p.issue_type.0, "name": p.issue_type.1, "subtask": false, "description": "", "iconUrl": ""}]})
+           "issueTypes": p.issue_types.iter().map(|t| super::shapes::issue_type_json(base, t)).collect::<Vec<_>>()})
 }
 
 async fn projects(AxState(sim): Sim) -> Json<Value> {
@@ -390,6 +390,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/rest/api/3/issue/{key}",
             get(issues_api::get_issue).put(issues_api::edit_issue),
+        )
+        .route(
+            "/rest/api/3/issue/{key}/editmeta",
+            get(issues_api::edit_meta),
         )
         .route(
             "/rest/api/3/issue/{key}/transitions",

@@ -4,8 +4,13 @@
 
 use serde_json::{json, Value};
 
-use super::state::{jira_time, CommentRec, IssueRec, State, SITE_TIME_ZONE};
+use super::state::{jira_time, CommentRec, IssueRec, IssueType, State, SITE_TIME_ZONE};
 use super::workflow;
+
+/// An issue type bean.
+pub(crate) fn issue_type_json(base: &str, t: &IssueType) -> Value {
+    json!({"self": format!("{base}rest/api/3/issuetype/{}", t.id), "id": t.id, "name": t.name, "subtask": false, "description": "", "iconUrl": format!("{base}icon.png")})
+}
 
 impl State {
     pub fn user_json(&self, base: &str, name: &str) -> Value {
@@ -91,14 +96,13 @@ impl State {
             .map(|(id, n)| json!({"self": format!("{base}rest/api/3/component/{id}"), "id": id, "name": n}))
             .collect();
         f.insert("components".into(), json!(components));
+        if let Some(t) = self.issue_type_of(i) {
+            f.insert("issuetype".into(), issue_type_json(base, &t));
+        }
         if let Some(p) = project {
             f.insert(
                 "project".into(),
                 json!({"self": format!("{base}rest/api/3/project/{}", p.id), "id": p.id, "key": p.key, "name": p.name, "projectTypeKey": if p.service_desk { "service_desk" } else { "software" }, "simplified": false}),
-            );
-            f.insert(
-                "issuetype".into(),
-                json!({"self": format!("{base}rest/api/3/issuetype/{}", p.issue_type.0), "id": p.issue_type.0, "name": p.issue_type.1, "subtask": false, "description": "", "iconUrl": format!("{base}icon.png")}),
             );
         }
         f.insert("created".into(), json!(jira_time(i.created)));

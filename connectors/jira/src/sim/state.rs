@@ -20,8 +20,53 @@ pub(crate) struct Project {
     pub name: &'static str,
     /// A Jira Service Management project (comments public or internal).
     pub service_desk: bool,
-    pub issue_type: (&'static str, &'static str),
+    /// Its issue types; the first is the default.
+    pub issue_types: &'static [IssueType],
 }
+
+/// An issue type of a project and the workflow its issues follow. Jira
+/// offers a type change on the edit screen only among types sharing the
+/// issue's workflow (otherwise it takes a Move); the simulator's statuses
+/// and transitions are the same for every type, only the name differs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct IssueType {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub workflow: &'static str,
+}
+
+const SERVICE: &str = "Service workflow";
+
+const HELP_TYPES: &[IssueType] = &[
+    IssueType {
+        id: "10100",
+        name: "Service Request",
+        workflow: SERVICE,
+    },
+    IssueType {
+        id: "10102",
+        name: "Incident",
+        workflow: SERVICE,
+    },
+    IssueType {
+        id: "10104",
+        name: "Change",
+        workflow: "Change approval workflow",
+    },
+];
+
+const DEV_TYPES: &[IssueType] = &[
+    IssueType {
+        id: "10101",
+        name: "Task",
+        workflow: SERVICE,
+    },
+    IssueType {
+        id: "10103",
+        name: "Bug",
+        workflow: SERVICE,
+    },
+];
 
 #[derive(Clone, Debug)]
 pub(crate) struct Field {
@@ -45,6 +90,8 @@ pub(crate) struct IssueRec {
     pub id: u64,
     pub key: String,
     pub project: &'static str,
+    /// The issue type's id (one of the project's).
+    pub issue_type: &'static str,
     pub summary: String,
     pub description: Option<Value>,
     pub status: &'static str,
@@ -129,14 +176,14 @@ impl State {
                     key: "HELP",
                     name: "IT Help Desk",
                     service_desk: true,
-                    issue_type: ("10100", "Service Request"),
+                    issue_types: HELP_TYPES,
                 },
                 Project {
                     id: "10001",
                     key: "DEV",
                     name: "Platform Engineering",
                     service_desk: false,
-                    issue_type: ("10101", "Task"),
+                    issue_types: DEV_TYPES,
                 },
             ],
             statuses: workflow::statuses(),
@@ -274,6 +321,16 @@ impl State {
         self.projects
             .iter()
             .find(|p| p.key.eq_ignore_ascii_case(key_or_id) || p.id == key_or_id)
+    }
+
+    /// The issue type of an issue (its project's first if unknown).
+    pub fn issue_type_of(&self, issue: &IssueRec) -> Option<IssueType> {
+        let types = self.project(issue.project)?.issue_types;
+        types
+            .iter()
+            .find(|t| t.id == issue.issue_type)
+            .or(types.first())
+            .copied()
     }
 
     pub fn status(&self, id: &str) -> Option<&Status> {

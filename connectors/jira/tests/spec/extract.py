@@ -26,6 +26,7 @@ OPERATIONS = [
     ("/rest/api/3/issue", "post"),
     ("/rest/api/3/issue/{issueIdOrKey}", "get"),
     ("/rest/api/3/issue/{issueIdOrKey}", "put"),
+    ("/rest/api/3/issue/{issueIdOrKey}/editmeta", "get"),
     ("/rest/api/3/issue/{issueIdOrKey}/transitions", "get"),
     ("/rest/api/3/issue/{issueIdOrKey}/transitions", "post"),
     ("/rest/api/3/issue/{issueIdOrKey}/comment", "get"),
