@@ -60,22 +60,40 @@ pub struct Trigger {
 impl Trigger {
     /// Whether a ticket in `queue` with `status` meets the trigger.
     pub fn met_by(&self, queue: Option<&str>, status: &str) -> bool {
-        let queue_ok = self
-            .queue
-            .as_ref()
-            .is_none_or(|q| queue == Some(q.get_ref().as_str()));
-        let status_ok = self.status.as_ref().is_none_or(|s| s.get_ref() == status);
-        (self.queue.is_some() || self.status.is_some()) && queue_ok && status_ok
+        condition_met(&self.queue, &self.status, queue, status)
     }
 
     /// The trigger in words, for the audit log (`"Escalate to MSP"`, `status "Escalated"`).
     pub fn describe(&self) -> String {
-        match (&self.queue, &self.status) {
-            (Some(q), Some(s)) => format!("{:?} with status {:?}", q.get_ref(), s.get_ref()),
-            (Some(q), None) => format!("{:?}", q.get_ref()),
-            (None, Some(s)) => format!("status {:?}", s.get_ref()),
-            (None, None) => "nothing".into(),
-        }
+        describe_condition(&self.queue, &self.status)
+    }
+}
+
+/// Whether a ticket in `queue` with `status` meets a queue and/or status
+/// condition (a trigger's or a reverse trigger's); an empty one meets nothing.
+pub(crate) fn condition_met(
+    want_queue: &Option<Spanned<String>>,
+    want_status: &Option<Spanned<String>>,
+    queue: Option<&str>,
+    status: &str,
+) -> bool {
+    let queue_ok = want_queue
+        .as_ref()
+        .is_none_or(|q| queue == Some(q.get_ref().as_str()));
+    let status_ok = want_status.as_ref().is_none_or(|s| s.get_ref() == status);
+    (want_queue.is_some() || want_status.is_some()) && queue_ok && status_ok
+}
+
+/// A queue and/or status condition in words.
+pub(crate) fn describe_condition(
+    queue: &Option<Spanned<String>>,
+    status: &Option<Spanned<String>>,
+) -> String {
+    match (queue, status) {
+        (Some(q), Some(s)) => format!("{:?} with status {:?}", q.get_ref(), s.get_ref()),
+        (Some(q), None) => format!("{:?}", q.get_ref()),
+        (None, Some(s)) => format!("status {:?}", s.get_ref()),
+        (None, None) => "nothing".into(),
     }
 }
 

@@ -45,22 +45,12 @@ fn default_title_template() -> String {
 impl ReverseTrigger {
     /// Whether a ticket in `queue` with `status` meets it (like [`super::mapping::Trigger::met_by`]).
     pub fn met_by(&self, queue: Option<&str>, status: &str) -> bool {
-        let queue_ok = self
-            .queue
-            .as_ref()
-            .is_none_or(|q| queue == Some(q.get_ref().as_str()));
-        let status_ok = self.status.as_ref().is_none_or(|s| s.get_ref() == status);
-        (self.queue.is_some() || self.status.is_some()) && queue_ok && status_ok
+        super::mapping::condition_met(&self.queue, &self.status, queue, status)
     }
 
     /// In words, for the audit log.
     pub fn describe(&self) -> String {
-        match (&self.queue, &self.status) {
-            (Some(q), Some(s)) => format!("{:?} with status {:?}", q.get_ref(), s.get_ref()),
-            (Some(q), None) => format!("{:?}", q.get_ref()),
-            (None, Some(s)) => format!("status {:?}", s.get_ref()),
-            (None, None) => "nothing".into(),
-        }
+        super::mapping::describe_condition(&self.queue, &self.status)
     }
 }
 
