@@ -32,9 +32,28 @@ pub struct ChainPoint {
     pub hash: String,
 }
 
-/// An audit entry as the bundle carries it: the stored entry itself (its
-/// hash is recomputed from its fields; unknown fields are refused).
-pub type BundleEntry = AuditEntry;
+/// An audit entry as the bundle carries it: the stored entry's fields, in
+/// the stored order (its hash is recomputed from them), and nothing else.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleEntry {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub kind: String,
+    pub pairing: Option<String>,
+    pub link: Option<u64>,
+    pub tickets: Vec<String>,
+    pub message: String,
+    pub detail: serde_json::Value,
+    pub prev_hash: String,
+    pub hash: String,
+    /// The entry's hash format (absent: 1), see [`crate::store::entry_hash`].
+    #[serde(
+        default = "crate::store::v1",
+        skip_serializing_if = "crate::store::is_v1"
+    )]
+    pub v: u8,
+}
 
 /// Another pairing's entry: its number and hash, and for a format 2 entry
 /// its content digest, from which (with the hash before it) the verifier
@@ -46,6 +65,42 @@ pub struct Stub {
     pub hash: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+}
+
+impl From<&AuditEntry> for BundleEntry {
+    fn from(e: &AuditEntry) -> Self {
+        Self {
+            seq: e.seq,
+            at: e.at,
+            kind: e.kind.clone(),
+            pairing: e.pairing.clone(),
+            link: e.link,
+            tickets: e.tickets.clone(),
+            message: e.message.clone(),
+            detail: e.detail.clone(),
+            prev_hash: e.prev_hash.clone(),
+            hash: e.hash.clone(),
+            v: e.v,
+        }
+    }
+}
+
+impl From<&BundleEntry> for AuditEntry {
+    fn from(e: &BundleEntry) -> Self {
+        Self {
+            seq: e.seq,
+            at: e.at,
+            kind: e.kind.clone(),
+            pairing: e.pairing.clone(),
+            link: e.link,
+            tickets: e.tickets.clone(),
+            message: e.message.clone(),
+            detail: e.detail.clone(),
+            prev_hash: e.prev_hash.clone(),
+            hash: e.hash.clone(),
+            v: e.v,
+        }
+    }
 }
 
 /// The digest a stub or gap carries for `e` (format 2 entries only).
@@ -161,7 +216,7 @@ pub fn build(
         .iter()
         .map(|e| {
             if e.pairing.as_deref() == Some(pairing) {
-                Record::Entry(e.clone())
+                Record::Entry(BundleEntry::from(e))
             } else {
                 Record::Stub(Stub {
                     seq: e.seq,

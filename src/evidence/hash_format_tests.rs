@@ -111,7 +111,7 @@ fn rewrite(body: &mut Body, seq: u64) {
         if let Record::Entry(e) = record {
             if e.seq == seq {
                 e.message = "MSP answered within a minute".into();
-                let mut stored = e.clone();
+                let mut stored = AuditEntry::from(&*e);
                 stored.hash = entry_hash(&stored);
                 e.hash = stored.hash;
                 return;
@@ -192,7 +192,7 @@ fn going_back_to_format_1_is_a_break() {
         if let Record::Entry(e) = record {
             if e.seq == 9 {
                 e.v = 1;
-                let mut stored = e.clone();
+                let mut stored = AuditEntry::from(&*e);
                 stored.hash = entry_hash(&stored);
                 e.hash = stored.hash;
             }

@@ -185,7 +185,7 @@ fn an_altered_entry_is_named() {
             unreachable!()
         };
         e.detail = json!({ "secret": "rewritten" });
-        let mut stored = e.clone();
+        let mut stored = AuditEntry::from(&*e);
         stored.hash = entry_hash(&stored);
         e.hash = stored.hash;
     };
@@ -214,7 +214,7 @@ fn a_rewrite_next_to_a_stub_fails_offline_naming_the_entry() {
     };
     assert_eq!(e.seq, 7);
     e.message = "rewritten".into();
-    let mut stored = e.clone();
+    let mut stored = AuditEntry::from(&*e);
     stored.hash = entry_hash(&stored);
     e.hash = stored.hash;
     let err = verify_chain(&bundle.body).unwrap_err();
@@ -243,13 +243,16 @@ fn reordered_removed_and_inserted_entries_are_named() {
 
     // A forged #5 that links to #4 with a valid hash, before the real #5.
     let mut bundle = acme_bundle(&entries);
-    let mut forged = match &bundle.body.records[1] {
-        Record::Entry(e) => e.clone(),
+    let mut forged = AuditEntry::from(match &bundle.body.records[1] {
+        Record::Entry(e) => e,
         _ => unreachable!(),
-    };
+    });
     forged.message = "MSP responded".into();
     forged.hash = entry_hash(&forged);
-    bundle.body.records.insert(1, Record::Entry(forged.clone()));
+    bundle
+        .body
+        .records
+        .insert(1, Record::Entry(BundleEntry::from(&forged)));
     let err = verify_chain(&bundle.body).unwrap_err();
     assert_eq!(err.seq, 4, "{err}");
     assert!(err.reason.contains("inserted"), "{err}");
@@ -264,7 +267,7 @@ fn reordered_removed_and_inserted_entries_are_named() {
     // An entry of another pairing carried in full is refused.
     let mut bundle = acme_bundle(&entries);
     assert_eq!(entries[4].pairing.as_deref(), Some("globex"));
-    bundle.body.records[2] = Record::Entry(entries[4].clone());
+    bundle.body.records[2] = Record::Entry(BundleEntry::from(&entries[4]));
     let err = verify_chain(&bundle.body).unwrap_err();
     assert_eq!(err.seq, 5, "{err}");
     assert!(err.reason.contains("not of pairing"), "{err}");
@@ -297,7 +300,7 @@ fn a_bundle_is_compared_with_the_store_it_claims_to_come_from() {
         unreachable!()
     };
     e.message = "rewritten".into();
-    let mut stored = e.clone();
+    let mut stored = AuditEntry::from(&*e);
     stored.hash = entry_hash(&stored);
     e.hash = stored.hash;
     let err = compare_with_chain(&rewritten.body, &entries).unwrap_err();

@@ -92,7 +92,7 @@ pub fn verify_chain(body: &Body) -> Result<ChainSummary, Broken> {
                     ));
                 }
                 version = e.v;
-                if entry_hash(e) != e.hash {
+                if entry_hash(&AuditEntry::from(e)) != e.hash {
                     return Err(broken(
                         seq,
                         "its content does not match its hash: the entry was altered",
@@ -272,7 +272,7 @@ pub fn compare_with_chain(body: &Body, chain: &[AuditEntry]) -> Result<(), Broke
     for record in &body.records {
         match record {
             Record::Entry(e) => {
-                if stored(e.seq)? != Some(e) {
+                if stored(e.seq)? != Some(&AuditEntry::from(e)) {
                     return Err(broken(e.seq, "differs from the store's entry"));
                 }
             }

@@ -153,7 +153,7 @@ pub fn build(body: &Body, targets: Option<&Targets>) -> Report {
         .entries()
         .filter(|e| e.at >= body.from && e.at < body.to)
         .collect();
-    let entries: Vec<AuditEntry> = in_period.iter().map(|e| (*e).clone()).collect();
+    let entries: Vec<AuditEntry> = in_period.iter().map(|e| AuditEntry::from(*e)).collect();
     let as_of = body.to.min(body.generated_at.max(body.from));
     let ledgers = ledger::ledgers(&entries, &body.pairing, targets, as_of);
     let mut by_link: BTreeMap<u64, Vec<&BundleEntry>> = BTreeMap::new();

@@ -383,11 +383,8 @@ pub enum CommentEntry {
     Bridge,
 }
 
-/// One entry of the hash-chained audit log. Unknown fields are refused:
-/// an entry with fields this build does not hash cannot be verified (a
-/// newer store format is refused at open anyway; a bundle is read strictly).
+/// One entry of the hash-chained audit log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AuditEntry {
     pub seq: u64,
     pub at: Timestamp,
