@@ -8,6 +8,7 @@ mod faults;
 #[cfg(test)]
 mod faults_tests;
 mod format;
+mod group_flush;
 #[cfg(test)]
 mod format_tests;
 mod keys;
@@ -176,6 +177,8 @@ struct Durability {
     session: u64,
     committed: AtomicU64,
     flushed: AtomicU64,
+    /// One disk flush at a time, shared by concurrent callers.
+    flush_gate: group_flush::FlushGate,
     health: faults::WriteHealth,
     faults: Faults,
 }
@@ -297,13 +300,24 @@ impl Store {
     }
 
     async fn flush_inner(&self) -> Result<(), StoreError> {
-        let db = self.db.clone();
-        let covered = self.durability.committed.load(Ordering::SeqCst);
-        tokio::task::spawn_blocking(move || db.flush())
+        self.durability
+            .flush_gate
+            .flush(|| async {
+                let db = self.db.clone();
+                let covered = self.durability.committed.load(Ordering::SeqCst);
+                tokio::task::spawn_blocking(move || db.flush())
+                    .await
+                    .map_err(|e| StoreError::Aborted(format!("flush task failed: {e}")))??;
+                self.durability.flushed.fetch_max(covered, Ordering::SeqCst);
+                Ok(())
+            })
             .await
-            .map_err(|e| StoreError::Aborted(format!("flush task failed: {e}")))??;
-        self.durability.flushed.fetch_max(covered, Ordering::SeqCst);
-        Ok(())
+    }
+
+    /// How many flushes returned on another caller's disk flush (group
+    /// commit, see `group_flush`).
+    pub fn shared_flushes(&self) -> u64 {
+        self.durability.flush_gate.shared_flushes()
     }
 
     /// The last write (transaction or flush) that failed on the disk's
