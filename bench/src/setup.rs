@@ -155,6 +155,35 @@ pub fn calls(control: &SimControl, from: Instant, to: Instant) -> Calls {
     calls
 }
 
+/// The calls between `from` and `to` by method and path (ids as `{id}`,
+/// query strings dropped), most frequent first: where the calls go.
+pub fn calls_by_endpoint(control: &SimControl, from: Instant, to: Instant) -> Vec<(String, usize)> {
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for r in control
+        .requests()
+        .iter()
+        .filter(|r| r.at >= from && r.at < to)
+    {
+        let path = r.path.split('?').next().unwrap_or_default();
+        let shape: Vec<&str> = path
+            .split('/')
+            .map(|part| {
+                if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+                    "{id}"
+                } else {
+                    part
+                }
+            })
+            .collect();
+        *counts
+            .entry(format!("{} {}", r.method, shape.join("/")))
+            .or_default() += 1;
+    }
+    let mut counts: Vec<_> = counts.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts
+}
+
 /// A scenario's temporary folder (config, store, daemon logs); kept, and
 /// its path printed, when `PSA_BENCH_KEEP` is set.
 pub struct WorkDir(Option<tempfile::TempDir>, std::path::PathBuf);

@@ -68,6 +68,16 @@ pub async fn run(size: Size, binary: &Path) -> Result<Report> {
     let at_calls = setup::calls(&env.autotask.control(), start, end);
     let cw_calls = setup::calls(&env.connectwise.control(), start, end);
     let calls = at_calls + cw_calls;
+    let endpoints = [
+        (
+            "autotask",
+            setup::calls_by_endpoint(&env.autotask.control(), start, end),
+        ),
+        (
+            "connectwise",
+            setup::calls_by_endpoint(&env.connectwise.control(), start, end),
+        ),
+    ];
     daemon.stop().await?;
 
     let last = changes.iter().filter_map(|c| c.seen).max().unwrap_or(start);
@@ -91,6 +101,16 @@ pub async fn run(size: Size, binary: &Path) -> Result<Report> {
         "calls: {} reads, {} writes, {} answered 429 (both simulators, first change to idle)",
         calls.reads, calls.writes, calls.http_429
     ));
+    for (vendor, counts) in endpoints {
+        let listed: Vec<String> = counts
+            .iter()
+            .map(|(endpoint, n)| format!("{endpoint} {:.2}", *n as f64 / count as f64))
+            .collect();
+        report.note(format!(
+            "{vendor} calls per change by endpoint: {}",
+            listed.join(", ")
+        ));
+    }
     report.figure("changes_per_s", per_s);
     report.figure("latency_p50_ms", percentile_ms(&mut latencies, 50.0));
     report.figure("latency_p99_ms", percentile_ms(&mut latencies, 99.0));

@@ -302,6 +302,7 @@ impl Engine {
             updated_at: None,
             attempts: 0,
             next_attempt_at: None,
+            detail: Default::default(),
         };
         let keys = self.link_keys(&link);
         self.store.transact(|tx| {

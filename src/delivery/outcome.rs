@@ -141,6 +141,7 @@ impl Engine {
                 updated_at: Some(ticket.updated_at),
                 attempts: 0,
                 next_attempt_at: None,
+                detail: Default::default(),
             }),
             _ => None,
         };

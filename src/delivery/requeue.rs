@@ -198,6 +198,7 @@ impl Engine {
             updated_at: None,
             attempts: 0,
             next_attempt_at: None,
+            detail: Default::default(),
         })
     }
 }

@@ -353,6 +353,7 @@ impl Engine {
             updated_at: Some(ticket.updated_at),
             attempts: 0,
             next_attempt_at: None,
+            detail: Default::default(),
         })
     }
 

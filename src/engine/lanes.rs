@@ -66,6 +66,7 @@ mod tests {
                 updated_at: None,
                 attempts: 0,
                 next_attempt_at: None,
+                detail: Default::default(),
             },
             Vec::new(),
         )

@@ -80,6 +80,7 @@ fn setup(conflicts: u32) -> (Fixture, Arc<Fake<Churn>>, InboxItem) {
         updated_at: None,
         attempts: 0,
         next_attempt_at: None,
+        detail: Default::default(),
     };
     let link = f.link.id;
     f.engine

@@ -92,6 +92,7 @@ impl World {
             updated_at: None,
             attempts: 0,
             next_attempt_at: None,
+            detail: Default::default(),
         };
         self.f.engine.process(&item, Vec::new()).await.unwrap();
     }

@@ -70,6 +70,7 @@ fn notice() -> InboxItem {
         updated_at: None,
         attempts: 0,
         next_attempt_at: None,
+        detail: Default::default(),
     }
 }
 

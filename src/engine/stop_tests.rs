@@ -49,6 +49,7 @@ async fn a_stopped_planner_leaves_waiting_notices_in_the_inbox() {
         updated_at: None,
         attempts: 0,
         next_attempt_at: None,
+        detail: Default::default(),
     };
     engine
         .store

@@ -94,6 +94,7 @@ async fn store_hints(
                 updated_at: hint.updated_at,
                 attempts: 0,
                 next_attempt_at: None,
+                detail: hint.detail.clone(),
             };
             tx.put(TreeName::Inbox, &id.to_be_bytes(), &item)?;
             let how = match source {
@@ -151,6 +152,7 @@ mod tests {
             ticket_id: "42".into(),
             updated_at: None,
             dedup_key: key.into(),
+            detail: Default::default(),
         };
         let first = enqueue_delivery(&engine, "jira", &[hint("jira:hook:a")], "replay:jira:1")
             .await
@@ -192,6 +194,7 @@ mod tests {
             ticket_id: "42".into(),
             updated_at: None,
             dedup_key: "hook:42:1".into(),
+            detail: Default::default(),
         };
         let counts = enqueue(&engine, "autotask", IntakeSource::Webhook, &[hint], None)
             .await

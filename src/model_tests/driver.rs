@@ -195,6 +195,7 @@ impl World {
             ticket_id: ticket.into(),
             updated_at,
             dedup_key: format!("model:{}", self.hints),
+            detail: Default::default(),
         };
         let engine = self.engine.as_ref().expect("engine open");
         crate::ingest::enqueue(

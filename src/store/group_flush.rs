@@ -117,7 +117,10 @@ mod tests {
     #[tokio::test]
     async fn a_failed_flush_covers_no_one() {
         let gate = FlushGate::default();
-        assert_eq!(gate.flush(|| async { Err::<(), _>("disk") }).await, Err("disk"));
+        assert_eq!(
+            gate.flush(|| async { Err::<(), _>("disk") }).await,
+            Err("disk")
+        );
         let ran = AtomicUsize::new(0);
         gate.flush(|| async {
             ran.fetch_add(1, Ordering::SeqCst);

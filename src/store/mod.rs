@@ -8,9 +8,9 @@ mod faults;
 #[cfg(test)]
 mod faults_tests;
 mod format;
-mod group_flush;
 #[cfg(test)]
 mod format_tests;
+mod group_flush;
 mod keys;
 mod markers;
 mod outbox;

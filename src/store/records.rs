@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use psa_connector::{NewComment, NewTicket, TicketUpdate, Timestamp, Visibility};
+use psa_connector::{HintDetail, NewComment, NewTicket, TicketUpdate, Timestamp, Visibility};
 use serde::{Deserialize, Serialize};
 
 /// One side of a pairing.
@@ -59,6 +59,10 @@ pub struct InboxItem {
     pub attempts: u32,
     #[serde(default)]
     pub next_attempt_at: Option<Timestamp>,
+    /// What the webhook said about the change beyond its ticket (see
+    /// `psa_connector::HintDetail`); empty for polls and re-plans.
+    #[serde(default, skip_serializing_if = "HintDetail::is_empty")]
+    pub detail: HintDetail,
 }
 
 /// The newest vendor change stamp the bridge planned a ticket from, and when

@@ -31,6 +31,7 @@ fn item(updated_at: Option<Timestamp>, received_at: Timestamp) -> InboxItem {
         updated_at,
         attempts: 0,
         next_attempt_at: None,
+        detail: Default::default(),
     }
 }
 

@@ -148,6 +148,7 @@ pub(crate) fn hints_from_payload(body: &[u8]) -> Result<Vec<ChangeHint>, Webhook
         ticket_id: ticket_id.to_string(),
         updated_at: None,
         dedup_key: format!("autotask:hook:{guid}:{entity}:{id}:{sequence}:{event_time}"),
+        detail: Default::default(),
     }])
 }
 

@@ -60,5 +60,6 @@ pub(crate) fn poll_hint(item: Value) -> Result<ChangeHint, ConnectorError> {
         ticket_id: wire.id.to_string(),
         updated_at: updated,
         dedup_key: format!("autotask:poll:{}:{}", wire.id, stamp(updated)),
+        detail: Default::default(),
     })
 }

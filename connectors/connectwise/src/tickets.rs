@@ -298,6 +298,7 @@ impl ConnectWiseConnector {
                     "connectwise:poll:{id}:{}",
                     at.map(cw_datetime).unwrap_or_default()
                 ),
+                detail: Default::default(),
             })
             .collect())
     }

@@ -199,6 +199,7 @@ pub(crate) fn authenticated_hints(parsed: ParsedCallback, company_id: &str) -> V
         ticket_id: parsed.id,
         updated_at,
         dedup_key,
+        detail: Default::default(),
     }]
 }
 

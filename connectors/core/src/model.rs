@@ -206,11 +206,47 @@ impl Catalog {
 
 /// A hint that a ticket changed: webhook bodies and poll results are hints,
 /// the API is the truth.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChangeHint {
     pub ticket_id: String,
     /// The vendor's change watermark when known (used to skip stale poll hits).
     pub updated_at: Option<Timestamp>,
     /// Identifies one delivery so repeated deliveries are processed once.
     pub dedup_key: String,
+    /// What the notice itself says about the change, so the planner can
+    /// spare vendor reads (empty for poll hits and vendors that say nothing).
+    #[serde(default, skip_serializing_if = "HintDetail::is_empty")]
+    pub detail: HintDetail,
+}
+
+/// What a webhook says about the change beyond "this ticket changed".
+///
+/// The API stays the truth: the planner uses a detail only where it can
+/// prove the detail is as fresh as a read would be, and reads otherwise.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HintDetail {
+    /// The whole ticket as the notice carries it, exactly as `get_ticket`
+    /// would return that state (ConnectWise's callback `Entity`, Jira's
+    /// `issue`); its `updated_at` is the vendor's stamp of that state.
+    /// `None` when the notice carries only some fields or none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<Ticket>,
+    /// Whether the change can have added or edited a note: `Some(false)` for
+    /// an event about the ticket's own fields only (Autotask `Ticket`
+    /// webhook, Jira `jira:issue_updated` without a comment), `Some(true)`
+    /// for a note event (Autotask `TicketNote`, Jira `comment_*`), `None`
+    /// when the notice cannot tell (ConnectWise callbacks, polling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes_changed: Option<bool>,
+    /// The vendor names the connection's own API user as the one who made
+    /// the change: an echo of the bridge's own write.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_bridge: bool,
+}
+
+impl HintDetail {
+    /// Says nothing beyond "this ticket changed".
+    pub fn is_empty(&self) -> bool {
+        self == &HintDetail::default()
+    }
 }

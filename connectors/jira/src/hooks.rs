@@ -86,6 +86,7 @@ impl JiraConnector {
             ticket_id: issue_id,
             updated_at: updated,
             dedup_key: format!("jira:hook:{delivery}"),
+            detail: Default::default(),
         }])
     }
 }

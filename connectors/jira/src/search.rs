@@ -101,6 +101,7 @@ pub(crate) fn poll_hints(beans: Vec<Value>, floor: Timestamp) -> Vec<ChangeHint>
                 "jira:poll:{id}:{}",
                 updated.map(|u| u.timestamp_millis()).unwrap_or_default()
             ),
+            detail: Default::default(),
         });
     }
     hints

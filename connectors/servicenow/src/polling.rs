@@ -48,6 +48,7 @@ pub(crate) fn poll_hints(
             dedup_key: format!("servicenow:poll:{id}:{stamp}:{}", r.value("sys_mod_count")),
             ticket_id: id,
             updated_at,
+            detail: Default::default(),
         });
     }
     Ok(hints)

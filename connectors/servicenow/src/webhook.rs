@@ -92,6 +92,7 @@ impl ServiceNowConnector {
                 notice.sys_mod_count.unwrap_or_default()
             ),
             ticket_id: notice.sys_id,
+            detail: Default::default(),
         }])
     }
 }
