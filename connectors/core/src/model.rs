@@ -230,7 +230,7 @@ pub struct HintDetail {
     /// `issue`); its `updated_at` is the vendor's stamp of that state.
     /// `None` when the notice carries only some fields or none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ticket: Option<Ticket>,
+    pub ticket: Option<Box<Ticket>>,
     /// Whether the change can have added or edited a note: `Some(false)` for
     /// an event about the ticket's own fields only (Autotask `Ticket`
     /// webhook, Jira `jira:issue_updated` without a comment), `Some(true)`
