@@ -180,7 +180,7 @@ pub fn calls_by_endpoint(control: &SimControl, from: Instant, to: Instant) -> Ve
             .or_default() += 1;
     }
     let mut counts: Vec<_> = counts.into_iter().collect();
-    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
     counts
 }
 
