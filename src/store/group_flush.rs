@@ -15,6 +15,13 @@
 //! sled's id counter) is covered by a flush that started after it. A flush
 //! that fails completes nothing: every waiter then tries its own and sees
 //! its own error.
+//!
+//! sled holds its global concurrency lock (read side) through a flush's
+//! `fsync`, and a transaction takes the write side: every transaction waits
+//! for the flush in progress. [`off_the_runtime`] lets a tokio worker that
+//! runs a transaction hand its other tasks to another thread first, so
+//! webhooks keep being read and verified while the disk flushes, and the
+//! next flush finds a full batch.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,6 +61,19 @@ impl FlushGate {
     /// How many calls returned on another caller's flush.
     pub(super) fn shared_flushes(&self) -> u64 {
         self.shared.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs `step` (a sled transaction) where waiting for a flush in progress
+/// does not stall the tasks of the tokio worker that runs it: inside a
+/// multi-thread runtime through `block_in_place`; elsewhere (a current-thread
+/// runtime, no runtime: the CLI and most unit tests) directly.
+pub(super) fn off_the_runtime<R>(step: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(step)
+        }
+        _ => step(),
     }
 }
 

@@ -253,7 +253,7 @@ impl Store {
             self.durability.health.failed(&e, false);
             return Err(e);
         }
-        let result = self.transact_inner(f);
+        let result = group_flush::off_the_runtime(|| self.transact_inner(f));
         if let Err(e) = &result {
             self.durability.health.failed(e, true);
         }
