@@ -161,9 +161,7 @@ async fn read_body(
 /// The dedup-tree key that recognises `body` arriving again on `connection`.
 fn replay_key(connection: &str, body: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(body);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("replay:{connection}:{hex}")
+    format!("replay:{connection}:{:x}", Sha256::digest(body))
 }
 
 fn answer(status: StatusCode, message: &str) -> Response {
