@@ -6,8 +6,15 @@
 //! The listener is public, so it also defends itself against clients that are
 //! not vendors: a body must arrive in full within `webhook_read_timeout_secs`
 //! (408 and the connection is closed), at most `max_concurrent_webhooks`
-//! requests are handled at once (503 + `Retry-After` beyond), and metrics never
-//! carry a label taken from the caller's path.
+//! requests are handled at once (a request beyond waits up to [`CAP_WAIT`]
+//! for a slot, then gets 429 + `Retry-After`), and metrics never carry a
+//! label taken from the caller's path.
+//!
+//! 429, not 503, because it is the answer the vendors retry: ConnectWise
+//! sends a callback again only after 404/409/419/429, Jira after 429 and
+//! 5xx. The short wait absorbs a vendor's burst (a bulk edit fires hundreds
+//! of webhooks at once) without refusing anything, and cannot pile up work:
+//! waiting requests hold connections, which `max_connections` caps.
 //!
 //! Replays: a verified delivery's raw body (what the vendor signed) is
 //! digested into a replay key kept in the store's dedup tree, written in
@@ -59,7 +66,8 @@ pub struct WebhookLimits {
     pub max_body: usize,
     /// Time to receive the whole body; slower clients get 408 and are disconnected.
     pub read_timeout: Duration,
-    /// Requests handled at once; more get 503 with `Retry-After`.
+    /// Requests handled at once; more wait up to [`CAP_WAIT`], then get
+    /// 429 with `Retry-After`.
     pub max_concurrent: usize,
 }
 
@@ -90,17 +98,29 @@ pub fn router(state: WebhookState, config: &DaemonConfig) -> Router {
         .layer(from_fn_with_state(permits, concurrency_cap))
 }
 
-/// Refuses requests beyond the cap instead of queueing them, so slow or
-/// abusive clients cannot pile up work.
+/// How long a request beyond `max_concurrent_webhooks` waits for a slot
+/// before it is answered 429 (well inside ConnectWise's 5 s request timeout).
+pub const CAP_WAIT: Duration = Duration::from_secs(2);
+
+/// Lets a request beyond the cap wait briefly for a slot, then refuses it
+/// with 429 + `Retry-After` (the answer vendors retry), so a burst is
+/// absorbed and slow or abusive clients still cannot pile up work.
 async fn concurrency_cap(
     State(permits): State<Arc<Semaphore>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let Ok(_permit) = permits.try_acquire() else {
+    let permit = match permits.try_acquire() {
+        Ok(permit) => Ok(permit),
+        Err(_) => tokio::time::timeout(CAP_WAIT, permits.acquire())
+            .await
+            .map_err(|_| ())
+            .and_then(|acquired| acquired.map_err(|_| ())),
+    };
+    let Ok(_permit) = permit else {
         metrics::counter!("psa_bridge_webhooks_total", "connection" => UNKNOWN_CONNECTION, "outcome" => "busy").increment(1);
         let mut response = answer(
-            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::TOO_MANY_REQUESTS,
             "too many webhook requests at once; retry",
         );
         response

@@ -114,13 +114,7 @@ impl Shared {
             ];
             let (shared, id) = (self.clone(), cb.id);
             let task = self.runtime.spawn(async move {
-                let status = psa_connector::sim::send_webhook_status(
-                    shared.control.clone(),
-                    url,
-                    headers,
-                    body,
-                )
-                .await;
+                let status = deliver_with_retries(&shared, url, headers, body).await;
                 shared.count_delivery(id, status);
             });
             self.deliveries.track(task);
@@ -158,5 +152,38 @@ impl Shared {
     /// Waits for every delivery spawned so far (and those they lead to).
     pub(crate) async fn wait_idle(&self) {
         self.deliveries.wait_idle().await;
+    }
+}
+
+/// The answers after which ConnectWise sends a callback again, and the waits
+/// before its two retries (docs/vendors/connectwise.md: "404/409/419/429 are
+/// retried twice (2 s, 4 s)"); any other answer, or none, ends the delivery.
+const RETRIED: [u16; 4] = [404, 409, 419, 429];
+const RETRY_WAITS: [std::time::Duration; 2] = [
+    std::time::Duration::from_secs(2),
+    std::time::Duration::from_secs(4),
+];
+
+/// Posts one callback as ConnectWise does, retrying the answers it retries;
+/// returns the last answer's status (0: none).
+async fn deliver_with_retries(
+    shared: &Shared,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> u16 {
+    let mut waits = RETRY_WAITS.iter();
+    loop {
+        let status = psa_connector::sim::send_webhook_status(
+            shared.control.clone(),
+            url.clone(),
+            headers.clone(),
+            body.clone(),
+        )
+        .await;
+        match waits.next() {
+            Some(wait) if RETRIED.contains(&status) => tokio::time::sleep(*wait).await,
+            _ => return status,
+        }
     }
 }
