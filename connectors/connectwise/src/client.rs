@@ -28,6 +28,8 @@ pub struct ConnectWiseConnector {
     priorities: Mutex<Option<Vec<CwPriority>>>,
     pub(crate) keys: KeyFetcher,
     pub(crate) key_hosts: Vec<String>,
+    /// The API member this connection writes as, learnt from write answers.
+    pub(crate) own_member: crate::hint_detail::OwnMember,
 }
 
 impl std::fmt::Debug for ConnectWiseConnector {
@@ -71,6 +73,7 @@ impl ConnectWiseConnector {
             people: Default::default(),
             statuses: Mutex::new(HashMap::new()),
             priorities: Mutex::new(None),
+            own_member: Default::default(),
         })
     }
 
