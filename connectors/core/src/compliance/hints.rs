@@ -4,7 +4,8 @@
 //! connector writes. Every hint that carries `detail.ticket` must equal
 //! `get_ticket` of that ticket at that moment, field for field; `by_bridge`
 //! must be false for a person's change and, where the connector recognises
-//! its own writes, true for the echo of each of them.
+//! its own writes, true for the echo of each of them; the hints of a note
+//! never all say `notes_changed: Some(false)`.
 
 use async_trait::async_trait;
 use axum::http::StatusCode;
@@ -125,6 +126,15 @@ async fn check_new(
     (about, carried)
 }
 
+/// After a note was added, the hints together must not say "no note
+/// changed": at least one says it did or cannot tell.
+fn notes_not_denied(hints: &[ChangeHint], step: &str) {
+    assert!(
+        hints.iter().any(|h| h.detail.notes_changed != Some(false)),
+        "{step}: every hint says no note changed: {hints:?}"
+    );
+}
+
 /// Runs the check; panics on the first broken promise.
 pub async fn run_hints(
     connector: &dyn Connector,
@@ -164,6 +174,9 @@ pub async fn run_hints(
                 "{step}: a person's change is not the bridge's: {hint:?}"
             );
         }
+        if step == "person adds a note" {
+            notes_not_denied(&hints, step);
+        }
     }
 
     // The connector's own writes. A running daemon polls, which is where
@@ -200,6 +213,9 @@ pub async fn run_hints(
         }
         let (hints, n) = check_new(connector, vendor, &base, &mut seen, &id, step).await;
         carried += n;
+        if step == "bridge adds a note" && !hints.is_empty() {
+            notes_not_denied(&hints, step);
+        }
         match promises.own_writes {
             OwnWrites::Recognised => {
                 assert!(!hints.is_empty(), "{step}: no webhook hint arrived");
