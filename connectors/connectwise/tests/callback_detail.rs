@@ -162,6 +162,9 @@ async fn a_created_ticket_teaches_the_member_too() {
     assert!(detail_of(&connector, &request, n).await.by_bridge);
 }
 
+/// One hostile change to a genuine callback body.
+type Edit = Box<dyn FnOnce(&mut Value) + Send>;
+
 #[tokio::test]
 async fn hostile_entities_leave_the_detail_empty_and_the_callback_accepted() {
     let sim = common::start_sim().await;
@@ -173,7 +176,7 @@ async fn hostile_entities_leave_the_detail_empty_and_the_callback_accepted() {
     let entity_of =
         |v: &Value| -> Value { serde_json::from_str(v["Entity"].as_str().unwrap()).unwrap() };
     let huge = "x".repeat(512 * 1024);
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut Value) + Send>)> = vec![
+    let cases: Vec<(&str, Edit)> = vec![
         ("not JSON", Box::new(|v| v["Entity"] = json!("{not json"))),
         ("a JSON array", Box::new(|v| v["Entity"] = json!("[1,2]"))),
         (
