@@ -129,6 +129,26 @@ impl ConnectWiseConnector {
             .is_some_and(|s| s.closed)
     }
 
+    /// [`Self::cached_status_closed`] without waiting: `None` while the
+    /// cache is being refreshed (its lock is held across the vendor call),
+    /// so a webhook never waits on one.
+    pub(crate) fn cached_status_closed_now(
+        &self,
+        board_id: Option<i64>,
+        status_id: Option<i64>,
+    ) -> Option<bool> {
+        let (Some(board), Some(status)) = (board_id, status_id) else {
+            return Some(false);
+        };
+        let cache = self.statuses.try_lock().ok()?;
+        Some(
+            cache
+                .get(&board)
+                .and_then(|list| list.iter().find(|s| s.id == status))
+                .is_some_and(|s| s.closed),
+        )
+    }
+
     pub(crate) async fn priorities(
         &self,
         refresh: bool,

@@ -121,7 +121,7 @@ impl ConnectWiseConnector {
     pub(crate) async fn callback_detail(&self, parsed: &ParsedCallback) -> HintDetail {
         let by_bridge = made_by(parsed, |m| self.own_member.is(m));
         let ticket = match entity_ticket(parsed) {
-            Some(raw) => self.ticket_from_entity(raw).await,
+            Some(raw) => self.ticket_from_entity(raw),
             None => None,
         };
         HintDetail {
@@ -131,15 +131,19 @@ impl ConnectWiseConnector {
         }
     }
 
-    /// `to_ticket` without calls: the owner comes from the people cache
-    /// or the ticket is left out.
-    async fn ticket_from_entity(&self, raw: CwTicket) -> Option<psa_connector::Ticket> {
-        let closed = self
-            .cached_status_closed(
-                raw.board.as_ref().and_then(|b| b.id),
-                raw.status.as_ref().and_then(|s| s.id),
-            )
-            .await;
+    /// `to_ticket` without calls or waits: the status from the status
+    /// cache, the owner from the people cache, or the ticket is left out.
+    fn ticket_from_entity(&self, raw: CwTicket) -> Option<psa_connector::Ticket> {
+        let Some(closed) = self.cached_status_closed_now(
+            raw.board.as_ref().and_then(|b| b.id),
+            raw.status.as_ref().and_then(|s| s.id),
+        ) else {
+            tracing::debug!(
+                ticket = raw.id,
+                "status cache busy; the planner reads the ticket"
+            );
+            return None;
+        };
         let mut ticket = raw.into_ticket(closed);
         if let Some(id) = ticket.assignee.person.as_ref().map(|p| p.id.clone()) {
             match self.people.known(&id) {
