@@ -4,7 +4,7 @@
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use psa_connector::{ChangeHint, WebhookError, WebhookRequest};
+use psa_connector::{ChangeHint, HintDetail, WebhookError, WebhookRequest};
 use serde_json::{Map, Value};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
@@ -101,8 +101,13 @@ pub(crate) fn is_deactivation(body: &[u8]) -> bool {
     }
 }
 
-/// Reads a verified payload into hints.
-pub(crate) fn hints_from_payload(body: &[u8]) -> Result<Vec<ChangeHint>, WebhookError> {
+/// Reads a verified payload into hints. `own_resource`: the resource the
+/// bridge writes as, when known without a call (`PersonID` naming it makes
+/// the hint `by_bridge`).
+pub(crate) fn hints_from_payload(
+    body: &[u8],
+    own_resource: Option<i64>,
+) -> Result<Vec<ChangeHint>, WebhookError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| WebhookError::Malformed(format!("not JSON: {e}")))?;
     let Value::Object(map) = value else {
@@ -125,6 +130,10 @@ pub(crate) fn hints_from_payload(body: &[u8]) -> Result<Vec<ChangeHint>, Webhook
         );
         return Ok(Vec::new());
     }
+    // A Ticket event is about the fields its webhook subscribes to (never
+    // a note's); a TicketNote event is about a note. Neither carries the
+    // whole ticket (only changed and always-shown fields).
+    let is_note = entity.eq_ignore_ascii_case("TicketNote");
     let ticket_id = if entity.eq_ignore_ascii_case("Ticket") {
         id
     } else if entity.eq_ignore_ascii_case("TicketNote") {
@@ -148,11 +157,28 @@ pub(crate) fn hints_from_payload(body: &[u8]) -> Result<Vec<ChangeHint>, Webhook
         ticket_id: ticket_id.to_string(),
         updated_at: None,
         dedup_key: format!("autotask:hook:{guid}:{entity}:{id}:{sequence}:{event_time}"),
-        detail: Default::default(),
+        detail: HintDetail {
+            ticket: None,
+            notes_changed: Some(is_note),
+            by_bridge: own_resource.is_some_and(|own| person_id(&map) == Some(own)),
+        },
     }])
 }
 
+/// `PersonID` (or `PersonId`): the resource who made the change, if readable.
+fn person_id(map: &Map<String, Value>) -> Option<i64> {
+    scalar(get_ci(map, "PersonID")).and_then(|s| s.trim().parse::<i64>().ok())
+}
+
 impl AutotaskConnector {
+    /// The resource the bridge writes as, when known without a call: the
+    /// configured `webhook_excluded_resource_id` or the one already found.
+    pub(crate) fn own_resource_known(&self) -> Option<i64> {
+        self.settings
+            .webhook_excluded_resource_id
+            .or_else(|| self.excluded_resource.get().copied())
+    }
+
     pub(crate) fn verify(&self, request: &WebhookRequest) -> Result<Vec<ChangeHint>, WebhookError> {
         let secret = self
             .settings
@@ -164,6 +190,62 @@ impl AutotaskConnector {
             self.deactivated
                 .store(true, std::sync::atomic::Ordering::Relaxed);
         }
-        hints_from_payload(&request.body)
+        hints_from_payload(&request.body, self.own_resource_known())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn detail(payload: Value, own: Option<i64>) -> HintDetail {
+        let hints = hints_from_payload(payload.to_string().as_bytes(), own).unwrap();
+        assert_eq!(hints.len(), 1, "{hints:?}");
+        hints[0].detail.clone()
+    }
+
+    fn ticket_event(person: Value) -> Value {
+        json!({"Action": "Update", "Guid": "g", "EntityType": "Ticket", "Id": 29,
+               "Fields": {"TicketNumber": "T1", "Status": "5"}, "EventTime": "2026-11-27T10:00:00Z",
+               "SequenceNumber": 3, "PersonID": person})
+    }
+
+    #[test]
+    fn ticket_events_say_no_note_changed_and_note_events_say_one_did() {
+        let d = detail(ticket_event(json!(30691780)), None);
+        assert_eq!(d.notes_changed, Some(false));
+        assert_eq!(d.ticket, None, "a payload carries only changed fields");
+        assert!(!d.by_bridge, "own resource unknown");
+        let note = json!({"Action": "Create", "Guid": "g", "EntityType": "TicketNote", "Id": 7,
+                          "Fields": {"TicketID": "29", "Description": "hi"}, "PersonId": "30691780"});
+        let d = detail(note.clone(), Some(30691780));
+        assert_eq!(d.notes_changed, Some(true));
+        assert!(
+            d.by_bridge,
+            "PersonId (either casing, as text) names the bridge's resource"
+        );
+        assert!(!detail(note, Some(5)).by_bridge);
+    }
+
+    #[test]
+    fn by_bridge_only_when_person_id_is_the_own_resource() {
+        assert!(detail(ticket_event(json!(30691780)), Some(30691780)).by_bridge);
+        assert!(detail(ticket_event(json!(" 30691780 ")), Some(30691780)).by_bridge);
+        for other in [
+            json!(4),
+            json!(null),
+            json!("x"),
+            json!({"id": 30691780}),
+            json!(30691780.5),
+        ] {
+            assert!(
+                !detail(ticket_event(other.clone()), Some(30691780)).by_bridge,
+                "{other}"
+            );
+        }
+        let mut missing = ticket_event(json!(1));
+        missing.as_object_mut().unwrap().remove("PersonID");
+        assert!(!detail(missing, Some(1)).by_bridge);
     }
 }

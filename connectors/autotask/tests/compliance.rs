@@ -85,6 +85,30 @@ impl VendorActions for Actions<'_> {
     }
 }
 
+#[async_trait]
+impl compliance::HintActions for Actions<'_> {
+    async fn user_retitles(&self, ticket_id: &str, title: &str) {
+        let id: i64 = ticket_id.parse().unwrap();
+        let description = self.sim.ticket(id).unwrap().description;
+        self.sim.user_set_text(id, title, &description);
+    }
+
+    async fn webhooks_idle(&self) {
+        self.sim.wait_webhooks_idle().await;
+    }
+}
+
+#[tokio::test]
+async fn autotask_webhook_hints_say_what_changed() {
+    let sim = common::sim().await;
+    let connector = common::connector(common::settings(&sim));
+    let promises = compliance::HintPromises {
+        ticket: false,
+        own_writes: compliance::OwnWrites::NotSent,
+    };
+    compliance::run_hints(&connector, &Actions { sim: &sim }, &promises).await;
+}
+
 #[tokio::test]
 async fn autotask_connector_passes_the_compliance_kit() {
     let sim = common::sim().await;

@@ -22,6 +22,18 @@ pub(crate) struct Reference {
 pub(crate) struct Info {
     #[serde(rename = "lastUpdated", default)]
     pub last_updated: Option<DateTime<Utc>>,
+    /// The identifier of the member who made the last change (anything
+    /// but a string reads as unknown: it never fails the record's read).
+    #[serde(rename = "updatedBy", default, deserialize_with = "lenient_text")]
+    pub updated_by: Option<String>,
+}
+
+/// A string, or `None` for anything else (null, a number, an object).
+fn lenient_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Some(s),
+        _ => None,
+    })
 }
 
 #[derive(Clone, Debug, Deserialize)]

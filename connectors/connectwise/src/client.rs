@@ -28,6 +28,8 @@ pub struct ConnectWiseConnector {
     priorities: Mutex<Option<Vec<CwPriority>>>,
     pub(crate) keys: KeyFetcher,
     pub(crate) key_hosts: Vec<String>,
+    /// The API member this connection writes as, learnt from write answers.
+    pub(crate) own_member: crate::hint_detail::OwnMember,
 }
 
 impl std::fmt::Debug for ConnectWiseConnector {
@@ -71,6 +73,7 @@ impl ConnectWiseConnector {
             people: Default::default(),
             statuses: Mutex::new(HashMap::new()),
             priorities: Mutex::new(None),
+            own_member: Default::default(),
         })
     }
 
@@ -124,6 +127,26 @@ impl ConnectWiseConnector {
             .get(&board)
             .and_then(|list| list.iter().find(|s| s.id == status))
             .is_some_and(|s| s.closed)
+    }
+
+    /// [`Self::cached_status_closed`] without waiting: `None` while the
+    /// cache is being refreshed (its lock is held across the vendor call),
+    /// so a webhook never waits on one.
+    pub(crate) fn cached_status_closed_now(
+        &self,
+        board_id: Option<i64>,
+        status_id: Option<i64>,
+    ) -> Option<bool> {
+        let (Some(board), Some(status)) = (board_id, status_id) else {
+            return Some(false);
+        };
+        let cache = self.statuses.try_lock().ok()?;
+        Some(
+            cache
+                .get(&board)
+                .and_then(|list| list.iter().find(|s| s.id == status))
+                .is_some_and(|s| s.closed),
+        )
     }
 
     pub(crate) async fn priorities(

@@ -39,7 +39,13 @@ pub fn callback(
     if !signature_ok(&key_digest(signing_key), &request.body, &signature) {
         return Err(WebhookError::Unauthorized("signature mismatch".into()));
     }
-    Ok(authenticated_hints(parsed, company_id))
+    let hints = authenticated_hints(&parsed, company_id);
+    // The entity's conversion, as the connector runs it (caches aside).
+    if !hints.is_empty() {
+        let _ = crate::hint_detail::entity_ticket(&parsed).map(|t| t.into_ticket(false));
+        let _ = crate::hint_detail::made_by(&parsed, |m| m == "bridgeapi");
+    }
+    Ok(hints)
 }
 
 /// A key endpoint's answer as the key digest, if it holds a key.

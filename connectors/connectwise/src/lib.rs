@@ -15,6 +15,7 @@ mod connector;
 mod discovery;
 #[doc(hidden)]
 pub mod fuzzing;
+mod hint_detail;
 mod hosts;
 mod keys;
 mod notes;

@@ -47,6 +47,7 @@ impl ConnectWiseConnector {
             }
             other => other?,
         };
+        self.own_member.learn(created.info.updated_by.as_deref());
         Ok(created.id.to_string())
     }
 

@@ -181,6 +181,7 @@ impl ConnectWiseConnector {
         }
         let url = self.api_url("service/tickets", &[]).await?;
         let raw: CwTicket = self.http.send_json(Method::POST, url, Some(&body)).await?;
+        self.own_member.learn(raw.info.updated_by.as_deref());
         self.to_ticket(raw).await
     }
 
@@ -246,7 +247,13 @@ impl ConnectWiseConnector {
                 Err(ConnectorError::NotFound(format!("ticket {n}")))
             }
             Err(e) => Err(e),
-            Ok(answer) => Ok(answer.json::<CwTicket>().ok()),
+            Ok(answer) => {
+                let stored = answer.json::<CwTicket>().ok();
+                if let Some(raw) = &stored {
+                    self.own_member.learn(raw.info.updated_by.as_deref());
+                }
+                Ok(stored)
+            }
         }
     }
 

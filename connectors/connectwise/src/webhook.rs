@@ -32,7 +32,11 @@ pub(crate) struct ParsedCallback {
     pub action: String,
     pub kind: String,
     pub id: String,
+    /// The ticket as ConnectWise rendered it; `None` on delete and when
+    /// `Entity` is not a JSON object (the callback still counts).
     pub entity: Option<Value>,
+    /// The identifier of the member who made the change, when given.
+    pub member_id: Option<String>,
     pub key_url: String,
     /// A filter only (which company's change this is), never authentication.
     pub company_id: String,
@@ -68,14 +72,19 @@ pub(crate) fn parse_callback(body: &[u8]) -> Result<ParsedCallback, WebhookError
     let entity = match obj.get("Entity") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(Value::String(s)) => {
-            let inner: Value = serde_json::from_str(s)
-                .map_err(|e| malformed(&format!("Entity is not JSON: {e}")))?;
-            if !inner.is_object() {
-                return Err(malformed("Entity is not a JSON object"));
+        Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+            Ok(inner) if inner.is_object() => Some(inner),
+            // Only the hint's detail comes from the entity: a callback whose
+            // entity cannot be read still says which ticket changed.
+            Ok(_) => {
+                tracing::debug!("callback Entity is not a JSON object; ignored");
+                None
             }
-            Some(inner)
-        }
+            Err(e) => {
+                tracing::debug!(error = %e, "callback Entity is not JSON; ignored");
+                None
+            }
+        },
         Some(_) => return Err(malformed("Entity must be a JSON-encoded string")),
     };
     Ok(ParsedCallback {
@@ -84,6 +93,7 @@ pub(crate) fn parse_callback(body: &[u8]) -> Result<ParsedCallback, WebhookError
         kind,
         id,
         entity,
+        member_id: text("MemberId").filter(|m| !m.trim().is_empty()),
         key_url,
         company_id: text("CompanyId").ok_or_else(|| malformed("CompanyId missing"))?,
     })
@@ -161,8 +171,9 @@ pub(crate) fn callback_credentials(
     Ok((parsed, signature, key_url))
 }
 
-/// The change hints of an authenticated callback for `company_id`.
-pub(crate) fn authenticated_hints(parsed: ParsedCallback, company_id: &str) -> Vec<ChangeHint> {
+/// The change hints of an authenticated callback for `company_id`, with an
+/// empty detail (the connector fills it, `crate::hint_detail`).
+pub(crate) fn authenticated_hints(parsed: &ParsedCallback, company_id: &str) -> Vec<ChangeHint> {
     // Authenticated. CompanyId only filters: ConnectWise signs every
     // company's callbacks with keys from the same hosts, so a genuine
     // callback may be another company's (a shared URL). It is answered
@@ -196,7 +207,7 @@ pub(crate) fn authenticated_hints(parsed: ParsedCallback, company_id: &str) -> V
         ),
     };
     vec![ChangeHint {
-        ticket_id: parsed.id,
+        ticket_id: parsed.id.clone(),
         updated_at,
         dedup_key,
         detail: Default::default(),
@@ -223,7 +234,11 @@ impl ConnectWiseConnector {
                 "signature mismatch: {SIGNATURE_HEADER} does not match the body"
             )));
         }
-        Ok(authenticated_hints(parsed, &self.settings.company_id))
+        let mut hints = authenticated_hints(&parsed, &self.settings.company_id);
+        for hint in &mut hints {
+            hint.detail = self.callback_detail(&parsed).await;
+        }
+        Ok(hints)
     }
 
     pub(crate) async fn do_register_webhook(&self, url: &str) -> Result<(), ConnectorError> {

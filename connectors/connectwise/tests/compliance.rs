@@ -63,6 +63,28 @@ impl VendorActions for Actions {
     }
 }
 
+#[async_trait]
+impl compliance::HintActions for Actions {
+    async fn user_retitles(&self, ticket_id: &str, title: &str) {
+        self.sim.user_set_summary(ticket_id.parse().unwrap(), title);
+    }
+
+    async fn webhooks_idle(&self) {
+        self.sim.wait_callbacks_idle().await;
+    }
+}
+
+#[tokio::test]
+async fn connectwise_callback_hints_carry_the_ticket_and_who_wrote() {
+    let sim = common::start_sim().await;
+    let connector = common::connector(&sim);
+    let promises = compliance::HintPromises {
+        ticket: true,
+        own_writes: compliance::OwnWrites::Recognised,
+    };
+    compliance::run_hints(&connector, &Actions { sim: sim.clone() }, &promises).await;
+}
+
 #[tokio::test]
 async fn connectwise_passes_the_compliance_kit() {
     let sim = common::start_sim().await;

@@ -5,8 +5,10 @@
 //! Failures panic with a message naming the broken promise (this is test code).
 
 mod ambiguous;
+mod hints;
 mod owners;
 
+pub use hints::{run_hints, HintActions, HintPromises, OwnWrites};
 pub use owners::{run_owners, OwnerLabels};
 
 use std::collections::BTreeMap;

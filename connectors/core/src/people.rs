@@ -63,6 +63,17 @@ impl PeopleCache {
         Ok(found)
     }
 
+    /// What the cache holds for vendor id `id`, without fetching: `None`
+    /// when the person was never looked up (or the lookup failed),
+    /// `Some(None)` when the answer was "nobody".
+    pub fn known(&self, id: &str) -> Option<Option<Person>> {
+        self.by_id
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+    }
+
     /// The person whose e-mail is `email`, fetching with `fetch` unless known.
     pub async fn by_email<F, Fut>(
         &self,
@@ -136,7 +147,10 @@ mod tests {
                 retry_after: None,
             })
         };
+        assert_eq!(cache.known("9"), None, "never looked up");
         assert_eq!(cache.by_id("9", forbidden).await.unwrap(), None);
+        assert_eq!(cache.known("9"), Some(None), "settled: nobody");
+        assert_eq!(cache.known("7"), Some(Some(tina.clone())));
         let failing = || async { Err(ConnectorError::Transport("down".into())) };
         assert!(cache.by_email("x@example.com", failing).await.is_err());
         let nobody = || async {

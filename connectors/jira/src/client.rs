@@ -61,6 +61,8 @@ impl ProjectInfo {
 #[derive(Default)]
 pub(crate) struct Cache {
     pub time_zone: Option<chrono_tz::Tz>,
+    /// The API user's `accountId`, read with its time zone from `myself`.
+    pub account_id: Option<String>,
     pub fields: Option<Vec<FieldInfo>>,
     pub priorities: Option<Vec<Named>>,
     pub statuses: Option<Vec<StatusInfo>>,
@@ -170,6 +172,8 @@ impl JiraConnector {
         struct Me {
             #[serde(rename = "timeZone")]
             time_zone: Option<String>,
+            #[serde(rename = "accountId", default)]
+            account_id: Option<String>,
         }
         let me: Me = self.get_json("rest/api/3/myself", &[]).await?;
         let tz = match me.time_zone.as_deref().map(str::parse::<chrono_tz::Tz>) {
@@ -179,7 +183,12 @@ impl JiraConnector {
                 chrono_tz::UTC
             }
         };
-        self.cache.lock().await.time_zone = Some(tz);
+        let mut cache = self.cache.lock().await;
+        cache.time_zone = Some(tz);
+        if let Some(id) = me.account_id.filter(|id| !id.trim().is_empty()) {
+            cache.account_id = Some(id);
+        }
+        drop(cache);
         Ok(tz)
     }
 

@@ -2,7 +2,7 @@
 //! payload's issue as the change hint, deduplicated by the delivery's
 //! identifier) and registration of the admin webhook, found by URL first.
 
-use psa_connector::{ChangeHint, WebhookError, WebhookRequest};
+use psa_connector::{ChangeHint, HintDetail, WebhookError, WebhookRequest};
 use serde_json::Value;
 
 use crate::client::JiraConnector;
@@ -16,6 +16,49 @@ pub const EVENTS: [&str; 4] = [
     "comment_created",
     "comment_updated",
 ];
+
+/// What a delivery says beyond "this issue changed". Never the ticket:
+/// `get_ticket` reads the bridge's marker from an issue property that
+/// webhook payloads do not carry, so no payload can be proved to be the
+/// whole ticket. Notes: a comment event, or an issue update carrying a
+/// `comment` or of a comment event type, changed one; an issue update of
+/// another type with field changes (`changelog.items`) and no `comment`
+/// did not (Jira puts the comment of a transition screen in the update);
+/// anything else cannot tell. `by_bridge`: the acting `user.accountId` is
+/// the API user's (known once `myself` was read; until then false).
+pub(crate) fn hint_detail(payload: &Value, own_account: Option<&str>) -> HintDetail {
+    let event = payload
+        .get("webhookEvent")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let type_name = payload.get("issue_event_type_name").and_then(Value::as_str);
+    let has_comment = payload.get("comment").is_some_and(Value::is_object);
+    let notes_changed = match event {
+        "comment_created" | "comment_updated" | "comment_deleted" => Some(true),
+        "jira:issue_updated" => {
+            let comment_type = type_name.is_some_and(|t| t.contains("comment"));
+            let fields_changed = payload
+                .pointer("/changelog/items")
+                .and_then(Value::as_array)
+                .is_some_and(|items| !items.is_empty());
+            if has_comment || comment_type {
+                Some(true)
+            } else if type_name.is_some() && fields_changed {
+                Some(false)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
+    let actor = payload.pointer("/user/accountId").and_then(Value::as_str);
+    let by_bridge = matches!((actor, own_account), (Some(a), Some(o)) if !a.is_empty() && a == o);
+    HintDetail {
+        ticket: None,
+        notes_changed,
+        by_bridge,
+    }
+}
 
 impl JiraConnector {
     pub(crate) async fn do_verify_webhook(
@@ -82,11 +125,101 @@ impl JiraConnector {
             .pointer("/issue/fields/updated")
             .and_then(Value::as_str)
             .and_then(parse_time);
+        let own = self.cache.lock().await.account_id.clone();
         Ok(vec![ChangeHint {
             ticket_id: issue_id,
             updated_at: updated,
             dedup_key: format!("jira:hook:{delivery}"),
-            detail: Default::default(),
+            detail: hint_detail(&payload, own.as_deref()),
         }])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ME: &str = "557058:bridge-api-user";
+
+    fn event(kind: &str, type_name: Option<&str>, comment: bool, items: usize, by: &str) -> Value {
+        let mut v = json!({"timestamp": 1, "webhookEvent": kind, "user": {"accountId": by},
+                           "issue": {"id": "10001", "fields": {}}});
+        if let Some(t) = type_name {
+            v["issue_event_type_name"] = json!(t);
+        }
+        if comment {
+            v["comment"] = json!({"id": "5", "body": "x"});
+        }
+        if items > 0 {
+            v["changelog"] = json!({"id": "1", "items": vec![json!({"field": "summary"}); items]});
+        }
+        v
+    }
+
+    #[test]
+    fn notes_changed_follows_the_event() {
+        let notes = |v: Value| hint_detail(&v, None).notes_changed;
+        for kind in ["comment_created", "comment_updated", "comment_deleted"] {
+            assert_eq!(notes(event(kind, None, true, 0, "x")), Some(true), "{kind}");
+        }
+        let updated = "jira:issue_updated";
+        assert_eq!(
+            notes(event(updated, Some("issue_commented"), true, 0, "x")),
+            Some(true)
+        );
+        assert_eq!(
+            notes(event(updated, Some("issue_generic"), true, 1, "x")),
+            Some(true)
+        );
+        assert_eq!(
+            notes(event(updated, Some("issue_comment_deleted"), false, 0, "x")),
+            Some(true)
+        );
+        assert_eq!(
+            notes(event(updated, Some("issue_generic"), false, 2, "x")),
+            Some(false)
+        );
+        // No changelog, or no event type: cannot tell.
+        assert_eq!(
+            notes(event(updated, Some("issue_generic"), false, 0, "x")),
+            None
+        );
+        assert_eq!(notes(event(updated, None, false, 1, "x")), None);
+        assert_eq!(
+            notes(event(
+                "jira:issue_created",
+                Some("issue_created"),
+                false,
+                0,
+                "x"
+            )),
+            None
+        );
+    }
+
+    #[test]
+    fn by_bridge_when_the_actor_is_the_api_user_and_never_a_ticket() {
+        let v = event("jira:issue_updated", Some("issue_generic"), false, 1, ME);
+        let d = hint_detail(&v, Some(ME));
+        assert!(d.by_bridge);
+        assert_eq!(d.ticket, None);
+        assert!(
+            !hint_detail(&v, None).by_bridge,
+            "own account not known yet"
+        );
+        assert!(
+            !hint_detail(
+                &event("comment_created", None, true, 0, "557058:agent"),
+                Some(ME)
+            )
+            .by_bridge
+        );
+        let mut odd = v.clone();
+        odd["user"] = json!({"accountId": 5});
+        assert!(!hint_detail(&odd, Some(ME)).by_bridge);
+        odd.as_object_mut().unwrap().remove("user");
+        assert!(!hint_detail(&odd, Some(ME)).by_bridge);
+        assert!(!hint_detail(&event("jira:issue_updated", None, false, 0, ""), Some("")).by_bridge);
     }
 }

@@ -62,6 +62,32 @@ impl VendorActions for Actions {
     }
 }
 
+#[async_trait]
+impl compliance::HintActions for Actions {
+    async fn user_retitles(&self, ticket_id: &str, title: &str) {
+        assert!(self.sim.user_set_summary(ticket_id, title));
+    }
+
+    async fn webhooks_idle(&self) {
+        self.sim.wait_webhooks_idle().await;
+    }
+}
+
+#[tokio::test]
+async fn jira_webhook_hints_say_who_wrote_and_whether_notes_changed() {
+    let sim = common::start_sim().await;
+    let connector = common::connector(&sim, "HELP");
+    let actions = Actions {
+        sim: sim.clone(),
+        project: "HELP",
+    };
+    let promises = compliance::HintPromises {
+        ticket: false,
+        own_writes: compliance::OwnWrites::Recognised,
+    };
+    compliance::run_hints(&connector, &actions, &promises).await;
+}
+
 #[tokio::test]
 async fn jira_service_desk_passes_the_compliance_kit() {
     let sim = common::start_sim().await;

@@ -92,6 +92,10 @@ impl ServiceNowConnector {
                 notice.sys_mod_count.unwrap_or_default()
             ),
             ticket_id: notice.sys_id,
+            // The notice says which record changed and when, nothing more:
+            // no fields (no ticket), no author (no `by_bridge`), and a
+            // journal entry updates the record like a field change does
+            // (no `notes_changed`).
             detail: Default::default(),
         }])
     }

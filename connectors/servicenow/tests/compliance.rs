@@ -56,6 +56,37 @@ impl VendorActions for Actions<'_> {
     }
 }
 
+#[async_trait]
+impl compliance::HintActions for Actions<'_> {
+    /// The business rule an instance admin sets up.
+    async fn webhooks_to(&self, url: &str) {
+        self.sim.set_notifications(Some((url, common::HOOK_SECRET)));
+    }
+
+    async fn user_retitles(&self, ticket_id: &str, title: &str) {
+        self.sim
+            .user_update(ticket_id, &[("short_description", title)])
+            .unwrap();
+    }
+
+    async fn webhooks_idle(&self) {
+        self.sim.wait_notifications_idle().await;
+    }
+}
+
+/// The notice names the record and its stamp only: it carries no ticket,
+/// no author and does not tell a journal entry from a field change.
+#[tokio::test]
+async fn servicenow_notices_carry_no_detail() {
+    let sim = common::sim().await;
+    let connector = common::connector(common::settings(&sim));
+    let promises = compliance::HintPromises {
+        ticket: false,
+        own_writes: compliance::OwnWrites::Unrecognised,
+    };
+    compliance::run_hints(&connector, &Actions { sim: &sim }, &promises).await;
+}
+
 #[tokio::test]
 async fn servicenow_connector_passes_the_compliance_kit() {
     let sim = common::sim().await;
