@@ -186,7 +186,12 @@ impl AutotaskConnector {
             .as_deref()
             .ok_or_else(|| WebhookError::Unauthorized("no webhook_secret configured".into()))?;
         check_signature(secret, request)?;
-        if is_deactivation(&request.body) {
+        // Only a body naming the action is parsed a second time for it.
+        let names_deactivation = request
+            .body
+            .windows(b"deactivated".len())
+            .any(|w| w.eq_ignore_ascii_case(b"deactivated"));
+        if names_deactivation && is_deactivation(&request.body) {
             self.deactivated
                 .store(true, std::sync::atomic::Ordering::Relaxed);
         }
