@@ -4,6 +4,7 @@
 
 use psa_connector::Timestamp;
 
+use crate::store::known::KnownWrite;
 use crate::store::TicketVersion;
 
 use super::{ticket_keys, Engine, Plan, PlannedOp};
@@ -72,6 +73,16 @@ impl Engine {
 
     /// Writes an outcome atomically and flushes. Returns the number of operations written.
     pub async fn commit(&self, outcome: Outcome<'_>) -> Result<usize, StoreError> {
+        self.commit_with_known(outcome, &[]).await
+    }
+
+    /// [`Engine::commit`], also storing what the plans learned of their
+    /// links' tickets (`store::known`) in the same transaction.
+    pub(super) async fn commit_with_known(
+        &self,
+        outcome: Outcome<'_>,
+        known: &[KnownWrite],
+    ) -> Result<usize, StoreError> {
         let op_count: usize = outcome.plans.iter().map(|p| p.ops.len()).sum();
         let mut ids = Vec::with_capacity(op_count);
         for _ in 0..op_count {
@@ -163,6 +174,9 @@ impl Engine {
                 for line in &plan.audit {
                     tx.audit(now, AuditRecord { kind: line.kind, pairing: Some(&link.pairing), link: Some(link.id), tickets: keys.clone(), message: line.message.clone(), detail: line.detail.clone() })?;
                 }
+            }
+            for write in known {
+                crate::store::known::put_after_plan(tx, write)?;
             }
             Ok(())
         })?;

@@ -14,6 +14,7 @@ pub mod custody;
 mod lanes;
 mod observe;
 pub mod owners;
+mod read_plan;
 mod reconcile;
 pub(crate) mod scope;
 mod trigger;
@@ -26,6 +27,8 @@ mod worker;
 mod companion_tests;
 #[cfg(test)]
 mod owners_tests;
+#[cfg(test)]
+mod read_economy_tests;
 #[cfg(test)]
 mod recovery_tests;
 #[cfg(test)]
