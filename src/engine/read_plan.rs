@@ -285,9 +285,15 @@ mod tests {
 
     #[test]
     fn a_bare_notice_as_new_or_without_stamp_forces_a_read() {
-        let same = [item(1, Some(12), Some(("one", 12))), item(2, Some(12), None)];
+        let same = [
+            item(1, Some(12), Some(("one", 12))),
+            item(2, Some(12), None),
+        ];
         assert_eq!(title(carried(&same, "5", None)), None);
-        let newer = [item(1, Some(12), Some(("one", 12))), item(2, Some(13), None)];
+        let newer = [
+            item(1, Some(12), Some(("one", 12))),
+            item(2, Some(13), None),
+        ];
         assert_eq!(title(carried(&newer, "5", None)), None);
         let unstamped = [item(1, Some(12), Some(("one", 12))), item(2, None, None)];
         assert_eq!(title(carried(&unstamped, "5", None)), None);

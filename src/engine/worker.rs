@@ -102,7 +102,9 @@ impl Engine {
             let ticket = if side == known_side {
                 Some(known.clone())
             } else if let Some(t) = match far {
-                Some(id) => link_reads.far_ticket(&self.store, pairing.connection(side), side, id)?,
+                Some(id) => {
+                    link_reads.far_ticket(&self.store, pairing.connection(side), side, id)?
+                }
                 None => None,
             } {
                 from_known.push(side);
@@ -134,7 +136,13 @@ impl Engine {
         }
         let link_id = link.id;
         let write = |full: bool| {
-            link_reads.write(&self.store, link_id, sides.a.as_ref(), sides.b.as_ref(), full)
+            link_reads.write(
+                &self.store,
+                link_id,
+                sides.a.as_ref(),
+                sides.b.as_ref(),
+                full,
+            )
         };
         if let Some(plan) = self.scope_hold(pairing, &link, &sides)? {
             return Ok((plan, write(false)));
@@ -327,7 +335,14 @@ impl Engine {
         };
         let mut known = Vec::new();
         let plans = self
-            .plan_ticket(&item.connection, &ticket, &links, &outbox, reads, &mut known)
+            .plan_ticket(
+                &item.connection,
+                &ticket,
+                &links,
+                &outbox,
+                reads,
+                &mut known,
+            )
             .await?;
         // The links planned now are planned from current state: their
         // re-plans are settled in the plan's own transaction. A re-plan
@@ -349,14 +364,17 @@ impl Engine {
             },
         ));
         let written = self
-            .commit_with_known(Outcome {
-                inbox_ids,
-                version,
-                plans,
-                note: None,
-                replans_done,
-                changed_at: Some(crate::telemetry::change_time(item)),
-            }, &known)
+            .commit_with_known(
+                Outcome {
+                    inbox_ids,
+                    version,
+                    plans,
+                    note: None,
+                    replans_done,
+                    changed_at: Some(crate::telemetry::change_time(item)),
+                },
+                &known,
+            )
             .await?;
         Ok(written)
     }
