@@ -129,8 +129,9 @@ impl Engine {
                 for planned in &plan.ops {
                     let id = *next_id.next().ok_or_else(|| StoreError::Aborted("op id pool exhausted".into()))?;
                     // The plan of a known link read the target side's notes just
-                    // now: a mirror it plans is not there yet, so its first post
-                    // may skip the marker look-up (`delivery::attempt`).
+                    // now, or knew them completely in this store session
+                    // (`read_plan`): a mirror it plans is not there yet, so its
+                    // first post may skip the marker look-up (`delivery::attempt`).
                     let read_target = !plan.new_link && link.side(planned.target).is_some();
                     let op = OutboxOp {
                         changed_at: outcome.changed_at,

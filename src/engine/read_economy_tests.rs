@@ -507,7 +507,7 @@ async fn a_delivered_update_keeps_the_known_ticket_current() {
 }
 
 /// A plan's view of the tickets is not stored over a delivery's newer one
-/// written while it planned: the record is dropped (next plan reads all).
+/// written while it planned: the delivery's record stays.
 #[tokio::test]
 async fn a_plan_never_stores_its_view_over_a_newer_delivery() {
     let s = setup();
@@ -529,5 +529,57 @@ async fn a_plan_never_stores_its_view_over_a_newer_delivery() {
     store
         .transact(|tx| crate::store::known::put_after_plan(tx, &write))
         .unwrap();
-    assert_eq!(store.known(7).unwrap(), None);
+    let kept = store.known(7).unwrap().unwrap();
+    assert_eq!(kept.b.as_ref(), Some(&s.vendor.get("200")));
+    assert_eq!(kept.session, None);
+}
+
+/// A carried ticket no newer than the ticket the bridge's last delivered
+/// update left is not planned from (that write is neither in the carried
+/// state nor in flight any more): the ticket is read.
+#[tokio::test]
+async fn a_carried_ticket_older_than_the_bridges_last_write_is_read_instead() {
+    let mut s = setup();
+    s.warm().await;
+    // The bridge wrote ticket 100; the vendor stamped it at(30).
+    let mut written = s.vendor.get("100");
+    written.title = "Written by the bridge".into();
+    written.updated_at = at(30);
+    s.vendor.set(written.clone());
+    s.engine
+        .store
+        .transact(|tx| crate::store::known::after_delivery(tx, 7, Side::A, Some(&written)))
+        .unwrap();
+    // A person's earlier change arrives late, carrying its older state.
+    let mut earlier = written.clone();
+    earlier.title = "Before the bridge wrote".into();
+    earlier.updated_at = at(29);
+    s.plan_a(carrying(&earlier)).await;
+    assert_eq!(
+        s.vendor.take("100").0,
+        1,
+        "read, not planned from the notice"
+    );
+    assert!(s
+        .ops()
+        .iter()
+        .all(|op| title_update(op) != Some("Before the bridge wrote")));
+    // The echo of the bridge's next write carries exactly the ticket its
+    // delivery read back (same stamp): used.
+    let mut again = s.vendor.get("100");
+    again.priority = "Critical".into();
+    again.updated_at = at(31);
+    s.vendor.set(again.clone());
+    s.engine
+        .store
+        .transact(|tx| crate::store::known::after_delivery(tx, 7, Side::A, Some(&again)))
+        .unwrap();
+    let mut echo = carrying(&again);
+    echo.by_bridge = true;
+    s.plan_a(echo).await;
+    assert_eq!(
+        s.vendor.take("100"),
+        (0, 0),
+        "the echo is planned from itself"
+    );
 }

@@ -62,12 +62,33 @@ impl Group {
     }
 
     /// The ticket to plan from without reading it, if the notices carry one
-    /// that is provably the newest state the bridge has heard of.
-    pub fn carried(&self, ticket_id: &str, stored: Option<TicketVersion>) -> Option<Ticket> {
+    /// that is provably the newest state the bridge has heard of: newer
+    /// than the version planned from (`stored`) and than the ticket as the
+    /// bridge last wrote it (`known`, read before this plan's vendor reads),
+    /// or exactly that ticket: a write delivered after the notice's state is
+    /// in neither the carried ticket nor the in-flight snapshot.
+    pub fn carried(
+        &self,
+        ticket_id: &str,
+        stored: Option<TicketVersion>,
+        known: &Known,
+    ) -> Option<Ticket> {
         if !self.whole {
             return None;
         }
-        carried(&self.items, ticket_id, stored)
+        let ticket = carried(&self.items, ticket_id, stored)?;
+        // The echo of the bridge's own write carries exactly the ticket its
+        // delivery read back: as good as that read.
+        let written = known
+            .values()
+            .flatten()
+            .flat_map(|k| [k.a.as_ref(), k.b.as_ref()])
+            .flatten()
+            .filter(|t| t.id == ticket_id)
+            .max_by_key(|t| t.updated_at);
+        written
+            .is_none_or(|w| w.updated_at < ticket.updated_at || *w == ticket)
+            .then_some(ticket)
     }
 }
 
@@ -136,6 +157,18 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// The known-tickets records of a ticket's links, read right after the
+/// in-flight snapshot and before any vendor read of the plan.
+pub(super) type Known = std::collections::HashMap<u64, Option<KnownTickets>>;
+
+/// Reads the records of `links` ([`Known`]).
+pub(super) fn load_known(store: &Store, links: &[u64]) -> Result<Known, StoreError> {
+    links
+        .iter()
+        .map(|id| Ok((*id, store.known(*id)?)))
+        .collect()
+}
+
 /// How one link is read for one plan.
 pub(super) struct LinkReads {
     /// The record as read before any vendor read of this plan.
@@ -146,13 +179,19 @@ pub(super) struct LinkReads {
 }
 
 impl LinkReads {
-    pub fn new(store: &Store, link: u64, force_full: bool) -> Result<LinkReads, StoreError> {
-        let seen = store.known(link)?;
-        let complete = !force_full
+    /// `None` in `known` (a link the snapshot did not cover) reads all.
+    pub fn new(store: &Store, link: u64, reads: &ReadContext) -> LinkReads {
+        let Some(seen) = reads.known.get(&link).cloned() else {
+            return LinkReads {
+                seen: None,
+                complete: false,
+            };
+        };
+        let complete = !reads.force_full
             && seen
                 .as_ref()
                 .is_some_and(|k| k.session == Some(store.session()));
-        Ok(LinkReads { seen, complete })
+        LinkReads { seen, complete }
     }
 
     /// The far ticket `id` of `side` as last known, when it may stand in for
@@ -227,12 +266,14 @@ pub(super) fn companion_sources(pairing: &LoadedPairing, plan: &Plan) -> Vec<Sid
 }
 
 /// What the planner knows about the notices of one plan.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Debug, Default)]
 pub(super) struct ReadContext {
     /// The group's notices say no note changed on the source side.
     pub notes_unchanged: bool,
     /// Read everything regardless of what the store knows.
     pub force_full: bool,
+    /// The records of the ticket's links as before the plan's reads.
+    pub known: Known,
 }
 
 #[cfg(test)]

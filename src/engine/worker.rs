@@ -37,7 +37,7 @@ impl Engine {
         ticket: &Ticket,
         snapshot_links: &[u64],
         outbox_before_fetch: &[OutboxOp],
-        reads: ReadContext,
+        reads: &ReadContext,
         known: &mut Vec<KnownWrite>,
     ) -> Result<Vec<Plan>, EngineError> {
         let mut plans = Vec::new();
@@ -92,9 +92,9 @@ impl Engine {
         known_side: Side,
         known: &Ticket,
         outbox_before_fetch: &[OutboxOp],
-        reads: ReadContext,
+        reads: &ReadContext,
     ) -> Result<(Plan, KnownWrite), EngineError> {
-        let link_reads = LinkReads::new(&self.store, link.id, reads.force_full)?;
+        let link_reads = LinkReads::new(&self.store, link.id, reads);
         let mut from_known = Vec::new();
         let mut sides = Sides { a: None, b: None };
         for side in [Side::A, Side::B] {
@@ -284,15 +284,19 @@ impl Engine {
         outbox.extend(replans.iter().map(|(_, op)| op.clone()));
         // A dead update being re-planned asks for a plan from both sides'
         // current state: everything is read.
+        // What the bridge knows of the links' tickets is read before any
+        // vendor read, like the in-flight snapshot (`read_plan`).
         let reads = ReadContext {
             notes_unchanged: group.notes_unchanged(),
             force_full: !replans.is_empty(),
+            known: super::read_plan::load_known(&self.store, &links)?,
         };
         let carried = match reads.force_full {
             true => None,
             false => group.carried(
                 &item.ticket_id,
                 self.store.version(&item.connection, &item.ticket_id)?,
+                &reads.known,
             ),
         };
         let was_carried = carried.is_some();
@@ -340,7 +344,7 @@ impl Engine {
                 &ticket,
                 &links,
                 &outbox,
-                reads,
+                &reads,
                 &mut known,
             )
             .await?;

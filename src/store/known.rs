@@ -12,7 +12,7 @@
 //! Deliveries keep it true: an update stores the ticket the vendor kept, a
 //! created ticket clears its side; every delivery write bumps `rev`, so a
 //! plan that read the record before a delivery wrote it does not store its
-//! older view over it ([`put_after_plan`]).
+//! possibly older view over it ([`put_after_plan`]).
 
 use psa_connector::Ticket;
 use serde::{Deserialize, Serialize};
@@ -69,13 +69,15 @@ impl Store {
 }
 
 /// Stores a plan's view inside its transaction, unless a delivery wrote the
-/// record since the plan read it: then the record is removed (the next plan
-/// of the link reads everything), since which view is newer is unknown.
+/// record since the plan read it (before its vendor reads): then the
+/// delivery's record stays, as new as anything the plan read. A record is
+/// never dropped while its link lives, so it always holds at least the
+/// ticket each side's last delivered update left (a carried ticket older
+/// than that is not planned from: `engine::read_plan`).
 pub fn put_after_plan(tx: &Tx<'_>, write: &KnownWrite) -> Result<(), TxError> {
     let key = write.link.to_be_bytes();
     let stored: Option<KnownTickets> = tx.get(TreeName::KnownTickets, &key)?;
     if stored != write.seen {
-        tx.remove(TreeName::KnownTickets, &key)?;
         return Ok(());
     }
     let new = KnownTickets {
