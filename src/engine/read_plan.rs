@@ -124,30 +124,29 @@ pub(super) fn carried(
 }
 
 /// Whether a notice for `ticket_id` of `connection` waits to be planned (in
-/// the inbox, or kept as a dead notice): its change may not be in the known
-/// ticket yet. Records are decoded only when their bytes hold the id.
+/// the inbox, through `index`, or kept as a dead notice): its change may not
+/// be in the known ticket yet. Dead notices (few) are decoded only when
+/// their bytes hold the id.
 pub(super) fn notice_pending(
     store: &Store,
+    index: &super::pending::PendingIndex,
+    now: psa_connector::Timestamp,
     connection: &str,
     ticket_id: &str,
 ) -> Result<bool, StoreError> {
+    if index.inbox_has(store, now, connection, ticket_id)? {
+        return Ok(true);
+    }
     let needle = serde_json::to_vec(ticket_id).unwrap_or_default();
-    for tree in [TreeName::Inbox, TreeName::DeadNotices] {
-        for entry in store.tree(tree).iter() {
-            let (key, value) = entry?;
-            if !contains(&value, &needle) {
-                continue;
-            }
-            let (conn, id) = if tree == TreeName::Inbox {
-                let item: InboxItem = crate::store::decode(tree, &key, &value)?;
-                (item.connection, item.ticket_id)
-            } else {
-                let dead: crate::store::DeadNotice = crate::store::decode(tree, &key, &value)?;
-                (dead.item.connection, dead.item.ticket_id)
-            };
-            if conn == connection && id == ticket_id {
-                return Ok(true);
-            }
+    for entry in store.tree(TreeName::DeadNotices).iter() {
+        let (key, value) = entry?;
+        if !contains(&value, &needle) {
+            continue;
+        }
+        let dead: crate::store::DeadNotice =
+            crate::store::decode(TreeName::DeadNotices, &key, &value)?;
+        if dead.item.connection == connection && dead.item.ticket_id == ticket_id {
+            return Ok(true);
         }
     }
     Ok(false)
@@ -198,7 +197,7 @@ impl LinkReads {
     /// a read.
     pub fn far_ticket(
         &self,
-        store: &Store,
+        engine: &super::Engine,
         connection: &str,
         side: Side,
         id: &str,
@@ -209,7 +208,8 @@ impl LinkReads {
         let Some(ticket) = self.seen.as_ref().and_then(|k| k.side(side)) else {
             return Ok(None);
         };
-        if ticket.id != id || notice_pending(store, connection, id)? {
+        let now = engine.clock.now();
+        if ticket.id != id || notice_pending(&engine.store, &engine.pending, now, connection, id)? {
             return Ok(None);
         }
         Ok(Some(ticket.clone()))

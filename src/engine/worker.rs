@@ -102,9 +102,7 @@ impl Engine {
             let ticket = if side == known_side {
                 Some(known.clone())
             } else if let Some(t) = match far {
-                Some(id) => {
-                    link_reads.far_ticket(&self.store, pairing.connection(side), side, id)?
-                }
+                Some(id) => link_reads.far_ticket(self, pairing.connection(side), side, id)?,
                 None => None,
             } {
                 from_known.push(side);
