@@ -26,6 +26,9 @@ fn both(env: &DemoEnv) -> usize {
         + reads(env.connectwise.control().requests(), &cw_user)
 }
 
+/// One person's change on one side.
+type Change<'a> = Box<dyn Fn() + 'a>;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_both_ways_cross_with_fewer_reads() {
     let (_dir, env) = env(DemoOptions {
@@ -44,7 +47,7 @@ async fn changes_both_ways_cross_with_fewer_reads() {
     settled(&env, &bridge).await;
 
     let before = both(&env);
-    let changes: [(&str, Box<dyn Fn()>); 6] = [
+    let changes: [(&str, Change); 6] = [
         (
             "at priority",
             Box::new(|| env.autotask.user_set_priority(at, "Critical")),
