@@ -21,6 +21,8 @@ mod outcome;
 mod requeue;
 mod worker;
 
+#[cfg(test)]
+pub(crate) use apply::Delivered;
 pub use requeue::{blocked_by, Retried};
 #[cfg(test)]
 pub(crate) use worker::deliver_round;

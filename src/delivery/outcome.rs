@@ -183,6 +183,16 @@ impl Engine {
                     tx.put(TreeName::Shadows, &key, &shadow)?;
                 }
             }
+            // What the bridge knows of the target ticket (`store::known`).
+            match &delivered {
+                Delivered::Updated(stored) => {
+                    crate::store::known::after_delivery(tx, op.link, op.target, Some(stored))?
+                }
+                Delivered::Created { .. } => {
+                    crate::store::known::after_delivery(tx, op.link, op.target, None)?
+                }
+                Delivered::Commented { .. } | Delivered::VisibilitySet { .. } => {}
+            }
             if let Some(item) = &replan {
                 tx.put(TreeName::Inbox, &item.id.to_be_bytes(), item)?;
             }

@@ -4,6 +4,7 @@
 
 use psa_connector::Timestamp;
 
+use crate::store::known::KnownWrite;
 use crate::store::TicketVersion;
 
 use super::{ticket_keys, Engine, Plan, PlannedOp};
@@ -72,6 +73,16 @@ impl Engine {
 
     /// Writes an outcome atomically and flushes. Returns the number of operations written.
     pub async fn commit(&self, outcome: Outcome<'_>) -> Result<usize, StoreError> {
+        self.commit_with_known(outcome, &[]).await
+    }
+
+    /// [`Engine::commit`], also storing what the plans learned of their
+    /// links' tickets (`store::known`) in the same transaction.
+    pub(super) async fn commit_with_known(
+        &self,
+        outcome: Outcome<'_>,
+        known: &[KnownWrite],
+    ) -> Result<usize, StoreError> {
         let op_count: usize = outcome.plans.iter().map(|p| p.ops.len()).sum();
         let mut ids = Vec::with_capacity(op_count);
         for _ in 0..op_count {
@@ -118,8 +129,9 @@ impl Engine {
                 for planned in &plan.ops {
                     let id = *next_id.next().ok_or_else(|| StoreError::Aborted("op id pool exhausted".into()))?;
                     // The plan of a known link read the target side's notes just
-                    // now: a mirror it plans is not there yet, so its first post
-                    // may skip the marker look-up (`delivery::attempt`).
+                    // now, or knew them completely in this store session
+                    // (`read_plan`): a mirror it plans is not there yet, so its
+                    // first post may skip the marker look-up (`delivery::attempt`).
                     let read_target = !plan.new_link && link.side(planned.target).is_some();
                     let op = OutboxOp {
                         changed_at: outcome.changed_at,
@@ -163,6 +175,9 @@ impl Engine {
                 for line in &plan.audit {
                     tx.audit(now, AuditRecord { kind: line.kind, pairing: Some(&link.pairing), link: Some(link.id), tickets: keys.clone(), message: line.message.clone(), detail: line.detail.clone() })?;
                 }
+            }
+            for write in known {
+                crate::store::known::put_after_plan(tx, write)?;
             }
             Ok(())
         })?;

@@ -14,6 +14,8 @@ pub mod custody;
 mod lanes;
 mod observe;
 pub mod owners;
+mod pending;
+mod read_plan;
 mod reconcile;
 pub(crate) mod scope;
 mod trigger;
@@ -26,6 +28,8 @@ mod worker;
 mod companion_tests;
 #[cfg(test)]
 mod owners_tests;
+#[cfg(test)]
+mod read_economy_tests;
 #[cfg(test)]
 mod recovery_tests;
 #[cfg(test)]
@@ -118,6 +122,8 @@ pub struct Engine {
     pub delivery_rounds: Arc<Rounds>,
     /// Last successful poll and webhook per connection (admin API status).
     pub live: Arc<crate::admin::live::Live>,
+    /// The inbox by ticket, for the planner's "far notice waiting" check.
+    pending: pending::PendingIndex,
 }
 
 /// A counter per connection of completed worker rounds.
@@ -220,6 +226,7 @@ impl Engine {
             inbox_ready: Arc::new(tokio::sync::Notify::new()),
             delivery_rounds: Arc::new(Rounds::default()),
             live: Arc::default(),
+            pending: Default::default(),
         }
     }
 

@@ -121,6 +121,7 @@ impl Engine {
             }
             tx.remove(TreeName::Links, &key)?;
             tx.remove(TreeName::Shadows, &key)?;
+            crate::store::known::remove(tx, link.id)?;
             let mut ops = Vec::new();
             for side in [Side::A, Side::B] {
                 if let Some(r) = link.side(side) {

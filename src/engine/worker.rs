@@ -17,11 +17,13 @@ use futures::StreamExt;
 
 use super::commit::Outcome;
 use super::lanes::lanes;
+use super::read_plan::{Group, LinkReads, ReadContext};
 use super::reconcile::{add_status_companions, Sides};
 use super::trigger::triggers;
 use super::{Engine, EngineError, Plan};
 use crate::config::LoadedPairing;
 use crate::retry::{read_in_place, Decision};
+use crate::store::known::KnownWrite;
 use crate::store::{
     AuditRecord, DeadLetter, DeadNotice, InboxItem, Link, OutboxOp, Side, StoreError,
     TicketVersion, TreeName,
@@ -35,6 +37,8 @@ impl Engine {
         ticket: &Ticket,
         snapshot_links: &[u64],
         outbox_before_fetch: &[OutboxOp],
+        reads: &ReadContext,
+        known: &mut Vec<KnownWrite>,
     ) -> Result<Vec<Plan>, EngineError> {
         let mut plans = Vec::new();
         for pairing in &self.pairings {
@@ -53,11 +57,12 @@ impl Engine {
                         link.id
                     ))));
                 }
-                plans.push(
-                    self.reconcile(pairing, link, side, ticket, outbox_before_fetch)
-                        .instrument(span)
-                        .await?,
-                );
+                let (plan, write) = self
+                    .reconcile(pairing, link, side, ticket, outbox_before_fetch, reads)
+                    .instrument(span)
+                    .await?;
+                plans.push(plan);
+                known.push(write);
             } else if triggers(pairing, side, ticket)
                 && !self.store.unlink_held(&pairing.name, side, &ticket.id)?
             {
@@ -77,7 +82,9 @@ impl Engine {
         Ok(plans)
     }
 
-    /// Reads the other side of a link and plans it.
+    /// Reads the other side of a link (unless the last known far ticket is
+    /// current, `super::read_plan`) and plans it. Returns the plan and what
+    /// the store is to remember of both tickets.
     async fn reconcile(
         &self,
         pairing: &LoadedPairing,
@@ -85,11 +92,21 @@ impl Engine {
         known_side: Side,
         known: &Ticket,
         outbox_before_fetch: &[OutboxOp],
-    ) -> Result<Plan, EngineError> {
+        reads: &ReadContext,
+    ) -> Result<(Plan, KnownWrite), EngineError> {
+        let link_reads = LinkReads::new(&self.store, link.id, reads);
+        let mut from_known = Vec::new();
         let mut sides = Sides { a: None, b: None };
         for side in [Side::A, Side::B] {
+            let far = link.side(side).map(|r| r.id.as_str());
             let ticket = if side == known_side {
                 Some(known.clone())
+            } else if let Some(t) = match far {
+                Some(id) => link_reads.far_ticket(self, pairing.connection(side), side, id)?,
+                None => None,
+            } {
+                from_known.push(side);
+                Some(t)
             } else if let Some(r) = link.side(side) {
                 let conn = self
                     .side_connection(pairing, side)
@@ -115,8 +132,18 @@ impl Engine {
                 Side::B => sides.b = ticket,
             }
         }
+        let link_id = link.id;
+        let write = |full: bool| {
+            link_reads.write(
+                &self.store,
+                link_id,
+                sides.a.as_ref(),
+                sides.b.as_ref(),
+                full,
+            )
+        };
         if let Some(plan) = self.scope_hold(pairing, &link, &sides)? {
-            return Ok(plan);
+            return Ok((plan, write(false)));
         }
         let mut plan = self.plan_link(pairing, link, &sides, outbox_before_fetch)?;
         super::scope::resume(pairing, &mut plan);
@@ -125,9 +152,22 @@ impl Engine {
         // Both sides' notes are read before either is planned: a note is
         // recognised as the mirror of a note on the other side from the two
         // lists alone when the comment map does not know them (restored store).
+        // Notes a plan may skip (`super::read_plan`) are not read, unless a
+        // planned status write renders companions from them.
         let mut notes: BTreeMap<Side, Vec<Comment>> = BTreeMap::new();
+        let companions = super::read_plan::companion_sources(pairing, &plan);
+        let mut full = from_known.is_empty();
         for side in [Side::A, Side::B] {
             if let Some(ticket) = sides.get(side) {
+                let skip = if side == known_side {
+                    link_reads.complete && reads.notes_unchanged
+                } else {
+                    from_known.contains(&side)
+                };
+                if skip && !companions.contains(&side) {
+                    full = false;
+                    continue;
+                }
                 let read = self.read_comments(pairing, side, &ticket.id).await?;
                 notes.insert(side, read);
             }
@@ -152,7 +192,8 @@ impl Engine {
             }
         }
         add_status_companions(pairing, &resolutions, &mut plan);
-        Ok(plan)
+        let write = write(full);
+        Ok((plan, write))
     }
 
     /// Reads the comments of one side's ticket.
@@ -210,6 +251,7 @@ impl Engine {
         item: &InboxItem,
         same_ticket: Vec<u64>,
     ) -> Result<usize, EngineError> {
+        let group = Group::load(&self.store, item, &same_ticket);
         let mut inbox_ids = same_ticket;
         inbox_ids.push(item.id);
         let conn = self
@@ -238,8 +280,30 @@ impl Engine {
         // their link is planned again (see `delivery::requeue`).
         let replans = self.store.replans_for_links(&links)?;
         outbox.extend(replans.iter().map(|(_, op)| op.clone()));
+        // A dead update being re-planned asks for a plan from both sides'
+        // current state: everything is read.
+        // What the bridge knows of the links' tickets is read before any
+        // vendor read, like the in-flight snapshot (`read_plan`).
+        let reads = ReadContext {
+            notes_unchanged: group.notes_unchanged(),
+            force_full: !replans.is_empty(),
+            known: super::read_plan::load_known(&self.store, &links)?,
+        };
+        let carried = match reads.force_full {
+            true => None,
+            false => group.carried(
+                &item.ticket_id,
+                self.store.version(&item.connection, &item.ticket_id)?,
+                &reads.known,
+            ),
+        };
+        let was_carried = carried.is_some();
         let read_at = self.clock.now();
-        let ticket = match read_in_place(|| conn.connector.get_ticket(&item.ticket_id)).await {
+        let fetched = match carried {
+            Some(ticket) => Ok(ticket),
+            None => read_in_place(|| conn.connector.get_ticket(&item.ticket_id)).await,
+        };
+        let ticket = match fetched {
             Ok(t) => t,
             Err(ConnectorError::NotFound(_)) => {
                 // The ticket's links cannot be planned from it any more, so
@@ -271,8 +335,16 @@ impl Engine {
             }
             Err(e) => return Err(Engine::vendor_error(&item.connection)(e)),
         };
+        let mut known = Vec::new();
         let plans = self
-            .plan_ticket(&item.connection, &ticket, &links, &outbox)
+            .plan_ticket(
+                &item.connection,
+                &ticket,
+                &links,
+                &outbox,
+                &reads,
+                &mut known,
+            )
             .await?;
         // The links planned now are planned from current state: their
         // re-plans are settled in the plan's own transaction. A re-plan
@@ -288,18 +360,23 @@ impl Engine {
             ticket.id.as_str(),
             TicketVersion {
                 at: ticket.updated_at,
-                read_at: Some(read_at),
+                // When the vendor took the carried state is unknown: an
+                // equal-stamp poll hit is re-checked (`ingest::poller::decide`).
+                read_at: (!was_carried).then_some(read_at),
             },
         ));
         let written = self
-            .commit(Outcome {
-                inbox_ids,
-                version,
-                plans,
-                note: None,
-                replans_done,
-                changed_at: Some(crate::telemetry::change_time(item)),
-            })
+            .commit_with_known(
+                Outcome {
+                    inbox_ids,
+                    version,
+                    plans,
+                    note: None,
+                    replans_done,
+                    changed_at: Some(crate::telemetry::change_time(item)),
+                },
+                &known,
+            )
             .await?;
         Ok(written)
     }
@@ -468,6 +545,11 @@ async fn handle_failure(
             let mut retry = item.clone();
             if counted {
                 retry.attempts = retry.attempts.saturating_add(1);
+            }
+            if !same_ticket.is_empty() {
+                // The folded notices' details are dropped with them: the
+                // retried notice no longer speaks for them (read everything).
+                retry.detail = Default::default();
             }
             retry.next_attempt_at = Some(at);
             engine.store.transact(|tx| {

@@ -12,6 +12,7 @@ mod format;
 mod format_tests;
 mod group_flush;
 mod keys;
+pub mod known;
 mod markers;
 mod outbox;
 mod paging;
@@ -72,6 +73,8 @@ pub enum TreeName {
     /// Outbox index: the ids of dead letters, so counts come from tree
     /// lengths (no counter record every outbox transaction would contend on).
     OutboxDead,
+    /// Last known whole tickets per link ([`known::KnownTickets`]), by link id.
+    KnownTickets,
 }
 
 impl TreeName {
@@ -88,7 +91,7 @@ impl TreeName {
     }
 }
 
-const TREE_NAMES: [&str; 17] = [
+const TREE_NAMES: [&str; 18] = [
     "inbox",
     "outbox",
     "links",
@@ -106,6 +109,7 @@ const TREE_NAMES: [&str; 17] = [
     "outbox_due",
     "outbox_links",
     "outbox_dead",
+    "known_tickets",
 ];
 
 /// A store failure. Disk and corruption errors are not retryable by the

@@ -39,6 +39,7 @@ mod owners;
 mod packaging;
 mod pause;
 mod rate;
+mod read_economy;
 mod registration;
 mod reload;
 mod replay;
