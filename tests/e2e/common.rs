@@ -274,6 +274,8 @@ pub struct Progress {
     /// Successful poll rounds of the connection that has had the fewest;
     /// `None` when nothing polls.
     pub polls: Option<u64>,
+    /// Notice groups planned successfully so far, all connections.
+    pub plans: u64,
 }
 
 /// Reads [`Progress`] from the daemon's metrics.
@@ -297,6 +299,10 @@ pub async fn progress(bridge: &Bridge) -> Option<Progress> {
             progress.inbox = value;
         } else if name == "psa_bridge_outbox_pending" {
             progress.outbox = value;
+        } else if name.starts_with("psa_bridge_plan_duration_seconds_count{")
+            && name.contains("outcome=\"planned\"")
+        {
+            progress.plans += value;
         } else if name.starts_with("psa_bridge_polls_total{") && name.contains("outcome=\"ok\"") {
             progress.polls = Some(progress.polls.map_or(value, |p| p.min(value)));
         }
