@@ -1,8 +1,11 @@
-//! Per-connection rate limiting: a requests-per-second quota with burst, an
-//! optional hourly budget, and a cap on concurrent calls.
+//! Per-connection rate limiting: a requests-per-second quota with burst
+//! ([`pacer`]: evenly spaced, at most the rate in any second), an optional
+//! hourly budget, and a cap on concurrent calls.
+
+mod pacer;
 
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use governor::{DefaultDirectRateLimiter, Quota};
 use serde::{Deserialize, Serialize};
@@ -12,7 +15,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimits {
-    /// Sustained requests per second.
+    /// Sustained requests per second: spaced evenly, and never more than
+    /// this (plus `burst − 1`) in any second, counted over a second plus
+    /// 25 ms so calls reaching the vendor a little out of step still fit.
     pub requests_per_second: u32,
     /// Requests allowed at once above the sustained rate.
     #[serde(default = "default_burst")]
@@ -49,7 +54,7 @@ impl RateLimits {
 /// Shared limiter for one connection; clone freely.
 #[derive(Clone)]
 pub struct RateLimiter {
-    per_second: Arc<DefaultDirectRateLimiter>,
+    per_second: Arc<Mutex<pacer::Pacer>>,
     per_hour: Option<Arc<DefaultDirectRateLimiter>>,
     concurrency: Arc<Semaphore>,
 }
@@ -69,19 +74,32 @@ async fn wait_for_quota(limiter: &DefaultDirectRateLimiter) {
     }
 }
 
+/// Waits until the per-second quota grants one request (tokio's timer).
+async fn wait_for_pace(pacer: &Mutex<pacer::Pacer>) {
+    loop {
+        let now = tokio::time::Instant::now();
+        let answer = pacer.lock().unwrap_or_else(|e| e.into_inner()).check(now);
+        match answer {
+            Ok(()) => return,
+            Err(at) => tokio::time::sleep_until(at).await,
+        }
+    }
+}
+
 fn non_zero(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN)
 }
 
 impl RateLimiter {
     pub fn new(limits: &RateLimits) -> Self {
-        let per_second = Quota::per_second(non_zero(limits.requests_per_second))
-            .allow_burst(non_zero(limits.burst));
         let per_hour = limits
             .requests_per_hour
             .map(|n| Arc::new(governor::RateLimiter::direct(Quota::per_hour(non_zero(n)))));
         Self {
-            per_second: Arc::new(governor::RateLimiter::direct(per_second)),
+            per_second: Arc::new(Mutex::new(pacer::Pacer::new(
+                limits.requests_per_second,
+                limits.burst,
+            ))),
             per_hour,
             concurrency: Arc::new(Semaphore::new(limits.max_concurrent.max(1) as usize)),
         }
@@ -94,7 +112,7 @@ impl RateLimiter {
         if let Some(hourly) = &self.per_hour {
             wait_for_quota(hourly).await;
         }
-        wait_for_quota(&self.per_second).await;
+        wait_for_pace(&self.per_second).await;
         Permit {
             _concurrency: permit,
         }
