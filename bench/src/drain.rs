@@ -66,10 +66,15 @@ pub async fn run(size: Size, binary: &Path) -> Result<Report> {
             .user_add_note(link.autotask, &text, false, "Bench Technician");
     }
     env.autotask.set_webhooks_enabled(true);
+    // In batches: a thousand webhooks at once would be answered 503 beyond
+    // `max_concurrent_webhooks` (not what is measured here).
     for (n, link) in linked.iter().enumerate() {
         let text = format!("bench backlog note {}", queued - tickets + n);
         env.autotask
             .user_add_note(link.autotask, &text, false, "Bench Technician");
+        if (n + 1) % setup::LINK_BATCH == 0 {
+            env.wait_webhooks_idle().await;
+        }
     }
     env.wait_webhooks_idle().await;
     let backlog = wait_queued(&daemon, queued, size).await?;
@@ -85,18 +90,26 @@ pub async fn run(size: Size, binary: &Path) -> Result<Report> {
     cw.set_rate_limit(Some(RATE), 1);
     let restarted = Instant::now();
     daemon = Daemon::spawn(binary, &env.config_path).await?;
+    let listening_ms = restarted.elapsed().as_secs_f64() * 1000.0;
     let first = setup::wait_for(
-        "a ConnectWise write after the restart",
+        "a note posted to ConnectWise after the restart",
         Duration::from_secs(120),
         || {
             cw.requests()
                 .iter()
-                .find(|r| r.at >= restarted && r.is_write() && r.applied())
+                .find(|r| r.at >= restarted && is_delivery(r))
                 .map(|r| r.at)
         },
     )
     .await?;
     let restart_ms = first.duration_since(restarted).as_secs_f64() * 1000.0;
+    let since_restart = |at: Instant| at.duration_since(restarted).as_secs_f64() * 1000.0;
+    let first_call = cw
+        .requests()
+        .iter()
+        .find(|r| r.at >= restarted)
+        .map(|r| format!("{} {} at {:.0} ms", r.method, r.path, since_restart(r.at)))
+        .unwrap_or_default();
     // The window starts a second after the first delivery (start-up's own
     // calls, webhook registration and the first polls, are behind it) and
     // is all steady-state delivery of the queued operations at R.
@@ -111,6 +124,41 @@ pub async fn run(size: Size, binary: &Path) -> Result<Report> {
     if std::env::var_os("PSA_BENCH_GAPS").is_some() {
         let reqs = cw.requests();
         let w: Vec<_> = reqs.iter().filter(|r| r.at >= from && r.at < to).collect();
+        for r in reqs.iter().filter(|r| r.at >= restarted && r.status == 429) {
+            eprintln!(
+                "429 at {:.1} ms: {} {}",
+                since_restart(r.at),
+                r.method,
+                r.path
+            );
+            let near: Vec<_> = reqs
+                .iter()
+                .filter(|q| q.at + Duration::from_millis(1100) >= r.at && q.at <= r.at)
+                .collect();
+            eprintln!("  {} calls in the 1.1 s before it", near.len());
+            for q in near.iter().take(3) {
+                eprintln!(
+                    "  from {:.1} ms {} {} {}",
+                    since_restart(q.at),
+                    q.method,
+                    q.path,
+                    q.status
+                );
+            }
+        }
+        for r in reqs.iter().filter(|r| r.at >= restarted).take(400) {
+            eprintln!(
+                "call {:.1} ms {} {} {}",
+                since_restart(r.at),
+                r.method,
+                r.path,
+                r.status
+            );
+        }
+        eprintln!(
+            "busiest second since restart: {}",
+            busiest_second(&cw, restarted, Instant::now())
+        );
         for pair in w.windows(2) {
             eprintln!(
                 "gap {:.3} ms {} {} {} -> {} {}",
@@ -123,8 +171,9 @@ pub async fn run(size: Size, binary: &Path) -> Result<Report> {
             );
         }
     }
-    let drain_rss = daemon.peak_rss_mb()?;
     let left = daemon.queues().await?.outbox;
+    // After that scrape: what a `/metrics` scrape costs at this depth counts.
+    let drain_rss = daemon.peak_rss_mb()?;
     daemon.stop().await?;
     let measured = setup::calls(&cw, restarted, Instant::now());
     if backlog == 0 {
@@ -140,6 +189,10 @@ pub async fn run(size: Size, binary: &Path) -> Result<Report> {
          (pairing paused, limits open: linking {link_secs:.1} s, queueing {queue_secs:.1} s, \
          {} ConnectWise calls); then restarted with the ConnectWise limit {RATE}/s on both sides",
         built_calls.reads + built_calls.writes
+    ));
+    report.note(format!(
+        "after the restart: listening at {listening_ms:.0} ms, first ConnectWise call {first_call}, \
+         first note posted at {restart_ms:.0} ms"
     ));
     report.note(format!(
         "window {} s from 1 s after the first delivery: {} reads, {} writes to ConnectWise \
@@ -191,6 +244,12 @@ async fn wait_queued(daemon: &Daemon, queued: usize, size: Size) -> Result<u64> 
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// A backlog operation delivered: a note posted to ConnectWise and applied
+/// (not the webhook registration, also a write).
+fn is_delivery(r: &psa_connector::sim::RequestRecord) -> bool {
+    r.method == "POST" && r.path.ends_with("/notes") && r.applied()
 }
 
 /// The most ConnectWise requests that arrived within any one second of

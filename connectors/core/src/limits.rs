@@ -1,5 +1,5 @@
 //! Per-connection rate limiting: a requests-per-second quota with burst
-//! ([`pacer`]: evenly spaced, at most the rate in any second), an optional
+//! ([`pacer`]: at most the rate in any second, evenly spaced), an optional
 //! hourly budget, and a cap on concurrent calls.
 
 mod pacer;
@@ -9,15 +9,15 @@ use std::sync::{Arc, Mutex};
 
 use governor::{DefaultDirectRateLimiter, Quota};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 /// A connection's limits, as configured.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimits {
-    /// Sustained requests per second: spaced evenly, and never more than
-    /// this (plus `burst − 1`) in any second, counted over a second plus
-    /// 25 ms so calls reaching the vendor a little out of step still fit.
+    /// Sustained requests per second: never more than this (plus
+    /// `burst − 1`) in any second as the vendor counts them (a call counts
+    /// from its start until a second after its answer), spaced evenly.
     pub requests_per_second: u32,
     /// Requests allowed at once above the sustained rate.
     #[serde(default = "default_burst")]
@@ -54,14 +54,38 @@ impl RateLimits {
 /// Shared limiter for one connection; clone freely.
 #[derive(Clone)]
 pub struct RateLimiter {
-    per_second: Arc<Mutex<pacer::Pacer>>,
+    per_second: Arc<Pace>,
     per_hour: Option<Arc<DefaultDirectRateLimiter>>,
     concurrency: Arc<Semaphore>,
 }
 
+/// The per-second quota and the signal that a call finished.
+struct Pace {
+    pacer: Mutex<pacer::Pacer>,
+    finished: Notify,
+}
+
+impl Pace {
+    fn pacer(&self) -> std::sync::MutexGuard<'_, pacer::Pacer> {
+        self.pacer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Held while a request is in flight.
 pub struct Permit {
+    _pace: PaceGuard,
     _concurrency: Option<OwnedSemaphorePermit>,
+}
+
+/// Tells the per-second quota when the call finished (dropped with the
+/// [`Permit`]: answered, failed or cancelled).
+struct PaceGuard(Arc<Pace>);
+
+impl Drop for PaceGuard {
+    fn drop(&mut self) {
+        self.0.pacer().finish(tokio::time::Instant::now());
+        self.0.finished.notify_waiters();
+    }
 }
 
 /// Waits until `limiter` grants one request, sleeping on tokio's timer
@@ -74,14 +98,17 @@ async fn wait_for_quota(limiter: &DefaultDirectRateLimiter) {
     }
 }
 
-/// Waits until the per-second quota grants one request (tokio's timer).
-async fn wait_for_pace(pacer: &Mutex<pacer::Pacer>) {
+/// Waits until the per-second quota lets one request start (tokio's timer).
+async fn wait_for_pace(pace: &Arc<Pace>) -> PaceGuard {
     loop {
-        let now = tokio::time::Instant::now();
-        let answer = pacer.lock().unwrap_or_else(|e| e.into_inner()).check(now);
+        let finished = pace.finished.notified();
+        tokio::pin!(finished);
+        finished.as_mut().enable();
+        let answer = pace.pacer().check(tokio::time::Instant::now());
         match answer {
-            Ok(()) => return,
-            Err(at) => tokio::time::sleep_until(at).await,
+            Ok(()) => return PaceGuard(pace.clone()),
+            Err(pacer::Wait::Until(at)) => tokio::time::sleep_until(at).await,
+            Err(pacer::Wait::Finish) => finished.await,
         }
     }
 }
@@ -96,10 +123,10 @@ impl RateLimiter {
             .requests_per_hour
             .map(|n| Arc::new(governor::RateLimiter::direct(Quota::per_hour(non_zero(n)))));
         Self {
-            per_second: Arc::new(Mutex::new(pacer::Pacer::new(
-                limits.requests_per_second,
-                limits.burst,
-            ))),
+            per_second: Arc::new(Pace {
+                pacer: Mutex::new(pacer::Pacer::new(limits.requests_per_second, limits.burst)),
+                finished: Notify::new(),
+            }),
             per_hour,
             concurrency: Arc::new(Semaphore::new(limits.max_concurrent.max(1) as usize)),
         }
@@ -112,8 +139,9 @@ impl RateLimiter {
         if let Some(hourly) = &self.per_hour {
             wait_for_quota(hourly).await;
         }
-        wait_for_pace(&self.per_second).await;
+        let pace = wait_for_pace(&self.per_second).await;
         Permit {
+            _pace: pace,
             _concurrency: permit,
         }
     }
