@@ -121,56 +121,6 @@ pub async fn run(size: Size, binary: &Path) -> Result<Report> {
     let achieved =
         (in_window.reads + in_window.writes) as f64 / to.duration_since(from).as_secs_f64();
     let busiest = busiest_second(&cw, from, to);
-    if std::env::var_os("PSA_BENCH_GAPS").is_some() {
-        let reqs = cw.requests();
-        let w: Vec<_> = reqs.iter().filter(|r| r.at >= from && r.at < to).collect();
-        for r in reqs.iter().filter(|r| r.at >= restarted && r.status == 429) {
-            eprintln!(
-                "429 at {:.1} ms: {} {}",
-                since_restart(r.at),
-                r.method,
-                r.path
-            );
-            let near: Vec<_> = reqs
-                .iter()
-                .filter(|q| q.at + Duration::from_millis(1100) >= r.at && q.at <= r.at)
-                .collect();
-            eprintln!("  {} calls in the 1.1 s before it", near.len());
-            for q in near.iter().take(3) {
-                eprintln!(
-                    "  from {:.1} ms {} {} {}",
-                    since_restart(q.at),
-                    q.method,
-                    q.path,
-                    q.status
-                );
-            }
-        }
-        for r in reqs.iter().filter(|r| r.at >= restarted).take(400) {
-            eprintln!(
-                "call {:.1} ms {} {} {}",
-                since_restart(r.at),
-                r.method,
-                r.path,
-                r.status
-            );
-        }
-        eprintln!(
-            "busiest second since restart: {}",
-            busiest_second(&cw, restarted, Instant::now())
-        );
-        for pair in w.windows(2) {
-            eprintln!(
-                "gap {:.3} ms {} {} {} -> {} {}",
-                pair[1].at.duration_since(pair[0].at).as_secs_f64() * 1000.0,
-                pair[0].method,
-                pair[0].path,
-                pair[0].status,
-                pair[1].method,
-                pair[1].path
-            );
-        }
-    }
     let left = daemon.queues().await?.outbox;
     // After that scrape: what a `/metrics` scrape costs at this depth counts.
     let drain_rss = daemon.peak_rss_mb()?;
