@@ -51,6 +51,17 @@ pub async fn run(size: Size, binary: &Path) -> Result<Report> {
     let dir = setup::WorkDir::new()?;
     let mut options = setup::options(60, setup::OPEN_LIMITS);
     let env = setup::start(dir.path(), options.clone()).await?;
+    // `PSA_BENCH_CACHE_MB`: the daemon's `store_cache_mb` (default 64), to
+    // see how much of the peak memory is sled's cache.
+    let cache = std::env::var("PSA_BENCH_CACHE_MB").ok();
+    let config_text = |o: &psa_bridge::demo::DemoOptions| {
+        let text = env.config_text(o);
+        match &cache {
+            Some(mb) => text.replace("[daemon]\n", &format!("[daemon]\nstore_cache_mb = {mb}\n")),
+            None => text,
+        }
+    };
+    std::fs::write(&env.config_path, config_text(&options))?;
     let mut daemon = Daemon::spawn(binary, &env.config_path).await?;
     let building = Instant::now();
     let linked = setup::link(&env, &daemon, tickets).await?;
@@ -86,7 +97,7 @@ pub async fn run(size: Size, binary: &Path) -> Result<Report> {
     // Phase 2: the same store, the limiter at R, the simulator enforcing R.
     pairing_command(binary, &env.config_path, "resume").await?;
     options.limits = Some((RATE, 1));
-    std::fs::write(&env.config_path, env.config_text(&options))?;
+    std::fs::write(&env.config_path, config_text(&options))?;
     cw.set_rate_limit(Some(RATE), 1);
     let restarted = Instant::now();
     daemon = Daemon::spawn(binary, &env.config_path).await?;
