@@ -65,7 +65,8 @@ impl ConnectWiseConnector {
         }
         Ok(Self {
             key_hosts: settings.key_hosts()?,
-            keys: KeyFetcher::new(settings.site()?.scheme().to_string())?,
+            keys: KeyFetcher::new(settings.site()?.scheme().to_string())?
+                .with_limiter(http.limiter().clone()),
             settings,
             http,
             api,

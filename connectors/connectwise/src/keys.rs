@@ -166,6 +166,9 @@ pub(crate) enum Refetch {
 /// Uses its own plain client: no credentials ever go to a key URL.
 pub(crate) struct KeyFetcher {
     client: reqwest::Client,
+    /// The connection's rate limiter: ConnectWise counts a key fetch like
+    /// any other call (one past the limit was a 429 right after a restart).
+    limiter: Option<psa_connector::RateLimiter>,
     cache: Mutex<Cache>,
     in_flight: Semaphore,
     now: Now,
@@ -185,11 +188,18 @@ impl KeyFetcher {
             .map_err(|e| ConnectorError::Config(format!("callback key client: {e}")))?;
         Ok(Self {
             client,
+            limiter: None,
             cache: Mutex::new(Cache::default()),
             in_flight: Semaphore::new(MAX_FETCHES_IN_FLIGHT),
             now,
             site_scheme,
         })
+    }
+
+    /// Fetches wait on `limiter` (the connection's) like its other calls.
+    pub(crate) fn with_limiter(mut self, limiter: psa_connector::RateLimiter) -> Self {
+        self.limiter = Some(limiter);
+        self
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
@@ -290,6 +300,10 @@ impl KeyFetcher {
     /// One fetch; details are logged here and never returned.
     async fn fetch(&self, url: &Url) -> Result<[u8; 32], Failure> {
         let host = url.host_str().unwrap_or_default();
+        let _permit = match &self.limiter {
+            Some(limiter) => Some(limiter.acquire().await),
+            None => None,
+        };
         let response = self.client.get(url.clone()).send().await.map_err(|e| {
             let error = psa_connector::http::transport_message(e);
             tracing::warn!(host, error, "callback signing key fetch failed");

@@ -156,3 +156,37 @@ async fn a_failed_url_is_answered_from_memory_until_its_ttl_passes() {
         "fetched again after the TTL"
     );
 }
+
+/// A key fetch waits on the connection's limiter like the connector's
+/// other calls (ConnectWise counts it): with the only slot taken it does
+/// not go out; freed, it does.
+#[tokio::test]
+async fn a_key_fetch_waits_on_the_connections_limiter() {
+    let (port, count, _) = rotating_key_server().await;
+    let limiter = psa_connector::RateLimiter::new(&psa_connector::RateLimits {
+        requests_per_second: 1000,
+        burst: 1000,
+        requests_per_hour: None,
+        max_concurrent: 1,
+    });
+    let fetcher = KeyFetcher::new("http".into())
+        .unwrap()
+        .with_limiter(limiter.clone());
+    let url = Url::parse(&format!("http://127.0.0.1:{port}/k?id=1")).unwrap();
+    let taken = limiter.acquire().await;
+    let mut fetch = Box::pin(fetcher.key(&url));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), &mut fetch)
+            .await
+            .is_err(),
+        "fetched past a limiter with no slot free"
+    );
+    assert_eq!(count.load(Ordering::SeqCst), 0);
+    drop(taken);
+    let key = tokio::time::timeout(Duration::from_secs(30), fetch)
+        .await
+        .expect("fetched once the slot was free")
+        .unwrap();
+    assert!(!key.cached);
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+}

@@ -129,6 +129,12 @@ impl HttpClient {
     }
 
     /// This connection's call counters (shared by every clone of the client).
+    /// The connection's limiter, for calls to the vendor made with another
+    /// client (ConnectWise's callback signing keys): the vendor counts them too.
+    pub fn limiter(&self) -> &RateLimiter {
+        &self.limiter
+    }
+
     pub fn stats(&self) -> &ApiStats {
         &self.stats
     }

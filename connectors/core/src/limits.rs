@@ -1,18 +1,23 @@
-//! Per-connection rate limiting: a requests-per-second quota with burst, an
-//! optional hourly budget, and a cap on concurrent calls.
+//! Per-connection rate limiting: a requests-per-second quota with burst
+//! ([`pacer`]: at most the rate in any second, evenly spaced), an optional
+//! hourly budget, and a cap on concurrent calls.
+
+mod pacer;
 
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use governor::{DefaultDirectRateLimiter, Quota};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 /// A connection's limits, as configured.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimits {
-    /// Sustained requests per second.
+    /// Sustained requests per second: never more than this (plus
+    /// `burst − 1`) in any second as the vendor counts them (a call counts
+    /// from its start until a second after its answer), spaced evenly.
     pub requests_per_second: u32,
     /// Requests allowed at once above the sustained rate.
     #[serde(default = "default_burst")]
@@ -49,14 +54,38 @@ impl RateLimits {
 /// Shared limiter for one connection; clone freely.
 #[derive(Clone)]
 pub struct RateLimiter {
-    per_second: Arc<DefaultDirectRateLimiter>,
+    per_second: Arc<Pace>,
     per_hour: Option<Arc<DefaultDirectRateLimiter>>,
     concurrency: Arc<Semaphore>,
 }
 
+/// The per-second quota and the signal that a call finished.
+struct Pace {
+    pacer: Mutex<pacer::Pacer>,
+    finished: Notify,
+}
+
+impl Pace {
+    fn pacer(&self) -> std::sync::MutexGuard<'_, pacer::Pacer> {
+        self.pacer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Held while a request is in flight.
 pub struct Permit {
+    _pace: PaceGuard,
     _concurrency: Option<OwnedSemaphorePermit>,
+}
+
+/// Tells the per-second quota when the call finished (dropped with the
+/// [`Permit`]: answered, failed or cancelled).
+struct PaceGuard(Arc<Pace>);
+
+impl Drop for PaceGuard {
+    fn drop(&mut self) {
+        self.0.pacer().finish(tokio::time::Instant::now());
+        self.0.finished.notify_waiters();
+    }
 }
 
 /// Waits until `limiter` grants one request, sleeping on tokio's timer
@@ -69,19 +98,35 @@ async fn wait_for_quota(limiter: &DefaultDirectRateLimiter) {
     }
 }
 
+/// Waits until the per-second quota lets one request start (tokio's timer).
+async fn wait_for_pace(pace: &Arc<Pace>) -> PaceGuard {
+    loop {
+        let finished = pace.finished.notified();
+        tokio::pin!(finished);
+        finished.as_mut().enable();
+        let answer = pace.pacer().check(tokio::time::Instant::now());
+        match answer {
+            Ok(()) => return PaceGuard(pace.clone()),
+            Err(pacer::Wait::Until(at)) => tokio::time::sleep_until(at).await,
+            Err(pacer::Wait::Finish) => finished.await,
+        }
+    }
+}
+
 fn non_zero(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN)
 }
 
 impl RateLimiter {
     pub fn new(limits: &RateLimits) -> Self {
-        let per_second = Quota::per_second(non_zero(limits.requests_per_second))
-            .allow_burst(non_zero(limits.burst));
         let per_hour = limits
             .requests_per_hour
             .map(|n| Arc::new(governor::RateLimiter::direct(Quota::per_hour(non_zero(n)))));
         Self {
-            per_second: Arc::new(governor::RateLimiter::direct(per_second)),
+            per_second: Arc::new(Pace {
+                pacer: Mutex::new(pacer::Pacer::new(limits.requests_per_second, limits.burst)),
+                finished: Notify::new(),
+            }),
             per_hour,
             concurrency: Arc::new(Semaphore::new(limits.max_concurrent.max(1) as usize)),
         }
@@ -94,8 +139,9 @@ impl RateLimiter {
         if let Some(hourly) = &self.per_hour {
             wait_for_quota(hourly).await;
         }
-        wait_for_quota(&self.per_second).await;
+        let pace = wait_for_pace(&self.per_second).await;
         Permit {
+            _pace: pace,
             _concurrency: permit,
         }
     }
