@@ -15,6 +15,7 @@ mod lanes;
 mod observe;
 pub mod owners;
 mod reconcile;
+mod schedule;
 pub(crate) mod scope;
 mod trigger;
 mod unlink;

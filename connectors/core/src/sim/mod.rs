@@ -158,6 +158,20 @@ impl SimControl {
         self.knobs().log.clone()
     }
 
+    /// How many requests arrived within `window` of now, counted without
+    /// copying the log (a simulator asks this on every call: copying every
+    /// request ever made each time made a long run quadratic). The log is
+    /// in answer order, which is arrival order but for requests in flight
+    /// together, so the count can differ from an exact one only by requests
+    /// that arrived right at the window's edge.
+    pub fn requests_within(&self, window: std::time::Duration) -> usize {
+        let knobs = self.knobs();
+        match Instant::now().checked_sub(window) {
+            Some(since) => knobs.log.len() - knobs.log.partition_point(|r| r.at < since),
+            None => knobs.log.len(),
+        }
+    }
+
     /// Write calls made by one API user that the vendor applied (including
     /// those answered ambiguously).
     pub fn writes_by(&self, user: &str) -> Vec<RequestRecord> {
