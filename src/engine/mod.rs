@@ -34,6 +34,8 @@ mod replan_tests;
 #[cfg(test)]
 mod reverse_tests;
 #[cfg(test)]
+mod schedule_tests;
+#[cfg(test)]
 mod scope_tests;
 #[cfg(test)]
 mod snapshot_tests;
