@@ -396,4 +396,26 @@ mod tests {
         assert!(record("POST", "/rest/api/3/issue/10200/transitions").is_write());
         assert!(!record("GET", "/rest/api/3/issue/10200").is_write());
     }
+
+    /// Requests of the last hour are counted without copying the log, and
+    /// older ones are left out.
+    #[test]
+    fn requests_within_counts_only_the_window() {
+        let control = SimControl::new(|_, _| serde_json::Value::Null, |_| None);
+        let Some(two_hours_ago) = Instant::now().checked_sub(Duration::from_secs(7200)) else {
+            return; // the machine booted less than two hours ago
+        };
+        for _ in 0..3 {
+            control.record(RequestRecord {
+                at: two_hours_ago,
+                ..record("GET", "/old")
+            });
+        }
+        for _ in 0..2 {
+            control.record(record("GET", "/new"));
+        }
+        assert_eq!(control.requests_within(Duration::from_secs(3600)), 2);
+        assert_eq!(control.requests_within(Duration::from_secs(3 * 3600)), 5);
+        assert_eq!(control.requests().len(), 5);
+    }
 }
