@@ -53,9 +53,10 @@ pub struct Linked {
 }
 
 /// Tickets escalated at once by [`link`]: a thousand at once would be a
-/// webhook burst beyond the daemon's `max_concurrent_webhooks` (answered
-/// 503, after which the Autotask simulator deactivates the webhook, as
-/// Autotask does), which is not what the scenarios measure.
+/// webhook burst beyond the daemon's `max_concurrent_webhooks` and
+/// `max_connections` (what waits over 3 s for a slot gets 503, extra
+/// connections are closed, after which the Autotask simulator deactivates
+/// the webhook, as Autotask does), which is not what the scenarios measure.
 pub const LINK_BATCH: usize = 50;
 
 /// Creates `count` Autotask tickets in the escalation queue, [`LINK_BATCH`]

@@ -3,8 +3,12 @@
 //!
 //! Before the vendor call of a note mirror planned in this run of the
 //! store (`OutboxOp::planned_in_session`), the operation records, in its
-//! outbox record and flushed, that an attempt is starting
-//! (`OutboxOp::attempt_started_at`). Only an operation that carries the
+//! outbox record, that an attempt is starting
+//! (`OutboxOp::attempt_started_at`). The mark is not flushed before the
+//! call: it is read only by this opening of the store, which sees it
+//! whether or not it reached the disk; after a crash the store opens with
+//! a new session, so every operation of the earlier run looks first
+//! anyway (`fresh_mirror`), mark or no mark. Only an operation that carries the
 //! mark can have reached the vendor before: a lost answer (timeout, reset,
 //! 503 after the write), a crash or a shutdown in the middle of the call.
 //! So its first attempt posts at once, and every later one (a retry in
@@ -13,8 +17,8 @@
 //! Creates, write-back and event notes, and every operation planned before
 //! this run (a restored backup's queue, an earlier process) always look
 //! first: a restored store plans them again without knowing they were
-//! written. Should the mark not be written or flushed, the attempt looks
-//! first too: never a saving at the cost of a duplicate.
+//! written. Should the mark not be written, the attempt looks first too:
+//! never a saving at the cost of a duplicate.
 
 use crate::engine::Engine;
 use crate::store::{Action, OutboxOp, TreeName};
@@ -74,13 +78,8 @@ pub(super) async fn begin(engine: &Engine, op: OutboxOp) -> Option<(OutboxOp, bo
         Ok(true)
     });
     match written {
-        Ok(true) => match engine.store.flush().await {
-            Ok(()) => Some((marked, false)),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot flush the attempt mark; looking for the marker first");
-                Some((marked, true))
-            }
-        },
+        // Not flushed: see the module doc (a later flush takes it along).
+        Ok(true) => Some((marked, false)),
         Ok(false) => {
             tracing::debug!("operation changed before its attempt; left for a later round");
             None

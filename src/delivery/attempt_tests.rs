@@ -259,3 +259,25 @@ async fn a_post_cut_off_by_a_crash_looks_first_after_the_restart() {
     assert_eq!(vendor.0.notes.lock().unwrap().len(), 1, "posted once");
     assert!(again.store.outbox_op(100).unwrap().is_none());
 }
+
+/// The attempt mark is not flushed before the vendor call (one flush less
+/// per note): only this opening of the store reads it, and a store opened
+/// again after a crash has another session, so its operations look first.
+#[tokio::test]
+async fn the_attempt_mark_is_written_but_not_flushed_before_the_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(chrono::Utc::now());
+    let vendor = Arc::new(Fake(Notes::default()));
+    let engine = engine(&dir.path().join("s"), &vendor, &clock);
+    let op = queued(&engine, &link(Some("2")), note());
+    engine.store.flush().await.unwrap();
+
+    let (marked, look_first) = super::attempt::begin(&engine, op).await.unwrap();
+    assert!(!look_first, "a first post of a fresh mirror does not look");
+    assert!(marked.attempt_started_at.is_some());
+    assert_eq!(engine.store.outbox_op(100).unwrap(), Some(marked));
+    assert!(
+        engine.store.has_unflushed_writes(),
+        "the mark was flushed before the call"
+    );
+}

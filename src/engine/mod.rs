@@ -17,6 +17,7 @@ pub mod owners;
 mod pending;
 mod read_plan;
 mod reconcile;
+mod schedule;
 pub(crate) mod scope;
 mod trigger;
 mod unlink;
@@ -36,6 +37,8 @@ mod recovery_tests;
 mod replan_tests;
 #[cfg(test)]
 mod reverse_tests;
+#[cfg(test)]
+mod schedule_tests;
 #[cfg(test)]
 mod scope_tests;
 #[cfg(test)]

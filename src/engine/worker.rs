@@ -13,10 +13,7 @@ use std::time::Duration;
 use psa_connector::{Comment, ConnectorError, Ticket};
 use tracing::Instrument;
 
-use futures::StreamExt;
-
 use super::commit::Outcome;
-use super::lanes::lanes;
 use super::read_plan::{Group, LinkReads, ReadContext};
 use super::reconcile::{add_status_companions, Sides};
 use super::trigger::triggers;
@@ -214,7 +211,7 @@ impl Engine {
     /// The links `ticket_id` of `connection` belongs to (any pairing), for
     /// choosing its planning lane; a store error counts as "no link" here,
     /// planning the notice reports it.
-    fn links_of(&self, connection: &str, ticket_id: &str) -> Vec<u64> {
+    pub(super) fn links_of(&self, connection: &str, ticket_id: &str) -> Vec<u64> {
         self.may_matter(connection, ticket_id)
             .ok()
             .flatten()
@@ -393,50 +390,10 @@ fn missing(name: &str) -> EngineError {
     }
 }
 
-/// Runs the planner until `shutdown` resolves.
+/// Runs the planner until `shutdown` resolves (see `engine::schedule`).
 pub async fn run_planner(engine: Arc<Engine>, tick: Duration, shutdown: impl Future<Output = ()>) {
-    tokio::pin!(shutdown);
-    let mut unowned_checked = None;
-    loop {
-        // A stopping daemon plans nothing new, even while notices keep coming.
-        if futures::poll!(shutdown.as_mut()).is_ready() {
-            return;
-        }
-        engine.unowned_tick(&mut unowned_checked).await;
-        let notified = engine.inbox_ready.notified();
-        let batch = due_batch(&engine).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "cannot read the inbox");
-            Vec::new()
-        });
-        let worked = !batch.is_empty();
-        let lanes = lanes(batch, |item| {
-            engine.links_of(&item.connection, &item.ticket_id)
-        });
-        futures::stream::iter(lanes)
-            .for_each_concurrent(PLANNING_LANES, |lane| {
-                let engine = &engine;
-                async move {
-                    for (item, same_ticket) in lane {
-                        plan_notice(engine, &item, &same_ticket).await;
-                    }
-                }
-            })
-            .await;
-        // While the store cannot write, notices stay due: wait for the
-        // tick (and let shutdown in) instead of planning them in a loop.
-        if worked && engine.store.write_failure().is_none() {
-            continue;
-        }
-        tokio::select! {
-            _ = &mut shutdown => return,
-            _ = notified => {}
-            _ = tokio::time::sleep(tick) => {}
-        }
-    }
+    super::schedule::run(engine, tick, shutdown).await
 }
-
-/// How many lanes (independent links or tickets) are planned at once.
-const PLANNING_LANES: usize = 4;
 
 /// Plans one notice group, planning again (up to [`MAX_REPLANS`] times) when
 /// a concurrent delivery changed the link, and records failures.
@@ -471,39 +428,11 @@ pub(super) async fn plan_notice(engine: &Engine, item: &InboxItem, same_ticket: 
 /// Returns how many groups were planned.
 #[cfg(test)]
 pub(crate) async fn plan_round(engine: &Engine) -> Result<usize, crate::store::StoreError> {
-    let batch = due_batch(engine)?;
+    let batch = super::schedule::due_batch(engine, &Default::default())?;
     for (item, same_ticket) in &batch {
         plan_notice(engine, item, same_ticket).await;
     }
     Ok(batch.len())
-}
-
-/// Every ticket with a due notice, oldest first, each with the ids of the other
-/// notices for the same ticket (one plan reads the current state for all of them).
-fn due_batch(engine: &Engine) -> Result<Vec<(InboxItem, Vec<u64>)>, crate::store::StoreError> {
-    let now = engine.clock.now();
-    let mut groups: Vec<(InboxItem, Vec<u64>)> = Vec::new();
-    let mut index: std::collections::HashMap<(String, String), usize> =
-        std::collections::HashMap::new();
-    let mut waiting = Vec::new();
-    for item in engine.store.inbox()? {
-        let key = (item.connection.clone(), item.ticket_id.clone());
-        if let Some(&at) = index.get(&key) {
-            groups[at].1.push(item.id);
-        } else if item.next_attempt_at.is_none_or(|t| t <= now) {
-            index.insert(key, groups.len());
-            groups.push((item, Vec::new()));
-        } else {
-            waiting.push(item);
-        }
-    }
-    // Notices waiting for a retry ride along with a due notice for the same ticket.
-    for item in waiting {
-        if let Some(&at) = index.get(&(item.connection.clone(), item.ticket_id.clone())) {
-            groups[at].1.push(item.id);
-        }
-    }
-    Ok(groups)
 }
 
 /// Reschedules a notice that could not be planned, or keeps it as a dead

@@ -5,6 +5,7 @@
 mod enqueue;
 mod poller;
 mod prune;
+mod slots;
 mod webhook;
 
 pub use enqueue::{enqueue, Enqueued};

@@ -6,15 +6,9 @@
 //! The listener is public, so it also defends itself against clients that are
 //! not vendors: a body must arrive in full within `webhook_read_timeout_secs`
 //! (408 and the connection is closed), at most `max_concurrent_webhooks`
-//! requests are handled at once (a request beyond waits up to [`CAP_WAIT`]
-//! for a slot, then gets 429 + `Retry-After`), and metrics never carry a
+//! requests are handled at once (more wait up to 3 s for a slot, then
+//! 429 + `Retry-After`: `ingest::slots`), and metrics never carry a
 //! label taken from the caller's path.
-//!
-//! 429, not 503, because it is the answer the vendors retry: ConnectWise
-//! sends a callback again only after 404/409/419/429, Jira after 429 and
-//! 5xx. The short wait absorbs a vendor's burst (a bulk edit fires hundreds
-//! of webhooks at once) without refusing anything, and cannot pile up work:
-//! waiting requests hold connections, which `max_connections` caps.
 //!
 //! Replays: a verified delivery's raw body (what the vendor signed) is
 //! digested into a replay key kept in the store's dedup tree, written in
@@ -32,16 +26,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::{from_fn_with_state, Next};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use futures::StreamExt;
 use psa_connector::WebhookRequest;
 use serde_json::json;
-use tokio::sync::Semaphore;
 
 use super::enqueue::enqueue_delivery;
 use crate::config::DaemonConfig;
@@ -49,7 +42,7 @@ use crate::engine::Engine;
 
 /// The metric label used for every path that names no accepting connection,
 /// so callers cannot create metric series at will.
-const UNKNOWN_CONNECTION: &str = "unknown";
+pub(super) const UNKNOWN_CONNECTION: &str = "unknown";
 
 /// What the webhook routes need.
 #[derive(Clone)]
@@ -66,8 +59,7 @@ pub struct WebhookLimits {
     pub max_body: usize,
     /// Time to receive the whole body; slower clients get 408 and are disconnected.
     pub read_timeout: Duration,
-    /// Requests handled at once; more wait up to [`CAP_WAIT`], then get
-    /// 429 with `Retry-After`.
+    /// Requests handled at once; more wait for a slot (`ingest::slots`).
     pub max_concurrent: usize,
 }
 
@@ -91,44 +83,11 @@ struct Receiver {
 /// concurrency cap of `config` applied.
 pub fn router(state: WebhookState, config: &DaemonConfig) -> Router {
     let limits = WebhookLimits::from_config(config);
-    let permits = Arc::new(Semaphore::new(limits.max_concurrent));
+    let slots = super::slots::Slots::new(limits.max_concurrent);
     Router::new()
         .route("/webhooks/{connection}", post(receive))
         .with_state(Receiver { state, limits })
-        .layer(from_fn_with_state(permits, concurrency_cap))
-}
-
-/// How long a request beyond `max_concurrent_webhooks` waits for a slot
-/// before it is answered 429 (well inside ConnectWise's 5 s request timeout).
-pub const CAP_WAIT: Duration = Duration::from_secs(2);
-
-/// Lets a request beyond the cap wait briefly for a slot, then refuses it
-/// with 429 + `Retry-After` (the answer vendors retry), so a burst is
-/// absorbed and slow or abusive clients still cannot pile up work.
-async fn concurrency_cap(
-    State(permits): State<Arc<Semaphore>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let permit = match permits.try_acquire() {
-        Ok(permit) => Ok(permit),
-        Err(_) => tokio::time::timeout(CAP_WAIT, permits.acquire())
-            .await
-            .map_err(|_| ())
-            .and_then(|acquired| acquired.map_err(|_| ())),
-    };
-    let Ok(_permit) = permit else {
-        metrics::counter!("psa_bridge_webhooks_total", "connection" => UNKNOWN_CONNECTION, "outcome" => "busy").increment(1);
-        let mut response = answer(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many webhook requests at once; retry",
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
-    };
-    next.run(request).await
+        .layer(from_fn_with_state(slots, super::slots::concurrency_cap))
 }
 
 /// Reads the whole body within the time and size limits.

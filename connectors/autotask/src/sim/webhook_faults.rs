@@ -106,13 +106,7 @@ pub(crate) fn count_delivery(
 impl Shared {
     /// Requests of the rolling hour: seen by the simulator plus external usage.
     pub(crate) fn requests_this_hour(&self) -> u64 {
-        let hour = Duration::from_secs(3600);
-        let seen = self
-            .control
-            .requests()
-            .iter()
-            .filter(|r| r.at.elapsed() < hour)
-            .count() as u64;
+        let seen = self.control.requests_within(Duration::from_secs(3600)) as u64;
         seen + self.lock().external_requests
     }
 

@@ -158,6 +158,20 @@ impl SimControl {
         self.knobs().log.clone()
     }
 
+    /// How many requests arrived within `window` of now, counted without
+    /// copying the log (a simulator asks this on every call: copying every
+    /// request ever made each time made a long run quadratic). The log is
+    /// in answer order, which is arrival order but for requests in flight
+    /// together, so the count can differ from an exact one only by requests
+    /// that arrived right at the window's edge.
+    pub fn requests_within(&self, window: std::time::Duration) -> usize {
+        let knobs = self.knobs();
+        match Instant::now().checked_sub(window) {
+            Some(since) => knobs.log.len() - knobs.log.partition_point(|r| r.at < since),
+            None => knobs.log.len(),
+        }
+    }
+
     /// Write calls made by one API user that the vendor applied (including
     /// those answered ambiguously).
     pub fn writes_by(&self, user: &str) -> Vec<RequestRecord> {
@@ -381,5 +395,27 @@ mod tests {
         assert!(record("POST", "/rest/api/3/issue").is_write());
         assert!(record("POST", "/rest/api/3/issue/10200/transitions").is_write());
         assert!(!record("GET", "/rest/api/3/issue/10200").is_write());
+    }
+
+    /// Requests of the last hour are counted without copying the log, and
+    /// older ones are left out.
+    #[test]
+    fn requests_within_counts_only_the_window() {
+        let control = SimControl::new(|_, _| serde_json::Value::Null, |_| None);
+        let Some(two_hours_ago) = Instant::now().checked_sub(Duration::from_secs(7200)) else {
+            return; // the machine booted less than two hours ago
+        };
+        for _ in 0..3 {
+            control.record(RequestRecord {
+                at: two_hours_ago,
+                ..record("GET", "/old")
+            });
+        }
+        for _ in 0..2 {
+            control.record(record("GET", "/new"));
+        }
+        assert_eq!(control.requests_within(Duration::from_secs(3600)), 2);
+        assert_eq!(control.requests_within(Duration::from_secs(3 * 3600)), 5);
+        assert_eq!(control.requests().len(), 5);
     }
 }
