@@ -70,14 +70,24 @@ impl Store {
 
 /// Stores a plan's view inside its transaction, unless a delivery wrote the
 /// record since the plan read it (before its vendor reads): then the
-/// delivery's record stays, as new as anything the plan read. A record is
-/// never dropped while its link lives, so it always holds at least the
-/// ticket each side's last delivered update left (a carried ticket older
-/// than that is not planned from: `engine::read_plan`).
+/// delivery's side stays, as new as anything the plan read, but the other
+/// side's ticket in the record may be older than what the plan read and
+/// committed to the shadow, so the record is marked incomplete (`session`
+/// cleared) and the link's next plan reads everything. A record is never
+/// dropped while its link lives, so it always holds at least the ticket
+/// each side's last delivered update left (a carried ticket older than
+/// that is not planned from: `engine::read_plan`).
 pub fn put_after_plan(tx: &Tx<'_>, write: &KnownWrite) -> Result<(), TxError> {
     let key = write.link.to_be_bytes();
     let stored: Option<KnownTickets> = tx.get(TreeName::KnownTickets, &key)?;
     if stored != write.seen {
+        if let Some(mut current) = stored {
+            if current.session.is_some() {
+                current.session = None;
+                current.rev = current.rev.wrapping_add(1);
+                tx.put(TreeName::KnownTickets, &key, &current)?;
+            }
+        }
         return Ok(());
     }
     let new = KnownTickets {
@@ -107,4 +117,64 @@ pub fn after_delivery(
 /// Forgets link `link`'s tickets (unlinked).
 pub fn remove(tx: &Tx<'_>, link: u64) -> Result<(), TxError> {
     tx.remove(TreeName::KnownTickets, &link.to_be_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    /// A delivery that wrote the record while a plan read the vendors keeps
+    /// its side, and the record no longer counts as complete: the plan's
+    /// fresher view of the other side (already in the shadow) is not in
+    /// it, so the link's next plan must read everything rather than trust
+    /// that side's older ticket (a phantom change otherwise, written back
+    /// over the person's value).
+    #[test]
+    fn a_plan_that_lost_the_race_to_a_delivery_leaves_the_record_incomplete() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s")).unwrap();
+        let seen = KnownTickets {
+            session: Some(store.session()),
+            ..KnownTickets::default()
+        };
+        store
+            .transact(|tx| tx.put(TreeName::KnownTickets, &7u64.to_be_bytes(), &seen))
+            .unwrap();
+        // A delivery bumps the record after the plan read it.
+        store
+            .transact(|tx| after_delivery(tx, 7, Side::B, None))
+            .unwrap();
+        let write = KnownWrite {
+            link: 7,
+            seen: Some(seen.clone()),
+            new: KnownTickets {
+                session: Some(store.session()),
+                ..KnownTickets::default()
+            },
+        };
+        store.transact(|tx| put_after_plan(tx, &write)).unwrap();
+        let stored = store.known(7).unwrap().unwrap();
+        assert_eq!(stored.session, None, "{stored:?}");
+        assert!(
+            stored.rev > seen.rev + 1,
+            "the delivery's and the mark's writes"
+        );
+
+        // Without the race the plan's view is stored whole.
+        let seen = stored;
+        let write = KnownWrite {
+            link: 7,
+            seen: Some(seen.clone()),
+            new: KnownTickets {
+                session: Some(store.session()),
+                ..KnownTickets::default()
+            },
+        };
+        store.transact(|tx| put_after_plan(tx, &write)).unwrap();
+        assert_eq!(
+            store.known(7).unwrap().unwrap().session,
+            Some(store.session())
+        );
+    }
 }
