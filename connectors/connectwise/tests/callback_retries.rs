@@ -32,7 +32,19 @@ async fn receiver(answers: Vec<u16>) -> String {
     format!("http://{addr}/webhooks/connectwise")
 }
 
-fn statuses(sim: &psa_connectwise::sim::ConnectWiseSim) -> Vec<u16> {
+/// The answers a callback to a receiver answering `answers` (then 200)
+/// got, one ticket created by a person.
+async fn delivered(answers: Vec<u16>) -> Vec<u16> {
+    let sim = common::start_sim().await;
+    let c = common::connector(&sim);
+    c.register_webhook(&receiver(answers).await).await.unwrap();
+    sim.user_create_ticket(
+        "Printer",
+        "Co-Managed",
+        "ACME",
+        "Priority 3 - Normal Response",
+    );
+    sim.wait_callbacks_idle().await;
     sim.control()
         .webhook_deliveries()
         .iter()
@@ -43,47 +55,12 @@ fn statuses(sim: &psa_connectwise::sim::ConnectWiseSim) -> Vec<u16> {
 #[tokio::test]
 async fn busy_answers_are_retried_twice_and_others_are_not() {
     // 429 twice: the third try gets through.
-    let sim = common::start_sim().await;
-    let c = common::connector(&sim);
-    c.register_webhook(&receiver(vec![429, 429]).await)
-        .await
-        .unwrap();
-    sim.user_create_ticket(
-        "Printer",
-        "Co-Managed",
-        "ACME",
-        "Priority 3 - Normal Response",
-    );
-    sim.wait_callbacks_idle().await;
-    assert_eq!(statuses(&sim), vec![429, 429, 200]);
-
+    assert_eq!(delivered(vec![429, 429]).await, vec![429, 429, 200]);
     // Three refusals: two retries, then ConnectWise gives up.
-    let sim = common::start_sim().await;
-    let c = common::connector(&sim);
-    c.register_webhook(&receiver(vec![404, 409, 419, 429]).await)
-        .await
-        .unwrap();
-    sim.user_create_ticket(
-        "Printer",
-        "Co-Managed",
-        "ACME",
-        "Priority 3 - Normal Response",
+    assert_eq!(
+        delivered(vec![404, 409, 419, 429]).await,
+        vec![404, 409, 419]
     );
-    sim.wait_callbacks_idle().await;
-    assert_eq!(statuses(&sim), vec![404, 409, 419]);
-
     // A 503 (or 500) is not an answer ConnectWise retries.
-    let sim = common::start_sim().await;
-    let c = common::connector(&sim);
-    c.register_webhook(&receiver(vec![503]).await)
-        .await
-        .unwrap();
-    sim.user_create_ticket(
-        "Printer",
-        "Co-Managed",
-        "ACME",
-        "Priority 3 - Normal Response",
-    );
-    sim.wait_callbacks_idle().await;
-    assert_eq!(statuses(&sim), vec![503]);
+    assert_eq!(delivered(vec![503]).await, vec![503]);
 }
