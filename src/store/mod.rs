@@ -318,12 +318,6 @@ impl Store {
             .await
     }
 
-    /// How many flushes returned on another caller's disk flush (group
-    /// commit, see `group_flush`).
-    pub fn shared_flushes(&self) -> u64 {
-        self.durability.flush_gate.shared_flushes()
-    }
-
     /// The last write (transaction or flush) that failed on the disk's
     /// side, until a flush succeeds again: what `/healthz` shows as the
     /// store's fault.
