@@ -120,7 +120,7 @@ impl Engine {
             let Some(dead) = tx.get::<DeadNotice>(TreeName::DeadNotices, &key)? else {
                 return Ok(None);
             };
-            tx.remove(TreeName::DeadNotices, &key)?;
+            tx.remove_dead_notice(id)?;
             tx.audit(
                 now,
                 AuditRecord {
@@ -332,7 +332,7 @@ impl Engine {
                     },
                 )?;
             }
-            tx.put(TreeName::Inbox, &notice_id.to_be_bytes(), &notice)?;
+            tx.put_inbox_item(&notice)?;
             tx.audit(
                 now,
                 AuditRecord {

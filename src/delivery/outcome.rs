@@ -194,7 +194,7 @@ impl Engine {
                 Delivered::Commented { .. } | Delivered::VisibilitySet { .. } => {}
             }
             if let Some(item) = &replan {
-                tx.put(TreeName::Inbox, &item.id.to_be_bytes(), item)?;
+                tx.put_inbox_item(item)?;
             }
             let keys = self.link_keys(&link);
             if let Some(r) = &created_ref {

@@ -111,7 +111,7 @@ impl Engine {
                         source.values.remove(field);
                     }
                     tx.put(TreeName::Shadows, &shadow_key, &shadow)?;
-                    tx.put(TreeName::Inbox, &notice_id.to_be_bytes(), &notice)?;
+                    tx.put_inbox_item(&notice)?;
                     let retried = Retried::Replanned {
                         op: op.clone(),
                         notice,
@@ -136,11 +136,11 @@ impl Engine {
                 return Ok(Some(retried));
             }
             if let Some(dead) = tx.get::<DeadNotice>(TreeName::DeadNotices, &key)? {
-                tx.remove(TreeName::DeadNotices, &key)?;
+                tx.remove_dead_notice(dead.item.id)?;
                 let mut notice = dead.item.clone();
                 notice.attempts = 0;
                 notice.next_attempt_at = None;
-                tx.put(TreeName::Inbox, &key, &notice)?;
+                tx.put_inbox_item(&notice)?;
                 let retried = Retried::Notice { notice };
                 tx.audit(
                     now,

@@ -362,7 +362,7 @@ impl Engine {
         tx: &mut crate::store::Tx<'_>,
         item: &InboxItem,
     ) -> Result<(), crate::store::TxError> {
-        tx.put(TreeName::Inbox, &item.id.to_be_bytes(), item)?;
+        tx.put_inbox_item(item)?;
         tx.put(
             TreeName::Dedup,
             item.dedup_key.as_bytes(),

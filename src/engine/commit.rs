@@ -96,7 +96,7 @@ impl Engine {
             .collect();
         self.store.transact(|tx| {
             for id in &outcome.inbox_ids {
-                tx.remove(TreeName::Inbox, &id.to_be_bytes())?;
+                tx.remove_inbox_item(*id)?;
             }
             for key in &outcome.replans_done {
                 tx.remove(TreeName::Replans, key)?;

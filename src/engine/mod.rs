@@ -14,7 +14,6 @@ pub mod custody;
 mod lanes;
 mod observe;
 pub mod owners;
-mod pending;
 mod read_plan;
 mod reconcile;
 mod schedule;
@@ -125,8 +124,6 @@ pub struct Engine {
     pub delivery_rounds: Arc<Rounds>,
     /// Last successful poll and webhook per connection (admin API status).
     pub live: Arc<crate::admin::live::Live>,
-    /// The inbox by ticket, for the planner's "far notice waiting" check.
-    pending: pending::PendingIndex,
 }
 
 /// A counter per connection of completed worker rounds.
@@ -229,7 +226,6 @@ impl Engine {
             inbox_ready: Arc::new(tokio::sync::Notify::new()),
             delivery_rounds: Arc::new(Rounds::default()),
             live: Arc::default(),
-            pending: Default::default(),
         }
     }
 

@@ -358,7 +358,7 @@ async fn notes_are_listed_only_when_a_notice_may_have_changed_one() {
     );
     s.engine
         .store
-        .transact(|tx| tx.put(TreeName::Inbox, &note_event.id.to_be_bytes(), &note_event))
+        .transact(|tx| tx.put_inbox_item(&note_event))
         .unwrap();
     let head = s.notice("autotask", "100", fields_only());
     s.engine.process(&head, vec![note_event.id]).await.unwrap();
@@ -380,7 +380,7 @@ async fn a_pending_far_notice_forces_the_far_read() {
     let far = s.notice("connectwise", "200", HintDetail::default());
     s.engine
         .store
-        .transact(|tx| tx.put(TreeName::Inbox, &far.id.to_be_bytes(), &far))
+        .transact(|tx| tx.put_inbox_item(&far))
         .unwrap();
     s.plan_a(fields_only()).await;
     assert_eq!(s.vendor.take("200"), (1, 1), "far ticket and notes read");

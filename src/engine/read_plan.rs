@@ -124,36 +124,15 @@ pub(super) fn carried(
 }
 
 /// Whether a notice for `ticket_id` of `connection` waits to be planned (in
-/// the inbox, through `index`, or kept as a dead notice): its change may not
-/// be in the known ticket yet. Dead notices (few) are decoded only when
-/// their bytes hold the id.
+/// the inbox, or kept as a dead notice): its change may not be in the known
+/// ticket yet. One look-up in the store's notice index (`store::notices`),
+/// written in the same transaction as the notice itself.
 pub(super) fn notice_pending(
     store: &Store,
-    index: &super::pending::PendingIndex,
-    now: psa_connector::Timestamp,
     connection: &str,
     ticket_id: &str,
 ) -> Result<bool, StoreError> {
-    if index.inbox_has(store, now, connection, ticket_id)? {
-        return Ok(true);
-    }
-    let needle = serde_json::to_vec(ticket_id).unwrap_or_default();
-    for entry in store.tree(TreeName::DeadNotices).iter() {
-        let (key, value) = entry?;
-        if !contains(&value, &needle) {
-            continue;
-        }
-        let dead: crate::store::DeadNotice =
-            crate::store::decode(TreeName::DeadNotices, &key, &value)?;
-        if dead.item.connection == connection && dead.item.ticket_id == ticket_id {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+    store.notice_waiting(connection, ticket_id)
 }
 
 /// The known-tickets records of a ticket's links, read right after the
@@ -208,8 +187,7 @@ impl LinkReads {
         let Some(ticket) = self.seen.as_ref().and_then(|k| k.side(side)) else {
             return Ok(None);
         };
-        let now = engine.clock.now();
-        if ticket.id != id || notice_pending(&engine.store, &engine.pending, now, connection, id)? {
+        if ticket.id != id || notice_pending(&engine.store, connection, id)? {
             return Ok(None);
         }
         Ok(Some(ticket.clone()))

@@ -91,7 +91,7 @@ fn setup(conflicts: u32) -> (Fixture, Arc<Fake<Churn>>, InboxItem) {
                 &link_key("acme", Side::A, "100"),
                 &link,
             )?;
-            tx.put(TreeName::Inbox, &notice.id.to_be_bytes(), &notice)
+            tx.put_inbox_item(&notice)
         })
         .unwrap();
     (f, churn, notice)

@@ -102,10 +102,7 @@ fn notice(id: u64, ticket: &str) -> InboxItem {
 }
 
 fn store_notice(engine: &Engine, item: &InboxItem) {
-    engine
-        .store
-        .transact(|tx| tx.put(TreeName::Inbox, &item.id.to_be_bytes(), item))
-        .unwrap();
+    engine.store.transact(|tx| tx.put_inbox_item(item)).unwrap();
     engine.inbox_ready.notify_waiters();
 }
 

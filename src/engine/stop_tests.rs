@@ -53,7 +53,7 @@ async fn a_stopped_planner_leaves_waiting_notices_in_the_inbox() {
     };
     engine
         .store
-        .transact(|tx| tx.put(TreeName::Inbox, &1u64.to_be_bytes(), &notice))
+        .transact(|tx| tx.put_inbox_item(&notice))
         .unwrap();
     // Already stopping when the planner looks.
     tokio::time::timeout(

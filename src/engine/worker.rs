@@ -22,8 +22,7 @@ use crate::config::LoadedPairing;
 use crate::retry::{read_in_place, Decision};
 use crate::store::known::KnownWrite;
 use crate::store::{
-    AuditRecord, DeadLetter, DeadNotice, InboxItem, Link, OutboxOp, Side, StoreError,
-    TicketVersion, TreeName,
+    AuditRecord, DeadLetter, DeadNotice, InboxItem, Link, OutboxOp, Side, StoreError, TicketVersion,
 };
 
 impl Engine {
@@ -446,10 +445,9 @@ async fn handle_failure(
     error: EngineError,
 ) {
     let now = engine.clock.now();
-    let key = item.id.to_be_bytes();
     let drop_redundant = |tx: &mut crate::store::Tx<'_>| -> Result<(), crate::store::TxError> {
         for id in same_ticket {
-            tx.remove(TreeName::Inbox, &id.to_be_bytes())?;
+            tx.remove_inbox_item(*id)?;
         }
         Ok(())
     };
@@ -483,7 +481,7 @@ async fn handle_failure(
             retry.next_attempt_at = Some(at);
             engine.store.transact(|tx| {
                 drop_redundant(tx)?;
-                tx.put(TreeName::Inbox, &key, &retry)
+                tx.put_inbox_item(&retry)
             })
         }
         Decision::GiveUp { reason } => {
@@ -509,8 +507,8 @@ async fn handle_failure(
                 .store
                 .transact(|tx| {
                     drop_redundant(tx)?;
-                    tx.remove(TreeName::Inbox, &key)?;
-                    tx.put(TreeName::DeadNotices, &key, &dead)?;
+                    tx.remove_inbox_item(item.id)?;
+                    tx.put_dead_notice(&dead)?;
                     tx.audit(
                         now,
                         AuditRecord {

@@ -96,7 +96,7 @@ async fn store_hints(
                 next_attempt_at: None,
                 detail: hint.detail.clone(),
             };
-            tx.put(TreeName::Inbox, &id.to_be_bytes(), &item)?;
+            tx.put_inbox_item(&item)?;
             let how = match source {
                 IntakeSource::Webhook => "webhook",
                 IntakeSource::Poll => "poll",

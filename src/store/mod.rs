@@ -14,6 +14,7 @@ mod group_flush;
 mod keys;
 pub mod known;
 mod markers;
+mod notices;
 mod outbox;
 mod paging;
 mod paused;
@@ -75,6 +76,8 @@ pub enum TreeName {
     OutboxDead,
     /// Last known whole tickets per link ([`known::KnownTickets`]), by link id.
     KnownTickets,
+    /// Index of `inbox` and `dead_notices` by ticket (`store::notices`).
+    NoticeTickets,
 }
 
 impl TreeName {
@@ -91,7 +94,7 @@ impl TreeName {
     }
 }
 
-const TREE_NAMES: [&str; 18] = [
+const TREE_NAMES: [&str; 19] = [
     "inbox",
     "outbox",
     "links",
@@ -110,6 +113,7 @@ const TREE_NAMES: [&str; 18] = [
     "outbox_links",
     "outbox_dead",
     "known_tickets",
+    "notice_tickets",
 ];
 
 /// A store failure. Disk and corruption errors are not retryable by the
@@ -228,6 +232,7 @@ impl Store {
             }),
         };
         store.ensure_outbox_index()?;
+        store.rebuild_notice_index()?;
         Ok(store)
     }
 

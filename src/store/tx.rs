@@ -74,10 +74,11 @@ impl<'a> Tx<'a> {
         &self.trees[name as usize]
     }
 
-    /// Writes a record. Outbox operations go through [`Tx::put_op`] instead
-    /// (it keeps the outbox indexes); writing them here is refused.
+    /// Writes a record. Outbox operations go through [`Tx::put_op`] and
+    /// notices through `Tx::put_inbox_item` / `Tx::put_dead_notice` instead
+    /// (they keep their indexes); writing them here is refused.
     pub fn put<T: Serialize>(&self, name: TreeName, key: &[u8], value: &T) -> Result<(), TxError> {
-        refuse_outbox(name)?;
+        refuse_indexed(name)?;
         self.put_unchecked(name, key, value)
     }
 
@@ -105,9 +106,10 @@ impl<'a> Tx<'a> {
         }
     }
 
-    /// Removes a record. Outbox operations go through [`Tx::remove_op`].
+    /// Removes a record. Outbox operations go through [`Tx::remove_op`],
+    /// notices through `Tx::remove_inbox_item` / `Tx::remove_dead_notice`.
     pub fn remove(&self, name: TreeName, key: &[u8]) -> Result<(), TxError> {
-        refuse_outbox(name)?;
+        refuse_indexed(name)?;
         self.tree(name).remove(key)?;
         Ok(())
     }
@@ -146,12 +148,21 @@ impl<'a> Tx<'a> {
 }
 
 /// The outbox and its indexes change together, only through
-/// [`Tx::put_op`] / [`Tx::remove_op`], so no caller can forget an index.
-fn refuse_outbox(name: TreeName) -> Result<(), TxError> {
-    if name.is_outbox() {
-        return Err(TxError::Abort(StoreError::Aborted(format!(
-            "tree {name:?} is written with Tx::put_op / Tx::remove_op only"
-        ))));
-    }
-    Ok(())
+/// [`Tx::put_op`] / [`Tx::remove_op`], and notices with their index only
+/// through `Tx::put_inbox_item` and its siblings (`store::notices`), so no
+/// caller can forget an index.
+fn refuse_indexed(name: TreeName) -> Result<(), TxError> {
+    let only = if name.is_outbox() {
+        "Tx::put_op / Tx::remove_op"
+    } else if matches!(
+        name,
+        TreeName::Inbox | TreeName::DeadNotices | TreeName::NoticeTickets
+    ) {
+        "Tx::put_inbox_item / Tx::put_dead_notice and their removals"
+    } else {
+        return Ok(());
+    };
+    Err(TxError::Abort(StoreError::Aborted(format!(
+        "tree {name:?} is written with {only} only"
+    ))))
 }
