@@ -327,6 +327,37 @@ async fn a_stale_carried_ticket_is_read_instead() {
     );
 }
 
+/// (a) Two webhooks of the same second in one group, carrying different
+/// states, arrived in the wrong order (a note's callback sent before the
+/// close came after it: the demo's extra write): the ticket is read, and
+/// the later arrival's older state is never planned.
+#[tokio::test]
+async fn two_states_of_one_second_in_one_group_are_read_instead() {
+    let mut s = setup();
+    s.warm().await;
+    let mut earlier = s.vendor.get("100");
+    earlier.title = "Earlier state".into();
+    earlier.updated_at = at(40);
+    let mut current = earlier.clone();
+    current.title = "Current state".into();
+    s.vendor.set(current.clone());
+    let first = s.notice("autotask", "100", carrying(&current));
+    let late = s.notice("autotask", "100", carrying(&earlier));
+    s.engine
+        .store
+        .transact(|tx| tx.put_inbox_item(&late))
+        .unwrap();
+    s.engine.process(&first, vec![late.id]).await.unwrap();
+    assert_eq!(s.vendor.take("100").0, 1, "one read settles the order");
+    let titles: Vec<_> = s
+        .ops()
+        .iter()
+        .filter_map(title_update)
+        .map(str::to_string)
+        .collect();
+    assert_eq!(titles, vec!["Current state".to_string()]);
+}
+
 /// (b) Notes are listed on the source side only when a notice may have
 /// changed one; an all-echo group lists none either.
 #[tokio::test]
