@@ -10,6 +10,7 @@ mod inspect;
 mod keys;
 mod links;
 mod logging;
+mod memory;
 mod pairings;
 mod report;
 mod run;
@@ -297,6 +298,7 @@ enum SimVendor {
 
 /// Parses arguments, runs the command and turns errors into exit codes.
 pub fn main() -> ExitCode {
+    memory::limit_malloc_arenas();
     let cli = Cli::parse();
     // The demo tells its story on stdout; its logs go to a file it names.
     logging::init(cli.log_format, matches!(cli.command, Command::Demo { .. }));

@@ -193,7 +193,7 @@ struct Durability {
 
 /// Default of `daemon.store_cache_mb`: sled's own default is 1 GiB, which
 /// a bridge for a handful of clients never needs.
-pub const DEFAULT_CACHE_MB: u64 = 64;
+pub const DEFAULT_CACHE_MB: u64 = 16;
 
 impl Store {
     /// Opens (or creates) the store at `path`. Refuses, before writing
