@@ -51,7 +51,7 @@ pub async fn run(size: Size, binary: &Path) -> Result<Report> {
     let dir = setup::WorkDir::new()?;
     let mut options = setup::options(60, setup::OPEN_LIMITS);
     let env = setup::start(dir.path(), options.clone()).await?;
-    // `PSA_BENCH_CACHE_MB`: the daemon's `store_cache_mb` (default 64), to
+    // `PSA_BENCH_CACHE_MB`: the daemon's `store_cache_mb` (default 16), to
     // see how much of the peak memory is sled's cache.
     let cache = std::env::var("PSA_BENCH_CACHE_MB").ok();
     let config_text = |o: &psa_bridge::demo::DemoOptions| {
