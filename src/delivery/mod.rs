@@ -2,7 +2,8 @@
 //! ticket (parallel across tickets), call the connector through the
 //! connection's rate limiter, and record the outcome atomically: done, retry
 //! later (on the schedule of [`crate::retry`], `Retry-After` honoured), or
-//! dead letter with the vendor's message. A paused pairing's operations are
+//! dead letter with the vendor's message; a linked ticket found gone unlinks
+//! ([`gone`]). A paused pairing's operations are
 //! held where they are ([`hold`]). A dead letter holds back the
 //! operations queued behind it for the same ticket until an operator retries
 //! it ([`requeue`]).
@@ -13,6 +14,7 @@ mod apply_tests;
 mod attempt;
 #[cfg(test)]
 mod attempt_tests;
+mod gone;
 mod hold;
 #[cfg(test)]
 mod hold_tests;

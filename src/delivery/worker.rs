@@ -271,13 +271,15 @@ async fn deliver_one(
     })
     .await;
     crate::telemetry::delivery_finished(&op.connection, result.is_ok(), started.elapsed());
-    record(engine, &op, result).await
+    record(engine, connector.as_ref(), &op, result).await
 }
 
-/// Records one delivery's outcome (success, retry later or dead letter);
-/// the pause a 429 asks for, if any.
+/// Records one delivery's outcome (success, retry later, dead letter, or
+/// the link removed because its ticket is gone); the pause a 429 asks for,
+/// if any.
 async fn record(
     engine: &Engine,
+    connector: &dyn psa_connector::Connector,
     op: &OutboxOp,
     result: Result<super::apply::Delivered, psa_connector::ConnectorError>,
 ) -> Option<DateTime<Utc>> {
@@ -292,6 +294,16 @@ async fn record(
         }
         Err(error) => {
             tracing::warn!(error = %error, "delivery failed");
+            match engine.unlink_if_target_gone(connector, op, &error).await {
+                Ok(true) => {
+                    metrics::counter!("psa_bridge_deliveries_total", "connection" => op.connection.clone(), "outcome" => "unlinked").increment(1);
+                    return None;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot unlink the gone ticket's link; recording the failure")
+                }
+            }
             let retry_after = match error.retry_action() {
                 psa_connector::RetryAction::Retry { after: Some(after) }
                     if error.http_status() == Some(429) =>
@@ -341,7 +353,7 @@ pub(crate) async fn deliver_round(engine: &Engine, connection: &str) -> Vec<Outb
             continue;
         };
         let result = apply_with(conn.connector.as_ref(), &op, target.as_deref(), look_first).await;
-        record(engine, &op, result).await;
+        record(engine, conn.connector.as_ref(), &op, result).await;
     }
     attempted
 }

@@ -46,7 +46,7 @@ impl Gathered {
 impl Engine {
     /// Removes `link`, whose ticket on side `gone` is not found (`what` is
     /// the connector's description of the missing record).
-    pub(super) async fn unlink(
+    pub(crate) async fn unlink(
         &self,
         pairing: &LoadedPairing,
         link: &Link,
@@ -56,6 +56,34 @@ impl Engine {
         let gathered = self.unlink_gather(link.id)?;
         self.unlink_commit(pairing, link, gone, what, gathered)
             .await
+    }
+
+    /// Removes every link of `links` whose ticket on some side is
+    /// `ticket_id` of `connection`, found gone (`what`: the connector's
+    /// words) when a notice for it was planned.
+    pub(super) async fn unlink_gone_ticket(
+        &self,
+        links: &[u64],
+        connection: &str,
+        ticket_id: &str,
+        what: &str,
+    ) -> Result<(), StoreError> {
+        for id in links {
+            let Some(link) = self.store.link(*id)? else {
+                continue;
+            };
+            let Some(pairing) = self.pairing(&link.pairing) else {
+                continue;
+            };
+            let gone = [Side::A, Side::B].into_iter().find(|side| {
+                pairing.connection(*side) == connection
+                    && link.side(*side).is_some_and(|r| r.id == ticket_id)
+            });
+            if let Some(side) = gone {
+                self.unlink(pairing, &link, side, what).await?;
+            }
+        }
+        Ok(())
     }
 
     /// The comment-map and re-plan keys of link `id`.

@@ -301,7 +301,11 @@ impl Engine {
         };
         let ticket = match fetched {
             Ok(t) => t,
-            Err(ConnectorError::NotFound(_)) => {
+            Err(ConnectorError::NotFound(what)) => {
+                // Deleted (or merged away) on its own side: its links go,
+                // as when a plan or a delivery meets it on the far side.
+                self.unlink_gone_ticket(&links, &item.connection, &item.ticket_id, &what)
+                    .await?;
                 // The ticket's links cannot be planned from it any more, so
                 // their re-plans are dropped with the notice (they would
                 // otherwise keep their fields "in flight" forever).

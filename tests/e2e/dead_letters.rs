@@ -1,7 +1,8 @@
 //! Dead letters: a dead operation holds back its own ticket's queue (and only
 //! that one), visibly; `outbox retry` of a stale field update re-plans from
 //! current state instead of replaying the old value; notices that fail
-//! planning for good are kept and retryable; a deleted far ticket unlinks.
+//! planning for good are kept and retryable; a deleted far ticket unlinks,
+//! whether a notice or a delivery meets the deletion first.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -288,5 +289,76 @@ async fn a_deleted_far_ticket_unlinks() {
     quiet(&env, &engine).await;
     assert!(engine.store.dead_notices().unwrap().is_empty());
     assert!(env.connectwise.tickets().is_empty());
+    daemon.shutdown().await;
+}
+
+/// The linked ConnectWise ticket is deleted and ConnectWise says nothing (no
+/// callback): the next Autotask change is planned from what the bridge
+/// knows of the far ticket, so its delivery is the first to meet the 404.
+/// The link is removed as planning would (a read confirms the ticket is
+/// gone), not kept as a dead letter that blocks the ticket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_far_ticket_deleted_unannounced_unlinks_at_delivery() {
+    let (_dir, env) = env(options()).await;
+    let daemon = start(&env).await;
+    let engine = daemon.engine.clone();
+    let mut story = Story::new(&env, STEP, false);
+    story.escalate().await.unwrap();
+    quiet(&env, &engine).await;
+    let (at, cw) = (story.autotask_id(), story.connectwise_id());
+    let link = engine.store.links().unwrap().pop().unwrap();
+    // Crossing changes until a plan has read everything this session, so
+    // the next plan takes the far ticket from the store.
+    for priority in ["Medium", "High", "Medium", "High"] {
+        let known = engine.store.known(link.id).unwrap();
+        if known.is_some_and(|k| k.session == Some(engine.store.session())) {
+            break;
+        }
+        env.autotask.user_set_priority(at, priority);
+        quiet(&env, &engine).await;
+    }
+    let known = engine.store.known(link.id).unwrap();
+    assert!(
+        known.is_some_and(|k| k.session == Some(engine.store.session())),
+        "the link's knowledge never became complete"
+    );
+
+    env.connectwise.set_callbacks_enabled(false);
+    env.connectwise.user_delete_ticket(cw);
+    env.autotask.user_set_queue(at, "Level I Support");
+    env.autotask.user_set_priority(at, "Low");
+    wait_for("the link to go", STEP, || {
+        engine.store.links().ok()?.is_empty().then_some(())
+    })
+    .await
+    .unwrap();
+    quiet(&env, &engine).await;
+
+    let refused: Vec<_> = env
+        .connectwise
+        .control()
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 404)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(
+        refused.first().is_some_and(|r| r.starts_with("PATCH ")),
+        "the delivery met the deletion first, then a read confirmed it: {refused:?}"
+    );
+    assert!(refused.iter().any(|r| r.starts_with("GET ")), "{refused:?}");
+    assert!(engine.store.dead_notices().unwrap().is_empty());
+    assert!(
+        engine.store.outbox().unwrap().is_empty(),
+        "no dead letter left"
+    );
+    assert_eq!(engine.store.shadow(link.id).unwrap(), Default::default());
+    let audit = engine.store.audit_entries().unwrap();
+    assert_eq!(
+        audit.iter().filter(|e| e.kind == "unlinked").count(),
+        1,
+        "{audit:#?}"
+    );
+    assert!(env.connectwise.tickets().is_empty(), "not escalated again");
     daemon.shutdown().await;
 }
