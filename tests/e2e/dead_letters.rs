@@ -237,8 +237,9 @@ async fn a_notice_that_fails_for_good_is_kept_and_retryable() {
     daemon.shutdown().await;
 }
 
-/// The linked ConnectWise ticket is deleted: the next notice unlinks (audited,
-/// index and shadow removed) instead of failing every later notice.
+/// The linked ConnectWise ticket is deleted: ConnectWise's `deleted` callback
+/// is planned, the ticket's read answers 404 and the link is removed
+/// (audited, index and shadow removed) instead of failing every later notice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_far_ticket_unlinks() {
     let (_dir, env) = env(options()).await;

@@ -380,10 +380,15 @@ impl ConnectWiseSim {
 
     /// Someone deletes a ticket (and its notes); no callback, as when a
     /// ticket is merged away. Later reads answer 404.
+    /// An engineer deletes a ticket; ConnectWise sends a `deleted` callback
+    /// (`Entity` null) to the ticket callbacks, as for a `DELETE` by API.
     pub fn user_delete_ticket(&self, ticket_id: i64) {
         let mut state = self.shared.state();
-        state.tickets.remove(&ticket_id);
+        if state.tickets.remove(&ticket_id).is_none() {
+            return;
+        }
         state.notes.retain(|_, n| n.ticket_id != ticket_id);
+        self.shared.fire(&state, ticket_id, "deleted", "jsmith");
     }
 
     pub fn ticket(&self, id: i64) -> Option<SimTicket> {
