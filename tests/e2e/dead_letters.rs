@@ -50,6 +50,16 @@ async fn quiet(env: &DemoEnv, engine: &Engine) {
     }
 }
 
+/// The daemon started and the story's ticket escalated, everything quiet.
+async fn escalated(env: &DemoEnv) -> (Daemon, Arc<Engine>, Story<'_>) {
+    let daemon = start(env).await;
+    let engine = daemon.engine.clone();
+    let mut story = Story::new(env, STEP, false);
+    story.escalate().await.unwrap();
+    quiet(env, &engine).await;
+    (daemon, engine, story)
+}
+
 async fn outbox_cli(env: &DemoEnv, what: &str) -> String {
     let config = env.config_path.to_str().unwrap();
     text(&cli(&["outbox", what, "--config", config]).await)
@@ -187,11 +197,7 @@ async fn a_dead_letter_blocks_its_ticket_and_retry_replans_from_current_state() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_notice_that_fails_for_good_is_kept_and_retryable() {
     let (_dir, env) = env(options()).await;
-    let daemon = start(&env).await;
-    let engine = daemon.engine.clone();
-    let mut story = Story::new(&env, STEP, false);
-    story.escalate().await.unwrap();
-    quiet(&env, &engine).await;
+    let (daemon, engine, story) = escalated(&env).await;
 
     env.autotask.control().fail_next_reads(&[403]);
     env.autotask.user_set_priority(story.autotask_id(), "Low");
@@ -243,11 +249,7 @@ async fn a_notice_that_fails_for_good_is_kept_and_retryable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_far_ticket_unlinks() {
     let (_dir, env) = env(options()).await;
-    let daemon = start(&env).await;
-    let engine = daemon.engine.clone();
-    let mut story = Story::new(&env, STEP, false);
-    story.escalate().await.unwrap();
-    quiet(&env, &engine).await;
+    let (daemon, engine, story) = escalated(&env).await;
     let link = engine.store.links().unwrap().pop().unwrap();
 
     env.connectwise.user_delete_ticket(story.connectwise_id());
@@ -301,11 +303,7 @@ async fn a_deleted_far_ticket_unlinks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_far_ticket_deleted_unannounced_unlinks_at_delivery() {
     let (_dir, env) = env(options()).await;
-    let daemon = start(&env).await;
-    let engine = daemon.engine.clone();
-    let mut story = Story::new(&env, STEP, false);
-    story.escalate().await.unwrap();
-    quiet(&env, &engine).await;
+    let (daemon, engine, story) = escalated(&env).await;
     let (at, cw) = (story.autotask_id(), story.connectwise_id());
     let link = engine.store.links().unwrap().pop().unwrap();
     // Crossing changes until a plan has read everything this session, so
