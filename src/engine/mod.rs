@@ -14,6 +14,7 @@ pub mod custody;
 mod lanes;
 mod observe;
 pub mod owners;
+mod plan_run;
 mod read_plan;
 mod reconcile;
 mod schedule;
@@ -62,11 +63,11 @@ use crate::store::{Action, CommentEntry, Link, Shadow, Side, Store, StoreError};
 
 pub use backfill::BackfillError;
 pub use observe::observe;
+#[cfg(test)]
+pub(crate) use plan_run::plan_round;
+pub use plan_run::run_planner;
 pub use trigger::write_back_ops;
 pub(crate) use unlink::UnlinkCause;
-#[cfg(test)]
-pub(crate) use worker::plan_round;
-pub use worker::run_planner;
 
 /// A planning failure: retried later when the vendor may recover.
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,6 @@
 //! The planner's re-plan loop: a plan whose base changed before its commit
 //! (a delivery recorded something for the link) is planned again at once,
-//! up to [`super::worker::MAX_REPLANS`] times; after that the notice goes
+//! up to [`super::plan_run::MAX_REPLANS`] times; after that the notice goes
 //! through the ordinary retry schedule and is kept, never dropped.
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use psa_connector::{Comment, ConnectorError, Ticket};
 
+use super::plan_run::{plan_notice, MAX_REPLANS};
 use super::tests::{fixture, ticket, Fixture};
-use super::worker::{plan_notice, MAX_REPLANS};
 use super::Connection;
 use crate::store::{link_key, InboxItem, IntakeSource, Side, Store, TreeName};
 use crate::testing::{Fake, Script};

@@ -23,7 +23,7 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 
 use super::lanes::{Group, Lanes, TicketKey};
-use super::worker::plan_notice;
+use super::plan_run::plan_notice;
 use super::Engine;
 use crate::store::StoreError;
 
