@@ -12,7 +12,7 @@
 //! - **Far ticket and notes**: taken from the last known ticket
 //!   ([`crate::store::known`]) when knowledge is complete and no notice for
 //!   the far ticket waits in the inbox or as a dead notice
-//!   ([`notice_pending`]): a far-side change is never planned over before
+//!   (`Store::notice_waiting`): a far-side change is never planned over before
 //!   its own notice was planned.
 //!
 //! Knowledge is complete when a plan of this store session read everything
@@ -123,18 +123,6 @@ pub(super) fn carried(
     (bare_older && newer_than_planned).then(|| newest.clone())
 }
 
-/// Whether a notice for `ticket_id` of `connection` waits to be planned (in
-/// the inbox, or kept as a dead notice): its change may not be in the known
-/// ticket yet. One look-up in the store's notice index (`store::notices`),
-/// written in the same transaction as the notice itself.
-pub(super) fn notice_pending(
-    store: &Store,
-    connection: &str,
-    ticket_id: &str,
-) -> Result<bool, StoreError> {
-    store.notice_waiting(connection, ticket_id)
-}
-
 /// The known-tickets records of a ticket's links, read right after the
 /// in-flight snapshot and before any vendor read of the plan.
 pub(super) type Known = std::collections::HashMap<u64, Option<KnownTickets>>;
@@ -187,7 +175,7 @@ impl LinkReads {
         let Some(ticket) = self.seen.as_ref().and_then(|k| k.side(side)) else {
             return Ok(None);
         };
-        if ticket.id != id || notice_pending(&engine.store, connection, id)? {
+        if ticket.id != id || engine.store.notice_waiting(connection, id)? {
             return Ok(None);
         }
         Ok(Some(ticket.clone()))

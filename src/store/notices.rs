@@ -1,6 +1,6 @@
 //! The inbox and the dead notices, indexed by ticket (tree `notice_tickets`),
 //! so a plan can ask "does a notice for this ticket wait?" with one prefix
-//! look-up instead of scanning (`engine::read_plan::notice_pending`).
+//! look-up instead of scanning (`engine::read_plan`).
 //!
 //! Notices are written and removed only through [`Tx::put_inbox_item`],
 //! [`Tx::remove_inbox_item`], [`Tx::put_dead_notice`] and
