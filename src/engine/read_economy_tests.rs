@@ -52,6 +52,14 @@ impl Script for Shared {
         *v.lists.entry(id.into()).or_default() += 1;
         Ok(v.notes.get(id).cloned().unwrap_or_default())
     }
+    /// The notes endpoint answers 404 (whether or not the ticket exists).
+    fn add_comment(
+        &self,
+        id: &str,
+        _: &psa_connector::NewComment,
+    ) -> Result<String, ConnectorError> {
+        Err(ConnectorError::NotFound(format!("notes of ticket {id}")))
+    }
 }
 
 impl Shared {
@@ -613,4 +621,73 @@ async fn a_carried_ticket_older_than_the_bridges_last_write_is_read_instead() {
         (0, 0),
         "the echo is planned from itself"
     );
+}
+
+/// A notice for a linked ticket that is gone (the vendor answers 404 to the
+/// notice's own read, as after ConnectWise's `deleted` callback) removes
+/// the link, its shadow and its known tickets; the notice is dropped.
+#[tokio::test]
+async fn a_notice_for_a_deleted_linked_ticket_unlinks() {
+    let mut s = setup();
+    s.warm().await;
+    s.vendor.0.lock().unwrap().tickets.remove("200");
+    let item = s.notice("connectwise", "200", HintDetail::default());
+    s.engine.process(&item, Vec::new()).await.unwrap();
+    let store = &s.engine.store;
+    assert_eq!(store.link(7).unwrap(), None);
+    assert_eq!(store.known(7).unwrap(), None);
+    assert!(store.inbox().unwrap().is_empty());
+    let audit = store.audit_entries().unwrap();
+    assert_eq!(
+        audit.iter().filter(|e| e.kind == "unlinked").count(),
+        1,
+        "{audit:#?}"
+    );
+}
+
+/// A note post to ticket 200 of link 7 answered 404.
+async fn deliver_note_into_a_404(s: &Setup) {
+    let op = OutboxOp {
+        connection: "connectwise".into(),
+        next_attempt_at: at(0),
+        ..OutboxOp::sample(
+            9,
+            7,
+            Side::B,
+            Action::AddComment {
+                comment: psa_connector::NewComment {
+                    body: "Rebooted".into(),
+                    visibility: psa_connector::Visibility::Public,
+                    marker: "m9".into(),
+                    resolution: false,
+                },
+                source: None,
+            },
+        )
+    };
+    s.engine.store.transact(|tx| tx.put_op(&op)).unwrap();
+    crate::delivery::deliver_round(&s.engine, "connectwise").await;
+}
+
+/// A delivery's 404 unlinks only when a read confirms the ticket is gone:
+/// a 404 from the notes endpoint of a ticket that exists leaves the link
+/// and makes the operation a dead letter, as before.
+#[tokio::test]
+async fn a_delivery_404_unlinks_only_when_the_ticket_is_gone() {
+    let s = setup();
+    deliver_note_into_a_404(&s).await;
+    let store = &s.engine.store;
+    assert!(store.link(7).unwrap().is_some(), "the ticket exists");
+    let ops = store.outbox().unwrap();
+    assert_eq!(ops.len(), 1);
+    assert!(ops[0].dead.is_some(), "{ops:?}");
+
+    let s = setup();
+    s.vendor.0.lock().unwrap().tickets.remove("200");
+    deliver_note_into_a_404(&s).await;
+    let store = &s.engine.store;
+    assert_eq!(store.link(7).unwrap(), None);
+    assert!(store.outbox().unwrap().is_empty(), "removed with the link");
+    let audit = store.audit_entries().unwrap();
+    assert_eq!(audit.iter().filter(|e| e.kind == "unlinked").count(), 1);
 }
