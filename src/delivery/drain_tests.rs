@@ -109,6 +109,23 @@ fn link_and_op(engine: &Engine, id: u64, b: &str, now: chrono::DateTime<chrono::
         .unwrap();
 }
 
+/// An engine with one connection, "stub", served by `connector`.
+fn stub_engine(dir: &std::path::Path, connector: Arc<Gated>, clock: ManualClock) -> Arc<Engine> {
+    Arc::new(Engine::new(
+        Store::open(&dir.join("s")).unwrap(),
+        HashMap::from([(
+            "stub".to_string(),
+            Connection {
+                name: "stub".into(),
+                connector,
+            },
+        )]),
+        Vec::new(),
+        Arc::new(clock),
+        Default::default(),
+    ))
+}
+
 async fn until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     crate::demo::wait_for(what, Duration::from_secs(30), &mut check)
         .await
@@ -121,19 +138,7 @@ async fn a_stopping_worker_finishes_what_it_can_and_leaves_the_rest_in_the_outbo
     let now = chrono::Utc::now();
     let clock = ManualClock::new(now);
     let connector = Arc::new(Gated::default());
-    let engine = Arc::new(Engine::new(
-        Store::open(&dir.path().join("s")).unwrap(),
-        HashMap::from([(
-            "stub".to_string(),
-            Connection {
-                name: "stub".into(),
-                connector: connector.clone(),
-            },
-        )]),
-        Vec::new(),
-        Arc::new(clock.clone()),
-        Default::default(),
-    ));
+    let engine = stub_engine(dir.path(), connector.clone(), clock.clone());
     link_and_op(&engine, 1, "fast", now);
     link_and_op(&engine, 2, "stuck", now);
     let (stop, stopped) = oneshot::channel::<()>();
@@ -214,19 +219,7 @@ async fn a_worker_runs_a_bounded_number_of_deliveries_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let now = chrono::Utc::now();
     let connector = Arc::new(Gated::default());
-    let engine = Arc::new(Engine::new(
-        Store::open(&dir.path().join("s")).unwrap(),
-        HashMap::from([(
-            "stub".to_string(),
-            Connection {
-                name: "stub".into(),
-                connector: connector.clone(),
-            },
-        )]),
-        Vec::new(),
-        Arc::new(ManualClock::new(now)),
-        Default::default(),
-    ));
+    let engine = stub_engine(dir.path(), connector.clone(), ManualClock::new(now));
     let max = super::worker::MAX_RUNNING as u64;
     for id in 1..=max + 8 {
         link_and_op(&engine, id, "fast", now);
